@@ -1,0 +1,457 @@
+//! Building a [`Credential`]: from a Microsoft.Identity.Web configuration ([`idweb`]), from
+//! environment variables ([`from_env`]), or with the typed [`CredentialBuilder`]. All three end
+//! in the same validation, so a value that is wrong is reported the same way wherever it came from.
+
+mod from_env;
+mod idweb;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::cloud::AuthorityHost;
+use crate::credential::Credential;
+use crate::env::{Environment, process_env, vars};
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::Timeouts;
+use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
+
+/// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialSourceKind {
+    SignedAssertionFromManagedIdentity,
+    SignedAssertionFilePath,
+    Path,
+    Base64Encoded,
+    ClientSecret,
+    KeyVault,
+    StoreWithThumbprint,
+    StoreWithDistinguishedName,
+    StoreWithSubjectName,
+    Certificate,
+    SignedAssertionFromVault,
+    CustomSignedAssertion,
+    AutoDecryptKeys,
+}
+
+impl CredentialSourceKind {
+    pub const ALL: [CredentialSourceKind; 13] = [
+        CredentialSourceKind::SignedAssertionFromManagedIdentity,
+        CredentialSourceKind::SignedAssertionFilePath,
+        CredentialSourceKind::Path,
+        CredentialSourceKind::Base64Encoded,
+        CredentialSourceKind::ClientSecret,
+        CredentialSourceKind::KeyVault,
+        CredentialSourceKind::StoreWithThumbprint,
+        CredentialSourceKind::StoreWithDistinguishedName,
+        CredentialSourceKind::StoreWithSubjectName,
+        CredentialSourceKind::Certificate,
+        CredentialSourceKind::SignedAssertionFromVault,
+        CredentialSourceKind::CustomSignedAssertion,
+        CredentialSourceKind::AutoDecryptKeys,
+    ];
+
+    /// The Microsoft.Identity.Web `SourceType` name.
+    pub fn as_str(self) -> &'static str {
+        use CredentialSourceKind::*;
+        match self {
+            SignedAssertionFromManagedIdentity => "SignedAssertionFromManagedIdentity",
+            SignedAssertionFilePath => "SignedAssertionFilePath",
+            Path => "Path",
+            Base64Encoded => "Base64Encoded",
+            ClientSecret => "ClientSecret",
+            KeyVault => "KeyVault",
+            StoreWithThumbprint => "StoreWithThumbprint",
+            StoreWithDistinguishedName => "StoreWithDistinguishedName",
+            StoreWithSubjectName => "StoreWithSubjectName",
+            Certificate => "Certificate",
+            SignedAssertionFromVault => "SignedAssertionFromVault",
+            CustomSignedAssertion => "CustomSignedAssertion",
+            AutoDecryptKeys => "AutoDecryptKeys",
+        }
+    }
+
+    /// Case-insensitive, as .NET configuration binding is.
+    pub fn parse(value: &str) -> Option<Self> {
+        CredentialSourceKind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(value.trim()))
+    }
+}
+
+impl fmt::Display for CredentialSourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of the ordered credential list (Id.Web's `ClientCredentials`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// A managed-identity token, presented to Entra as the client assertion.
+    ManagedIdentity {
+        id: ManagedIdentityId,
+        /// The managed-identity token's audience (Id.Web `TokenExchangeUrl`); default per cloud.
+        token_exchange_audience: Option<String>,
+    },
+    /// A kind certless recognises but does not support yet; reported when the chain reaches it.
+    Unsupported { kind: CredentialSourceKind },
+}
+
+impl CredentialSource {
+    pub fn kind(&self) -> CredentialSourceKind {
+        match self {
+            CredentialSource::ManagedIdentity { .. } => CredentialSourceKind::SignedAssertionFromManagedIdentity,
+            CredentialSource::Unsupported { kind } => *kind,
+        }
+    }
+}
+
+/// Everything a credential is made of. Build one with the setters, or start from
+/// [`CredentialBuilder::from_config_json`], [`CredentialBuilder::from_config_file`] or
+/// [`CredentialBuilder::from_env`] and adjust.
+#[derive(Clone)]
+pub struct CredentialBuilder {
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) authority_host: Option<String>,
+    pub(crate) sources: Vec<CredentialSource>,
+    pub(crate) managed_identity_source: Option<ManagedIdentitySource>,
+    pub(crate) token_exchange_audience: Option<String>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) ca_files: Vec<PathBuf>,
+    pub(crate) env: Option<Arc<dyn Environment>>,
+    pub(crate) clock: Option<Arc<dyn Clock>>,
+    pub(crate) origin: String,
+}
+
+impl fmt::Debug for CredentialBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialBuilder")
+            .field("origin", &self.origin)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("authority_host", &self.authority_host)
+            .field("sources", &self.sources)
+            .field("managed_identity_source", &self.managed_identity_source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for CredentialBuilder {
+    fn default() -> Self {
+        CredentialBuilder {
+            tenant_id: None,
+            client_id: None,
+            authority_host: None,
+            sources: Vec::new(),
+            managed_identity_source: None,
+            token_exchange_audience: None,
+            timeouts: Timeouts::default(),
+            ca_files: Vec::new(),
+            env: None,
+            clock: None,
+            origin: "builder".to_string(),
+        }
+    }
+}
+
+impl CredentialBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A Microsoft.Identity.Web configuration: a whole `appsettings.json` or its `AzureAd` section.
+    pub fn from_config_json(json: &str) -> Result<Self> {
+        idweb::parse(json, "configuration JSON")
+    }
+
+    /// [`from_config_json`](Self::from_config_json) from a file.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(ErrorCode::ConfigFileUnreadable, format!("cannot read configuration file {}: {e}", path.display()))
+                .with_remedy("Check the path and that this process's account may read the file.")
+        })?;
+        idweb::parse(&text, &format!("configuration file {}", path.display()))
+    }
+
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_AUTHORITY_HOST` and
+    /// `CERTLESS_MANAGED_IDENTITY_CLIENT_ID` / `_OBJECT_ID` / `_RESOURCE_ID` from the process.
+    pub fn from_env() -> Result<Self> {
+        from_env::parse(process_env())
+    }
+
+    /// [`from_env`](Self::from_env) from a given environment (tests, hosts with their own settings).
+    pub fn from_environment(env: Arc<dyn Environment>) -> Result<Self> {
+        from_env::parse(env)
+    }
+
+    /// The directory (tenant) of the app registration: a GUID or a verified domain.
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The app registration's Application (client) ID.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The cloud's login host (default `https://login.microsoftonline.com`).
+    pub fn authority_host(mut self, host: impl Into<String>) -> Self {
+        self.authority_host = Some(host.into());
+        self
+    }
+
+    /// Appends a managed-identity assertion source for `id` to the credential list.
+    pub fn managed_identity(mut self, id: ManagedIdentityId) -> Self {
+        self.sources.push(CredentialSource::ManagedIdentity { id, token_exchange_audience: None });
+        self
+    }
+
+    /// Appends any source to the ordered credential list.
+    pub fn credential_source(mut self, source: CredentialSource) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Uses this managed-identity source instead of detecting it from the environment.
+    pub fn managed_identity_source(mut self, source: ManagedIdentitySource) -> Self {
+        self.managed_identity_source = Some(source);
+        self
+    }
+
+    /// The audience of the managed-identity token for sources that set none
+    /// (default `api://AzureADTokenExchange`, or the sovereign cloud's).
+    pub fn token_exchange_audience(mut self, audience: impl Into<String>) -> Self {
+        self.token_exchange_audience = Some(audience.into());
+        self
+    }
+
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Also trust the PEM CA certificates in this file for Entra (a TLS-inspecting proxy, the
+    /// emulator's https listener).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Where environment variables (managed-identity detection) are read; default the process.
+    pub fn environment(mut self, env: Arc<dyn Environment>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    pub fn build(self) -> Result<Credential> {
+        Credential::from_options(self.validate()?)
+    }
+
+    pub(crate) fn validate(self) -> Result<ValidatedOptions> {
+        let env = self.env.unwrap_or_else(process_env);
+        let from = &self.origin;
+        let tenant_id = self.tenant_id.ok_or_else(|| {
+            Error::config(ErrorCode::MissingConfig, format!("no tenant id in the {from}"))
+                .with_remedy("Set TenantId (appsettings AzureAd section) or AZURE_TENANT_ID to the app registration's Directory (tenant) ID.")
+        })?;
+        let tenant_id = validate_tenant(&tenant_id, "TenantId")?;
+        let client_id = self.client_id.ok_or_else(|| {
+            Error::config(ErrorCode::MissingConfig, format!("no client id in the {from}"))
+                .with_remedy("Set ClientId (appsettings AzureAd section) or AZURE_CLIENT_ID to the app registration's Application (client) ID.")
+        })?;
+        let client_id = validate_guid(&client_id, "ClientId", "the app registration's Application (client) ID")?;
+        let authority = match &self.authority_host {
+            Some(host) => AuthorityHost::parse(host)?,
+            None => AuthorityHost::global(),
+        };
+        if self.sources.is_empty() {
+            return Err(Error::config(ErrorCode::MissingConfig, format!("no client credential in the {from}"))
+                .with_remedy("Add a ClientCredentials entry {\"SourceType\": \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \"<user-assigned MI client id>\"}."));
+        }
+        for source in &self.sources {
+            if let CredentialSource::ManagedIdentity { id, token_exchange_audience } = source {
+                validate_managed_identity_id(id)?;
+                if let Some(aud) = token_exchange_audience {
+                    validate_audience(aud)?;
+                }
+            }
+        }
+        let default_audience = match self.token_exchange_audience {
+            Some(aud) => validate_audience(&aud)?,
+            None => authority.default_exchange_audience().to_string(),
+        };
+        let mut ca_files = self.ca_files;
+        for name in [vars::CA_FILE, vars::SSL_CERT_FILE] {
+            if let Some(path) = env.var(name) {
+                ca_files.push(PathBuf::from(path));
+            }
+        }
+        Ok(ValidatedOptions {
+            tenant_id,
+            client_id,
+            authority,
+            sources: self.sources,
+            managed_identity_source: self.managed_identity_source,
+            default_audience,
+            timeouts: self.timeouts,
+            ca_files,
+            env,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            origin: self.origin,
+        })
+    }
+}
+
+/// A builder that passed validation.
+#[derive(Debug)]
+pub(crate) struct ValidatedOptions {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub authority: AuthorityHost,
+    pub sources: Vec<CredentialSource>,
+    pub managed_identity_source: Option<ManagedIdentitySource>,
+    pub default_audience: String,
+    pub timeouts: Timeouts,
+    pub ca_files: Vec<PathBuf>,
+    pub env: Arc<dyn Environment>,
+    pub clock: Arc<dyn Clock>,
+    pub origin: String,
+}
+
+fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Values copied from a sample and never filled in.
+fn looks_like_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    lower.starts_with("your_")
+        || lower.starts_with("your-")
+        || lower.starts_with("enter_the_")
+        || lower.starts_with("<")
+        || lower.contains("xxxxxxxx")
+        || lower == "00000000-0000-0000-0000-000000000000"
+}
+
+fn placeholder_error(value: &str, key: &str, what: &str) -> Error {
+    Error::config(ErrorCode::InvalidConfig, format!("{key} is still the placeholder '{value}'"))
+        .with_remedy(format!("Replace it with {what}."))
+}
+
+fn validate_guid(value: &str, key: &str, what: &str) -> Result<String> {
+    let v = value.trim();
+    if looks_like_placeholder(v) {
+        return Err(placeholder_error(v, key, what));
+    }
+    if !is_guid(v) {
+        return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is not a GUID"))
+            .with_remedy(format!("{key} must be {what}, a GUID like 11111111-2222-3333-4444-555555555555.")));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+fn validate_tenant(value: &str, key: &str) -> Result<String> {
+    let v = value.trim();
+    if looks_like_placeholder(v) {
+        return Err(placeholder_error(v, key, "the Directory (tenant) ID"));
+    }
+    if ["common", "organizations", "consumers"].iter().any(|m| v.eq_ignore_ascii_case(m)) {
+        return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is not a tenant: an app-only token needs a specific tenant"))
+            .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."));
+    }
+    let domain_like = v.contains('.')
+        && v.len() <= 253
+        && v.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if is_guid(v) || domain_like {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is neither a GUID nor a domain name"))
+            .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."))
+    }
+}
+
+fn validate_managed_identity_id(id: &ManagedIdentityId) -> Result<()> {
+    match id {
+        ManagedIdentityId::SystemAssigned => Ok(()),
+        ManagedIdentityId::ClientId(v) => validate_guid(v, "ManagedIdentityClientId", "the user-assigned managed identity's Client ID").map(drop),
+        ManagedIdentityId::ObjectId(v) => validate_guid(v, "ManagedIdentityObjectId", "the user-assigned managed identity's Object (principal) ID").map(drop),
+        ManagedIdentityId::ResourceId(v) => {
+            let lower = v.to_ascii_lowercase();
+            if lower.starts_with("/subscriptions/") && lower.contains("/providers/microsoft.managedidentity/userassignedidentities/") {
+                Ok(())
+            } else {
+                Err(Error::config(ErrorCode::InvalidConfig, format!("managed identity resource id '{v}' is not a user-assigned identity's ARM id"))
+                    .with_remedy("Use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>."))
+            }
+        }
+    }
+}
+
+fn validate_audience(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::config(ErrorCode::InvalidConfig, format!("token exchange audience '{v}' is empty or has spaces"))
+            .with_remedy("Leave TokenExchangeUrl unset (api://AzureADTokenExchange) unless your cloud documents another."));
+    }
+    Ok(v.trim_end_matches("/.default").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const C: &str = "11111111-2222-3333-4444-555555555555";
+
+    #[test]
+    fn builder_validates_ids() {
+        let ok = CredentialBuilder::new().tenant_id(T).client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap();
+        assert_eq!(ok.default_audience, "api://AzureADTokenExchange");
+        let e = CredentialBuilder::new().tenant_id("YOUR_TENANT_ID").client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        assert!(e.to_string().contains("placeholder"), "{e}");
+        let e = CredentialBuilder::new().tenant_id("common").client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        assert!(e.to_string().contains("specific tenant"), "{e}");
+        let e = CredentialBuilder::new().tenant_id(T).client_id("not-a-guid").managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig);
+        let e = CredentialBuilder::new().tenant_id(T).client_id(C).validate().unwrap_err();
+        assert_eq!(e.code(), ErrorCode::MissingConfig);
+        let e = CredentialBuilder::new().client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        assert!(e.to_string().contains("AZURE_TENANT_ID"), "{e}");
+        let e = CredentialBuilder::new()
+            .tenant_id(T)
+            .client_id(C)
+            .managed_identity(ManagedIdentityId::ResourceId("/subscriptions/x/resourceGroups/y".into()))
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("userAssignedIdentities"), "{e}");
+        assert!(CredentialBuilder::new().tenant_id("contoso.onmicrosoft.com").client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().is_ok());
+    }
+
+    #[test]
+    fn sovereign_authority_changes_the_default_audience() {
+        let o = CredentialBuilder::new()
+            .tenant_id(T)
+            .client_id(C)
+            .authority_host("https://login.microsoftonline.us/")
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .validate()
+            .unwrap();
+        assert_eq!(o.default_audience, "api://AzureADTokenExchangeUSGov");
+    }
+}

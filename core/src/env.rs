@@ -1,0 +1,101 @@
+//! The world certless reads: environment variables and the existence of well-known files.
+//! Source selection and configuration are pure functions of an [`Environment`], so tests (and
+//! hosts that keep settings elsewhere) can hand one in instead of the process environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub trait Environment: Send + Sync + fmt::Debug {
+    /// The variable's value; `None` when unset or empty (an empty variable counts as unset, as in
+    /// the Azure SDKs).
+    fn var(&self, name: &str) -> Option<String>;
+    /// Whether a file exists (used to detect the Azure Arc agent).
+    fn file_exists(&self, path: &Path) -> bool;
+}
+
+/// The real process environment and file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Environment for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+
+    fn file_exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+}
+
+/// A fixed set of variables and files, for tests and for hosts that configure certless from
+/// something other than the process environment.
+#[derive(Debug, Default, Clone)]
+pub struct MapEnv {
+    vars: HashMap<String, String>,
+    files: Vec<std::path::PathBuf>,
+}
+
+impl MapEnv {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn with_vars<K: Into<String>, V: Into<String>>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        for (k, v) in vars {
+            self.vars.insert(k.into(), v.into());
+        }
+        self
+    }
+
+    pub fn with_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.files.push(path.into());
+        self
+    }
+}
+
+impl Environment for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).filter(|v| !v.trim().is_empty()).cloned()
+    }
+
+    fn file_exists(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| f == path)
+    }
+}
+
+pub(crate) fn process_env() -> Arc<dyn Environment> {
+    Arc::new(ProcessEnv)
+}
+
+/// Names of the environment variables certless reads.
+pub mod vars {
+    pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+    pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    pub const MI_CLIENT_ID: &str = "CERTLESS_MANAGED_IDENTITY_CLIENT_ID";
+    pub const MI_OBJECT_ID: &str = "CERTLESS_MANAGED_IDENTITY_OBJECT_ID";
+    pub const MI_RESOURCE_ID: &str = "CERTLESS_MANAGED_IDENTITY_RESOURCE_ID";
+    /// Forces a managed-identity source instead of detecting it (`imds`, `app_service`).
+    pub const MI_SOURCE: &str = "CERTLESS_MANAGED_IDENTITY_SOURCE";
+    /// Overrides the audience of the managed-identity token (default per cloud).
+    pub const TOKEN_EXCHANGE_AUDIENCE: &str = "CERTLESS_TOKEN_EXCHANGE_AUDIENCE";
+    /// Extra PEM CA certificates to trust for Entra (besides the system store).
+    pub const CA_FILE: &str = "CERTLESS_CA_FILE";
+    pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+
+    pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+    pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+    pub const IDENTITY_SERVER_THUMBPRINT: &str = "IDENTITY_SERVER_THUMBPRINT";
+    pub const IMDS_ENDPOINT: &str = "IMDS_ENDPOINT";
+    pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
+    pub const MSI_SECRET: &str = "MSI_SECRET";
+    pub const AZURE_POD_IDENTITY_AUTHORITY_HOST: &str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
+    pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+}

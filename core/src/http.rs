@@ -1,0 +1,145 @@
+//! HTTP plumbing shared by both legs: the two clients (managed-identity endpoints never go
+//! through a proxy; Entra honours HTTPS_PROXY/NO_PROXY), bounded response bodies, and transport
+//! failures turned into errors that name the leg.
+
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+use crate::error::{Error, ErrorCode, Leg, Result};
+
+/// Responses larger than this are hostile or broken; a token response is a few KB.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Time limits for one HTTP request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the TCP (and TLS) connection.
+    pub connect: Duration,
+    /// One whole request, from sending to the last byte of the response.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(5), request: Duration::from_secs(30) }
+    }
+}
+
+/// rustls needs a process-wide crypto provider for reqwest's verifier. certless builds with
+/// ring (it cross-compiles to every Windows target); if the host installed another provider
+/// first, that one is used.
+fn ensure_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.request)
+        // A redirect could carry a form with an assertion or secret to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("certless/", env!("CARGO_PKG_VERSION")))
+}
+
+/// The client for managed-identity endpoints: link-local or loopback, never through a proxy
+/// (PROTOCOL.md §3).
+pub(crate) fn managed_identity_client(timeouts: Timeouts) -> Result<reqwest::Client> {
+    base_builder(timeouts).no_proxy().build().map_err(|e| {
+        Error::internal(format!("could not build the HTTP client for the managed-identity endpoint: {e}"))
+    })
+}
+
+/// The client for Entra: system trust store plus any extra CA files (corporate inspection
+/// proxies, the emulator's CA), proxies from the environment.
+pub(crate) fn entra_client(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<reqwest::Client> {
+    let mut extra = Vec::new();
+    for path in ca_files {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::config(ErrorCode::InvalidConfig, format!("cannot read CA file {}: {e}", path.display()))
+                .with_remedy("Point the CA file setting at a readable PEM file, or remove it.")
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::config(ErrorCode::InvalidConfig, format!("CA file {} is not PEM certificates: {e}", path.display()))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::config(ErrorCode::InvalidConfig, format!("CA file {} holds no certificate", path.display())));
+        }
+        extra.extend(certs);
+    }
+    base_builder(timeouts)
+        .tls_certs_merge(extra)
+        .build()
+        .map_err(|e| Error::internal(format!("could not build the HTTP client for Entra: {e}")))
+}
+
+pub(crate) struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends a request and reads a bounded body. Transport failures become `*Unreachable` /
+/// `*Timeout` errors of `leg` whose message says where we tried to go.
+pub(crate) async fn send(request: reqwest::RequestBuilder, leg: Leg, target: &str) -> Result<Response> {
+    let (unreachable, timeout, invalid) = match leg {
+        Leg::ManagedIdentity => (
+            ErrorCode::ManagedIdentityUnreachable,
+            ErrorCode::ManagedIdentityTimeout,
+            ErrorCode::ManagedIdentityInvalidResponse,
+        ),
+        _ => (ErrorCode::ExchangeUnreachable, ErrorCode::ExchangeTimeout, ErrorCode::ExchangeInvalidResponse),
+    };
+    let transport = |e: reqwest::Error| {
+        let code = if e.is_timeout() { timeout } else { unreachable };
+        let what = if e.is_timeout() { "did not answer in time" } else { "could not be reached" };
+        Error::new(code, format!("{target} {what} ({})", describe_transport_error(&e))).with_leg(leg)
+    };
+    let mut response = request.send().await.map_err(transport)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Error::new(invalid, format!("{target} sent a response larger than {MAX_BODY} bytes")).with_leg(leg).with_http_status(status));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response { status, headers, body })
+}
+
+/// reqwest's own message plus its innermost cause (the useful part: "connection refused",
+/// "invalid peer certificate: UnknownIssuer", ...), without the URL (it may carry a query).
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let mut innermost = None;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        innermost = Some(s.to_string());
+        source = s.source();
+    }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "broken response body"
+    } else {
+        "request failed"
+    };
+    match innermost {
+        Some(cause) => format!("{kind}: {cause}"),
+        None => kind.to_string(),
+    }
+}

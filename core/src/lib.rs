@@ -1,0 +1,40 @@
+//! certless: Microsoft Entra access tokens with no certificate and no secret.
+//!
+//! An app registration trusts a managed identity through a federated identity credential (FIC).
+//! certless asks the host's managed-identity endpoint for a token with audience
+//! `api://AzureADTokenExchange`, presents it to Entra as the client assertion, and returns the
+//! access token — cached, and with errors that name the failing leg and how to fix it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), certless::Error> {
+//! let credential = certless::Credential::from_config_file("appsettings.json")?;
+//! let token = credential.get_token(&["https://contoso.sharepoint.com/.default"]).await?;
+//! println!("expires at {}", token.expires_on);
+//! # Ok(()) }
+//! ```
+
+pub mod aadsts;
+mod cache;
+pub mod clock;
+pub mod cloud;
+mod config;
+mod credential;
+pub mod env;
+mod error;
+mod exchange;
+mod http;
+pub mod jwt;
+pub mod managed_identity;
+mod scope;
+mod secret;
+
+pub use config::{CredentialBuilder, CredentialSource, CredentialSourceKind};
+pub use credential::{ASSERTION_SAFETY_MARGIN_SECS, AccessToken, Credential, TokenRequestOptions};
+pub use error::{Error, ErrorCode, Leg, Result};
+pub use http::Timeouts;
+pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource};
+pub use scope::normalize_scopes;
+pub use secret::Secret;
+
+/// The certless version (the workspace's `Cargo.toml`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

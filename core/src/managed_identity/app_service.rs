@@ -1,0 +1,57 @@
+//! App Service, Functions and Container Apps (PROTOCOL.md §2):
+//! `GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=R` with `X-IDENTITY-HEADER`;
+//! user-assigned by `client_id`, `principal_id` or `mi_res_id`.
+
+use super::ManagedIdentityId;
+use super::response::ErrorDetails;
+use crate::env::{Environment, vars};
+use crate::error::{Error, ErrorCode, Result};
+use crate::secret::Secret;
+
+const API_VERSION: &str = "2019-08-01";
+
+pub(super) const UNREACHABLE_REMEDY: &str = "The App Service identity endpoint (IDENTITY_ENDPOINT) did not answer: make sure identity is enabled on the app, \
+and that IDENTITY_ENDPOINT and IDENTITY_HEADER are the platform's, not stale copies.";
+
+pub(super) fn endpoint(env: &dyn Environment) -> Result<(String, Secret)> {
+    let missing = |name: &str| {
+        Error::config(ErrorCode::MissingConfig, format!("App Service managed identity needs {name}, which is not set"))
+            .with_remedy("Enable the managed identity on the App Service / Function (the platform then sets IDENTITY_ENDPOINT and IDENTITY_HEADER).")
+    };
+    let endpoint = env.var(vars::IDENTITY_ENDPOINT).ok_or_else(|| missing(vars::IDENTITY_ENDPOINT))?;
+    let secret = env.var(vars::IDENTITY_HEADER).ok_or_else(|| missing(vars::IDENTITY_HEADER))?;
+    url::Url::parse(endpoint.trim()).map_err(|e| {
+        Error::config(ErrorCode::InvalidConfig, format!("IDENTITY_ENDPOINT '{endpoint}' is not a URL ({e})"))
+    })?;
+    Ok((endpoint.trim().to_string(), Secret::from(secret)))
+}
+
+pub(super) fn request(
+    http: &reqwest::Client,
+    endpoint: &str,
+    resource: &str,
+    id: &ManagedIdentityId,
+    secret: &Secret,
+) -> reqwest::RequestBuilder {
+    let mut query: Vec<(&str, &str)> = vec![("api-version", API_VERSION), ("resource", resource)];
+    match id {
+        ManagedIdentityId::SystemAssigned => {}
+        ManagedIdentityId::ClientId(v) => query.push(("client_id", v)),
+        ManagedIdentityId::ObjectId(v) => query.push(("principal_id", v)),
+        ManagedIdentityId::ResourceId(v) => query.push(("mi_res_id", v)),
+    }
+    http.get(endpoint).query(&query).header("X-IDENTITY-HEADER", secret.expose())
+}
+
+pub(super) fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option<String> {
+    let text = details.text_lowercase();
+    Some(match status {
+        400 | 404 if text.contains("not found") || text.contains("identity") => format!(
+            "The {id} managed identity is not assigned to this app: check the id, or add it under Identity → User assigned."
+        ),
+        401 | 403 => "The identity endpoint refused IDENTITY_HEADER: it changes when the app restarts; read it from the environment at start, never copy it.".to_string(),
+        429 => "The identity endpoint is throttling: too many token requests from this app.".to_string(),
+        500..=599 => "The identity endpoint had an internal error: retry with backoff.".to_string(),
+        _ => return None,
+    })
+}

@@ -1,0 +1,326 @@
+//! Managed-identity sources: which one this host has (a pure function of the environment, in
+//! MSAL.NET's order, PROTOCOL.md §2), how each is asked for a token, and what its answers mean.
+//! One file per source.
+
+mod app_service;
+pub mod expiry;
+mod imds;
+mod response;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::env::{Environment, vars};
+use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::{self, Response};
+use crate::secret::Secret;
+
+pub use response::ManagedIdentityToken;
+
+/// Which managed identity to ask for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ManagedIdentityId {
+    /// The host's system-assigned identity (or the only user-assigned one, on IMDS).
+    SystemAssigned,
+    /// A user-assigned identity by its client (application) id.
+    ClientId(String),
+    /// A user-assigned identity by its object (principal) id.
+    ObjectId(String),
+    /// A user-assigned identity by its ARM resource id.
+    ResourceId(String),
+}
+
+impl ManagedIdentityId {
+    pub fn is_user_assigned(&self) -> bool {
+        !matches!(self, ManagedIdentityId::SystemAssigned)
+    }
+}
+
+impl fmt::Display for ManagedIdentityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManagedIdentityId::SystemAssigned => f.write_str("system-assigned"),
+            ManagedIdentityId::ClientId(id) => write!(f, "user-assigned (client id {id})"),
+            ManagedIdentityId::ObjectId(id) => write!(f, "user-assigned (object id {id})"),
+            ManagedIdentityId::ResourceId(id) => write!(f, "user-assigned (resource id {id})"),
+        }
+    }
+}
+
+/// Where a host's managed-identity tokens come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ManagedIdentitySource {
+    /// Azure Instance Metadata Service (VMs, VM scale sets, AKS nodes).
+    Imds,
+    /// App Service, Functions, Container Apps.
+    AppService,
+    ServiceFabric,
+    AzureArc,
+    CloudShell,
+    AzureMl,
+}
+
+impl ManagedIdentitySource {
+    pub const ALL: [ManagedIdentitySource; 6] = [
+        ManagedIdentitySource::Imds,
+        ManagedIdentitySource::AppService,
+        ManagedIdentitySource::ServiceFabric,
+        ManagedIdentitySource::AzureArc,
+        ManagedIdentitySource::CloudShell,
+        ManagedIdentitySource::AzureMl,
+    ];
+
+    /// Stable machine name (also what `CERTLESS_MANAGED_IDENTITY_SOURCE` takes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagedIdentitySource::Imds => "imds",
+            ManagedIdentitySource::AppService => "app_service",
+            ManagedIdentitySource::ServiceFabric => "service_fabric",
+            ManagedIdentitySource::AzureArc => "azure_arc",
+            ManagedIdentitySource::CloudShell => "cloud_shell",
+            ManagedIdentitySource::AzureMl => "azure_ml",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ManagedIdentitySource::Imds => "IMDS",
+            ManagedIdentitySource::AppService => "App Service",
+            ManagedIdentitySource::ServiceFabric => "Service Fabric",
+            ManagedIdentitySource::AzureArc => "Azure Arc",
+            ManagedIdentitySource::CloudShell => "Cloud Shell",
+            ManagedIdentitySource::AzureMl => "Azure ML",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self> {
+        let norm: String = value.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        ManagedIdentitySource::ALL
+            .into_iter()
+            .find(|s| s.as_str().replace('_', "") == norm)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ManagedIdentitySource::ALL.iter().map(|s| s.as_str()).collect();
+                Error::config(ErrorCode::InvalidConfig, format!("unknown managed-identity source '{value}'"))
+                    .with_remedy(format!("Use one of: {}.", names.join(", ")))
+            })
+    }
+
+    fn is_supported(self) -> bool {
+        matches!(self, ManagedIdentitySource::Imds | ManagedIdentitySource::AppService)
+    }
+}
+
+impl fmt::Display for ManagedIdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// The source a host has, and why certless thinks so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSelection {
+    pub source: ManagedIdentitySource,
+    /// Which settings decided it, for logs and `certless doctor`.
+    pub reason: String,
+}
+
+const ARC_AGENT_LINUX: &str = "/opt/azcmagent/bin/himds";
+
+fn arc_agent_path(env: &dyn Environment) -> Option<std::path::PathBuf> {
+    if cfg!(windows) {
+        let program_files = env.var("ProgramFiles").unwrap_or_else(|| r"C:\Program Files".to_string());
+        Some(Path::new(&program_files).join("AzureConnectedMachineAgent").join("himds.exe"))
+    } else {
+        Some(Path::new(ARC_AGENT_LINUX).to_path_buf())
+    }
+}
+
+/// Picks the managed-identity source from the environment, in MSAL.NET's order
+/// (PROTOCOL.md §2), unless one is forced (argument, then `CERTLESS_MANAGED_IDENTITY_SOURCE`).
+pub fn select_source(env: &dyn Environment, forced: Option<ManagedIdentitySource>) -> Result<SourceSelection> {
+    if let Some(source) = forced {
+        return Ok(SourceSelection { source, reason: "set explicitly in the configuration".into() });
+    }
+    if let Some(value) = env.var(vars::MI_SOURCE) {
+        let source = ManagedIdentitySource::parse(&value)?;
+        return Ok(SourceSelection { source, reason: format!("{}={value}", vars::MI_SOURCE) });
+    }
+    let has = |name: &str| env.var(name).is_some();
+    let pick = |source, reason: &str| Ok(SourceSelection { source, reason: reason.to_string() });
+    if has(vars::IDENTITY_ENDPOINT) && has(vars::IDENTITY_HEADER) {
+        if has(vars::IDENTITY_SERVER_THUMBPRINT) {
+            return pick(ManagedIdentitySource::ServiceFabric, "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT are set");
+        }
+        return pick(ManagedIdentitySource::AppService, "IDENTITY_ENDPOINT and IDENTITY_HEADER are set");
+    }
+    if has(vars::MSI_ENDPOINT) {
+        if has(vars::MSI_SECRET) {
+            return pick(ManagedIdentitySource::AzureMl, "MSI_ENDPOINT and MSI_SECRET are set");
+        }
+        return pick(ManagedIdentitySource::CloudShell, "MSI_ENDPOINT is set (without MSI_SECRET)");
+    }
+    if has(vars::IDENTITY_ENDPOINT) && has(vars::IMDS_ENDPOINT) {
+        return pick(ManagedIdentitySource::AzureArc, "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set");
+    }
+    if let Some(agent) = arc_agent_path(env).filter(|p| env.file_exists(p)) {
+        return Ok(SourceSelection {
+            source: ManagedIdentitySource::AzureArc,
+            reason: format!("the Azure Arc agent is installed ({})", agent.display()),
+        });
+    }
+    if has(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST) {
+        return pick(ManagedIdentitySource::Imds, "AZURE_POD_IDENTITY_AUTHORITY_HOST is set");
+    }
+    pick(ManagedIdentitySource::Imds, "no other managed-identity environment found: the default, IMDS at 169.254.169.254")
+}
+
+/// Asks one managed-identity endpoint for tokens.
+pub(crate) struct ManagedIdentityClient {
+    selection: SourceSelection,
+    endpoint: String,
+    secret: Option<Secret>,
+    id: ManagedIdentityId,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for ManagedIdentityClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedIdentityClient")
+            .field("source", &self.selection.source)
+            .field("endpoint", &self.endpoint)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagedIdentityClient {
+    pub fn new(selection: SourceSelection, env: &dyn Environment, id: ManagedIdentityId, http: reqwest::Client) -> Result<Self> {
+        let (endpoint, secret) = match selection.source {
+            ManagedIdentitySource::Imds => (imds::endpoint(env), None),
+            ManagedIdentitySource::AppService => {
+                let (endpoint, secret) = app_service::endpoint(env)?;
+                (endpoint, Some(secret))
+            }
+            other => {
+                debug_assert!(!other.is_supported());
+                return Err(Error::new(
+                    ErrorCode::UnsupportedManagedIdentitySource,
+                    format!("this host looks like {other} ({}), which certless does not support yet", selection.reason),
+                )
+                .with_leg(Leg::Config)
+                .with_remedy(format!(
+                    "If IMDS is reachable here, force it with {}=imds; otherwise use another credential source for now.",
+                    vars::MI_SOURCE
+                )));
+            }
+        };
+        Ok(ManagedIdentityClient { selection, endpoint, secret, id, http })
+    }
+
+    pub fn selection(&self) -> &SourceSelection {
+        &self.selection
+    }
+
+    /// One token for `resource` (an audience such as `api://AzureADTokenExchange`, without
+    /// `/.default`). `now` is Unix seconds, to anchor relative expiry values.
+    pub async fn fetch(&self, resource: &str, now: i64) -> Result<ManagedIdentityToken> {
+        let source = self.selection.source;
+        let request = match source {
+            ManagedIdentitySource::Imds => imds::request(&self.http, &self.endpoint, resource, &self.id),
+            ManagedIdentitySource::AppService => {
+                let secret = self.secret.as_ref().ok_or_else(|| Error::internal("App Service source without its secret"))?;
+                app_service::request(&self.http, &self.endpoint, resource, &self.id, secret)
+            }
+            other => return Err(Error::internal(format!("{other} has no request builder"))),
+        };
+        let target = format!("{source} endpoint {}", self.endpoint);
+        log::debug!("certless: requesting a managed-identity token from {target} for {} ({})", resource, self.id);
+        let response = http::send(request, Leg::ManagedIdentity, &target).await.map_err(|e| {
+            let remedy = match source {
+                ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
+                _ => app_service::UNREACHABLE_REMEDY,
+            };
+            if e.remedy().is_none() { e.with_remedy(remedy) } else { e }
+        })?;
+        if response.status != 200 {
+            return Err(self.error_for(&response, &target));
+        }
+        let token = response::parse_token(&response.body, now, &target)?;
+        log::debug!("certless: managed-identity token from {target} expires at {}", token.expires_on);
+        Ok(token)
+    }
+
+    fn error_for(&self, response: &Response, target: &str) -> Error {
+        let details = response::ErrorDetails::parse(&response.body);
+        let remedy = match self.selection.source {
+            ManagedIdentitySource::Imds => imds::remedy(response.status, &details, &self.id),
+            _ => app_service::remedy(response.status, &details, &self.id),
+        };
+        let mut message = format!("{target} answered HTTP {}", response.status);
+        if let Some(text) = details.summary() {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        let mut error = Error::new(ErrorCode::ManagedIdentityRejected, message)
+            .with_leg(Leg::ManagedIdentity)
+            .with_http_status(response.status)
+            .with_oauth_error(details.error.clone())
+            .with_ids(None, details.correlation_id.clone().or_else(|| response.header("x-ms-request-id").map(str::to_string)));
+        if let Some(r) = remedy {
+            error = error.with_remedy(r);
+        }
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+
+    fn select(env: MapEnv) -> ManagedIdentitySource {
+        select_source(&env, None).unwrap().source
+    }
+
+    #[test]
+    fn selection_follows_msal_order() {
+        assert_eq!(select(MapEnv::new()), ManagedIdentitySource::Imds);
+        assert_eq!(select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x").with_var("IDENTITY_HEADER", "h")), ManagedIdentitySource::AppService);
+        assert_eq!(
+            select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "https://x").with_var("IDENTITY_HEADER", "h").with_var("IDENTITY_SERVER_THUMBPRINT", "ab")),
+            ManagedIdentitySource::ServiceFabric
+        );
+        assert_eq!(select(MapEnv::new().with_var("MSI_ENDPOINT", "http://x").with_var("MSI_SECRET", "s")), ManagedIdentitySource::AzureMl);
+        assert_eq!(select(MapEnv::new().with_var("MSI_ENDPOINT", "http://x")), ManagedIdentitySource::CloudShell);
+        assert_eq!(select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x").with_var("IMDS_ENDPOINT", "http://y")), ManagedIdentitySource::AzureArc);
+        if !cfg!(windows) {
+            assert_eq!(select(MapEnv::new().with_file(ARC_AGENT_LINUX)), ManagedIdentitySource::AzureArc);
+        }
+        // IDENTITY_ENDPOINT alone is not App Service.
+        assert_eq!(select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x")), ManagedIdentitySource::Imds);
+    }
+
+    #[test]
+    fn selection_can_be_forced_and_says_why() {
+        let env = MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x").with_var("IDENTITY_HEADER", "h").with_var(vars::MI_SOURCE, "IMDS");
+        let s = select_source(&env, None).unwrap();
+        assert_eq!(s.source, ManagedIdentitySource::Imds);
+        assert!(s.reason.contains("CERTLESS_MANAGED_IDENTITY_SOURCE"));
+        assert_eq!(select_source(&env, Some(ManagedIdentitySource::AppService)).unwrap().source, ManagedIdentitySource::AppService);
+        let bad = select_source(&MapEnv::new().with_var(vars::MI_SOURCE, "vm"), None).unwrap_err();
+        assert_eq!(bad.code(), ErrorCode::InvalidConfig);
+        assert!(bad.to_string().contains("app_service"), "{bad}");
+    }
+
+    #[test]
+    fn unsupported_sources_say_so_and_how_to_override() {
+        let env = MapEnv::new().with_var("MSI_ENDPOINT", "http://x");
+        let selection = select_source(&env, None).unwrap();
+        let http = crate::http::managed_identity_client(crate::http::Timeouts::default()).unwrap();
+        let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned, http).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::UnsupportedManagedIdentitySource);
+        let text = err.to_string();
+        assert!(text.contains("Cloud Shell") && text.contains("MSI_ENDPOINT") && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"), "{text}");
+    }
+}
