@@ -36,6 +36,12 @@ static TABLE: &[AadstsInfo] = &[
     info(700212, "No federated identity credential on the app has the assertion's audience.", FIC_FIX),
     info(7002121, "No federated identity credential on the app has the assertion's audience.", FIC_FIX),
     info(700213, "No federated identity credential on the app has the assertion's subject.", FIC_FIX),
+    info(7002137, "No federated identity credential on the app has the assertion's subject.", FIC_FIX),
+    info(
+        7002138,
+        "No federated identity credential on the app has the assertion's subject: one differs only in case, and matching is case-sensitive.",
+        FIC_FIX,
+    ),
     info(
         700024,
         "The client assertion is not within its valid time range (expired, or not yet valid).",

@@ -1,22 +1,24 @@
 //! The credential: the ordered list of client-credential sources in front of Entra's token
-//! endpoint, with a token cache.
+//! endpoint, behind the token cache.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::cache::TokenCache;
+use crate::cache::{Lookup, Slot, TokenCache};
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::exchange::{ClientAuth, TokenEndpoint};
-use crate::http;
+use crate::http::HttpClients;
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken, SourceSelection, select_source};
 use crate::scope::normalize_scopes;
 use crate::secret::Secret;
+use crate::singleflight::SingleFlight;
 
-/// A managed-identity token is reused as an assertion only while it has more than this left:
-/// an assertion that expires on the way to Entra is AADSTS700024 (PROTOCOL.md §3).
+/// Default for [`CredentialBuilder::assertion_margin`]: a managed-identity token is reused as
+/// an assertion only while it has more than this left — an assertion that expires on the way
+/// to Entra is AADSTS700024 (PROTOCOL.md §3).
 pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
 
 /// An access token and what is known about it.
@@ -37,16 +39,18 @@ pub struct AccessToken {
 /// Options of one token request, beyond the scopes.
 #[derive(Clone, Debug, Default)]
 pub struct TokenRequestOptions {
-    /// Claims from a Continuous Access Evaluation challenge; bypasses the cache.
+    /// Claims from a Continuous Access Evaluation challenge: the cache is bypassed and the new
+    /// token replaces the cached one.
     pub claims: Option<String>,
     /// Another tenant than the configured one (multi-tenant apps).
     pub tenant_id: Option<String>,
-    /// Ignore the cache for this call.
+    /// Fetch a new token even if a cached one is valid (it then replaces the cached one).
     pub force_refresh: bool,
 }
 
 /// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
-/// app registration across the process: it is `Send + Sync` and caches tokens.
+/// app registration across the process: it is `Send + Sync`, caches tokens, and any number of
+/// concurrent callers for one resource cause one request per leg.
 #[derive(Clone)]
 pub struct Credential {
     inner: Arc<Inner>,
@@ -59,12 +63,13 @@ struct Inner {
     origin: String,
     chain: Vec<ChainEntry>,
     endpoint: TokenEndpoint,
+    http: HttpClients,
     cache: TokenCache,
     clock: Arc<dyn Clock>,
 }
 
 enum ChainEntry {
-    ManagedIdentity(ManagedIdentityAssertion),
+    ManagedIdentity(Arc<ManagedIdentityAssertion>),
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
     Unavailable { kind: CredentialSourceKind, error: Error },
 }
@@ -78,36 +83,50 @@ impl ChainEntry {
     }
 }
 
-/// A managed-identity token used as client assertion, reused while it has life left.
+/// A managed-identity token used as client assertion: reused while it has more than `margin`
+/// seconds left, fetched once for any number of concurrent exchanges.
 struct ManagedIdentityAssertion {
     client: ManagedIdentityClient,
     audience: String,
+    margin: i64,
     current: Mutex<Option<ManagedIdentityToken>>,
+    flight: SingleFlight<ManagedIdentityToken>,
 }
 
 impl ManagedIdentityAssertion {
-    async fn assertion(&self, now: i64) -> Result<Secret> {
-        if let Some(t) = self.current.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            if t.expires_on - now > ASSERTION_SAFETY_MARGIN_SECS {
-                return Ok(t.token.clone());
-            }
+    fn reusable(&self, now: i64) -> Option<ManagedIdentityToken> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().filter(|t| t.expires_on - now > self.margin).cloned()
+    }
+
+    async fn assertion(self: &Arc<Self>, http: reqwest::Client, clock: Arc<dyn Clock>) -> Result<ManagedIdentityToken> {
+        if let Some(t) = self.reusable(clock.now_unix()) {
+            return Ok(t);
         }
-        let fresh = self.client.fetch(&self.audience, now).await?;
-        let left = fresh.expires_on - now;
-        if left <= 0 {
-            return Err(Error::new(
-                ErrorCode::ManagedIdentityInvalidResponse,
-                format!("the managed-identity endpoint returned a token that expired {}s ago by this machine's clock", -left),
-            )
-            .with_leg(Leg::ManagedIdentity)
-            .with_remedy("This machine's clock is probably wrong: synchronise it (NTP)."));
-        }
-        if left <= ASSERTION_SAFETY_MARGIN_SECS {
-            log::warn!("certless: the managed-identity endpoint returned a token with only {left}s left; using it once");
-        }
-        let token = fresh.token.clone();
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
-        Ok(token)
+        let this = Arc::clone(self);
+        self.flight
+            .run(move || async move {
+                let now = clock.now_unix();
+                if let Some(t) = this.reusable(now) {
+                    return Ok(t);
+                }
+                let fresh = this.client.fetch(&http, &this.audience, now).await?;
+                let left = fresh.expires_on - now;
+                if left <= 0 {
+                    return Err(Error::new(
+                        ErrorCode::ManagedIdentityInvalidResponse,
+                        format!("the managed-identity endpoint returned a token that expired {}s ago by this machine's clock", -left),
+                    )
+                    .with_leg(Leg::ManagedIdentity)
+                    .with_remedy("This machine's clock is probably wrong: synchronise it (NTP)."));
+                }
+                if left <= this.margin {
+                    log::warn!("certless: the managed-identity endpoint returned a token with only {left}s left; using it once");
+                }
+                *this.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
+                Ok(fresh)
+            })
+            .await
     }
 }
 
@@ -131,8 +150,7 @@ impl Credential {
     }
 
     pub(crate) fn from_options(o: ValidatedOptions) -> Result<Self> {
-        let mi_http = http::managed_identity_client(o.timeouts)?;
-        let entra_http = http::entra_client(o.timeouts, &o.ca_files)?;
+        let http = HttpClients::new(o.timeouts, o.ca_files.clone())?;
         let mut chain = Vec::with_capacity(o.sources.len());
         let mut selection: Option<Result<SourceSelection>> = None;
         for source in &o.sources {
@@ -141,15 +159,20 @@ impl Credential {
                 CredentialSource::ManagedIdentity { id, token_exchange_audience } => {
                     let selection = selection.get_or_insert_with(|| select_source(o.env.as_ref(), o.managed_identity_source)).clone();
                     let audience = token_exchange_audience.clone().unwrap_or_else(|| o.default_audience.clone());
-                    match selection.and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone(), mi_http.clone())) {
+                    match selection.and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone())) {
                         Ok(client) => {
                             log::info!(
-                                "certless: {kind}: {} managed identity via {} ({}), audience {audience}",
-                                id,
+                                "certless: {kind}: {id} managed identity via {} ({}), audience {audience}",
                                 client.selection().source,
                                 client.selection().reason
                             );
-                            ChainEntry::ManagedIdentity(ManagedIdentityAssertion { client, audience, current: Mutex::new(None) })
+                            ChainEntry::ManagedIdentity(Arc::new(ManagedIdentityAssertion {
+                                client,
+                                audience,
+                                margin: o.assertion_margin,
+                                current: Mutex::new(None),
+                                flight: SingleFlight::default(),
+                            }))
                         }
                         Err(error) => ChainEntry::Unavailable { kind, error },
                     }
@@ -172,16 +195,16 @@ impl Credential {
                 .collect();
             return Err(chain_error(errors));
         }
-        let endpoint = TokenEndpoint::new(entra_http, o.authority.clone(), o.client_id.clone());
         Ok(Credential {
             inner: Arc::new(Inner {
+                endpoint: TokenEndpoint::new(o.authority.clone(), o.client_id.clone()),
                 tenant_id: o.tenant_id,
                 client_id: o.client_id,
                 authority: o.authority,
                 origin: o.origin,
                 chain,
-                endpoint,
-                cache: TokenCache::default(),
+                http,
+                cache: TokenCache::new(o.expiry_margin),
                 clock: o.clock,
             }),
         })
@@ -199,6 +222,33 @@ impl Credential {
         self.inner.authority.as_str()
     }
 
+    /// The entries of the credential list, in order.
+    pub fn sources(&self) -> Vec<CredentialSourceKind> {
+        self.inner.chain.iter().map(ChainEntry::kind).collect()
+    }
+
+    /// Where the first managed-identity entry gets its tokens, and why that source was chosen.
+    pub fn managed_identity_source(&self) -> Option<&SourceSelection> {
+        self.first_managed_identity().map(|mi| mi.client.selection())
+    }
+
+    /// The managed-identity token the first managed-identity entry presents as its assertion
+    /// (reused while it has more than the assertion margin left), for diagnostics: decode it
+    /// with [`crate::jwt::decode_claims`] to see what a federated credential must match.
+    pub async fn managed_identity_assertion(&self) -> Result<ManagedIdentityToken> {
+        let mi = self.first_managed_identity().ok_or_else(|| {
+            Error::config(ErrorCode::MissingConfig, "the credential list has no usable SignedAssertionFromManagedIdentity entry")
+        })?;
+        mi.assertion(self.inner.http.get()?.managed_identity, Arc::clone(&self.inner.clock)).await
+    }
+
+    fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
+        self.inner.chain.iter().find_map(|e| match e {
+            ChainEntry::ManagedIdentity(mi) => Some(mi),
+            ChainEntry::Unavailable { .. } => None,
+        })
+    }
+
     /// An access token for `scopes` (one resource: `https://x/.default` or the bare resource).
     pub async fn get_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<AccessToken> {
         self.get_token_with(scopes, &TokenRequestOptions::default()).await
@@ -207,24 +257,72 @@ impl Credential {
     pub async fn get_token_with<S: AsRef<str>>(&self, scopes: &[S], options: &TokenRequestOptions) -> Result<AccessToken> {
         let scope = normalize_scopes(scopes)?;
         let tenant = self.request_tenant(options)?;
-        let now = self.inner.clock.now_unix();
-        let bypass = options.force_refresh || options.claims.is_some();
-        if !bypass {
-            if let Some(token) = self.inner.cache.get(tenant, &scope, now) {
+        if !options.force_refresh && options.claims.is_none() {
+            if let Some(token) = self.cache_hit(tenant, &scope) {
                 return Ok(token);
             }
         }
-        let token = self.acquire(tenant, &scope, options.claims.as_deref(), now).await?;
-        if options.claims.is_none() {
-            self.inner.cache.insert(tenant, &scope, token.clone());
+        let slot = self.inner.cache.slot(tenant, &scope);
+        let now = self.inner.clock.now_unix();
+        if let Some(claims) = &options.claims {
+            // A CAE challenge asks for a token with these claims, now: not shared with others.
+            return Inner::fetch_into(Arc::clone(&self.inner), slot, Some(claims.clone())).await;
         }
-        Ok(token)
+        if !options.force_refresh {
+            if let Some(error) = slot.blocked(now) {
+                return Err(error);
+            }
+        }
+        let inner = Arc::clone(&self.inner);
+        let target = Arc::clone(&slot);
+        let margin = self.inner.cache.margin();
+        let force = options.force_refresh;
+        slot.flight
+            .run(move || async move {
+                // A caller that arrives just as a fetch finished takes its token.
+                if !force {
+                    if let Some(token) = target.current(inner.clock.now_unix(), margin) {
+                        return Ok(token);
+                    }
+                }
+                Inner::fetch_into(inner, target, None).await
+            })
+            .await
     }
 
-    /// The cached token for `scopes` if one is still valid; never touches the network.
+    /// The cached token for `scopes` if one may be handed out; never waits on the network.
+    /// When the token is due for its proactive refresh, one refresh is started in the background.
     pub fn cached_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<Option<AccessToken>> {
         let scope = normalize_scopes(scopes)?;
-        Ok(self.inner.cache.get(&self.inner.tenant_id, &scope, self.inner.clock.now_unix()))
+        Ok(self.cache_hit(&self.inner.tenant_id, &scope))
+    }
+
+    fn cache_hit(&self, tenant: &str, scope: &str) -> Option<AccessToken> {
+        match self.inner.cache.lookup(tenant, scope, self.inner.clock.now_unix()) {
+            Lookup::Fresh(token) => Some(token),
+            Lookup::RefreshDue(token, slot) => {
+                self.refresh_in_background(slot);
+                Some(token)
+            }
+            Lookup::Miss => None,
+        }
+    }
+
+    fn refresh_in_background(&self, slot: Arc<Slot>) {
+        let inner = Arc::clone(&self.inner);
+        let target = Arc::clone(&slot);
+        log::debug!("certless: refreshing a token in the background");
+        if let Err(e) = slot.flight.start(move || Inner::fetch_into(inner, target, None)) {
+            log::warn!("certless: could not start a background refresh: {e}");
+        }
+    }
+
+    /// Waits until no fetch or refresh is in flight (for tests that drive the clock).
+    #[doc(hidden)]
+    pub async fn settle(&self) {
+        for slot in self.inner.cache.slots() {
+            slot.flight.settle().await;
+        }
     }
 
     fn request_tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str> {
@@ -235,24 +333,44 @@ impl Credential {
             Some(t) => Err(Error::config(ErrorCode::InvalidArgument, format!("tenant id '{}' is not a GUID or domain", crate::secret::scrub_server_text(t)))),
         }
     }
+}
 
-    async fn acquire(&self, tenant: &str, scope: &str, claims: Option<&str>, now: i64) -> Result<AccessToken> {
+impl Inner {
+    /// Fetches a token through the credential list and records the outcome in `slot`. Runs as
+    /// its own task (single-flight), so it completes even if every caller went away.
+    async fn fetch_into(inner: Arc<Inner>, slot: Arc<Slot>, claims: Option<String>) -> Result<AccessToken> {
+        let now = inner.clock.now_unix();
+        let (tenant, scope) = slot.key();
+        let result = inner.acquire(tenant, scope, claims.as_deref()).await;
+        let margin = inner.cache.margin();
+        match &result {
+            Ok(token) => slot.store(token.clone(), inner.clock.now_unix(), margin),
+            Err(error) => slot.failed(error, now, margin),
+        }
+        result
+    }
+
+    async fn acquire(&self, tenant: &str, scope: &str, claims: Option<&str>) -> Result<AccessToken> {
+        let http = self.http.get()?;
         let mut failures = Vec::new();
-        for entry in &self.inner.chain {
+        for entry in &self.chain {
             let kind = entry.kind();
             let attempt = match entry {
-                ChainEntry::ManagedIdentity(mi) => match mi.assertion(now).await {
-                    Ok(assertion) => self.inner.endpoint.request_token(tenant, scope, ClientAuth::Assertion(&assertion), claims, now).await,
+                ChainEntry::ManagedIdentity(mi) => match mi.assertion(http.managed_identity.clone(), Arc::clone(&self.clock)).await {
+                    Ok(assertion) => {
+                        let now = self.clock.now_unix();
+                        self.endpoint.request_token(&http.entra, tenant, scope, ClientAuth::Assertion(&assertion.token), claims, now).await
+                    }
                     Err(e) => Err(e),
                 },
                 ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             match attempt {
                 Ok(issued) => {
-                    if !failures.is_empty() {
-                        log::warn!("certless: {kind} produced the token for {scope} after {} earlier source(s) failed", failures.len());
-                    } else {
+                    if failures.is_empty() {
                         log::info!("certless: token for {scope} from {kind}, expires at {}", issued.expires_on);
+                    } else {
+                        log::warn!("certless: {kind} produced the token for {scope} after {} earlier source(s) failed", failures.len());
                     }
                     return Ok(AccessToken {
                         token: issued.token,
@@ -288,6 +406,7 @@ fn chain_error(mut failures: Vec<Error>) -> Error {
     .with_aadsts_codes(primary.aadsts_codes().to_vec())
     .with_oauth_error(primary.oauth_error().map(str::to_string))
     .with_ids(primary.trace_id().map(str::to_string), primary.correlation_id().map(str::to_string))
+    .with_retry_after(primary.retry_after())
     .with_causes(summary.causes().to_vec());
     if let Some(status) = primary.http_status() {
         error = error.with_http_status(status);
@@ -300,13 +419,12 @@ fn chain_error(mut failures: Vec<Error>) -> Error {
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sources: Vec<CredentialSourceKind> = self.inner.chain.iter().map(ChainEntry::kind).collect();
         f.debug_struct("Credential")
             .field("origin", &self.inner.origin)
             .field("authority", &self.inner.authority.as_str())
             .field("tenant_id", &self.inner.tenant_id)
             .field("client_id", &self.inner.client_id)
-            .field("sources", &sources)
+            .field("sources", &self.sources())
             .finish_non_exhaustive()
     }
 }

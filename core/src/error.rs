@@ -20,6 +20,8 @@ pub enum Leg {
     Exchange,
     /// The ordered list of credential sources as a whole (each source's own failure is a cause).
     Chain,
+    /// The calling application (it cancelled the request).
+    Caller,
     /// A defect in certless itself.
     Internal,
 }
@@ -32,6 +34,7 @@ impl Leg {
             Leg::ManagedIdentity => "managed_identity",
             Leg::Exchange => "exchange",
             Leg::Chain => "chain",
+            Leg::Caller => "caller",
             Leg::Internal => "internal",
         }
     }
@@ -43,6 +46,7 @@ impl Leg {
             Leg::ManagedIdentity => "managed-identity endpoint",
             Leg::Exchange => "Entra token exchange",
             Leg::Chain => "credential chain",
+            Leg::Caller => "token request",
             Leg::Internal => "certless internal",
         }
     }
@@ -55,7 +59,8 @@ impl fmt::Display for Leg {
 }
 
 /// Stable numeric error codes. 0 is reserved for success in the C ABI.
-/// 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 9xx internal.
+/// 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 5xx caller,
+/// 9xx internal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -96,6 +101,8 @@ pub enum ErrorCode {
     ExchangeInvalidResponse = 303,
     /// Every source of the ordered credential list failed; the causes say why, one per source.
     AllCredentialSourcesFailed = 400,
+    /// The caller cancelled the request.
+    Cancelled = 500,
     /// A defect in certless (a caught panic, a broken invariant). Please report it.
     Internal = 900,
 }
@@ -112,6 +119,7 @@ impl ErrorCode {
             200..=299 => Leg::ManagedIdentity,
             300..=399 => Leg::Exchange,
             400..=499 => Leg::Chain,
+            500..=599 => Leg::Caller,
             _ => Leg::Internal,
         }
     }
@@ -137,6 +145,7 @@ impl ErrorCode {
             ExchangeRejected,
             ExchangeInvalidResponse,
             AllCredentialSourcesFailed,
+            Cancelled,
             Internal,
         ];
         ALL.iter().copied().find(|c| c.as_u32() == value)
@@ -161,6 +170,7 @@ struct Inner {
     trace_id: Option<String>,
     correlation_id: Option<String>,
     credential_source: Option<String>,
+    retry_after: Option<u64>,
     causes: Vec<Error>,
 }
 
@@ -177,6 +187,7 @@ impl Error {
             trace_id: None,
             correlation_id: None,
             credential_source: None,
+            retry_after: None,
             causes: Vec::new(),
         }))
     }
@@ -218,6 +229,11 @@ impl Error {
 
     pub(crate) fn with_credential_source(mut self, source: impl Into<String>) -> Self {
         self.0.credential_source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.0.retry_after = seconds;
         self
     }
 
@@ -273,6 +289,11 @@ impl Error {
         self.0.credential_source.as_deref()
     }
 
+    /// Seconds the server asked us to wait (`Retry-After`) before trying again.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.0.retry_after
+    }
+
     /// For [`ErrorCode::AllCredentialSourcesFailed`]: each source's own failure, in order.
     pub fn causes(&self) -> &[Error] {
         &self.0.causes
@@ -318,6 +339,9 @@ impl fmt::Display for Rendered<'_> {
         }
         if let Some(c) = &e.correlation_id {
             details.push(format!("correlation id {c}"));
+        }
+        if let Some(r) = e.retry_after {
+            details.push(format!("retry after {r}s"));
         }
         details.push(format!("certless code {}", e.code.as_u32()));
         write!(f, " [{}]", details.join("; "))?;

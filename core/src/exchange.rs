@@ -31,18 +31,25 @@ pub(crate) struct IssuedToken {
 
 #[derive(Debug)]
 pub(crate) struct TokenEndpoint {
-    http: reqwest::Client,
     authority: AuthorityHost,
     client_id: String,
 }
 
 impl TokenEndpoint {
-    pub fn new(http: reqwest::Client, authority: AuthorityHost, client_id: String) -> Self {
-        TokenEndpoint { http, authority, client_id }
+    pub fn new(authority: AuthorityHost, client_id: String) -> Self {
+        TokenEndpoint { authority, client_id }
     }
 
     /// One client-credentials request for `scope` (`{resource}/.default`) in `tenant`.
-    pub async fn request_token(&self, tenant: &str, scope: &str, auth: ClientAuth<'_>, claims: Option<&str>, now: i64) -> Result<IssuedToken> {
+    pub async fn request_token(
+        &self,
+        http: &reqwest::Client,
+        tenant: &str,
+        scope: &str,
+        auth: ClientAuth<'_>,
+        claims: Option<&str>,
+        now: i64,
+    ) -> Result<IssuedToken> {
         let url = self.authority.token_endpoint(tenant);
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let mut form: Vec<(&str, &str)> = vec![
@@ -59,8 +66,7 @@ impl TokenEndpoint {
         if let Some(claims) = claims {
             form.push(("claims", claims));
         }
-        let request = self
-            .http
+        let request = http
             .post(&url)
             .header("Accept", "application/json")
             .header("client-request-id", &correlation_id)
@@ -125,7 +131,8 @@ impl TokenEndpoint {
             .with_http_status(response.status)
             .with_oauth_error(oauth_error)
             .with_aadsts_codes(codes)
-            .with_ids(trace_id, correlation_id);
+            .with_ids(trace_id, correlation_id)
+            .with_retry_after(response.retry_after());
         if let Some(r) = remedy {
             error = error.with_remedy(r);
         }

@@ -89,6 +89,46 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// `Retry-After` in seconds (the delay-seconds form; an HTTP date counts as absent).
+    pub fn retry_after(&self) -> Option<u64> {
+        self.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s.min(3600))
+    }
+}
+
+/// The two HTTP clients of a credential, rebuilt in a child process after `fork()`: pooled
+/// connections belong to the parent's runtime, whose threads do not exist in the child.
+#[derive(Debug)]
+pub(crate) struct HttpClients {
+    timeouts: Timeouts,
+    ca_files: Vec<PathBuf>,
+    current: std::sync::Mutex<(u32, Clients)>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Clients {
+    pub managed_identity: reqwest::Client,
+    pub entra: reqwest::Client,
+}
+
+impl HttpClients {
+    pub fn new(timeouts: Timeouts, ca_files: Vec<PathBuf>) -> Result<Self> {
+        let clients = Self::build(timeouts, &ca_files)?;
+        Ok(HttpClients { timeouts, ca_files, current: std::sync::Mutex::new((std::process::id(), clients)) })
+    }
+
+    fn build(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<Clients> {
+        Ok(Clients { managed_identity: managed_identity_client(timeouts)?, entra: entra_client(timeouts, ca_files)? })
+    }
+
+    pub fn get(&self) -> Result<Clients> {
+        let pid = std::process::id();
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.0 != pid {
+            *current = (pid, Self::build(self.timeouts, &self.ca_files)?);
+        }
+        Ok(current.1.clone())
+    }
 }
 
 /// Sends a request and reads a bounded body. Transport failures become `*Unreachable` /

@@ -25,14 +25,16 @@ mod exchange;
 mod http;
 pub mod jwt;
 pub mod managed_identity;
+pub mod runtime;
 mod scope;
 mod secret;
+mod singleflight;
 
 pub use config::{CredentialBuilder, CredentialSource, CredentialSourceKind};
 pub use credential::{ASSERTION_SAFETY_MARGIN_SECS, AccessToken, Credential, TokenRequestOptions};
 pub use error::{Error, ErrorCode, Leg, Result};
 pub use http::Timeouts;
-pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource};
+pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection};
 pub use scope::normalize_scopes;
 pub use secret::Secret;
 

@@ -1,6 +1,8 @@
 //! App-only tokens take one scope, `{resource}/.default` (PROTOCOL.md §1). Callers pass what the
 //! Azure SDKs pass: one or more scopes, sometimes a bare resource.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, ErrorCode, Result};
 
 const DEFAULT_SUFFIX: &str = "/.default";
@@ -8,7 +10,19 @@ const DEFAULT_SUFFIX: &str = "/.default";
 /// Turns the caller's scopes into the one scope string sent to Entra.
 /// `https://graph.microsoft.com` and `https://graph.microsoft.com/.default` are the same request;
 /// a delegated permission (`.../User.Read`) or a second resource is an error that says what to send.
-pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<String> {
+/// Borrows when the caller already sent the one normalized scope (the hot path allocates nothing).
+pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Cow<'_, str>> {
+    if let [only] = scopes {
+        let scope = only.as_ref();
+        if scope.len() > DEFAULT_SUFFIX.len()
+            && scope.ends_with(DEFAULT_SUFFIX)
+            && scope.len() <= 2048
+            && scope.is_ascii()
+            && !scope.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Ok(Cow::Borrowed(scope));
+        }
+    }
     let mut resource: Option<&str> = None;
     for raw in scopes {
         let scope = raw.as_ref().trim();
@@ -26,7 +40,7 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<String> {
         Error::config(ErrorCode::InvalidScope, "no scope was given")
             .with_remedy("Pass the resource's scope, e.g. https://graph.microsoft.com/.default or https://<tenant>.sharepoint.com/.default.")
     })?;
-    Ok(format!("{resource}{DEFAULT_SUFFIX}"))
+    Ok(Cow::Owned(format!("{resource}{DEFAULT_SUFFIX}")))
 }
 
 /// The resource of one scope, checked.

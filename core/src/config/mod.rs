@@ -8,6 +8,7 @@ mod idweb;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::AuthorityHost;
@@ -120,6 +121,8 @@ pub struct CredentialBuilder {
     pub(crate) managed_identity_source: Option<ManagedIdentitySource>,
     pub(crate) token_exchange_audience: Option<String>,
     pub(crate) timeouts: Timeouts,
+    pub(crate) expiry_margin: Duration,
+    pub(crate) assertion_margin: Duration,
     pub(crate) ca_files: Vec<PathBuf>,
     pub(crate) env: Option<Arc<dyn Environment>>,
     pub(crate) clock: Option<Arc<dyn Clock>>,
@@ -149,6 +152,8 @@ impl Default for CredentialBuilder {
             managed_identity_source: None,
             token_exchange_audience: None,
             timeouts: Timeouts::default(),
+            expiry_margin: Duration::from_secs(DEFAULT_EXPIRY_MARGIN_SECS),
+            assertion_margin: Duration::from_secs(crate::credential::ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs()),
             ca_files: Vec::new(),
             env: None,
             clock: None,
@@ -236,6 +241,20 @@ impl CredentialBuilder {
         self
     }
 
+    /// A cached token is not handed out in its last `margin` (default 60 s), so that it cannot
+    /// expire on its way to the resource.
+    pub fn expiry_margin(mut self, margin: Duration) -> Self {
+        self.expiry_margin = margin;
+        self
+    }
+
+    /// A managed-identity token is sent as assertion only with more than `margin` left
+    /// (default 5 minutes); otherwise a new one is fetched.
+    pub fn assertion_margin(mut self, margin: Duration) -> Self {
+        self.assertion_margin = margin;
+        self
+    }
+
     /// Also trust the PEM CA certificates in this file for Entra (a TLS-inspecting proxy, the
     /// emulator's https listener).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -305,6 +324,8 @@ impl CredentialBuilder {
             managed_identity_source: self.managed_identity_source,
             default_audience,
             timeouts: self.timeouts,
+            expiry_margin: secs(self.expiry_margin),
+            assertion_margin: secs(self.assertion_margin),
             ca_files,
             env,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -323,10 +344,19 @@ pub(crate) struct ValidatedOptions {
     pub managed_identity_source: Option<ManagedIdentitySource>,
     pub default_audience: String,
     pub timeouts: Timeouts,
+    pub expiry_margin: i64,
+    pub assertion_margin: i64,
     pub ca_files: Vec<PathBuf>,
     pub env: Arc<dyn Environment>,
     pub clock: Arc<dyn Clock>,
     pub origin: String,
+}
+
+/// Default for [`CredentialBuilder::expiry_margin`].
+pub const DEFAULT_EXPIRY_MARGIN_SECS: u64 = 60;
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
 
 fn is_guid(s: &str) -> bool {

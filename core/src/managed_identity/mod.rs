@@ -181,7 +181,6 @@ pub(crate) struct ManagedIdentityClient {
     endpoint: String,
     secret: Option<Secret>,
     id: ManagedIdentityId,
-    http: reqwest::Client,
 }
 
 impl fmt::Debug for ManagedIdentityClient {
@@ -195,7 +194,7 @@ impl fmt::Debug for ManagedIdentityClient {
 }
 
 impl ManagedIdentityClient {
-    pub fn new(selection: SourceSelection, env: &dyn Environment, id: ManagedIdentityId, http: reqwest::Client) -> Result<Self> {
+    pub fn new(selection: SourceSelection, env: &dyn Environment, id: ManagedIdentityId) -> Result<Self> {
         let (endpoint, secret) = match selection.source {
             ManagedIdentitySource::Imds => (imds::endpoint(env), None),
             ManagedIdentitySource::AppService => {
@@ -215,7 +214,7 @@ impl ManagedIdentityClient {
                 )));
             }
         };
-        Ok(ManagedIdentityClient { selection, endpoint, secret, id, http })
+        Ok(ManagedIdentityClient { selection, endpoint, secret, id })
     }
 
     pub fn selection(&self) -> &SourceSelection {
@@ -224,13 +223,13 @@ impl ManagedIdentityClient {
 
     /// One token for `resource` (an audience such as `api://AzureADTokenExchange`, without
     /// `/.default`). `now` is Unix seconds, to anchor relative expiry values.
-    pub async fn fetch(&self, resource: &str, now: i64) -> Result<ManagedIdentityToken> {
+    pub async fn fetch(&self, http: &reqwest::Client, resource: &str, now: i64) -> Result<ManagedIdentityToken> {
         let source = self.selection.source;
         let request = match source {
-            ManagedIdentitySource::Imds => imds::request(&self.http, &self.endpoint, resource, &self.id),
+            ManagedIdentitySource::Imds => imds::request(http, &self.endpoint, resource, &self.id),
             ManagedIdentitySource::AppService => {
                 let secret = self.secret.as_ref().ok_or_else(|| Error::internal("App Service source without its secret"))?;
-                app_service::request(&self.http, &self.endpoint, resource, &self.id, secret)
+                app_service::request(http, &self.endpoint, resource, &self.id, secret)
             }
             other => return Err(Error::internal(format!("{other} has no request builder"))),
         };
@@ -266,7 +265,8 @@ impl ManagedIdentityClient {
             .with_leg(Leg::ManagedIdentity)
             .with_http_status(response.status)
             .with_oauth_error(details.error.clone())
-            .with_ids(None, details.correlation_id.clone().or_else(|| response.header("x-ms-request-id").map(str::to_string)));
+            .with_ids(None, details.correlation_id.clone().or_else(|| response.header("x-ms-request-id").map(str::to_string)))
+            .with_retry_after(response.retry_after());
         if let Some(r) = remedy {
             error = error.with_remedy(r);
         }
@@ -317,8 +317,7 @@ mod tests {
     fn unsupported_sources_say_so_and_how_to_override() {
         let env = MapEnv::new().with_var("MSI_ENDPOINT", "http://x");
         let selection = select_source(&env, None).unwrap();
-        let http = crate::http::managed_identity_client(crate::http::Timeouts::default()).unwrap();
-        let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned, http).unwrap_err();
+        let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned).unwrap_err();
         assert_eq!(err.code(), ErrorCode::UnsupportedManagedIdentitySource);
         let text = err.to_string();
         assert!(text.contains("Cloud Shell") && text.contains("MSI_ENDPOINT") && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"), "{text}");

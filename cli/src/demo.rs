@@ -1,0 +1,121 @@
+//! `certless demo`: the whole flow against an in-process emulator, through the public API
+//! exactly as an application would call it, printing what each leg did.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use certless::env::MapEnv;
+use certless::{Credential, ManagedIdentityId};
+use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+
+use crate::output::{self, print_claims};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print the raw tokens too (they are secrets in real life; these are the emulator's).
+    #[arg(long)]
+    show_tokens: bool,
+    /// The managed-identity source to emulate: imds or app_service.
+    #[arg(long, default_value = "imds")]
+    source: String,
+    /// The scope to request.
+    #[arg(long, default_value = "https://contoso.sharepoint.com/.default")]
+    scope: String,
+}
+
+const ASSERTION_CLAIMS: &[&str] = &["iss", "sub", "aud", "oid", "tid", "xms_mirid", "iat", "exp"];
+const ACCESS_CLAIMS: &[&str] = &["aud", "iss", "appid", "roles", "appidacr", "tid", "exp"];
+
+pub async fn run(args: Args) -> ExitCode {
+    let source = match args.source.as_str() {
+        "imds" => MiSourceKind::Imds,
+        "app_service" | "appservice" => MiSourceKind::AppService,
+        other => {
+            eprintln!("certless demo: --source must be imds or app_service, not '{other}'");
+            return ExitCode::from(2);
+        }
+    };
+    let options = StartOptions { http_port: 0, https_port: None, state_dir: None };
+    let emulator = match Emulator::start(EmulatorConfig::default(), options).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("certless demo: cannot start the emulator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("certless demo: managed identity -> federated credential -> access token");
+    println!("emulator on {} (IMDS, App Service and Entra, loopback only)\n", emulator.http_url());
+
+    // The application's side: configuration from the environment a host would have.
+    let env = MapEnv::new().with_vars(emulator.client_env(source));
+    let mi = emulator.default_user_assigned();
+    let credential = match Credential::builder()
+        .tenant_id(emulator.tenant_id())
+        .client_id(emulator.default_app_client_id())
+        .authority_host(emulator.authority_host())
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id.clone()))
+        .environment(Arc::new(env))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return output::fail(&e),
+    };
+    println!("[1/3] configuration                      OK");
+    println!("      tenant      {}", credential.tenant_id());
+    println!("      app         {} (the app registration)", credential.client_id());
+    println!("      authority   {}", credential.authority_host());
+    println!("      credential  SignedAssertionFromManagedIdentity, user-assigned MI client id {}", mi.client_id);
+    if let Some(sel) = credential.managed_identity_source() {
+        println!("      MI source   {} ({})", sel.source, sel.reason);
+    }
+
+    let started = Instant::now();
+    let assertion = match credential.managed_identity_assertion().await {
+        Ok(t) => t,
+        Err(e) => return output::fail(&e),
+    };
+    println!("\n[2/3] managed-identity endpoint          OK  {} ms", started.elapsed().as_millis());
+    println!("      token for the exchange audience; decoded claims (what the federated credential must match):");
+    match certless::jwt::decode_claims(assertion.token.expose()) {
+        Ok(claims) => print_claims(&claims.all, ASSERTION_CLAIMS, "        "),
+        Err(e) => println!("        (not a JWT: {e})"),
+    }
+    if args.show_tokens {
+        println!("      raw: {}", assertion.token.expose());
+    }
+
+    let started = Instant::now();
+    let token = match credential.get_token(&[args.scope.as_str()]).await {
+        Ok(t) => t,
+        Err(e) => return output::fail(&e),
+    };
+    println!("\n[3/3] Entra token exchange               OK  {} ms", started.elapsed().as_millis());
+    println!("      access token for {} ({}, from {}); decoded claims:", args.scope, token.token_type, token.source);
+    match certless::jwt::decode_claims(token.token.expose()) {
+        Ok(claims) => print_claims(&claims.all, ACCESS_CLAIMS, "        "),
+        Err(e) => println!("        (not a JWT: {e})"),
+    }
+    if args.show_tokens {
+        println!("      raw: {}", token.token.expose());
+    }
+
+    let before = emulator.counters();
+    let started = Instant::now();
+    if let Err(e) = credential.get_token(&[args.scope.as_str()]).await {
+        return output::fail(&e);
+    }
+    let after = emulator.counters();
+    let upstream = (after.imds + after.app_service + after.entra_token) - (before.imds + before.app_service + before.entra_token);
+    println!(
+        "\ncache: a second get_token took {} µs and made {upstream} upstream request(s)",
+        started.elapsed().as_micros()
+    );
+    println!(
+        "upstream requests in all: managed identity {}, Entra {}",
+        after.imds + after.app_service,
+        after.entra_token
+    );
+    emulator.shutdown();
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,64 @@
+//! `certless`: get Entra access tokens from a managed identity, run the local emulator, and
+//! show the whole flow leg by leg.
+
+mod demo;
+mod emulator;
+mod output;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "certless", version, about = "Microsoft Entra access tokens with no certificate and no secret")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run managed identity → federated credential → access token against a local emulator,
+    /// printing each leg. Needs nothing but this binary.
+    Demo(demo::Args),
+    /// Get an access token (like `az account get-access-token`).
+    Token(token::Args),
+    /// Run the emulator of the managed-identity endpoints and Entra in the foreground.
+    Emulator(emulator::Args),
+}
+
+/// Where the credential's configuration comes from: a Microsoft.Identity.Web appsettings.json,
+/// or else the environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, ...).
+pub(crate) fn credential_from(config: Option<&PathBuf>) -> Result<certless::Credential, certless::Error> {
+    match config {
+        Some(path) => certless::Credential::from_config_file(path),
+        None => certless::Credential::from_env(),
+    }
+}
+
+fn main() -> ExitCode {
+    // Like every Unix tool: `certless token ... | head` ends quietly instead of panicking on
+    // a closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("certless: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => demo::run(args).await,
+            Command::Token(args) => token::run(args).await,
+            Command::Emulator(args) => emulator::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,141 @@
+//! The one async runtime certless runs on when the host has none: C, .NET, Python's sync API.
+//! Created lazily; after `fork()` the child gets a new one (the parent's worker threads do not
+//! exist there). Bindings call [`Credential::get_token_blocking`] or
+//! [`Credential::get_token_callback`] and never see it.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tokio::runtime::{Handle, Runtime};
+
+use crate::credential::{AccessToken, Credential, TokenRequestOptions};
+use crate::error::{Error, ErrorCode, Result};
+
+static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+
+/// The process's certless runtime (two worker threads: token work is I/O-bound).
+pub fn handle() -> Result<Handle> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, rt)) = slot.as_ref() {
+        if *owner == pid {
+            return Ok(rt.handle().clone());
+        }
+        // Forked: the parent's runtime is unusable here and must not be dropped (dropping joins
+        // threads that do not exist in this process), so it is leaked.
+        if let Some((_, old)) = slot.take() {
+            std::mem::forget(old);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("certless-worker")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the certless runtime: {e}")))?;
+    let rt = Arc::new(rt);
+    let handle = rt.handle().clone();
+    *slot = Some((pid, rt));
+    Ok(handle)
+}
+
+/// Runs `future` to completion on the certless runtime and waits for it. Safe to call from a
+/// thread that is itself inside a tokio runtime (the wait then happens on a helper thread).
+pub fn block_on<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> Result<T> {
+    let handle = handle()?;
+    if Handle::try_current().is_ok() {
+        return std::thread::scope(|s| s.spawn(|| handle.block_on(future)).join())
+            .map_err(|_| Error::internal("a certless task panicked"));
+    }
+    Ok(handle.block_on(future))
+}
+
+/// A token request running on the certless runtime; see [`Credential::get_token_callback`].
+#[derive(Debug)]
+pub struct PendingToken {
+    task: tokio::task::AbortHandle,
+    finish: Finisher,
+}
+
+type Callback = Box<dyn FnOnce(Result<AccessToken>) + Send + 'static>;
+
+/// Holds the completion callback until it has been called, so that it runs exactly once
+/// whether the request completes, fails or is cancelled.
+#[derive(Clone)]
+struct Finisher(Arc<Mutex<Option<Callback>>>);
+
+impl std::fmt::Debug for Finisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Finisher")
+    }
+}
+
+impl Finisher {
+    fn finish(&self, result: Result<AccessToken>) -> bool {
+        let callback = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match callback {
+            Some(cb) => {
+                cb(result);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl PendingToken {
+    /// Cancels the request. The callback then runs once, on a runtime worker thread, with an
+    /// [`ErrorCode::Cancelled`] error — unless it has already run, in which case this returns
+    /// `false` and nothing happens. A fetch other callers share goes on for them.
+    pub fn cancel(&self) -> bool {
+        self.task.abort();
+        let pending = self.finish.0.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if !pending {
+            return false;
+        }
+        let finish = self.finish.clone();
+        let cancelled = Error::new(ErrorCode::Cancelled, "the token request was cancelled by the caller");
+        match handle() {
+            Ok(h) => {
+                h.spawn(async move { finish.finish(Err(cancelled)) });
+                true
+            }
+            Err(_) => finish.finish(Err(cancelled)),
+        }
+    }
+}
+
+impl Credential {
+    /// [`get_token_with`](Credential::get_token_with) for callers without an async runtime:
+    /// a cached token is returned at once, without entering any runtime; otherwise the calling
+    /// thread waits while the request runs on the certless runtime.
+    pub fn get_token_blocking<S: AsRef<str>>(&self, scopes: &[S], options: &TokenRequestOptions) -> Result<AccessToken> {
+        if !options.force_refresh && options.claims.is_none() {
+            if let Some(token) = self.cached_token(scopes)? {
+                return Ok(token);
+            }
+        }
+        let credential = self.clone();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let options = options.clone();
+        block_on(async move { credential.get_token_with(&scopes, &options).await })?
+    }
+
+    /// Starts a token request on the certless runtime and returns at once. `callback` runs
+    /// exactly once, on a runtime worker thread, with the token or the error (including
+    /// [`ErrorCode::Cancelled`] after [`PendingToken::cancel`]).
+    pub fn get_token_callback<F>(&self, scopes: Vec<String>, options: TokenRequestOptions, callback: F) -> Result<PendingToken>
+    where
+        F: FnOnce(Result<AccessToken>) + Send + 'static,
+    {
+        let handle = handle()?;
+        let finish = Finisher(Arc::new(Mutex::new(Some(Box::new(callback)))));
+        let credential = self.clone();
+        let done = finish.clone();
+        let task = handle.spawn(async move {
+            let result = credential.get_token_with(&scopes, &options).await;
+            done.finish(result);
+        });
+        Ok(PendingToken { task: task.abort_handle(), finish })
+    }
+}

@@ -1,0 +1,35 @@
+//! Shared set-up for the tests that run certless against the emulator on loopback.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use certless::env::MapEnv;
+use certless::{Credential, CredentialBuilder, ManagedIdentityId};
+use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, RunningEmulator, StartOptions};
+
+pub const SHAREPOINT: &str = "https://contoso.sharepoint.com/.default";
+
+pub async fn emulator() -> RunningEmulator {
+    emulator_with(EmulatorConfig::default()).await
+}
+
+pub async fn emulator_with(config: EmulatorConfig) -> RunningEmulator {
+    Emulator::start(config, StartOptions { http_port: 0, https_port: None, state_dir: None })
+        .await
+        .expect("the emulator starts")
+}
+
+/// A builder for the emulator's default app, with the environment a host of `source` has.
+pub fn builder(emu: &RunningEmulator, source: MiSourceKind) -> CredentialBuilder {
+    Credential::builder()
+        .tenant_id(emu.tenant_id())
+        .client_id(emu.default_app_client_id())
+        .authority_host(emu.authority_host())
+        .environment(Arc::new(MapEnv::new().with_vars(emu.client_env(source))))
+}
+
+/// The emulator's default app, through its user-assigned identity named by client id.
+pub fn credential(emu: &RunningEmulator, source: MiSourceKind) -> Credential {
+    let mi = emu.default_user_assigned();
+    builder(emu, source).managed_identity(ManagedIdentityId::ClientId(mi.client_id)).build().expect("credential builds")
+}
