@@ -1,0 +1,170 @@
+//! Operations that both the Rust handle (`RunningEmulator`) and the HTTP admin surface offer, written once here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{IdentityKind, ManagedIdentityInfo};
+use crate::error::EmulatorError;
+use crate::state::Shared;
+
+/// Which managed-identity source a client should be pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MiSourceKind {
+    /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` points IMDS clients here.
+    Imds,
+    /// `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, as App Service sets them.
+    AppService,
+}
+
+/// What a client needs to know about a running emulator (`GET /_emulator/info`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmulatorInfo {
+    pub http_url: String,
+    pub https_url: Option<String>,
+    pub ca_pem_path: Option<String>,
+    pub tenant_id: String,
+    pub default_app_client_id: String,
+    pub default_user_assigned: Option<ManagedIdentityInfo>,
+    pub system_assigned: Option<ManagedIdentityInfo>,
+    pub imds_host: String,
+    pub app_service_endpoint: String,
+    pub app_service_secret: String,
+    pub authority_host: String,
+    pub authority_host_https: Option<String>,
+    pub time_offset_secs: i64,
+    /// `client_env` for each source, keyed `imds` / `app_service`.
+    pub env: std::collections::BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl Shared {
+    pub(crate) fn http_url(&self) -> String {
+        self.addresses.http_url.clone()
+    }
+
+    pub(crate) fn app_service_endpoint(&self) -> String {
+        format!("{}/msi/token", self.addresses.http_url)
+    }
+
+    pub(crate) fn default_user_assigned(&self) -> Option<ManagedIdentityInfo> {
+        self.registry().user_assigned_info().into_iter().next()
+    }
+
+    pub(crate) fn default_app_client_id(&self) -> String {
+        self.registry()
+            .apps
+            .first()
+            .map(|a| a.client_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The environment a client process needs to use this emulator as its Azure.
+    pub(crate) fn client_env(&self, source: MiSourceKind) -> Vec<(String, String)> {
+        let registry = self.registry();
+        let authority = self
+            .addresses
+            .https_url
+            .clone()
+            .unwrap_or_else(|| self.http_url());
+        let mi_client_id = self
+            .default_user_assigned()
+            .map(|m| m.client_id)
+            .unwrap_or_default();
+        let mut env = vec![
+            ("AZURE_TENANT_ID".to_string(), registry.tenant_id.clone()),
+            ("AZURE_CLIENT_ID".to_string(), self.default_app_client_id()),
+            ("AZURE_AUTHORITY_HOST".to_string(), authority),
+            (
+                "CERTLESS_MANAGED_IDENTITY_CLIENT_ID".to_string(),
+                mi_client_id,
+            ),
+        ];
+        match source {
+            MiSourceKind::Imds => {
+                env.push((
+                    "AZURE_POD_IDENTITY_AUTHORITY_HOST".to_string(),
+                    self.http_url(),
+                ));
+            }
+            MiSourceKind::AppService => {
+                env.push(("IDENTITY_ENDPOINT".to_string(), self.app_service_endpoint()));
+                env.push((
+                    "IDENTITY_HEADER".to_string(),
+                    registry.app_service_secret.clone(),
+                ));
+            }
+        }
+        env
+    }
+
+    /// Checks a token the emulator issued: its signature, and `exp`/`nbf` against the emulator's clock.
+    pub(crate) fn verify_access_token(&self, jwt: &str) -> Result<Value, EmulatorError> {
+        let claims = self
+            .key
+            .verify_signature(jwt)
+            .map_err(|p| EmulatorError::TokenRejected(format!("signature not accepted: {p:?}")))?;
+        let now = self.clock.now();
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| EmulatorError::TokenRejected("no numeric exp claim".into()))?;
+        if now >= exp {
+            return Err(EmulatorError::TokenRejected(format!(
+                "expired at {exp}, now is {now}"
+            )));
+        }
+        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64) {
+            if now < nbf {
+                return Err(EmulatorError::TokenRejected(format!(
+                    "not valid before {nbf}, now is {now}"
+                )));
+            }
+        }
+        Ok(Value::Object(claims))
+    }
+
+    pub(crate) fn info(&self) -> EmulatorInfo {
+        let registry = self.registry();
+        EmulatorInfo {
+            http_url: self.http_url(),
+            https_url: self.addresses.https_url.clone(),
+            ca_pem_path: self
+                .addresses
+                .ca_pem_path
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            tenant_id: registry.tenant_id.clone(),
+            default_app_client_id: self.default_app_client_id(),
+            default_user_assigned: self.default_user_assigned(),
+            system_assigned: registry.system_assigned_info(),
+            imds_host: self.http_url(),
+            app_service_endpoint: self.app_service_endpoint(),
+            app_service_secret: registry.app_service_secret.clone(),
+            authority_host: self.http_url(),
+            authority_host_https: self.addresses.https_url.clone(),
+            time_offset_secs: self.clock.offset(),
+            env: [
+                ("imds".to_string(), self.client_env(MiSourceKind::Imds)),
+                (
+                    "app_service".to_string(),
+                    self.client_env(MiSourceKind::AppService),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+}
+
+/// Placeholder identity for a registry that has none of that kind (possible after `update_registry`).
+pub(crate) fn no_identity() -> ManagedIdentityInfo {
+    ManagedIdentityInfo {
+        kind: IdentityKind::UserAssigned,
+        name: None,
+        client_id: String::new(),
+        object_id: String::new(),
+        resource_id: String::new(),
+        tenant_id: String::new(),
+    }
+}

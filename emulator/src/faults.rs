@@ -1,0 +1,269 @@
+//! Fault injection: make an endpoint answer with a chosen status, `Retry-After`, delay, broken body, or a dropped
+//! connection, for the next N requests or until cleared. This is how tests exercise the retry rules of
+//! PROTOCOL.md §3 against a real socket.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{Endpoint, lock};
+
+/// What an endpoint does instead of (or on top of) its normal answer.
+///
+/// The parts combine: `delay` is waited first; then `drop_connection` closes the socket without an answer; else
+/// `status` replaces the endpoint's answer with an error of that status in the endpoint's own error shape; `body`
+/// replaces the body of whatever answer is sent (so `body` alone breaks a 200); `retry_after` adds `Retry-After`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fault {
+    pub status: Option<u16>,
+    pub retry_after: Option<u64>,
+    pub delay: Option<Duration>,
+    pub body: Option<FaultBody>,
+    /// Apply to the next N requests, then stop; `None` = until cleared.
+    pub remaining: Option<u32>,
+    pub drop_connection: bool,
+}
+
+/// A replacement body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultBody {
+    /// Truncated JSON, as from a connection cut mid-body or a broken proxy.
+    Malformed,
+    /// Zero bytes.
+    Empty,
+    /// Exactly this text.
+    Custom(String),
+}
+
+impl Fault {
+    /// Answer with this HTTP status (in the endpoint's error shape).
+    pub fn http_status(status: u16) -> Self {
+        Fault {
+            status: Some(status),
+            ..Fault::default()
+        }
+    }
+
+    /// Answer normally, but only after this delay.
+    pub fn delayed(delay: Duration) -> Self {
+        Fault {
+            delay: Some(delay),
+            ..Fault::default()
+        }
+    }
+
+    /// Close the connection without answering.
+    pub fn dropped_connection() -> Self {
+        Fault {
+            drop_connection: true,
+            ..Fault::default()
+        }
+    }
+
+    /// Answer normally but with this body.
+    pub fn broken_body(body: FaultBody) -> Self {
+        Fault {
+            body: Some(body),
+            ..Fault::default()
+        }
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    pub fn with_body(mut self, body: FaultBody) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Apply to the next `n` requests only.
+    pub fn times(mut self, n: u32) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+}
+
+/// The admin surface's JSON for a fault (`POST /_emulator/faults`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FaultSpec {
+    pub endpoint: Endpoint,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<FaultBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u32>,
+    #[serde(default)]
+    pub drop_connection: bool,
+}
+
+impl FaultSpec {
+    pub(crate) fn into_fault(self) -> Result<(Endpoint, Fault), String> {
+        if let Some(s) = self.status {
+            if StatusCode::from_u16(s).is_err() || s < 200 {
+                return Err(format!("status {s} is not a final HTTP status"));
+            }
+        }
+        Ok((
+            self.endpoint,
+            Fault {
+                status: self.status,
+                retry_after: self.retry_after,
+                delay: self.delay_ms.map(Duration::from_millis),
+                body: self.body,
+                remaining: self.remaining,
+                drop_connection: self.drop_connection,
+            },
+        ))
+    }
+
+    pub(crate) fn from_fault(endpoint: Endpoint, f: &Fault) -> Self {
+        FaultSpec {
+            endpoint,
+            status: f.status,
+            retry_after: f.retry_after,
+            delay_ms: f
+                .delay
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            body: f.body.clone(),
+            remaining: f.remaining,
+            drop_connection: f.drop_connection,
+        }
+    }
+}
+
+/// Active faults, one per endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct FaultTable {
+    faults: Mutex<HashMap<Endpoint, Fault>>,
+}
+
+impl FaultTable {
+    pub(crate) fn set(&self, endpoint: Endpoint, fault: Fault) {
+        let mut map = lock(&self.faults);
+        if fault.remaining == Some(0) {
+            map.remove(&endpoint);
+        } else {
+            map.insert(endpoint, fault);
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        lock(&self.faults).clear();
+    }
+
+    pub(crate) fn list(&self) -> Vec<(Endpoint, Fault)> {
+        lock(&self.faults)
+            .iter()
+            .map(|(e, f)| (*e, f.clone()))
+            .collect()
+    }
+
+    /// The fault for this request, counting it against `remaining`.
+    pub(crate) fn take(&self, endpoint: Endpoint) -> Option<Fault> {
+        let mut map = lock(&self.faults);
+        let fault = map.get_mut(&endpoint)?;
+        let applied = fault.clone();
+        if let Some(n) = fault.remaining.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&endpoint);
+            }
+        }
+        Some(applied)
+    }
+}
+
+/// Puts the fault's body and `Retry-After` on a response.
+pub(crate) fn shape_response(mut response: Response, fault: &Fault) -> Response {
+    if let Some(body) = &fault.body {
+        let text = match body {
+            FaultBody::Malformed => r#"{"access_token":"eyJ0eXAiOiJKV1Qi"#.to_string(),
+            FaultBody::Empty => String::new(),
+            FaultBody::Custom(s) => s.clone(),
+        };
+        let headers = response.headers_mut();
+        headers.remove(header::CONTENT_LENGTH);
+        if matches!(body, FaultBody::Empty) {
+            headers.remove(header::CONTENT_TYPE);
+        } else {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+        }
+        *response.body_mut() = Body::from(text);
+    }
+    if let Some(secs) = fault.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_counts_down_then_clears() {
+        let t = FaultTable::default();
+        t.set(Endpoint::Imds, Fault::http_status(429).times(2));
+        assert_eq!(t.take(Endpoint::Imds).and_then(|f| f.status), Some(429));
+        assert_eq!(t.take(Endpoint::Imds).and_then(|f| f.status), Some(429));
+        assert_eq!(t.take(Endpoint::Imds), None);
+        assert_eq!(t.take(Endpoint::AppService), None);
+    }
+
+    #[test]
+    fn unlimited_fault_stays_until_cleared() {
+        let t = FaultTable::default();
+        t.set(Endpoint::EntraToken, Fault::http_status(503));
+        for _ in 0..5 {
+            assert!(t.take(Endpoint::EntraToken).is_some());
+        }
+        t.clear();
+        assert!(t.take(Endpoint::EntraToken).is_none());
+    }
+
+    #[test]
+    fn admin_json_round_trips() {
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":{"custom":"x"},"remaining":2}"#,
+        )
+        .expect("parses");
+        let (endpoint, fault) = spec.into_fault().expect("valid");
+        assert_eq!(endpoint, Endpoint::Imds);
+        assert_eq!(fault.delay, Some(Duration::from_millis(100)));
+        assert_eq!(fault.body, Some(FaultBody::Custom("x".into())));
+        let body: FaultSpec =
+            serde_json::from_str(r#"{"endpoint":"entra_token","body":"malformed"}"#)
+                .expect("parses");
+        assert_eq!(body.body, Some(FaultBody::Malformed));
+        assert!(serde_json::from_str::<FaultSpec>(r#"{"endpoint":"imds","stauts":429}"#).is_err());
+        let bad = FaultSpec {
+            status: Some(99),
+            ..body
+        };
+        assert!(bad.into_fault().is_err());
+    }
+}

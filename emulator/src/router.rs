@@ -1,0 +1,230 @@
+//! The routes, and the observation layer around every emulated endpoint: count, record (redacted), apply faults.
+//! The admin surface (`/_emulator/`) sits outside that layer, so driving the emulator never shows up in what it
+//! observed.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{any, get};
+
+use crate::faults;
+use crate::server::ConnInfo;
+use crate::state::{Endpoint, RecordedRequest, Shared, redact_field, redact_header};
+use crate::wire::{form_pairs, is_form, query_pairs, set_header};
+use crate::{admin, app_service, discovery, entra, imds};
+
+/// Bodies larger than this are refused (413): token requests are a few KB.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub(crate) fn build(shared: Arc<Shared>) -> Router {
+    let observed =
+        |endpoint: Endpoint, path: &str, route: axum::routing::MethodRouter<Arc<Shared>>| {
+            Router::new()
+                .route(path, route)
+                .route_layer(middleware::from_fn_with_state(
+                    (shared.clone(), endpoint),
+                    observe,
+                ))
+        };
+    Router::new()
+        .merge(observed(
+            Endpoint::Imds,
+            "/metadata/identity/oauth2/token",
+            get(imds::token),
+        ))
+        .merge(observed(
+            Endpoint::AppService,
+            "/msi/token",
+            get(app_service::token),
+        ))
+        .merge(observed(
+            Endpoint::EntraToken,
+            "/{tenant}/oauth2/v2.0/token",
+            any(entra::token),
+        ))
+        .merge(observed(
+            Endpoint::OpenidMetadata,
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        ))
+        .merge(observed(
+            Endpoint::Jwks,
+            "/{tenant}/discovery/v2.0/keys",
+            get(discovery::keys),
+        ))
+        .merge(observed(
+            Endpoint::InstanceDiscovery,
+            "/common/discovery/instance",
+            get(discovery::instance),
+        ))
+        .nest("/_emulator", admin::router())
+        .fallback(unmatched)
+        .layer(middleware::from_fn_with_state(shared.clone(), date_header))
+        .with_state(shared)
+}
+
+/// `Date` from the emulator's clock, so clock-skew tests see the skew on the wire too.
+async fn date_header(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    set_header(
+        &mut response,
+        "date",
+        &crate::clock::http_date(shared.clock.now()),
+    );
+    response
+}
+
+async fn observe(
+    State((shared, endpoint)): State<(Arc<Shared>, Endpoint)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    shared.count(Some(endpoint));
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        let mut record = draft(&shared, Some(endpoint), &parts, &Bytes::new());
+        record.status = Some(StatusCode::PAYLOAD_TOO_LARGE.as_u16());
+        shared.journal.push(record);
+        return status_only(StatusCode::PAYLOAD_TOO_LARGE);
+    };
+    let mut record = draft(&shared, Some(endpoint), &parts, &bytes);
+
+    let fault = shared.faults.take(endpoint);
+    if let Some(f) = &fault {
+        record.fault_applied = true;
+        log::info!("emulator: applying injected fault to {endpoint:?}");
+        if let Some(delay) = f.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if f.drop_connection {
+            shared.journal.push(record);
+            return drop_connection(&parts).await;
+        }
+    }
+
+    let response = match fault.as_ref().and_then(|f| f.status) {
+        Some(status) => fault_response(&shared, endpoint, status, &parts.headers),
+        None => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    };
+    let response = match &fault {
+        Some(f) => faults::shape_response(response, f),
+        None => response,
+    };
+    record.status = Some(response.status().as_u16());
+    shared.journal.push(record);
+    response
+}
+
+/// Closes the request's connection without an answer: the connection task drops this future with the socket.
+async fn drop_connection(parts: &Parts) -> Response {
+    match parts.extensions.get::<ConnInfo>() {
+        Some(conn) => {
+            conn.kill.notify_one();
+            std::future::pending::<Response>().await
+        }
+        None => status_only(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+fn fault_response(
+    shared: &Shared,
+    endpoint: Endpoint,
+    status: u16,
+    headers: &HeaderMap,
+) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let now = shared.clock.now();
+    match endpoint {
+        Endpoint::Imds => imds::fault_response(status),
+        Endpoint::AppService => app_service::fault_response(status),
+        Endpoint::EntraToken => entra::fault_response(status, headers, now),
+        Endpoint::OpenidMetadata | Endpoint::Jwks | Endpoint::InstanceDiscovery => {
+            discovery::fault_response(status, headers, now)
+        }
+    }
+}
+
+fn status_only(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// What the journal keeps of a request: everything but credentials.
+fn draft(
+    shared: &Shared,
+    endpoint: Option<Endpoint>,
+    parts: &Parts,
+    body: &Bytes,
+) -> RecordedRequest {
+    let redact = |pairs: Vec<(String, String)>| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                let v = redact_field(&k, &v);
+                (k, v)
+            })
+            .collect()
+    };
+    RecordedRequest {
+        endpoint,
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: redact(query_pairs(&parts.uri)),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let text = String::from_utf8_lossy(value.as_bytes());
+                (
+                    name.as_str().to_string(),
+                    redact_header(name.as_str(), &text),
+                )
+            })
+            .collect(),
+        form: if is_form(&parts.headers) {
+            redact(form_pairs(body))
+        } else {
+            Vec::new()
+        },
+        status: None,
+        fault_applied: false,
+        received_at: shared.clock.now(),
+    }
+}
+
+/// No route: 404, counted and recorded so a client calling a wrong path is visible.
+async fn unmatched(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    shared.count(None);
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let mut record = draft(&shared, None, &parts, &bytes);
+    log::info!(
+        "emulator: no endpoint at {} {}",
+        parts.method,
+        parts.uri.path()
+    );
+    let response = imds::error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!(
+            "The certless emulator has no endpoint at {} {}",
+            parts.method,
+            parts.uri.path()
+        ),
+    );
+    record.status = Some(response.status().as_u16());
+    shared.journal.push(record);
+    response
+}

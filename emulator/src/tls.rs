@@ -1,0 +1,75 @@
+//! The HTTPS listener's certificates: a CA made at start (its PEM is what clients trust) and a server certificate
+//! for 127.0.0.1 and localhost signed by it. MSAL-based SDKs insist on https authorities, hence this listener.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::EmulatorError;
+
+pub(crate) struct TlsMaterial {
+    pub acceptor: TlsAcceptor,
+    pub ca_pem: String,
+}
+
+fn crypto(e: impl std::fmt::Display) -> EmulatorError {
+    EmulatorError::Crypto(e.to_string())
+}
+
+pub(crate) fn generate() -> Result<TlsMaterial, EmulatorError> {
+    let ca_key = KeyPair::generate().map_err(crypto)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(crypto)?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "certless emulator CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(crypto)?;
+
+    let server_key = KeyPair::generate().map_err(crypto)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(crypto)?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "certless emulator");
+    // Strict verifiers (OpenSSL's X509_STRICT, the default in Python 3.13) want these on a leaf.
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_cert = params.signed_by(&server_key, &issuer).map_err(crypto)?;
+
+    // The ring provider explicitly: never depend on (or install) a process-wide default CryptoProvider.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(crypto)?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_cert.der().clone(), ca_cert.der().clone()]
+                .into_iter()
+                .map(CertificateDer::into_owned)
+                .collect(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )
+        .map_err(crypto)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+
+    Ok(TlsMaterial {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        ca_pem: ca_cert.pem(),
+    })
+}
