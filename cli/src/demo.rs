@@ -36,7 +36,11 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = StartOptions { http_port: 0, https_port: None, state_dir: None };
+    let options = StartOptions {
+        http_port: 0,
+        https_port: None,
+        state_dir: None,
+    };
     let emulator = match Emulator::start(EmulatorConfig::default(), options).await {
         Ok(e) => e,
         Err(e) => {
@@ -45,7 +49,10 @@ pub async fn run(args: Args) -> ExitCode {
         }
     };
     println!("certless demo: managed identity -> federated credential -> access token");
-    println!("emulator on {} (IMDS, App Service and Entra, loopback only)\n", emulator.http_url());
+    println!(
+        "emulator on {} (IMDS, App Service and Entra, loopback only)\n",
+        emulator.http_url()
+    );
 
     // The application's side: configuration from the environment a host would have.
     let env = MapEnv::new().with_vars(emulator.client_env(source));
@@ -63,9 +70,15 @@ pub async fn run(args: Args) -> ExitCode {
     };
     println!("[1/3] configuration                      OK");
     println!("      tenant      {}", credential.tenant_id());
-    println!("      app         {} (the app registration)", credential.client_id());
+    println!(
+        "      app         {} (the app registration)",
+        credential.client_id()
+    );
     println!("      authority   {}", credential.authority_host());
-    println!("      credential  SignedAssertionFromManagedIdentity, user-assigned MI client id {}", mi.client_id);
+    println!(
+        "      credential  SignedAssertionFromManagedIdentity, user-assigned MI client id {}",
+        mi.client_id
+    );
     if let Some(sel) = credential.managed_identity_source() {
         println!("      MI source   {} ({})", sel.source, sel.reason);
     }
@@ -75,8 +88,13 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(t) => t,
         Err(e) => return output::fail(&e),
     };
-    println!("\n[2/3] managed-identity endpoint          OK  {} ms", started.elapsed().as_millis());
-    println!("      token for the exchange audience; decoded claims (what the federated credential must match):");
+    println!(
+        "\n[2/3] managed-identity endpoint          OK  {} ms",
+        started.elapsed().as_millis()
+    );
+    println!(
+        "      token for the exchange audience; decoded claims (what the federated credential must match):"
+    );
     match certless::jwt::decode_claims(assertion.token.expose()) {
         Ok(claims) => print_claims(&claims.all, ASSERTION_CLAIMS, "        "),
         Err(e) => println!("        (not a JWT: {e})"),
@@ -90,8 +108,14 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(t) => t,
         Err(e) => return output::fail(&e),
     };
-    println!("\n[3/3] Entra token exchange               OK  {} ms", started.elapsed().as_millis());
-    println!("      access token for {} ({}, from {}); decoded claims:", args.scope, token.token_type, token.source);
+    println!(
+        "\n[3/3] Entra token exchange               OK  {} ms",
+        started.elapsed().as_millis()
+    );
+    println!(
+        "      access token for {} ({}, from {}); decoded claims:",
+        args.scope, token.token_type, token.source
+    );
     match certless::jwt::decode_claims(token.token.expose()) {
         Ok(claims) => print_claims(&claims.all, ACCESS_CLAIMS, "        "),
         Err(e) => println!("        (not a JWT: {e})"),
@@ -106,7 +130,8 @@ pub async fn run(args: Args) -> ExitCode {
         return output::fail(&e);
     }
     let after = emulator.counters();
-    let upstream = (after.imds + after.app_service + after.entra_token) - (before.imds + before.app_service + before.entra_token);
+    let upstream = (after.imds + after.app_service + after.entra_token)
+        - (before.imds + before.app_service + before.entra_token);
     println!(
         "\ncache: a second get_token took {} µs and made {upstream} upstream request(s)",
         started.elapsed().as_micros()

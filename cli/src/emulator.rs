@@ -48,7 +48,11 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = StartOptions { http_port: args.port, https_port: args.https_port, state_dir: args.state_dir.clone() };
+    let options = StartOptions {
+        http_port: args.port,
+        https_port: args.https_port,
+        state_dir: args.state_dir.clone(),
+    };
     let emulator = match Emulator::start(config, options).await {
         Ok(e) => e,
         Err(e) => {
@@ -59,9 +63,18 @@ pub async fn run(args: Args) -> ExitCode {
     let env = emulator.client_env(source);
     println!("certless emulator listening on {}", emulator.http_url());
     if let Some(https) = emulator.https_url() {
-        println!("  https: {https} (CA: {})", emulator.ca_pem_path().map(|p| p.display().to_string()).unwrap_or_default());
+        println!(
+            "  https: {https} (CA: {})",
+            emulator
+                .ca_pem_path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
     }
-    println!("  admin: {}/_emulator/info, /_emulator/counters, /_emulator/faults", emulator.http_url());
+    println!(
+        "  admin: {}/_emulator/info, /_emulator/counters, /_emulator/faults",
+        emulator.http_url()
+    );
     println!("Environment for a client (POSIX shell):");
     for (k, v) in &env {
         println!("export {k}={v}");
@@ -77,7 +90,9 @@ pub async fn run(args: Args) -> ExitCode {
         });
         // Write then rename, so a reader never sees half a file.
         let tmp = path.with_extension("tmp");
-        if let Err(e) = std::fs::write(&tmp, info.to_string()).and_then(|()| std::fs::rename(&tmp, path)) {
+        if let Err(e) =
+            std::fs::write(&tmp, info.to_string()).and_then(|()| std::fs::rename(&tmp, path))
+        {
             eprintln!("certless emulator: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }

@@ -2,6 +2,7 @@
 //! show the whole flow leg by leg.
 
 mod demo;
+mod doctor;
 mod emulator;
 mod output;
 mod token;
@@ -12,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "certless", version, about = "Microsoft Entra access tokens with no certificate and no secret")]
+#[command(
+    name = "certless",
+    version,
+    about = "Microsoft Entra access tokens with no certificate and no secret"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,16 +30,26 @@ enum Command {
     Demo(demo::Args),
     /// Get an access token (like `az account get-access-token`).
     Token(token::Args),
+    /// Walk the flow leg by leg and say why it fails, and how to fix it.
+    Doctor(doctor::Args),
     /// Run the emulator of the managed-identity endpoints and Entra in the foreground.
     Emulator(emulator::Args),
 }
 
 /// Where the credential's configuration comes from: a Microsoft.Identity.Web appsettings.json,
 /// or else the environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, ...).
-pub(crate) fn credential_from(config: Option<&PathBuf>) -> Result<certless::Credential, certless::Error> {
+pub(crate) fn credential_from(
+    config: Option<&PathBuf>,
+) -> Result<certless::Credential, certless::Error> {
+    builder_from(config)?.build()
+}
+
+pub(crate) fn builder_from(
+    config: Option<&PathBuf>,
+) -> Result<certless::CredentialBuilder, certless::Error> {
     match config {
-        Some(path) => certless::Credential::from_config_file(path),
-        None => certless::Credential::from_env(),
+        Some(path) => certless::CredentialBuilder::from_config_file(path),
+        None => certless::CredentialBuilder::from_env(),
     }
 }
 
@@ -47,7 +62,11 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("certless: cannot start the async runtime: {e}");
@@ -58,6 +77,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
             Command::Token(args) => token::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
         }
     })

@@ -28,7 +28,10 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return output::fail(&e),
     };
-    let options = TokenRequestOptions { tenant_id: args.tenant, ..Default::default() };
+    let options = TokenRequestOptions {
+        tenant_id: args.tenant,
+        ..Default::default()
+    };
     match credential.get_token_with(&args.scopes, &options).await {
         Ok(token) if args.json => {
             let json = serde_json::json!({
@@ -38,7 +41,10 @@ pub async fn run(args: Args) -> ExitCode {
                 "tokenType": &*token.token_type,
                 "source": token.source.as_str(),
             });
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Ok(token) => {

@@ -26,14 +26,25 @@ fn poll_once<F: Future>(future: F) -> F::Output {
 fn cache_hit(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let emulator = runtime
-        .block_on(Emulator::start(EmulatorConfig::default(), StartOptions { http_port: 0, https_port: None, state_dir: None }))
+        .block_on(Emulator::start(
+            EmulatorConfig::default(),
+            StartOptions {
+                http_port: 0,
+                https_port: None,
+                state_dir: None,
+            },
+        ))
         .unwrap();
     let credential = Credential::builder()
         .tenant_id(emulator.tenant_id())
         .client_id(emulator.default_app_client_id())
         .authority_host(emulator.authority_host())
-        .environment(Arc::new(MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds))))
-        .managed_identity(ManagedIdentityId::ClientId(emulator.default_user_assigned().client_id))
+        .environment(Arc::new(
+            MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds)),
+        ))
+        .managed_identity(ManagedIdentityId::ClientId(
+            emulator.default_user_assigned().client_id,
+        ))
         .build()
         .unwrap();
     runtime.block_on(credential.get_token(&[SCOPE])).unwrap();
@@ -43,10 +54,28 @@ fn cache_hit(c: &mut Criterion) {
     group.bench_function("get_token (async, polled once)", |b| {
         b.iter(|| poll_once(credential.get_token_with(black_box(&[SCOPE]), &options)).unwrap())
     });
-    group.bench_function("cached_token (sync)", |b| b.iter(|| credential.cached_token(black_box(&[SCOPE])).unwrap().unwrap()));
-    group.bench_function("get_token_blocking", |b| b.iter(|| credential.get_token_blocking(black_box(&[SCOPE]), &options).unwrap()));
+    group.bench_function("cached_token (sync)", |b| {
+        b.iter(|| {
+            credential
+                .cached_token(black_box(&[SCOPE]))
+                .unwrap()
+                .unwrap()
+        })
+    });
+    group.bench_function("get_token_blocking", |b| {
+        b.iter(|| {
+            credential
+                .get_token_blocking(black_box(&[SCOPE]), &options)
+                .unwrap()
+        })
+    });
     group.bench_function("get_token, bare resource (normalised)", |b| {
-        b.iter(|| poll_once(credential.get_token_with(black_box(&["https://contoso.sharepoint.com"]), &options)).unwrap())
+        b.iter(|| {
+            poll_once(
+                credential.get_token_with(black_box(&["https://contoso.sharepoint.com"]), &options),
+            )
+            .unwrap()
+        })
     });
     group.finish();
 }

@@ -11,20 +11,40 @@ use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind,
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let callers: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(256);
-    let emulator = Emulator::start(EmulatorConfig::default(), StartOptions { http_port: 0, https_port: None, state_dir: None })
-        .await
-        .expect("emulator");
+    let callers: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
+    let emulator = Emulator::start(
+        EmulatorConfig::default(),
+        StartOptions {
+            http_port: 0,
+            https_port: None,
+            state_dir: None,
+        },
+    )
+    .await
+    .expect("emulator");
     // A realistic 20 ms per leg, so that the herd really arrives while the fetch is in flight.
     for endpoint in [Endpoint::Imds, Endpoint::EntraToken] {
-        emulator.set_fault(endpoint, Fault { delay: Some(Duration::from_millis(20)), ..Default::default() });
+        emulator.set_fault(
+            endpoint,
+            Fault {
+                delay: Some(Duration::from_millis(20)),
+                ..Default::default()
+            },
+        );
     }
     let credential = Credential::builder()
         .tenant_id(emulator.tenant_id())
         .client_id(emulator.default_app_client_id())
         .authority_host(emulator.authority_host())
-        .environment(Arc::new(MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds))))
-        .managed_identity(ManagedIdentityId::ClientId(emulator.default_user_assigned().client_id))
+        .environment(Arc::new(
+            MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds)),
+        ))
+        .managed_identity(ManagedIdentityId::ClientId(
+            emulator.default_user_assigned().client_id,
+        ))
         .build()
         .expect("credential");
     let started = Instant::now();
@@ -33,7 +53,9 @@ async fn main() {
             let c = credential.clone();
             tokio::spawn(async move {
                 let t = Instant::now();
-                c.get_token(&["https://contoso.sharepoint.com/.default"]).await.map(|_| t.elapsed())
+                c.get_token(&["https://contoso.sharepoint.com/.default"])
+                    .await
+                    .map(|_| t.elapsed())
             })
         })
         .collect();
@@ -45,7 +67,10 @@ async fn main() {
     latencies.sort();
     let counters = emulator.counters();
     println!("callers: {callers}");
-    println!("upstream requests: managed identity {}, Entra {} (target 1 + 1)", counters.imds, counters.entra_token);
+    println!(
+        "upstream requests: managed identity {}, Entra {} (target 1 + 1)",
+        counters.imds, counters.entra_token
+    );
     println!(
         "caller latency: median {:?}, p99 {:?}, max {:?}; all {callers} served in {wall:?}",
         latencies[callers / 2],

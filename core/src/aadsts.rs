@@ -14,7 +14,12 @@ pub struct AadstsInfo {
 }
 
 const fn info(code: u32, meaning: &'static str, remedy: &'static str) -> AadstsInfo {
-    AadstsInfo { code, meaning, remedy, transient: false }
+    AadstsInfo {
+        code,
+        meaning,
+        remedy,
+        transient: false,
+    }
 }
 
 const fn transient(code: u32, meaning: &'static str) -> AadstsInfo {
@@ -31,12 +36,36 @@ issuer https://login.microsoftonline.com/<tenant-id>/v2.0, subject = the managed
 audience api://AzureADTokenExchange; `certless doctor` prints the exact values and the `az ad app federated-credential create` command.";
 
 static TABLE: &[AadstsInfo] = &[
-    info(70021, "No federated identity credential on the app matches the assertion's issuer, subject and audience.", FIC_FIX),
-    info(700211, "No federated identity credential on the app has the assertion's issuer.", FIC_FIX),
-    info(700212, "No federated identity credential on the app has the assertion's audience.", FIC_FIX),
-    info(7002121, "No federated identity credential on the app has the assertion's audience.", FIC_FIX),
-    info(700213, "No federated identity credential on the app has the assertion's subject.", FIC_FIX),
-    info(7002137, "No federated identity credential on the app has the assertion's subject.", FIC_FIX),
+    info(
+        70021,
+        "No federated identity credential on the app matches the assertion's issuer, subject and audience.",
+        FIC_FIX,
+    ),
+    info(
+        700211,
+        "No federated identity credential on the app has the assertion's issuer.",
+        FIC_FIX,
+    ),
+    info(
+        700212,
+        "No federated identity credential on the app has the assertion's audience.",
+        FIC_FIX,
+    ),
+    info(
+        7002121,
+        "No federated identity credential on the app has the assertion's audience.",
+        FIC_FIX,
+    ),
+    info(
+        700213,
+        "No federated identity credential on the app has the assertion's subject.",
+        FIC_FIX,
+    ),
+    info(
+        7002137,
+        "No federated identity credential on the app has the assertion's subject.",
+        FIC_FIX,
+    ),
     info(
         7002138,
         "No federated identity credential on the app has the assertion's subject: one differs only in case, and matching is case-sensitive.",
@@ -52,38 +81,86 @@ static TABLE: &[AadstsInfo] = &[
         "The client assertion's signature is not valid.",
         "The assertion was not issued by Entra for this cloud: is something intercepting the managed-identity endpoint (a proxy on 169.254.169.254), or does the authority belong to a different cloud than the managed identity?",
     ),
-    info(50027, "The client assertion is not a valid JWT.", "The managed-identity endpoint returned something that is not a token, or a proxy altered it; run `certless doctor`."),
+    info(
+        50027,
+        "The client assertion is not a valid JWT.",
+        "The managed-identity endpoint returned something that is not a token, or a proxy altered it; run `certless doctor`.",
+    ),
     info(
         700016,
         "The application (ClientId) was not found in the tenant.",
         "ClientId must be the app registration's Application (client) ID — not its object id, and not the managed identity's client id — and TenantId must be the tenant the app lives in; for a multi-tenant app, admin consent must have been granted in this tenant.",
     ),
-    info(7000112, "The application is disabled.", "Enable the app registration's service principal in Entra (Enterprise applications → Properties → Enabled for users to sign in)."),
-    info(7000215, "The client secret is invalid.", "The secret is wrong or expired: copy the secret's value (not its id), or better, use the managed identity's federated credential."),
-    info(7000222, "The client secret has expired.", "Create a new secret, or better, use the managed identity's federated credential."),
+    info(
+        7000112,
+        "The application is disabled.",
+        "Enable the app registration's service principal in Entra (Enterprise applications → Properties → Enabled for users to sign in).",
+    ),
+    info(
+        7000215,
+        "The client secret is invalid.",
+        "The secret is wrong or expired: copy the secret's value (not its id), or better, use the managed identity's federated credential.",
+    ),
+    info(
+        7000222,
+        "The client secret has expired.",
+        "Create a new secret, or better, use the managed identity's federated credential.",
+    ),
     info(
         700222,
         "An Entra-issued token may not be used as a federated assertion here.",
         "Use a managed-identity token (from IMDS/App Service) with audience api://AzureADTokenExchange as the assertion, not an access token for another API.",
     ),
-    info(700226, "Only managed-identity tokens are accepted as assertions for this credential.", "Send the managed identity's token, issued for audience api://AzureADTokenExchange."),
-    info(700227, "The assertion's audience is forbidden.", "Request the managed-identity token for api://AzureADTokenExchange (or the sovereign cloud's variant); TokenExchangeUrl must not be another API's audience."),
+    info(
+        700226,
+        "Only managed-identity tokens are accepted as assertions for this credential.",
+        "Send the managed identity's token, issued for audience api://AzureADTokenExchange.",
+    ),
+    info(
+        700227,
+        "The assertion's audience is forbidden.",
+        "Request the managed-identity token for api://AzureADTokenExchange (or the sovereign cloud's variant); TokenExchangeUrl must not be another API's audience.",
+    ),
     info(
         700236,
         "Cross-tenant federation is restricted: the managed identity and the app are in different tenants.",
         "Create the managed identity in the app registration's home tenant, or use a multi-tenant app whose federated credential lives in the managed identity's tenant.",
     ),
-    info(700229, "Only app-only tokens may be federated.", "The assertion was a user token; use the managed identity's token."),
-    info(50049, "Unknown or invalid authority instance.", "Instance must be the cloud's login host (https://login.microsoftonline.com/, https://login.microsoftonline.us/, https://login.chinacloudapi.cn/)."),
-    info(90002, "The tenant was not found.", "Check TenantId (a GUID or a verified domain) and that Instance is the cloud the tenant lives in."),
+    info(
+        700229,
+        "Only app-only tokens may be federated.",
+        "The assertion was a user token; use the managed identity's token.",
+    ),
+    info(
+        50049,
+        "Unknown or invalid authority instance.",
+        "Instance must be the cloud's login host (https://login.microsoftonline.com/, https://login.microsoftonline.us/, https://login.chinacloudapi.cn/).",
+    ),
+    info(
+        90002,
+        "The tenant was not found.",
+        "Check TenantId (a GUID or a verified domain) and that Instance is the cloud the tenant lives in.",
+    ),
     info(
         500011,
         "The resource (from the scope) was not found in the tenant.",
         "Check the scope: it must be the resource's identifier plus /.default (for SharePoint: https://<tenant>.sharepoint.com/.default), and the resource's service principal must exist in the tenant (admin consent).",
     ),
-    info(70011, "The scope is not valid.", "For an app-only token the scope must be '<resource>/.default', one resource per request."),
-    info(1002012, "The scope is not valid.", "For an app-only token the scope must be '<resource>/.default', one resource per request."),
-    info(7000114, "The application is not allowed to request app-only tokens for this resource.", "Grant the app an application permission (app role) on the resource and admin consent."),
+    info(
+        70011,
+        "The scope is not valid.",
+        "For an app-only token the scope must be '<resource>/.default', one resource per request.",
+    ),
+    info(
+        1002012,
+        "The scope is not valid.",
+        "For an app-only token the scope must be '<resource>/.default', one resource per request.",
+    ),
+    info(
+        7000114,
+        "The application is not allowed to request app-only tokens for this resource.",
+        "Grant the app an application permission (app role) on the resource and admin consent.",
+    ),
     transient(50033, "Entra hit a transient error (retry)."),
     transient(90006, "Entra hit a transient error (retry)."),
     transient(90024, "Entra hit a transient error (retry)."),
@@ -107,7 +184,10 @@ pub(crate) fn codes_in_text(text: &str) -> Vec<u32> {
     let mut codes = Vec::new();
     let mut rest = text;
     while let Some(pos) = rest.find("AADSTS") {
-        let digits: String = rest[pos + 6..].chars().take_while(char::is_ascii_digit).collect();
+        let digits: String = rest[pos + 6..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         if let Ok(code) = digits.parse::<u32>() {
             if !codes.contains(&code) {
                 codes.push(code);
@@ -124,7 +204,10 @@ mod tests {
 
     #[test]
     fn every_protocol_code_has_a_remedy() {
-        for code in [70021, 700211, 7002121, 700213, 700024, 700027, 700016, 7000112, 7000215, 700222, 700226, 700227, 700236, 700229, 50049, 90002, 500011] {
+        for code in [
+            70021, 700211, 7002121, 700213, 700024, 700027, 700016, 7000112, 7000215, 700222,
+            700226, 700227, 700236, 700229, 50049, 90002, 500011,
+        ] {
             let i = lookup(code).unwrap_or_else(|| panic!("AADSTS{code} missing"));
             assert!(!i.remedy.is_empty() && !i.meaning.is_empty());
         }
@@ -135,7 +218,10 @@ mod tests {
 
     #[test]
     fn codes_are_found_in_descriptions() {
-        assert_eq!(codes_in_text("AADSTS70021: No matching ... AADSTS700213: x"), vec![70021, 700213]);
+        assert_eq!(
+            codes_in_text("AADSTS70021: No matching ... AADSTS700213: x"),
+            vec![70021, 700213]
+        );
         assert!(codes_in_text("nothing here AADSTS").is_empty());
     }
 }

@@ -60,7 +60,11 @@ struct Entry {
 
 impl TokenCache {
     pub fn new(margin: i64) -> Self {
-        TokenCache { slots: ArcSwap::from_pointee(Vec::new()), grow: Mutex::new(()), margin }
+        TokenCache {
+            slots: ArcSwap::from_pointee(Vec::new()),
+            grow: Mutex::new(()),
+            margin,
+        }
     }
 
     pub fn margin(&self) -> i64 {
@@ -70,19 +74,29 @@ impl TokenCache {
     /// The hot path.
     pub fn lookup(&self, tenant: &str, scope: &str, now: i64) -> Lookup {
         let slots = self.slots.load();
-        let Some(slot) = slots.iter().find(|s| &*s.scope == scope && &*s.tenant == tenant) else {
+        let Some(slot) = slots
+            .iter()
+            .find(|s| &*s.scope == scope && &*s.tenant == tenant)
+        else {
             return Lookup::Miss;
         };
         match slot.usable(now, self.margin) {
             Some((token, false)) => Lookup::Fresh(token),
-            Some((token, true)) if slot.claim_refresh(now) => Lookup::RefreshDue(token, Arc::clone(slot)),
+            Some((token, true)) if slot.claim_refresh(now) => {
+                Lookup::RefreshDue(token, Arc::clone(slot))
+            }
             Some((token, true)) => Lookup::Fresh(token),
             None => Lookup::Miss,
         }
     }
 
     pub fn slot(&self, tenant: &str, scope: &str) -> Arc<Slot> {
-        let find = |slots: &Vec<Arc<Slot>>| slots.iter().find(|s| &*s.scope == scope && &*s.tenant == tenant).cloned();
+        let find = |slots: &Vec<Arc<Slot>>| {
+            slots
+                .iter()
+                .find(|s| &*s.scope == scope && &*s.tenant == tenant)
+                .cloned()
+        };
         if let Some(slot) = find(&self.slots.load()) {
             return slot;
         }
@@ -122,7 +136,8 @@ impl Slot {
     fn usable(&self, now: i64, margin: i64) -> Option<(AccessToken, bool)> {
         let entry = self.entry.load();
         let entry = entry.as_ref()?;
-        (now < entry.token.expires_on - margin).then(|| (entry.token.clone(), now >= entry.refresh_at))
+        (now < entry.token.expires_on - margin)
+            .then(|| (entry.token.clone(), now >= entry.refresh_at))
     }
 
     /// The cached token, if usable: re-checked under the flight lock so that a caller arriving
@@ -134,12 +149,22 @@ impl Slot {
     /// One caller wins the right to start the background refresh; the others keep being served.
     fn claim_refresh(&self, now: i64) -> bool {
         let next = self.next_refresh.load(Ordering::Acquire);
-        now >= next && self.next_refresh.compare_exchange(next, now + REFRESH_CLAIM_SECS, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        now >= next
+            && self
+                .next_refresh
+                .compare_exchange(
+                    next,
+                    now + REFRESH_CLAIM_SECS,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
     }
 
     pub fn store(&self, token: AccessToken, now: i64, margin: i64) {
         let refresh_at = refresh_at(&token, now, margin);
-        self.entry.store(Some(Arc::new(Entry { token, refresh_at })));
+        self.entry
+            .store(Some(Arc::new(Entry { token, refresh_at })));
         self.failures.store(0, Ordering::Release);
         self.next_refresh.store(i64::MIN, Ordering::Release);
         *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -149,21 +174,33 @@ impl Slot {
     /// exponential, jittered backoff (or the server's Retry-After, if longer); with no valid
     /// token, only Retry-After holds callers back.
     pub fn failed(&self, error: &Error, now: i64, margin: i64) {
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1);
-        let retry_after = error.retry_after().map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let failures = self
+            .failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        let retry_after = error
+            .retry_after()
+            .map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
         if self.usable(now, margin).is_some() {
-            let exp = BACKOFF_BASE_SECS.saturating_mul(1i64 << failures.min(16).saturating_sub(1)).min(BACKOFF_MAX_SECS);
+            let exp = BACKOFF_BASE_SECS
+                .saturating_mul(1i64 << failures.min(16).saturating_sub(1))
+                .min(BACKOFF_MAX_SECS);
             let jittered = exp - (exp * i64::from(random_percent()) / 500); // up to 20% earlier
-            self.next_refresh.store(now + jittered.max(1).max(retry_after), Ordering::Release);
+            self.next_refresh
+                .store(now + jittered.max(1).max(retry_after), Ordering::Release);
         } else if retry_after > 0 {
-            *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) = Some((now + retry_after, error.clone()));
+            *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((now + retry_after, error.clone()));
         }
     }
 
     /// The error to answer with while a server's Retry-After holds.
     pub fn blocked(&self, now: i64) -> Option<Error> {
         let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        blocked.as_ref().filter(|(until, _)| now < *until).map(|(_, e)| e.clone())
+        blocked
+            .as_ref()
+            .filter(|(until, _)| now < *until)
+            .map(|(_, e)| e.clone())
     }
 }
 
@@ -187,7 +224,9 @@ fn refresh_at(token: &AccessToken, now: i64, margin: i64) -> i64 {
 fn random_percent() -> u32 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
     // splitmix64 finaliser
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -220,7 +259,11 @@ mod tests {
             assert!((now + 3300 - 60..=now + 3300).contains(&r), "{}", r - now);
             // 24 hours: half-life.
             let r = refresh_at(&token(now + 86_400, None), now, 60);
-            assert!((now + 43_200 - 60..=now + 43_200).contains(&r), "{}", r - now);
+            assert!(
+                (now + 43_200 - 60..=now + 43_200).contains(&r),
+                "{}",
+                r - now
+            );
             // refresh_in wins.
             let r = refresh_at(&token(now + 86_400, Some(now + 1000)), now, 60);
             assert!((now + 940..=now + 1000).contains(&r), "{}", r - now);
@@ -238,9 +281,15 @@ mod tests {
         slot.store(token(now + 3600, Some(now + 100)), now, 60);
         assert!(matches!(cache.lookup("t", "s", now), Lookup::Fresh(_)));
         assert!(matches!(cache.lookup("t", "other", now), Lookup::Miss));
-        assert!(matches!(cache.lookup("t", "s", now + 200), Lookup::RefreshDue(..)));
+        assert!(matches!(
+            cache.lookup("t", "s", now + 200),
+            Lookup::RefreshDue(..)
+        ));
         // The refresh is claimed: the next caller is simply served.
-        assert!(matches!(cache.lookup("t", "s", now + 201), Lookup::Fresh(_)));
+        assert!(matches!(
+            cache.lookup("t", "s", now + 201),
+            Lookup::Fresh(_)
+        ));
         // Inside the margin: not handed out.
         assert!(matches!(cache.lookup("t", "s", now + 3541), Lookup::Miss));
         assert!(Arc::ptr_eq(&slot, &cache.slot("t", "s")));
@@ -263,13 +312,24 @@ mod tests {
         assert!((now + 48..=now + 60).contains(&next), "{}", next - now);
         slot.failed(&e.clone().with_retry_after(Some(600)), now, 60);
         assert_eq!(slot.next_refresh.load(Ordering::Acquire), now + 600);
-        assert!(slot.blocked(now).is_none(), "a valid token is never blocked");
+        assert!(
+            slot.blocked(now).is_none(),
+            "a valid token is never blocked"
+        );
 
         let cold = cache.slot("t", "cold");
-        cold.failed(&Error::new(crate::ErrorCode::ExchangeRejected, "429").with_retry_after(Some(30)), now, 60);
+        cold.failed(
+            &Error::new(crate::ErrorCode::ExchangeRejected, "429").with_retry_after(Some(30)),
+            now,
+            60,
+        );
         assert!(cold.blocked(now + 29).is_some());
         assert!(cold.blocked(now + 30).is_none());
-        cold.failed(&Error::new(crate::ErrorCode::ExchangeRejected, "400"), now + 40, 60);
+        cold.failed(
+            &Error::new(crate::ErrorCode::ExchangeRejected, "400"),
+            now + 40,
+            60,
+        );
         assert!(cold.blocked(now + 40).is_none(), "no Retry-After, no block");
     }
 }

@@ -23,8 +23,11 @@ impl AuthorityHost {
     pub fn parse(value: &str) -> Result<Self> {
         let trimmed = value.trim();
         let url = Url::parse(trimmed).map_err(|e| {
-            Error::config(ErrorCode::InvalidConfig, format!("authority host '{trimmed}' is not a URL ({e})"))
-                .with_remedy("Use the cloud's login host, e.g. https://login.microsoftonline.com/.")
+            Error::config(
+                ErrorCode::InvalidConfig,
+                format!("authority host '{trimmed}' is not a URL ({e})"),
+            )
+            .with_remedy("Use the cloud's login host, e.g. https://login.microsoftonline.com/.")
         })?;
         let host = url.host_str().unwrap_or_default().to_string();
         match url.scheme() {
@@ -39,12 +42,21 @@ impl AuthorityHost {
             }
         }
         if host.is_empty() {
-            return Err(Error::config(ErrorCode::InvalidConfig, format!("authority host '{trimmed}' has no host name")));
-        }
-        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
-                format!("authority host '{trimmed}' must be a bare scheme://host[:port], without user, query or fragment"),
+                format!("authority host '{trimmed}' has no host name"),
+            ));
+        }
+        if url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(Error::config(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "authority host '{trimmed}' must be a bare scheme://host[:port], without user, query or fragment"
+                ),
             ));
         }
         let path = url.path().trim_matches('/');
@@ -76,9 +88,13 @@ impl AuthorityHost {
     pub fn default_exchange_audience(&self) -> &'static str {
         let host = self.0.split("://").nth(1).unwrap_or_default();
         let host = host.split(':').next().unwrap_or_default();
-        if host.eq_ignore_ascii_case("login.microsoftonline.us") || host.eq_ignore_ascii_case("login.usgovcloudapi.net") {
+        if host.eq_ignore_ascii_case("login.microsoftonline.us")
+            || host.eq_ignore_ascii_case("login.usgovcloudapi.net")
+        {
             US_GOVERNMENT_EXCHANGE_AUDIENCE
-        } else if host.eq_ignore_ascii_case("login.chinacloudapi.cn") || host.eq_ignore_ascii_case("login.partner.microsoftonline.cn") {
+        } else if host.eq_ignore_ascii_case("login.chinacloudapi.cn")
+            || host.eq_ignore_ascii_case("login.partner.microsoftonline.cn")
+        {
             CHINA_EXCHANGE_AUDIENCE
         } else {
             GLOBAL_EXCHANGE_AUDIENCE
@@ -96,7 +112,9 @@ pub(crate) fn is_loopback(host: &str) -> bool {
     if bare.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    bare.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    bare.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -105,27 +123,69 @@ mod tests {
 
     #[test]
     fn https_and_loopback_http_are_accepted() {
-        assert_eq!(AuthorityHost::parse("https://login.microsoftonline.com/").unwrap().as_str(), GLOBAL_AUTHORITY_HOST);
-        assert_eq!(AuthorityHost::parse("http://127.0.0.1:8080").unwrap().as_str(), "http://127.0.0.1:8080");
-        assert_eq!(AuthorityHost::parse("http://[::1]:9/").unwrap().as_str(), "http://[::1]:9");
-        assert_eq!(AuthorityHost::parse("http://localhost:1").unwrap().as_str(), "http://localhost:1");
+        assert_eq!(
+            AuthorityHost::parse("https://login.microsoftonline.com/")
+                .unwrap()
+                .as_str(),
+            GLOBAL_AUTHORITY_HOST
+        );
+        assert_eq!(
+            AuthorityHost::parse("http://127.0.0.1:8080")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            AuthorityHost::parse("http://[::1]:9/").unwrap().as_str(),
+            "http://[::1]:9"
+        );
+        assert_eq!(
+            AuthorityHost::parse("http://localhost:1").unwrap().as_str(),
+            "http://localhost:1"
+        );
     }
 
     #[test]
     fn http_elsewhere_is_refused_clearly() {
-        for bad in ["http://login.microsoftonline.com", "http://10.0.0.1", "ftp://x", "http://127.0.0.1.evil.com"] {
+        for bad in [
+            "http://login.microsoftonline.com",
+            "http://10.0.0.1",
+            "ftp://x",
+            "http://127.0.0.1.evil.com",
+        ] {
             let e = AuthorityHost::parse(bad).unwrap_err();
             assert_eq!(e.code(), ErrorCode::InsecureAuthority, "{bad}");
             assert!(e.to_string().contains("https://"), "{e}");
         }
-        assert_eq!(AuthorityHost::parse("https://login.microsoftonline.com/contoso").unwrap_err().code(), ErrorCode::InvalidConfig);
-        assert_eq!(AuthorityHost::parse("not a url").unwrap_err().code(), ErrorCode::InvalidConfig);
+        assert_eq!(
+            AuthorityHost::parse("https://login.microsoftonline.com/contoso")
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidConfig
+        );
+        assert_eq!(
+            AuthorityHost::parse("not a url").unwrap_err().code(),
+            ErrorCode::InvalidConfig
+        );
     }
 
     #[test]
     fn sovereign_clouds_have_their_own_audience() {
-        assert_eq!(AuthorityHost::parse("https://login.microsoftonline.us").unwrap().default_exchange_audience(), US_GOVERNMENT_EXCHANGE_AUDIENCE);
-        assert_eq!(AuthorityHost::parse("https://login.chinacloudapi.cn/").unwrap().default_exchange_audience(), CHINA_EXCHANGE_AUDIENCE);
-        assert_eq!(AuthorityHost::global().default_exchange_audience(), GLOBAL_EXCHANGE_AUDIENCE);
+        assert_eq!(
+            AuthorityHost::parse("https://login.microsoftonline.us")
+                .unwrap()
+                .default_exchange_audience(),
+            US_GOVERNMENT_EXCHANGE_AUDIENCE
+        );
+        assert_eq!(
+            AuthorityHost::parse("https://login.chinacloudapi.cn/")
+                .unwrap()
+                .default_exchange_audience(),
+            CHINA_EXCHANGE_AUDIENCE
+        );
+        assert_eq!(
+            AuthorityHost::global().default_exchange_audience(),
+            GLOBAL_EXCHANGE_AUDIENCE
+        );
     }
 }

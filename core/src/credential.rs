@@ -11,7 +11,9 @@ use crate::config::{CredentialBuilder, CredentialSource, CredentialSourceKind, V
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::exchange::{ClientAuth, TokenEndpoint};
 use crate::http::HttpClients;
-use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken, SourceSelection, select_source};
+use crate::managed_identity::{
+    ManagedIdentityClient, ManagedIdentityId, ManagedIdentityToken, SourceSelection, select_source,
+};
 use crate::scope::normalize_scopes;
 use crate::secret::Secret;
 use crate::singleflight::SingleFlight;
@@ -71,13 +73,18 @@ struct Inner {
 enum ChainEntry {
     ManagedIdentity(Arc<ManagedIdentityAssertion>),
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
-    Unavailable { kind: CredentialSourceKind, error: Error },
+    Unavailable {
+        kind: CredentialSourceKind,
+        error: Error,
+    },
 }
 
 impl ChainEntry {
     fn kind(&self) -> CredentialSourceKind {
         match self {
-            ChainEntry::ManagedIdentity(_) => CredentialSourceKind::SignedAssertionFromManagedIdentity,
+            ChainEntry::ManagedIdentity(_) => {
+                CredentialSourceKind::SignedAssertionFromManagedIdentity
+            }
             ChainEntry::Unavailable { kind, .. } => *kind,
         }
     }
@@ -96,10 +103,17 @@ struct ManagedIdentityAssertion {
 impl ManagedIdentityAssertion {
     fn reusable(&self, now: i64) -> Option<ManagedIdentityToken> {
         let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().filter(|t| t.expires_on - now > self.margin).cloned()
+        current
+            .as_ref()
+            .filter(|t| t.expires_on - now > self.margin)
+            .cloned()
     }
 
-    async fn assertion(self: &Arc<Self>, http: reqwest::Client, clock: Arc<dyn Clock>) -> Result<ManagedIdentityToken> {
+    async fn assertion(
+        self: &Arc<Self>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Result<ManagedIdentityToken> {
         if let Some(t) = self.reusable(clock.now_unix()) {
             return Ok(t);
         }
@@ -185,11 +199,16 @@ impl Credential {
             };
             chain.push(entry);
         }
-        if chain.iter().all(|e| matches!(e, ChainEntry::Unavailable { .. })) {
+        if chain
+            .iter()
+            .all(|e| matches!(e, ChainEntry::Unavailable { .. }))
+        {
             let errors: Vec<Error> = chain
                 .into_iter()
                 .filter_map(|e| match e {
-                    ChainEntry::Unavailable { kind, error } => Some(error.with_credential_source(kind.as_str())),
+                    ChainEntry::Unavailable { kind, error } => {
+                        Some(error.with_credential_source(kind.as_str()))
+                    }
                     ChainEntry::ManagedIdentity(_) => None,
                 })
                 .collect();
@@ -229,7 +248,8 @@ impl Credential {
 
     /// Where the first managed-identity entry gets its tokens, and why that source was chosen.
     pub fn managed_identity_source(&self) -> Option<&SourceSelection> {
-        self.first_managed_identity().map(|mi| mi.client.selection())
+        self.first_managed_identity()
+            .map(|mi| mi.client.selection())
     }
 
     /// The managed-identity token the first managed-identity entry presents as its assertion
@@ -237,9 +257,43 @@ impl Credential {
     /// with [`crate::jwt::decode_claims`] to see what a federated credential must match.
     pub async fn managed_identity_assertion(&self) -> Result<ManagedIdentityToken> {
         let mi = self.first_managed_identity().ok_or_else(|| {
-            Error::config(ErrorCode::MissingConfig, "the credential list has no usable SignedAssertionFromManagedIdentity entry")
+            Error::config(
+                ErrorCode::MissingConfig,
+                "the credential list has no usable SignedAssertionFromManagedIdentity entry",
+            )
         })?;
-        mi.assertion(self.inner.http.get()?.managed_identity, Arc::clone(&self.inner.clock)).await
+        mi.assertion(
+            self.inner.http.get()?.managed_identity,
+            Arc::clone(&self.inner.clock),
+        )
+        .await
+    }
+
+    /// The first managed-identity entry's identity and token audience (for diagnostics).
+    pub(crate) fn managed_identity_target(&self) -> Option<(ManagedIdentityId, String)> {
+        self.first_managed_identity()
+            .map(|mi| (mi.client.id().clone(), mi.audience.clone()))
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// GETs the tenant's OpenID configuration: proves Entra and the tenant are reachable, and its
+    /// `Date` header tells this machine's clock skew.
+    pub(crate) async fn probe_authority(&self) -> Result<crate::http::Response> {
+        let url = format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            self.inner.authority.as_str(),
+            self.inner.tenant_id
+        );
+        let http = self.inner.http.get()?;
+        crate::http::send(
+            http.entra.get(&url),
+            Leg::Exchange,
+            &format!("Entra OpenID configuration {url}"),
+        )
+        .await
     }
 
     fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
@@ -251,10 +305,15 @@ impl Credential {
 
     /// An access token for `scopes` (one resource: `https://x/.default` or the bare resource).
     pub async fn get_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<AccessToken> {
-        self.get_token_with(scopes, &TokenRequestOptions::default()).await
+        self.get_token_with(scopes, &TokenRequestOptions::default())
+            .await
     }
 
-    pub async fn get_token_with<S: AsRef<str>>(&self, scopes: &[S], options: &TokenRequestOptions) -> Result<AccessToken> {
+    pub async fn get_token_with<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
         let scope = normalize_scopes(scopes)?;
         let tenant = self.request_tenant(options)?;
         if !options.force_refresh && options.claims.is_none() {
@@ -298,7 +357,11 @@ impl Credential {
     }
 
     fn cache_hit(&self, tenant: &str, scope: &str) -> Option<AccessToken> {
-        match self.inner.cache.lookup(tenant, scope, self.inner.clock.now_unix()) {
+        match self
+            .inner
+            .cache
+            .lookup(tenant, scope, self.inner.clock.now_unix())
+        {
             Lookup::Fresh(token) => Some(token),
             Lookup::RefreshDue(token, slot) => {
                 self.refresh_in_background(slot);
@@ -312,7 +375,10 @@ impl Credential {
         let inner = Arc::clone(&self.inner);
         let target = Arc::clone(&slot);
         log::debug!("certless: refreshing a token in the background");
-        if let Err(e) = slot.flight.start(move || Inner::fetch_into(inner, target, None)) {
+        if let Err(e) = slot
+            .flight
+            .start(move || Inner::fetch_into(inner, target, None))
+        {
             log::warn!("certless: could not start a background refresh: {e}");
         }
     }
@@ -329,8 +395,20 @@ impl Credential {
         match options.tenant_id.as_deref().map(str::trim) {
             None | Some("") => Ok(&self.inner.tenant_id),
             Some(t) if t.eq_ignore_ascii_case(&self.inner.tenant_id) => Ok(&self.inner.tenant_id),
-            Some(t) if t.len() <= 253 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => Ok(t),
-            Some(t) => Err(Error::config(ErrorCode::InvalidArgument, format!("tenant id '{}' is not a GUID or domain", crate::secret::scrub_server_text(t)))),
+            Some(t)
+                if t.len() <= 253
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') =>
+            {
+                Ok(t)
+            }
+            Some(t) => Err(Error::config(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "tenant id '{}' is not a GUID or domain",
+                    crate::secret::scrub_server_text(t)
+                ),
+            )),
         }
     }
 }
@@ -338,7 +416,11 @@ impl Credential {
 impl Inner {
     /// Fetches a token through the credential list and records the outcome in `slot`. Runs as
     /// its own task (single-flight), so it completes even if every caller went away.
-    async fn fetch_into(inner: Arc<Inner>, slot: Arc<Slot>, claims: Option<String>) -> Result<AccessToken> {
+    async fn fetch_into(
+        inner: Arc<Inner>,
+        slot: Arc<Slot>,
+        claims: Option<String>,
+    ) -> Result<AccessToken> {
         let now = inner.clock.now_unix();
         let (tenant, scope) = slot.key();
         let result = inner.acquire(tenant, scope, claims.as_deref()).await;
@@ -350,16 +432,33 @@ impl Inner {
         result
     }
 
-    async fn acquire(&self, tenant: &str, scope: &str, claims: Option<&str>) -> Result<AccessToken> {
+    async fn acquire(
+        &self,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+    ) -> Result<AccessToken> {
         let http = self.http.get()?;
         let mut failures = Vec::new();
         for entry in &self.chain {
             let kind = entry.kind();
             let attempt = match entry {
-                ChainEntry::ManagedIdentity(mi) => match mi.assertion(http.managed_identity.clone(), Arc::clone(&self.clock)).await {
+                ChainEntry::ManagedIdentity(mi) => match mi
+                    .assertion(http.managed_identity.clone(), Arc::clone(&self.clock))
+                    .await
+                {
                     Ok(assertion) => {
                         let now = self.clock.now_unix();
-                        self.endpoint.request_token(&http.entra, tenant, scope, ClientAuth::Assertion(&assertion.token), claims, now).await
+                        self.endpoint
+                            .request_token(
+                                &http.entra,
+                                tenant,
+                                scope,
+                                ClientAuth::Assertion(&assertion.token),
+                                claims,
+                                now,
+                            )
+                            .await
                     }
                     Err(e) => Err(e),
                 },
@@ -368,9 +467,15 @@ impl Inner {
             match attempt {
                 Ok(issued) => {
                     if failures.is_empty() {
-                        log::info!("certless: token for {scope} from {kind}, expires at {}", issued.expires_on);
+                        log::info!(
+                            "certless: token for {scope} from {kind}, expires at {}",
+                            issued.expires_on
+                        );
                     } else {
-                        log::warn!("certless: {kind} produced the token for {scope} after {} earlier source(s) failed", failures.len());
+                        log::warn!(
+                            "certless: {kind} produced the token for {scope} after {} earlier source(s) failed",
+                            failures.len()
+                        );
                     }
                     return Ok(AccessToken {
                         token: issued.token,
@@ -396,16 +501,24 @@ fn chain_error(mut failures: Vec<Error>) -> Error {
     if failures.len() == 1 {
         return failures.remove(0);
     }
-    let summary = Error::new(ErrorCode::AllCredentialSourcesFailed, "no source").with_causes(failures);
+    let summary =
+        Error::new(ErrorCode::AllCredentialSourcesFailed, "no source").with_causes(failures);
     let primary = summary.primary().clone();
     let mut error = Error::new(
         ErrorCode::AllCredentialSourcesFailed,
-        format!("all {} credential sources failed; first: {}", summary.causes().len(), primary.message()),
+        format!(
+            "all {} credential sources failed; first: {}",
+            summary.causes().len(),
+            primary.message()
+        ),
     )
     .with_leg(primary.leg())
     .with_aadsts_codes(primary.aadsts_codes().to_vec())
     .with_oauth_error(primary.oauth_error().map(str::to_string))
-    .with_ids(primary.trace_id().map(str::to_string), primary.correlation_id().map(str::to_string))
+    .with_ids(
+        primary.trace_id().map(str::to_string),
+        primary.correlation_id().map(str::to_string),
+    )
     .with_retry_after(primary.retry_after())
     .with_causes(summary.causes().to_vec());
     if let Some(status) = primary.http_status() {

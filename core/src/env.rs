@@ -47,7 +47,10 @@ impl MapEnv {
         self
     }
 
-    pub fn with_vars<K: Into<String>, V: Into<String>>(mut self, vars: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn with_vars<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         for (k, v) in vars {
             self.vars.insert(k.into(), v.into());
         }
@@ -62,7 +65,10 @@ impl MapEnv {
 
 impl Environment for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
-        self.vars.get(name).filter(|v| !v.trim().is_empty()).cloned()
+        self.vars
+            .get(name)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
     }
 
     fn file_exists(&self, path: &Path) -> bool {

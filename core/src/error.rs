@@ -221,7 +221,11 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_ids(mut self, trace_id: Option<String>, correlation_id: Option<String>) -> Self {
+    pub(crate) fn with_ids(
+        mut self,
+        trace_id: Option<String>,
+        correlation_id: Option<String>,
+    ) -> Self {
         self.0.trace_id = trace_id;
         self.0.correlation_id = correlation_id;
         self
@@ -331,7 +335,11 @@ impl fmt::Display for Rendered<'_> {
             details.push(format!("HTTP {status}"));
         }
         if !e.aadsts_codes.is_empty() {
-            let codes: Vec<String> = e.aadsts_codes.iter().map(|c| format!("AADSTS{c}")).collect();
+            let codes: Vec<String> = e
+                .aadsts_codes
+                .iter()
+                .map(|c| format!("AADSTS{c}"))
+                .collect();
             details.push(codes.join(", "));
         }
         if let Some(t) = &e.trace_id {
@@ -384,8 +392,18 @@ mod tests {
             .with_ids(Some("t-1".into()), Some("c-1".into()))
             .with_remedy("add a federated credential");
         let s = e.to_string();
-        assert!(s.starts_with("Entra token exchange failed: AADSTS70021"), "{s}");
-        for part in ["HTTP 400", "AADSTS70021", "trace id t-1", "correlation id c-1", "certless code 302", "Fix: add"] {
+        assert!(
+            s.starts_with("Entra token exchange failed: AADSTS70021"),
+            "{s}"
+        );
+        for part in [
+            "HTTP 400",
+            "AADSTS70021",
+            "trace id t-1",
+            "correlation id c-1",
+            "certless code 302",
+            "Fix: add",
+        ] {
             assert!(s.contains(part), "{part} missing from {s}");
         }
         assert_eq!(e.leg(), Leg::Exchange);

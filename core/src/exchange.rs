@@ -37,7 +37,10 @@ pub(crate) struct TokenEndpoint {
 
 impl TokenEndpoint {
     pub fn new(authority: AuthorityHost, client_id: String) -> Self {
-        TokenEndpoint { authority, client_id }
+        TokenEndpoint {
+            authority,
+            client_id,
+        }
     }
 
     /// One client-credentials request for `scope` (`{resource}/.default`) in `tenant`.
@@ -75,7 +78,10 @@ impl TokenEndpoint {
             .header("x-client-Ver", env!("CARGO_PKG_VERSION"))
             .form(&form);
         let target = format!("Entra token endpoint {url}");
-        log::debug!("certless: exchanging an assertion at {url} for {scope} (app {}, correlation id {correlation_id})", self.client_id);
+        log::debug!(
+            "certless: exchanging an assertion at {url} for {scope} (app {}, correlation id {correlation_id})",
+            self.client_id
+        );
         let response = http::send(request, Leg::Exchange, &target).await.map_err(|e| {
             let e = e.with_ids(None, Some(correlation_id.clone()));
             e.with_remedy("Entra could not be reached: check the network path to the authority host (firewall, HTTPS_PROXY / NO_PROXY, a TLS-inspecting proxy whose CA must be trusted via SSL_CERT_FILE or CERTLESS_CA_FILE).")
@@ -83,27 +89,50 @@ impl TokenEndpoint {
         if response.status != 200 {
             return Err(self.error_for(&response, tenant, correlation_id));
         }
-        parse_issued(&response.body, now, &target).map_err(|e| e.with_ids(response.header("x-ms-request-id").map(str::to_string), Some(correlation_id)))
+        parse_issued(&response.body, now, &target).map_err(|e| {
+            e.with_ids(
+                response.header("x-ms-request-id").map(str::to_string),
+                Some(correlation_id),
+            )
+        })
     }
 
     fn error_for(&self, response: &Response, tenant: &str, sent_correlation_id: String) -> Error {
         let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-        let text = |name: &str| body.get(name).and_then(Value::as_str).map(scrub_server_text).filter(|s| !s.is_empty());
+        let text = |name: &str| {
+            body.get(name)
+                .and_then(Value::as_str)
+                .map(scrub_server_text)
+                .filter(|s| !s.is_empty())
+        };
         let oauth_error = text("error");
-        let description = body.get("error_description").and_then(Value::as_str).unwrap_or_default();
+        let description = body
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         // The description goes on with "\r\nTrace ID: ...\r\nCorrelation ID: ..."; keep its first line.
-        let first_line = scrub_server_text(description.split(['\r', '\n']).next().unwrap_or_default());
+        let first_line =
+            scrub_server_text(description.split(['\r', '\n']).next().unwrap_or_default());
         let mut codes: Vec<u32> = body
             .get("error_codes")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_u64).filter_map(|c| u32::try_from(c).ok()).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_u64)
+                    .filter_map(|c| u32::try_from(c).ok())
+                    .collect()
+            })
             .unwrap_or_default();
         if codes.is_empty() {
             codes = aadsts::codes_in_text(description);
         }
-        let trace_id = text("trace_id").or_else(|| response.header("x-ms-request-id").map(str::to_string));
+        let trace_id =
+            text("trace_id").or_else(|| response.header("x-ms-request-id").map(str::to_string));
         let correlation_id = text("correlation_id").or(Some(sent_correlation_id));
-        let mut message = format!("Entra refused the token request for app {} in tenant {tenant} with HTTP {}", self.client_id, response.status);
+        let mut message = format!(
+            "Entra refused the token request for app {} in tenant {tenant} with HTTP {}",
+            self.client_id, response.status
+        );
         if !first_line.is_empty() {
             message = format!("{message}: {first_line}");
         } else if let Some(e) = &oauth_error {
@@ -156,14 +185,31 @@ fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<IssuedToken> {
     let expires_on = json
         .get("expires_in")
         .and_then(|v| parse_expires_in(v, now))
-        .or_else(|| json.get("expires_on").and_then(|v| parse_expires_on(v, now)))
+        .or_else(|| {
+            json.get("expires_on")
+                .and_then(|v| parse_expires_on(v, now))
+        })
         .ok_or_else(|| invalid("the body has no usable expires_in"))?;
-    let token_type = json.get("token_type").and_then(Value::as_str).unwrap_or("Bearer");
-    if token_type.len() > 32 || !token_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    let token_type = json
+        .get("token_type")
+        .and_then(Value::as_str)
+        .unwrap_or("Bearer");
+    if token_type.len() > 32
+        || !token_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(invalid("its token_type is not a token type"));
     }
-    let refresh_on = json.get("refresh_in").and_then(|v| parse_expires_in(v, now));
-    Ok(IssuedToken { token: Secret::new(token), token_type: Arc::from(token_type), expires_on, refresh_on })
+    let refresh_on = json
+        .get("refresh_in")
+        .and_then(|v| parse_expires_in(v, now));
+    Ok(IssuedToken {
+        token: Secret::new(token),
+        token_type: Arc::from(token_type),
+        expires_on,
+        refresh_on,
+    })
 }
 
 #[cfg(test)]
@@ -176,14 +222,27 @@ mod tests {
         assert_eq!(t.expires_on, 3699);
         assert_eq!(t.refresh_on, None);
         assert_eq!(&*t.token_type, "Bearer");
-        let t = parse_issued(br#"{"expires_in":"7200","refresh_in":3600,"access_token":"tok"}"#, 0, "x").unwrap();
+        let t = parse_issued(
+            br#"{"expires_in":"7200","refresh_in":3600,"access_token":"tok"}"#,
+            0,
+            "x",
+        )
+        .unwrap();
         assert_eq!(t.refresh_on, Some(3600));
     }
 
     #[test]
     fn hostile_success_bodies_are_refused() {
-        for body in [&b"not json"[..], br#"{"expires_in":5}"#, br#"{"access_token":"t"}"#, br#"{"access_token":"t","expires_in":5,"token_type":"Bearer\r\nX: y"}"#] {
-            assert_eq!(parse_issued(body, 0, "x").unwrap_err().code(), ErrorCode::ExchangeInvalidResponse);
+        for body in [
+            &b"not json"[..],
+            br#"{"expires_in":5}"#,
+            br#"{"access_token":"t"}"#,
+            br#"{"access_token":"t","expires_in":5,"token_type":"Bearer\r\nX: y"}"#,
+        ] {
+            assert_eq!(
+                parse_issued(body, 0, "x").unwrap_err().code(),
+                ErrorCode::ExchangeInvalidResponse
+            );
         }
     }
 }

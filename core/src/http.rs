@@ -24,7 +24,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { connect: Duration::from_secs(5), request: Duration::from_secs(30) }
+        Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+        }
     }
 }
 
@@ -52,7 +55,9 @@ fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
 /// (PROTOCOL.md §3).
 pub(crate) fn managed_identity_client(timeouts: Timeouts) -> Result<reqwest::Client> {
     base_builder(timeouts).no_proxy().build().map_err(|e| {
-        Error::internal(format!("could not build the HTTP client for the managed-identity endpoint: {e}"))
+        Error::internal(format!(
+            "could not build the HTTP client for the managed-identity endpoint: {e}"
+        ))
     })
 }
 
@@ -62,14 +67,23 @@ pub(crate) fn entra_client(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<r
     let mut extra = Vec::new();
     for path in ca_files {
         let pem = std::fs::read(path).map_err(|e| {
-            Error::config(ErrorCode::InvalidConfig, format!("cannot read CA file {}: {e}", path.display()))
-                .with_remedy("Point the CA file setting at a readable PEM file, or remove it.")
+            Error::config(
+                ErrorCode::InvalidConfig,
+                format!("cannot read CA file {}: {e}", path.display()),
+            )
+            .with_remedy("Point the CA file setting at a readable PEM file, or remove it.")
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::config(ErrorCode::InvalidConfig, format!("CA file {} is not PEM certificates: {e}", path.display()))
+            Error::config(
+                ErrorCode::InvalidConfig,
+                format!("CA file {} is not PEM certificates: {e}", path.display()),
+            )
         })?;
         if certs.is_empty() {
-            return Err(Error::config(ErrorCode::InvalidConfig, format!("CA file {} holds no certificate", path.display())));
+            return Err(Error::config(
+                ErrorCode::InvalidConfig,
+                format!("CA file {} holds no certificate", path.display()),
+            ));
         }
         extra.extend(certs);
     }
@@ -92,7 +106,9 @@ impl Response {
 
     /// `Retry-After` in seconds (the delay-seconds form; an HTTP date counts as absent).
     pub fn retry_after(&self) -> Option<u64> {
-        self.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s.min(3600))
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| s.min(3600))
     }
 }
 
@@ -114,11 +130,18 @@ pub(crate) struct Clients {
 impl HttpClients {
     pub fn new(timeouts: Timeouts, ca_files: Vec<PathBuf>) -> Result<Self> {
         let clients = Self::build(timeouts, &ca_files)?;
-        Ok(HttpClients { timeouts, ca_files, current: std::sync::Mutex::new((std::process::id(), clients)) })
+        Ok(HttpClients {
+            timeouts,
+            ca_files,
+            current: std::sync::Mutex::new((std::process::id(), clients)),
+        })
     }
 
     fn build(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<Clients> {
-        Ok(Clients { managed_identity: managed_identity_client(timeouts)?, entra: entra_client(timeouts, ca_files)? })
+        Ok(Clients {
+            managed_identity: managed_identity_client(timeouts)?,
+            entra: entra_client(timeouts, ca_files)?,
+        })
     }
 
     pub fn get(&self) -> Result<Clients> {
@@ -133,19 +156,35 @@ impl HttpClients {
 
 /// Sends a request and reads a bounded body. Transport failures become `*Unreachable` /
 /// `*Timeout` errors of `leg` whose message says where we tried to go.
-pub(crate) async fn send(request: reqwest::RequestBuilder, leg: Leg, target: &str) -> Result<Response> {
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    leg: Leg,
+    target: &str,
+) -> Result<Response> {
     let (unreachable, timeout, invalid) = match leg {
         Leg::ManagedIdentity => (
             ErrorCode::ManagedIdentityUnreachable,
             ErrorCode::ManagedIdentityTimeout,
             ErrorCode::ManagedIdentityInvalidResponse,
         ),
-        _ => (ErrorCode::ExchangeUnreachable, ErrorCode::ExchangeTimeout, ErrorCode::ExchangeInvalidResponse),
+        _ => (
+            ErrorCode::ExchangeUnreachable,
+            ErrorCode::ExchangeTimeout,
+            ErrorCode::ExchangeInvalidResponse,
+        ),
     };
     let transport = |e: reqwest::Error| {
         let code = if e.is_timeout() { timeout } else { unreachable };
-        let what = if e.is_timeout() { "did not answer in time" } else { "could not be reached" };
-        Error::new(code, format!("{target} {what} ({})", describe_transport_error(&e))).with_leg(leg)
+        let what = if e.is_timeout() {
+            "did not answer in time"
+        } else {
+            "could not be reached"
+        };
+        Error::new(
+            code,
+            format!("{target} {what} ({})", describe_transport_error(&e)),
+        )
+        .with_leg(leg)
     };
     let mut response = request.send().await.map_err(transport)?;
     let status = response.status().as_u16();
@@ -153,11 +192,20 @@ pub(crate) async fn send(request: reqwest::RequestBuilder, leg: Leg, target: &st
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport)? {
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(Error::new(invalid, format!("{target} sent a response larger than {MAX_BODY} bytes")).with_leg(leg).with_http_status(status));
+            return Err(Error::new(
+                invalid,
+                format!("{target} sent a response larger than {MAX_BODY} bytes"),
+            )
+            .with_leg(leg)
+            .with_http_status(status));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// reqwest's own message plus its innermost cause (the useful part: "connection refused",

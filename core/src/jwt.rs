@@ -26,12 +26,21 @@ pub struct Claims {
 
 /// Decodes the payload of a compact JWS. The error never includes the token.
 pub fn decode_claims(token: &str) -> Result<Claims> {
-    let invalid = |what: &str| Error::new(ErrorCode::InvalidArgument, format!("the token is not a JWT: {what}"));
+    let invalid = |what: &str| {
+        Error::new(
+            ErrorCode::InvalidArgument,
+            format!("the token is not a JWT: {what}"),
+        )
+    };
     let mut parts = token.split('.');
-    let (Some(_header), Some(payload), Some(_signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(invalid("expected three dot-separated parts"));
     };
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).map_err(|_| invalid("the payload is not base64url"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| invalid("the payload is not base64url"))?;
     let all: Map<String, Value> = match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => map,
         _ => return Err(invalid("the payload is not a JSON object")),
@@ -41,7 +50,10 @@ pub fn decode_claims(token: &str) -> Result<Claims> {
         Some(Value::Array(items)) => items.first().and_then(Value::as_str).map(str::to_string),
         _ => None,
     };
-    let number = |name: &str| all.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)));
+    let number = |name: &str| {
+        all.get(name)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    };
     Ok(Claims {
         iss: string("iss"),
         sub: string("sub"),
@@ -61,12 +73,18 @@ mod tests {
     use super::*;
 
     fn jwt(payload: &str) -> String {
-        format!("eyJhbGciOiJub25lIn0.{}.sig", URL_SAFE_NO_PAD.encode(payload))
+        format!(
+            "eyJhbGciOiJub25lIn0.{}.sig",
+            URL_SAFE_NO_PAD.encode(payload)
+        )
     }
 
     #[test]
     fn reads_claims() {
-        let c = decode_claims(&jwt(r#"{"iss":"i","sub":"s","aud":["a","b"],"exp":1700000000,"iat":1.7e9}"#)).unwrap();
+        let c = decode_claims(&jwt(
+            r#"{"iss":"i","sub":"s","aud":["a","b"],"exp":1700000000,"iat":1.7e9}"#,
+        ))
+        .unwrap();
         assert_eq!(c.iss.as_deref(), Some("i"));
         assert_eq!(c.aud.as_deref(), Some("a"));
         assert_eq!(c.exp, Some(1_700_000_000));
@@ -75,11 +93,22 @@ mod tests {
 
     #[test]
     fn rejects_non_jwts_without_echoing_them() {
-        for bad in ["", "a.b", "a.!!!.c", "a.b.c.d", &format!("x.{}.y", URL_SAFE_NO_PAD.encode("[1]"))] {
+        for bad in [
+            "",
+            "a.b",
+            "a.!!!.c",
+            "a.b.c.d",
+            &format!("x.{}.y", URL_SAFE_NO_PAD.encode("[1]")),
+        ] {
             let e = decode_claims(bad).unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidArgument);
         }
         let secretish = "header.c2VjcmV0LXZhbHVl.sig";
-        assert!(!decode_claims(secretish).unwrap_err().to_string().contains("c2VjcmV0"));
+        assert!(
+            !decode_claims(secretish)
+                .unwrap_err()
+                .to_string()
+                .contains("c2VjcmV0")
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod cloud;
 mod config;
 mod credential;
+pub mod diagnose;
 pub mod env;
 mod error;
 mod exchange;
@@ -34,7 +35,9 @@ pub use config::{CredentialBuilder, CredentialSource, CredentialSourceKind};
 pub use credential::{ASSERTION_SAFETY_MARGIN_SECS, AccessToken, Credential, TokenRequestOptions};
 pub use error::{Error, ErrorCode, Leg, Result};
 pub use http::Timeouts;
-pub use managed_identity::{ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection};
+pub use managed_identity::{
+    ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection,
+};
 pub use scope::normalize_scopes;
 pub use secret::Secret;
 

@@ -89,12 +89,20 @@ impl PendingToken {
     /// `false` and nothing happens. A fetch other callers share goes on for them.
     pub fn cancel(&self) -> bool {
         self.task.abort();
-        let pending = self.finish.0.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        let pending = self
+            .finish
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
         if !pending {
             return false;
         }
         let finish = self.finish.clone();
-        let cancelled = Error::new(ErrorCode::Cancelled, "the token request was cancelled by the caller");
+        let cancelled = Error::new(
+            ErrorCode::Cancelled,
+            "the token request was cancelled by the caller",
+        );
         match handle() {
             Ok(h) => {
                 h.spawn(async move { finish.finish(Err(cancelled)) });
@@ -109,7 +117,11 @@ impl Credential {
     /// [`get_token_with`](Credential::get_token_with) for callers without an async runtime:
     /// a cached token is returned at once, without entering any runtime; otherwise the calling
     /// thread waits while the request runs on the certless runtime.
-    pub fn get_token_blocking<S: AsRef<str>>(&self, scopes: &[S], options: &TokenRequestOptions) -> Result<AccessToken> {
+    pub fn get_token_blocking<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
         if !options.force_refresh && options.claims.is_none() {
             if let Some(token) = self.cached_token(scopes)? {
                 return Ok(token);
@@ -124,7 +136,12 @@ impl Credential {
     /// Starts a token request on the certless runtime and returns at once. `callback` runs
     /// exactly once, on a runtime worker thread, with the token or the error (including
     /// [`ErrorCode::Cancelled`] after [`PendingToken::cancel`]).
-    pub fn get_token_callback<F>(&self, scopes: Vec<String>, options: TokenRequestOptions, callback: F) -> Result<PendingToken>
+    pub fn get_token_callback<F>(
+        &self,
+        scopes: Vec<String>,
+        options: TokenRequestOptions,
+        callback: F,
+    ) -> Result<PendingToken>
     where
         F: FnOnce(Result<AccessToken>) + Send + 'static,
     {
@@ -136,6 +153,9 @@ impl Credential {
             let result = credential.get_token_with(&scopes, &options).await;
             done.finish(result);
         });
-        Ok(PendingToken { task: task.abort_handle(), finish })
+        Ok(PendingToken {
+            task: task.abort_handle(),
+            finish,
+        })
     }
 }

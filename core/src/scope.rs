@@ -18,7 +18,9 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Cow<'_, str>> {
             && scope.ends_with(DEFAULT_SUFFIX)
             && scope.len() <= 2048
             && scope.is_ascii()
-            && !scope.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+            && !scope
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
         {
             return Ok(Cow::Borrowed(scope));
         }
@@ -31,8 +33,11 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Cow<'_, str>> {
             None => resource = Some(this),
             Some(r) if r.eq_ignore_ascii_case(this) => {}
             Some(r) => {
-                return Err(Error::config(ErrorCode::InvalidScope, format!("the scopes name two resources, '{r}' and '{this}'"))
-                    .with_remedy("Request one resource per token: call get_token once per resource."));
+                return Err(Error::config(
+                    ErrorCode::InvalidScope,
+                    format!("the scopes name two resources, '{r}' and '{this}'"),
+                )
+                .with_remedy("Request one resource per token: call get_token once per resource."));
             }
         }
     }
@@ -50,12 +55,20 @@ fn resource_of(scope: &str) -> Result<&str> {
             .with_remedy("Pass the resource's scope, e.g. https://graph.microsoft.com/.default."));
     }
     if scope.len() > 2048 || scope.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::config(ErrorCode::InvalidScope, "a scope contains spaces or control characters, or is too long")
-            .with_remedy("Pass one scope per list item, e.g. [\"https://graph.microsoft.com/.default\"]."));
+        return Err(Error::config(
+            ErrorCode::InvalidScope,
+            "a scope contains spaces or control characters, or is too long",
+        )
+        .with_remedy(
+            "Pass one scope per list item, e.g. [\"https://graph.microsoft.com/.default\"].",
+        ));
     }
     if let Some(resource) = scope.strip_suffix(DEFAULT_SUFFIX) {
         if resource.is_empty() {
-            return Err(Error::config(ErrorCode::InvalidScope, "the scope '/.default' has no resource"));
+            return Err(Error::config(
+                ErrorCode::InvalidScope,
+                "the scope '/.default' has no resource",
+            ));
         }
         return Ok(resource);
     }
@@ -69,7 +82,9 @@ fn resource_of(scope: &str) -> Result<&str> {
         .map(|i| format!("{}{DEFAULT_SUFFIX}", &scope[..i]));
     let mut e = Error::config(
         ErrorCode::InvalidScope,
-        format!("'{scope}' is a delegated permission; an app-only token is requested with '<resource>/.default'"),
+        format!(
+            "'{scope}' is a delegated permission; an app-only token is requested with '<resource>/.default'"
+        ),
     );
     e = match suggestion {
         Some(s) => e.with_remedy(format!("Request '{s}'; the app's application permissions (app roles) decide what the token allows.")),
@@ -92,12 +107,28 @@ mod tests {
 
     #[test]
     fn default_scopes_and_bare_resources() {
-        assert_eq!(normalize_scopes(&["https://graph.microsoft.com/.default"]).unwrap(), "https://graph.microsoft.com/.default");
-        assert_eq!(normalize_scopes(&["https://graph.microsoft.com"]).unwrap(), "https://graph.microsoft.com/.default");
-        assert_eq!(normalize_scopes(&["https://contoso.sharepoint.com/"]).unwrap(), "https://contoso.sharepoint.com/.default");
-        assert_eq!(normalize_scopes(&["api://AzureADTokenExchange"]).unwrap(), "api://AzureADTokenExchange/.default");
         assert_eq!(
-            normalize_scopes(&["https://graph.microsoft.com/.default", "https://graph.microsoft.com"]).unwrap(),
+            normalize_scopes(&["https://graph.microsoft.com/.default"]).unwrap(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(
+            normalize_scopes(&["https://graph.microsoft.com"]).unwrap(),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(
+            normalize_scopes(&["https://contoso.sharepoint.com/"]).unwrap(),
+            "https://contoso.sharepoint.com/.default"
+        );
+        assert_eq!(
+            normalize_scopes(&["api://AzureADTokenExchange"]).unwrap(),
+            "api://AzureADTokenExchange/.default"
+        );
+        assert_eq!(
+            normalize_scopes(&[
+                "https://graph.microsoft.com/.default",
+                "https://graph.microsoft.com"
+            ])
+            .unwrap(),
             "https://graph.microsoft.com/.default"
         );
     }
@@ -106,13 +137,33 @@ mod tests {
     fn mistakes_say_what_to_send() {
         let e = normalize_scopes(&["https://graph.microsoft.com/User.Read"]).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidScope);
-        assert!(e.to_string().contains("https://graph.microsoft.com/.default"), "{e}");
-        let e = normalize_scopes(&["https://graph.microsoft.com/.default", "https://contoso.sharepoint.com/.default"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("https://graph.microsoft.com/.default"),
+            "{e}"
+        );
+        let e = normalize_scopes(&[
+            "https://graph.microsoft.com/.default",
+            "https://contoso.sharepoint.com/.default",
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("two resources"), "{e}");
         let none: [&str; 0] = [];
-        assert_eq!(normalize_scopes(&none).unwrap_err().code(), ErrorCode::InvalidScope);
-        assert_eq!(normalize_scopes(&[""]).unwrap_err().code(), ErrorCode::InvalidScope);
-        assert_eq!(normalize_scopes(&["a b"]).unwrap_err().code(), ErrorCode::InvalidScope);
-        assert_eq!(normalize_scopes(&["/.default"]).unwrap_err().code(), ErrorCode::InvalidScope);
+        assert_eq!(
+            normalize_scopes(&none).unwrap_err().code(),
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            normalize_scopes(&[""]).unwrap_err().code(),
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            normalize_scopes(&["a b"]).unwrap_err().code(),
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            normalize_scopes(&["/.default"]).unwrap_err().code(),
+            ErrorCode::InvalidScope
+        );
     }
 }

@@ -78,7 +78,13 @@ pub(crate) fn scrub_server_text(text: &str) -> String {
     out.push_str(rest);
     let mut clean: String = out
         .chars()
-        .map(|c| if c == '\r' || c == '\n' || c == '\t' { ' ' } else { c })
+        .map(|c| {
+            if c == '\r' || c == '\n' || c == '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
         .filter(|c| !c.is_control())
         .collect();
     if clean.len() > MAX {

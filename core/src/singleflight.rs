@@ -23,7 +23,9 @@ struct Flight<T> {
 
 impl<T> Default for SingleFlight<T> {
     fn default() -> Self {
-        SingleFlight { current: Mutex::new(None) }
+        SingleFlight {
+            current: Mutex::new(None),
+        }
     }
 }
 
@@ -52,7 +54,10 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     pub async fn settle(&self) {
         let rx = {
             let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-            current.as_ref().filter(|f| f.pid == std::process::id()).map(|f| f.rx.clone())
+            current
+                .as_ref()
+                .filter(|f| f.pid == std::process::id())
+                .map(|f| f.rx.clone())
         };
         if let Some(rx) = rx {
             let _ = wait(rx).await;
@@ -67,7 +72,8 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
         let pid = std::process::id();
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(flight) = current.as_ref() {
-            if flight.pid == pid && flight.rx.borrow().is_none() && flight.rx.has_changed().is_ok() {
+            if flight.pid == pid && flight.rx.borrow().is_none() && flight.rx.has_changed().is_ok()
+            {
                 return Ok(flight.rx.clone());
             }
         }
@@ -81,15 +87,22 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
             let outcome = task.await;
             let _ = tx.send(Some(outcome));
         });
-        *current = Some(Flight { pid, rx: rx.clone() });
+        *current = Some(Flight {
+            pid,
+            rx: rx.clone(),
+        });
         Ok(rx)
     }
 }
 
 async fn wait<T: Clone>(mut rx: watch::Receiver<Outcome<T>>) -> Result<T> {
     match rx.wait_for(Option::is_some).await {
-        Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(Error::internal("a fetch ended without a result"))),
+        Ok(outcome) => outcome
+            .clone()
+            .unwrap_or_else(|| Err(Error::internal("a fetch ended without a result"))),
         // The task ended without sending: it panicked, or its runtime shut down.
-        Err(_) => Err(Error::internal("the token fetch was interrupted (its task panicked or its runtime shut down)")),
+        Err(_) => Err(Error::internal(
+            "the token fetch was interrupted (its task panicked or its runtime shut down)",
+        )),
     }
 }

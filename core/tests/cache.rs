@@ -28,15 +28,22 @@ impl Sim {
         let clock = Arc::new(ManualClock::new(SystemTime::now()));
         let credential = builder(&emu, MiSourceKind::Imds)
             .clock(clock.clone())
-            .managed_identity(ManagedIdentityId::ClientId(emu.default_user_assigned().client_id))
+            .managed_identity(ManagedIdentityId::ClientId(
+                emu.default_user_assigned().client_id,
+            ))
             .build()
             .unwrap();
-        Sim { emu, clock, credential }
+        Sim {
+            emu,
+            clock,
+            credential,
+        }
     }
 
     fn advance(&self, secs: u64) {
         self.clock.advance(Duration::from_secs(secs));
-        self.emu.set_time_offset(unix_seconds(self.clock.now()) - unix_seconds(SystemTime::now()));
+        self.emu
+            .set_time_offset(unix_seconds(self.clock.now()) - unix_seconds(SystemTime::now()));
     }
 
     fn now(&self) -> i64 {
@@ -50,7 +57,10 @@ impl Sim {
 }
 
 fn delay(ms: u64) -> Fault {
-    Fault { delay: Some(Duration::from_millis(ms)), ..Default::default() }
+    Fault {
+        delay: Some(Duration::from_millis(ms)),
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +82,11 @@ async fn a_herd_of_256_cold_callers_makes_one_request_per_leg() {
     }
     assert!(tokens.iter().all(|t| t.token == tokens[0].token));
     let c = emu.counters();
-    assert_eq!((c.imds, c.entra_token), (1, 1), "one request per leg for 256 callers");
+    assert_eq!(
+        (c.imds, c.entra_token),
+        (1, 1),
+        "one request per leg for 256 callers"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,10 +139,17 @@ async fn a_due_refresh_serves_the_cached_token_while_one_refresh_runs() {
     sim.advance(3300);
     for _ in 0..20 {
         let t = sim.credential.get_token(&[SHAREPOINT]).await.unwrap();
-        assert_eq!(t.token, first.token, "served from the cache while the refresh runs");
+        assert_eq!(
+            t.token, first.token,
+            "served from the cache while the refresh runs"
+        );
     }
     sim.credential.settle().await;
-    assert_eq!(sim.counts(), (1, 2), "exactly one background refresh, reusing the assertion");
+    assert_eq!(
+        sim.counts(),
+        (1, 2),
+        "exactly one background refresh, reusing the assertion"
+    );
     let refreshed = sim.credential.get_token(&[SHAREPOINT]).await.unwrap();
     assert_ne!(refreshed.token, first.token);
     assert!(refreshed.expires_on > first.expires_on);
@@ -139,7 +160,13 @@ async fn failed_refreshes_back_off_then_the_real_error_arrives_at_expiry() {
     let sim = Sim::new().await;
     let first = sim.credential.get_token(&[SHAREPOINT]).await.unwrap();
     sim.advance(3300);
-    sim.emu.set_fault(Endpoint::EntraToken, Fault { status: Some(503), ..Default::default() });
+    sim.emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(503),
+            ..Default::default()
+        },
+    );
     let (_, before) = sim.counts();
     // A caller every simulated second for two minutes: always the cached token...
     for _ in 0..120 {
@@ -151,7 +178,10 @@ async fn failed_refreshes_back_off_then_the_real_error_arrives_at_expiry() {
     // ...and the refreshes back off (2, 4, 8, ... s) instead of following every call.
     let (_, after) = sim.counts();
     let attempts = after - before;
-    assert!((3..=8).contains(&attempts), "{attempts} refresh attempts in 120 s");
+    assert!(
+        (3..=8).contains(&attempts),
+        "{attempts} refresh attempts in 120 s"
+    );
 
     // Past expiry (minus the margin) the callers get the real error.
     sim.advance(u64::try_from(first.expires_on - sim.now()).unwrap());
@@ -168,7 +198,15 @@ async fn failed_refreshes_back_off_then_the_real_error_arrives_at_expiry() {
 #[tokio::test]
 async fn retry_after_holds_every_caller_back() {
     let sim = Sim::new().await;
-    sim.emu.set_fault(Endpoint::EntraToken, Fault { status: Some(429), retry_after: Some(30), remaining: Some(1), ..Default::default() });
+    sim.emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(429),
+            retry_after: Some(30),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = sim.credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.retry_after(), Some(30));
     for _ in 0..10 {
@@ -187,19 +225,51 @@ async fn force_refresh_and_claims_bypass_the_cache_and_replace_it() {
     let emu = emulator().await;
     let credential = credential(&emu, MiSourceKind::Imds);
     let first = credential.get_token(&[SHAREPOINT]).await.unwrap();
-    let forced = credential.get_token_with(&[SHAREPOINT], &TokenRequestOptions { force_refresh: true, ..Default::default() }).await.unwrap();
+    let forced = credential
+        .get_token_with(
+            &[SHAREPOINT],
+            &TokenRequestOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_ne!(forced.token, first.token);
-    assert_eq!(credential.get_token(&[SHAREPOINT]).await.unwrap().token, forced.token, "the forced token replaced the cached one");
+    assert_eq!(
+        credential.get_token(&[SHAREPOINT]).await.unwrap().token,
+        forced.token,
+        "the forced token replaced the cached one"
+    );
 
     let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
     emu.clear_requests();
     let challenged = credential
-        .get_token_with(&[SHAREPOINT], &TokenRequestOptions { claims: Some(claims.into()), ..Default::default() })
+        .get_token_with(
+            &[SHAREPOINT],
+            &TokenRequestOptions {
+                claims: Some(claims.into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    let sent = emu.requests().into_iter().find(|r| r.endpoint == Some(Endpoint::EntraToken)).unwrap();
-    assert_eq!(sent.form.iter().find(|(k, _)| k == "claims").map(|(_, v)| v.as_str()), Some(claims));
-    assert_eq!(credential.get_token(&[SHAREPOINT]).await.unwrap().token, challenged.token);
+    let sent = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Some(Endpoint::EntraToken))
+        .unwrap();
+    assert_eq!(
+        sent.form
+            .iter()
+            .find(|(k, _)| k == "claims")
+            .map(|(_, v)| v.as_str()),
+        Some(claims)
+    );
+    assert_eq!(
+        credential.get_token(&[SHAREPOINT]).await.unwrap().token,
+        challenged.token
+    );
     assert_eq!(emu.counters().entra_token, 3);
 }
 
@@ -208,7 +278,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn chance(&mut self, percent: u64) -> bool {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % 100 < percent
     }
 }
@@ -227,8 +300,18 @@ async fn twenty_four_simulated_hours_with_20_percent_failures_never_fail_a_calle
     let margin = 60;
     let (mut survived, mut steps) = (0u64, 0u64);
     let failure = |rng: &mut Lcg| {
-        let status = if rng.chance(30) { 429 } else if rng.chance(50) { 500 } else { 503 };
-        Fault { status: Some(status), retry_after: (status == 429).then_some(5), ..Default::default() }
+        let status = if rng.chance(30) {
+            429
+        } else if rng.chance(50) {
+            500
+        } else {
+            503
+        };
+        Fault {
+            status: Some(status),
+            retry_after: (status == 429).then_some(5),
+            ..Default::default()
+        }
     };
     while steps < 24 * 360 {
         steps += 1;
@@ -243,8 +326,15 @@ async fn twenty_four_simulated_hours_with_20_percent_failures_never_fail_a_calle
         }
         let before = sim.counts();
         for scope in scopes {
-            let token = sim.credential.get_token(&[scope]).await.unwrap_or_else(|e| panic!("step {steps}: {e}"));
-            assert!(token.expires_on - margin > sim.now(), "step {steps}: a token inside its expiry margin was handed out");
+            let token = sim
+                .credential
+                .get_token(&[scope])
+                .await
+                .unwrap_or_else(|e| panic!("step {steps}: {e}"));
+            assert!(
+                token.expires_on - margin > sim.now(),
+                "step {steps}: a token inside its expiry margin was handed out"
+            );
         }
         sim.credential.settle().await;
         let after = sim.counts();
@@ -255,6 +345,12 @@ async fn twenty_four_simulated_hours_with_20_percent_failures_never_fail_a_calle
     let (imds, entra) = sim.counts();
     // Two resources, one-hour tokens: about 48 successful refreshes, plus the failed attempts.
     assert!(entra >= 48, "{entra} exchanges in 24 h");
-    assert!(imds >= 4, "the six-hour managed-identity token was renewed ({imds})");
-    assert!(survived >= 5, "the simulation hit only {survived} failures: it proves little");
+    assert!(
+        imds >= 4,
+        "the six-hour managed-identity token was renewed ({imds})"
+    );
+    assert!(
+        survived >= 5,
+        "the simulation hit only {survived} failures: it proves little"
+    );
 }

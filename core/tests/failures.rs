@@ -23,7 +23,9 @@ fn seed_config(emu: &certless_emulator::RunningEmulator) -> String {
 fn seed_credential(emu: &certless_emulator::RunningEmulator) -> Credential {
     certless::CredentialBuilder::from_config_json(&seed_config(emu))
         .unwrap()
-        .environment(std::sync::Arc::new(certless::env::MapEnv::new().with_vars(emu.client_env(MiSourceKind::Imds))))
+        .environment(std::sync::Arc::new(
+            certless::env::MapEnv::new().with_vars(emu.client_env(MiSourceKind::Imds)),
+        ))
         .build()
         .unwrap()
 }
@@ -32,17 +34,34 @@ fn seed_credential(emu: &certless_emulator::RunningEmulator) -> Credential {
 async fn seed_configuration_runs_and_falls_back_with_each_cause() {
     let emu = emulator().await;
     let credential = seed_credential(&emu);
-    assert_eq!(credential.sources(), [CredentialSourceKind::SignedAssertionFromManagedIdentity, CredentialSourceKind::KeyVault]);
+    assert_eq!(
+        credential.sources(),
+        [
+            CredentialSourceKind::SignedAssertionFromManagedIdentity,
+            CredentialSourceKind::KeyVault
+        ]
+    );
     let token = credential.get_token(&[SHAREPOINT]).await.unwrap();
-    assert_eq!(token.source, CredentialSourceKind::SignedAssertionFromManagedIdentity);
+    assert_eq!(
+        token.source,
+        CredentialSourceKind::SignedAssertionFromManagedIdentity
+    );
 
     // Break the federated credential: the chain reports both entries, the MI one first.
-    emu.update_registry(|r| r.apps[0].federated_credentials[0].subject = "00000000-1111-2222-3333-444444444444".into());
-    let e = credential.get_token(&["https://graph.microsoft.com/.default"]).await.unwrap_err();
+    emu.update_registry(|r| {
+        r.apps[0].federated_credentials[0].subject = "00000000-1111-2222-3333-444444444444".into()
+    });
+    let e = credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::AllCredentialSourcesFailed);
     assert_eq!(e.leg(), Leg::Exchange, "the leg of the telling failure");
     assert_eq!(e.causes().len(), 2);
-    assert_eq!(e.causes()[0].credential_source(), Some("SignedAssertionFromManagedIdentity"));
+    assert_eq!(
+        e.causes()[0].credential_source(),
+        Some("SignedAssertionFromManagedIdentity")
+    );
     assert_eq!(e.causes()[0].code(), ErrorCode::ExchangeRejected);
     assert_eq!(e.causes()[1].code(), ErrorCode::UnsupportedCredentialSource);
     assert!(e.causes()[1].to_string().contains("KeyVault"), "{e}");
@@ -54,19 +73,35 @@ async fn fic_subject_mismatch_names_the_leg_code_ids_and_fix() {
     let emu = emulator().await;
     let mi = emu.default_user_assigned();
     // A subject that differs only in case: Entra compares exactly.
-    emu.update_registry(|r| r.apps[0].federated_credentials[0].subject = mi.object_id.to_uppercase());
+    emu.update_registry(|r| {
+        r.apps[0].federated_credentials[0].subject = mi.object_id.to_uppercase()
+    });
     let credential = credential(&emu, MiSourceKind::Imds);
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ExchangeRejected);
     assert_eq!(e.leg(), Leg::Exchange);
     // Entra answers federated-credential mismatches with 400 (70021) or 401 (the newer 7002xx codes).
     assert!(matches!(e.http_status(), Some(400 | 401)), "{e}");
-    assert!(e.aadsts_codes().iter().any(|c| [70021, 700213, 7002138].contains(c)), "{:?}", e.aadsts_codes());
+    assert!(
+        e.aadsts_codes()
+            .iter()
+            .any(|c| [70021, 700213, 7002138].contains(c)),
+        "{:?}",
+        e.aadsts_codes()
+    );
     assert!(e.trace_id().is_some_and(|t| !t.is_empty()));
     assert!(e.correlation_id().is_some_and(|t| !t.is_empty()));
-    assert!(e.remedy().unwrap().contains("subject = the managed identity's object (principal) id"), "{e}");
+    assert!(
+        e.remedy()
+            .unwrap()
+            .contains("subject = the managed identity's object (principal) id"),
+        "{e}"
+    );
     let text = e.to_string();
-    assert!(text.contains("AADSTS") && text.contains("certless code 302"), "{text}");
+    assert!(
+        text.contains("AADSTS") && text.contains("certless code 302"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +115,10 @@ async fn expired_assertion_surfaces_700024() {
     // ...then Entra's clock runs 20 minutes ahead of this machine's: the kept assertion expired
     // for Entra, beyond its 5-minute skew allowance.
     emu.set_time_offset(1200);
-    let e = credential.get_token(&["https://graph.microsoft.com/.default"]).await.unwrap_err();
+    let e = credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap_err();
     assert_eq!(e.aadsts_codes(), [700024]);
     assert_eq!(e.leg(), Leg::Exchange);
     assert!(e.remedy().unwrap().contains("clock"), "{e}");
@@ -91,19 +129,31 @@ async fn unknown_app_is_700016() {
     let emu = emulator().await;
     let credential = builder(&emu, MiSourceKind::Imds)
         .client_id("99999999-8888-7777-6666-555555555555")
-        .managed_identity(ManagedIdentityId::ClientId(emu.default_user_assigned().client_id))
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
         .build()
         .unwrap();
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.aadsts_codes(), [700016]);
-    assert!(e.remedy().unwrap().contains("Application (client) ID"), "{e}");
+    assert!(
+        e.remedy().unwrap().contains("Application (client) ID"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn managed_identity_errors_name_the_leg_and_status() {
     let emu = emulator().await;
     let credential = credential(&emu, MiSourceKind::Imds);
-    emu.set_fault(Endpoint::Imds, Fault { status: Some(410), remaining: Some(1), ..Default::default() });
+    emu.set_fault(
+        Endpoint::Imds,
+        Fault {
+            status: Some(410),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ManagedIdentityRejected);
     assert_eq!(e.leg(), Leg::ManagedIdentity);
@@ -113,34 +163,70 @@ async fn managed_identity_errors_name_the_leg_and_status() {
     credential.get_token(&[SHAREPOINT]).await.unwrap();
 
     let unknown = builder(&emu, MiSourceKind::Imds)
-        .managed_identity(ManagedIdentityId::ClientId("12345678-1234-1234-1234-123456789012".into()))
+        .managed_identity(ManagedIdentityId::ClientId(
+            "12345678-1234-1234-1234-123456789012".into(),
+        ))
         .build()
         .unwrap();
     let e = unknown.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.http_status(), Some(400));
     assert!(e.message().contains("Identity not found"), "{e}");
-    assert!(e.remedy().unwrap().contains("not assigned to this VM"), "{e}");
+    assert!(
+        e.remedy().unwrap().contains("not assigned to this VM"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn hostile_and_broken_responses_are_clear_errors() {
     let emu = emulator().await;
     let credential = credential(&emu, MiSourceKind::Imds);
-    emu.set_fault(Endpoint::Imds, Fault { status: Some(200), body: Some(FaultBody::Malformed), remaining: Some(1), ..Default::default() });
+    emu.set_fault(
+        Endpoint::Imds,
+        Fault {
+            status: Some(200),
+            body: Some(FaultBody::Malformed),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ManagedIdentityInvalidResponse);
 
-    emu.set_fault(Endpoint::EntraToken, Fault { status: Some(200), body: Some(FaultBody::Malformed), remaining: Some(1), ..Default::default() });
+    emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(200),
+            body: Some(FaultBody::Malformed),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ExchangeInvalidResponse);
     assert_eq!(e.leg(), Leg::Exchange);
 
-    emu.set_fault(Endpoint::EntraToken, Fault { drop_connection: true, remaining: Some(1), ..Default::default() });
+    emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            drop_connection: true,
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ExchangeUnreachable, "{e}");
     assert!(e.correlation_id().is_some());
 
-    emu.set_fault(Endpoint::EntraToken, Fault { status: Some(429), retry_after: Some(7), remaining: Some(1), ..Default::default() });
+    emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(429),
+            retry_after: Some(7),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.http_status(), Some(429));
     assert_eq!(e.retry_after(), Some(7));
@@ -152,14 +238,27 @@ async fn hostile_and_broken_responses_are_clear_errors() {
     let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4IiwiYXVkIjoieSJ9.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZw";
     emu.set_fault(
         Endpoint::Imds,
-        Fault { status: Some(500), body: Some(FaultBody::Custom(format!(r#"{{"error":"boom","error_description":"leaked {jwt}"}}"#))), remaining: Some(1), ..Default::default() },
+        Fault {
+            status: Some(500),
+            body: Some(FaultBody::Custom(format!(
+                r#"{{"error":"boom","error_description":"leaked {jwt}"}}"#
+            ))),
+            remaining: Some(1),
+            ..Default::default()
+        },
     );
-    let e = credential.get_token(&["https://graph.microsoft.com/.default"]).await.unwrap_err();
+    let e = credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap_err();
     assert!(!e.to_string().contains("eyJzdWIi"), "{e}");
     assert!(e.to_string().contains("<redacted token>"), "{e}");
 
     // Everything works again once the faults are spent.
-    credential.get_token(&["https://graph.microsoft.com/.default"]).await.unwrap();
+    credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -167,17 +266,34 @@ async fn timeouts_and_unreachable_endpoints() {
     let emu = emulator().await;
     let mi = emu.default_user_assigned();
     let credential = builder(&emu, MiSourceKind::Imds)
-        .timeouts(certless::Timeouts { connect: Duration::from_secs(2), request: Duration::from_millis(300) })
+        .timeouts(certless::Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_millis(300),
+        })
         .managed_identity(ManagedIdentityId::ClientId(mi.client_id.clone()))
         .build()
         .unwrap();
-    emu.set_fault(Endpoint::Imds, Fault { delay: Some(Duration::from_secs(3)), remaining: Some(1), ..Default::default() });
+    emu.set_fault(
+        Endpoint::Imds,
+        Fault {
+            delay: Some(Duration::from_secs(3)),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ManagedIdentityTimeout, "{e}");
 
     // Nothing listens on this port once the listener is dropped.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let env = certless::env::MapEnv::new().with_var("AZURE_POD_IDENTITY_AUTHORITY_HOST", format!("http://127.0.0.1:{port}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = certless::env::MapEnv::new().with_var(
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        format!("http://127.0.0.1:{port}"),
+    );
     let credential = Credential::builder()
         .tenant_id(emu.tenant_id())
         .client_id(emu.default_app_client_id())
@@ -208,9 +324,19 @@ async fn every_expires_on_shape_from_the_endpoint_works() {
     for format in [NumberString, Number, DateString, Iso8601] {
         emu.set_expires_on_format(Endpoint::Imds, format).unwrap();
         let credential = credential(&emu, MiSourceKind::Imds);
-        let assertion = credential.managed_identity_assertion().await.unwrap_or_else(|e| panic!("{format:?}: {e}"));
-        let exp = certless::jwt::decode_claims(assertion.token.expose()).unwrap().exp.unwrap();
+        let assertion = credential
+            .managed_identity_assertion()
+            .await
+            .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        let exp = certless::jwt::decode_claims(assertion.token.expose())
+            .unwrap()
+            .exp
+            .unwrap();
         // Date strings carry whole seconds; the JWT's exp is the truth.
-        assert!((assertion.expires_on - exp).abs() <= 1, "{format:?}: {} vs {exp}", assertion.expires_on);
+        assert!(
+            (assertion.expires_on - exp).abs() <= 1,
+            "{format:?}: {} vs {exp}",
+            assertion.expires_on
+        );
     }
 }

@@ -19,7 +19,12 @@ impl log::Log for Capture {
         true
     }
     fn log(&self, record: &log::Record) {
-        LINES.lock().unwrap().push(format!("{} {} {}", record.level(), record.target(), record.args()));
+        LINES.lock().unwrap().push(format!(
+            "{} {} {}",
+            record.level(),
+            record.target(),
+            record.args()
+        ));
     }
     fn flush(&self) {}
 }
@@ -35,23 +40,45 @@ async fn no_secret_in_logs_errors_or_debug() {
     let assertion = credential.managed_identity_assertion().await.unwrap();
     // A failure path too: the exchange refuses the (valid) assertion.
     emu.update_registry(|r| r.apps[0].federated_credentials.clear());
-    let error = credential.get_token(&["https://graph.microsoft.com/.default"]).await.unwrap_err();
+    let error = credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap_err();
     let unknown = builder(&emu, MiSourceKind::AppService)
-        .managed_identity(ManagedIdentityId::ClientId("12345678-1234-1234-1234-123456789012".into()))
+        .managed_identity(ManagedIdentityId::ClientId(
+            "12345678-1234-1234-1234-123456789012".into(),
+        ))
         .build()
         .unwrap()
         .get_token(&[SHAREPOINT])
         .await
         .unwrap_err();
 
-    let secrets = [token.token.expose().to_string(), assertion.token.expose().to_string(), emu.app_service_secret()];
+    let secrets = [
+        token.token.expose().to_string(),
+        assertion.token.expose().to_string(),
+        emu.app_service_secret(),
+    ];
     // Any 24-character piece of a token is enough to count as a leak; a short secret, whole.
     let pieces: Vec<&str> = secrets
         .iter()
-        .flat_map(|s| if s.len() < 48 { vec![s.as_str()] } else { vec![&s[..24], &s[s.len() / 2..s.len() / 2 + 24], &s[s.len() - 24..]] })
+        .flat_map(|s| {
+            if s.len() < 48 {
+                vec![s.as_str()]
+            } else {
+                vec![
+                    &s[..24],
+                    &s[s.len() / 2..s.len() / 2 + 24],
+                    &s[s.len() - 24..],
+                ]
+            }
+        })
         .collect();
     let logs = LINES.lock().unwrap().join("\n");
-    assert!(logs.contains("certless"), "certless logged nothing: the test would prove nothing");
+    assert!(
+        logs.contains("certless"),
+        "certless logged nothing: the test would prove nothing"
+    );
     let outputs = [
         ("logs", logs),
         ("token Debug", format!("{token:?}")),

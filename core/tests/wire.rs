@@ -7,15 +7,24 @@ use certless_emulator::{Endpoint, MiSourceKind};
 use common::*;
 
 fn query<'a>(req: &'a certless_emulator::RecordedRequest, name: &str) -> Option<&'a str> {
-    req.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    req.query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn header<'a>(req: &'a certless_emulator::RecordedRequest, name: &str) -> Option<&'a str> {
-    req.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    req.headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn form<'a>(req: &'a certless_emulator::RecordedRequest, name: &str) -> Option<&'a str> {
-    req.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    req.form
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test]
@@ -23,21 +32,44 @@ async fn imds_user_assigned_by_each_selector() {
     let emu = emulator().await;
     let mi = emu.default_user_assigned();
     let cases = [
-        (ManagedIdentityId::ClientId(mi.client_id.clone()), "client_id", mi.client_id.clone()),
-        (ManagedIdentityId::ObjectId(mi.object_id.clone()), "object_id", mi.object_id.clone()),
-        (ManagedIdentityId::ResourceId(mi.resource_id.clone()), "msi_res_id", mi.resource_id.clone()),
+        (
+            ManagedIdentityId::ClientId(mi.client_id.clone()),
+            "client_id",
+            mi.client_id.clone(),
+        ),
+        (
+            ManagedIdentityId::ObjectId(mi.object_id.clone()),
+            "object_id",
+            mi.object_id.clone(),
+        ),
+        (
+            ManagedIdentityId::ResourceId(mi.resource_id.clone()),
+            "msi_res_id",
+            mi.resource_id.clone(),
+        ),
     ];
     for (id, param, value) in cases {
         emu.clear_requests();
-        let credential = builder(&emu, MiSourceKind::Imds).managed_identity(id).build().unwrap();
+        let credential = builder(&emu, MiSourceKind::Imds)
+            .managed_identity(id)
+            .build()
+            .unwrap();
         let token = credential.get_token(&[SHAREPOINT]).await.unwrap();
-        assert_eq!(token.source, CredentialSourceKind::SignedAssertionFromManagedIdentity);
-        let claims = emu.verify_access_token(token.token.expose()).expect("a token the emulator issued");
+        assert_eq!(
+            token.source,
+            CredentialSourceKind::SignedAssertionFromManagedIdentity
+        );
+        let claims = emu
+            .verify_access_token(token.token.expose())
+            .expect("a token the emulator issued");
         assert_eq!(claims["aud"], "https://contoso.sharepoint.com");
         assert_eq!(claims["appid"], emu.default_app_client_id());
 
         let requests = emu.requests();
-        let imds: Vec<_> = requests.iter().filter(|r| r.endpoint == Some(Endpoint::Imds)).collect();
+        let imds: Vec<_> = requests
+            .iter()
+            .filter(|r| r.endpoint == Some(Endpoint::Imds))
+            .collect();
         assert_eq!(imds.len(), 1, "one IMDS request");
         let r = imds[0];
         assert_eq!(r.method, "GET");
@@ -48,15 +80,24 @@ async fn imds_user_assigned_by_each_selector() {
         assert_eq!(r.query.len(), 3, "nothing else in the query: {:?}", r.query);
         assert_eq!(header(r, "metadata"), Some("true"));
 
-        let entra: Vec<_> = requests.iter().filter(|r| r.endpoint == Some(Endpoint::EntraToken)).collect();
+        let entra: Vec<_> = requests
+            .iter()
+            .filter(|r| r.endpoint == Some(Endpoint::EntraToken))
+            .collect();
         assert_eq!(entra.len(), 1, "one Entra request");
         let e = entra[0];
         assert_eq!(e.method, "POST");
         assert_eq!(e.path, format!("/{}/oauth2/v2.0/token", emu.tenant_id()));
-        assert_eq!(form(e, "client_id"), Some(emu.default_app_client_id().as_str()));
+        assert_eq!(
+            form(e, "client_id"),
+            Some(emu.default_app_client_id().as_str())
+        );
         assert_eq!(form(e, "scope"), Some(SHAREPOINT));
         assert_eq!(form(e, "grant_type"), Some("client_credentials"));
-        assert_eq!(form(e, "client_assertion_type"), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+        assert_eq!(
+            form(e, "client_assertion_type"),
+            Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        );
         assert!(form(e, "client_assertion").is_some_and(|v| v.starts_with("<redacted")));
         assert!(header(e, "client-request-id").is_some_and(|v| v.len() == 36));
     }
@@ -65,13 +106,23 @@ async fn imds_user_assigned_by_each_selector() {
 #[tokio::test]
 async fn imds_system_assigned_sends_no_selector() {
     let emu = emulator().await;
-    let credential = builder(&emu, MiSourceKind::Imds).managed_identity(ManagedIdentityId::SystemAssigned).build().unwrap();
+    let credential = builder(&emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
     let assertion = credential.managed_identity_assertion().await.unwrap();
     let claims = certless::jwt::decode_claims(assertion.token.expose()).unwrap();
     let mirid = claims.xms_mirid.unwrap();
     assert!(mirid.contains("/virtualMachines/"), "{mirid}");
-    let r = emu.requests().into_iter().find(|r| r.endpoint == Some(Endpoint::Imds)).unwrap();
-    assert_eq!(r.query.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["api-version", "resource"]);
+    let r = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Some(Endpoint::Imds))
+        .unwrap();
+    assert_eq!(
+        r.query.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["api-version", "resource"]
+    );
 }
 
 #[tokio::test]
@@ -79,22 +130,50 @@ async fn app_service_user_assigned_by_each_selector() {
     let emu = emulator().await;
     let mi = emu.default_user_assigned();
     let cases = [
-        (ManagedIdentityId::ClientId(mi.client_id.clone()), "client_id", mi.client_id.clone()),
-        (ManagedIdentityId::ObjectId(mi.object_id.clone()), "principal_id", mi.object_id.clone()),
-        (ManagedIdentityId::ResourceId(mi.resource_id.clone()), "mi_res_id", mi.resource_id.clone()),
+        (
+            ManagedIdentityId::ClientId(mi.client_id.clone()),
+            "client_id",
+            mi.client_id.clone(),
+        ),
+        (
+            ManagedIdentityId::ObjectId(mi.object_id.clone()),
+            "principal_id",
+            mi.object_id.clone(),
+        ),
+        (
+            ManagedIdentityId::ResourceId(mi.resource_id.clone()),
+            "mi_res_id",
+            mi.resource_id.clone(),
+        ),
     ];
     for (id, param, value) in cases {
         emu.clear_requests();
-        let credential = builder(&emu, MiSourceKind::AppService).managed_identity(id).build().unwrap();
-        assert_eq!(credential.managed_identity_source().unwrap().source, certless::ManagedIdentitySource::AppService);
-        credential.get_token(&["https://graph.microsoft.com"]).await.unwrap();
-        let r = emu.requests().into_iter().find(|r| r.endpoint == Some(Endpoint::AppService)).expect("an App Service request");
+        let credential = builder(&emu, MiSourceKind::AppService)
+            .managed_identity(id)
+            .build()
+            .unwrap();
+        assert_eq!(
+            credential.managed_identity_source().unwrap().source,
+            certless::ManagedIdentitySource::AppService
+        );
+        credential
+            .get_token(&["https://graph.microsoft.com"])
+            .await
+            .unwrap();
+        let r = emu
+            .requests()
+            .into_iter()
+            .find(|r| r.endpoint == Some(Endpoint::AppService))
+            .expect("an App Service request");
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/msi/token");
         assert_eq!(query(&r, "api-version"), Some("2019-08-01"));
         assert_eq!(query(&r, "resource"), Some("api://AzureADTokenExchange"));
         assert_eq!(query(&r, param), Some(value.as_str()));
-        assert_eq!(header(&r, "x-identity-header"), Some(emu.app_service_secret().as_str()));
+        assert_eq!(
+            header(&r, "x-identity-header"),
+            Some(emu.app_service_secret().as_str())
+        );
         assert_eq!(header(&r, "metadata"), None);
     }
 }
@@ -104,17 +183,34 @@ async fn cache_serves_repeats_and_reuses_the_assertion() {
     let emu = emulator().await;
     let credential = credential(&emu, MiSourceKind::Imds);
     let first = credential.get_token(&[SHAREPOINT]).await.unwrap();
-    let again = credential.get_token(&["https://contoso.sharepoint.com"]).await.unwrap();
+    let again = credential
+        .get_token(&["https://contoso.sharepoint.com"])
+        .await
+        .unwrap();
     assert_eq!(first.token, again.token);
     let c = emu.counters();
     assert_eq!((c.imds, c.entra_token), (1, 1));
     assert!(credential.cached_token(&[SHAREPOINT]).unwrap().is_some());
-    assert!(credential.cached_token(&["https://graph.microsoft.com/.default"]).unwrap().is_none());
+    assert!(
+        credential
+            .cached_token(&["https://graph.microsoft.com/.default"])
+            .unwrap()
+            .is_none()
+    );
 
     // Another resource: a new exchange, but the managed-identity token is reused.
-    credential.get_token(&["https://graph.microsoft.com/.default"]).await.unwrap();
+    credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap();
     let forced = credential
-        .get_token_with(&[SHAREPOINT], &certless::TokenRequestOptions { force_refresh: true, ..Default::default() })
+        .get_token_with(
+            &[SHAREPOINT],
+            &certless::TokenRequestOptions {
+                force_refresh: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_ne!(forced.token, first.token);
@@ -126,7 +222,11 @@ async fn cache_serves_repeats_and_reuses_the_assertion() {
 async fn https_authority_with_the_emulator_ca() {
     let emu = certless_emulator::Emulator::start(
         certless_emulator::EmulatorConfig::default(),
-        certless_emulator::StartOptions { http_port: 0, https_port: Some(0), state_dir: None },
+        certless_emulator::StartOptions {
+            http_port: 0,
+            https_port: Some(0),
+            state_dir: None,
+        },
     )
     .await
     .unwrap();

@@ -10,16 +10,41 @@ use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 
 pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
     let selectors = [
-        (vars::MI_CLIENT_ID, env.var(vars::MI_CLIENT_ID).map(ManagedIdentityId::ClientId)),
-        (vars::MI_OBJECT_ID, env.var(vars::MI_OBJECT_ID).map(ManagedIdentityId::ObjectId)),
-        (vars::MI_RESOURCE_ID, env.var(vars::MI_RESOURCE_ID).map(ManagedIdentityId::ResourceId)),
+        (
+            vars::MI_CLIENT_ID,
+            env.var(vars::MI_CLIENT_ID).map(ManagedIdentityId::ClientId),
+        ),
+        (
+            vars::MI_OBJECT_ID,
+            env.var(vars::MI_OBJECT_ID).map(ManagedIdentityId::ObjectId),
+        ),
+        (
+            vars::MI_RESOURCE_ID,
+            env.var(vars::MI_RESOURCE_ID)
+                .map(ManagedIdentityId::ResourceId),
+        ),
     ];
-    let set: Vec<&str> = selectors.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| *n).collect();
+    let set: Vec<&str> = selectors
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(n, _)| *n)
+        .collect();
     if set.len() > 1 {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("{} are all set; the managed identity must be named once", set.join(" and ")))
-            .with_remedy("Keep one of CERTLESS_MANAGED_IDENTITY_CLIENT_ID, _OBJECT_ID or _RESOURCE_ID."));
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{} are all set; the managed identity must be named once",
+                set.join(" and ")
+            ),
+        )
+        .with_remedy(
+            "Keep one of CERTLESS_MANAGED_IDENTITY_CLIENT_ID, _OBJECT_ID or _RESOURCE_ID.",
+        ));
     }
-    let id = selectors.into_iter().find_map(|(_, v)| v).unwrap_or(ManagedIdentityId::SystemAssigned);
+    let id = selectors
+        .into_iter()
+        .find_map(|(_, v)| v)
+        .unwrap_or(ManagedIdentityId::SystemAssigned);
     let mut builder = CredentialBuilder {
         tenant_id: env.var(vars::AZURE_TENANT_ID),
         client_id: env.var(vars::AZURE_CLIENT_ID),
@@ -28,7 +53,10 @@ pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
         origin: "environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, ...)".to_string(),
         ..CredentialBuilder::default()
     };
-    builder.sources.push(CredentialSource::ManagedIdentity { id, token_exchange_audience: None });
+    builder.sources.push(CredentialSource::ManagedIdentity {
+        id,
+        token_exchange_audience: None,
+    });
     if let Some(source) = env.var(vars::MI_SOURCE) {
         builder.managed_identity_source = Some(ManagedIdentitySource::parse(&source)?);
     }
@@ -47,23 +75,44 @@ mod tests {
             .with_var("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47")
             .with_var("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555")
             .with_var("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us")
-            .with_var("CERTLESS_MANAGED_IDENTITY_OBJECT_ID", "aaaaaaaa-2222-3333-4444-555555555555");
+            .with_var(
+                "CERTLESS_MANAGED_IDENTITY_OBJECT_ID",
+                "aaaaaaaa-2222-3333-4444-555555555555",
+            );
         let b = parse(Arc::new(env)).unwrap();
-        assert_eq!(b.sources, vec![CredentialSource::ManagedIdentity { id: ManagedIdentityId::ObjectId("aaaaaaaa-2222-3333-4444-555555555555".into()), token_exchange_audience: None }]);
+        assert_eq!(
+            b.sources,
+            vec![CredentialSource::ManagedIdentity {
+                id: ManagedIdentityId::ObjectId("aaaaaaaa-2222-3333-4444-555555555555".into()),
+                token_exchange_audience: None
+            }]
+        );
         let o = b.validate().unwrap();
         assert_eq!(o.default_audience, "api://AzureADTokenExchangeUSGov");
     }
 
     #[test]
     fn two_selectors_are_refused() {
-        let env = MapEnv::new().with_var("CERTLESS_MANAGED_IDENTITY_CLIENT_ID", "a").with_var("CERTLESS_MANAGED_IDENTITY_RESOURCE_ID", "b");
+        let env = MapEnv::new()
+            .with_var("CERTLESS_MANAGED_IDENTITY_CLIENT_ID", "a")
+            .with_var("CERTLESS_MANAGED_IDENTITY_RESOURCE_ID", "b");
         let e = parse(Arc::new(env)).unwrap_err();
-        assert!(e.to_string().contains("CERTLESS_MANAGED_IDENTITY_CLIENT_ID and CERTLESS_MANAGED_IDENTITY_RESOURCE_ID"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "CERTLESS_MANAGED_IDENTITY_CLIENT_ID and CERTLESS_MANAGED_IDENTITY_RESOURCE_ID"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_tenant_names_the_variable() {
-        let e = parse(Arc::new(MapEnv::new().with_var("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"))).unwrap().validate().unwrap_err();
+        let e = parse(Arc::new(
+            MapEnv::new().with_var("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
+        ))
+        .unwrap()
+        .validate()
+        .unwrap_err();
         assert!(e.to_string().contains("AZURE_TENANT_ID"), "{e}");
     }
 }

@@ -15,28 +15,86 @@ use crate::managed_identity::ManagedIdentityId;
 /// Keys of the `AzureAd` section that certless ignores: Id.Web's `MicrosoftIdentityOptions` and
 /// the OpenID Connect options it inherits, which concern web sign-in, not app-only tokens.
 const IGNORED_SECTION_KEYS: &[&str] = &[
-    "Domain", "CallbackPath", "SignedOutCallbackPath", "SignUpSignInPolicyId", "ResetPasswordPolicyId",
-    "EditProfilePolicyId", "DefaultUserFlow", "ClientCapabilities", "AzureRegion", "SendX5C", "WithSpaAuthCode",
-    "AllowWebApiToBeAuthorizedByACL", "Audience", "Audiences", "AppHomeTenantId", "LegacyCacheCompatibilityEnabled",
-    "ResetPasswordPath", "ErrorPath", "UserAssignedManagedIdentityClientId", "ExtraQueryParameters",
-    "TokenDecryptionCredentials", "TokenDecryptionCertificates", "ResponseType", "ResponseMode", "SaveTokens", "UsePkce",
-    "Scope", "Scopes", "RedirectUri", "SignedOutRedirectUri", "RemoteSignOutPath", "MetadataAddress",
-    "RequireHttpsMetadata", "GetClaimsFromUserInfoEndpoint", "MapInboundClaims", "ClockSkew", "TokenValidationParameters",
-    "ClientCertificates", "ClientSecret", "DisableClientCertificateRevocationCheck", "EnablePiiLogging",
-    "ClientCredentialsUsingManagedIdentity", "ResetPasswordCallbackPath",
+    "Domain",
+    "CallbackPath",
+    "SignedOutCallbackPath",
+    "SignUpSignInPolicyId",
+    "ResetPasswordPolicyId",
+    "EditProfilePolicyId",
+    "DefaultUserFlow",
+    "ClientCapabilities",
+    "AzureRegion",
+    "SendX5C",
+    "WithSpaAuthCode",
+    "AllowWebApiToBeAuthorizedByACL",
+    "Audience",
+    "Audiences",
+    "AppHomeTenantId",
+    "LegacyCacheCompatibilityEnabled",
+    "ResetPasswordPath",
+    "ErrorPath",
+    "UserAssignedManagedIdentityClientId",
+    "ExtraQueryParameters",
+    "TokenDecryptionCredentials",
+    "TokenDecryptionCertificates",
+    "ResponseType",
+    "ResponseMode",
+    "SaveTokens",
+    "UsePkce",
+    "Scope",
+    "Scopes",
+    "RedirectUri",
+    "SignedOutRedirectUri",
+    "RemoteSignOutPath",
+    "MetadataAddress",
+    "RequireHttpsMetadata",
+    "GetClaimsFromUserInfoEndpoint",
+    "MapInboundClaims",
+    "ClockSkew",
+    "TokenValidationParameters",
+    "ClientCertificates",
+    "ClientSecret",
+    "DisableClientCertificateRevocationCheck",
+    "EnablePiiLogging",
+    "ClientCredentialsUsingManagedIdentity",
+    "ResetPasswordCallbackPath",
 ];
 
-const USED_SECTION_KEYS: &[&str] = &["Instance", "TenantId", "ClientId", "Authority", "ClientCredentials"];
+const USED_SECTION_KEYS: &[&str] = &[
+    "Instance",
+    "TenantId",
+    "ClientId",
+    "Authority",
+    "ClientCredentials",
+];
 
 /// Keys of a `ClientCredentials` entry (Id.Web's `CredentialDescription`), plus certless's
 /// `ManagedIdentityObjectId` / `ManagedIdentityResourceId` for identities picked another way.
 const CREDENTIAL_KEYS: &[&str] = &[
-    "SourceType", "Skip", "ManagedIdentityClientId", "ManagedIdentityObjectId", "ManagedIdentityResourceId",
-    "TokenExchangeUrl", "TokenExchangeAuthority", "KeyVaultUrl", "KeyVaultCertificateName", "CertificateStorePath",
-    "CertificateDistinguishedName", "CertificateThumbprint", "CertificateDiskPath", "CertificatePassword",
-    "Base64EncodedValue", "ClientSecret", "SignedAssertionFileDiskPath", "CustomSignedAssertionProviderName",
-    "CustomSignedAssertionProviderData", "DecryptKeysAuthenticationOptions", "Container", "ReferenceOrValue",
-    "Certificate", "CertificateSubjectName",
+    "SourceType",
+    "Skip",
+    "ManagedIdentityClientId",
+    "ManagedIdentityObjectId",
+    "ManagedIdentityResourceId",
+    "TokenExchangeUrl",
+    "TokenExchangeAuthority",
+    "KeyVaultUrl",
+    "KeyVaultCertificateName",
+    "CertificateStorePath",
+    "CertificateDistinguishedName",
+    "CertificateThumbprint",
+    "CertificateDiskPath",
+    "CertificatePassword",
+    "Base64EncodedValue",
+    "ClientSecret",
+    "SignedAssertionFileDiskPath",
+    "CustomSignedAssertionProviderName",
+    "CustomSignedAssertionProviderData",
+    "DecryptKeysAuthenticationOptions",
+    "Container",
+    "ReferenceOrValue",
+    "Certificate",
+    "CertificateSubjectName",
 ];
 
 pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
@@ -44,13 +102,19 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
         Error::config(ErrorCode::InvalidConfig, format!("the {origin} is not valid JSON: {e}"))
             .with_remedy("Fix the JSON syntax (appsettings.json allows no comments here; remove trailing commas).")
     })?;
-    let root = root
-        .as_object()
-        .ok_or_else(|| Error::config(ErrorCode::InvalidConfig, format!("the {origin} is not a JSON object")))?;
+    let root = root.as_object().ok_or_else(|| {
+        Error::config(
+            ErrorCode::InvalidConfig,
+            format!("the {origin} is not a JSON object"),
+        )
+    })?;
     let (section, path) = match lookup(root, "AzureAd", "")? {
         Some(section) => {
             let obj = section.as_object().ok_or_else(|| {
-                Error::config(ErrorCode::InvalidConfig, format!("AzureAd in the {origin} is not an object"))
+                Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!("AzureAd in the {origin} is not an object"),
+                )
             })?;
             (obj, "AzureAd")
         }
@@ -62,7 +126,10 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
     };
     check_keys(section, path, &[USED_SECTION_KEYS, IGNORED_SECTION_KEYS])?;
 
-    let mut builder = CredentialBuilder { origin: origin.to_string(), ..CredentialBuilder::default() };
+    let mut builder = CredentialBuilder {
+        origin: origin.to_string(),
+        ..CredentialBuilder::default()
+    };
     let instance = string(section, "Instance", path)?;
     builder.tenant_id = string(section, "TenantId", path)?;
     builder.client_id = string(section, "ClientId", path)?;
@@ -70,9 +137,15 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
         // `https://login.microsoftonline.com/{tenant}[/v2.0]`: fills what Instance/TenantId left unset.
         let trimmed = authority.trim().trim_end_matches('/');
         let trimmed = trimmed.strip_suffix("/v2.0").unwrap_or(trimmed);
-        let (host, tenant) = trimmed.rsplit_once('/').filter(|(h, _)| h.contains("://")).ok_or_else(|| {
-            Error::config(ErrorCode::InvalidConfig, format!("Authority '{authority}' is not https://<login host>/<tenant>"))
-        })?;
+        let (host, tenant) = trimmed
+            .rsplit_once('/')
+            .filter(|(h, _)| h.contains("://"))
+            .ok_or_else(|| {
+                Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!("Authority '{authority}' is not https://<login host>/<tenant>"),
+                )
+            })?;
         if instance.is_none() {
             builder.authority_host = Some(host.to_string());
         }
@@ -86,7 +159,10 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
 
     if let Some(list) = lookup(section, "ClientCredentials", path)? {
         let entries = list.as_array().ok_or_else(|| {
-            Error::config(ErrorCode::InvalidConfig, format!("{} must be a list", join(path, "ClientCredentials")))
+            Error::config(
+                ErrorCode::InvalidConfig,
+                format!("{} must be a list", join(path, "ClientCredentials")),
+            )
         })?;
         for (i, entry) in entries.iter().enumerate() {
             let entry_path = format!("{}[{i}]", join(path, "ClientCredentials"));
@@ -105,15 +181,17 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
         }
     }
     if string(section, "ClientSecret", path)?.is_some() {
-        builder.sources.push(CredentialSource::Unsupported { kind: CredentialSourceKind::ClientSecret });
+        builder.sources.push(CredentialSource::Unsupported {
+            kind: CredentialSourceKind::ClientSecret,
+        });
     }
     Ok(builder)
 }
 
 fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource>> {
-    let obj = entry
-        .as_object()
-        .ok_or_else(|| Error::config(ErrorCode::InvalidConfig, format!("{path} is not an object")))?;
+    let obj = entry.as_object().ok_or_else(|| {
+        Error::config(ErrorCode::InvalidConfig, format!("{path} is not an object"))
+    })?;
     check_keys(obj, path, &[CREDENTIAL_KEYS])?;
     if boolean(obj, "Skip", path)?.unwrap_or(false) {
         return Ok(None);
@@ -123,9 +201,15 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
             .with_remedy("Add \"SourceType\": \"SignedAssertionFromManagedIdentity\" (or another Microsoft.Identity.Web source type).")
     })?;
     let kind = CredentialSourceKind::parse(&source_type).ok_or_else(|| {
-        let known: Vec<&str> = CredentialSourceKind::ALL.iter().map(|k| k.as_str()).collect();
-        Error::config(ErrorCode::UnsupportedCredentialSource, format!("{path} has an unknown SourceType '{source_type}'"))
-            .with_remedy(format!("Use one of: {}.", known.join(", ")))
+        let known: Vec<&str> = CredentialSourceKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        Error::config(
+            ErrorCode::UnsupportedCredentialSource,
+            format!("{path} has an unknown SourceType '{source_type}'"),
+        )
+        .with_remedy(format!("Use one of: {}.", known.join(", ")))
     })?;
     if kind != CredentialSourceKind::SignedAssertionFromManagedIdentity {
         return Ok(Some(CredentialSource::Unsupported { kind }));
@@ -142,11 +226,18 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
             .with_remedy("Keep one of ManagedIdentityClientId, ManagedIdentityObjectId, ManagedIdentityResourceId."));
     }
     let token_exchange_audience = string(obj, "TokenExchangeUrl", path)?;
-    Ok(Some(CredentialSource::ManagedIdentity { id, token_exchange_audience }))
+    Ok(Some(CredentialSource::ManagedIdentity {
+        id,
+        token_exchange_audience,
+    }))
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}:{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}:{key}")
+    }
 }
 
 fn find<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<(&'a String, &'a Value)> {
@@ -159,7 +250,13 @@ fn lookup<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<Opti
     let mut hits = obj.iter().filter(|(k, _)| k.eq_ignore_ascii_case(key));
     let first = hits.next();
     if let (Some((a, _)), Some((b, _))) = (first, hits.next()) {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("{} appears twice ('{a}' and '{b}'); keys are case-insensitive", join(path, key))));
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{} appears twice ('{a}' and '{b}'); keys are case-insensitive",
+                join(path, key)
+            ),
+        ));
     }
     Ok(first.map(|(_, v)| v).filter(|v| !v.is_null()))
 }
@@ -169,7 +266,14 @@ fn string(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<Stri
         None => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(other) => Err(Error::config(ErrorCode::InvalidConfig, format!("{} must be a string, not {}", join(path, key), type_name(other)))),
+        Some(other) => Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{} must be a string, not {}",
+                join(path, key),
+                type_name(other)
+            ),
+        )),
     }
 }
 
@@ -180,7 +284,10 @@ fn boolean(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<boo
         // .NET configuration carries everything as strings.
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(other) => Err(Error::config(ErrorCode::InvalidConfig, format!("{} must be true or false, not {other}", join(path, key)))),
+        Some(other) => Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!("{} must be true or false, not {other}", join(path, key)),
+        )),
     }
 }
 
@@ -202,10 +309,18 @@ fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&[&str]]) -> Resu
             continue;
         }
         let suggestion = known()
-            .map(|k| (edit_distance(&k.to_ascii_lowercase(), &key.to_ascii_lowercase()), *k))
+            .map(|k| {
+                (
+                    edit_distance(&k.to_ascii_lowercase(), &key.to_ascii_lowercase()),
+                    *k,
+                )
+            })
             .filter(|(d, _)| *d <= 3)
             .min();
-        let mut error = Error::config(ErrorCode::UnknownConfigKey, format!("unknown key '{}' in the configuration", join(path, key)));
+        let mut error = Error::config(
+            ErrorCode::UnknownConfigKey,
+            format!("unknown key '{}' in the configuration", join(path, key)),
+        );
         error = match suggestion {
             Some((_, k)) => error.with_remedy(format!("Did you mean '{k}'?")),
             None => error.with_remedy("Remove it; certless reads Microsoft.Identity.Web's keys (Instance, TenantId, ClientId, ClientCredentials)."),
@@ -243,12 +358,20 @@ mod tests {
     fn seed_configuration_parses_in_order() {
         let b = parse(SEED, "test").unwrap();
         assert_eq!(b.tenant_id.as_deref(), Some("YOUR_TENANT_ID"));
-        assert_eq!(b.authority_host.as_deref(), Some("https://login.microsoftonline.com/"));
+        assert_eq!(
+            b.authority_host.as_deref(),
+            Some("https://login.microsoftonline.com/")
+        );
         assert_eq!(
             b.sources,
             vec![
-                CredentialSource::ManagedIdentity { id: ManagedIdentityId::ClientId("USER_ASSIGNED_MSI_CLIENT_ID".into()), token_exchange_audience: None },
-                CredentialSource::Unsupported { kind: CredentialSourceKind::KeyVault },
+                CredentialSource::ManagedIdentity {
+                    id: ManagedIdentityId::ClientId("USER_ASSIGNED_MSI_CLIENT_ID".into()),
+                    token_exchange_audience: None
+                },
+                CredentialSource::Unsupported {
+                    kind: CredentialSourceKind::KeyVault
+                },
             ]
         );
         // The placeholders are caught at validation, with a message that says so.
@@ -269,24 +392,51 @@ mod tests {
     fn skip_removes_entries() {
         let b = parse(r#"{"AzureAd":{"ClientCredentials":[{"SourceType":"ClientSecret","ClientSecret":"s","Skip":true},{"SourceType":"SignedAssertionFromManagedIdentity"}]}}"#, "x").unwrap();
         assert_eq!(b.sources.len(), 1);
-        assert_eq!(b.sources[0].kind(), CredentialSourceKind::SignedAssertionFromManagedIdentity);
+        assert_eq!(
+            b.sources[0].kind(),
+            CredentialSourceKind::SignedAssertionFromManagedIdentity
+        );
     }
 
     #[test]
     fn mistakes_are_named() {
         let e = parse(r#"{"AzureAd":{"TennantId":"t"}}"#, "x").unwrap_err();
         assert_eq!(e.code(), ErrorCode::UnknownConfigKey);
-        assert!(e.to_string().contains("AzureAd:TennantId") && e.to_string().contains("Did you mean 'TenantId'"), "{e}");
-        let e = parse(r#"{"AzureAd":{"ClientCredentials":[{"SourceType":"MagicBeans"}]}}"#, "x").unwrap_err();
+        assert!(
+            e.to_string().contains("AzureAd:TennantId")
+                && e.to_string().contains("Did you mean 'TenantId'"),
+            "{e}"
+        );
+        let e = parse(
+            r#"{"AzureAd":{"ClientCredentials":[{"SourceType":"MagicBeans"}]}}"#,
+            "x",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), ErrorCode::UnsupportedCredentialSource);
-        assert!(e.to_string().contains("MagicBeans") && e.to_string().contains("SignedAssertionFromManagedIdentity"), "{e}");
+        assert!(
+            e.to_string().contains("MagicBeans")
+                && e.to_string().contains("SignedAssertionFromManagedIdentity"),
+            "{e}"
+        );
         let e = parse(r#"{"AzureAd":{"TenantId":"a","tenantId":"b"}}"#, "x").unwrap_err();
         assert!(e.to_string().contains("twice"), "{e}");
-        assert_eq!(parse("{not json", "x").unwrap_err().code(), ErrorCode::InvalidConfig);
-        assert_eq!(parse("[]", "x").unwrap_err().code(), ErrorCode::InvalidConfig);
-        assert_eq!(parse(r#"{"Logging":{}}"#, "x").unwrap_err().code(), ErrorCode::MissingConfig);
+        assert_eq!(
+            parse("{not json", "x").unwrap_err().code(),
+            ErrorCode::InvalidConfig
+        );
+        assert_eq!(
+            parse("[]", "x").unwrap_err().code(),
+            ErrorCode::InvalidConfig
+        );
+        assert_eq!(
+            parse(r#"{"Logging":{}}"#, "x").unwrap_err().code(),
+            ErrorCode::MissingConfig
+        );
         let e = parse(r#"{"AzureAd":{"ClientId":5}}"#, "x").unwrap_err();
-        assert!(e.to_string().contains("AzureAd:ClientId must be a string"), "{e}");
+        assert!(
+            e.to_string().contains("AzureAd:ClientId must be a string"),
+            "{e}"
+        );
         let e = parse(r#"{"AzureAd":{"ClientCredentials":[{"SourceType":"SignedAssertionFromManagedIdentity","ManagedIdentityClientId":"a","ManagedIdentityObjectId":"b"}]}}"#, "x").unwrap_err();
         assert!(e.to_string().contains("more than once"), "{e}");
     }
@@ -294,7 +444,10 @@ mod tests {
     #[test]
     fn authority_fills_instance_and_tenant() {
         let b = parse(r#"{"AzureAd":{"Authority":"https://login.microsoftonline.us/contoso.onmicrosoft.us/v2.0","ClientId":"c"}}"#, "x").unwrap();
-        assert_eq!(b.authority_host.as_deref(), Some("https://login.microsoftonline.us"));
+        assert_eq!(
+            b.authority_host.as_deref(),
+            Some("https://login.microsoftonline.us")
+        );
         assert_eq!(b.tenant_id.as_deref(), Some("contoso.onmicrosoft.us"));
     }
 }

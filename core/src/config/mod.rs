@@ -76,7 +76,9 @@ impl CredentialSourceKind {
 
     /// Case-insensitive, as .NET configuration binding is.
     pub fn parse(value: &str) -> Option<Self> {
-        CredentialSourceKind::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(value.trim()))
+        CredentialSourceKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(value.trim()))
     }
 }
 
@@ -103,7 +105,9 @@ pub enum CredentialSource {
 impl CredentialSource {
     pub fn kind(&self) -> CredentialSourceKind {
         match self {
-            CredentialSource::ManagedIdentity { .. } => CredentialSourceKind::SignedAssertionFromManagedIdentity,
+            CredentialSource::ManagedIdentity { .. } => {
+                CredentialSourceKind::SignedAssertionFromManagedIdentity
+            }
             CredentialSource::Unsupported { kind } => *kind,
         }
     }
@@ -153,7 +157,9 @@ impl Default for CredentialBuilder {
             token_exchange_audience: None,
             timeouts: Timeouts::default(),
             expiry_margin: Duration::from_secs(DEFAULT_EXPIRY_MARGIN_SECS),
-            assertion_margin: Duration::from_secs(crate::credential::ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs()),
+            assertion_margin: Duration::from_secs(
+                crate::credential::ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs(),
+            ),
             ca_files: Vec::new(),
             env: None,
             clock: None,
@@ -176,8 +182,11 @@ impl CredentialBuilder {
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(ErrorCode::ConfigFileUnreadable, format!("cannot read configuration file {}: {e}", path.display()))
-                .with_remedy("Check the path and that this process's account may read the file.")
+            Error::config(
+                ErrorCode::ConfigFileUnreadable,
+                format!("cannot read configuration file {}: {e}", path.display()),
+            )
+            .with_remedy("Check the path and that this process's account may read the file.")
         })?;
         idweb::parse(&text, &format!("configuration file {}", path.display()))
     }
@@ -213,7 +222,10 @@ impl CredentialBuilder {
 
     /// Appends a managed-identity assertion source for `id` to the credential list.
     pub fn managed_identity(mut self, id: ManagedIdentityId) -> Self {
-        self.sources.push(CredentialSource::ManagedIdentity { id, token_exchange_audience: None });
+        self.sources.push(CredentialSource::ManagedIdentity {
+            id,
+            token_exchange_audience: None,
+        });
         self
     }
 
@@ -289,7 +301,11 @@ impl CredentialBuilder {
             Error::config(ErrorCode::MissingConfig, format!("no client id in the {from}"))
                 .with_remedy("Set ClientId (appsettings AzureAd section) or AZURE_CLIENT_ID to the app registration's Application (client) ID.")
         })?;
-        let client_id = validate_guid(&client_id, "ClientId", "the app registration's Application (client) ID")?;
+        let client_id = validate_guid(
+            &client_id,
+            "ClientId",
+            "the app registration's Application (client) ID",
+        )?;
         let authority = match &self.authority_host {
             Some(host) => AuthorityHost::parse(host)?,
             None => AuthorityHost::global(),
@@ -299,7 +315,11 @@ impl CredentialBuilder {
                 .with_remedy("Add a ClientCredentials entry {\"SourceType\": \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \"<user-assigned MI client id>\"}."));
         }
         for source in &self.sources {
-            if let CredentialSource::ManagedIdentity { id, token_exchange_audience } = source {
+            if let CredentialSource::ManagedIdentity {
+                id,
+                token_exchange_audience,
+            } = source
+            {
                 validate_managed_identity_id(id)?;
                 if let Some(aud) = token_exchange_audience {
                     validate_audience(aud)?;
@@ -380,8 +400,11 @@ fn looks_like_placeholder(value: &str) -> bool {
 }
 
 fn placeholder_error(value: &str, key: &str, what: &str) -> Error {
-    Error::config(ErrorCode::InvalidConfig, format!("{key} is still the placeholder '{value}'"))
-        .with_remedy(format!("Replace it with {what}."))
+    Error::config(
+        ErrorCode::InvalidConfig,
+        format!("{key} is still the placeholder '{value}'"),
+    )
+    .with_remedy(format!("Replace it with {what}."))
 }
 
 fn validate_guid(value: &str, key: &str, what: &str) -> Result<String> {
@@ -390,8 +413,13 @@ fn validate_guid(value: &str, key: &str, what: &str) -> Result<String> {
         return Err(placeholder_error(v, key, what));
     }
     if !is_guid(v) {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is not a GUID"))
-            .with_remedy(format!("{key} must be {what}, a GUID like 11111111-2222-3333-4444-555555555555.")));
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!("{key} '{v}' is not a GUID"),
+        )
+        .with_remedy(format!(
+            "{key} must be {what}, a GUID like 11111111-2222-3333-4444-555555555555."
+        )));
     }
     Ok(v.to_ascii_lowercase())
 }
@@ -401,13 +429,17 @@ fn validate_tenant(value: &str, key: &str) -> Result<String> {
     if looks_like_placeholder(v) {
         return Err(placeholder_error(v, key, "the Directory (tenant) ID"));
     }
-    if ["common", "organizations", "consumers"].iter().any(|m| v.eq_ignore_ascii_case(m)) {
+    if ["common", "organizations", "consumers"]
+        .iter()
+        .any(|m| v.eq_ignore_ascii_case(m))
+    {
         return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is not a tenant: an app-only token needs a specific tenant"))
             .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."));
     }
     let domain_like = v.contains('.')
         && v.len() <= 253
-        && v.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && v.split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if is_guid(v) || domain_like {
         Ok(v.to_ascii_lowercase())
     } else {
@@ -419,11 +451,23 @@ fn validate_tenant(value: &str, key: &str) -> Result<String> {
 fn validate_managed_identity_id(id: &ManagedIdentityId) -> Result<()> {
     match id {
         ManagedIdentityId::SystemAssigned => Ok(()),
-        ManagedIdentityId::ClientId(v) => validate_guid(v, "ManagedIdentityClientId", "the user-assigned managed identity's Client ID").map(drop),
-        ManagedIdentityId::ObjectId(v) => validate_guid(v, "ManagedIdentityObjectId", "the user-assigned managed identity's Object (principal) ID").map(drop),
+        ManagedIdentityId::ClientId(v) => validate_guid(
+            v,
+            "ManagedIdentityClientId",
+            "the user-assigned managed identity's Client ID",
+        )
+        .map(drop),
+        ManagedIdentityId::ObjectId(v) => validate_guid(
+            v,
+            "ManagedIdentityObjectId",
+            "the user-assigned managed identity's Object (principal) ID",
+        )
+        .map(drop),
         ManagedIdentityId::ResourceId(v) => {
             let lower = v.to_ascii_lowercase();
-            if lower.starts_with("/subscriptions/") && lower.contains("/providers/microsoft.managedidentity/userassignedidentities/") {
+            if lower.starts_with("/subscriptions/")
+                && lower.contains("/providers/microsoft.managedidentity/userassignedidentities/")
+            {
                 Ok(())
             } else {
                 Err(Error::config(ErrorCode::InvalidConfig, format!("managed identity resource id '{v}' is not a user-assigned identity's ARM id"))
@@ -451,26 +495,63 @@ mod tests {
 
     #[test]
     fn builder_validates_ids() {
-        let ok = CredentialBuilder::new().tenant_id(T).client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap();
+        let ok = CredentialBuilder::new()
+            .tenant_id(T)
+            .client_id(C)
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .validate()
+            .unwrap();
         assert_eq!(ok.default_audience, "api://AzureADTokenExchange");
-        let e = CredentialBuilder::new().tenant_id("YOUR_TENANT_ID").client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        let e = CredentialBuilder::new()
+            .tenant_id("YOUR_TENANT_ID")
+            .client_id(C)
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .validate()
+            .unwrap_err();
         assert!(e.to_string().contains("placeholder"), "{e}");
-        let e = CredentialBuilder::new().tenant_id("common").client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        let e = CredentialBuilder::new()
+            .tenant_id("common")
+            .client_id(C)
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .validate()
+            .unwrap_err();
         assert!(e.to_string().contains("specific tenant"), "{e}");
-        let e = CredentialBuilder::new().tenant_id(T).client_id("not-a-guid").managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        let e = CredentialBuilder::new()
+            .tenant_id(T)
+            .client_id("not-a-guid")
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .validate()
+            .unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidConfig);
-        let e = CredentialBuilder::new().tenant_id(T).client_id(C).validate().unwrap_err();
+        let e = CredentialBuilder::new()
+            .tenant_id(T)
+            .client_id(C)
+            .validate()
+            .unwrap_err();
         assert_eq!(e.code(), ErrorCode::MissingConfig);
-        let e = CredentialBuilder::new().client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().unwrap_err();
+        let e = CredentialBuilder::new()
+            .client_id(C)
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .validate()
+            .unwrap_err();
         assert!(e.to_string().contains("AZURE_TENANT_ID"), "{e}");
         let e = CredentialBuilder::new()
             .tenant_id(T)
             .client_id(C)
-            .managed_identity(ManagedIdentityId::ResourceId("/subscriptions/x/resourceGroups/y".into()))
+            .managed_identity(ManagedIdentityId::ResourceId(
+                "/subscriptions/x/resourceGroups/y".into(),
+            ))
             .validate()
             .unwrap_err();
         assert!(e.to_string().contains("userAssignedIdentities"), "{e}");
-        assert!(CredentialBuilder::new().tenant_id("contoso.onmicrosoft.com").client_id(C).managed_identity(ManagedIdentityId::SystemAssigned).validate().is_ok());
+        assert!(
+            CredentialBuilder::new()
+                .tenant_id("contoso.onmicrosoft.com")
+                .client_id(C)
+                .managed_identity(ManagedIdentityId::SystemAssigned)
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

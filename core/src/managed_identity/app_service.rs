@@ -18,10 +18,17 @@ pub(super) fn endpoint(env: &dyn Environment) -> Result<(String, Secret)> {
         Error::config(ErrorCode::MissingConfig, format!("App Service managed identity needs {name}, which is not set"))
             .with_remedy("Enable the managed identity on the App Service / Function (the platform then sets IDENTITY_ENDPOINT and IDENTITY_HEADER).")
     };
-    let endpoint = env.var(vars::IDENTITY_ENDPOINT).ok_or_else(|| missing(vars::IDENTITY_ENDPOINT))?;
-    let secret = env.var(vars::IDENTITY_HEADER).ok_or_else(|| missing(vars::IDENTITY_HEADER))?;
+    let endpoint = env
+        .var(vars::IDENTITY_ENDPOINT)
+        .ok_or_else(|| missing(vars::IDENTITY_ENDPOINT))?;
+    let secret = env
+        .var(vars::IDENTITY_HEADER)
+        .ok_or_else(|| missing(vars::IDENTITY_HEADER))?;
     url::Url::parse(endpoint.trim()).map_err(|e| {
-        Error::config(ErrorCode::InvalidConfig, format!("IDENTITY_ENDPOINT '{endpoint}' is not a URL ({e})"))
+        Error::config(
+            ErrorCode::InvalidConfig,
+            format!("IDENTITY_ENDPOINT '{endpoint}' is not a URL ({e})"),
+        )
     })?;
     Ok((endpoint.trim().to_string(), Secret::from(secret)))
 }
@@ -40,10 +47,16 @@ pub(super) fn request(
         ManagedIdentityId::ObjectId(v) => query.push(("principal_id", v)),
         ManagedIdentityId::ResourceId(v) => query.push(("mi_res_id", v)),
     }
-    http.get(endpoint).query(&query).header("X-IDENTITY-HEADER", secret.expose())
+    http.get(endpoint)
+        .query(&query)
+        .header("X-IDENTITY-HEADER", secret.expose())
 }
 
-pub(super) fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option<String> {
+pub(super) fn remedy(
+    status: u16,
+    details: &ErrorDetails,
+    id: &ManagedIdentityId,
+) -> Option<String> {
     let text = details.text_lowercase();
     Some(match status {
         400 | 404 if text.contains("not found") || text.contains("identity") => format!(

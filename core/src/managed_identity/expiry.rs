@@ -30,21 +30,29 @@ pub fn parse_expires_in(value: &Value, now: i64) -> Option<i64> {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| now.saturating_add(secs as i64))
+    (0.0..1e9).contains(&secs).then(|| now.saturating_add(secs as i64))
 }
 
 fn number_to_instant(n: f64, now: i64) -> Option<i64> {
-    if !n.is_finite() || n < 0.0 || n > 1e13 {
+    if !(0.0..=1e13).contains(&n) {
         return None;
     }
     let n = n as i64;
-    Some(if n < RELATIVE_THRESHOLD { now.saturating_add(n) } else { n })
+    Some(if n < RELATIVE_THRESHOLD {
+        now.saturating_add(n)
+    } else {
+        n
+    })
 }
 
 /// `2026-11-22T02:33:17Z`, `2026-11-22T02:33:17.123+01:00`, `2026-11-22 02:33:17Z`.
 fn parse_iso8601(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+    {
         return None;
     }
     let year = s.get(0..4)?.parse().ok()?;
@@ -94,7 +102,7 @@ fn parse_us_date(s: &str) -> Option<i64> {
     Some(civil_to_unix(year, month, day, hour, minute, second)? - parse_offset(offset)?)
 }
 
-fn parse_hms(s: &str) -> Option<(u32, u32, u32)> {
+pub(crate) fn parse_hms(s: &str) -> Option<(u32, u32, u32)> {
     let mut t = s.split(':');
     let h = t.next()?.parse().ok()?;
     let m = t.next()?.parse().ok()?;
@@ -122,7 +130,14 @@ fn parse_offset(s: &str) -> Option<i64> {
 }
 
 /// Days-from-civil (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
-fn civil_to_unix(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
+pub(crate) fn civil_to_unix(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
         return None;
     }
@@ -145,9 +160,18 @@ mod tests {
 
     #[test]
     fn epoch_seconds_as_number_or_string() {
-        assert_eq!(parse_expires_on(&json!(1_700_003_600), NOW), Some(1_700_003_600));
-        assert_eq!(parse_expires_on(&json!("1700003600"), NOW), Some(1_700_003_600));
-        assert_eq!(parse_expires_on(&json!(" 1700003600 "), NOW), Some(1_700_003_600));
+        assert_eq!(
+            parse_expires_on(&json!(1_700_003_600), NOW),
+            Some(1_700_003_600)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1700003600"), NOW),
+            Some(1_700_003_600)
+        );
+        assert_eq!(
+            parse_expires_on(&json!(" 1700003600 "), NOW),
+            Some(1_700_003_600)
+        );
     }
 
     #[test]
@@ -161,24 +185,60 @@ mod tests {
     #[test]
     fn iso8601_with_offsets_and_fractions() {
         // 2020-01-16T05:24:12Z = 1579152252
-        assert_eq!(parse_expires_on(&json!("2020-01-16T05:24:12Z"), NOW), Some(1_579_152_252));
-        assert_eq!(parse_expires_on(&json!("2020-01-16T05:24:12.1234567Z"), NOW), Some(1_579_152_252));
-        assert_eq!(parse_expires_on(&json!("2020-01-16T06:24:12+01:00"), NOW), Some(1_579_152_252));
-        assert_eq!(parse_expires_on(&json!("2020-01-16 05:24:12"), NOW), Some(1_579_152_252));
+        assert_eq!(
+            parse_expires_on(&json!("2020-01-16T05:24:12Z"), NOW),
+            Some(1_579_152_252)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("2020-01-16T05:24:12.1234567Z"), NOW),
+            Some(1_579_152_252)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("2020-01-16T06:24:12+01:00"), NOW),
+            Some(1_579_152_252)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("2020-01-16 05:24:12"), NOW),
+            Some(1_579_152_252)
+        );
     }
 
     #[test]
     fn app_service_us_date_strings() {
-        assert_eq!(parse_expires_on(&json!("1/16/2020 5:24:12 AM +00:00"), NOW), Some(1_579_152_252));
-        assert_eq!(parse_expires_on(&json!("1/16/2020 5:24:12 PM +00:00"), NOW), Some(1_579_152_252 + 12 * 3600));
-        assert_eq!(parse_expires_on(&json!("1/16/2020 12:24:12 AM +00:00"), NOW), Some(1_579_152_252 - 5 * 3600));
-        assert_eq!(parse_expires_on(&json!("1/16/2020 12:24:12 PM +00:00"), NOW), Some(1_579_152_252 + 7 * 3600));
-        assert_eq!(parse_expires_on(&json!("1/16/2020 7:24:12 AM +02:00"), NOW), Some(1_579_152_252));
+        assert_eq!(
+            parse_expires_on(&json!("1/16/2020 5:24:12 AM +00:00"), NOW),
+            Some(1_579_152_252)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1/16/2020 5:24:12 PM +00:00"), NOW),
+            Some(1_579_152_252 + 12 * 3600)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1/16/2020 12:24:12 AM +00:00"), NOW),
+            Some(1_579_152_252 - 5 * 3600)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1/16/2020 12:24:12 PM +00:00"), NOW),
+            Some(1_579_152_252 + 7 * 3600)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1/16/2020 7:24:12 AM +02:00"), NOW),
+            Some(1_579_152_252)
+        );
     }
 
     #[test]
     fn garbage_is_rejected() {
-        for v in [json!("soon"), json!(null), json!(true), json!(-5), json!("13/40/2020 1:00:00 AM +00:00"), json!("2020-13-01T00:00:00Z"), json!(f64::MAX.to_string()), json!({})] {
+        for v in [
+            json!("soon"),
+            json!(null),
+            json!(true),
+            json!(-5),
+            json!("13/40/2020 1:00:00 AM +00:00"),
+            json!("2020-13-01T00:00:00Z"),
+            json!(f64::MAX.to_string()),
+            json!({}),
+        ] {
             assert_eq!(parse_expires_on(&v, NOW), None, "{v}");
         }
         assert_eq!(parse_expires_in(&json!("-1"), NOW), None);

@@ -16,11 +16,18 @@ To run without Azure, start `certless emulator` and set the variables it prints.
 /// The token URL; `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces the host (AAD Pod Identity, the
 /// emulator).
 pub(super) fn endpoint(env: &dyn Environment) -> String {
-    let host = env.var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST).unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let host = env
+        .var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST)
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
     format!("{}{PATH}", host.trim().trim_end_matches('/'))
 }
 
-pub(super) fn request(http: &reqwest::Client, endpoint: &str, resource: &str, id: &ManagedIdentityId) -> reqwest::RequestBuilder {
+pub(super) fn request(
+    http: &reqwest::Client,
+    endpoint: &str,
+    resource: &str,
+    id: &ManagedIdentityId,
+) -> reqwest::RequestBuilder {
     let mut query: Vec<(&str, &str)> = vec![("api-version", API_VERSION), ("resource", resource)];
     match id {
         ManagedIdentityId::SystemAssigned => {}
@@ -32,7 +39,11 @@ pub(super) fn request(http: &reqwest::Client, endpoint: &str, resource: &str, id
 }
 
 /// What IMDS's error statuses mean and how to fix them (Microsoft's IMDS error table).
-pub(super) fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option<String> {
+pub(super) fn remedy(
+    status: u16,
+    details: &ErrorDetails,
+    id: &ManagedIdentityId,
+) -> Option<String> {
     let text = details.text_lowercase();
     Some(match status {
         400 if text.contains("identity not found") => format!(

@@ -95,19 +95,32 @@ impl ManagedIdentitySource {
     }
 
     pub fn parse(value: &str) -> Result<Self> {
-        let norm: String = value.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let norm: String = value
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
         ManagedIdentitySource::ALL
             .into_iter()
             .find(|s| s.as_str().replace('_', "") == norm)
             .ok_or_else(|| {
-                let names: Vec<&str> = ManagedIdentitySource::ALL.iter().map(|s| s.as_str()).collect();
-                Error::config(ErrorCode::InvalidConfig, format!("unknown managed-identity source '{value}'"))
-                    .with_remedy(format!("Use one of: {}.", names.join(", ")))
+                let names: Vec<&str> = ManagedIdentitySource::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!("unknown managed-identity source '{value}'"),
+                )
+                .with_remedy(format!("Use one of: {}.", names.join(", ")))
             })
     }
 
     fn is_supported(self) -> bool {
-        matches!(self, ManagedIdentitySource::Imds | ManagedIdentitySource::AppService)
+        matches!(
+            self,
+            ManagedIdentitySource::Imds | ManagedIdentitySource::AppService
+        )
     }
 }
 
@@ -129,8 +142,14 @@ const ARC_AGENT_LINUX: &str = "/opt/azcmagent/bin/himds";
 
 fn arc_agent_path(env: &dyn Environment) -> Option<std::path::PathBuf> {
     if cfg!(windows) {
-        let program_files = env.var("ProgramFiles").unwrap_or_else(|| r"C:\Program Files".to_string());
-        Some(Path::new(&program_files).join("AzureConnectedMachineAgent").join("himds.exe"))
+        let program_files = env
+            .var("ProgramFiles")
+            .unwrap_or_else(|| r"C:\Program Files".to_string());
+        Some(
+            Path::new(&program_files)
+                .join("AzureConnectedMachineAgent")
+                .join("himds.exe"),
+        )
     } else {
         Some(Path::new(ARC_AGENT_LINUX).to_path_buf())
     }
@@ -138,30 +157,59 @@ fn arc_agent_path(env: &dyn Environment) -> Option<std::path::PathBuf> {
 
 /// Picks the managed-identity source from the environment, in MSAL.NET's order
 /// (PROTOCOL.md §2), unless one is forced (argument, then `CERTLESS_MANAGED_IDENTITY_SOURCE`).
-pub fn select_source(env: &dyn Environment, forced: Option<ManagedIdentitySource>) -> Result<SourceSelection> {
+pub fn select_source(
+    env: &dyn Environment,
+    forced: Option<ManagedIdentitySource>,
+) -> Result<SourceSelection> {
     if let Some(source) = forced {
-        return Ok(SourceSelection { source, reason: "set explicitly in the configuration".into() });
+        return Ok(SourceSelection {
+            source,
+            reason: "set explicitly in the configuration".into(),
+        });
     }
     if let Some(value) = env.var(vars::MI_SOURCE) {
         let source = ManagedIdentitySource::parse(&value)?;
-        return Ok(SourceSelection { source, reason: format!("{}={value}", vars::MI_SOURCE) });
+        return Ok(SourceSelection {
+            source,
+            reason: format!("{}={value}", vars::MI_SOURCE),
+        });
     }
     let has = |name: &str| env.var(name).is_some();
-    let pick = |source, reason: &str| Ok(SourceSelection { source, reason: reason.to_string() });
+    let pick = |source, reason: &str| {
+        Ok(SourceSelection {
+            source,
+            reason: reason.to_string(),
+        })
+    };
     if has(vars::IDENTITY_ENDPOINT) && has(vars::IDENTITY_HEADER) {
         if has(vars::IDENTITY_SERVER_THUMBPRINT) {
-            return pick(ManagedIdentitySource::ServiceFabric, "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT are set");
+            return pick(
+                ManagedIdentitySource::ServiceFabric,
+                "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT are set",
+            );
         }
-        return pick(ManagedIdentitySource::AppService, "IDENTITY_ENDPOINT and IDENTITY_HEADER are set");
+        return pick(
+            ManagedIdentitySource::AppService,
+            "IDENTITY_ENDPOINT and IDENTITY_HEADER are set",
+        );
     }
     if has(vars::MSI_ENDPOINT) {
         if has(vars::MSI_SECRET) {
-            return pick(ManagedIdentitySource::AzureMl, "MSI_ENDPOINT and MSI_SECRET are set");
+            return pick(
+                ManagedIdentitySource::AzureMl,
+                "MSI_ENDPOINT and MSI_SECRET are set",
+            );
         }
-        return pick(ManagedIdentitySource::CloudShell, "MSI_ENDPOINT is set (without MSI_SECRET)");
+        return pick(
+            ManagedIdentitySource::CloudShell,
+            "MSI_ENDPOINT is set (without MSI_SECRET)",
+        );
     }
     if has(vars::IDENTITY_ENDPOINT) && has(vars::IMDS_ENDPOINT) {
-        return pick(ManagedIdentitySource::AzureArc, "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set");
+        return pick(
+            ManagedIdentitySource::AzureArc,
+            "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set",
+        );
     }
     if let Some(agent) = arc_agent_path(env).filter(|p| env.file_exists(p)) {
         return Ok(SourceSelection {
@@ -170,9 +218,15 @@ pub fn select_source(env: &dyn Environment, forced: Option<ManagedIdentitySource
         });
     }
     if has(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST) {
-        return pick(ManagedIdentitySource::Imds, "AZURE_POD_IDENTITY_AUTHORITY_HOST is set");
+        return pick(
+            ManagedIdentitySource::Imds,
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST is set",
+        );
     }
-    pick(ManagedIdentitySource::Imds, "no other managed-identity environment found: the default, IMDS at 169.254.169.254")
+    pick(
+        ManagedIdentitySource::Imds,
+        "no other managed-identity environment found: the default, IMDS at 169.254.169.254",
+    )
 }
 
 /// Asks one managed-identity endpoint for tokens.
@@ -194,7 +248,11 @@ impl fmt::Debug for ManagedIdentityClient {
 }
 
 impl ManagedIdentityClient {
-    pub fn new(selection: SourceSelection, env: &dyn Environment, id: ManagedIdentityId) -> Result<Self> {
+    pub fn new(
+        selection: SourceSelection,
+        env: &dyn Environment,
+        id: ManagedIdentityId,
+    ) -> Result<Self> {
         let (endpoint, secret) = match selection.source {
             ManagedIdentitySource::Imds => (imds::endpoint(env), None),
             ManagedIdentitySource::AppService => {
@@ -214,39 +272,75 @@ impl ManagedIdentityClient {
                 )));
             }
         };
-        Ok(ManagedIdentityClient { selection, endpoint, secret, id })
+        Ok(ManagedIdentityClient {
+            selection,
+            endpoint,
+            secret,
+            id,
+        })
     }
 
     pub fn selection(&self) -> &SourceSelection {
         &self.selection
     }
 
+    pub fn id(&self) -> &ManagedIdentityId {
+        &self.id
+    }
+
     /// One token for `resource` (an audience such as `api://AzureADTokenExchange`, without
     /// `/.default`). `now` is Unix seconds, to anchor relative expiry values.
-    pub async fn fetch(&self, http: &reqwest::Client, resource: &str, now: i64) -> Result<ManagedIdentityToken> {
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        resource: &str,
+        now: i64,
+    ) -> Result<ManagedIdentityToken> {
         let source = self.selection.source;
         let request = match source {
             ManagedIdentitySource::Imds => imds::request(http, &self.endpoint, resource, &self.id),
             ManagedIdentitySource::AppService => {
-                let secret = self.secret.as_ref().ok_or_else(|| Error::internal("App Service source without its secret"))?;
+                let secret = self
+                    .secret
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("App Service source without its secret"))?;
                 app_service::request(http, &self.endpoint, resource, &self.id, secret)
             }
             other => return Err(Error::internal(format!("{other} has no request builder"))),
         };
         let target = format!("{source} endpoint {}", self.endpoint);
-        log::debug!("certless: requesting a managed-identity token from {target} for {} ({})", resource, self.id);
-        let response = http::send(request, Leg::ManagedIdentity, &target).await.map_err(|e| {
-            let remedy = match source {
-                ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
-                _ => app_service::UNREACHABLE_REMEDY,
-            };
-            if e.remedy().is_none() { e.with_remedy(remedy) } else { e }
-        })?;
+        log::debug!(
+            "certless: requesting a managed-identity token from {target} for {} ({})",
+            resource,
+            self.id
+        );
+        let response = http::send(request, Leg::ManagedIdentity, &target)
+            .await
+            .map_err(|e| {
+                let remedy = match source {
+                    ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
+                    _ => app_service::UNREACHABLE_REMEDY,
+                };
+                if e.remedy().is_none() {
+                    e.with_remedy(remedy)
+                } else {
+                    e
+                }
+            })?;
         if response.status != 200 {
             return Err(self.error_for(&response, &target));
         }
-        let token = response::parse_token(&response.body, now, &target)?;
-        log::debug!("certless: managed-identity token from {target} expires at {}", token.expires_on);
+        let token =
+            response::parse_token(&response.body, now, &target).map_err(
+                |e| match proxy_evidence(&response) {
+                    Some(evidence) => proxy_error(e, &evidence),
+                    None => e,
+                },
+            )?;
+        log::debug!(
+            "certless: managed-identity token from {target} expires at {}",
+            token.expires_on
+        );
         Ok(token)
     }
 
@@ -265,13 +359,60 @@ impl ManagedIdentityClient {
             .with_leg(Leg::ManagedIdentity)
             .with_http_status(response.status)
             .with_oauth_error(details.error.clone())
-            .with_ids(None, details.correlation_id.clone().or_else(|| response.header("x-ms-request-id").map(str::to_string)))
+            .with_ids(
+                None,
+                details
+                    .correlation_id
+                    .clone()
+                    .or_else(|| response.header("x-ms-request-id").map(str::to_string)),
+            )
             .with_retry_after(response.retry_after());
         if let Some(r) = remedy {
             error = error.with_remedy(r);
         }
-        error
+        match proxy_evidence(response) {
+            Some(evidence) => proxy_error(error, &evidence),
+            None => error,
+        }
     }
+}
+
+/// Signs that an HTTP proxy, not the managed-identity endpoint, answered: certless never sends
+/// these requests through a proxy, so one that answers is intercepting the link-local or
+/// loopback address (PROTOCOL.md §3).
+fn proxy_evidence(response: &Response) -> Option<String> {
+    if response.status == 407 {
+        return Some("HTTP 407 Proxy Authentication Required".to_string());
+    }
+    for name in ["via", "proxy-agent", "x-squid-error", "x-cache"] {
+        if let Some(value) = response.header(name) {
+            return Some(format!(
+                "the answer carries '{name}: {}'",
+                crate::secret::scrub_server_text(value)
+            ));
+        }
+    }
+    let html = response
+        .header("content-type")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
+    html.then(|| "the answer is an HTML page".to_string())
+}
+
+pub(crate) const PROXY_REMEDY: &str = "A proxy intercepts requests to the managed-identity endpoint: exempt 169.254.169.254 (and localhost) from the proxy — NO_PROXY for explicit proxies, the bypass list of a transparent one; IMDS must never be reached through a proxy.";
+
+fn proxy_error(error: Error, evidence: &str) -> Error {
+    let message = format!(
+        "{} — a proxy seems to have answered instead of the endpoint ({evidence})",
+        error.message()
+    );
+    let mut proxied = Error::new(error.code(), message)
+        .with_leg(Leg::ManagedIdentity)
+        .with_oauth_error(error.oauth_error().map(str::to_string))
+        .with_remedy(PROXY_REMEDY);
+    if let Some(status) = error.http_status() {
+        proxied = proxied.with_http_status(status);
+    }
+    proxied
 }
 
 #[cfg(test)]
@@ -286,28 +427,71 @@ mod tests {
     #[test]
     fn selection_follows_msal_order() {
         assert_eq!(select(MapEnv::new()), ManagedIdentitySource::Imds);
-        assert_eq!(select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x").with_var("IDENTITY_HEADER", "h")), ManagedIdentitySource::AppService);
         assert_eq!(
-            select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "https://x").with_var("IDENTITY_HEADER", "h").with_var("IDENTITY_SERVER_THUMBPRINT", "ab")),
+            select(
+                MapEnv::new()
+                    .with_var("IDENTITY_ENDPOINT", "http://x")
+                    .with_var("IDENTITY_HEADER", "h")
+            ),
+            ManagedIdentitySource::AppService
+        );
+        assert_eq!(
+            select(
+                MapEnv::new()
+                    .with_var("IDENTITY_ENDPOINT", "https://x")
+                    .with_var("IDENTITY_HEADER", "h")
+                    .with_var("IDENTITY_SERVER_THUMBPRINT", "ab")
+            ),
             ManagedIdentitySource::ServiceFabric
         );
-        assert_eq!(select(MapEnv::new().with_var("MSI_ENDPOINT", "http://x").with_var("MSI_SECRET", "s")), ManagedIdentitySource::AzureMl);
-        assert_eq!(select(MapEnv::new().with_var("MSI_ENDPOINT", "http://x")), ManagedIdentitySource::CloudShell);
-        assert_eq!(select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x").with_var("IMDS_ENDPOINT", "http://y")), ManagedIdentitySource::AzureArc);
+        assert_eq!(
+            select(
+                MapEnv::new()
+                    .with_var("MSI_ENDPOINT", "http://x")
+                    .with_var("MSI_SECRET", "s")
+            ),
+            ManagedIdentitySource::AzureMl
+        );
+        assert_eq!(
+            select(MapEnv::new().with_var("MSI_ENDPOINT", "http://x")),
+            ManagedIdentitySource::CloudShell
+        );
+        assert_eq!(
+            select(
+                MapEnv::new()
+                    .with_var("IDENTITY_ENDPOINT", "http://x")
+                    .with_var("IMDS_ENDPOINT", "http://y")
+            ),
+            ManagedIdentitySource::AzureArc
+        );
         if !cfg!(windows) {
-            assert_eq!(select(MapEnv::new().with_file(ARC_AGENT_LINUX)), ManagedIdentitySource::AzureArc);
+            assert_eq!(
+                select(MapEnv::new().with_file(ARC_AGENT_LINUX)),
+                ManagedIdentitySource::AzureArc
+            );
         }
         // IDENTITY_ENDPOINT alone is not App Service.
-        assert_eq!(select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x")), ManagedIdentitySource::Imds);
+        assert_eq!(
+            select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x")),
+            ManagedIdentitySource::Imds
+        );
     }
 
     #[test]
     fn selection_can_be_forced_and_says_why() {
-        let env = MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x").with_var("IDENTITY_HEADER", "h").with_var(vars::MI_SOURCE, "IMDS");
+        let env = MapEnv::new()
+            .with_var("IDENTITY_ENDPOINT", "http://x")
+            .with_var("IDENTITY_HEADER", "h")
+            .with_var(vars::MI_SOURCE, "IMDS");
         let s = select_source(&env, None).unwrap();
         assert_eq!(s.source, ManagedIdentitySource::Imds);
         assert!(s.reason.contains("CERTLESS_MANAGED_IDENTITY_SOURCE"));
-        assert_eq!(select_source(&env, Some(ManagedIdentitySource::AppService)).unwrap().source, ManagedIdentitySource::AppService);
+        assert_eq!(
+            select_source(&env, Some(ManagedIdentitySource::AppService))
+                .unwrap()
+                .source,
+            ManagedIdentitySource::AppService
+        );
         let bad = select_source(&MapEnv::new().with_var(vars::MI_SOURCE, "vm"), None).unwrap_err();
         assert_eq!(bad.code(), ErrorCode::InvalidConfig);
         assert!(bad.to_string().contains("app_service"), "{bad}");
@@ -317,9 +501,15 @@ mod tests {
     fn unsupported_sources_say_so_and_how_to_override() {
         let env = MapEnv::new().with_var("MSI_ENDPOINT", "http://x");
         let selection = select_source(&env, None).unwrap();
-        let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned).unwrap_err();
+        let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned)
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::UnsupportedManagedIdentitySource);
         let text = err.to_string();
-        assert!(text.contains("Cloud Shell") && text.contains("MSI_ENDPOINT") && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"), "{text}");
+        assert!(
+            text.contains("Cloud Shell")
+                && text.contains("MSI_ENDPOINT")
+                && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"),
+            "{text}"
+        );
     }
 }

@@ -26,7 +26,9 @@ pub(super) fn parse_token(body: &[u8], now: i64, target: &str) -> Result<Managed
             .with_remedy("Something other than the managed-identity endpoint may be answering (a proxy, a captive portal); run `certless doctor`.")
     };
     let json: Value = serde_json::from_slice(body).map_err(|_| invalid("the body is not JSON"))?;
-    let obj = json.as_object().ok_or_else(|| invalid("the body is not a JSON object"))?;
+    let obj = json
+        .as_object()
+        .ok_or_else(|| invalid("the body is not a JSON object"))?;
     let token = obj
         .get("access_token")
         .and_then(Value::as_str)
@@ -39,7 +41,11 @@ pub(super) fn parse_token(body: &[u8], now: i64, target: &str) -> Result<Managed
         .or_else(|| jwt::decode_claims(token).ok().and_then(|c| c.exp))
         .ok_or_else(|| invalid("no usable expiry (expires_on / expires_in / the token's exp)"))?;
     let refresh_on = obj.get("refresh_in").and_then(|v| parse_expires_in(v, now));
-    Ok(ManagedIdentityToken { token: Secret::new(token), expires_on, refresh_on })
+    Ok(ManagedIdentityToken {
+        token: Secret::new(token),
+        expires_on,
+        refresh_on,
+    })
 }
 
 /// What an error body said, whatever its shape:
@@ -54,22 +60,35 @@ pub(crate) struct ErrorDetails {
 
 impl ErrorDetails {
     pub fn parse(body: &[u8]) -> Self {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(scrub_server_text).filter(|s| !s.is_empty());
+        let text = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .map(scrub_server_text)
+                .filter(|s| !s.is_empty())
+        };
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(obj)) => {
                 if let Some(Value::Object(inner)) = obj.get("error") {
-                    return ErrorDetails { error: text(inner.get("code")), description: text(inner.get("message")), correlation_id: None };
+                    return ErrorDetails {
+                        error: text(inner.get("code")),
+                        description: text(inner.get("message")),
+                        correlation_id: None,
+                    };
                 }
                 ErrorDetails {
                     error: text(obj.get("error")),
-                    description: text(obj.get("error_description")).or_else(|| text(obj.get("message")).or_else(|| text(obj.get("Message")))),
-                    correlation_id: text(obj.get("correlationId")).or_else(|| text(obj.get("correlation_id"))),
+                    description: text(obj.get("error_description"))
+                        .or_else(|| text(obj.get("message")).or_else(|| text(obj.get("Message")))),
+                    correlation_id: text(obj.get("correlationId"))
+                        .or_else(|| text(obj.get("correlation_id"))),
                 }
             }
             _ => {
                 let raw = String::from_utf8_lossy(body);
                 let scrubbed = scrub_server_text(&raw);
-                ErrorDetails { description: (!scrubbed.is_empty()).then_some(scrubbed), ..Default::default() }
+                ErrorDetails {
+                    description: (!scrubbed.is_empty()).then_some(scrubbed),
+                    ..Default::default()
+                }
             }
         }
     }
@@ -94,17 +113,38 @@ mod tests {
 
     #[test]
     fn numbers_as_strings_and_relative_expiry() {
-        let t = parse_token(br#"{"access_token":"abc","expires_in":"3600","token_type":"Bearer"}"#, 1000, "x").unwrap();
+        let t = parse_token(
+            br#"{"access_token":"abc","expires_in":"3600","token_type":"Bearer"}"#,
+            1000,
+            "x",
+        )
+        .unwrap();
         assert_eq!(t.expires_on, 4600);
-        let t = parse_token(br#"{"access_token":"abc","expires_on":"1700000000","expires_in":"3600"}"#, 1000, "x").unwrap();
+        let t = parse_token(
+            br#"{"access_token":"abc","expires_on":"1700000000","expires_in":"3600"}"#,
+            1000,
+            "x",
+        )
+        .unwrap();
         assert_eq!(t.expires_on, 1_700_000_000);
-        let t = parse_token(br#"{"access_token":"abc","expires_on":"1/16/2020 5:24:12 AM +00:00"}"#, 1000, "x").unwrap();
+        let t = parse_token(
+            br#"{"access_token":"abc","expires_on":"1/16/2020 5:24:12 AM +00:00"}"#,
+            1000,
+            "x",
+        )
+        .unwrap();
         assert_eq!(t.expires_on, 1_579_152_252);
     }
 
     #[test]
     fn unusable_bodies_are_invalid_responses() {
-        for body in [&b"<html>proxy</html>"[..], b"[]", br#"{"token_type":"Bearer"}"#, br#"{"access_token":"abc"}"#, br#"{"access_token":"","expires_in":5}"#] {
+        for body in [
+            &b"<html>proxy</html>"[..],
+            b"[]",
+            br#"{"token_type":"Bearer"}"#,
+            br#"{"access_token":"abc"}"#,
+            br#"{"access_token":"","expires_in":5}"#,
+        ] {
             let e = parse_token(body, 0, "IMDS endpoint x").unwrap_err();
             assert_eq!(e.code(), ErrorCode::ManagedIdentityInvalidResponse);
             assert_eq!(e.leg(), Leg::ManagedIdentity);
@@ -113,12 +153,16 @@ mod tests {
 
     #[test]
     fn every_error_shape_is_read() {
-        let d = ErrorDetails::parse(br#"{"error":"invalid_request","error_description":"Identity not found"}"#);
+        let d = ErrorDetails::parse(
+            br#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+        );
         assert_eq!(d.summary().unwrap(), "invalid_request: Identity not found");
         let d = ErrorDetails::parse(br#"{"statusCode":500,"message":"boom","correlationId":"c1"}"#);
         assert_eq!(d.summary().unwrap(), "boom");
         assert_eq!(d.correlation_id.as_deref(), Some("c1"));
-        let d = ErrorDetails::parse(br#"{"error":{"code":"SecretHeaderNotFound","message":"no secret"}}"#);
+        let d = ErrorDetails::parse(
+            br#"{"error":{"code":"SecretHeaderNotFound","message":"no secret"}}"#,
+        );
         assert_eq!(d.summary().unwrap(), "SecretHeaderNotFound: no secret");
         let d = ErrorDetails::parse(b"plain failure\r\n");
         assert_eq!(d.summary().unwrap(), "plain failure");

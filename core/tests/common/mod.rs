@@ -14,9 +14,16 @@ pub async fn emulator() -> RunningEmulator {
 }
 
 pub async fn emulator_with(config: EmulatorConfig) -> RunningEmulator {
-    Emulator::start(config, StartOptions { http_port: 0, https_port: None, state_dir: None })
-        .await
-        .expect("the emulator starts")
+    Emulator::start(
+        config,
+        StartOptions {
+            http_port: 0,
+            https_port: None,
+            state_dir: None,
+        },
+    )
+    .await
+    .expect("the emulator starts")
 }
 
 /// A builder for the emulator's default app, with the environment a host of `source` has.
@@ -31,5 +38,8 @@ pub fn builder(emu: &RunningEmulator, source: MiSourceKind) -> CredentialBuilder
 /// The emulator's default app, through its user-assigned identity named by client id.
 pub fn credential(emu: &RunningEmulator, source: MiSourceKind) -> Credential {
     let mi = emu.default_user_assigned();
-    builder(emu, source).managed_identity(ManagedIdentityId::ClientId(mi.client_id)).build().expect("credential builds")
+    builder(emu, source)
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
+        .build()
+        .expect("credential builds")
 }

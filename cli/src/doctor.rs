@@ -1,0 +1,50 @@
+//! `certless doctor`: why the federated credential fails, and how to fix it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certless::diagnose::{DEFAULT_SCOPE, diagnose};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A Microsoft.Identity.Web appsettings.json (or its AzureAd section); default: the environment.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// The scope to get a token for.
+    #[arg(long, short = 's', default_value = DEFAULT_SCOPE)]
+    scope: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit 0 only when a token was obtained.
+pub async fn run(args: Args) -> ExitCode {
+    let report = match crate::builder_from(args.config.as_ref()) {
+        Ok(builder) => diagnose(builder, &args.scope).await,
+        Err(e) => {
+            // A configuration that cannot even be read is the diagnosis.
+            if args.json {
+                let json = serde_json::json!({ "ok": false, "headline": format!("FAIL: {e}"), "error": { "code": e.code().as_u32(), "leg": e.leg().as_str(), "message": e.message() } });
+                println!("{json:#}");
+            } else {
+                println!(
+                    "FAIL: the configuration is not usable: {}. Fix: {}",
+                    e.message(),
+                    e.remedy().unwrap_or("correct the configuration")
+                );
+            }
+            return ExitCode::from(1);
+        }
+    };
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
