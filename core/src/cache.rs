@@ -221,7 +221,7 @@ fn refresh_at(token: &AccessToken, now: i64, margin: i64) -> i64 {
 }
 
 /// 0..=99, well spread; not for anything secret.
-fn random_percent() -> u32 {
+pub(crate) fn random_percent() -> u32 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
         ^ std::time::SystemTime::now()

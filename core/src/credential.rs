@@ -14,6 +14,7 @@ use crate::http::HttpClients;
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, ManagedIdentityToken, SourceSelection, select_source,
 };
+use crate::retry::{RetryPolicy, with_retries};
 use crate::scope::normalize_scopes;
 use crate::secret::Secret;
 use crate::singleflight::SingleFlight;
@@ -68,6 +69,7 @@ struct Inner {
     http: HttpClients,
     cache: TokenCache,
     clock: Arc<dyn Clock>,
+    exchange_retry: RetryPolicy,
 }
 
 enum ChainEntry {
@@ -96,6 +98,7 @@ struct ManagedIdentityAssertion {
     client: ManagedIdentityClient,
     audience: String,
     margin: i64,
+    retry: RetryPolicy,
     current: Mutex<Option<ManagedIdentityToken>>,
     flight: SingleFlight<ManagedIdentityToken>,
 }
@@ -120,11 +123,12 @@ impl ManagedIdentityAssertion {
         let this = Arc::clone(self);
         self.flight
             .run(move || async move {
-                let now = clock.now_unix();
-                if let Some(t) = this.reusable(now) {
+                if let Some(t) = this.reusable(clock.now_unix()) {
                     return Ok(t);
                 }
-                let fresh = this.client.fetch(&http, &this.audience, now).await?;
+                let what = format!("the {} managed-identity request", this.client.selection().source);
+                let fresh = with_retries(&this.retry, clock.as_ref(), &what, || this.client.fetch(&http, &this.audience, clock.now_unix())).await?;
+                let now = clock.now_unix();
                 let left = fresh.expires_on - now;
                 if left <= 0 {
                     return Err(Error::new(
@@ -184,6 +188,7 @@ impl Credential {
                                 client,
                                 audience,
                                 margin: o.assertion_margin,
+                                retry: o.retries.managed_identity,
                                 current: Mutex::new(None),
                                 flight: SingleFlight::default(),
                             }))
@@ -225,6 +230,7 @@ impl Credential {
                 http,
                 cache: TokenCache::new(o.expiry_margin),
                 clock: o.clock,
+                exchange_retry: o.retries.exchange,
             }),
         })
     }
@@ -448,17 +454,23 @@ impl Inner {
                     .await
                 {
                     Ok(assertion) => {
-                        let now = self.clock.now_unix();
-                        self.endpoint
-                            .request_token(
-                                &http.entra,
-                                tenant,
-                                scope,
-                                ClientAuth::Assertion(&assertion.token),
-                                claims,
-                                now,
-                            )
-                            .await
+                        with_retries(
+                            &self.exchange_retry,
+                            self.clock.as_ref(),
+                            "the token exchange",
+                            || {
+                                let auth = ClientAuth::Assertion(&assertion.token);
+                                self.endpoint.request_token(
+                                    &http.entra,
+                                    tenant,
+                                    scope,
+                                    auth,
+                                    claims,
+                                    self.clock.now_unix(),
+                                )
+                            },
+                        )
+                        .await
                     }
                     Err(e) => Err(e),
                 },

@@ -171,6 +171,8 @@ struct Inner {
     correlation_id: Option<String>,
     credential_source: Option<String>,
     retry_after: Option<u64>,
+    /// Nothing accepted the connection (as opposed to a connection dropped or timed out).
+    connect_failed: bool,
     causes: Vec<Error>,
 }
 
@@ -188,6 +190,7 @@ impl Error {
             correlation_id: None,
             credential_source: None,
             retry_after: None,
+            connect_failed: false,
             causes: Vec::new(),
         }))
     }
@@ -238,6 +241,21 @@ impl Error {
 
     pub(crate) fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
         self.0.retry_after = seconds;
+        self
+    }
+
+    pub(crate) fn with_connect_failed(mut self) -> Self {
+        self.0.connect_failed = true;
+        self
+    }
+
+    pub(crate) fn connect_failed(&self) -> bool {
+        self.0.connect_failed
+    }
+
+    /// Appends to the message (how many attempts were made, ...).
+    pub(crate) fn with_message_suffix(mut self, suffix: &str) -> Self {
+        self.0.message.push_str(suffix);
         self
     }
 

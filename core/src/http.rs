@@ -174,17 +174,23 @@ pub(crate) async fn send(
         ),
     };
     let transport = |e: reqwest::Error| {
-        let code = if e.is_timeout() { timeout } else { unreachable };
-        let what = if e.is_timeout() {
-            "did not answer in time"
+        let (code, what) = if e.is_timeout() {
+            (timeout, "did not answer in time")
+        } else if e.is_connect() {
+            (unreachable, "could not be reached")
         } else {
-            "could not be reached"
+            (unreachable, "dropped the connection")
         };
-        Error::new(
+        let error = Error::new(
             code,
             format!("{target} {what} ({})", describe_transport_error(&e)),
         )
-        .with_leg(leg)
+        .with_leg(leg);
+        if e.is_connect() && !e.is_timeout() {
+            error.with_connect_failed()
+        } else {
+            error
+        }
     };
     let mut response = request.send().await.map_err(transport)?;
     let status = response.status().as_u16();

@@ -26,6 +26,7 @@ mod exchange;
 mod http;
 pub mod jwt;
 pub mod managed_identity;
+pub mod retry;
 pub mod runtime;
 mod scope;
 mod secret;
@@ -38,6 +39,7 @@ pub use http::Timeouts;
 pub use managed_identity::{
     ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection,
 };
+pub use retry::{Retries, RetryPolicy};
 pub use scope::normalize_scopes;
 pub use secret::Secret;
 

@@ -4,9 +4,20 @@ mod common;
 
 use std::time::Duration;
 
-use certless::{Credential, CredentialSourceKind, ErrorCode, Leg, ManagedIdentityId};
+use certless::{Credential, CredentialSourceKind, ErrorCode, Leg, ManagedIdentityId, Retries};
 use certless_emulator::{Endpoint, Fault, FaultBody, MiSourceKind};
 use common::*;
+
+/// These tests are about the shape of each error: one attempt per leg, no retry.
+fn once(emu: &certless_emulator::RunningEmulator) -> Credential {
+    builder(emu, MiSourceKind::Imds)
+        .retries(Retries::none())
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
+        .build()
+        .unwrap()
+}
 
 fn seed_config(emu: &certless_emulator::RunningEmulator) -> String {
     // Microsoft's certificateless sample, unchanged but for the values a user fills in.
@@ -76,7 +87,7 @@ async fn fic_subject_mismatch_names_the_leg_code_ids_and_fix() {
     emu.update_registry(|r| {
         r.apps[0].federated_credentials[0].subject = mi.object_id.to_uppercase()
     });
-    let credential = credential(&emu, MiSourceKind::Imds);
+    let credential = once(&emu);
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ExchangeRejected);
     assert_eq!(e.leg(), Leg::Exchange);
@@ -109,7 +120,7 @@ async fn expired_assertion_surfaces_700024() {
     let mut config = certless_emulator::EmulatorConfig::default();
     config.registry.mi_token_lifetime_secs = 600;
     let emu = emulator_with(config).await;
-    let credential = credential(&emu, MiSourceKind::Imds);
+    let credential = once(&emu);
     // The first exchange fetches an MI token that certless keeps (10 minutes left)...
     credential.get_token(&[SHAREPOINT]).await.unwrap();
     // ...then Entra's clock runs 20 minutes ahead of this machine's: the kept assertion expired
@@ -128,6 +139,7 @@ async fn expired_assertion_surfaces_700024() {
 async fn unknown_app_is_700016() {
     let emu = emulator().await;
     let credential = builder(&emu, MiSourceKind::Imds)
+        .retries(Retries::none())
         .client_id("99999999-8888-7777-6666-555555555555")
         .managed_identity(ManagedIdentityId::ClientId(
             emu.default_user_assigned().client_id,
@@ -145,7 +157,7 @@ async fn unknown_app_is_700016() {
 #[tokio::test]
 async fn managed_identity_errors_name_the_leg_and_status() {
     let emu = emulator().await;
-    let credential = credential(&emu, MiSourceKind::Imds);
+    let credential = once(&emu);
     emu.set_fault(
         Endpoint::Imds,
         Fault {
@@ -163,6 +175,7 @@ async fn managed_identity_errors_name_the_leg_and_status() {
     credential.get_token(&[SHAREPOINT]).await.unwrap();
 
     let unknown = builder(&emu, MiSourceKind::Imds)
+        .retries(Retries::none())
         .managed_identity(ManagedIdentityId::ClientId(
             "12345678-1234-1234-1234-123456789012".into(),
         ))
@@ -180,7 +193,7 @@ async fn managed_identity_errors_name_the_leg_and_status() {
 #[tokio::test]
 async fn hostile_and_broken_responses_are_clear_errors() {
     let emu = emulator().await;
-    let credential = credential(&emu, MiSourceKind::Imds);
+    let credential = once(&emu);
     emu.set_fault(
         Endpoint::Imds,
         Fault {
@@ -234,7 +247,7 @@ async fn hostile_and_broken_responses_are_clear_errors() {
 
     // A server that echoes a token in its error text: it is cut out. (A new credential, so that
     // the managed-identity endpoint is asked again.)
-    let credential = common::credential(&emu, MiSourceKind::Imds);
+    let credential = once(&emu);
     let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4IiwiYXVkIjoieSJ9.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZw";
     emu.set_fault(
         Endpoint::Imds,
@@ -266,6 +279,7 @@ async fn timeouts_and_unreachable_endpoints() {
     let emu = emulator().await;
     let mi = emu.default_user_assigned();
     let credential = builder(&emu, MiSourceKind::Imds)
+        .retries(Retries::none())
         .timeouts(certless::Timeouts {
             connect: Duration::from_secs(2),
             request: Duration::from_millis(300),
@@ -299,6 +313,7 @@ async fn timeouts_and_unreachable_endpoints() {
         .client_id(emu.default_app_client_id())
         .authority_host(emu.authority_host())
         .environment(std::sync::Arc::new(env))
+        .retries(Retries::none())
         .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
         .build()
         .unwrap();
@@ -323,7 +338,7 @@ async fn every_expires_on_shape_from_the_endpoint_works() {
     let emu = emulator().await;
     for format in [NumberString, Number, DateString, Iso8601] {
         emu.set_expires_on_format(Endpoint::Imds, format).unwrap();
-        let credential = credential(&emu, MiSourceKind::Imds);
+        let credential = once(&emu);
         let assertion = credential
             .managed_identity_assertion()
             .await

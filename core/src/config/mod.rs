@@ -17,6 +17,7 @@ use crate::env::{Environment, process_env, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Timeouts;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
+use crate::retry::Retries;
 
 /// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,6 +128,7 @@ pub struct CredentialBuilder {
     pub(crate) timeouts: Timeouts,
     pub(crate) expiry_margin: Duration,
     pub(crate) assertion_margin: Duration,
+    pub(crate) retries: Retries,
     pub(crate) ca_files: Vec<PathBuf>,
     pub(crate) env: Option<Arc<dyn Environment>>,
     pub(crate) clock: Option<Arc<dyn Clock>>,
@@ -160,6 +162,7 @@ impl Default for CredentialBuilder {
             assertion_margin: Duration::from_secs(
                 crate::credential::ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs(),
             ),
+            retries: Retries::default(),
             ca_files: Vec::new(),
             env: None,
             clock: None,
@@ -267,6 +270,13 @@ impl CredentialBuilder {
         self
     }
 
+    /// How each leg retries (default: the tables of PROTOCOL.md §3; `Retries::none()` for one
+    /// attempt per leg).
+    pub fn retries(mut self, retries: Retries) -> Self {
+        self.retries = retries;
+        self
+    }
+
     /// Also trust the PEM CA certificates in this file for Entra (a TLS-inspecting proxy, the
     /// emulator's https listener).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -346,6 +356,7 @@ impl CredentialBuilder {
             timeouts: self.timeouts,
             expiry_margin: secs(self.expiry_margin),
             assertion_margin: secs(self.assertion_margin),
+            retries: self.retries,
             ca_files,
             env,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -366,6 +377,7 @@ pub(crate) struct ValidatedOptions {
     pub timeouts: Timeouts,
     pub expiry_margin: i64,
     pub assertion_margin: i64,
+    pub retries: Retries,
     pub ca_files: Vec<PathBuf>,
     pub env: Arc<dyn Environment>,
     pub clock: Arc<dyn Clock>,

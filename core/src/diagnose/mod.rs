@@ -29,9 +29,14 @@ pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 const SKEW_WARN_SECS: i64 = 60;
 
 /// Diagnoses the credential `builder` describes by getting a token for `scope`.
+///
+/// Each leg is tried once, without retries, so that the answer comes in seconds and shows what
+/// the endpoints say right now.
 pub async fn diagnose(builder: CredentialBuilder, scope: &str) -> Report {
     let mut doctor = Doctor::default();
-    doctor.run(builder, scope).await;
+    doctor
+        .run(builder.retries(crate::retry::Retries::none()), scope)
+        .await;
     doctor.finish()
 }
 

@@ -30,7 +30,9 @@ pub fn parse_expires_in(value: &Value, now: i64) -> Option<i64> {
         Value::String(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
-    (0.0..1e9).contains(&secs).then(|| now.saturating_add(secs as i64))
+    (0.0..1e9)
+        .contains(&secs)
+        .then(|| now.saturating_add(secs as i64))
 }
 
 fn number_to_instant(n: f64, now: i64) -> Option<i64> {

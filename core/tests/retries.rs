@@ -1,0 +1,254 @@
+//! The retry tables of PROTOCOL.md §3, in virtual time: the credential's clock advances itself
+//! instead of sleeping, so each test asserts request counts and the elapsed budget exactly,
+//! without waiting.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use certless::clock::ManualClock;
+use certless::env::MapEnv;
+use certless::{Credential, ErrorCode, ManagedIdentityId, Timeouts};
+use certless_emulator::{Endpoint, Fault, MiSourceKind, RunningEmulator};
+use common::*;
+
+struct Virtual {
+    emu: RunningEmulator,
+    clock: Arc<ManualClock>,
+    start: SystemTime,
+    credential: Credential,
+}
+
+impl Virtual {
+    async fn new() -> Virtual {
+        let emu = emulator().await;
+        let start = SystemTime::now();
+        let clock = Arc::new(ManualClock::new(start));
+        let credential = builder(&emu, MiSourceKind::Imds)
+            .clock(clock.clone())
+            .timeouts(Timeouts {
+                connect: Duration::from_secs(2),
+                request: Duration::from_millis(500),
+            })
+            .managed_identity(ManagedIdentityId::ClientId(
+                emu.default_user_assigned().client_id,
+            ))
+            .build()
+            .unwrap();
+        Virtual {
+            emu,
+            clock,
+            start,
+            credential,
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        certless::clock::Clock::now(self.clock.as_ref())
+            .duration_since(self.start)
+            .unwrap()
+    }
+
+    async fn token(&self) -> Result<certless::AccessToken, certless::Error> {
+        self.credential.get_token(&[SHAREPOINT]).await
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        let c = self.emu.counters();
+        (c.imds, c.entra_token)
+    }
+}
+
+fn status(code: u16, times: Option<u32>) -> Fault {
+    Fault {
+        status: Some(code),
+        remaining: times,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn imds_410_is_retried_through_a_platform_update() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(Endpoint::Imds, status(410, Some(4)));
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (5, 1));
+    assert!(
+        v.elapsed() >= Duration::from_secs(8),
+        "backoff 1+2+4+8 s less jitter: {:?}",
+        v.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn imds_410_gives_up_after_its_budget_of_at_least_70_seconds() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(Endpoint::Imds, status(410, None));
+    let e = v.token().await.unwrap_err();
+    assert_eq!(e.http_status(), Some(410));
+    assert!(e.message().contains("attempts"), "{e}");
+    let (imds, entra) = v.counts();
+    assert_eq!(entra, 0);
+    assert!(imds >= 6, "{imds} attempts");
+    assert!(
+        (Duration::from_secs(60)..=Duration::from_secs(80)).contains(&v.elapsed()),
+        "{:?}",
+        v.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn imds_5xx_404_and_429_are_retried_a_bounded_number_of_times() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(Endpoint::Imds, status(500, None));
+    let e = v.token().await.unwrap_err();
+    assert_eq!(e.http_status(), Some(500));
+    assert_eq!(v.counts(), (6, 0), "one attempt and five retries");
+
+    let v = Virtual::new().await;
+    v.emu.set_fault(Endpoint::Imds, status(404, Some(2)));
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (3, 1), "an identity still propagating");
+
+    let v = Virtual::new().await;
+    v.emu.set_fault(
+        Endpoint::Imds,
+        Fault {
+            status: Some(429),
+            retry_after: Some(9),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (2, 1));
+    assert!(
+        v.elapsed() >= Duration::from_secs(9),
+        "Retry-After honoured: {:?}",
+        v.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn imds_400_401_403_are_never_retried() {
+    for code in [400, 401, 403] {
+        let v = Virtual::new().await;
+        v.emu.set_fault(Endpoint::Imds, status(code, None));
+        let e = v.token().await.unwrap_err();
+        assert_eq!(e.http_status(), Some(code));
+        assert_eq!(v.counts(), (1, 0), "HTTP {code}");
+        assert_eq!(v.elapsed(), Duration::ZERO);
+    }
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_but_a_missing_endpoint_is_not() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(
+        Endpoint::Imds,
+        Fault {
+            delay: Some(Duration::from_secs(2)),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (2, 1));
+
+    // Nothing listens: not an Azure host. One attempt, no waiting.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let credential = Credential::builder()
+        .tenant_id(v.emu.tenant_id())
+        .client_id(v.emu.default_app_client_id())
+        .authority_host(v.emu.authority_host())
+        .environment(Arc::new(MapEnv::new().with_var(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            format!("http://127.0.0.1:{port}"),
+        )))
+        .clock(clock.clone())
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ManagedIdentityUnreachable);
+    assert!(!e.message().contains("attempts"), "{e}");
+}
+
+#[tokio::test]
+async fn entra_5xx_and_dropped_connections_are_retried_twice() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(Endpoint::EntraToken, status(503, Some(2)));
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (1, 3));
+
+    let v = Virtual::new().await;
+    v.emu.set_fault(Endpoint::EntraToken, status(500, None));
+    let e = v.token().await.unwrap_err();
+    assert_eq!(e.http_status(), Some(500));
+    assert!(e.message().contains("after 3 attempts"), "{e}");
+    assert_eq!(v.counts(), (1, 3));
+
+    let v = Virtual::new().await;
+    v.emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            drop_connection: true,
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (1, 2));
+}
+
+#[tokio::test]
+async fn entra_429_waits_a_short_retry_after_and_returns_a_long_one() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(429),
+            retry_after: Some(5),
+            remaining: Some(1),
+            ..Default::default()
+        },
+    );
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (1, 2));
+    assert!(v.elapsed() >= Duration::from_secs(5));
+
+    let v = Virtual::new().await;
+    v.emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(429),
+            retry_after: Some(120),
+            ..Default::default()
+        },
+    );
+    let e = v.token().await.unwrap_err();
+    assert_eq!(e.retry_after(), Some(120));
+    assert_eq!(
+        v.counts(),
+        (1, 1),
+        "a long Retry-After goes back to the callers, who are held back by the cache"
+    );
+}
+
+#[tokio::test]
+async fn entra_refusals_are_never_retried() {
+    let v = Virtual::new().await;
+    v.emu.update_registry(|r| {
+        r.apps[0].federated_credentials[0].subject = "00000000-1111-2222-3333-444444444444".into()
+    });
+    let e = v.token().await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ExchangeRejected);
+    assert_eq!(v.counts(), (1, 1));
+    assert_eq!(v.elapsed(), Duration::ZERO);
+}
