@@ -10,7 +10,7 @@ use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::exchange::{ClientAuth, TokenEndpoint};
-use crate::http::HttpClients;
+use crate::http::{HttpClients, ProxySettings};
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, ManagedIdentityToken, SourceSelection, select_source,
 };
@@ -168,7 +168,11 @@ impl Credential {
     }
 
     pub(crate) fn from_options(o: ValidatedOptions) -> Result<Self> {
-        let http = HttpClients::new(o.timeouts, o.ca_files.clone())?;
+        let http = HttpClients::new(
+            o.timeouts,
+            o.ca_files.clone(),
+            ProxySettings::from_env(o.env.as_ref()),
+        )?;
         let mut chain = Vec::with_capacity(o.sources.len());
         let mut selection: Option<Result<SourceSelection>> = None;
         for source in &o.sources {

@@ -63,7 +63,69 @@ pub(crate) fn managed_identity_client(timeouts: Timeouts) -> Result<reqwest::Cli
 
 /// The client for Entra: system trust store plus any extra CA files (corporate inspection
 /// proxies, the emulator's CA), proxies from the environment.
-pub(crate) fn entra_client(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<reqwest::Client> {
+/// Proxy settings for Entra, read from the credential's environment (so that they are the
+/// same, and as testable, as every other setting): `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+/// `NO_PROXY`, lower case first as curl does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ProxySettings {
+    https: Option<String>,
+    http: Option<String>,
+    all: Option<String>,
+    no_proxy: Option<String>,
+}
+
+impl ProxySettings {
+    pub fn from_env(env: &dyn crate::env::Environment) -> Self {
+        let var = |name: &str| {
+            env.var(&name.to_ascii_lowercase())
+                .or_else(|| env.var(name))
+        };
+        ProxySettings {
+            https: var("HTTPS_PROXY"),
+            http: var("HTTP_PROXY"),
+            all: var("ALL_PROXY"),
+            no_proxy: var("NO_PROXY"),
+        }
+    }
+
+    fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+        // Never the process environment behind our back: exactly these settings.
+        builder = builder.no_proxy();
+        let no_proxy = self
+            .no_proxy
+            .as_deref()
+            .and_then(reqwest::NoProxy::from_string);
+        let entries = [
+            ("HTTPS_PROXY", &self.https, 0),
+            ("HTTP_PROXY", &self.http, 1),
+            ("ALL_PROXY", &self.all, 2),
+        ];
+        for (name, value, kind) in entries {
+            let Some(url) = value else { continue };
+            let proxy = match kind {
+                0 => reqwest::Proxy::https(url.as_str()),
+                1 => reqwest::Proxy::http(url.as_str()),
+                _ => reqwest::Proxy::all(url.as_str()),
+            }
+            .map_err(|_| {
+                // The value may hold proxy credentials: it is not repeated.
+                Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!("{name} is not a proxy URL"),
+                )
+                .with_remedy(format!("Set {name} to http://host:port (or unset it)."))
+            })?;
+            builder = builder.proxy(proxy.no_proxy(no_proxy.clone()));
+        }
+        Ok(builder)
+    }
+}
+
+pub(crate) fn entra_client(
+    timeouts: Timeouts,
+    ca_files: &[PathBuf],
+    proxies: &ProxySettings,
+) -> Result<reqwest::Client> {
     let mut extra = Vec::new();
     for path in ca_files {
         let pem = std::fs::read(path).map_err(|e| {
@@ -87,7 +149,8 @@ pub(crate) fn entra_client(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<r
         }
         extra.extend(certs);
     }
-    base_builder(timeouts)
+    proxies
+        .apply(base_builder(timeouts))?
         .tls_certs_merge(extra)
         .build()
         .map_err(|e| Error::internal(format!("could not build the HTTP client for Entra: {e}")))
@@ -118,6 +181,7 @@ impl Response {
 pub(crate) struct HttpClients {
     timeouts: Timeouts,
     ca_files: Vec<PathBuf>,
+    proxies: ProxySettings,
     current: std::sync::Mutex<(u32, Clients)>,
 }
 
@@ -128,19 +192,20 @@ pub(crate) struct Clients {
 }
 
 impl HttpClients {
-    pub fn new(timeouts: Timeouts, ca_files: Vec<PathBuf>) -> Result<Self> {
-        let clients = Self::build(timeouts, &ca_files)?;
+    pub fn new(timeouts: Timeouts, ca_files: Vec<PathBuf>, proxies: ProxySettings) -> Result<Self> {
+        let clients = Self::build(timeouts, &ca_files, &proxies)?;
         Ok(HttpClients {
             timeouts,
             ca_files,
+            proxies,
             current: std::sync::Mutex::new((std::process::id(), clients)),
         })
     }
 
-    fn build(timeouts: Timeouts, ca_files: &[PathBuf]) -> Result<Clients> {
+    fn build(timeouts: Timeouts, ca_files: &[PathBuf], proxies: &ProxySettings) -> Result<Clients> {
         Ok(Clients {
             managed_identity: managed_identity_client(timeouts)?,
-            entra: entra_client(timeouts, ca_files)?,
+            entra: entra_client(timeouts, ca_files, proxies)?,
         })
     }
 
@@ -148,7 +213,10 @@ impl HttpClients {
         let pid = std::process::id();
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if current.0 != pid {
-            *current = (pid, Self::build(self.timeouts, &self.ca_files)?);
+            *current = (
+                pid,
+                Self::build(self.timeouts, &self.ca_files, &self.proxies)?,
+            );
         }
         Ok(current.1.clone())
     }
