@@ -74,6 +74,7 @@ struct Inner {
 
 enum ChainEntry {
     ManagedIdentity(Arc<ManagedIdentityAssertion>),
+    ClientSecret(Secret),
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
     Unavailable {
         kind: CredentialSourceKind,
@@ -87,6 +88,7 @@ impl ChainEntry {
             ChainEntry::ManagedIdentity(_) => {
                 CredentialSourceKind::SignedAssertionFromManagedIdentity
             }
+            ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
             ChainEntry::Unavailable { kind, .. } => *kind,
         }
     }
@@ -200,6 +202,7 @@ impl Credential {
                         Err(error) => ChainEntry::Unavailable { kind, error },
                     }
                 }
+                CredentialSource::ClientSecret { secret } => ChainEntry::ClientSecret(secret.clone()),
                 CredentialSource::Unsupported { kind } => ChainEntry::Unavailable {
                     kind: *kind,
                     error: Error::config(ErrorCode::UnsupportedCredentialSource, format!("the {kind} credential source is not supported by certless yet"))
@@ -218,7 +221,7 @@ impl Credential {
                     ChainEntry::Unavailable { kind, error } => {
                         Some(error.with_credential_source(kind.as_str()))
                     }
-                    ChainEntry::ManagedIdentity(_) => None,
+                    _ => None,
                 })
                 .collect();
             return Err(chain_error(errors));
@@ -309,7 +312,7 @@ impl Credential {
     fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
         self.inner.chain.iter().find_map(|e| match e {
             ChainEntry::ManagedIdentity(mi) => Some(mi),
-            ChainEntry::Unavailable { .. } => None,
+            _ => None,
         })
     }
 
@@ -478,6 +481,25 @@ impl Inner {
                     }
                     Err(e) => Err(e),
                 },
+                ChainEntry::ClientSecret(secret) => {
+                    with_retries(
+                        &self.exchange_retry,
+                        self.clock.as_ref(),
+                        "the token exchange",
+                        || {
+                            let auth = ClientAuth::Secret(secret);
+                            self.endpoint.request_token(
+                                &http.entra,
+                                tenant,
+                                scope,
+                                auth,
+                                claims,
+                                self.clock.now_unix(),
+                            )
+                        },
+                    )
+                    .await
+                }
                 ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             match attempt {

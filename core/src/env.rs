@@ -85,6 +85,7 @@ pub mod vars {
     pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
     pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
     pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
     pub const MI_CLIENT_ID: &str = "CERTLESS_MANAGED_IDENTITY_CLIENT_ID";
     pub const MI_OBJECT_ID: &str = "CERTLESS_MANAGED_IDENTITY_OBJECT_ID";
     pub const MI_RESOURCE_ID: &str = "CERTLESS_MANAGED_IDENTITY_RESOURCE_ID";

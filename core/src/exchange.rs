@@ -18,6 +18,8 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 pub(crate) enum ClientAuth<'a> {
     /// A signed JWT: the managed-identity token (or, later, a certificate-signed assertion).
     Assertion(&'a Secret),
+    /// The app registration's client secret.
+    Secret(&'a Secret),
 }
 
 /// An access token as Entra issued it.
@@ -65,6 +67,7 @@ impl TokenEndpoint {
                 form.push(("client_assertion_type", JWT_BEARER));
                 form.push(("client_assertion", assertion.expose()));
             }
+            ClientAuth::Secret(secret) => form.push(("client_secret", secret.expose())),
         }
         if let Some(claims) = claims {
             form.push(("claims", claims));

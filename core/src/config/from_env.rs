@@ -7,6 +7,7 @@ use super::{CredentialBuilder, CredentialSource};
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
+use crate::secret::Secret;
 
 pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
     let selectors = [
@@ -57,6 +58,12 @@ pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
         id,
         token_exchange_audience: None,
     });
+    // The Azure SDK's variable; a fallback after the managed identity.
+    if let Some(secret) = env.var(vars::AZURE_CLIENT_SECRET) {
+        builder.sources.push(CredentialSource::ClientSecret {
+            secret: Secret::from(secret),
+        });
+    }
     if let Some(source) = env.var(vars::MI_SOURCE) {
         builder.managed_identity_source = Some(ManagedIdentitySource::parse(&source)?);
     }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::{CredentialBuilder, CredentialSource, CredentialSourceKind};
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::ManagedIdentityId;
+use crate::secret::Secret;
 
 /// Keys of the `AzureAd` section that certless ignores: Id.Web's `MicrosoftIdentityOptions` and
 /// the OpenID Connect options it inherits, which concern web sign-in, not app-only tokens.
@@ -211,6 +212,15 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
         )
         .with_remedy(format!("Use one of: {}.", known.join(", ")))
     })?;
+    if kind == CredentialSourceKind::ClientSecret {
+        let secret = string(obj, "ClientSecret", path)?.ok_or_else(|| {
+            Error::config(ErrorCode::MissingConfig, format!("{path} is a ClientSecret entry without a ClientSecret value"))
+                .with_remedy("Add \"ClientSecret\": \"<the secret's value>\" (better: keep it out of the file, in AZURE_CLIENT_SECRET).")
+        })?;
+        return Ok(Some(CredentialSource::ClientSecret {
+            secret: Secret::from(secret),
+        }));
+    }
     if kind != CredentialSourceKind::SignedAssertionFromManagedIdentity {
         return Ok(Some(CredentialSource::Unsupported { kind }));
     }

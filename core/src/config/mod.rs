@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::Timeouts;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 use crate::retry::Retries;
+use crate::secret::Secret;
 
 /// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,6 +100,9 @@ pub enum CredentialSource {
         /// The managed-identity token's audience (Id.Web `TokenExchangeUrl`); default per cloud.
         token_exchange_audience: Option<String>,
     },
+    /// A client secret (the app registration's). Entra issues the token with `appidacr` 1,
+    /// which SharePoint REST refuses; prefer the managed identity and keep this as a fallback.
+    ClientSecret { secret: Secret },
     /// A kind certless recognises but does not support yet; reported when the chain reaches it.
     Unsupported { kind: CredentialSourceKind },
 }
@@ -109,6 +113,7 @@ impl CredentialSource {
             CredentialSource::ManagedIdentity { .. } => {
                 CredentialSourceKind::SignedAssertionFromManagedIdentity
             }
+            CredentialSource::ClientSecret { .. } => CredentialSourceKind::ClientSecret,
             CredentialSource::Unsupported { kind } => *kind,
         }
     }
@@ -228,6 +233,15 @@ impl CredentialBuilder {
         self.sources.push(CredentialSource::ManagedIdentity {
             id,
             token_exchange_audience: None,
+        });
+        self
+    }
+
+    /// Appends a client-secret source to the credential list (a fallback: SharePoint REST
+    /// refuses tokens obtained with a secret).
+    pub fn client_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.sources.push(CredentialSource::ClientSecret {
+            secret: secret.into(),
         });
         self
     }
