@@ -327,9 +327,15 @@ impl Credential {
         scopes: &[S],
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
-        let scope = normalize_scopes(scopes)?;
         let tenant = self.request_tenant(options)?;
-        if !options.force_refresh && options.claims.is_none() {
+        let use_cache = !options.force_refresh && options.claims.is_none();
+        if use_cache {
+            if let Some(token) = self.exact_hit(tenant, scopes) {
+                return Ok(token);
+            }
+        }
+        let scope = normalize_scopes(scopes)?;
+        if use_cache {
             if let Some(token) = self.cache_hit(tenant, &scope) {
                 return Ok(token);
             }
@@ -365,8 +371,21 @@ impl Credential {
     /// The cached token for `scopes` if one may be handed out; never waits on the network.
     /// When the token is due for its proactive refresh, one refresh is started in the background.
     pub fn cached_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<Option<AccessToken>> {
+        let tenant = &self.inner.tenant_id;
+        if let Some(token) = self.exact_hit(tenant, scopes) {
+            return Ok(Some(token));
+        }
         let scope = normalize_scopes(scopes)?;
-        Ok(self.cache_hit(&self.inner.tenant_id, &scope))
+        Ok(self.cache_hit(tenant, &scope))
+    }
+
+    /// The hot path: one scope, spelled exactly as a cached one. Cache keys are normalized
+    /// scopes, so a string equal to one needs no validation.
+    fn exact_hit<S: AsRef<str>>(&self, tenant: &str, scopes: &[S]) -> Option<AccessToken> {
+        match scopes {
+            [only] => self.cache_hit(tenant, only.as_ref()),
+            _ => None,
+        }
     }
 
     fn cache_hit(&self, tenant: &str, scope: &str) -> Option<AccessToken> {

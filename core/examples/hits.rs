@@ -1,0 +1,45 @@
+//! Cache hits in a loop, for profilers (`valgrind --tool=callgrind`) and a quick
+//! min-of-rounds latency when the machine is busy.
+//! `cargo run --release -p certless --example hits -- 1000000`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use certless::env::MapEnv;
+use certless::{Credential, ManagedIdentityId};
+use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+
+fn main() {
+    let n: u32 = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let emulator = Emulator::start_blocking(EmulatorConfig::default(), StartOptions::default())
+        .expect("emulator");
+    let credential = Credential::builder()
+        .tenant_id(emulator.tenant_id())
+        .client_id(emulator.default_app_client_id())
+        .authority_host(emulator.authority_host())
+        .environment(Arc::new(
+            MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds)),
+        ))
+        .managed_identity(ManagedIdentityId::ClientId(
+            emulator.default_user_assigned().client_id,
+        ))
+        .build()
+        .expect("credential");
+    let scope = ["https://contoso.sharepoint.com/.default"];
+    credential
+        .get_token_blocking(&scope, &Default::default())
+        .expect("first token");
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        for _ in 0..n {
+            black_box(credential.cached_token(black_box(&scope)).unwrap());
+        }
+        best = best.min(started.elapsed().as_nanos() as f64 / f64::from(n));
+    }
+    println!("cached_token: {best:.1} ns per hit (best of 5 rounds of {n})");
+}
