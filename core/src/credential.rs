@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use crate::assertion_file::AssertionFile;
 use crate::cache::{Lookup, Slot, TokenCache};
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
@@ -75,6 +76,7 @@ struct Inner {
 enum ChainEntry {
     ManagedIdentity(Arc<ManagedIdentityAssertion>),
     ClientSecret(Secret),
+    AssertionFile(AssertionFile),
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
     Unavailable {
         kind: CredentialSourceKind,
@@ -89,6 +91,7 @@ impl ChainEntry {
                 CredentialSourceKind::SignedAssertionFromManagedIdentity
             }
             ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
+            ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
             ChainEntry::Unavailable { kind, .. } => *kind,
         }
     }
@@ -203,6 +206,16 @@ impl Credential {
                     }
                 }
                 CredentialSource::ClientSecret { secret } => ChainEntry::ClientSecret(secret.clone()),
+                CredentialSource::SignedAssertionFile { path } => match path {
+                    Some(path) => {
+                        log::info!("certless: {kind}: federated token file {}", path.display());
+                        ChainEntry::AssertionFile(AssertionFile::new(path.clone(), o.assertion_margin))
+                    }
+                    None => ChainEntry::Unavailable {
+                        kind,
+                        error: Error::config(ErrorCode::MissingConfig, "the SignedAssertionFilePath credential has no file"),
+                    },
+                },
                 CredentialSource::Unsupported { kind } => ChainEntry::Unavailable {
                     kind: *kind,
                     error: Error::config(ErrorCode::UnsupportedCredentialSource, format!("the {kind} credential source is not supported by certless yet"))
@@ -486,6 +499,28 @@ impl Inner {
                             "the token exchange",
                             || {
                                 let auth = ClientAuth::Assertion(&assertion.token);
+                                self.endpoint.request_token(
+                                    &http.entra,
+                                    tenant,
+                                    scope,
+                                    auth,
+                                    claims,
+                                    self.clock.now_unix(),
+                                )
+                            },
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
+                ChainEntry::AssertionFile(file) => match file.assertion(self.clock.now_unix()) {
+                    Ok(assertion) => {
+                        with_retries(
+                            &self.exchange_retry,
+                            self.clock.as_ref(),
+                            "the token exchange",
+                            || {
+                                let auth = ClientAuth::Assertion(&assertion);
                                 self.endpoint.request_token(
                                     &http.entra,
                                     tenant,

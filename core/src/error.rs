@@ -83,6 +83,9 @@ pub enum ErrorCode {
     ConfigFileUnreadable = 107,
     /// The environment points at a managed-identity source certless does not support yet.
     UnsupportedManagedIdentitySource = 108,
+    /// The federated token file (`AZURE_FEDERATED_TOKEN_FILE`, `SignedAssertionFileDiskPath`)
+    /// is missing, unreadable, expired or not a JWT.
+    AssertionFileUnusable = 109,
     /// No connection to the managed-identity endpoint.
     ManagedIdentityUnreachable = 200,
     /// The managed-identity endpoint did not answer in time.
@@ -136,6 +139,7 @@ impl ErrorCode {
             InvalidScope,
             ConfigFileUnreadable,
             UnsupportedManagedIdentitySource,
+            AssertionFileUnusable,
             ManagedIdentityUnreachable,
             ManagedIdentityTimeout,
             ManagedIdentityRejected,

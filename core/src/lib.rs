@@ -14,6 +14,7 @@
 //! ```
 
 pub mod aadsts;
+mod assertion_file;
 mod cache;
 pub mod clock;
 pub mod cloud;

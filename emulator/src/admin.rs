@@ -42,6 +42,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .route("/registry", get(registry).put(put_registry))
         .route("/verify", post(verify))
+        .route("/federated-token", post(federated_token))
         .route("/shutdown", post(shutdown))
         .fallback(not_found)
 }
@@ -211,6 +212,36 @@ async fn verify(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match shared.verify_access_token(&req.token) {
         Ok(claims) => ok(json!({ "valid": true, "claims": claims })),
         Err(e) => ok(json!({ "valid": false, "error": e.to_string() })),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FederatedTokenRequest {
+    issuer: String,
+    subject: String,
+    #[serde(default = "default_exchange_audience")]
+    audience: String,
+    #[serde(default = "default_federated_lifetime")]
+    lifetime_secs: i64,
+}
+
+fn default_exchange_audience() -> String {
+    "api://AzureADTokenExchange".to_string()
+}
+
+fn default_federated_lifetime() -> i64 {
+    3600
+}
+
+async fn federated_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let req: FederatedTokenRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(e),
+    };
+    match shared.mint_federated_token(&req.issuer, &req.subject, &req.audience, req.lifetime_secs) {
+        Ok(token) => ok(json!({ "token": token })),
+        Err(e) => bad_request(e.to_string()),
     }
 }
 

@@ -96,6 +96,11 @@ pub struct Registry {
     pub assertion_clock_skew_secs: u64,
     #[serde(default = "d_app_service_secret")]
     pub app_service_secret: String,
+    /// Issuers outside Entra whose signing key the emulator holds, as Entra would fetch an
+    /// OIDC issuer's keys: a Kubernetes cluster's service-account issuer (AKS workload
+    /// identity), GitHub Actions. Tokens for them come from `mint_federated_token`.
+    #[serde(default = "d_external_issuers")]
+    pub external_issuers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,6 +184,14 @@ fn d_app_service_secret() -> String {
 fn yes() -> bool {
     true
 }
+/// The built-in external issuer: an AKS cluster's OIDC issuer URL.
+pub const DEFAULT_KUBERNETES_ISSUER: &str =
+    "https://oidc.aks.certless.invalid/4f6c1d2a-8b3e-4e71-9a5d-0c2b7e9f3a81/";
+
+fn d_external_issuers() -> Vec<String> {
+    vec![DEFAULT_KUBERNETES_ISSUER.to_string()]
+}
+
 fn d_resources() -> Vec<String> {
     [
         GRAPH_RESOURCE,
@@ -203,6 +216,7 @@ impl Default for Registry {
         Registry {
             tenant_id: d_tenant(),
             other_tenants: vec![DEFAULT_OTHER_TENANT_ID.into()],
+            external_issuers: d_external_issuers(),
             subscription_id: d_subscription(),
             resource_group: d_resource_group(),
             vm_name: d_vm(),

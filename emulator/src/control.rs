@@ -98,6 +98,29 @@ impl Shared {
         env
     }
 
+    /// A token from an external issuer the registry lists (a Kubernetes service-account token,
+    /// say), for a federated credential that trusts that issuer.
+    pub(crate) fn mint_federated_token(
+        &self,
+        issuer: &str,
+        subject: &str,
+        audience: &str,
+        lifetime_secs: i64,
+    ) -> Result<String, EmulatorError> {
+        if !self.registry().external_issuers.iter().any(|i| i == issuer) {
+            return Err(EmulatorError::Config(format!(
+                "'{issuer}' is not one of the registry's external_issuers"
+            )));
+        }
+        let now = self.clock.now();
+        let claims = serde_json::json!({
+            "iss": issuer, "sub": subject, "aud": [audience],
+            "iat": now, "nbf": now, "exp": now + lifetime_secs,
+            "jti": crate::tokens::random_id(),
+        });
+        self.key.sign(&claims)
+    }
+
     /// Checks a token the emulator issued: its signature, and `exp`/`nbf` against the emulator's clock.
     pub(crate) fn verify_access_token(&self, jwt: &str) -> Result<Value, EmulatorError> {
         let claims = self

@@ -233,7 +233,8 @@ fn check_assertion(
     }
 
     // Signature: the emulator holds the keys of the Entra issuers of its own tenants, and no others.
-    let ours = registry.tenants().any(|t| entra_issuer(t) == issuer);
+    let entra_issued = registry.tenants().any(|t| entra_issuer(t) == issuer);
+    let ours = entra_issued || registry.external_issuers.iter().any(|i| i == issuer);
     let claims = if ours {
         shared
             .key
@@ -278,6 +279,10 @@ fn check_assertion(
         }
     }
 
+    if !entra_issued {
+        // A workload's own issuer (Kubernetes, GitHub): the managed-identity rules below do not apply.
+        return Ok(());
+    }
     // PROTOCOL.md §1: only user-assigned identities are documented as FIC subjects; `xms_mirid` tells which.
     let mirid = claim_str(&claims, "xms_mirid")
         .unwrap_or_default()

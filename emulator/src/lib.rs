@@ -31,6 +31,7 @@
 //! | `GET`/`POST`/`DELETE /_emulator/expires-on-format` | `{"endpoint":"imds","format":"date_string"}` | formats set, by endpoint |
 //! | `GET`/`PUT /_emulator/registry` | the configuration file's JSON | the registry |
 //! | `POST /_emulator/verify` | `{"token":".."}` | `{"valid":true,"claims":{..}}` or `{"valid":false,"error":".."}` |
+//! | `POST /_emulator/federated-token` | `{"issuer":"..","subject":"..","audience":"api://AzureADTokenExchange","lifetime_secs":3600}` | `{"token":".."}`: a token of an `external_issuers` entry (a Kubernetes service-account token) |
 //! | `POST /_emulator/shutdown` | | `{"ok":true}`, then the emulator stops |
 //!
 //! Endpoint names are `imds`, `app_service`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`;
@@ -112,14 +113,14 @@ use tokio::sync::watch;
 pub use config::{
     ARM_RESOURCE, AppRegistration, DEFAULT_ACCESS_TOKEN_LIFETIME_SECS, DEFAULT_APP_CLIENT_ID,
     DEFAULT_APP_NAME, DEFAULT_APP_SERVICE_PRINCIPAL_ID, DEFAULT_APP_SERVICE_SECRET,
-    DEFAULT_ASSERTION_CLOCK_SKEW_SECS, DEFAULT_FIC_NAME, DEFAULT_MI_TOKEN_LIFETIME_SECS,
-    DEFAULT_OTHER_TENANT_ID, DEFAULT_RESOURCE_GROUP, DEFAULT_SHAREPOINT_RESOURCE,
-    DEFAULT_SUBSCRIPTION_ID, DEFAULT_SYSTEM_ASSIGNED_CLIENT_ID, DEFAULT_SYSTEM_ASSIGNED_OBJECT_ID,
-    DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID, DEFAULT_USER_ASSIGNED_NAME,
-    DEFAULT_USER_ASSIGNED_OBJECT_ID, DEFAULT_VM_NAME, EmulatorConfig, FederatedCredential,
-    GRAPH_RESOURCE, IdentityKind, ManagedIdentityInfo, Registry, SystemAssignedIdentity,
-    TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_AUDIENCE_CHINA, TOKEN_EXCHANGE_AUDIENCE_USGOV,
-    UserAssignedIdentity, entra_issuer,
+    DEFAULT_ASSERTION_CLOCK_SKEW_SECS, DEFAULT_FIC_NAME, DEFAULT_KUBERNETES_ISSUER,
+    DEFAULT_MI_TOKEN_LIFETIME_SECS, DEFAULT_OTHER_TENANT_ID, DEFAULT_RESOURCE_GROUP,
+    DEFAULT_SHAREPOINT_RESOURCE, DEFAULT_SUBSCRIPTION_ID, DEFAULT_SYSTEM_ASSIGNED_CLIENT_ID,
+    DEFAULT_SYSTEM_ASSIGNED_OBJECT_ID, DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID,
+    DEFAULT_USER_ASSIGNED_NAME, DEFAULT_USER_ASSIGNED_OBJECT_ID, DEFAULT_VM_NAME, EmulatorConfig,
+    FederatedCredential, GRAPH_RESOURCE, IdentityKind, ManagedIdentityInfo, Registry,
+    SystemAssignedIdentity, TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_AUDIENCE_CHINA,
+    TOKEN_EXCHANGE_AUDIENCE_USGOV, UserAssignedIdentity, entra_issuer,
 };
 pub use control::{EmulatorInfo, MiSourceKind};
 pub use error::EmulatorError;
@@ -464,6 +465,20 @@ impl RunningEmulator {
     /// Verifies a token this emulator issued (signature, `exp`, `nbf` against its clock); returns its claims.
     pub fn verify_access_token(&self, jwt: &str) -> Result<Value, EmulatorError> {
         self.shared().verify_access_token(jwt)
+    }
+
+    /// Mints a token of an external issuer the registry lists (`external_issuers`), as a
+    /// Kubernetes cluster writes into `AZURE_FEDERATED_TOKEN_FILE`; negative lifetimes make
+    /// expired tokens.
+    pub fn mint_federated_token(
+        &self,
+        issuer: &str,
+        subject: &str,
+        audience: &str,
+        lifetime_secs: i64,
+    ) -> Result<String, EmulatorError> {
+        self.shared()
+            .mint_federated_token(issuer, subject, audience, lifetime_secs)
     }
 
     /// Stops the listeners and open connections (all clones are affected). Returns at once.

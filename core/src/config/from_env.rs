@@ -54,6 +54,12 @@ pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
         origin: "environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, ...)".to_string(),
         ..CredentialBuilder::default()
     };
+    // AKS workload identity: the webhook mounts the token and sets AZURE_FEDERATED_TOKEN_FILE.
+    if env.var(vars::AZURE_FEDERATED_TOKEN_FILE).is_some() {
+        builder
+            .sources
+            .push(CredentialSource::SignedAssertionFile { path: None });
+    }
     builder.sources.push(CredentialSource::ManagedIdentity {
         id,
         token_exchange_audience: None,

@@ -221,6 +221,10 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
             secret: Secret::from(secret),
         }));
     }
+    if kind == CredentialSourceKind::SignedAssertionFilePath {
+        let path = string(obj, "SignedAssertionFileDiskPath", path)?.map(std::path::PathBuf::from);
+        return Ok(Some(CredentialSource::SignedAssertionFile { path }));
+    }
     if kind != CredentialSourceKind::SignedAssertionFromManagedIdentity {
         return Ok(Some(CredentialSource::Unsupported { kind }));
     }

@@ -103,6 +103,9 @@ pub enum CredentialSource {
     /// A client secret (the app registration's). Entra issues the token with `appidacr` 1,
     /// which SharePoint REST refuses; prefer the managed identity and keep this as a fallback.
     ClientSecret { secret: Secret },
+    /// A federated token in a file (AKS workload identity), re-read as it rotates; `None` means
+    /// `AZURE_FEDERATED_TOKEN_FILE`.
+    SignedAssertionFile { path: Option<PathBuf> },
     /// A kind certless recognises but does not support yet; reported when the chain reaches it.
     Unsupported { kind: CredentialSourceKind },
 }
@@ -114,6 +117,9 @@ impl CredentialSource {
                 CredentialSourceKind::SignedAssertionFromManagedIdentity
             }
             CredentialSource::ClientSecret { .. } => CredentialSourceKind::ClientSecret,
+            CredentialSource::SignedAssertionFile { .. } => {
+                CredentialSourceKind::SignedAssertionFilePath
+            }
             CredentialSource::Unsupported { kind } => *kind,
         }
     }
@@ -246,6 +252,15 @@ impl CredentialBuilder {
         self
     }
 
+    /// Appends a federated-token-file source (AKS workload identity's
+    /// `AZURE_FEDERATED_TOKEN_FILE`, or any file a workload's issuer keeps fresh).
+    pub fn federated_token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sources.push(CredentialSource::SignedAssertionFile {
+            path: Some(path.into()),
+        });
+        self
+    }
+
     /// Appends any source to the ordered credential list.
     pub fn credential_source(mut self, source: CredentialSource) -> Self {
         self.sources.push(source);
@@ -339,17 +354,44 @@ impl CredentialBuilder {
                 .with_remedy("Add a ClientCredentials entry {\"SourceType\": \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \"<user-assigned MI client id>\"}."));
         }
         for source in &self.sources {
-            if let CredentialSource::ManagedIdentity {
-                id,
-                token_exchange_audience,
-            } = source
-            {
-                validate_managed_identity_id(id)?;
-                if let Some(aud) = token_exchange_audience {
-                    validate_audience(aud)?;
+            match source {
+                CredentialSource::ManagedIdentity {
+                    id,
+                    token_exchange_audience,
+                } => {
+                    validate_managed_identity_id(id)?;
+                    if let Some(aud) = token_exchange_audience {
+                        validate_audience(aud)?;
+                    }
                 }
+                CredentialSource::SignedAssertionFile { path: None }
+                    if env.var(vars::AZURE_FEDERATED_TOKEN_FILE).is_none() =>
+                {
+                    return Err(Error::config(ErrorCode::MissingConfig, "the SignedAssertionFilePath credential has no file")
+                        .with_remedy("Set SignedAssertionFileDiskPath, or AZURE_FEDERATED_TOKEN_FILE (on AKS the workload-identity webhook sets it)."));
+                }
+                CredentialSource::ClientSecret { secret } if secret.expose().trim().is_empty() => {
+                    return Err(Error::config(
+                        ErrorCode::MissingConfig,
+                        "the ClientSecret credential has an empty secret",
+                    )
+                    .with_remedy("Set the secret's value (not its id), or remove the entry."));
+                }
+                _ => {}
             }
         }
+        let sources: Vec<CredentialSource> = self
+            .sources
+            .into_iter()
+            .map(|source| match source {
+                CredentialSource::SignedAssertionFile { path: None } => {
+                    CredentialSource::SignedAssertionFile {
+                        path: env.var(vars::AZURE_FEDERATED_TOKEN_FILE).map(PathBuf::from),
+                    }
+                }
+                other => other,
+            })
+            .collect();
         let default_audience = match self.token_exchange_audience {
             Some(aud) => validate_audience(&aud)?,
             None => authority.default_exchange_audience().to_string(),
@@ -364,7 +406,7 @@ impl CredentialBuilder {
             tenant_id,
             client_id,
             authority,
-            sources: self.sources,
+            sources,
             managed_identity_source: self.managed_identity_source,
             default_audience,
             timeouts: self.timeouts,
