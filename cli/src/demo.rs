@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use certless::env::MapEnv;
 use certless::{Credential, ManagedIdentityId};
-use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 
 use crate::output::{self, print_claims};
 
@@ -16,7 +16,7 @@ pub struct Args {
     /// Print the raw tokens too (they are secrets in real life; these are the emulator's).
     #[arg(long)]
     show_tokens: bool,
-    /// The managed-identity source to emulate: imds or app_service.
+    /// The managed-identity source to emulate: imds, app_service or azure_ml.
     #[arg(long, default_value = "imds")]
     source: String,
     /// The scope to request.
@@ -28,11 +28,10 @@ const ASSERTION_CLAIMS: &[&str] = &["iss", "sub", "aud", "oid", "tid", "xms_miri
 const ACCESS_CLAIMS: &[&str] = &["aud", "iss", "appid", "roles", "appidacr", "tid", "exp"];
 
 pub async fn run(args: Args) -> ExitCode {
-    let source = match args.source.as_str() {
-        "imds" => MiSourceKind::Imds,
-        "app_service" | "appservice" => MiSourceKind::AppService,
-        other => {
-            eprintln!("certless demo: --source must be imds or app_service, not '{other}'");
+    let source = match crate::mi_source(&args.source) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("certless demo: {e}");
             return ExitCode::from(2);
         }
     };
@@ -130,15 +129,16 @@ pub async fn run(args: Args) -> ExitCode {
         return output::fail(&e);
     }
     let after = emulator.counters();
-    let upstream = (after.imds + after.app_service + after.entra_token)
-        - (before.imds + before.app_service + before.entra_token);
+    let sum =
+        |c: &certless_emulator::Counters| c.imds + c.app_service + c.cloud_shell + c.entra_token;
+    let upstream = sum(&after) - sum(&before);
     println!(
         "\ncache: a second get_token took {} µs and made {upstream} upstream request(s)",
         started.elapsed().as_micros()
     );
     println!(
         "upstream requests in all: managed identity {}, Entra {}",
-        after.imds + after.app_service,
+        after.imds + after.app_service + after.cloud_shell,
         after.entra_token
     );
     emulator.shutdown();

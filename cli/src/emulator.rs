@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +23,7 @@ pub struct Args {
     /// Once listening, write the emulator's URLs and the client environment as JSON to this file.
     #[arg(long)]
     ready_file: Option<PathBuf>,
-    /// Which managed-identity source the printed environment selects: imds or app_service.
+    /// Which managed-identity source the printed environment selects: imds, app_service, cloud_shell or azure_ml.
     #[arg(long, default_value = "imds")]
     source: String,
 }
@@ -40,11 +40,10 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let source = match args.source.as_str() {
-        "imds" => MiSourceKind::Imds,
-        "app_service" | "appservice" => MiSourceKind::AppService,
-        other => {
-            eprintln!("certless emulator: --source must be imds or app_service, not '{other}'");
+    let source = match crate::mi_source(&args.source) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("certless emulator: {e}");
             return ExitCode::from(2);
         }
     };

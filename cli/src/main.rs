@@ -53,6 +53,20 @@ pub(crate) fn builder_from(
     }
 }
 
+/// `--source` of `demo` and `emulator`.
+pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, String> {
+    use certless_emulator::MiSourceKind::*;
+    match name.to_ascii_lowercase().replace('-', "_").as_str() {
+        "imds" => Ok(Imds),
+        "app_service" | "appservice" => Ok(AppService),
+        "cloud_shell" | "cloudshell" => Ok(CloudShell),
+        "azure_ml" | "azureml" => Ok(AzureMl),
+        other => Err(format!(
+            "--source must be imds, app_service, cloud_shell or azure_ml, not '{other}'"
+        )),
+    }
+}
+
 fn main() -> ExitCode {
     // Like every Unix tool: `certless token ... | head` ends quietly instead of panicking on
     // a closed pipe.

@@ -103,6 +103,8 @@ pub mod vars {
     pub const IMDS_ENDPOINT: &str = "IMDS_ENDPOINT";
     pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
     pub const MSI_SECRET: &str = "MSI_SECRET";
+    /// Azure ML: the compute's own identity's client id.
+    pub const DEFAULT_IDENTITY_CLIENT_ID: &str = "DEFAULT_IDENTITY_CLIENT_ID";
     pub const AZURE_POD_IDENTITY_AUTHORITY_HOST: &str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
     pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 }

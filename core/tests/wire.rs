@@ -249,3 +249,100 @@ async fn https_authority_with_the_emulator_ca() {
         .unwrap();
     with_ca.get_token(&[SHAREPOINT]).await.unwrap();
 }
+
+#[tokio::test]
+async fn cloud_shell_posts_a_form_with_the_metadata_header() {
+    let emu = emulator().await;
+    let credential = builder(&emu, MiSourceKind::CloudShell)
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    assert_eq!(
+        credential.managed_identity_source().unwrap().source,
+        certless::ManagedIdentitySource::CloudShell
+    );
+    let assertion = credential.managed_identity_assertion().await.unwrap();
+    assert_eq!(
+        certless::jwt::decode_claims(assertion.token.expose())
+            .unwrap()
+            .aud
+            .as_deref(),
+        Some("api://AzureADTokenExchange")
+    );
+    let r = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Some(Endpoint::CloudShell))
+        .expect("a Cloud Shell request");
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/oauth2/token");
+    assert!(r.query.is_empty());
+    assert_eq!(form(&r, "resource"), Some("api://AzureADTokenExchange"));
+    assert_eq!(header(&r, "metadata"), Some("true"));
+
+    // Cloud Shell serves only the signed-in user's identity.
+    let e = builder(&emu, MiSourceKind::CloudShell)
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("Cloud Shell cannot select"), "{e}");
+}
+
+#[tokio::test]
+async fn azure_ml_sends_the_secret_header_and_clientid() {
+    let emu = emulator().await;
+    let mi = emu.default_user_assigned();
+    let credential = builder(&emu, MiSourceKind::AzureMl)
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id.clone()))
+        .build()
+        .unwrap();
+    assert_eq!(
+        credential.managed_identity_source().unwrap().source,
+        certless::ManagedIdentitySource::AzureMl
+    );
+    credential.get_token(&[SHAREPOINT]).await.unwrap();
+    let r = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Some(Endpoint::AppService))
+        .expect("an Azure ML request");
+    assert_eq!(r.method, "GET");
+    assert_eq!(query(&r, "api-version"), Some("2017-09-01"));
+    assert_eq!(query(&r, "resource"), Some("api://AzureADTokenExchange"));
+    assert_eq!(query(&r, "clientid"), Some(mi.client_id.as_str()));
+    assert_eq!(
+        header(&r, "secret"),
+        Some(emu.app_service_secret().as_str())
+    );
+
+    // The compute's own identity is named by DEFAULT_IDENTITY_CLIENT_ID.
+    emu.clear_requests();
+    let system = emu.system_assigned().unwrap();
+    let env = certless::env::MapEnv::new()
+        .with_vars(emu.client_env(MiSourceKind::AzureMl))
+        .with_var("DEFAULT_IDENTITY_CLIENT_ID", system.client_id.clone());
+    let credential = builder(&emu, MiSourceKind::AzureMl)
+        .environment(std::sync::Arc::new(env))
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    credential.managed_identity_assertion().await.unwrap();
+    let r = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Some(Endpoint::AppService))
+        .unwrap();
+    assert_eq!(query(&r, "clientid"), Some(system.client_id.as_str()));
+
+    let e = builder(&emu, MiSourceKind::AzureMl)
+        .managed_identity(ManagedIdentityId::ObjectId(mi.object_id))
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Azure ML names identities by client id"),
+        "{e}"
+    );
+}

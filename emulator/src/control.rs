@@ -16,6 +16,10 @@ pub enum MiSourceKind {
     Imds,
     /// `IDENTITY_ENDPOINT` + `IDENTITY_HEADER`, as App Service sets them.
     AppService,
+    /// `MSI_ENDPOINT` alone, as Cloud Shell sets it.
+    CloudShell,
+    /// `MSI_ENDPOINT` + `MSI_SECRET`, as Azure ML sets them (the `2017-09-01` dialect).
+    AzureMl,
 }
 
 /// What a client needs to know about a running emulator (`GET /_emulator/info`).
@@ -91,6 +95,19 @@ impl Shared {
                 env.push(("IDENTITY_ENDPOINT".to_string(), self.app_service_endpoint()));
                 env.push((
                     "IDENTITY_HEADER".to_string(),
+                    registry.app_service_secret.clone(),
+                ));
+            }
+            MiSourceKind::CloudShell => {
+                env.push((
+                    "MSI_ENDPOINT".to_string(),
+                    format!("{}/oauth2/token", self.http_url()),
+                ));
+            }
+            MiSourceKind::AzureMl => {
+                env.push(("MSI_ENDPOINT".to_string(), self.app_service_endpoint()));
+                env.push((
+                    "MSI_SECRET".to_string(),
                     registry.app_service_secret.clone(),
                 ));
             }

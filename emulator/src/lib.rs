@@ -87,6 +87,7 @@
 mod admin;
 mod app_service;
 mod clock;
+mod cloud_shell;
 mod config;
 mod control;
 mod discovery;
@@ -289,7 +290,7 @@ fn local_port(listener: &tokio::net::TcpListener, requested: u16) -> Result<u16,
 /// Only managed-identity endpoints have an `expires_on` to shape.
 pub(crate) fn check_expires_on_endpoint(endpoint: Endpoint) -> Result<(), String> {
     match endpoint {
-        Endpoint::Imds | Endpoint::AppService => Ok(()),
+        Endpoint::Imds | Endpoint::AppService | Endpoint::CloudShell => Ok(()),
         other => Err(format!(
             "{other:?} has no expires_on; use imds or app_service"
         )),

@@ -21,8 +21,10 @@ use crate::tokens::SigningKey;
 pub enum Endpoint {
     /// `GET /metadata/identity/oauth2/token`
     Imds,
-    /// `GET /msi/token`
+    /// `GET /msi/token` (also Azure ML's `2017-09-01` dialect)
     AppService,
+    /// `POST /oauth2/token` (Cloud Shell)
+    CloudShell,
     /// `POST /{tenant}/oauth2/v2.0/token`
     EntraToken,
     /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
@@ -38,6 +40,7 @@ pub enum Endpoint {
 pub struct Counters {
     pub imds: u64,
     pub app_service: u64,
+    pub cloud_shell: u64,
     pub entra_token: u64,
     pub openid_metadata: u64,
     pub jwks: u64,
@@ -51,6 +54,7 @@ impl Counters {
         let slot = match endpoint {
             Some(Endpoint::Imds) => &mut self.imds,
             Some(Endpoint::AppService) => &mut self.app_service,
+            Some(Endpoint::CloudShell) => &mut self.cloud_shell,
             Some(Endpoint::EntraToken) => &mut self.entra_token,
             Some(Endpoint::OpenidMetadata) => &mut self.openid_metadata,
             Some(Endpoint::Jwks) => &mut self.jwks,

@@ -3,6 +3,8 @@
 //! One file per source.
 
 mod app_service;
+mod azure_ml;
+mod cloud_shell;
 pub mod expiry;
 mod imds;
 mod response;
@@ -119,7 +121,10 @@ impl ManagedIdentitySource {
     fn is_supported(self) -> bool {
         matches!(
             self,
-            ManagedIdentitySource::Imds | ManagedIdentitySource::AppService
+            ManagedIdentitySource::Imds
+                | ManagedIdentitySource::AppService
+                | ManagedIdentitySource::CloudShell
+                | ManagedIdentitySource::AzureMl
         )
     }
 }
@@ -229,11 +234,27 @@ pub fn select_source(
     )
 }
 
+/// A URL from an environment variable the platform sets (MSI_ENDPOINT, ...).
+fn endpoint_url(env: &dyn Environment, name: &str) -> Result<String> {
+    let value = env
+        .var(name)
+        .ok_or_else(|| Error::config(ErrorCode::MissingConfig, format!("{name} is not set")))?;
+    url::Url::parse(value.trim()).map_err(|e| {
+        Error::config(
+            ErrorCode::InvalidConfig,
+            format!("{name} '{value}' is not a URL ({e})"),
+        )
+    })?;
+    Ok(value.trim().to_string())
+}
+
 /// Asks one managed-identity endpoint for tokens.
 pub(crate) struct ManagedIdentityClient {
     selection: SourceSelection,
     endpoint: String,
     secret: Option<Secret>,
+    /// Azure ML names even the compute's own identity by client id.
+    client_id_param: Option<String>,
     id: ManagedIdentityId,
 }
 
@@ -253,10 +274,17 @@ impl ManagedIdentityClient {
         env: &dyn Environment,
         id: ManagedIdentityId,
     ) -> Result<Self> {
+        let mut client_id_param = None;
         let (endpoint, secret) = match selection.source {
             ManagedIdentitySource::Imds => (imds::endpoint(env), None),
             ManagedIdentitySource::AppService => {
                 let (endpoint, secret) = app_service::endpoint(env)?;
+                (endpoint, Some(secret))
+            }
+            ManagedIdentitySource::CloudShell => (cloud_shell::endpoint(env, &id)?, None),
+            ManagedIdentitySource::AzureMl => {
+                let (endpoint, secret, client_id) = azure_ml::endpoint(env, &id)?;
+                client_id_param = client_id;
                 (endpoint, Some(secret))
             }
             other => {
@@ -276,6 +304,7 @@ impl ManagedIdentityClient {
             selection,
             endpoint,
             secret,
+            client_id_param,
             id,
         })
     }
@@ -306,6 +335,22 @@ impl ManagedIdentityClient {
                     .ok_or_else(|| Error::internal("App Service source without its secret"))?;
                 app_service::request(http, &self.endpoint, resource, &self.id, secret)
             }
+            ManagedIdentitySource::CloudShell => {
+                cloud_shell::request(http, &self.endpoint, resource)
+            }
+            ManagedIdentitySource::AzureMl => {
+                let secret = self
+                    .secret
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("Azure ML source without its secret"))?;
+                azure_ml::request(
+                    http,
+                    &self.endpoint,
+                    resource,
+                    self.client_id_param.as_deref(),
+                    secret,
+                )
+            }
             other => return Err(Error::internal(format!("{other} has no request builder"))),
         };
         let target = format!("{source} endpoint {}", self.endpoint);
@@ -319,6 +364,8 @@ impl ManagedIdentityClient {
             .map_err(|e| {
                 let remedy = match source {
                     ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
+                    ManagedIdentitySource::CloudShell => cloud_shell::UNREACHABLE_REMEDY,
+                    ManagedIdentitySource::AzureMl => azure_ml::UNREACHABLE_REMEDY,
                     _ => app_service::UNREACHABLE_REMEDY,
                 };
                 if e.remedy().is_none() {
@@ -348,6 +395,8 @@ impl ManagedIdentityClient {
         let details = response::ErrorDetails::parse(&response.body);
         let remedy = match self.selection.source {
             ManagedIdentitySource::Imds => imds::remedy(response.status, &details, &self.id),
+            ManagedIdentitySource::CloudShell => cloud_shell::remedy(response.status, &details),
+            ManagedIdentitySource::AzureMl => azure_ml::remedy(response.status, &details, &self.id),
             _ => app_service::remedy(response.status, &details, &self.id),
         };
         let mut message = format!("{target} answered HTTP {}", response.status);
@@ -499,15 +548,20 @@ mod tests {
 
     #[test]
     fn unsupported_sources_say_so_and_how_to_override() {
-        let env = MapEnv::new().with_var("MSI_ENDPOINT", "http://x");
+        let env = MapEnv::new()
+            .with_var(
+                "IDENTITY_ENDPOINT",
+                "http://127.0.0.1:40342/metadata/identity/oauth2/token",
+            )
+            .with_var("IMDS_ENDPOINT", "http://127.0.0.1:40342");
         let selection = select_source(&env, None).unwrap();
         let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned)
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::UnsupportedManagedIdentitySource);
         let text = err.to_string();
         assert!(
-            text.contains("Cloud Shell")
-                && text.contains("MSI_ENDPOINT")
+            text.contains("Azure Arc")
+                && text.contains("IMDS_ENDPOINT")
                 && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"),
             "{text}"
         );
