@@ -384,7 +384,21 @@ impl Credential {
     /// The cached token for `scopes` if one may be handed out; never waits on the network.
     /// When the token is due for its proactive refresh, one refresh is started in the background.
     pub fn cached_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<Option<AccessToken>> {
-        let tenant = &self.inner.tenant_id;
+        self.cached_token_with(scopes, &TokenRequestOptions::default())
+    }
+
+    /// [`cached_token`](Self::cached_token) for a request with options: another tenant's
+    /// cache, and never a cached token when the request must bypass the cache (`claims`,
+    /// `force_refresh`).
+    pub fn cached_token_with<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<Option<AccessToken>> {
+        if options.force_refresh || options.claims.is_some() {
+            return Ok(None);
+        }
+        let tenant = self.request_tenant(options)?;
         if let Some(token) = self.exact_hit(tenant, scopes) {
             return Ok(Some(token));
         }

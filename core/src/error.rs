@@ -94,6 +94,10 @@ pub enum ErrorCode {
     ManagedIdentityRejected = 202,
     /// The managed-identity endpoint answered 200 with a body certless cannot use.
     ManagedIdentityInvalidResponse = 203,
+    /// The Azure Arc key file could not be read (permissions: the himds group).
+    ManagedIdentityKeyFileUnreadable = 204,
+    /// The endpoint answered for another identity than the one requested (failed closed).
+    ManagedIdentityWrongIdentity = 205,
     /// No connection to Entra's token endpoint.
     ExchangeUnreachable = 300,
     /// Entra's token endpoint did not answer in time.
@@ -144,6 +148,8 @@ impl ErrorCode {
             ManagedIdentityTimeout,
             ManagedIdentityRejected,
             ManagedIdentityInvalidResponse,
+            ManagedIdentityKeyFileUnreadable,
+            ManagedIdentityWrongIdentity,
             ExchangeUnreachable,
             ExchangeTimeout,
             ExchangeRejected,

@@ -122,10 +122,8 @@ impl Credential {
         scopes: &[S],
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
-        if !options.force_refresh && options.claims.is_none() {
-            if let Some(token) = self.cached_token(scopes)? {
-                return Ok(token);
-            }
+        if let Some(token) = self.cached_token_with(scopes, options)? {
+            return Ok(token);
         }
         let credential = self.clone();
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();

@@ -112,3 +112,36 @@ fn secrets_from_configuration_never_show() {
         "{e}"
     );
 }
+
+#[test]
+fn another_tenant_never_gets_the_cached_token_of_this_one() {
+    let emu = certless_emulator::Emulator::start_blocking(Default::default(), Default::default())
+        .unwrap();
+    let credential = builder(&emu, MiSourceKind::Imds)
+        .retries(Retries::none())
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
+        .build()
+        .unwrap();
+    let options = certless::TokenRequestOptions::default();
+    credential
+        .get_token_blocking(&[SHAREPOINT], &options)
+        .unwrap();
+    let other = certless::TokenRequestOptions {
+        tenant_id: Some(certless_emulator::DEFAULT_OTHER_TENANT_ID.into()),
+        ..Default::default()
+    };
+    assert!(
+        credential
+            .cached_token_with(&[SHAREPOINT], &other)
+            .unwrap()
+            .is_none()
+    );
+    // The app does not exist in the other tenant: the request must really go there.
+    let e = credential
+        .get_token_blocking(&[SHAREPOINT], &other)
+        .unwrap_err();
+    assert_eq!(e.aadsts_codes(), [700016], "{e}");
+    assert_eq!(emu.counters().entra_token, 2);
+}

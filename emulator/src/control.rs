@@ -20,6 +20,8 @@ pub enum MiSourceKind {
     CloudShell,
     /// `MSI_ENDPOINT` + `MSI_SECRET`, as Azure ML sets them (the `2017-09-01` dialect).
     AzureMl,
+    /// `IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`, as the Azure Arc agent sets them.
+    AzureArc,
 }
 
 /// What a client needs to know about a running emulator (`GET /_emulator/info`).
@@ -102,6 +104,16 @@ impl Shared {
                 env.push((
                     "MSI_ENDPOINT".to_string(),
                     format!("{}/oauth2/token", self.http_url()),
+                ));
+            }
+            MiSourceKind::AzureArc => {
+                env.push((
+                    "IDENTITY_ENDPOINT".to_string(),
+                    format!("{}/arc/metadata/identity/oauth2/token", self.http_url()),
+                ));
+                env.push((
+                    "IMDS_ENDPOINT".to_string(),
+                    format!("{}/arc", self.http_url()),
                 ));
             }
             MiSourceKind::AzureMl => {

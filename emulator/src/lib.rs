@@ -86,6 +86,7 @@
 
 mod admin;
 mod app_service;
+mod arc;
 mod clock;
 mod cloud_shell;
 mod config;
@@ -159,25 +160,26 @@ impl Emulator {
         let http_url = format!("http://127.0.0.1:{}", local_port(&http, opts.http_port)?);
 
         let mut owned_state_dir = None;
+        let dir = match &opts.state_dir {
+            Some(d) => d.clone(),
+            None => {
+                let d = std::env::temp_dir()
+                    .join(format!("certless-emulator-{}", uuid::Uuid::new_v4()));
+                owned_state_dir = Some(d.clone());
+                d
+            }
+        };
+        let arc_dir = dir.join("arc-tokens");
+        std::fs::create_dir_all(&arc_dir).map_err(|source| EmulatorError::Io {
+            action: "cannot create",
+            path: arc_dir.clone(),
+            source,
+        })?;
         let (https, ca_pem_path) = match opts.https_port {
             None => (None, None),
             Some(port) => {
                 let material = tls::generate()?;
                 let listener = server::bind_loopback(port).await?;
-                let dir = match &opts.state_dir {
-                    Some(d) => d.clone(),
-                    None => {
-                        let d = std::env::temp_dir()
-                            .join(format!("certless-emulator-{}", uuid::Uuid::new_v4()));
-                        owned_state_dir = Some(d.clone());
-                        d
-                    }
-                };
-                std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io {
-                    action: "cannot create",
-                    path: dir.clone(),
-                    source,
-                })?;
                 let ca_path = dir.join("ca.pem");
                 std::fs::write(&ca_path, &material.ca_pem).map_err(|source| EmulatorError::Io {
                     action: "cannot write",
@@ -206,6 +208,7 @@ impl Emulator {
                 https_url,
                 ca_pem_path,
             },
+            arc: arc::ArcState::new(arc_dir),
             shutdown,
         });
 
@@ -290,7 +293,7 @@ fn local_port(listener: &tokio::net::TcpListener, requested: u16) -> Result<u16,
 /// Only managed-identity endpoints have an `expires_on` to shape.
 pub(crate) fn check_expires_on_endpoint(endpoint: Endpoint) -> Result<(), String> {
     match endpoint {
-        Endpoint::Imds | Endpoint::AppService | Endpoint::CloudShell => Ok(()),
+        Endpoint::Imds | Endpoint::AppService | Endpoint::CloudShell | Endpoint::AzureArc => Ok(()),
         other => Err(format!(
             "{other:?} has no expires_on; use imds or app_service"
         )),
@@ -343,6 +346,21 @@ impl RunningEmulator {
     }
 
     /// The CA certificate (PEM) clients must trust for the HTTPS listener.
+    /// Where the Azure Arc endpoint writes its challenge key files (certless's tests point
+    /// their test-build key directory here).
+    pub fn arc_key_directory(&self) -> PathBuf {
+        self.shared().arc.dir.clone()
+    }
+
+    /// Real Azure Arc has only the machine's system-assigned identity and ignores a requested
+    /// user-assigned one (the default here too); `true` makes it honour the request.
+    pub fn set_arc_honours_selectors(&self, honour: bool) {
+        self.shared()
+            .arc
+            .honour_selectors
+            .store(honour, std::sync::atomic::Ordering::Release);
+    }
+
     pub fn ca_pem_path(&self) -> Option<PathBuf> {
         self.shared().addresses.ca_pem_path.clone()
     }

@@ -25,6 +25,8 @@ pub enum Endpoint {
     AppService,
     /// `POST /oauth2/token` (Cloud Shell)
     CloudShell,
+    /// `GET /arc/metadata/identity/oauth2/token` (Azure Arc, with its key-file challenge)
+    AzureArc,
     /// `POST /{tenant}/oauth2/v2.0/token`
     EntraToken,
     /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
@@ -41,6 +43,7 @@ pub struct Counters {
     pub imds: u64,
     pub app_service: u64,
     pub cloud_shell: u64,
+    pub azure_arc: u64,
     pub entra_token: u64,
     pub openid_metadata: u64,
     pub jwks: u64,
@@ -55,6 +58,7 @@ impl Counters {
             Some(Endpoint::Imds) => &mut self.imds,
             Some(Endpoint::AppService) => &mut self.app_service,
             Some(Endpoint::CloudShell) => &mut self.cloud_shell,
+            Some(Endpoint::AzureArc) => &mut self.azure_arc,
             Some(Endpoint::EntraToken) => &mut self.entra_token,
             Some(Endpoint::OpenidMetadata) => &mut self.openid_metadata,
             Some(Endpoint::Jwks) => &mut self.jwks,
@@ -150,6 +154,7 @@ pub(crate) struct Shared {
     /// Per-endpoint `expires_on` shape; absent means the endpoint's own default.
     pub expires_on: Mutex<HashMap<Endpoint, ExpiresOnFormat>>,
     pub addresses: Addresses,
+    pub arc: crate::arc::ArcState,
     /// Sending `true` stops every listener and connection.
     pub shutdown: watch::Sender<bool>,
 }

@@ -3,6 +3,7 @@
 //! One file per source.
 
 mod app_service;
+mod azure_arc;
 mod azure_ml;
 mod cloud_shell;
 pub mod expiry;
@@ -125,6 +126,7 @@ impl ManagedIdentitySource {
                 | ManagedIdentitySource::AppService
                 | ManagedIdentitySource::CloudShell
                 | ManagedIdentitySource::AzureMl
+                | ManagedIdentitySource::AzureArc
         )
     }
 }
@@ -255,6 +257,8 @@ pub(crate) struct ManagedIdentityClient {
     secret: Option<Secret>,
     /// Azure ML names even the compute's own identity by client id.
     client_id_param: Option<String>,
+    /// Azure Arc's fixed key-file directory.
+    arc_key_directory: Option<std::path::PathBuf>,
     id: ManagedIdentityId,
 }
 
@@ -275,6 +279,7 @@ impl ManagedIdentityClient {
         id: ManagedIdentityId,
     ) -> Result<Self> {
         let mut client_id_param = None;
+        let mut arc_key_directory = None;
         let (endpoint, secret) = match selection.source {
             ManagedIdentitySource::Imds => (imds::endpoint(env), None),
             ManagedIdentitySource::AppService => {
@@ -282,6 +287,10 @@ impl ManagedIdentityClient {
                 (endpoint, Some(secret))
             }
             ManagedIdentitySource::CloudShell => (cloud_shell::endpoint(env, &id)?, None),
+            ManagedIdentitySource::AzureArc => {
+                arc_key_directory = Some(azure_arc::key_directory(env));
+                (azure_arc::endpoint(env)?, None)
+            }
             ManagedIdentitySource::AzureMl => {
                 let (endpoint, secret, client_id) = azure_ml::endpoint(env, &id)?;
                 client_id_param = client_id;
@@ -305,6 +314,7 @@ impl ManagedIdentityClient {
             endpoint,
             secret,
             client_id_param,
+            arc_key_directory,
             id,
         })
     }
@@ -351,29 +361,47 @@ impl ManagedIdentityClient {
                     secret,
                 )
             }
+            ManagedIdentitySource::AzureArc => {
+                azure_arc::request(http, &self.endpoint, resource, &self.id, None)
+            }
             other => return Err(Error::internal(format!("{other} has no request builder"))),
         };
         let target = format!("{source} endpoint {}", self.endpoint);
         log::debug!(
-            "certless: requesting a managed-identity token from {target} for {} ({})",
-            resource,
+            "certless: requesting a managed-identity token from {target} for {resource} ({})",
             self.id
         );
-        let response = http::send(request, Leg::ManagedIdentity, &target)
+        let unreachable = |e: Error| {
+            let remedy = match source {
+                ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
+                ManagedIdentitySource::CloudShell => cloud_shell::UNREACHABLE_REMEDY,
+                ManagedIdentitySource::AzureMl => azure_ml::UNREACHABLE_REMEDY,
+                ManagedIdentitySource::AzureArc => azure_arc::UNREACHABLE_REMEDY,
+                _ => app_service::UNREACHABLE_REMEDY,
+            };
+            if e.remedy().is_none() {
+                e.with_remedy(remedy)
+            } else {
+                e
+            }
+        };
+        let mut response = http::send(request, Leg::ManagedIdentity, &target)
             .await
-            .map_err(|e| {
-                let remedy = match source {
-                    ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
-                    ManagedIdentitySource::CloudShell => cloud_shell::UNREACHABLE_REMEDY,
-                    ManagedIdentitySource::AzureMl => azure_ml::UNREACHABLE_REMEDY,
-                    _ => app_service::UNREACHABLE_REMEDY,
-                };
-                if e.remedy().is_none() {
-                    e.with_remedy(remedy)
-                } else {
-                    e
-                }
-            })?;
+            .map_err(unreachable)?;
+        if source == ManagedIdentitySource::AzureArc && response.status == 401 {
+            let directory = self
+                .arc_key_directory
+                .as_deref()
+                .ok_or_else(|| Error::internal("Azure Arc source without its key directory"))?;
+            let key = azure_arc::key_from_challenge(&response, directory)?;
+            let answer = azure_arc::request(http, &self.endpoint, resource, &self.id, Some(&key));
+            response = http::send(answer, Leg::ManagedIdentity, &target)
+                .await
+                .map_err(unreachable)?;
+            if response.status == 200 {
+                azure_arc::check_identity(&response.body, &self.id)?;
+            }
+        }
         if response.status != 200 {
             return Err(self.error_for(&response, &target));
         }
@@ -396,6 +424,7 @@ impl ManagedIdentityClient {
         let remedy = match self.selection.source {
             ManagedIdentitySource::Imds => imds::remedy(response.status, &details, &self.id),
             ManagedIdentitySource::CloudShell => cloud_shell::remedy(response.status, &details),
+            ManagedIdentitySource::AzureArc => azure_arc::remedy(response.status, &details),
             ManagedIdentitySource::AzureMl => azure_ml::remedy(response.status, &details, &self.id),
             _ => app_service::remedy(response.status, &details, &self.id),
         };

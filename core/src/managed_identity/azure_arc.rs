@@ -1,0 +1,173 @@
+//! Azure Arc-enabled servers (PROTOCOL.md §2): the agent answers the first request 401 with
+//! `WWW-Authenticate: Basic realm=<key file>`; the file's contents, readable only by the `himds`
+//! group (Administrators on Windows), go back as `Authorization: Basic <contents>`.
+//!
+//! The challenge comes from whatever listens on the endpoint, so it is not trusted: the header
+//! must split into exactly `Basic realm` and a path; only the path's file name is kept, and it
+//! is looked up in the agent's fixed directory; it must end in `.key`; its size is checked
+//! (≤ 4096 bytes) before it is read (the fixes of CVE-2024-35255 across Microsoft's SDKs).
+
+use std::path::{Path, PathBuf};
+
+use super::ManagedIdentityId;
+use super::response::ErrorDetails;
+use crate::env::{Environment, vars};
+use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::Response;
+use crate::secret::Secret;
+
+const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
+const API_VERSION: &str = "2020-06-01";
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+pub(super) const UNREACHABLE_REMEDY: &str = "The Azure Arc agent (himds) did not answer: check that it runs (azcmagent show) and that the machine is connected.";
+
+pub(super) fn endpoint(env: &dyn Environment) -> Result<String> {
+    match env.var(vars::IDENTITY_ENDPOINT) {
+        Some(_) => super::endpoint_url(env, vars::IDENTITY_ENDPOINT),
+        None => Ok(DEFAULT_ENDPOINT.to_string()),
+    }
+}
+
+/// The agent's fixed key directory. Test builds may point it elsewhere.
+pub(super) fn key_directory(env: &dyn Environment) -> PathBuf {
+    #[cfg(feature = "test-hooks")]
+    if let Some(dir) = env.var("CERTLESS_TEST_ARC_KEY_DIR") {
+        return PathBuf::from(dir);
+    }
+    if cfg!(windows) {
+        let program_data = env
+            .var("ProgramData")
+            .unwrap_or_else(|| r"C:\ProgramData".to_string());
+        Path::new(&program_data)
+            .join("AzureConnectedMachineAgent")
+            .join("Tokens")
+    } else {
+        let _ = env;
+        PathBuf::from("/var/opt/azcmagent/tokens")
+    }
+}
+
+pub(super) fn request(
+    http: &reqwest::Client,
+    endpoint: &str,
+    resource: &str,
+    id: &ManagedIdentityId,
+    key: Option<&Secret>,
+) -> reqwest::RequestBuilder {
+    let mut query: Vec<(&str, &str)> = vec![("api-version", API_VERSION), ("resource", resource)];
+    // Arc serves only the system-assigned identity; a requested one is sent, and the answer
+    // must name it (checked by `check_identity`), or the request fails closed.
+    match id {
+        ManagedIdentityId::SystemAssigned => {}
+        ManagedIdentityId::ClientId(v) => query.push(("client_id", v)),
+        ManagedIdentityId::ObjectId(v) => query.push(("object_id", v)),
+        ManagedIdentityId::ResourceId(v) => query.push(("msi_res_id", v)),
+    }
+    let request = http.get(endpoint).query(&query).header("Metadata", "true");
+    match key {
+        Some(key) => request.header("Authorization", format!("Basic {}", key.expose())),
+        None => request,
+    }
+}
+
+/// The key the challenge points at, after every safety check.
+pub(super) fn key_from_challenge(response: &Response, directory: &Path) -> Result<Secret> {
+    let refused = |why: String| {
+        Error::new(ErrorCode::ManagedIdentityInvalidResponse, format!("the Azure Arc challenge was refused: {why}"))
+            .with_leg(Leg::ManagedIdentity)
+            .with_http_status(response.status)
+            .with_remedy("Only the Azure Arc agent may answer on its endpoint; something else is listening there, or IDENTITY_ENDPOINT points elsewhere.")
+    };
+    let header = response
+        .header("www-authenticate")
+        .ok_or_else(|| refused("the 401 has no WWW-Authenticate header".into()))?;
+    let parts: Vec<&str> = header.split('=').collect();
+    let [scheme, path] = parts.as_slice() else {
+        return Err(refused(
+            "WWW-Authenticate is not exactly 'Basic realm=<path>'".into(),
+        ));
+    };
+    if *scheme != "Basic realm" || path.trim().is_empty() {
+        return Err(refused(
+            "WWW-Authenticate is not exactly 'Basic realm=<path>'".into(),
+        ));
+    }
+    // Only the file name counts: the directory is the agent's own, never the server's say.
+    let name = path.trim().rsplit(['/', '\\']).next().unwrap_or_default();
+    let stem = name.strip_suffix(".key").unwrap_or_default();
+    if stem.is_empty() || stem.starts_with('.') || name.contains("..") {
+        return Err(refused(format!(
+            "the key file '{}' is not a '<name>.key' file",
+            crate::secret::scrub_server_text(name)
+        )));
+    }
+    let file = directory.join(name);
+    let unreadable = |e: std::io::Error| {
+        let mut error = Error::new(
+            ErrorCode::ManagedIdentityKeyFileUnreadable,
+            format!(
+                "cannot read the Azure Arc key file {} ({e})",
+                file.display()
+            ),
+        )
+        .with_leg(Leg::ManagedIdentity);
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            error = error.with_remedy(if cfg!(windows) {
+                "Run as a member of Administrators or of the \"Hybrid agent extension applications\" group, which may read the Arc agent's key files."
+            } else {
+                "Add this process's user to the himds group (sudo usermod -aG himds <user>, then restart the process): only that group may read the Arc agent's key files."
+            });
+        }
+        error
+    };
+    let size = std::fs::metadata(&file).map_err(unreadable)?.len();
+    if size > MAX_KEY_FILE_BYTES {
+        return Err(refused(format!(
+            "the key file {} is {size} bytes, more than the {MAX_KEY_FILE_BYTES} a key may have",
+            file.display()
+        )));
+    }
+    let key = std::fs::read_to_string(&file).map_err(unreadable)?;
+    Ok(Secret::from(key.trim().to_string()))
+}
+
+/// Fail closed when a user-assigned identity was asked for and the answer does not name it.
+pub(super) fn check_identity(body: &[u8], id: &ManagedIdentityId) -> Result<()> {
+    let ManagedIdentityId::ClientId(wanted) = id else {
+        if id.is_user_assigned() {
+            return Err(mismatch(
+                id,
+                "the answer cannot confirm an object or resource id",
+            ));
+        }
+        return Ok(());
+    };
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    match json.get("client_id").and_then(serde_json::Value::as_str) {
+        Some(got) if got.eq_ignore_ascii_case(wanted) => Ok(()),
+        Some(got) => Err(mismatch(
+            id,
+            &format!(
+                "it answered for client id {}",
+                crate::secret::scrub_server_text(got)
+            ),
+        )),
+        None => Err(mismatch(id, "the answer names no client id")),
+    }
+}
+
+fn mismatch(id: &ManagedIdentityId, what: &str) -> Error {
+    Error::new(ErrorCode::ManagedIdentityWrongIdentity, format!("Azure Arc was asked for the {id} managed identity, but {what}"))
+        .with_leg(Leg::ManagedIdentity)
+        .with_remedy("Azure Arc machines have only their system-assigned identity: remove ManagedIdentityClientId, and trust that identity in the federated credential.")
+}
+
+pub(super) fn remedy(status: u16, _details: &ErrorDetails) -> Option<String> {
+    match status {
+        400 => Some("The Arc agent refused the request: check the resource (token exchange audience).".to_string()),
+        401 => Some("The Arc agent refused the key: the key file changed between challenge and answer; retry.".to_string()),
+        500..=599 => Some("The Arc agent had an internal error: retry; if it persists, restart it (azcmagent).".to_string()),
+        _ => None,
+    }
+}
