@@ -580,17 +580,21 @@ mod tests {
         let env = MapEnv::new()
             .with_var(
                 "IDENTITY_ENDPOINT",
-                "http://127.0.0.1:40342/metadata/identity/oauth2/token",
+                "https://127.0.0.1:2377/metadata/identity/oauth2/token",
             )
-            .with_var("IMDS_ENDPOINT", "http://127.0.0.1:40342");
+            .with_var("IDENTITY_HEADER", "h")
+            .with_var(
+                "IDENTITY_SERVER_THUMBPRINT",
+                "0123456789abcdef0123456789abcdef01234567",
+            );
         let selection = select_source(&env, None).unwrap();
         let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned)
             .unwrap_err();
         assert_eq!(err.code(), ErrorCode::UnsupportedManagedIdentitySource);
         let text = err.to_string();
         assert!(
-            text.contains("Azure Arc")
-                && text.contains("IMDS_ENDPOINT")
+            text.contains("Service Fabric")
+                && text.contains("IDENTITY_SERVER_THUMBPRINT")
                 && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"),
             "{text}"
         );
