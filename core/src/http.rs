@@ -2,6 +2,7 @@
 //! through a proxy; Entra honours HTTPS_PROXY/NO_PROXY), bounded response bodies, and transport
 //! failures turned into errors that name the leg.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
@@ -121,11 +122,9 @@ impl ProxySettings {
     }
 }
 
-pub(crate) fn entra_client(
-    timeouts: Timeouts,
-    ca_files: &[PathBuf],
-    proxies: &ProxySettings,
-) -> Result<reqwest::Client> {
+/// The extra CA certificates of `ca_files`, checked now so that a mistake is reported when the
+/// credential is built, not on its first request.
+fn load_ca_files(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>> {
     let mut extra = Vec::new();
     for path in ca_files {
         let pem = std::fs::read(path).map_err(|e| {
@@ -149,9 +148,17 @@ pub(crate) fn entra_client(
         }
         extra.extend(certs);
     }
+    Ok(extra)
+}
+
+fn entra_client(
+    timeouts: Timeouts,
+    extra_roots: &[reqwest::Certificate],
+    proxies: &ProxySettings,
+) -> Result<reqwest::Client> {
     proxies
         .apply(base_builder(timeouts))?
-        .tls_certs_merge(extra)
+        .tls_certs_merge(extra_roots.iter().cloned())
         .build()
         .map_err(|e| Error::internal(format!("could not build the HTTP client for Entra: {e}")))
 }
@@ -177,12 +184,22 @@ impl Response {
 
 /// The two HTTP clients of a credential, rebuilt in a child process after `fork()`: pooled
 /// connections belong to the parent's runtime, whose threads do not exist in the child.
-#[derive(Debug)]
 pub(crate) struct HttpClients {
     timeouts: Timeouts,
-    ca_files: Vec<PathBuf>,
+    extra_roots: Vec<reqwest::Certificate>,
     proxies: ProxySettings,
-    current: std::sync::Mutex<(u32, Clients)>,
+    /// Built on first use (loading the system trust store takes a while), and again in a
+    /// child process after `fork()`.
+    current: std::sync::Mutex<Option<(u32, Clients)>>,
+}
+
+impl fmt::Debug for HttpClients {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClients")
+            .field("timeouts", &self.timeouts)
+            .field("extra_roots", &self.extra_roots.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -192,33 +209,32 @@ pub(crate) struct Clients {
 }
 
 impl HttpClients {
+    /// Checks the CA files and proxy settings now; builds the clients on first use.
     pub fn new(timeouts: Timeouts, ca_files: Vec<PathBuf>, proxies: ProxySettings) -> Result<Self> {
-        let clients = Self::build(timeouts, &ca_files, &proxies)?;
+        let extra_roots = load_ca_files(&ca_files)?;
+        proxies.apply(reqwest::Client::builder()).map(drop)?;
         Ok(HttpClients {
             timeouts,
-            ca_files,
+            extra_roots,
             proxies,
-            current: std::sync::Mutex::new((std::process::id(), clients)),
-        })
-    }
-
-    fn build(timeouts: Timeouts, ca_files: &[PathBuf], proxies: &ProxySettings) -> Result<Clients> {
-        Ok(Clients {
-            managed_identity: managed_identity_client(timeouts)?,
-            entra: entra_client(timeouts, ca_files, proxies)?,
+            current: std::sync::Mutex::new(None),
         })
     }
 
     pub fn get(&self) -> Result<Clients> {
         let pid = std::process::id();
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.0 != pid {
-            *current = (
-                pid,
-                Self::build(self.timeouts, &self.ca_files, &self.proxies)?,
-            );
+        match current.as_ref() {
+            Some((owner, clients)) if *owner == pid => Ok(clients.clone()),
+            _ => {
+                let clients = Clients {
+                    managed_identity: managed_identity_client(self.timeouts)?,
+                    entra: entra_client(self.timeouts, &self.extra_roots, &self.proxies)?,
+                };
+                *current = Some((pid, clients.clone()));
+                Ok(clients)
+            }
         }
-        Ok(current.1.clone())
     }
 }
 

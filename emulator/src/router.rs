@@ -38,6 +38,12 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             "/metadata/identity/oauth2/token",
             get(imds::token),
         ))
+        // MSAL asks for the same path with a trailing slash; the real IMDS answers both.
+        .merge(observed(
+            Endpoint::Imds,
+            "/metadata/identity/oauth2/token/",
+            get(imds::token),
+        ))
         .merge(observed(
             Endpoint::AppService,
             "/msi/token",

@@ -364,3 +364,26 @@ async fn client_env_points_at_this_emulator() {
     );
     assert_eq!(get(&as_env, "AZURE_POD_IDENTITY_AUTHORITY_HOST"), None);
 }
+
+#[tokio::test]
+async fn imds_answers_msals_path_with_a_trailing_slash() {
+    let emu = start().await;
+    let resp = client()
+        .get(format!(
+            "{}/metadata/identity/oauth2/token/",
+            emu.imds_host()
+        ))
+        .query(&[("api-version", "2018-02-01"), ("resource", ARM_RESOURCE)])
+        .header("Metadata", "true")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert!(
+        body["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
+    assert_eq!(emu.counters().imds, 1);
+}
