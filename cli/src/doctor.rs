@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certless::diagnose::{DEFAULT_SCOPE, diagnose};
+use certless::diagnose::{DEFAULT_SCOPE, diagnose, unusable_configuration};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,20 +22,8 @@ pub struct Args {
 pub async fn run(args: Args) -> ExitCode {
     let report = match crate::builder_from(args.config.as_ref()) {
         Ok(builder) => diagnose(builder, &args.scope).await,
-        Err(e) => {
-            // A configuration that cannot even be read is the diagnosis.
-            if args.json {
-                let json = serde_json::json!({ "ok": false, "headline": format!("FAIL: {e}"), "error": { "code": e.code().as_u32(), "leg": e.leg().as_str(), "message": e.message() } });
-                println!("{json:#}");
-            } else {
-                println!(
-                    "FAIL: the configuration is not usable: {}. Fix: {}",
-                    e.message(),
-                    e.remedy().unwrap_or("correct the configuration")
-                );
-            }
-            return ExitCode::from(1);
-        }
+        // A configuration that cannot even be read is the diagnosis.
+        Err(e) => unusable_configuration(&e),
     };
     if args.json {
         println!("{}", report.to_json());

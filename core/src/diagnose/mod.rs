@@ -40,6 +40,25 @@ pub async fn diagnose(builder: CredentialBuilder, scope: &str) -> Report {
     doctor.finish()
 }
 
+/// The report for a configuration that could not even be read (a missing file, malformed
+/// JSON, an unknown key): the same shape as any other, so every host shows it the same way.
+pub fn unusable_configuration(error: &Error) -> Report {
+    let mut doctor = Doctor::default();
+    let fix = error
+        .remedy()
+        .unwrap_or("Correct the configuration.")
+        .to_string();
+    let cause = format!("the configuration is not usable: {}", error.message());
+    doctor.fail(
+        leg("config", "configuration"),
+        "configuration",
+        error,
+        cause,
+        fix,
+    );
+    doctor.finish()
+}
+
 /// What the legs taught us, to explain a failure further down.
 #[derive(Default)]
 struct Facts {

@@ -1,0 +1,188 @@
+export type AccessToken = import("./native").AccessToken;
+export type CredentialOptions = import("./native").CredentialOptions;
+export type ErrorInfo = import("./native").ErrorInfo;
+/**
+ * The part of `AbortSignal` certless uses (@azure/abort-controller's `AbortSignalLike`).
+ */
+export type AbortSignalLike = {
+    aborted: boolean;
+    reason?: unknown;
+    addEventListener: (type: "abort", listener: () => void, options?: {
+        once?: boolean;
+    }) => void;
+    removeEventListener: (type: "abort", listener: () => void) => void;
+};
+/**
+ * Options of {@link Credential.getToken}, as in `@azure/core-auth` (other fields are ignored).
+ */
+export type GetTokenOptions = {
+    /**
+     * Rejects the call with an {@link AbortError} and cancels the request.
+     */
+    abortSignal?: AbortSignalLike | undefined;
+    /**
+     * Claims from a Continuous Access Evaluation challenge; bypasses the cache.
+     */
+    claims?: string | undefined;
+    /**
+     * Another tenant than the configured one (multi-tenant apps).
+     */
+    tenantId?: string | undefined;
+    /**
+     * Accepted for compatibility; certless always honours `claims`.
+     */
+    enableCae?: boolean | undefined;
+};
+/**
+ * Gets Microsoft Entra access tokens for one app registration from a managed identity through a
+ * federated identity credential. A drop-in @azure/core-auth `TokenCredential`: pass it wherever
+ * an Azure SDK client takes `credential`. Create one per app registration and share it: tokens
+ * are cached, and concurrent callers share one request.
+ */
+export class Credential {
+    /**
+     * From a Microsoft.Identity.Web configuration: the path of an `appsettings.json` (a string or a
+     * `file:` URL), or the parsed object (the whole file or its `AzureAd` section).
+     * @param {string | URL | object} pathOrObject
+     * @returns {Credential}
+     */
+    static fromConfig(pathOrObject: string | URL | object): Credential;
+    /**
+     * From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_AUTHORITY_HOST` and
+     * `CERTLESS_MANAGED_IDENTITY_CLIENT_ID` (or `_OBJECT_ID` / `_RESOURCE_ID`).
+     * @returns {Credential}
+     */
+    static fromEnv(): Credential;
+    /**
+     * @param {CredentialOptions} options `tenantId` and `clientId` of the app registration, and
+     *   optionally the managed identity (`managedIdentityClientId`, ...; none: system-assigned).
+     */
+    constructor(options: CredentialOptions);
+    /** The app registration's tenant. @returns {string} */
+    get tenantId(): string;
+    /** The app registration's Application (client) ID. @returns {string} */
+    get clientId(): string;
+    /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). @returns {string[]} */
+    get sources(): string[];
+    /**
+     * An access token for `scopes` (one resource, e.g. `https://graph.microsoft.com/.default`).
+     * A cached token resolves at once, without leaving the JS thread; otherwise the request runs
+     * off the event loop. Rejects with a {@link CertlessError} subclass; never resolves `null`.
+     * @param {string | string[]} scopes
+     * @param {GetTokenOptions} [options]
+     * @returns {Promise<AccessToken | null>}
+     */
+    getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null>;
+    #private;
+}
+/**
+ * @typedef {import('./native').AccessToken} AccessToken
+ * @typedef {import('./native').CredentialOptions} CredentialOptions
+ * @typedef {import('./native').ErrorInfo} ErrorInfo
+ */
+/**
+ * The part of `AbortSignal` certless uses (@azure/abort-controller's `AbortSignalLike`).
+ * @typedef {object} AbortSignalLike
+ * @property {boolean} aborted
+ * @property {unknown} [reason]
+ * @property {(type: 'abort', listener: () => void, options?: { once?: boolean }) => void} addEventListener
+ * @property {(type: 'abort', listener: () => void) => void} removeEventListener
+ */
+/**
+ * Options of {@link Credential.getToken}, as in `@azure/core-auth` (other fields are ignored).
+ * @typedef {object} GetTokenOptions
+ * @property {AbortSignalLike} [abortSignal] Rejects the call with an {@link AbortError} and cancels the request.
+ * @property {string} [claims] Claims from a Continuous Access Evaluation challenge; bypasses the cache.
+ * @property {string} [tenantId] Another tenant than the configured one (multi-tenant apps).
+ * @property {boolean} [enableCae] Accepted for compatibility; certless always honours `claims`.
+ */
+/**
+ * A certless failure. `code` is stable across releases and bindings; `leg` names the part of the
+ * flow that failed; the rest is what the server said. The message says how to fix common causes.
+ */
+export class CertlessError extends Error {
+    /**
+     * @param {ErrorInfo} info
+     * @param {{ cause?: unknown }} [options]
+     */
+    constructor(info: ErrorInfo, options?: {
+        cause?: unknown;
+    });
+    /** The stable numeric code (see {@link ErrorCode}). */
+    code: number;
+    /** `config`, `managed_identity`, `exchange`, `chain`, `caller` or `internal`. */
+    leg: string;
+    /** What went wrong, without the details and the fix. @type {string} */
+    reason: string;
+    /** How to fix the common causes, when known. @type {string | undefined} */
+    remedy: string | undefined;
+    /** The HTTP status of the failing endpoint. @type {number | undefined} */
+    status: number | undefined;
+    /** The OAuth `error` field, when the server sent one. @type {string | undefined} */
+    oauthError: string | undefined;
+    /** Entra's AADSTS codes. @type {number[]} */
+    aadstsCodes: number[];
+    /** Entra's trace id: quote it in a support ticket. @type {string | undefined} */
+    traceId: string | undefined;
+    /** The correlation id sent or returned. @type {string | undefined} */
+    correlationId: string | undefined;
+    /** The credential source that failed. @type {string | undefined} */
+    credentialSource: string | undefined;
+    /** For a failed credential chain: each source's own failure, in order. @type {CertlessError[]} */
+    causes: CertlessError[];
+}
+/** The configuration or an argument is wrong (codes 1xx); nothing went on the wire. */
+export class ConfigurationError extends CertlessError {
+}
+/** The managed-identity endpoint (IMDS, App Service, ...) failed (codes 2xx). */
+export class ManagedIdentityError extends CertlessError {
+}
+/** Entra refused or failed the token exchange (codes 3xx; see `aadstsCodes`). */
+export class TokenExchangeError extends CertlessError {
+}
+/**
+ * The caller aborted the request (`abortSignal`, code 500). Named `AbortError`, as the Azure SDK
+ * and the platform name theirs; `cause` is the signal's reason.
+ */
+export class AbortError extends CertlessError {
+}
+/**
+ * Stable numeric error codes, the same in every certless binding (README "Errors").
+ */
+export const ErrorCode: Readonly<{
+    InvalidArgument: 100;
+    InvalidConfig: 101;
+    UnknownConfigKey: 102;
+    MissingConfig: 103;
+    UnsupportedCredentialSource: 104;
+    InsecureAuthority: 105;
+    InvalidScope: 106;
+    ConfigFileUnreadable: 107;
+    UnsupportedManagedIdentitySource: 108;
+    ManagedIdentityUnreachable: 200;
+    ManagedIdentityTimeout: 201;
+    ManagedIdentityRejected: 202;
+    ManagedIdentityInvalidResponse: 203;
+    ExchangeUnreachable: 300;
+    ExchangeTimeout: 301;
+    ExchangeRejected: 302;
+    ExchangeInvalidResponse: 303;
+    AllCredentialSourcesFailed: 400;
+    Cancelled: 500;
+    Internal: 900;
+}>;
+/**
+ * Walks the flow leg by leg — configuration, managed-identity endpoint, what a matching federated
+ * credential needs, the exchange, the token — and resolves to the report (the same as
+ * `certless doctor --json`): `report.headline` is the cause and the fix in one line, `report.ok`
+ * whether a token was obtained. A failing flow is the report, not a rejection.
+ * @param {string | URL | object | undefined} [config] an `appsettings.json` path or `file:` URL, its
+ *   parsed object, or `{ options: CredentialOptions }`; omitted: the environment (`AZURE_TENANT_ID`, ...)
+ * @param {{ scope?: string }} [settings] the scope to get a token for (default Microsoft Graph)
+ * @returns {Promise<Record<string, any>>}
+ */
+export function diagnose(config?: string | URL | object | undefined, settings?: {
+    scope?: string;
+}): Promise<Record<string, any>>;
+/** The certless version of the addon. */
+export const version: string;

@@ -1,0 +1,495 @@
+// certless for Node: an @azure/core-auth TokenCredential over the certless core.
+//
+// This file is glue only: it checks argument types (so bad input is an error, never a crash),
+// picks the cache-hit fast path, wires `abortSignal`, and turns the addon's error objects into
+// `Error` subclasses. Every token decision is made in the Rust core.
+'use strict';
+
+const path = require('node:path');
+const { fileURLToPath } = require('node:url');
+
+/** @type {typeof import('./native')} */
+const native = loadAddon();
+
+function loadAddon() {
+  // A computed path: the addon is typed by native.d.ts, not resolved by tsc.
+  const addon = path.join(__dirname, 'certless.node');
+  try {
+    return require(addon);
+  } catch (e) {
+    const err = /** @type {NodeJS.ErrnoException} */ (e);
+    if (err && err.code === 'MODULE_NOT_FOUND') {
+      throw new Error(
+        'certless: the native addon (certless.node) is not built. It is built from source with Rust ' +
+        "(https://rustup.rs) when the package is installed; run 'npm rebuild certless' " +
+        "(or 'node scripts/build.js' in the package directory) to build it now.", { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Longest string accepted for any argument: far above any real value, far below trouble. */
+const MAX_STRING = 1024 * 1024;
+
+/**
+ * Stable numeric error codes, the same in every certless binding (README "Errors").
+ */
+const ErrorCode = Object.freeze({
+  InvalidArgument: 100,
+  InvalidConfig: 101,
+  UnknownConfigKey: 102,
+  MissingConfig: 103,
+  UnsupportedCredentialSource: 104,
+  InsecureAuthority: 105,
+  InvalidScope: 106,
+  ConfigFileUnreadable: 107,
+  UnsupportedManagedIdentitySource: 108,
+  ManagedIdentityUnreachable: 200,
+  ManagedIdentityTimeout: 201,
+  ManagedIdentityRejected: 202,
+  ManagedIdentityInvalidResponse: 203,
+  ExchangeUnreachable: 300,
+  ExchangeTimeout: 301,
+  ExchangeRejected: 302,
+  ExchangeInvalidResponse: 303,
+  AllCredentialSourcesFailed: 400,
+  Cancelled: 500,
+  Internal: 900,
+});
+
+/**
+ * @typedef {import('./native').AccessToken} AccessToken
+ * @typedef {import('./native').CredentialOptions} CredentialOptions
+ * @typedef {import('./native').ErrorInfo} ErrorInfo
+ */
+
+/**
+ * The part of `AbortSignal` certless uses (@azure/abort-controller's `AbortSignalLike`).
+ * @typedef {object} AbortSignalLike
+ * @property {boolean} aborted
+ * @property {unknown} [reason]
+ * @property {(type: 'abort', listener: () => void, options?: { once?: boolean }) => void} addEventListener
+ * @property {(type: 'abort', listener: () => void) => void} removeEventListener
+ */
+
+/**
+ * Options of {@link Credential.getToken}, as in `@azure/core-auth` (other fields are ignored).
+ * @typedef {object} GetTokenOptions
+ * @property {AbortSignalLike} [abortSignal] Rejects the call with an {@link AbortError} and cancels the request.
+ * @property {string} [claims] Claims from a Continuous Access Evaluation challenge; bypasses the cache.
+ * @property {string} [tenantId] Another tenant than the configured one (multi-tenant apps).
+ * @property {boolean} [enableCae] Accepted for compatibility; certless always honours `claims`.
+ */
+
+/**
+ * A certless failure. `code` is stable across releases and bindings; `leg` names the part of the
+ * flow that failed; the rest is what the server said. The message says how to fix common causes.
+ */
+class CertlessError extends Error {
+  /**
+   * @param {ErrorInfo} info
+   * @param {{ cause?: unknown }} [options]
+   */
+  constructor(info, options) {
+    super(info.message, options);
+    /** The stable numeric code (see {@link ErrorCode}). */
+    this.code = info.code;
+    /** `config`, `managed_identity`, `exchange`, `chain`, `caller` or `internal`. */
+    this.leg = info.leg;
+    /** What went wrong, without the details and the fix. @type {string} */
+    this.reason = info.reason;
+    /** How to fix the common causes, when known. @type {string | undefined} */
+    this.remedy = info.remedy ?? undefined;
+    /** The HTTP status of the failing endpoint. @type {number | undefined} */
+    this.status = info.status ?? undefined;
+    /** The OAuth `error` field, when the server sent one. @type {string | undefined} */
+    this.oauthError = info.oauthError ?? undefined;
+    /** Entra's AADSTS codes. @type {number[]} */
+    this.aadstsCodes = info.aadstsCodes ?? [];
+    /** Entra's trace id: quote it in a support ticket. @type {string | undefined} */
+    this.traceId = info.traceId ?? undefined;
+    /** The correlation id sent or returned. @type {string | undefined} */
+    this.correlationId = info.correlationId ?? undefined;
+    /** The credential source that failed. @type {string | undefined} */
+    this.credentialSource = info.credentialSource ?? undefined;
+    /** For a failed credential chain: each source's own failure, in order. @type {CertlessError[]} */
+    this.causes = (info.causes ?? []).map(toError);
+  }
+}
+CertlessError.prototype.name = 'CertlessError';
+
+/** The configuration or an argument is wrong (codes 1xx); nothing went on the wire. */
+class ConfigurationError extends CertlessError {}
+ConfigurationError.prototype.name = 'ConfigurationError';
+
+/** The managed-identity endpoint (IMDS, App Service, ...) failed (codes 2xx). */
+class ManagedIdentityError extends CertlessError {}
+ManagedIdentityError.prototype.name = 'ManagedIdentityError';
+
+/** Entra refused or failed the token exchange (codes 3xx; see `aadstsCodes`). */
+class TokenExchangeError extends CertlessError {}
+TokenExchangeError.prototype.name = 'TokenExchangeError';
+
+/**
+ * The caller aborted the request (`abortSignal`, code 500). Named `AbortError`, as the Azure SDK
+ * and the platform name theirs; `cause` is the signal's reason.
+ */
+class AbortError extends CertlessError {}
+AbortError.prototype.name = 'AbortError';
+
+/** @type {Record<string, typeof CertlessError>} */
+const classByLeg = {
+  config: ConfigurationError,
+  managed_identity: ManagedIdentityError,
+  exchange: TokenExchangeError,
+  caller: AbortError,
+};
+
+/**
+ * @param {ErrorInfo} info
+ * @returns {CertlessError}
+ */
+function toError(info) {
+  const Class = classByLeg[info.leg] || CertlessError;
+  return new Class(info);
+}
+
+/**
+ * @param {string} message
+ * @returns {ConfigurationError}
+ */
+function invalidArgument(message) {
+  return new ConfigurationError({
+    code: ErrorCode.InvalidArgument, leg: 'config', reason: message, aadstsCodes: [], causes: [],
+    message: `configuration failed: ${message} [certless code ${ErrorCode.InvalidArgument}]`,
+  });
+}
+
+/** @param {unknown} value */
+function describe(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/**
+ * @param {unknown} value
+ * @param {string} name
+ * @returns {string}
+ */
+function checkString(value, name) {
+  if (typeof value !== 'string') throw invalidArgument(`${name} must be a string, not ${describe(value)}`);
+  if (value.length > MAX_STRING) throw invalidArgument(`${name} is longer than ${MAX_STRING} characters`);
+  return value;
+}
+
+/**
+ * @param {unknown} value
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+function optionalString(value, name) {
+  return value === undefined || value === null ? undefined : checkString(value, name);
+}
+
+/**
+ * @param {unknown} scopes
+ * @returns {string | string[]}
+ */
+function checkScopes(scopes) {
+  if (typeof scopes === 'string') return checkString(scopes, 'scopes');
+  if (!Array.isArray(scopes)) {
+    throw invalidArgument(`scopes must be a string or an array of strings, not ${describe(scopes)}`);
+  }
+  if (scopes.length > 64) throw invalidArgument('scopes has more than 64 entries');
+  for (let i = 0; i < scopes.length; i++) checkString(scopes[i], `scopes[${i}]`);
+  return scopes;
+}
+
+/**
+ * @param {unknown} signal
+ * @returns {AbortSignalLike | undefined}
+ */
+function checkSignal(signal) {
+  if (signal === undefined || signal === null) return undefined;
+  const s = /** @type {AbortSignalLike} */ (signal);
+  if (typeof s !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function' ||
+      typeof s.removeEventListener !== 'function') {
+    throw invalidArgument('options.abortSignal must be an AbortSignal');
+  }
+  return s;
+}
+
+/**
+ * @param {AbortSignalLike} signal
+ * @returns {AbortError}
+ */
+function abortError(signal) {
+  return new AbortError({
+    code: ErrorCode.Cancelled, leg: 'caller', reason: 'the token request was aborted', aadstsCodes: [], causes: [],
+    message: `token request failed: the token request was aborted [certless code ${ErrorCode.Cancelled}]`,
+  }, { cause: signal.reason });
+}
+
+/** Written by `cachedTokenInto`: expiry, refresh time, source index, token type code. */
+const hitInfo = new Float64Array(4);
+const SOURCE_KINDS = native.sourceKinds();
+
+/**
+ * The cache-hit fast path: the addon hands over the token string and four numbers, and the
+ * object is built here (N-API property sets cost microseconds, a JS literal nanoseconds).
+ * @param {import('./native').NativeCredential} credential
+ * @param {string | string[]} scopes
+ * @returns {AccessToken | ErrorInfo | null}
+ */
+function cached(credential, scopes) {
+  const hit = credential.cachedTokenInto(scopes, hitInfo);
+  if (typeof hit !== 'string') return hit;
+  const source = SOURCE_KINDS[hitInfo[2]];
+  const type = hitInfo[3];
+  if (source === undefined || type < 0) return credential.cachedToken(scopes);
+  const tokenType = type === 0 ? 'Bearer' : 'pop';
+  const refresh = hitInfo[1];
+  return refresh === refresh
+    ? { token: hit, expiresOnTimestamp: hitInfo[0], refreshAfterTimestamp: refresh, tokenType, source }
+    : { token: hit, expiresOnTimestamp: hitInfo[0], tokenType, source };
+}
+
+/**
+ * @param {AccessToken | ErrorInfo} outcome
+ * @returns {AccessToken}
+ */
+function settle(outcome) {
+  if ('code' in outcome) throw toError(outcome);
+  return outcome;
+}
+
+/**
+ * @param {import('./native').NativeCredential | ErrorInfo} built
+ * @returns {import('./native').NativeCredential}
+ */
+function unwrap(built) {
+  if (built instanceof native.NativeCredential) return built;
+  throw toError(/** @type {ErrorInfo} */ (built));
+}
+
+const OPTION_NAMES = new Set([
+  'tenantId', 'clientId', 'authorityHost', 'managedIdentityClientId', 'managedIdentityObjectId',
+  'managedIdentityResourceId', 'managedIdentitySource', 'tokenExchangeAudience', 'connectTimeoutMs',
+  'requestTimeoutMs', 'caFile',
+]);
+const TIMEOUT_NAMES = new Set(['connectTimeoutMs', 'requestTimeoutMs']);
+
+/**
+ * @param {unknown} options
+ * @returns {CredentialOptions}
+ */
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgument(`the Credential options must be an object, not ${describe(options)}`);
+  }
+  /** @type {Record<string, string | number>} */
+  const checked = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!OPTION_NAMES.has(key)) {
+      throw invalidArgument(`unknown Credential option '${key}' (known: ${[...OPTION_NAMES].join(', ')})`);
+    }
+    if (value === undefined || value === null) continue;
+    if (TIMEOUT_NAMES.has(key)) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 600000) {
+        throw invalidArgument(`${key} must be a whole number of milliseconds from 1 to 600000`);
+      }
+      checked[key] = value;
+    } else {
+      checked[key] = checkString(value, key);
+    }
+  }
+  return checked;
+}
+
+/**
+ * Gets Microsoft Entra access tokens for one app registration from a managed identity through a
+ * federated identity credential. A drop-in @azure/core-auth `TokenCredential`: pass it wherever
+ * an Azure SDK client takes `credential`. Create one per app registration and share it: tokens
+ * are cached, and concurrent callers share one request.
+ */
+class Credential {
+  /** @type {import('./native').NativeCredential} */
+  #native;
+
+  /**
+   * @param {CredentialOptions} options `tenantId` and `clientId` of the app registration, and
+   *   optionally the managed identity (`managedIdentityClientId`, ...; none: system-assigned).
+   */
+  constructor(options) {
+    // The factories hand in a ready native credential.
+    if (options instanceof native.NativeCredential) {
+      this.#native = options;
+      return;
+    }
+    this.#native = unwrap(native.NativeCredential.fromOptions(checkOptions(options)));
+  }
+
+  /**
+   * From a Microsoft.Identity.Web configuration: the path of an `appsettings.json` (a string or a
+   * `file:` URL), or the parsed object (the whole file or its `AzureAd` section).
+   * @param {string | URL | object} pathOrObject
+   * @returns {Credential}
+   */
+  static fromConfig(pathOrObject) {
+    if (pathOrObject instanceof URL) {
+      if (pathOrObject.protocol !== 'file:') throw invalidArgument('a configuration URL must be a file: URL');
+      return new Credential(unwrap(native.NativeCredential.fromConfigFile(fileURLToPath(pathOrObject))));
+    }
+    if (typeof pathOrObject === 'string') {
+      return new Credential(unwrap(native.NativeCredential.fromConfigFile(checkString(pathOrObject, 'the configuration path'))));
+    }
+    if (pathOrObject === null || typeof pathOrObject !== 'object' || Array.isArray(pathOrObject)) {
+      throw invalidArgument(`fromConfig takes a file path or a configuration object, not ${describe(pathOrObject)}`);
+    }
+    let json;
+    try {
+      json = JSON.stringify(pathOrObject);
+    } catch (e) {
+      throw invalidArgument(`the configuration object cannot be serialised as JSON: ${/** @type {Error} */ (e).message}`);
+    }
+    return new Credential(unwrap(native.NativeCredential.fromConfigJson(checkString(json, 'the configuration'))));
+  }
+
+  /**
+   * From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_AUTHORITY_HOST` and
+   * `CERTLESS_MANAGED_IDENTITY_CLIENT_ID` (or `_OBJECT_ID` / `_RESOURCE_ID`).
+   * @returns {Credential}
+   */
+  static fromEnv() {
+    return new Credential(unwrap(native.NativeCredential.fromEnv()));
+  }
+
+  /** The app registration's tenant. @returns {string} */
+  get tenantId() {
+    return this.#native.tenantId;
+  }
+
+  /** The app registration's Application (client) ID. @returns {string} */
+  get clientId() {
+    return this.#native.clientId;
+  }
+
+  /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). @returns {string[]} */
+  get sources() {
+    return this.#native.sources;
+  }
+
+  /**
+   * An access token for `scopes` (one resource, e.g. `https://graph.microsoft.com/.default`).
+   * A cached token resolves at once, without leaving the JS thread; otherwise the request runs
+   * off the event loop. Rejects with a {@link CertlessError} subclass; never resolves `null`.
+   * @param {string | string[]} scopes
+   * @param {GetTokenOptions} [options]
+   * @returns {Promise<AccessToken | null>}
+   */
+  getToken(scopes, options) {
+    try {
+      const list = checkScopes(scopes);
+      if (options === undefined || options === null) {
+        const hit = cached(this.#native, list);
+        if (hit !== null) return 'code' in hit ? Promise.reject(toError(hit)) : Promise.resolve(hit);
+        return this.#native.getToken(list, undefined, undefined, undefined).then(settle);
+      }
+      if (typeof options !== 'object') throw invalidArgument(`options must be an object, not ${describe(options)}`);
+      const claims = optionalString(options.claims, 'options.claims') || undefined;
+      const tenantId = optionalString(options.tenantId, 'options.tenantId') || undefined;
+      const signal = checkSignal(options.abortSignal);
+      if (signal && signal.aborted) return Promise.reject(abortError(signal));
+      if (claims === undefined && tenantId === undefined) {
+        const hit = cached(this.#native, list);
+        if (hit !== null) return 'code' in hit ? Promise.reject(toError(hit)) : Promise.resolve(hit);
+      }
+      if (!signal) return this.#native.getToken(list, claims, tenantId, undefined).then(settle);
+      return abortable(this.#native, list, claims, tenantId, signal);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}
+
+/**
+ * @param {import('./native').NativeCredential} credential
+ * @param {string | string[]} scopes
+ * @param {string | undefined} claims
+ * @param {string | undefined} tenantId
+ * @param {AbortSignalLike} signal
+ * @returns {Promise<AccessToken>}
+ */
+function abortable(credential, scopes, claims, tenantId, signal) {
+  const request = new native.TokenRequest();
+  const pending = credential.getToken(scopes, claims, tenantId, request);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      request.cancel();
+      reject(abortError(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then((outcome) => {
+      signal.removeEventListener('abort', onAbort);
+      try {
+        resolve(settle(outcome));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/**
+ * Walks the flow leg by leg — configuration, managed-identity endpoint, what a matching federated
+ * credential needs, the exchange, the token — and resolves to the report (the same as
+ * `certless doctor --json`): `report.headline` is the cause and the fix in one line, `report.ok`
+ * whether a token was obtained. A failing flow is the report, not a rejection.
+ * @param {string | URL | object | undefined} [config] an `appsettings.json` path or `file:` URL, its
+ *   parsed object, or `{ options: CredentialOptions }`; omitted: the environment (`AZURE_TENANT_ID`, ...)
+ * @param {{ scope?: string }} [settings] the scope to get a token for (default Microsoft Graph)
+ * @returns {Promise<Record<string, any>>}
+ */
+async function diagnose(config, settings = {}) {
+  const scope = settings?.scope ?? 'https://graph.microsoft.com/.default';
+  checkString(scope, 'the scope');
+  /** @type {import('./native').DiagnoseTarget} */
+  let target = {};
+  if (config instanceof URL) {
+    if (config.protocol !== 'file:') throw invalidArgument('a configuration URL must be a file: URL');
+    target = { configFile: fileURLToPath(config) };
+  } else if (typeof config === 'string') {
+    target = { configFile: checkString(config, 'the configuration path') };
+  } else if (config !== undefined && config !== null && typeof config === 'object' && !Array.isArray(config)) {
+    if ('options' in config) {
+      target = { options: checkOptions(/** @type {any} */ (config).options) };
+    } else {
+      let json;
+      try {
+        json = JSON.stringify(config);
+      } catch (e) {
+        throw invalidArgument(`the configuration object cannot be serialised as JSON: ${/** @type {Error} */ (e).message}`);
+      }
+      target = { configJson: checkString(json, 'the configuration') };
+    }
+  } else if (config !== undefined && config !== null) {
+    throw invalidArgument(`diagnose takes a file path, a configuration object or { options }, not ${describe(config)}`);
+  }
+  return JSON.parse(await native.diagnose(target, scope));
+}
+
+/** The certless version of the addon. */
+const version = native.VERSION;
+
+module.exports = {
+  Credential,
+  CertlessError,
+  ConfigurationError,
+  ManagedIdentityError,
+  TokenExchangeError,
+  AbortError,
+  ErrorCode,
+  diagnose,
+  version,
+};

@@ -1,0 +1,15 @@
+// ES module entry: the same objects as `require('certless')`.
+import certless from './index.js';
+
+export const {
+  Credential,
+  CertlessError,
+  ConfigurationError,
+  ManagedIdentityError,
+  TokenExchangeError,
+  AbortError,
+  ErrorCode,
+  diagnose,
+  version,
+} = certless;
+export default certless;

@@ -1,0 +1,58 @@
+//! Core errors as plain objects; `index.js` turns them into `CertlessError` subclasses.
+//! Errors are resolved as values rather than thrown so every field crosses intact.
+
+use napi_derive::napi;
+
+/// A certless error, field for field (core `Error`); never contains a token.
+#[napi(object)]
+pub struct ErrorInfo {
+    /// The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...).
+    pub code: u32,
+    /// `config`, `managed_identity`, `exchange`, `chain`, `caller` or `internal`.
+    pub leg: String,
+    /// The full text: what failed, the ids, the fix, and each cause.
+    pub message: String,
+    /// What went wrong, in one or two sentences, without the details.
+    pub reason: String,
+    /// How to fix the common causes, when known.
+    pub remedy: Option<String>,
+    /// The HTTP status the failing endpoint answered with.
+    pub status: Option<u32>,
+    /// The OAuth `error` field (`invalid_client`, ...) when the server sent one.
+    pub oauth_error: Option<String>,
+    /// Entra's AADSTS codes.
+    pub aadsts_codes: Vec<u32>,
+    /// Entra's trace id: quote it in a support ticket.
+    pub trace_id: Option<String>,
+    /// The correlation id sent or returned.
+    pub correlation_id: Option<String>,
+    /// The credential source that failed (`SignedAssertionFromManagedIdentity`, ...).
+    pub credential_source: Option<String>,
+    /// For a failed credential chain: each source's own failure, in order.
+    pub causes: Vec<ErrorInfo>,
+}
+
+impl From<&certless::Error> for ErrorInfo {
+    fn from(e: &certless::Error) -> Self {
+        ErrorInfo {
+            code: e.code().as_u32(),
+            leg: e.leg().as_str().to_string(),
+            message: e.to_string(),
+            reason: e.message().to_string(),
+            remedy: e.remedy().map(str::to_string),
+            status: e.http_status().map(u32::from),
+            oauth_error: e.oauth_error().map(str::to_string),
+            aadsts_codes: e.aadsts_codes().to_vec(),
+            trace_id: e.trace_id().map(str::to_string),
+            correlation_id: e.correlation_id().map(str::to_string),
+            credential_source: e.credential_source().map(str::to_string),
+            causes: e.causes().iter().map(ErrorInfo::from).collect(),
+        }
+    }
+}
+
+impl From<certless::Error> for ErrorInfo {
+    fn from(e: certless::Error) -> Self {
+        ErrorInfo::from(&e)
+    }
+}

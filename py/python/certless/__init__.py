@@ -1,0 +1,117 @@
+"""certless: Microsoft Entra access tokens from a managed identity through a federated identity
+credential, with no certificate and no secret.
+
+``certless.Credential`` (and ``certless.aio.Credential`` for asyncio) can be passed wherever the
+Azure SDK for Python takes a ``credential=``::
+
+    import certless
+    credential = certless.Credential.from_config("appsettings.json")
+    token = credential.get_token("https://contoso.sharepoint.com/.default")
+
+All token logic (managed-identity sources, the exchange, the cache, retries) is certless's Rust
+core; this package is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, Mapping, Union
+
+from . import _certless
+from ._construct import Constructors
+from ._tokens import AccessToken, AccessTokenInfo, TokenRequestOptions
+from .errors import CertlessError, ConfigurationError, ManagedIdentityError, TokenExchangeError, _from_native
+
+__all__ = [
+    "AccessToken",
+    "AccessTokenInfo",
+    "CertlessError",
+    "ConfigurationError",
+    "Credential",
+    "ManagedIdentityError",
+    "TokenExchangeError",
+    "TokenRequestOptions",
+    "__version__",
+    "diagnose",
+]
+
+__version__: str = _certless.__version__
+
+
+def _settle(future: Any, ok: bool, value: Any) -> None:
+    """Runs on the event loop (``call_soon_threadsafe``): hands the result to a future nobody has
+    cancelled meanwhile."""
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+_certless.install(AccessToken, AccessTokenInfo, _from_native, _settle)
+
+# A library's records reach the application's handlers; with none configured, they are not
+# printed by logging's last-resort handler.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+class Credential(Constructors, _certless.SyncCredential):
+    """Gets Entra access tokens for one app registration; an azure-core ``TokenCredential`` and
+    ``SupportsTokenInfo``.
+
+    Build it with keywords (``tenant_id``, ``client_id``, ``managed_identity_client_id`` /
+    ``_object_id`` / ``_resource_id`` (default: system-assigned), ``authority_host``,
+    ``managed_identity_source`` (``imds``, ``app_service``; default: detected),
+    ``token_exchange_audience``, ``connect_timeout`` / ``request_timeout`` (seconds), ``ca_file``,
+    ``environment`` (a mapping read instead of ``os.environ``)), with :meth:`from_config` or with
+    :meth:`from_env`. Share one per app registration: it is thread-safe, caches tokens, makes one
+    upstream request when many threads miss the cache at once, and keeps working in a child
+    process after ``os.fork()``. A cached token is returned without releasing the GIL; a network
+    wait releases it.
+    """
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Nothing needs closing; kept for azure-core's protocol. The credential stays usable."""
+        self._forget_objects()
+
+    def __enter__(self) -> "Credential":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+#: The scope ``diagnose`` asks for when none is given.
+DEFAULT_DIAGNOSE_SCOPE = "https://graph.microsoft.com/.default"
+
+
+def diagnose(
+    config: Union[str, "os.PathLike[str]", Mapping[str, Any], None] = None,
+    *,
+    scope: str = DEFAULT_DIAGNOSE_SCOPE,
+    **kwargs: Any,
+) -> Dict[str, Any]:
+    """Walks the flow leg by leg — configuration, managed-identity endpoint, what a matching
+    federated credential needs, the exchange, the token — and returns the report (the same as
+    ``certless doctor --json``): ``report["headline"]`` is the cause and the fix in one line,
+    ``report["ok"]`` whether a token was obtained. Never raises for a failing flow: the failure
+    is the report.
+
+    ``config`` is an ``appsettings.json`` path or its dict; without it, the keywords of
+    :class:`Credential` (``tenant_id=...``), or else the environment (``AZURE_TENANT_ID``, ...).
+    """
+    if isinstance(config, Mapping):
+        kwargs["config_json"] = json.dumps(dict(config))
+    elif config is not None:
+        kwargs["config_file"] = os.fspath(config)
+    elif "tenant_id" not in kwargs and "client_id" not in kwargs:
+        kwargs["from_env"] = True
+    if kwargs.get("environment") is not None:
+        kwargs["environment"] = dict(kwargs["environment"])
+    report: Dict[str, Any] = json.loads(_certless.diagnose(scope, **kwargs))
+    return report
