@@ -1,15 +1,16 @@
 //! Cache-hit latency of `get_token`: the cost every API call of every host pays.
 //! `cargo bench -p certless --bench cache_hit`
 
+#[path = "../examples/support/mod.rs"]
+mod support;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use certless::env::MapEnv;
-use certless::{Credential, ManagedIdentityId, TokenRequestOptions};
-use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+use certless::TokenRequestOptions;
+use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const SCOPE: &str = "https://contoso.sharepoint.com/.default";
@@ -35,18 +36,7 @@ fn cache_hit(c: &mut Criterion) {
             },
         ))
         .unwrap();
-    let credential = Credential::builder()
-        .tenant_id(emulator.tenant_id())
-        .client_id(emulator.default_app_client_id())
-        .authority_host(emulator.authority_host())
-        .environment(Arc::new(
-            MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds)),
-        ))
-        .managed_identity(ManagedIdentityId::ClientId(
-            emulator.default_user_assigned().client_id,
-        ))
-        .build()
-        .unwrap();
+    let credential = support::demo_credential(&emulator);
     runtime.block_on(credential.get_token(&[SCOPE])).unwrap();
     let options = TokenRequestOptions::default();
 

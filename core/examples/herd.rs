@@ -2,12 +2,11 @@
 //! Prints the upstream request counts (the target is 1 + 1) and the callers' latency.
 //! `cargo run --release -p certless --example herd -- 256`
 
-use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use certless::env::MapEnv;
-use certless::{Credential, ManagedIdentityId};
-use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind, StartOptions};
+use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, StartOptions};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -35,18 +34,7 @@ async fn main() {
             },
         );
     }
-    let credential = Credential::builder()
-        .tenant_id(emulator.tenant_id())
-        .client_id(emulator.default_app_client_id())
-        .authority_host(emulator.authority_host())
-        .environment(Arc::new(
-            MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds)),
-        ))
-        .managed_identity(ManagedIdentityId::ClientId(
-            emulator.default_user_assigned().client_id,
-        ))
-        .build()
-        .expect("credential");
+    let credential = support::demo_credential(&emulator);
     let started = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|_| {

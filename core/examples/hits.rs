@@ -2,13 +2,12 @@
 //! min-of-rounds latency when the machine is busy.
 //! `cargo run --release -p certless --example hits -- 1000000`
 
+mod support;
+
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
-use certless::env::MapEnv;
-use certless::{Credential, ManagedIdentityId};
-use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 
 fn main() {
     let n: u32 = std::env::args()
@@ -17,18 +16,7 @@ fn main() {
         .unwrap_or(1_000_000);
     let emulator = Emulator::start_blocking(EmulatorConfig::default(), StartOptions::default())
         .expect("emulator");
-    let credential = Credential::builder()
-        .tenant_id(emulator.tenant_id())
-        .client_id(emulator.default_app_client_id())
-        .authority_host(emulator.authority_host())
-        .environment(Arc::new(
-            MapEnv::new().with_vars(emulator.client_env(MiSourceKind::Imds)),
-        ))
-        .managed_identity(ManagedIdentityId::ClientId(
-            emulator.default_user_assigned().client_id,
-        ))
-        .build()
-        .expect("credential");
+    let credential = support::demo_credential(&emulator);
     let scope = ["https://contoso.sharepoint.com/.default"];
     credential
         .get_token_blocking(&scope, &Default::default())

@@ -501,66 +501,29 @@ impl Inner {
         let mut failures = Vec::new();
         for entry in &self.chain {
             let kind = entry.kind();
-            let attempt = match entry {
-                ChainEntry::ManagedIdentity(mi) => match mi
+            let auth = match entry {
+                ChainEntry::ManagedIdentity(mi) => mi
                     .assertion(http.managed_identity.clone(), Arc::clone(&self.clock))
                     .await
-                {
-                    Ok(assertion) => {
-                        with_retries(
-                            &self.exchange_retry,
-                            self.clock.as_ref(),
-                            "the token exchange",
-                            || {
-                                let auth = ClientAuth::Assertion(&assertion.token);
-                                self.endpoint.request_token(
-                                    &http.entra,
-                                    tenant,
-                                    scope,
-                                    auth,
-                                    claims,
-                                    self.clock.now_unix(),
-                                )
-                            },
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e),
-                },
-                ChainEntry::AssertionFile(file) => match file.assertion(self.clock.now_unix()) {
-                    Ok(assertion) => {
-                        with_retries(
-                            &self.exchange_retry,
-                            self.clock.as_ref(),
-                            "the token exchange",
-                            || {
-                                let auth = ClientAuth::Assertion(&assertion);
-                                self.endpoint.request_token(
-                                    &http.entra,
-                                    tenant,
-                                    scope,
-                                    auth,
-                                    claims,
-                                    self.clock.now_unix(),
-                                )
-                            },
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e),
-                },
-                ChainEntry::ClientSecret(secret) => {
+                    .map(|t| ClientAuth::Assertion(t.token)),
+                ChainEntry::AssertionFile(file) => file
+                    .assertion(self.clock.now_unix())
+                    .map(ClientAuth::Assertion),
+                ChainEntry::ClientSecret(secret) => Ok(ClientAuth::Secret(secret.clone())),
+                ChainEntry::Unavailable { error, .. } => Err(error.clone()),
+            };
+            let attempt = match auth {
+                Ok(auth) => {
                     with_retries(
                         &self.exchange_retry,
                         self.clock.as_ref(),
                         "the token exchange",
                         || {
-                            let auth = ClientAuth::Secret(secret);
                             self.endpoint.request_token(
                                 &http.entra,
                                 tenant,
                                 scope,
-                                auth,
+                                &auth,
                                 claims,
                                 self.clock.now_unix(),
                             )
@@ -568,7 +531,7 @@ impl Inner {
                     )
                     .await
                 }
-                ChainEntry::Unavailable { error, .. } => Err(error.clone()),
+                Err(e) => Err(e),
             };
             match attempt {
                 Ok(issued) => {

@@ -15,11 +15,13 @@ use crate::secret::{Secret, scrub_server_text};
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// How the app proves who it is to Entra.
-pub(crate) enum ClientAuth<'a> {
-    /// A signed JWT: the managed-identity token (or, later, a certificate-signed assertion).
-    Assertion(&'a Secret),
+#[derive(Clone, Debug)]
+pub(crate) enum ClientAuth {
+    /// A signed JWT: a managed-identity token, a workload's federated token (or, later, a
+    /// certificate-signed assertion).
+    Assertion(Secret),
     /// The app registration's client secret.
-    Secret(&'a Secret),
+    Secret(Secret),
 }
 
 /// An access token as Entra issued it.
@@ -51,7 +53,7 @@ impl TokenEndpoint {
         http: &reqwest::Client,
         tenant: &str,
         scope: &str,
-        auth: ClientAuth<'_>,
+        auth: &ClientAuth,
         claims: Option<&str>,
         now: i64,
     ) -> Result<IssuedToken> {
@@ -62,7 +64,7 @@ impl TokenEndpoint {
             ("scope", scope),
             ("grant_type", "client_credentials"),
         ];
-        match &auth {
+        match auth {
             ClientAuth::Assertion(assertion) => {
                 form.push(("client_assertion_type", JWT_BEARER));
                 form.push(("client_assertion", assertion.expose()));

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::imds::error;
+use crate::imds::{error, missing_metadata_header};
 use crate::managed_identity::{Selector, issue_token, select_identity};
 use crate::state::{Endpoint, Shared};
 use crate::wire::{header_str, json_response, ordered_json, param, query_pairs};
@@ -44,13 +44,8 @@ pub(crate) async fn token(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let metadata = header_str(&headers, "metadata").unwrap_or_default();
-    if !metadata.eq_ignore_ascii_case("true") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required metadata header not specified",
-        );
+    if let Some(refused) = missing_metadata_header(&headers) {
+        return refused;
     }
     let query = query_pairs(&uri);
     match param(&query, "api-version") {

@@ -10,23 +10,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::imds::error;
+use crate::imds::{error, missing_metadata_header};
 use crate::managed_identity::{issue_token, select_identity};
 use crate::state::{Endpoint, Shared};
-use crate::wire::{form_pairs, header_str, json_response, ordered_json, param};
+use crate::wire::{form_pairs, json_response, ordered_json, param};
 
 pub(crate) async fn token(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let metadata = header_str(&headers, "metadata").unwrap_or_default();
-    if !metadata.eq_ignore_ascii_case("true") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required metadata header not specified",
-        );
+    if let Some(refused) = missing_metadata_header(&headers) {
+        return refused;
     }
     let form = form_pairs(&body);
     let Some(resource) = param(&form, "resource").filter(|r| !r.is_empty()) else {

@@ -23,13 +23,8 @@ pub(crate) async fn token(
     uri: Uri,
 ) -> Response {
     // The SSRF guard comes first: azure-identity probes for IMDS by sending a request without it.
-    let metadata = header_str(&headers, "metadata").unwrap_or_default();
-    if !metadata.eq_ignore_ascii_case("true") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required metadata header not specified",
-        );
+    if let Some(refused) = missing_metadata_header(&headers) {
+        return refused;
     }
     let query = query_pairs(&uri);
     let Some(api_version) = param(&query, "api-version") else {
@@ -132,6 +127,19 @@ fn is_known_api_version(v: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     // Same shape, so comparing the text compares the dates.
     shape && v >= FIRST_API_VERSION
+}
+
+/// The SSRF guard of IMDS-style endpoints (IMDS, Arc, Cloud Shell): no `Metadata: true`, no
+/// token — answered the way the real endpoint answers.
+pub(crate) fn missing_metadata_header(headers: &HeaderMap) -> Option<Response> {
+    let metadata = header_str(headers, "metadata").unwrap_or_default();
+    (!metadata.eq_ignore_ascii_case("true")).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required metadata header not specified",
+        )
+    })
 }
 
 /// IMDS's error shape: `{"error","error_description"}`.
