@@ -28,6 +28,9 @@ cargo test --workspace --exclude certless-py --locked --doc
 section "the demo (README's main command)"
 cargo run --locked -q -p certless-cli --features certless/test-hooks -- demo
 
+section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono, Windows cross-build"
+./scripts/test-c-dotnet.sh
+
 section "Python package: pip install ./py, pytest against the emulator"
 ./scripts/test-python.sh
 

@@ -68,14 +68,17 @@ pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, S
 }
 
 fn main() -> ExitCode {
-    // Like every Unix tool: `certless token ... | head` ends quietly instead of panicking on
-    // a closed pipe.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
+    // Like every Unix tool, the printing commands end quietly on a closed pipe (`certless token
+    // ... | head`) instead of panicking. Not the emulator: a client hanging up mid-answer must
+    // not kill the server.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Emulator(_)) {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

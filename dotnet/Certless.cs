@@ -1,0 +1,973 @@
+// certless for .NET: Microsoft Entra access tokens from a managed identity through a federated
+// identity credential -- no certificate, no secret.
+//
+// One file, no dependencies: add it to your project (or build dotnet/Certless.csproj) and put the
+// native library beside your application:
+//   Windows   bin\x64\certless.dll and bin\x86\certless.dll (picked by process bitness, so one
+//             deployment serves 32-bit and 64-bit IIS application pools), or a single
+//             bin\certless.dll of the process's bitness
+//   Linux     libcertless.so beside the .exe or on LD_LIBRARY_PATH
+//   macOS     libcertless.dylib beside the .exe or on DYLD_LIBRARY_PATH
+// CERTLESS_LIBRARY_PATH (the full path of the native library) overrides the search on Windows.
+//
+// Compiles with C# 7.2 (Mono's mcs, Visual Studio 2017) for .NET Framework 4.5+ and for modern
+// .NET. Thin glue over the C ABI (include/certless.h): all token logic lives in the native library.
+
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Certless
+{
+    /// <summary>An access token and what is known about it.</summary>
+    public sealed class CertlessToken
+    {
+        internal CertlessToken(string token, string tokenType, long expiresOn, long refreshOn, string source)
+        {
+            Token = token;
+            TokenType = tokenType;
+            ExpiresOnUnixSeconds = expiresOn;
+            ExpiresOn = FromUnix(expiresOn);
+            RefreshOn = refreshOn == 0 ? (DateTimeOffset?)null : FromUnix(refreshOn);
+            Source = source;
+        }
+
+        /// <summary>The bearer token: send it as <c>Authorization: Bearer {Token}</c>. Never log it.</summary>
+        public string Token { get; private set; }
+
+        /// <summary><c>Bearer</c>, in practice.</summary>
+        public string TokenType { get; private set; }
+
+        /// <summary>When the token expires (UTC).</summary>
+        public DateTimeOffset ExpiresOn { get; private set; }
+
+        /// <summary>When the token expires, in Unix seconds.</summary>
+        public long ExpiresOnUnixSeconds { get; private set; }
+
+        /// <summary>When to refresh the token, if Entra said; null otherwise (certless refreshes its cache itself).</summary>
+        public DateTimeOffset? RefreshOn { get; private set; }
+
+        /// <summary>Which credential source produced the token (<c>SignedAssertionFromManagedIdentity</c>).</summary>
+        public string Source { get; private set; }
+
+        /// <summary>Describes the token without revealing it.</summary>
+        public override string ToString()
+        {
+            return string.Format("CertlessToken({0}, expires {1:u}, from {2}, value redacted)", TokenType, ExpiresOn, Source);
+        }
+
+        private static DateTimeOffset FromUnix(long seconds)
+        {
+            return new DateTimeOffset(1970, 1, 1, 0, 0, 0, TimeSpan.Zero).AddSeconds(seconds);
+        }
+    }
+
+    /// <summary>
+    /// A certless error: a stable numeric <see cref="Code"/> (the same in every certless binding),
+    /// the <see cref="Leg"/> of the flow that failed, and what the server said. The message is the
+    /// whole story (leg, cause, HTTP status, AADSTS codes, ids, fix); quote the trace and
+    /// correlation ids in a support ticket.
+    /// </summary>
+    public class CertlessException : Exception
+    {
+        internal CertlessException(string text, int code, string leg, string detail, string remedy, int? httpStatus,
+            int[] aadstsCodes, string oauthError, string traceId, string correlationId, string credentialSource,
+            CertlessException[] causes)
+            : base(text)
+        {
+            Code = code;
+            Leg = leg;
+            Detail = detail;
+            Remedy = remedy;
+            HttpStatus = httpStatus;
+            AadstsCodes = Array.AsReadOnly(aadstsCodes);
+            OAuthError = oauthError;
+            TraceId = traceId;
+            CorrelationId = correlationId;
+            CredentialSource = credentialSource;
+            Causes = Array.AsReadOnly(causes);
+        }
+
+        /// <summary>The stable error code: 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 500 cancelled, 900 internal.</summary>
+        public int Code { get; private set; }
+
+        /// <summary><c>config</c>, <c>managed_identity</c>, <c>exchange</c>, <c>chain</c>, <c>caller</c> or <c>internal</c>.</summary>
+        public string Leg { get; private set; }
+
+        /// <summary>What went wrong in one or two sentences, without the details and the fix.</summary>
+        public string Detail { get; private set; }
+
+        /// <summary>How to fix the common causes; null when unknown.</summary>
+        public string Remedy { get; private set; }
+
+        /// <summary>The HTTP status the failing endpoint answered with; null when there was no HTTP answer.</summary>
+        public int? HttpStatus { get; private set; }
+
+        /// <summary>Entra's AADSTS codes (70021 for AADSTS70021, ...); empty for other errors.</summary>
+        public IList<int> AadstsCodes { get; private set; }
+
+        /// <summary>The OAuth <c>error</c> field (<c>invalid_client</c>, ...); null when none.</summary>
+        public string OAuthError { get; private set; }
+
+        /// <summary>Entra's trace id; null when Entra sent none.</summary>
+        public string TraceId { get; private set; }
+
+        /// <summary>The correlation id of the failed request; null when there was no request.</summary>
+        public string CorrelationId { get; private set; }
+
+        /// <summary>The credential source that failed (<c>SignedAssertionFromManagedIdentity</c>, ...); null when not about one source.</summary>
+        public string CredentialSource { get; private set; }
+
+        /// <summary>For code 400 (every credential source failed): each source's failure, in order.</summary>
+        public IList<CertlessException> Causes { get; private set; }
+    }
+
+    /// <summary>Log levels of <see cref="CertlessLog.SetLogger"/>.</summary>
+    public enum CertlessLogLevel
+    {
+        /// <summary>No messages.</summary>
+        Off = 0,
+        /// <summary>A token request failed.</summary>
+        Error = 1,
+        /// <summary>A credential source failed and the next was tried; a token arrived with little life left.</summary>
+        Warning = 2,
+        /// <summary>Which managed-identity source was chosen and why; a token was acquired.</summary>
+        Information = 3,
+        /// <summary>Details for troubleshooting.</summary>
+        Debug = 4,
+        /// <summary>Everything.</summary>
+        Trace = 5,
+    }
+
+    /// <summary>The native library's log messages (already free of tokens and secrets).</summary>
+    public static class CertlessLog
+    {
+        private static readonly object Gate = new object();
+        private static Action<CertlessLogLevel, string> logger;
+        private static bool exitHooked;
+        // Kept in a static field: the native side holds a pointer to it for the life of the process.
+        private static readonly NativeMethods.LogCallback Callback = OnLog;
+
+        /// <summary>
+        /// Sends messages up to <paramref name="maxLevel"/> to <paramref name="log"/>, which is called on
+        /// certless's logging thread, one message at a time, in order, and must not call
+        /// <see cref="SetLogger"/>. Null turns logging off; once that returns, every message has been
+        /// delivered. One logger per process.
+        /// </summary>
+        public static void SetLogger(Action<CertlessLogLevel, string> log, CertlessLogLevel maxLevel)
+        {
+            Native.EnsureLoaded();
+            lock (Gate)
+            {
+                if (!exitHooked)
+                {
+                    // The native logging thread calls into managed code, so the runtime knows it;
+                    // Mono waits at exit for every such thread. Turning logging off ends it.
+                    AppDomain.CurrentDomain.ProcessExit += (s, e) => TurnOff();
+                    exitHooked = true;
+                }
+                logger = log;
+                IntPtr error = IntPtr.Zero;
+                uint status = NativeMethods.certless_log_set_callback(
+                    log == null ? null : Callback, IntPtr.Zero, log == null ? 0u : (uint)maxLevel, ref error);
+                Native.ThrowIfFailed(status, error);
+            }
+        }
+
+        private static void TurnOff()
+        {
+            try
+            {
+                SetLogger(null, CertlessLogLevel.Off);
+            }
+            catch (Exception)
+            {
+                // Exiting anyway.
+            }
+        }
+
+        private static void OnLog(IntPtr userdata, uint level, IntPtr message)
+        {
+            try
+            {
+                Native.MarkBackground();
+                Action<CertlessLogLevel, string> log = logger;
+                if (log != null)
+                {
+                    log((CertlessLogLevel)level, Native.ReadUtf8(message));
+                }
+            }
+            catch (Exception)
+            {
+                // An exception must not unwind into native code; a failing logger loses one line.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gets Entra access tokens for one app registration from the host's managed identity through a
+    /// federated identity credential, and caches them. Thread-safe: create one per app registration
+    /// and share it for the life of the process. Dispose it when done (a finalizer releases it
+    /// otherwise); requests still running when it is disposed complete normally.
+    /// </summary>
+    public sealed class CertlessCredential : IDisposable
+    {
+        private readonly CredentialHandle handle;
+
+        private CertlessCredential(CredentialHandle handle)
+        {
+            this.handle = handle;
+            TenantId = Native.ReadUtf8(NativeMethods.certless_credential_tenant_id(handle));
+            ClientId = Native.ReadUtf8(NativeMethods.certless_credential_client_id(handle));
+        }
+
+        /// <summary>The version of the loaded native library.</summary>
+        public static string NativeVersion
+        {
+            get
+            {
+                Native.EnsureLoaded();
+                return Native.ReadUtf8(NativeMethods.certless_version());
+            }
+        }
+
+        /// <summary>The app registration's tenant (directory) id.</summary>
+        public string TenantId { get; private set; }
+
+        /// <summary>The app registration's application (client) id.</summary>
+        public string ClientId { get; private set; }
+
+        /// <summary>From a Microsoft.Identity.Web <c>appsettings.json</c> (the whole file or its <c>AzureAd</c> section).</summary>
+        public static CertlessCredential FromConfigFile(string path)
+        {
+            if (path == null) throw new ArgumentNullException("path");
+            Native.EnsureLoaded();
+            return Create((ref IntPtr c, ref IntPtr e) => NativeMethods.certless_credential_from_config_file(Native.Utf8(path), ref c, ref e));
+        }
+
+        /// <summary>From Microsoft.Identity.Web configuration JSON (a whole <c>appsettings.json</c> or its <c>AzureAd</c> section).</summary>
+        public static CertlessCredential FromConfigJson(string json)
+        {
+            if (json == null) throw new ArgumentNullException("json");
+            Native.EnsureLoaded();
+            return Create((ref IntPtr c, ref IntPtr e) => NativeMethods.certless_credential_from_config_json(Native.Utf8(json), ref c, ref e));
+        }
+
+        /// <summary>From <c>AZURE_TENANT_ID</c>, <c>AZURE_CLIENT_ID</c>, <c>CERTLESS_MANAGED_IDENTITY_CLIENT_ID</c>, ...</summary>
+        public static CertlessCredential FromEnvironment()
+        {
+            Native.EnsureLoaded();
+            return Create((ref IntPtr c, ref IntPtr e) => NativeMethods.certless_credential_from_env(ref c, ref e));
+        }
+
+        /// <summary>
+        /// Walks the flow once, leg by leg (configuration, managed-identity endpoint, what a matching
+        /// federated credential needs, the exchange, the token) and returns the report as JSON, the
+        /// same as <c>certless doctor --json</c>: its <c>headline</c> is the cause and the fix in one
+        /// line, <c>ok</c> whether a token was obtained. A failing flow is the report, not an exception.
+        /// Blocking; call it from a diagnostics page or a support tool, not on every request.
+        /// </summary>
+        /// <param name="configPath">An <c>appsettings.json</c>; with <paramref name="configJson"/> also null, the environment.</param>
+        /// <param name="configJson">The configuration as JSON (at most one of the two).</param>
+        /// <param name="scope">The scope to get a token for; null: Microsoft Graph.</param>
+        public static string Diagnose(string configPath = null, string configJson = null, string scope = null)
+        {
+            Native.EnsureLoaded();
+            IntPtr report = IntPtr.Zero;
+            IntPtr error = IntPtr.Zero;
+            uint status = NativeMethods.certless_diagnose(
+                configPath == null ? null : Native.Utf8(configPath),
+                configJson == null ? null : Native.Utf8(configJson),
+                scope == null ? null : Native.Utf8(scope),
+                ref report, ref error);
+            Native.ThrowIfFailed(status, error);
+            try
+            {
+                return Native.ReadUtf8(NativeMethods.certless_report_json(report));
+            }
+            finally
+            {
+                NativeMethods.certless_report_free(report);
+            }
+        }
+
+        private delegate uint Factory(ref IntPtr credential, ref IntPtr error);
+
+        private static CertlessCredential Create(Factory factory)
+        {
+            IntPtr credential = IntPtr.Zero;
+            IntPtr error = IntPtr.Zero;
+            uint status = factory(ref credential, ref error);
+            Native.ThrowIfFailed(status, error);
+            return new CertlessCredential(new CredentialHandle(credential));
+        }
+
+        /// <summary>
+        /// An access token for one resource, e.g. <c>https://contoso.sharepoint.com/.default</c>: from the
+        /// cache at once, else the calling thread waits while certless asks the managed-identity endpoint
+        /// and Entra. Prefer <see cref="GetTokenAsync"/> on request threads.
+        /// </summary>
+        /// <exception cref="CertlessException">The token could not be obtained; see its code, leg and AADSTS codes.</exception>
+        public CertlessToken GetToken(params string[] scopes)
+        {
+            using (var list = new Utf8List(scopes))
+            {
+                IntPtr token = IntPtr.Zero;
+                IntPtr error = IntPtr.Zero;
+                uint status = NativeMethods.certless_credential_get_token(handle, list.Pointers, list.Length, IntPtr.Zero, ref token, ref error);
+                Native.ThrowIfFailed(status, error);
+                return Native.TakeToken(token);
+            }
+        }
+
+        /// <summary>The cached token for the scopes if a valid one is cached; never waits, never touches the network.</summary>
+        public bool TryGetCachedToken(string[] scopes, out CertlessToken token)
+        {
+            using (var list = new Utf8List(scopes))
+            {
+                IntPtr native = IntPtr.Zero;
+                IntPtr error = IntPtr.Zero;
+                uint status = NativeMethods.certless_credential_cached_token(handle, list.Pointers, list.Length, ref native, ref error);
+                if (status == Native.NotCached)
+                {
+                    token = null;
+                    return false;
+                }
+                Native.ThrowIfFailed(status, error);
+                token = Native.TakeToken(native);
+                return true;
+            }
+        }
+
+        /// <summary>
+        /// An access token, without blocking any thread: a cached token completes synchronously;
+        /// otherwise the request runs on certless's native worker threads and the task completes on
+        /// the thread pool. Cancelling <paramref name="cancellationToken"/> cancels the request.
+        /// </summary>
+        /// <returns>A task that faults with <see cref="CertlessException"/> on failure.</returns>
+        public Task<CertlessToken> GetTokenAsync(string[] scopes, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (scopes == null) throw new ArgumentNullException("scopes");
+            var failed = new TaskCompletionSource<CertlessToken>();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                failed.SetCanceled();
+                return failed.Task;
+            }
+            try
+            {
+                CertlessToken cached;
+                if (TryGetCachedToken(scopes, out cached))
+                {
+                    return Task.FromResult(cached);
+                }
+                return PendingRequest.Start(handle, scopes, cancellationToken);
+            }
+            catch (CertlessException e)
+            {
+                failed.SetException(e);
+                return failed.Task;
+            }
+        }
+
+        /// <summary>Releases the native credential. Idempotent.</summary>
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>One <see cref="CertlessCredential.GetTokenAsync"/> request waiting for its native completion callback.</summary>
+    internal sealed class PendingRequest
+    {
+        // One delegate for every request, in a static field: it is never collected, so the native
+        // side can always call it. Each request's state travels as a GCHandle in `userdata`, which
+        // keeps the state alive until the callback has run exactly once.
+        private static readonly NativeMethods.TokenCallback Callback = OnCompleted;
+
+        private readonly TaskCompletionSource<CertlessToken> completion = new TaskCompletionSource<CertlessToken>();
+        private readonly CancellationToken cancellationToken;
+        private readonly object gate = new object();
+        private PendingHandle pending;
+        private CancellationTokenRegistration registration;
+        private bool registered;
+        private bool completed;
+
+        private PendingRequest(CancellationToken cancellationToken)
+        {
+            this.cancellationToken = cancellationToken;
+        }
+
+        internal static Task<CertlessToken> Start(CredentialHandle credential, string[] scopes, CancellationToken cancellationToken)
+        {
+            var request = new PendingRequest(cancellationToken);
+            GCHandle self = GCHandle.Alloc(request);
+            IntPtr pending = IntPtr.Zero;
+            IntPtr error = IntPtr.Zero;
+            uint status;
+            try
+            {
+                using (var list = new Utf8List(scopes))
+                {
+                    status = NativeMethods.certless_credential_get_token_async(credential, list.Pointers, list.Length,
+                        IntPtr.Zero, Callback, GCHandle.ToIntPtr(self), ref pending, ref error);
+                }
+            }
+            catch
+            {
+                self.Free();
+                throw;
+            }
+            if (status != Native.Ok)
+            {
+                self.Free(); // nothing started: the callback will never run
+                Native.ThrowIfFailed(status, error);
+            }
+            var pendingHandle = new PendingHandle(pending);
+            lock (request.gate)
+            {
+                if (request.completed)
+                {
+                    pendingHandle.Dispose(); // the callback already ran (a fast answer)
+                    return request.completion.Task;
+                }
+                request.pending = pendingHandle;
+            }
+            if (cancellationToken.CanBeCanceled)
+            {
+                CancellationTokenRegistration r = cancellationToken.Register(s => ((PendingRequest)s).Cancel(), request);
+                bool dispose;
+                lock (request.gate)
+                {
+                    dispose = request.completed;
+                    request.registration = r;
+                    request.registered = true;
+                }
+                if (dispose)
+                {
+                    r.Dispose();
+                }
+            }
+            return request.completion.Task;
+        }
+
+        private void Cancel()
+        {
+            try
+            {
+                lock (gate)
+                {
+                    if (!completed && pending != null)
+                    {
+                        NativeMethods.certless_pending_cancel(pending);
+                    }
+                }
+            }
+            catch (Exception)
+            {
+                // Cancellation callbacks must not throw; the request then completes on its own.
+            }
+        }
+
+        // Runs on a short-lived thread certless creates for this completion (so Mono, which waits at
+        // exit for every native thread that entered managed code, sees it end). Nothing may throw
+        // out of here into native code.
+        private static void OnCompleted(IntPtr userdata, IntPtr token, IntPtr error)
+        {
+            Native.MarkBackground();
+            CertlessToken result = null;
+            Exception failure = null;
+            try
+            {
+                if (token != IntPtr.Zero)
+                {
+                    result = Native.TakeToken(token);
+                }
+                else
+                {
+                    failure = Native.TakeError(error);
+                }
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            try
+            {
+                GCHandle self = GCHandle.FromIntPtr(userdata);
+                var request = (PendingRequest)self.Target;
+                self.Free();
+                request.Complete(result, failure);
+            }
+            catch (Exception)
+            {
+                // Only a broken userdata could get here; there is no task left to report to.
+            }
+        }
+
+        private void Complete(CertlessToken result, Exception failure)
+        {
+            PendingHandle handle;
+            bool unregister;
+            lock (gate)
+            {
+                completed = true;
+                handle = pending;
+                pending = null;
+                unregister = registered;
+            }
+            if (unregister)
+            {
+                registration.Dispose();
+            }
+            if (handle != null)
+            {
+                handle.Dispose();
+            }
+            // Continuations run on the thread pool, never on the native callback thread.
+            var certless = failure as CertlessException;
+            bool cancelled = certless != null && certless.Code == Native.Cancelled && cancellationToken.IsCancellationRequested;
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                if (cancelled)
+                {
+                    completion.TrySetCanceled();
+                }
+                else if (failure != null)
+                {
+                    completion.TrySetException(failure);
+                }
+                else
+                {
+                    completion.TrySetResult(result);
+                }
+            });
+        }
+    }
+
+    /// <summary>An owned <c>certless_credential *</c>.</summary>
+    internal sealed class CredentialHandle : SafeHandle
+    {
+        public CredentialHandle() : base(IntPtr.Zero, true) { }
+
+        internal CredentialHandle(IntPtr handle) : base(IntPtr.Zero, true)
+        {
+            SetHandle(handle);
+        }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.certless_credential_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>An owned <c>certless_pending *</c>.</summary>
+    internal sealed class PendingHandle : SafeHandle
+    {
+        public PendingHandle() : base(IntPtr.Zero, true) { }
+
+        internal PendingHandle(IntPtr handle) : base(IntPtr.Zero, true)
+        {
+            SetHandle(handle);
+        }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.certless_pending_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>An owned <c>certless_token *</c>, released as soon as it is copied.</summary>
+    internal sealed class TokenHandle : SafeHandle
+    {
+        internal TokenHandle(IntPtr handle) : base(IntPtr.Zero, true)
+        {
+            SetHandle(handle);
+        }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.certless_token_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>An owned <c>certless_error *</c>, released as soon as it is copied.</summary>
+    internal sealed class ErrorHandle : SafeHandle
+    {
+        internal ErrorHandle(IntPtr handle) : base(IntPtr.Zero, true)
+        {
+            SetHandle(handle);
+        }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.certless_error_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>Scopes as NUL-terminated UTF-8 strings in unmanaged memory, for one call.</summary>
+    internal sealed class Utf8List : IDisposable
+    {
+        internal readonly IntPtr[] Pointers;
+        internal readonly UIntPtr Length;
+
+        internal Utf8List(string[] items)
+        {
+            if (items == null) throw new ArgumentNullException("scopes");
+            Pointers = new IntPtr[items.Length];
+            Length = new UIntPtr((uint)items.Length);
+            try
+            {
+                for (int i = 0; i < items.Length; i++)
+                {
+                    if (items[i] == null) throw new ArgumentNullException("scopes", "scopes[" + i + "] is null");
+                    byte[] bytes = Native.Utf8(items[i]);
+                    Pointers[i] = Marshal.AllocHGlobal(bytes.Length);
+                    Marshal.Copy(bytes, 0, Pointers[i], bytes.Length);
+                }
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            for (int i = 0; i < Pointers.Length; i++)
+            {
+                if (Pointers[i] != IntPtr.Zero)
+                {
+                    Marshal.FreeHGlobal(Pointers[i]);
+                    Pointers[i] = IntPtr.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Loading the native library, strings, and copying native objects into managed ones.</summary>
+    internal static class Native
+    {
+        internal const uint Ok = 0;
+        internal const uint NotCached = 1;
+        internal const int Cancelled = 500;
+
+        private static readonly object Gate = new object();
+        private static bool loaded;
+
+        /// <summary>
+        /// On Windows, loads <c>x64\certless.dll</c> or <c>x86\certless.dll</c> according to the process's
+        /// bitness before the first call, so that <c>[DllImport("certless")]</c> binds to it (Windows
+        /// reuses a loaded module of the same name). Searched: <c>CERTLESS_LIBRARY_PATH</c>, then the
+        /// application base directory and its private bin path (ASP.NET's <c>bin</c>). When none is
+        /// found, the normal DLL search applies (a <c>certless.dll</c> beside the application).
+        /// Elsewhere the platform's normal search applies.
+        /// </summary>
+        internal static void EnsureLoaded()
+        {
+            if (loaded) return;
+            lock (Gate)
+            {
+                if (loaded) return;
+                if (Environment.OSVersion.Platform == PlatformID.Win32NT)
+                {
+                    foreach (string candidate in WindowsCandidates())
+                    {
+                        if (File.Exists(candidate) && LoadLibraryW(candidate) != IntPtr.Zero)
+                        {
+                            break;
+                        }
+                    }
+                }
+                loaded = true;
+            }
+        }
+
+        private static IEnumerable<string> WindowsCandidates()
+        {
+            string explicitPath = Environment.GetEnvironmentVariable("CERTLESS_LIBRARY_PATH");
+            if (!string.IsNullOrEmpty(explicitPath))
+            {
+                yield return explicitPath;
+            }
+            string arch = Environment.Is64BitProcess ? "x64" : "x86";
+            var dirs = new List<string>();
+            string baseDir = AppDomain.CurrentDomain.BaseDirectory;
+            if (!string.IsNullOrEmpty(baseDir))
+            {
+                string privateBin = AppDomain.CurrentDomain.RelativeSearchPath;
+                if (!string.IsNullOrEmpty(privateBin))
+                {
+                    foreach (string p in privateBin.Split(';'))
+                    {
+                        if (p.Length > 0) dirs.Add(Path.Combine(baseDir, p));
+                    }
+                }
+                dirs.Add(baseDir);
+            }
+            foreach (string dir in dirs)
+            {
+                yield return Path.Combine(Path.Combine(dir, arch), "certless.dll");
+            }
+        }
+
+        /// <summary>
+        /// Called first in every native callback: the native thread running it is now known to
+        /// the runtime, and must not keep the process alive. .NET Framework and .NET mark such threads
+        /// as background; Mono does not, and then waits for them forever when Main returns.
+        /// </summary>
+        internal static void MarkBackground()
+        {
+            try
+            {
+                Thread current = Thread.CurrentThread;
+                if (!current.IsBackground) current.IsBackground = true;
+            }
+            catch (Exception)
+            {
+                // Never let this escape into native code.
+            }
+        }
+
+        [DllImport("kernel32", CharSet = CharSet.Unicode, SetLastError = true)]
+        private static extern IntPtr LoadLibraryW(string path);
+
+        internal static byte[] Utf8(string s)
+        {
+            byte[] bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+
+        internal static string ReadUtf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            int length = 0;
+            while (Marshal.ReadByte(p, length) != 0) length++;
+            byte[] bytes = new byte[length];
+            Marshal.Copy(p, bytes, 0, length);
+            return Encoding.UTF8.GetString(bytes);
+        }
+
+        internal static void ThrowIfFailed(uint status, IntPtr error)
+        {
+            if (status == Ok)
+            {
+                return;
+            }
+            if (error == IntPtr.Zero)
+            {
+                throw new CertlessException("certless failed with code " + status, (int)status, "internal", null, null, null,
+                    new int[0], null, null, null, null, new CertlessException[0]);
+            }
+            throw TakeError(error);
+        }
+
+        /// <summary>Copies and frees a native token.</summary>
+        internal static CertlessToken TakeToken(IntPtr token)
+        {
+            using (var h = new TokenHandle(token))
+            {
+                return new CertlessToken(
+                    ReadUtf8(NativeMethods.certless_token_value(h)),
+                    ReadUtf8(NativeMethods.certless_token_type(h)),
+                    NativeMethods.certless_token_expires_on(h),
+                    NativeMethods.certless_token_refresh_on(h),
+                    ReadUtf8(NativeMethods.certless_token_source(h)));
+            }
+        }
+
+        /// <summary>Copies and frees a native error.</summary>
+        internal static CertlessException TakeError(IntPtr error)
+        {
+            using (var h = new ErrorHandle(error))
+            {
+                bool added = false;
+                try
+                {
+                    h.DangerousAddRef(ref added);
+                    return Copy(h.DangerousGetHandle());
+                }
+                finally
+                {
+                    if (added) h.DangerousRelease();
+                }
+            }
+        }
+
+        // `e` is borrowed: the error itself (kept alive by its handle) or one of its causes.
+        private static CertlessException Copy(IntPtr e)
+        {
+            int count = (int)NativeMethods.certless_error_aadsts_count(e).ToUInt32();
+            var codes = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                codes[i] = (int)NativeMethods.certless_error_aadsts_code(e, new UIntPtr((uint)i));
+            }
+            int causeCount = (int)NativeMethods.certless_error_cause_count(e).ToUInt32();
+            var causes = new CertlessException[causeCount];
+            for (int i = 0; i < causeCount; i++)
+            {
+                causes[i] = Copy(NativeMethods.certless_error_cause(e, new UIntPtr((uint)i)));
+            }
+            ushort status = NativeMethods.certless_error_http_status(e);
+            return new CertlessException(
+                ReadUtf8(NativeMethods.certless_error_text(e)),
+                (int)NativeMethods.certless_error_code(e),
+                ReadUtf8(NativeMethods.certless_error_leg(e)),
+                ReadUtf8(NativeMethods.certless_error_message(e)),
+                ReadUtf8(NativeMethods.certless_error_remedy(e)),
+                status == 0 ? (int?)null : status,
+                codes,
+                ReadUtf8(NativeMethods.certless_error_oauth_error(e)),
+                ReadUtf8(NativeMethods.certless_error_trace_id(e)),
+                ReadUtf8(NativeMethods.certless_error_correlation_id(e)),
+                ReadUtf8(NativeMethods.certless_error_credential_source(e)),
+                causes);
+        }
+    }
+
+    /// <summary>The C ABI (include/certless.h). Every function is cdecl; strings are UTF-8.</summary>
+    internal static class NativeMethods
+    {
+        private const string Lib = "certless";
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void TokenCallback(IntPtr userdata, IntPtr token, IntPtr error);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void LogCallback(IntPtr userdata, uint level, IntPtr message);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_version();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_diagnose(byte[] config_path, byte[] config_json, byte[] scope, ref IntPtr report_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_report_json(IntPtr report);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_report_free(IntPtr report);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_from_config_json(byte[] json, ref IntPtr credential_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_from_config_file(byte[] path, ref IntPtr credential_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_from_env(ref IntPtr credential_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_credential_free(IntPtr credential);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_credential_tenant_id(CredentialHandle credential);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_credential_client_id(CredentialHandle credential);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_get_token(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,
+            IntPtr options, ref IntPtr token_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_cached_token(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,
+            ref IntPtr token_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_get_token_async(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,
+            IntPtr options, TokenCallback callback, IntPtr userdata, ref IntPtr pending_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool certless_pending_cancel(PendingHandle pending);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_pending_free(IntPtr pending);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_token_value(TokenHandle token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_token_type(TokenHandle token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long certless_token_expires_on(TokenHandle token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern long certless_token_refresh_on(TokenHandle token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_token_source(TokenHandle token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_token_free(IntPtr token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_error_code(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_leg(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_message(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_text(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_remedy(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ushort certless_error_http_status(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr certless_error_aadsts_count(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_error_aadsts_code(IntPtr error, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_oauth_error(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_trace_id(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_correlation_id(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_credential_source(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr certless_error_cause_count(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_error_cause(IntPtr error, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_error_free(IntPtr error);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_log_set_callback(LogCallback callback, IntPtr userdata, uint max_level, ref IntPtr error_out);
+    }
+}

@@ -1,0 +1,404 @@
+// Tests of the certless .NET wrapper against the emulator on loopback, compiled with mcs (C# 7.2)
+// and run with mono by scripts/test-c-dotnet.sh, which starts the emulator and exports its client
+// environment and CERTLESS_TEST_EMULATOR_URL. Prints "N passed, M failed"; exit code 1 on failure.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Reflection;
+using System.Threading;
+using System.Threading.Tasks;
+using Certless;
+
+internal static class CertlessTests
+{
+    private static readonly string[] SharePoint = { "https://contoso.sharepoint.com/.default" };
+    private static readonly string[] Graph = { "https://graph.microsoft.com/.default" };
+    private const string UnknownApp = "9e9e9e9e-1111-4222-8333-444444444444";
+
+    private static int passed;
+    private static int failed;
+
+    private static int Main()
+    {
+        Run("native version matches the wrapper's expectations", NativeVersion);
+        Run("happy path, blocking", HappyPathBlocking);
+        Run("happy path, async, continuation on the thread pool", HappyPathAsync);
+        Run("configuration errors map to CertlessException", ConfigurationErrors);
+        Run("AADSTS error maps to CertlessException with its fields", AadstsError);
+        Run("AADSTS error through GetTokenAsync", AadstsErrorAsync);
+        Run("credential chain error carries its causes", ChainError);
+        Run("64 concurrent GetTokenAsync: one upstream request per leg", SixtyFourConcurrent);
+        Run("cancellation", Cancellation);
+        Run("disposal", Disposal);
+        Run("finalizer safety and callbacks across garbage collections", FinalizerSafety);
+        Run("log callback", Logging);
+        Run("Diagnose returns the report, the cause on its first line", Diagnose);
+        Run("clean up the emulator's faults", () => Emulator("DELETE", "/_emulator/faults", ""));
+        Console.WriteLine("dotnet: {0} passed, {1} failed", passed, failed);
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static void Run(string name, Action test)
+    {
+        int before = failed;
+        try
+        {
+            test();
+        }
+        catch (Exception e)
+        {
+            failed++;
+            Console.Error.WriteLine("FAIL {0}: unexpected {1}", name, e);
+        }
+        Console.WriteLine("{0} {1}", failed == before ? "ok  " : "FAIL", name);
+    }
+
+    private static void Check(bool condition, string what)
+    {
+        if (condition)
+        {
+            passed++;
+        }
+        else
+        {
+            failed++;
+            Console.Error.WriteLine("  check failed: " + what);
+        }
+    }
+
+    private static T Throws<T>(Action action, string what) where T : Exception
+    {
+        try
+        {
+            action();
+        }
+        catch (T e)
+        {
+            passed++;
+            return e;
+        }
+        catch (AggregateException e) when (e.InnerException is T)
+        {
+            passed++;
+            return (T)e.InnerException;
+        }
+        catch (Exception e)
+        {
+            failed++;
+            Console.Error.WriteLine("  check failed: {0} threw {1}, not {2}", what, e.GetType().Name, typeof(T).Name);
+            return null;
+        }
+        failed++;
+        Console.Error.WriteLine("  check failed: {0} did not throw {1}", what, typeof(T).Name);
+        return null;
+    }
+
+    // ---- the emulator's admin API ----
+
+    private static string Emulator(string method, string path, string body)
+    {
+        using (var web = new WebClient())
+        {
+            web.Headers[HttpRequestHeader.ContentType] = "application/json";
+            string url = Env("CERTLESS_TEST_EMULATOR_URL") + path;
+            return method == "GET" ? web.DownloadString(url) : web.UploadString(url, method, body);
+        }
+    }
+
+    private static long Counter(string name)
+    {
+        string json = Emulator("GET", "/_emulator/counters", null);
+        string key = "\"" + name + "\":";
+        int at = json.IndexOf(key, StringComparison.Ordinal);
+        if (at < 0) return -1;
+        int start = at + key.Length;
+        int end = start;
+        while (end < json.Length && char.IsDigit(json[end])) end++;
+        return long.Parse(json.Substring(start, end - start));
+    }
+
+    private static void Reset()
+    {
+        Emulator("DELETE", "/_emulator/faults", "");
+        Emulator("POST", "/_emulator/counters/reset", "");
+    }
+
+    private static string Env(string name)
+    {
+        string value = Environment.GetEnvironmentVariable(name);
+        if (string.IsNullOrEmpty(value))
+        {
+            throw new InvalidOperationException(name + " is not set: run through scripts/test-c-dotnet.sh");
+        }
+        return value;
+    }
+
+    private static string ConfigJson(string clientId, string extraCredential)
+    {
+        return "{\"AzureAd\":{\"Instance\":\"" + Env("AZURE_AUTHORITY_HOST") + "/\",\"TenantId\":\"" + Env("AZURE_TENANT_ID")
+            + "\",\"ClientId\":\"" + clientId + "\",\"ClientCredentials\":[{\"SourceType\":\"SignedAssertionFromManagedIdentity\","
+            + "\"ManagedIdentityClientId\":\"" + Env("CERTLESS_MANAGED_IDENTITY_CLIENT_ID") + "\"}" + extraCredential + "]}}";
+    }
+
+    private static bool IsJwt(string s)
+    {
+        return s != null && s.StartsWith("eyJ", StringComparison.Ordinal) && s.Split('.').Length == 3;
+    }
+
+    // ---- tests ----
+
+    private static void NativeVersion()
+    {
+        string v = CertlessCredential.NativeVersion;
+        Check(v != null && v.Split('.').Length == 3, "native version looks like x.y.z: " + v);
+    }
+
+    private static void HappyPathBlocking()
+    {
+        Reset();
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            Check(credential.TenantId == Env("AZURE_TENANT_ID"), "TenantId");
+            Check(credential.ClientId == Env("AZURE_CLIENT_ID"), "ClientId");
+            CertlessToken token = credential.GetToken(SharePoint);
+            Check(IsJwt(token.Token), "the token is a JWT");
+            Check(token.TokenType == "Bearer", "token type");
+            Check(token.Source == "SignedAssertionFromManagedIdentity", "source");
+            Check(token.ExpiresOn > DateTimeOffset.UtcNow.AddMinutes(10), "expires in the future");
+            Check(token.ExpiresOn.ToUnixTimeSeconds() == token.ExpiresOnUnixSeconds, "ExpiresOn matches the Unix seconds");
+            Check(!token.ToString().Contains(token.Token), "ToString hides the token");
+            Check(Counter("imds") == 1 && Counter("entra_token") == 1, "one request per leg");
+
+            CertlessToken again = credential.GetToken(SharePoint);
+            Check(again.Token == token.Token, "second call served from the cache");
+            CertlessToken cached;
+            Check(credential.TryGetCachedToken(SharePoint, out cached) && cached.Token == token.Token, "TryGetCachedToken");
+            Check(!credential.TryGetCachedToken(Graph, out cached) && cached == null, "nothing cached for another resource");
+            Check(Counter("entra_token") == 1, "no further request");
+        }
+    }
+
+    private static void HappyPathAsync()
+    {
+        Reset();
+        using (var credential = CertlessCredential.FromConfigJson(ConfigJson(Env("AZURE_CLIENT_ID"), "")))
+        {
+            bool? onPool = null;
+            Task<CertlessToken> task = credential.GetTokenAsync(Graph);
+            Task check = task.ContinueWith(t => { onPool = Thread.CurrentThread.IsThreadPoolThread; },
+                TaskContinuationOptions.ExecuteSynchronously);
+            CertlessToken token = task.Result;
+            check.Wait();
+            Check(IsJwt(token.Token), "async token is a JWT");
+            Check(onPool == true, "the task completes on a thread-pool thread, not a native worker");
+            Task<CertlessToken> hit = credential.GetTokenAsync(Graph);
+            Check(hit.IsCompleted && hit.Result.Token == token.Token, "a cache hit completes synchronously");
+        }
+    }
+
+    private static void ConfigurationErrors()
+    {
+        CertlessException e = Throws<CertlessException>(() => CertlessCredential.FromConfigJson("{\"AzureAd\": {"), "malformed JSON");
+        Check(e != null && e.Code == 101 && e.Leg == "config", "malformed JSON is code 101 in leg config");
+        Check(e != null && e.Remedy != null && e.Message.Contains("certless code 101"), "message and remedy");
+
+        e = Throws<CertlessException>(() => CertlessCredential.FromConfigJson(
+            "{\"AzureAd\":{\"TennantId\":\"4f6c1d2a-8b3e-4e71-9a5d-0c2b7e9f3a81\"}}"), "unknown key");
+        Check(e != null && e.Code == 102 && e.Message.Contains("TenantId"), "unknown key is code 102 and suggests TenantId");
+
+        e = Throws<CertlessException>(() => CertlessCredential.FromConfigFile("/nonexistent/appsettings.json"), "missing file");
+        Check(e != null && e.Code == 107, "unreadable file is code 107");
+
+        Throws<ArgumentNullException>(() => CertlessCredential.FromConfigJson(null), "null JSON");
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            e = Throws<CertlessException>(() => credential.GetToken("https://graph.microsoft.com/User.Read"), "delegated scope");
+            Check(e != null && e.Code == 106, "a delegated scope is code 106");
+            Task<CertlessToken> t = credential.GetTokenAsync(new[] { "https://a/.default", "https://b/.default" });
+            e = Throws<CertlessException>(() => t.Wait(), "two resources, async");
+            Check(e != null && e.Code == 106, "two resources fault the task with code 106");
+            Throws<ArgumentNullException>(() => credential.GetToken(new string[] { null }), "null scope");
+        }
+    }
+
+    private static void CheckAadsts(CertlessException e)
+    {
+        Check(e != null, "CertlessException thrown");
+        if (e == null) return;
+        Check(e.Code == 302, "code 302 (exchange rejected), got " + e.Code);
+        Check(e.Leg == "exchange", "leg exchange, got " + e.Leg);
+        Check(e.HttpStatus == 400 || e.HttpStatus == 401, "HTTP status 400/401, got " + e.HttpStatus);
+        Check(e.AadstsCodes.Contains(700016), "AADSTS700016 in " + string.Join(",", e.AadstsCodes));
+        Check(!string.IsNullOrEmpty(e.TraceId), "trace id");
+        Check(!string.IsNullOrEmpty(e.CorrelationId), "correlation id");
+        Check(e.OAuthError != null, "OAuth error");
+        Check(e.CredentialSource == "SignedAssertionFromManagedIdentity", "credential source");
+        Check(e.Message.Contains("AADSTS700016") && e.Message.Contains(e.TraceId), "message has the code and the trace id");
+        Check(e.Detail != null && e.Causes.Count == 0, "detail, no causes");
+    }
+
+    private static void AadstsError()
+    {
+        using (var credential = CertlessCredential.FromConfigJson(ConfigJson(UnknownApp, "")))
+        {
+            CheckAadsts(Throws<CertlessException>(() => credential.GetToken(SharePoint), "unknown app"));
+        }
+    }
+
+    private static void AadstsErrorAsync()
+    {
+        using (var credential = CertlessCredential.FromConfigJson(ConfigJson(UnknownApp, "")))
+        {
+            Task<CertlessToken> task = credential.GetTokenAsync(SharePoint);
+            CheckAadsts(Throws<CertlessException>(() => task.Wait(), "unknown app, async"));
+            Check(task.IsFaulted, "the task is faulted");
+        }
+    }
+
+    private static void Diagnose()
+    {
+        string healthy = CertlessCredential.Diagnose(scope: SharePoint[0]);
+        Check(healthy.Contains("\"ok\": true"), "the healthy set-up is ok: " + healthy);
+        Check(healthy.Contains("\"headline\": \"OK: token obtained"), "an OK headline");
+        Check(!healthy.Contains("eyJ"), "never a raw token");
+        string failing = CertlessCredential.Diagnose(configJson: ConfigJson(UnknownApp, ""), scope: SharePoint[0]);
+        Check(failing.Contains("\"ok\": false"), "the unknown app is not ok");
+        Check(failing.Contains("\"headline\": \"FAIL: ") && failing.Contains("AADSTS700016"), "the cause on the first line: " + failing);
+        Throws<CertlessException>(() => CertlessCredential.Diagnose("a.json", "{}"), "path and JSON together");
+    }
+
+    private static void ChainError()
+    {
+        string keyVault = ",{\"SourceType\":\"KeyVault\",\"KeyVaultUrl\":\"https://kv.vault.azure.net\",\"KeyVaultCertificateName\":\"c\"}";
+        using (var credential = CertlessCredential.FromConfigJson(ConfigJson(UnknownApp, keyVault)))
+        {
+            CertlessException e = Throws<CertlessException>(() => credential.GetToken(Graph), "two failing sources");
+            Check(e != null && e.Code == 400 && e.Causes.Count == 2, "code 400 with two causes");
+            if (e != null && e.Causes.Count == 2)
+            {
+                Check(e.Causes[0].Code == 302 && e.Causes[0].AadstsCodes.Contains(700016), "first cause is the AADSTS error");
+                Check(e.Causes[1].Code == 104 && e.Causes[1].CredentialSource == "KeyVault", "second cause is the unsupported source");
+            }
+        }
+    }
+
+    private static void SixtyFourConcurrent()
+    {
+        Reset();
+        using (var credential = CertlessCredential.FromEnvironment())
+        using (var start = new ManualResetEventSlim(false))
+        {
+            var tasks = new Task<CertlessToken>[64];
+            var starters = new Thread[8];
+            for (int t = 0; t < starters.Length; t++)
+            {
+                int first = t * 8;
+                starters[t] = new Thread(() =>
+                {
+                    start.Wait();
+                    for (int i = first; i < first + 8; i++) tasks[i] = credential.GetTokenAsync(SharePoint);
+                });
+                starters[t].Start();
+            }
+            start.Set();
+            foreach (Thread t in starters) t.Join();
+            Task.WaitAll(tasks);
+            Check(tasks.All(t => t.Status == TaskStatus.RanToCompletion), "all 64 succeeded");
+            Check(tasks.Select(t => t.Result.Token).Distinct().Count() == 1, "all 64 got the same token");
+            long imds = Counter("imds");
+            long entra = Counter("entra_token");
+            Check(imds == 1, "exactly one IMDS request for 64 concurrent callers, got " + imds);
+            Check(entra == 1, "exactly one Entra request for 64 concurrent callers, got " + entra);
+        }
+    }
+
+    private static void Cancellation()
+    {
+        Reset();
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            var cancelled = new CancellationTokenSource();
+            cancelled.Cancel();
+            Check(credential.GetTokenAsync(Graph, cancelled.Token).IsCanceled, "an already cancelled token cancels at once");
+
+            // IMDS answers only after 3 s: the request is running when it is cancelled (the shared
+            // fetch then goes on, and the next request joins it).
+            Emulator("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"delay_ms\":3000}");
+            using (var cts = new CancellationTokenSource())
+            {
+                Task<CertlessToken> task = credential.GetTokenAsync(Graph, cts.Token);
+                Check(!task.IsCompleted, "the request is running");
+                cts.Cancel();
+                Throws<TaskCanceledException>(() => task.Wait(), "a cancelled request");
+                Check(task.IsCanceled, "the task is cancelled");
+            }
+            Emulator("DELETE", "/_emulator/faults", "");
+            // The credential still works afterwards.
+            Check(IsJwt(credential.GetTokenAsync(Graph, new CancellationTokenSource().Token).Result.Token), "works after a cancellation");
+        }
+    }
+
+    private static void Disposal()
+    {
+        Reset();
+        var credential = CertlessCredential.FromEnvironment();
+        Emulator("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"delay_ms\":500}");
+        Task<CertlessToken> inFlight = credential.GetTokenAsync(Graph);
+        credential.Dispose();
+        credential.Dispose(); // idempotent
+        Throws<ObjectDisposedException>(() => credential.GetToken(Graph), "GetToken after Dispose");
+        Throws<ObjectDisposedException>(() => credential.GetTokenAsync(Graph), "GetTokenAsync after Dispose");
+        Check(IsJwt(inFlight.Result.Token), "a request running at Dispose completes");
+        Emulator("DELETE", "/_emulator/faults", "");
+    }
+
+    private static void FinalizerSafety()
+    {
+        Reset();
+        Emulator("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"delay_ms\":300}");
+        var pending = new List<Task<CertlessToken>>();
+        for (int i = 0; i < 16; i++)
+        {
+            // Never disposed, never referenced again: only the finalizer releases them.
+            pending.Add(CertlessCredential.FromEnvironment().GetTokenAsync(Graph));
+        }
+        for (int i = 0; i < 200; i++)
+        {
+            CertlessCredential.FromEnvironment();
+        }
+        for (int i = 0; i < 5; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Thread.Sleep(50);
+        }
+        Task.WaitAll(pending.ToArray());
+        Check(pending.All(t => IsJwt(t.Result.Token)), "requests of collected credentials complete (state and delegate kept alive)");
+        Emulator("DELETE", "/_emulator/faults", "");
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            Check(IsJwt(credential.GetToken(Graph).Token), "the library still works after finalizers ran");
+        }
+    }
+
+    private static void Logging()
+    {
+        var lines = new List<string>();
+        CertlessLog.SetLogger((level, message) => { lock (lines) lines.Add(level + " " + message); }, CertlessLogLevel.Information);
+        string token;
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            token = credential.GetToken(SharePoint).Token;
+        }
+        CertlessLog.SetLogger(null, CertlessLogLevel.Off);
+        lock (lines)
+        {
+            Check(lines.Count > 0, "log lines arrived");
+            Check(lines.All(l => !l.Contains(token)), "no log line contains the token");
+        }
+    }
+}

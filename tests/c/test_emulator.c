@@ -1,0 +1,546 @@
+/*
+ * The certless C ABI against the emulator on loopback (started by scripts/test-c-dotnet.sh, which
+ * exports its client environment and CERTLESS_TEST_EMULATOR_URL): the blocking, cache-only and
+ * async calls, async from several threads, cancellation, every error getter on real
+ * managed-identity and AADSTS errors, and the log callback.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <time.h>
+
+#include "harness.h"
+
+static const char *const SHAREPOINT[] = {"https://contoso.sharepoint.com/.default"};
+static const char *const GRAPH[] = {"https://graph.microsoft.com/.default"};
+/* An app id the emulator's tenant does not know: Entra answers AADSTS700016. */
+#define UNKNOWN_APP "9e9e9e9e-1111-4222-8333-444444444444"
+
+static certless_credential *from_env(void) {
+  certless_credential *credential = NULL;
+  certless_error *error = NULL;
+  certless_status status = certless_credential_from_env(&credential, &error);
+  CHECK_STATUS(status, CERTLESS_OK);
+  if (status != CERTLESS_OK) {
+    fprintf(stderr, "  %s\n", certless_error_text(error));
+    certless_error_free(error);
+    exit(1);
+  }
+  return credential;
+}
+
+/* A configuration JSON for the emulator's tenant with the given app id and extra credentials. */
+static certless_credential *from_json(const char *client_id, const char *extra_credential,
+                                      certless_error **error_out, certless_status want) {
+  char json[2048];
+  certless_credential *credential = NULL;
+  snprintf(json, sizeof json,
+           "{\"AzureAd\":{\"Instance\":\"%s/\",\"TenantId\":\"%s\",\"ClientId\":\"%s\","
+           "\"ClientCredentials\":[{\"SourceType\":\"SignedAssertionFromManagedIdentity\","
+           "\"ManagedIdentityClientId\":\"%s\"}%s]}}",
+           require_env("AZURE_AUTHORITY_HOST"), require_env("AZURE_TENANT_ID"), client_id,
+           require_env("CERTLESS_MANAGED_IDENTITY_CLIENT_ID"), extra_credential);
+  CHECK_STATUS(certless_credential_from_config_json(json, &credential, error_out), want);
+  return credential;
+}
+
+static int is_jwt(const char *s) {
+  const char *dot1 = s ? strchr(s, '.') : NULL;
+  const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+  return s && strncmp(s, "eyJ", 3) == 0 && dot2 != NULL && strchr(dot2 + 1, '.') == NULL;
+}
+
+/* The emulator checks the token's signature and lifetime (POST /_emulator/verify). */
+static int emulator_accepts(const char *jwt) {
+  char request[8192];
+  char body[8192];
+  snprintf(request, sizeof request, "{\"token\":\"%s\"}", jwt);
+  return emulator_http("POST", "/_emulator/verify", request, body, sizeof body) == 200 &&
+         strstr(body, "\"valid\":true") != NULL;
+}
+
+static void test_blocking_happy_path_and_cache(void) {
+  certless_credential *credential = from_env();
+  certless_token *token = NULL;
+  certless_token *again = NULL;
+  certless_token *cached = NULL;
+  certless_error *error = NULL;
+  certless_status status;
+  long now = (long)time(NULL);
+
+  emulator_reset();
+  status = certless_credential_get_token(credential, SHAREPOINT, 1, NULL, &token, &error);
+  CHECK_STATUS(status, CERTLESS_OK);
+  if (status != CERTLESS_OK) {
+    fprintf(stderr, "  %s\n", certless_error_text(error));
+    certless_error_free(error);
+    certless_credential_free(credential);
+    return;
+  }
+  CHECK(is_jwt(certless_token_value(token)));
+  CHECK(emulator_accepts(certless_token_value(token)));
+  CHECK_STR(certless_token_type(token), "Bearer");
+  CHECK_STR(certless_token_source(token), "SignedAssertionFromManagedIdentity");
+  CHECK(certless_token_expires_on(token) > now + 600);
+  CHECK(certless_token_refresh_on(token) == 0 ||
+        certless_token_refresh_on(token) < certless_token_expires_on(token));
+  CHECK(emulator_counter("imds") == 1);
+  CHECK(emulator_counter("entra_token") == 1);
+
+  /* Second call and the cache-only call: the same token, no request. */
+  CHECK_STATUS(certless_credential_get_token(credential, SHAREPOINT, 1, NULL, &again, NULL), CERTLESS_OK);
+  CHECK_STR(certless_token_value(again), certless_token_value(token));
+  CHECK_STATUS(certless_credential_cached_token(credential, SHAREPOINT, 1, &cached, NULL), CERTLESS_OK);
+  CHECK_STR(certless_token_value(cached), certless_token_value(token));
+  CHECK(certless_token_expires_on(cached) == certless_token_expires_on(token));
+  CHECK(emulator_counter("imds") == 1);
+  CHECK(emulator_counter("entra_token") == 1);
+
+  /* force_refresh goes to Entra again (the MI assertion is reused while it has life left). */
+  {
+    certless_token_options *options = certless_token_options_new();
+    certless_token *fresh = NULL;
+    CHECK_STATUS(certless_token_options_set_force_refresh(options, true, NULL), CERTLESS_OK);
+    CHECK_STATUS(certless_credential_get_token(credential, SHAREPOINT, 1, options, &fresh, NULL),
+                 CERTLESS_OK);
+    CHECK(is_jwt(certless_token_value(fresh)));
+    CHECK(emulator_counter("entra_token") == 2);
+    CHECK(emulator_counter("imds") == 1);
+    certless_token_free(fresh);
+    certless_token_options_free(options);
+  }
+  certless_token_free(cached);
+  certless_token_free(again);
+  certless_token_free(token);
+  certless_credential_free(credential);
+}
+
+static void test_config_file(void) {
+  char path[] = "/tmp/certless-c-test-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  certless_credential *credential = NULL;
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+  certless_status status;
+
+  CHECK(f != NULL);
+  if (f == NULL) return;
+  /* A whole appsettings.json, with keys in another case than Id.Web's, as .NET accepts. */
+  fprintf(f,
+          "{\"Logging\":{\"LogLevel\":{\"Default\":\"Information\"}},\n"
+          " \"azuread\":{\"instance\":\"%s\",\"tenantid\":\"%s\",\"clientid\":\"%s\",\n"
+          "  \"ClientCredentials\":[{\"SourceType\":\"SignedAssertionFromManagedIdentity\","
+          "\"ManagedIdentityClientId\":\"%s\"}]}}\n",
+          require_env("AZURE_AUTHORITY_HOST"), require_env("AZURE_TENANT_ID"),
+          require_env("AZURE_CLIENT_ID"), require_env("CERTLESS_MANAGED_IDENTITY_CLIENT_ID"));
+  fclose(f);
+  status = certless_credential_from_config_file(path, &credential, &error);
+  CHECK_STATUS(status, CERTLESS_OK);
+  if (status != CERTLESS_OK) {
+    fprintf(stderr, "  %s\n", certless_error_text(error));
+    certless_error_free(error);
+  } else {
+    CHECK_STR(certless_credential_client_id(credential), require_env("AZURE_CLIENT_ID"));
+    status = certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error);
+    CHECK_STATUS(status, CERTLESS_OK);
+    if (status != CERTLESS_OK) fprintf(stderr, "  %s\n", certless_error_text(error));
+    CHECK(is_jwt(certless_token_value(token)));
+    certless_token_free(token);
+    certless_error_free(error);
+    certless_credential_free(credential);
+  }
+  unlink(path);
+}
+
+/* ---- async from several threads ---- */
+
+#define THREADS 8
+#define PER_THREAD 8
+
+struct request_slot {
+  int calls;
+  certless_status status;
+  char token[4096];
+};
+
+struct async_state {
+  pthread_mutex_t lock;
+  pthread_cond_t done;
+  int completed;
+  const certless_credential *credential;
+  struct request_slot slots[THREADS * PER_THREAD];
+  int started;
+};
+
+struct slot_ref {
+  struct async_state *state;
+  int index;
+};
+
+static struct slot_ref refs[THREADS * PER_THREAD];
+
+static void on_slot_token(void *userdata, certless_token *token, certless_error *error) {
+  struct slot_ref *ref = userdata;
+  struct async_state *s = ref->state;
+  struct request_slot *slot = &s->slots[ref->index];
+  pthread_mutex_lock(&s->lock);
+  slot->calls++;
+  slot->status = token ? CERTLESS_OK : certless_error_code(error);
+  if (token) snprintf(slot->token, sizeof slot->token, "%s", certless_token_value(token));
+  s->completed++;
+  pthread_cond_broadcast(&s->done);
+  pthread_mutex_unlock(&s->lock);
+  certless_token_free(token);
+  certless_error_free(error);
+}
+
+static void *start_requests(void *arg) {
+  struct slot_ref *first = arg;
+  int i;
+  for (i = 0; i < PER_THREAD; i++) {
+    struct slot_ref *ref = first + i;
+    certless_pending *pending = NULL;
+    certless_status status = certless_credential_get_token_async(
+        ref->state->credential, GRAPH, 1, NULL, on_slot_token, ref, &pending, NULL);
+    if (status == CERTLESS_OK) {
+      pthread_mutex_lock(&ref->state->lock);
+      ref->state->started++;
+      pthread_mutex_unlock(&ref->state->lock);
+    }
+    /* Freeing the handle does not cancel: the callback still runs. */
+    certless_pending_free(pending);
+  }
+  return NULL;
+}
+
+static int wait_completed(struct async_state *s, int want) {
+  struct timespec deadline;
+  int ok = 1;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 60; /* a hang is a failure, not a wait */
+  pthread_mutex_lock(&s->lock);
+  while (s->completed < want && ok) ok = pthread_cond_timedwait(&s->done, &s->lock, &deadline) == 0;
+  pthread_mutex_unlock(&s->lock);
+  return s->completed >= want;
+}
+
+static void test_async_from_threads(void) {
+  static struct async_state state;
+  pthread_t threads[THREADS];
+  certless_credential *credential = from_env();
+  int i;
+  int all_once = 1;
+  int all_ok = 1;
+  int all_same = 1;
+
+  memset(&state, 0, sizeof state);
+  pthread_mutex_init(&state.lock, NULL);
+  pthread_cond_init(&state.done, NULL);
+  state.credential = credential;
+  for (i = 0; i < THREADS * PER_THREAD; i++) {
+    refs[i].state = &state;
+    refs[i].index = i;
+  }
+  emulator_reset();
+  for (i = 0; i < THREADS; i++) pthread_create(&threads[i], NULL, start_requests, &refs[i * PER_THREAD]);
+  for (i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+  /* The credential may be freed while requests run: they keep what they need. */
+  certless_credential_free(credential);
+  CHECK(state.started == THREADS * PER_THREAD);
+  CHECK(wait_completed(&state, THREADS * PER_THREAD));
+  pthread_mutex_lock(&state.lock);
+  for (i = 0; i < THREADS * PER_THREAD; i++) {
+    all_once &= state.slots[i].calls == 1;
+    all_ok &= state.slots[i].status == CERTLESS_OK;
+    all_same &= strcmp(state.slots[i].token, state.slots[0].token) == 0;
+  }
+  pthread_mutex_unlock(&state.lock);
+  CHECK(all_once);
+  CHECK(all_ok);
+  CHECK(is_jwt(state.slots[0].token));
+  CHECK(all_same);
+  /* One upstream request per leg for all 64 concurrent callers (the core cache is single-flight). */
+  {
+    long imds = emulator_counter("imds");
+    long entra = emulator_counter("entra_token");
+    if (imds != 1 || entra != 1) {
+      fprintf(stderr, "  64 concurrent requests made %ld IMDS and %ld Entra requests\n", imds, entra);
+    }
+    CHECK(imds == 1);
+    CHECK(entra == 1);
+  }
+}
+
+/* ---- cancellation ---- */
+
+struct one_call {
+  pthread_mutex_t lock;
+  pthread_cond_t done;
+  int calls;
+  certless_status status;
+  char leg[32];
+};
+
+static void on_one(void *userdata, certless_token *token, certless_error *error) {
+  struct one_call *c = userdata;
+  pthread_mutex_lock(&c->lock);
+  c->calls++;
+  c->status = token ? CERTLESS_OK : certless_error_code(error);
+  snprintf(c->leg, sizeof c->leg, "%s", error ? certless_error_leg(error) : "");
+  pthread_cond_broadcast(&c->done);
+  pthread_mutex_unlock(&c->lock);
+  certless_token_free(token);
+  certless_error_free(error);
+}
+
+static int wait_one(struct one_call *c) {
+  struct timespec deadline;
+  int ok = 1;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 60;
+  pthread_mutex_lock(&c->lock);
+  while (c->calls < 1 && ok) ok = pthread_cond_timedwait(&c->done, &c->lock, &deadline) == 0;
+  pthread_mutex_unlock(&c->lock);
+  return c->calls >= 1;
+}
+
+static void test_cancel(void) {
+  certless_credential *credential = from_env();
+  struct one_call c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, ""};
+  certless_pending *pending = NULL;
+  struct timespec pause = {0, 200 * 1000 * 1000};
+
+  emulator_reset();
+  /* The first IMDS request is answered only after 3 s: the request is still running when it is
+   * cancelled. */
+  CHECK(emulator_http("POST", "/_emulator/faults",
+                      "{\"endpoint\":\"imds\",\"delay_ms\":3000,\"remaining\":1}", NULL, 0) == 200);
+  CHECK_STATUS(certless_credential_get_token_async(credential, SHAREPOINT, 1, NULL, on_one, &c,
+                                                   &pending, NULL),
+               CERTLESS_OK);
+  nanosleep(&pause, NULL); /* let it reach the emulator; correctness does not depend on it */
+  CHECK(certless_pending_cancel(pending) == true);
+  CHECK(wait_one(&c));
+  CHECK_STATUS(c.status, CERTLESS_CANCELLED);
+  CHECK_STR(c.leg, "caller");
+  CHECK(certless_pending_cancel(pending) == false); /* once only */
+  certless_pending_free(pending);
+  pthread_mutex_lock(&c.lock);
+  CHECK(c.calls == 1);
+  pthread_mutex_unlock(&c.lock);
+  /* The credential still works after a cancellation (this joins the fetch still under way, if
+   * core kept it for others, so the emulator's slow answer is read rather than written into a
+   * closed connection). */
+  {
+    certless_token *token = NULL;
+    CHECK_STATUS(certless_credential_get_token(credential, SHAREPOINT, 1, NULL, &token, NULL), CERTLESS_OK);
+    CHECK(is_jwt(certless_token_value(token)));
+    certless_token_free(token);
+  }
+  emulator_http("DELETE", "/_emulator/faults", NULL, NULL, 0);
+  certless_credential_free(credential);
+}
+
+/* ---- errors with every getter ---- */
+
+static void test_aadsts_error(void) {
+  certless_error *error = NULL;
+  certless_credential *credential = from_json(UNKNOWN_APP, "", &error, CERTLESS_OK);
+  certless_token *token = (certless_token *)&tests_passed;
+  size_t i;
+  int has_700016 = 0;
+
+  emulator_reset();
+  CHECK_STATUS(certless_credential_get_token(credential, SHAREPOINT, 1, NULL, &token, &error),
+               CERTLESS_EXCHANGE_REJECTED);
+  CHECK(token == (certless_token *)&tests_passed);
+  CHECK_STATUS(certless_error_code(error), CERTLESS_EXCHANGE_REJECTED);
+  CHECK_STR(certless_error_leg(error), "exchange");
+  CHECK(certless_error_http_status(error) == 400 || certless_error_http_status(error) == 401);
+  CHECK(certless_error_aadsts_count(error) >= 1);
+  for (i = 0; i < certless_error_aadsts_count(error); i++) {
+    has_700016 |= certless_error_aadsts_code(error, i) == 700016;
+  }
+  CHECK(has_700016);
+  CHECK(certless_error_aadsts_code(error, certless_error_aadsts_count(error)) == 0);
+  CHECK_CONTAINS(certless_error_message(error), "AADSTS700016");
+  CHECK(certless_error_oauth_error(error) != NULL);
+  CHECK(certless_error_trace_id(error) != NULL && strlen(certless_error_trace_id(error)) > 0);
+  CHECK(certless_error_correlation_id(error) != NULL &&
+        strlen(certless_error_correlation_id(error)) > 0);
+  CHECK_STR(certless_error_credential_source(error), "SignedAssertionFromManagedIdentity");
+  CHECK_CONTAINS(certless_error_text(error), "certless code 302");
+  CHECK_CONTAINS(certless_error_text(error), certless_error_trace_id(error));
+  CHECK(certless_error_cause_count(error) == 0);
+  CHECK(certless_error_cause(error, 0) == NULL);
+  CHECK(emulator_counter("entra_token") >= 1);
+  certless_error_free(error);
+  certless_credential_free(credential);
+}
+
+static void test_managed_identity_error(void) {
+  certless_credential *credential = from_env();
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+
+  emulator_reset();
+  CHECK(emulator_http("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"status\":400,\"remaining\":1}", NULL, 0) == 200);
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error),
+               CERTLESS_MANAGED_IDENTITY_REJECTED);
+  CHECK(token == NULL);
+  CHECK_STR(certless_error_leg(error), "managed_identity");
+  CHECK(certless_error_http_status(error) == 400);
+  CHECK(certless_error_aadsts_count(error) == 0);
+  CHECK(certless_error_trace_id(error) == NULL);
+  CHECK_CONTAINS(certless_error_text(error), "certless code 202");
+  CHECK(emulator_counter("entra_token") == 0);
+  certless_error_free(error);
+
+  /* The fault was used up: the next request succeeds. */
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, NULL), CERTLESS_OK);
+  certless_token_free(token);
+  certless_credential_free(credential);
+}
+
+static void test_chain_error_causes(void) {
+  certless_error *error = NULL;
+  certless_credential *credential = from_json(
+      UNKNOWN_APP,
+      ",{\"SourceType\":\"KeyVault\",\"KeyVaultUrl\":\"https://kv.vault.azure.net\","
+      "\"KeyVaultCertificateName\":\"c\"}",
+      &error, CERTLESS_OK);
+  certless_token *token = NULL;
+  const certless_error *first;
+  const certless_error *second;
+
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error),
+               CERTLESS_ALL_CREDENTIAL_SOURCES_FAILED);
+  CHECK_STR(certless_error_leg(error), "exchange"); /* the most telling cause's leg */
+  CHECK(certless_error_cause_count(error) == 2);
+  first = certless_error_cause(error, 0);
+  second = certless_error_cause(error, 1);
+  CHECK_STATUS(certless_error_code(first), CERTLESS_EXCHANGE_REJECTED);
+  CHECK(certless_error_aadsts_code(first, 0) == 700016);
+  CHECK_STATUS(certless_error_code(second), CERTLESS_UNSUPPORTED_CREDENTIAL_SOURCE);
+  CHECK_STR(certless_error_credential_source(second), "KeyVault");
+  CHECK(certless_error_cause(error, 2) == NULL);
+  CHECK(certless_error_aadsts_code(error, 0) == 700016);
+  CHECK_CONTAINS(certless_error_text(error), "\n  2. ");
+  certless_error_free(error); /* frees the causes too */
+  certless_credential_free(credential);
+}
+
+/* ---- log callback ---- */
+
+struct log_capture {
+  pthread_mutex_t lock;
+  int messages;
+  int mentions_jwt;
+  int bad_level;
+  int on_main_thread;
+  int saw_certless;
+  pthread_t main_thread;
+};
+
+static void capture_log(void *userdata, certless_log_level level, const char *message) {
+  struct log_capture *c = userdata;
+  pthread_mutex_lock(&c->lock);
+  c->messages++;
+  if (level < CERTLESS_LOG_ERROR || level > CERTLESS_LOG_INFO) c->bad_level++;
+  if (strstr(message, "eyJ") != NULL) c->mentions_jwt++; /* a JWT, or part of one */
+  if (strstr(message, "certless") != NULL) c->saw_certless++;
+  if (pthread_equal(pthread_self(), c->main_thread)) c->on_main_thread++;
+  pthread_mutex_unlock(&c->lock);
+}
+
+static void force_refresh(certless_credential *credential) {
+  certless_token_options *options = certless_token_options_new();
+  certless_token *token = NULL;
+  certless_token_options_set_force_refresh(options, true, NULL);
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, options, &token, NULL), CERTLESS_OK);
+  certless_token_free(token);
+  certless_token_options_free(options);
+}
+
+static void test_log_callback(void) {
+  static struct log_capture capture = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0};
+  certless_credential *credential;
+  int seen;
+
+  capture.main_thread = pthread_self();
+  CHECK_STATUS(certless_log_set_callback(capture_log, &capture, CERTLESS_LOG_INFO, NULL), CERTLESS_OK);
+  credential = from_env(); /* logs which managed-identity source it chose */
+  force_refresh(credential);
+  force_refresh(credential);
+  /* Turning logging off delivers everything queued before it returns. */
+  CHECK_STATUS(certless_log_set_callback(NULL, NULL, CERTLESS_LOG_OFF, NULL), CERTLESS_OK);
+  pthread_mutex_lock(&capture.lock);
+  seen = capture.messages;
+  CHECK(seen >= 3);
+  CHECK(capture.saw_certless >= 1);
+  CHECK(capture.bad_level == 0);
+  CHECK(capture.mentions_jwt == 0);
+  CHECK(capture.on_main_thread == 0); /* delivered on certless's logging thread */
+  pthread_mutex_unlock(&capture.lock);
+  /* Off: nothing more arrives. */
+  force_refresh(credential);
+  pthread_mutex_lock(&capture.lock);
+  CHECK(capture.messages == seen);
+  pthread_mutex_unlock(&capture.lock);
+  certless_credential_free(credential);
+}
+
+/* certless_diagnose: the report of the healthy set-up, then a seeded failure on the first line. */
+static void test_diagnose(void) {
+  certless_report *report = NULL;
+  certless_error *error = NULL;
+  CHECK_STATUS(certless_diagnose(NULL, NULL, SHAREPOINT[0], &report, &error), CERTLESS_OK);
+  CHECK(certless_report_ok(report));
+  CHECK_CONTAINS(certless_report_headline(report), "OK: token obtained");
+  CHECK_CONTAINS(certless_report_json(report), "\"leg\": \"federated_credential\"");
+  CHECK_CONTAINS(certless_report_json(report), "az ad app federated-credential create");
+  CHECK(strstr(certless_report_json(report), "eyJ") == NULL);
+  certless_report_free(report);
+
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"AzureAd\":{\"Instance\":\"%s/\",\"TenantId\":\"%s\",\"ClientId\":"
+           "\"99999999-8888-7777-6666-555555555555\",\"ClientCredentials\":[{\"SourceType\":"
+           "\"SignedAssertionFromManagedIdentity\",\"ManagedIdentityClientId\":\"%s\"}]}}",
+           require_env("AZURE_AUTHORITY_HOST"), require_env("AZURE_TENANT_ID"),
+           require_env("CERTLESS_MANAGED_IDENTITY_CLIENT_ID"));
+  report = NULL;
+  CHECK_STATUS(certless_diagnose(NULL, json, NULL, &report, &error), CERTLESS_OK);
+  CHECK(!certless_report_ok(report));
+  CHECK_CONTAINS(certless_report_headline(report), "FAIL: ");
+  CHECK_CONTAINS(certless_report_headline(report), "AADSTS700016");
+  certless_report_free(report);
+
+  /* A configuration that cannot be read is a report too; bad arguments are errors. */
+  report = NULL;
+  CHECK_STATUS(certless_diagnose("/nonexistent/appsettings.json", NULL, NULL, &report, &error), CERTLESS_OK);
+  CHECK_CONTAINS(certless_report_headline(report), "cannot read configuration file");
+  certless_report_free(report);
+  CHECK_STATUS(certless_diagnose("a", "{}", NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_diagnose(NULL, NULL, NULL, NULL, &error), CERTLESS_INVALID_ARGUMENT);
+  certless_error_free(error);
+  certless_report_free(NULL);
+  CHECK(certless_report_json(NULL) == NULL && !certless_report_ok(NULL));
+}
+
+int main(void) {
+  require_env("CERTLESS_TEST_EMULATOR_URL");
+  test_blocking_happy_path_and_cache();
+  test_config_file();
+  test_async_from_threads();
+  test_cancel();
+  test_aadsts_error();
+  test_managed_identity_error();
+  test_chain_error_causes();
+  test_log_callback();
+  test_diagnose();
+  emulator_reset();
+  return finish("test_emulator");
+}
