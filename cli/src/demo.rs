@@ -16,7 +16,7 @@ pub struct Args {
     /// Print the raw tokens too (they are secrets in real life; these are the emulator's).
     #[arg(long)]
     show_tokens: bool,
-    /// The managed-identity source to emulate: imds, app_service or azure_ml.
+    /// The managed-identity source to emulate: imds, app_service, service_fabric, cloud_shell or azure_ml.
     #[arg(long, default_value = "imds")]
     source: String,
     /// The scope to request.
@@ -37,7 +37,8 @@ pub async fn run(args: Args) -> ExitCode {
     };
     let options = StartOptions {
         http_port: 0,
-        https_port: None,
+        // Service Fabric's endpoint is HTTPS only.
+        https_port: (source == certless_emulator::MiSourceKind::ServiceFabric).then_some(0),
         state_dir: None,
     };
     let emulator = match Emulator::start(EmulatorConfig::default(), options).await {
@@ -129,8 +130,7 @@ pub async fn run(args: Args) -> ExitCode {
         return output::fail(&e);
     }
     let after = emulator.counters();
-    let sum =
-        |c: &certless_emulator::Counters| c.imds + c.app_service + c.cloud_shell + c.entra_token;
+    let sum = |c: &certless_emulator::Counters| c.managed_identity() + c.entra_token;
     let upstream = sum(&after) - sum(&before);
     println!(
         "\ncache: a second get_token took {} µs and made {upstream} upstream request(s)",
@@ -138,7 +138,7 @@ pub async fn run(args: Args) -> ExitCode {
     );
     println!(
         "upstream requests in all: managed identity {}, Entra {}",
-        after.imds + after.app_service + after.cloud_shell,
+        after.managed_identity(),
         after.entra_token
     );
     emulator.shutdown();

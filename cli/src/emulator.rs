@@ -23,7 +23,7 @@ pub struct Args {
     /// Once listening, write the emulator's URLs and the client environment as JSON to this file.
     #[arg(long)]
     ready_file: Option<PathBuf>,
-    /// Which managed-identity source the printed environment selects: imds, app_service, cloud_shell or azure_ml.
+    /// Which managed-identity source the printed environment selects: imds, app_service, service_fabric, cloud_shell or azure_ml.
     #[arg(long, default_value = "imds")]
     source: String,
 }
@@ -49,7 +49,10 @@ pub async fn run(args: Args) -> ExitCode {
     };
     let options = StartOptions {
         http_port: args.port,
-        https_port: args.https_port,
+        // Service Fabric's endpoint is HTTPS only.
+        https_port: args
+            .https_port
+            .or((source == certless_emulator::MiSourceKind::ServiceFabric).then_some(0)),
         state_dir: args.state_dir.clone(),
     };
     let emulator = match Emulator::start(config, options).await {

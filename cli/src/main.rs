@@ -61,8 +61,9 @@ pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, S
         "app_service" | "appservice" => Ok(AppService),
         "cloud_shell" | "cloudshell" => Ok(CloudShell),
         "azure_ml" | "azureml" => Ok(AzureMl),
+        "service_fabric" | "servicefabric" => Ok(ServiceFabric),
         other => Err(format!(
-            "--source must be imds, app_service, cloud_shell or azure_ml, not '{other}'"
+            "--source must be imds, app_service, service_fabric, cloud_shell or azure_ml, not '{other}'"
         )),
     }
 }

@@ -173,11 +173,6 @@ impl Credential {
     }
 
     pub(crate) fn from_options(o: ValidatedOptions) -> Result<Self> {
-        let http = HttpClients::new(
-            o.timeouts,
-            o.ca_files.clone(),
-            ProxySettings::from_env(o.env.as_ref()),
-        )?;
         let mut chain = Vec::with_capacity(o.sources.len());
         let mut selection: Option<Result<SourceSelection>> = None;
         for source in &o.sources {
@@ -239,6 +234,16 @@ impl Credential {
                 .collect();
             return Err(chain_error(errors));
         }
+        let pin = chain.iter().find_map(|e| match e {
+            ChainEntry::ManagedIdentity(mi) => mi.client.pinned_certificate().cloned(),
+            _ => None,
+        });
+        let http = HttpClients::new(
+            o.timeouts,
+            o.ca_files.clone(),
+            ProxySettings::from_env(o.env.as_ref()),
+            pin,
+        )?;
         Ok(Credential {
             inner: Arc::new(Inner {
                 endpoint: TokenEndpoint::new(o.authority.clone(), o.client_id.clone()),

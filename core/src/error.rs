@@ -183,6 +183,8 @@ struct Inner {
     retry_after: Option<u64>,
     /// Nothing accepted the connection (as opposed to a connection dropped or timed out).
     connect_failed: bool,
+    /// The source's own retry table says this answer will not change: never retried.
+    permanent: bool,
     causes: Vec<Error>,
 }
 
@@ -201,6 +203,7 @@ impl Error {
             credential_source: None,
             retry_after: None,
             connect_failed: false,
+            permanent: false,
             causes: Vec::new(),
         }))
     }
@@ -261,6 +264,15 @@ impl Error {
 
     pub(crate) fn connect_failed(&self) -> bool {
         self.0.connect_failed
+    }
+
+    pub(crate) fn with_permanent(mut self) -> Self {
+        self.0.permanent = true;
+        self
+    }
+
+    pub(crate) fn is_permanent(&self) -> bool {
+        self.0.permanent
     }
 
     /// Appends to the message (how many attempts were made, ...).

@@ -4,12 +4,13 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::managed_identity::PinnedServerCertificate;
 
 /// Responses larger than this are hostile or broken; a token response is a few KB.
 const MAX_BODY: usize = 256 * 1024;
@@ -53,9 +54,17 @@ fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
 }
 
 /// The client for managed-identity endpoints: link-local or loopback, never through a proxy
-/// (PROTOCOL.md §3).
-pub(crate) fn managed_identity_client(timeouts: Timeouts) -> Result<reqwest::Client> {
-    base_builder(timeouts).no_proxy().build().map_err(|e| {
+/// (PROTOCOL.md §3). With a pinned certificate (Service Fabric), that certificate is the only
+/// one trusted.
+pub(crate) fn managed_identity_client(
+    timeouts: Timeouts,
+    pin: Option<&Arc<PinnedServerCertificate>>,
+) -> Result<reqwest::Client> {
+    let mut builder = base_builder(timeouts).no_proxy();
+    if let Some(pin) = pin {
+        builder = builder.tls_backend_preconfigured(pin.client_config()?);
+    }
+    builder.build().map_err(|e| {
         Error::internal(format!(
             "could not build the HTTP client for the managed-identity endpoint: {e}"
         ))
@@ -188,6 +197,7 @@ pub(crate) struct HttpClients {
     timeouts: Timeouts,
     extra_roots: Vec<reqwest::Certificate>,
     proxies: ProxySettings,
+    pin: Option<Arc<PinnedServerCertificate>>,
     /// Built on first use (loading the system trust store takes a while), and again in a
     /// child process after `fork()`.
     current: std::sync::Mutex<Option<(u32, Clients)>>,
@@ -209,14 +219,21 @@ pub(crate) struct Clients {
 }
 
 impl HttpClients {
-    /// Checks the CA files and proxy settings now; builds the clients on first use.
-    pub fn new(timeouts: Timeouts, ca_files: Vec<PathBuf>, proxies: ProxySettings) -> Result<Self> {
+    /// Checks the CA files and proxy settings now; builds the clients on first use. `pin` is the
+    /// managed-identity endpoint's pinned certificate, when it has one.
+    pub fn new(
+        timeouts: Timeouts,
+        ca_files: Vec<PathBuf>,
+        proxies: ProxySettings,
+        pin: Option<Arc<PinnedServerCertificate>>,
+    ) -> Result<Self> {
         let extra_roots = load_ca_files(&ca_files)?;
         proxies.apply(reqwest::Client::builder()).map(drop)?;
         Ok(HttpClients {
             timeouts,
             extra_roots,
             proxies,
+            pin,
             current: std::sync::Mutex::new(None),
         })
     }
@@ -228,7 +245,7 @@ impl HttpClients {
             Some((owner, clients)) if *owner == pid => Ok(clients.clone()),
             _ => {
                 let clients = Clients {
-                    managed_identity: managed_identity_client(self.timeouts)?,
+                    managed_identity: managed_identity_client(self.timeouts, self.pin.as_ref())?,
                     entra: entra_client(self.timeouts, &self.extra_roots, &self.proxies)?,
                 };
                 *current = Some((pid, clients.clone()));

@@ -105,6 +105,9 @@ fn verdict(error: &Error, policy: &RetryPolicy) -> Verdict {
         retry_after,
         gone: false,
     };
+    if error.is_permanent() {
+        return Verdict::Stop;
+    }
     match error.code() {
         ErrorCode::ManagedIdentityTimeout | ErrorCode::ExchangeTimeout => again,
         // Nothing listening: no managed-identity endpoint (or Entra) on this path; waiting won't help.

@@ -126,3 +126,30 @@ async fn a_broken_proxy_setting_is_a_clear_error_without_its_value() {
     );
     assert!(!e.to_string().contains("s3cret"), "{e}");
 }
+
+#[tokio::test]
+async fn service_fabric_https_endpoint_never_goes_through_a_proxy() {
+    let emu = emulator_https().await;
+    let (proxy, seen) = counting_proxy().await;
+    let env = MapEnv::new()
+        .with_vars(emu.client_env(MiSourceKind::ServiceFabric))
+        .with_var("HTTPS_PROXY", proxy.clone())
+        .with_var("HTTP_PROXY", proxy.clone())
+        .with_var("ALL_PROXY", proxy);
+    let credential = builder(&emu, MiSourceKind::ServiceFabric)
+        .environment(Arc::new(env))
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    credential.get_token(&[SHAREPOINT]).await.unwrap();
+    let lines = seen.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("servicefabric") && !l.starts_with("CONNECT")),
+        "the Service Fabric request went through the proxy: {lines:?}"
+    );
+    assert_eq!(lines.len(), 1, "the exchange did: {lines:?}");
+    let c = emu.counters();
+    assert_eq!((c.service_fabric, c.entra_token), (1, 1));
+}

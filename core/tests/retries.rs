@@ -252,3 +252,41 @@ async fn entra_refusals_are_never_retried() {
     assert_eq!(v.counts(), (1, 1));
     assert_eq!(v.elapsed(), Duration::ZERO);
 }
+
+#[tokio::test]
+async fn service_fabric_retries_its_transient_answers_only() {
+    let emu = emulator_https().await;
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let credential = builder(&emu, MiSourceKind::ServiceFabric)
+        .clock(clock.clone())
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    emu.set_fault(Endpoint::ServiceFabric, status(503, Some(2)));
+    credential.get_token(&[SHAREPOINT]).await.unwrap();
+    let c = emu.counters();
+    assert_eq!((c.service_fabric, c.entra_token), (3, 1));
+
+    // A stale IDENTITY_HEADER: 404 ManagedIdentityNotFound, in {"error":{"code","message"}}.
+    let env = MapEnv::new()
+        .with_vars(emu.client_env(MiSourceKind::ServiceFabric))
+        .with_var("IDENTITY_HEADER", "stale");
+    let credential = builder(&emu, MiSourceKind::ServiceFabric)
+        .environment(Arc::new(env))
+        .clock(clock)
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    emu.reset_counters();
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ManagedIdentityRejected);
+    assert_eq!(e.http_status(), Some(404));
+    assert_eq!(e.oauth_error(), Some("ManagedIdentityNotFound"));
+    assert!(
+        e.remedy().unwrap().contains("application manifest"),
+        "{:?}",
+        e.remedy()
+    );
+    // Unlike IMDS, Service Fabric's 404 is a setup error: not retried.
+    assert_eq!(emu.counters().service_fabric, 1);
+}

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use certless::{CredentialSourceKind, ManagedIdentityId};
 use certless_emulator::{Endpoint, MiSourceKind};
 use common::*;
@@ -345,4 +347,114 @@ async fn azure_ml_sends_the_secret_header_and_clientid() {
             .contains("Azure ML names identities by client id"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn service_fabric_pins_the_endpoint_certificate_and_sends_the_secret() {
+    let emu = emulator_https().await;
+    let env = emu.client_env(MiSourceKind::ServiceFabric);
+    let var = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert!(var("IDENTITY_ENDPOINT").starts_with("https://127.0.0.1:"));
+    assert_eq!(var("IDENTITY_SERVER_THUMBPRINT").len(), 40);
+    // No CA file: the pin alone is trusted.
+    let credential = credential(&emu, MiSourceKind::ServiceFabric);
+    assert_eq!(
+        credential.managed_identity_source().unwrap().source,
+        certless::ManagedIdentitySource::ServiceFabric
+    );
+    let token = credential.get_token(&[SHAREPOINT]).await.unwrap();
+    let claims = emu.verify_access_token(token.token.expose()).unwrap();
+    assert_eq!(claims["appid"], emu.default_app_client_id().as_str());
+    let r = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == Some(Endpoint::ServiceFabric))
+        .expect("a Service Fabric request");
+    assert_eq!(r.method, "GET");
+    assert_eq!(r.path, "/servicefabric/metadata/identity/oauth2/token");
+    assert_eq!(
+        r.query,
+        vec![
+            ("api-version".to_string(), "2019-07-01-preview".to_string()),
+            (
+                "resource".to_string(),
+                "api://AzureADTokenExchange".to_string()
+            ),
+        ],
+        "no selector: the manifest binds the identity"
+    );
+    assert_eq!(
+        header(&r, "secret"),
+        Some(emu.app_service_secret().as_str())
+    );
+    assert_eq!(emu.counters().service_fabric, 1);
+}
+
+#[tokio::test]
+async fn service_fabric_refuses_an_endpoint_whose_certificate_is_not_pinned() {
+    let emu = emulator_https().await;
+    let mut env = emu.client_env(MiSourceKind::ServiceFabric);
+    let actual = env
+        .iter()
+        .find(|(k, _)| k == "IDENTITY_SERVER_THUMBPRINT")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    // One digit off: the emulator's own, CA-signed certificate is still refused.
+    let last = actual.chars().last().unwrap();
+    let wrong = format!("{}{}", &actual[..39], if last == '0' { '1' } else { '0' });
+    env.retain(|(k, _)| k != "IDENTITY_SERVER_THUMBPRINT");
+    env.push(("IDENTITY_SERVER_THUMBPRINT".into(), wrong.clone()));
+    let credential = builder(&emu, MiSourceKind::ServiceFabric)
+        .environment(Arc::new(certless::env::MapEnv::new().with_vars(env)))
+        // Even a CA file that trusts the endpoint does not replace the pin.
+        .ca_file(emu.ca_pem_path().unwrap())
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
+        .build()
+        .unwrap();
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        certless::ErrorCode::ManagedIdentityUnreachable,
+        "{e}"
+    );
+    assert_eq!(e.leg(), certless::Leg::ManagedIdentity);
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("presented certificate {actual}"))
+            && text.contains(&format!("IDENTITY_SERVER_THUMBPRINT is {wrong}")),
+        "{text}"
+    );
+    let c = emu.counters();
+    assert_eq!(
+        (c.service_fabric, c.entra_token),
+        (0, 0),
+        "nothing was sent"
+    );
+}
+
+#[tokio::test]
+async fn service_fabric_endpoint_answers_only_over_https_in_its_own_error_shape() {
+    let emu = emulator_https().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/servicefabric/metadata/identity/oauth2/token?api-version=2019-07-01-preview&resource=api://AzureADTokenExchange",
+        emu.http_url()
+    );
+    let r = http
+        .get(&url)
+        .header("secret", emu.app_service_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "HttpsRequired");
 }

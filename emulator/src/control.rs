@@ -22,6 +22,9 @@ pub enum MiSourceKind {
     AzureMl,
     /// `IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`, as the Azure Arc agent sets them.
     AzureArc,
+    /// `IDENTITY_ENDPOINT` (https) + `IDENTITY_HEADER` + `IDENTITY_SERVER_THUMBPRINT`, as Service Fabric sets them.
+    /// Needs the HTTPS listener (`StartOptions::https_port`).
+    ServiceFabric,
 }
 
 /// What a client needs to know about a running emulator (`GET /_emulator/info`).
@@ -39,6 +42,8 @@ pub struct EmulatorInfo {
     pub app_service_secret: String,
     pub authority_host: String,
     pub authority_host_https: Option<String>,
+    /// SHA-1 of the HTTPS listener's certificate (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`).
+    pub server_thumbprint: Option<String>,
     pub time_offset_secs: i64,
     /// `client_env` for each source, keyed `imds` / `app_service`.
     pub env: std::collections::BTreeMap<String, Vec<(String, String)>>,
@@ -114,6 +119,25 @@ impl Shared {
                 env.push((
                     "IMDS_ENDPOINT".to_string(),
                     format!("{}/arc", self.http_url()),
+                ));
+            }
+            MiSourceKind::ServiceFabric => {
+                let base = self
+                    .addresses
+                    .https_url
+                    .clone()
+                    .unwrap_or_else(|| self.http_url());
+                env.push((
+                    "IDENTITY_ENDPOINT".to_string(),
+                    format!("{base}/servicefabric/metadata/identity/oauth2/token"),
+                ));
+                env.push((
+                    "IDENTITY_HEADER".to_string(),
+                    registry.app_service_secret.clone(),
+                ));
+                env.push((
+                    "IDENTITY_SERVER_THUMBPRINT".to_string(),
+                    self.addresses.server_thumbprint.clone().unwrap_or_default(),
                 ));
             }
             MiSourceKind::AzureMl => {
@@ -195,6 +219,7 @@ impl Shared {
             app_service_secret: registry.app_service_secret.clone(),
             authority_host: self.http_url(),
             authority_host_https: self.addresses.https_url.clone(),
+            server_thumbprint: self.addresses.server_thumbprint.clone(),
             time_offset_secs: self.clock.offset(),
             env: [
                 ("imds".to_string(), self.client_env(MiSourceKind::Imds)),

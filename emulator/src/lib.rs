@@ -10,6 +10,7 @@
 //! |---|---|
 //! | IMDS | `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R[&client_id=\|object_id=\|msi_res_id=]`, header `Metadata: true` |
 //! | App Service | `GET /msi/token?api-version=2019-08-01&resource=R[&client_id=\|principal_id=\|object_id=\|mi_res_id=]`, header `X-IDENTITY-HEADER` (also `2017-09-01` with `secret` and `clientid`) |
+//! | Service Fabric | `GET /servicefabric/metadata/identity/oauth2/token?api-version=2019-07-01-preview&resource=R`, header `secret`, HTTPS listener only; its certificate's SHA-1 is `server_thumbprint` |
 //! | Entra token | `POST /{tenant}/oauth2/v2.0/token`, client credentials with `client_assertion` or `client_secret` |
 //! | OpenID configuration | `GET /{tenant}/v2.0/.well-known/openid-configuration` |
 //! | keys | `GET /{tenant}/discovery/v2.0/keys` (also `common`) |
@@ -34,7 +35,7 @@
 //! | `POST /_emulator/federated-token` | `{"issuer":"..","subject":"..","audience":"api://AzureADTokenExchange","lifetime_secs":3600}` | `{"token":".."}`: a token of an `external_issuers` entry (a Kubernetes service-account token) |
 //! | `POST /_emulator/shutdown` | | `{"ok":true}`, then the emulator stops |
 //!
-//! Endpoint names are `imds`, `app_service`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`;
+//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`;
 //! `expires_on` formats are `number_string` (default), `number`, `date_string`, `iso8601`.
 //!
 //! # Entra's answers
@@ -101,6 +102,7 @@ mod imds;
 mod managed_identity;
 mod router;
 mod server;
+mod service_fabric;
 mod state;
 mod tls;
 mod tokens;
@@ -175,8 +177,8 @@ impl Emulator {
             path: arc_dir.clone(),
             source,
         })?;
-        let (https, ca_pem_path) = match opts.https_port {
-            None => (None, None),
+        let (https, ca_pem_path, server_thumbprint) = match opts.https_port {
+            None => (None, None, None),
             Some(port) => {
                 let material = tls::generate()?;
                 let listener = server::bind_loopback(port).await?;
@@ -186,7 +188,11 @@ impl Emulator {
                     path: ca_path.clone(),
                     source,
                 })?;
-                (Some((listener, material.acceptor)), Some(ca_path))
+                (
+                    Some((listener, material.acceptor)),
+                    Some(ca_path),
+                    Some(material.server_thumbprint),
+                )
             }
         };
         let https_url = match &https {
@@ -207,6 +213,7 @@ impl Emulator {
                 http_url,
                 https_url,
                 ca_pem_path,
+                server_thumbprint,
             },
             arc: arc::ArcState::new(arc_dir),
             shutdown,
@@ -293,7 +300,11 @@ fn local_port(listener: &tokio::net::TcpListener, requested: u16) -> Result<u16,
 /// Only managed-identity endpoints have an `expires_on` to shape.
 pub(crate) fn check_expires_on_endpoint(endpoint: Endpoint) -> Result<(), String> {
     match endpoint {
-        Endpoint::Imds | Endpoint::AppService | Endpoint::CloudShell | Endpoint::AzureArc => Ok(()),
+        Endpoint::Imds
+        | Endpoint::AppService
+        | Endpoint::CloudShell
+        | Endpoint::AzureArc
+        | Endpoint::ServiceFabric => Ok(()),
         other => Err(format!(
             "{other:?} has no expires_on; use imds or app_service"
         )),

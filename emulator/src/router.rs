@@ -17,7 +17,7 @@ use crate::faults;
 use crate::server::ConnInfo;
 use crate::state::{Endpoint, RecordedRequest, Shared, redact_field, redact_header};
 use crate::wire::{form_pairs, is_form, query_pairs, set_header};
-use crate::{admin, app_service, arc, cloud_shell, discovery, entra, imds};
+use crate::{admin, app_service, arc, cloud_shell, discovery, entra, imds, service_fabric};
 
 /// Bodies larger than this are refused (413): token requests are a few KB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -53,6 +53,11 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             Endpoint::AzureArc,
             "/arc/metadata/identity/oauth2/token",
             get(arc::token),
+        ))
+        .merge(observed(
+            Endpoint::ServiceFabric,
+            "/servicefabric/metadata/identity/oauth2/token",
+            get(service_fabric::token),
         ))
         .merge(observed(
             Endpoint::CloudShell,
@@ -162,6 +167,7 @@ fn fault_response(
     match endpoint {
         Endpoint::Imds | Endpoint::CloudShell | Endpoint::AzureArc => imds::fault_response(status),
         Endpoint::AppService => app_service::fault_response(status),
+        Endpoint::ServiceFabric => service_fabric::fault_response(status),
         Endpoint::EntraToken => entra::fault_response(status, headers, now),
         Endpoint::OpenidMetadata | Endpoint::Jwks | Endpoint::InstanceDiscovery => {
             discovery::fault_response(status, headers, now)

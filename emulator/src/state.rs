@@ -27,6 +27,8 @@ pub enum Endpoint {
     CloudShell,
     /// `GET /arc/metadata/identity/oauth2/token` (Azure Arc, with its key-file challenge)
     AzureArc,
+    /// `GET /servicefabric/metadata/identity/oauth2/token` (HTTPS listener only)
+    ServiceFabric,
     /// `POST /{tenant}/oauth2/v2.0/token`
     EntraToken,
     /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
@@ -44,6 +46,7 @@ pub struct Counters {
     pub app_service: u64,
     pub cloud_shell: u64,
     pub azure_arc: u64,
+    pub service_fabric: u64,
     pub entra_token: u64,
     pub openid_metadata: u64,
     pub jwks: u64,
@@ -53,12 +56,18 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Requests to every managed-identity endpoint together.
+    pub fn managed_identity(&self) -> u64 {
+        self.imds + self.app_service + self.cloud_shell + self.azure_arc + self.service_fabric
+    }
+
     pub(crate) fn bump(&mut self, endpoint: Option<Endpoint>) {
         let slot = match endpoint {
             Some(Endpoint::Imds) => &mut self.imds,
             Some(Endpoint::AppService) => &mut self.app_service,
             Some(Endpoint::CloudShell) => &mut self.cloud_shell,
             Some(Endpoint::AzureArc) => &mut self.azure_arc,
+            Some(Endpoint::ServiceFabric) => &mut self.service_fabric,
             Some(Endpoint::EntraToken) => &mut self.entra_token,
             Some(Endpoint::OpenidMetadata) => &mut self.openid_metadata,
             Some(Endpoint::Jwks) => &mut self.jwks,
@@ -142,6 +151,8 @@ pub(crate) struct Addresses {
     pub http_url: String,
     pub https_url: Option<String>,
     pub ca_pem_path: Option<PathBuf>,
+    /// SHA-1 of the HTTPS listener's certificate, uppercase hex: Service Fabric's `IDENTITY_SERVER_THUMBPRINT`.
+    pub server_thumbprint: Option<String>,
 }
 
 pub(crate) struct Shared {

@@ -16,6 +16,8 @@ use crate::error::EmulatorError;
 pub(crate) struct TlsMaterial {
     pub acceptor: TlsAcceptor,
     pub ca_pem: String,
+    /// SHA-1 of the server certificate (uppercase hex), what Service Fabric clients pin.
+    pub server_thumbprint: String,
 }
 
 fn crypto(e: impl std::fmt::Display) -> EmulatorError {
@@ -68,8 +70,13 @@ pub(crate) fn generate() -> Result<TlsMaterial, EmulatorError> {
         .map_err(crypto)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 
+    let sha1 = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        server_cert.der(),
+    );
     Ok(TlsMaterial {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         ca_pem: ca_cert.pem(),
+        server_thumbprint: sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect(),
     })
 }

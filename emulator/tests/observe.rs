@@ -34,6 +34,7 @@ async fn counts_each_endpoint_and_not_the_admin_surface() {
             app_service: 0,
             cloud_shell: 0,
             azure_arc: 0,
+            service_fabric: 0,
             entra_token: 1,
             openid_metadata: 1,
             jwks: 2,

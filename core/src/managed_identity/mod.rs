@@ -9,9 +9,11 @@ mod cloud_shell;
 pub mod expiry;
 mod imds;
 mod response;
+mod service_fabric;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
@@ -19,6 +21,7 @@ use crate::http::{self, Response};
 use crate::secret::Secret;
 
 pub use response::ManagedIdentityToken;
+pub(crate) use service_fabric::PinnedServerCertificate;
 
 /// Which managed identity to ask for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -117,17 +120,6 @@ impl ManagedIdentitySource {
                 )
                 .with_remedy(format!("Use one of: {}.", names.join(", ")))
             })
-    }
-
-    fn is_supported(self) -> bool {
-        matches!(
-            self,
-            ManagedIdentitySource::Imds
-                | ManagedIdentitySource::AppService
-                | ManagedIdentitySource::CloudShell
-                | ManagedIdentitySource::AzureMl
-                | ManagedIdentitySource::AzureArc
-        )
     }
 }
 
@@ -259,6 +251,8 @@ pub(crate) struct ManagedIdentityClient {
     client_id_param: Option<String>,
     /// Azure Arc's fixed key-file directory.
     arc_key_directory: Option<std::path::PathBuf>,
+    /// Service Fabric's pinned server certificate.
+    pin: Option<Arc<PinnedServerCertificate>>,
     id: ManagedIdentityId,
 }
 
@@ -280,6 +274,7 @@ impl ManagedIdentityClient {
     ) -> Result<Self> {
         let mut client_id_param = None;
         let mut arc_key_directory = None;
+        let mut pin = None;
         let (endpoint, secret) = match selection.source {
             ManagedIdentitySource::Imds => (imds::endpoint(env), None),
             ManagedIdentitySource::AppService => {
@@ -296,17 +291,10 @@ impl ManagedIdentityClient {
                 client_id_param = client_id;
                 (endpoint, Some(secret))
             }
-            other => {
-                debug_assert!(!other.is_supported());
-                return Err(Error::new(
-                    ErrorCode::UnsupportedManagedIdentitySource,
-                    format!("this host looks like {other} ({}), which certless does not support yet", selection.reason),
-                )
-                .with_leg(Leg::Config)
-                .with_remedy(format!(
-                    "If IMDS is reachable here, force it with {}=imds; otherwise use another credential source for now.",
-                    vars::MI_SOURCE
-                )));
+            ManagedIdentitySource::ServiceFabric => {
+                let settings = service_fabric::settings(env, &id)?;
+                pin = Some(settings.pin);
+                (settings.endpoint, Some(settings.secret))
             }
         };
         Ok(ManagedIdentityClient {
@@ -315,6 +303,7 @@ impl ManagedIdentityClient {
             secret,
             client_id_param,
             arc_key_directory,
+            pin,
             id,
         })
     }
@@ -325,6 +314,11 @@ impl ManagedIdentityClient {
 
     pub fn id(&self) -> &ManagedIdentityId {
         &self.id
+    }
+
+    /// The server certificate the endpoint must present, when it is pinned (Service Fabric).
+    pub fn pinned_certificate(&self) -> Option<&Arc<PinnedServerCertificate>> {
+        self.pin.as_ref()
     }
 
     /// One token for `resource` (an audience such as `api://AzureADTokenExchange`, without
@@ -364,7 +358,13 @@ impl ManagedIdentityClient {
             ManagedIdentitySource::AzureArc => {
                 azure_arc::request(http, &self.endpoint, resource, &self.id, None)
             }
-            other => return Err(Error::internal(format!("{other} has no request builder"))),
+            ManagedIdentitySource::ServiceFabric => {
+                let secret = self
+                    .secret
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("Service Fabric source without its secret"))?;
+                service_fabric::request(http, &self.endpoint, resource, secret)
+            }
         };
         let target = format!("{source} endpoint {}", self.endpoint);
         log::debug!(
@@ -377,7 +377,12 @@ impl ManagedIdentityClient {
                 ManagedIdentitySource::CloudShell => cloud_shell::UNREACHABLE_REMEDY,
                 ManagedIdentitySource::AzureMl => azure_ml::UNREACHABLE_REMEDY,
                 ManagedIdentitySource::AzureArc => azure_arc::UNREACHABLE_REMEDY,
-                _ => app_service::UNREACHABLE_REMEDY,
+                ManagedIdentitySource::ServiceFabric => service_fabric::UNREACHABLE_REMEDY,
+                ManagedIdentitySource::AppService => app_service::UNREACHABLE_REMEDY,
+            };
+            let e = match &self.pin {
+                Some(pin) => service_fabric::refused_certificate(e, pin),
+                None => e,
             };
             if e.remedy().is_none() {
                 e.with_remedy(remedy)
@@ -426,7 +431,12 @@ impl ManagedIdentityClient {
             ManagedIdentitySource::CloudShell => cloud_shell::remedy(response.status, &details),
             ManagedIdentitySource::AzureArc => azure_arc::remedy(response.status, &details),
             ManagedIdentitySource::AzureMl => azure_ml::remedy(response.status, &details, &self.id),
-            _ => app_service::remedy(response.status, &details, &self.id),
+            ManagedIdentitySource::ServiceFabric => {
+                service_fabric::remedy(response.status, &details)
+            }
+            ManagedIdentitySource::AppService => {
+                app_service::remedy(response.status, &details, &self.id)
+            }
         };
         let mut message = format!("{target} answered HTTP {}", response.status);
         if let Some(text) = details.summary() {
@@ -447,6 +457,11 @@ impl ManagedIdentityClient {
             .with_retry_after(response.retry_after());
         if let Some(r) = remedy {
             error = error.with_remedy(r);
+        }
+        if self.selection.source == ManagedIdentitySource::ServiceFabric
+            && !service_fabric::is_transient(response.status)
+        {
+            error = error.with_permanent();
         }
         match proxy_evidence(response) {
             Some(evidence) => proxy_error(error, &evidence),
@@ -573,30 +588,5 @@ mod tests {
         let bad = select_source(&MapEnv::new().with_var(vars::MI_SOURCE, "vm"), None).unwrap_err();
         assert_eq!(bad.code(), ErrorCode::InvalidConfig);
         assert!(bad.to_string().contains("app_service"), "{bad}");
-    }
-
-    #[test]
-    fn unsupported_sources_say_so_and_how_to_override() {
-        let env = MapEnv::new()
-            .with_var(
-                "IDENTITY_ENDPOINT",
-                "https://127.0.0.1:2377/metadata/identity/oauth2/token",
-            )
-            .with_var("IDENTITY_HEADER", "h")
-            .with_var(
-                "IDENTITY_SERVER_THUMBPRINT",
-                "0123456789abcdef0123456789abcdef01234567",
-            );
-        let selection = select_source(&env, None).unwrap();
-        let err = ManagedIdentityClient::new(selection, &env, ManagedIdentityId::SystemAssigned)
-            .unwrap_err();
-        assert_eq!(err.code(), ErrorCode::UnsupportedManagedIdentitySource);
-        let text = err.to_string();
-        assert!(
-            text.contains("Service Fabric")
-                && text.contains("IDENTITY_SERVER_THUMBPRINT")
-                && text.contains("CERTLESS_MANAGED_IDENTITY_SOURCE=imds"),
-            "{text}"
-        );
     }
 }

@@ -14,11 +14,20 @@ pub async fn emulator() -> RunningEmulator {
 }
 
 pub async fn emulator_with(config: EmulatorConfig) -> RunningEmulator {
+    start(config, None).await
+}
+
+/// An emulator with its HTTPS listener too (Service Fabric, https authorities).
+pub async fn emulator_https() -> RunningEmulator {
+    start(EmulatorConfig::default(), Some(0)).await
+}
+
+async fn start(config: EmulatorConfig, https_port: Option<u16>) -> RunningEmulator {
     Emulator::start(
         config,
         StartOptions {
             http_port: 0,
-            https_port: None,
+            https_port,
             state_dir: None,
         },
     )
