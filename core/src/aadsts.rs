@@ -82,6 +82,16 @@ static TABLE: &[AadstsInfo] = &[
         "The assertion was not issued by Entra for this cloud: is something intercepting the managed-identity endpoint (a proxy on 169.254.169.254), or does the authority belong to a different cloud than the managed identity?",
     ),
     info(
+        700021,
+        "The client assertion's iss/sub is not the ClientId it was sent with.",
+        "A certificate assertion must have iss = sub = the app's client id; a federated token's issuer must be trusted by a federated credential. Check ClientId.",
+    ),
+    info(
+        700023,
+        "The client assertion's audience is not this token endpoint.",
+        "A certificate assertion's aud must be the token endpoint of the authority and tenant it is sent to (certless sets it); check Instance/AZURE_AUTHORITY_HOST and TenantId.",
+    ),
+    info(
         50027,
         "The client assertion is not a valid JWT.",
         "The managed-identity endpoint returned something that is not a token, or a proxy altered it; run `certless doctor`.",

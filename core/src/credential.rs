@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::assertion_file::AssertionFile;
 use crate::cache::{Lookup, Slot, TokenCache};
+use crate::certificate::CertificateCredential;
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSource, CredentialSourceKind, ValidatedOptions};
@@ -24,6 +25,10 @@ use crate::singleflight::SingleFlight;
 /// an assertion only while it has more than this left — an assertion that expires on the way
 /// to Entra is AADSTS700024 (PROTOCOL.md §3).
 pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
+
+/// Entra's answers about a client certificate: signature or key not accepted (700027), key
+/// assertion outside its time range (700024), not for this app (700021) or endpoint (700023).
+const CERTIFICATE_AADSTS: &[u32] = &[700027, 700024, 700021, 700023];
 
 /// An access token and what is known about it.
 #[derive(Clone, Debug)]
@@ -77,6 +82,10 @@ enum ChainEntry {
     ManagedIdentity(Arc<ManagedIdentityAssertion>),
     ClientSecret(Secret),
     AssertionFile(AssertionFile),
+    Certificate {
+        kind: CredentialSourceKind,
+        certificate: CertificateCredential,
+    },
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
     Unavailable {
         kind: CredentialSourceKind,
@@ -92,7 +101,7 @@ impl ChainEntry {
             }
             ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
             ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
-            ChainEntry::Unavailable { kind, .. } => *kind,
+            ChainEntry::Certificate { kind, .. } | ChainEntry::Unavailable { kind, .. } => *kind,
         }
     }
 }
@@ -211,6 +220,12 @@ impl Credential {
                         error: Error::config(ErrorCode::MissingConfig, "the SignedAssertionFilePath credential has no file"),
                     },
                 },
+                CredentialSource::Certificate { source, password } => {
+                    match CertificateCredential::load(source.clone(), password.clone(), o.send_certificate_chain) {
+                        Ok(certificate) => ChainEntry::Certificate { kind, certificate },
+                        Err(error) => ChainEntry::Unavailable { kind, error },
+                    }
+                }
                 CredentialSource::Unsupported { kind } => ChainEntry::Unavailable {
                     kind: *kind,
                     error: Error::config(ErrorCode::UnsupportedCredentialSource, format!("the {kind} credential source is not supported by certless yet"))
@@ -515,6 +530,13 @@ impl Inner {
                     .assertion(self.clock.now_unix())
                     .map(ClientAuth::Assertion),
                 ChainEntry::ClientSecret(secret) => Ok(ClientAuth::Secret(secret.clone())),
+                ChainEntry::Certificate { certificate, .. } => certificate
+                    .assertion(
+                        &self.client_id,
+                        &self.authority.token_endpoint(tenant),
+                        self.clock.now_unix(),
+                    )
+                    .map(ClientAuth::Assertion),
                 ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             let attempt = match auth {
@@ -560,6 +582,27 @@ impl Inner {
                     });
                 }
                 Err(error) => {
+                    let error = match entry {
+                        // Which certificate Entra refused, and whether it is still valid.
+                        ChainEntry::Certificate { certificate, .. }
+                            if error
+                                .aadsts_codes()
+                                .iter()
+                                .any(|c| CERTIFICATE_AADSTS.contains(c)) =>
+                        {
+                            let context = certificate.context(self.clock.now_unix());
+                            // 700027's usual remedy is about managed-identity tokens; here it is
+                            // about which certificate the app registration holds.
+                            let remedy = match error.remedy() {
+                                Some(r) if !error.aadsts_codes().contains(&700027) => {
+                                    format!("{context} {r}")
+                                }
+                                _ => context,
+                            };
+                            error.with_remedy(remedy)
+                        }
+                        _ => error,
+                    };
                     log::warn!("certless: {kind} failed: {error}");
                     failures.push(error.with_credential_source(kind.as_str()));
                 }

@@ -86,6 +86,9 @@ pub enum ErrorCode {
     /// The federated token file (`AZURE_FEDERATED_TOKEN_FILE`, `SignedAssertionFileDiskPath`)
     /// is missing, unreadable, expired or not a JWT.
     AssertionFileUnusable = 109,
+    /// The client certificate (`Path`, `Base64Encoded`, `AZURE_CLIENT_CERTIFICATE_PATH`) cannot be
+    /// used: unreadable, wrong password, no RSA key, or a key that is not the certificate's.
+    CertificateUnusable = 110,
     /// No connection to the managed-identity endpoint.
     ManagedIdentityUnreachable = 200,
     /// The managed-identity endpoint did not answer in time.
@@ -144,6 +147,7 @@ impl ErrorCode {
             ConfigFileUnreadable,
             UnsupportedManagedIdentitySource,
             AssertionFileUnusable,
+            CertificateUnusable,
             ManagedIdentityUnreachable,
             ManagedIdentityTimeout,
             ManagedIdentityRejected,

@@ -16,6 +16,7 @@
 pub mod aadsts;
 mod assertion_file;
 mod cache;
+mod certificate;
 pub mod clock;
 pub mod cloud;
 mod config;
@@ -33,7 +34,7 @@ mod scope;
 mod secret;
 mod singleflight;
 
-pub use config::{CredentialBuilder, CredentialSource, CredentialSourceKind};
+pub use config::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
 pub use credential::{ASSERTION_SAFETY_MARGIN_SECS, AccessToken, Credential, TokenRequestOptions};
 pub use error::{Error, ErrorCode, Leg, Result};
 pub use http::Timeouts;

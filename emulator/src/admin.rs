@@ -43,6 +43,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/registry", get(registry).put(put_registry))
         .route("/verify", post(verify))
         .route("/federated-token", post(federated_token))
+        .route("/client-certificate", post(client_certificate))
         .route("/shutdown", post(shutdown))
         .fallback(not_found)
 }
@@ -241,6 +242,22 @@ async fn federated_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
     };
     match shared.mint_federated_token(&req.issuer, &req.subject, &req.audience, req.lifetime_secs) {
         Ok(token) => ok(json!({ "token": token })),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+async fn client_certificate(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let options: crate::client_certificate::ClientCertificateOptions =
+        if body.iter().all(u8::is_ascii_whitespace) {
+            Default::default()
+        } else {
+            match parse(&body) {
+                Ok(o) => o,
+                Err(e) => return bad_request(e),
+            }
+        };
+    match shared.issue_client_certificate(&options) {
+        Ok(issued) => ok(serde_json::to_value(issued).unwrap_or_default()),
         Err(e) => bad_request(e.to_string()),
     }
 }

@@ -139,6 +139,9 @@ pub struct AppRegistration {
     pub federated_credentials: Vec<FederatedCredential>,
     #[serde(default)]
     pub client_secrets: Vec<String>,
+    /// Certificates (PEM, the public part) whose keys may sign the app's client assertions.
+    #[serde(default)]
+    pub certificates: Vec<String>,
     /// Application permissions granted to the app, by resource: they become the `roles` claim.
     #[serde(default)]
     pub app_roles: BTreeMap<String, Vec<String>>,
@@ -243,6 +246,7 @@ impl Default for Registry {
                     audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
                 }],
                 client_secrets: Vec::new(),
+                certificates: Vec::new(),
                 app_roles: BTreeMap::from([
                     (
                         DEFAULT_SHAREPOINT_RESOURCE.to_string(),
@@ -441,6 +445,14 @@ impl Registry {
                     "app '{}' is registered twice in tenant '{tenant}'",
                     app.client_id
                 ));
+            }
+            for pem in &app.certificates {
+                if let Err(e) = crate::client_certificate::certificate_der(pem) {
+                    return bad(format!(
+                        "a certificate of app '{}' is unusable: {e}",
+                        app.client_id
+                    ));
+                }
             }
             for fic in &app.federated_credentials {
                 if fic.audiences.is_empty() {

@@ -174,6 +174,48 @@ impl Shared {
         self.key.sign(&claims)
     }
 
+    /// Makes a client certificate and (unless asked not to) adds it to an app registration.
+    pub(crate) fn issue_client_certificate(
+        &self,
+        options: &crate::client_certificate::ClientCertificateOptions,
+    ) -> Result<crate::client_certificate::IssuedClientCertificate, EmulatorError> {
+        let client_id = match &options.client_id {
+            Some(c) => c.clone(),
+            None => self.default_app_client_id(),
+        };
+        let registry = self.registry();
+        let app = registry
+            .apps
+            .iter()
+            .find(|a| a.client_id.eq_ignore_ascii_case(&client_id))
+            .ok_or_else(|| EmulatorError::Config(format!("no app registration '{client_id}'")))?;
+        let now = self.clock.now();
+        let issued = crate::client_certificate::issue(
+            if app.display_name.trim().is_empty() {
+                "certless client"
+            } else {
+                &app.display_name
+            },
+            options.not_before.unwrap_or(now - 3600),
+            options.not_after.unwrap_or(now + 365 * 86_400),
+            &options.password,
+            options.legacy_pfx,
+        )?;
+        if !options.unregistered {
+            let pem = issued.certificate_pem.clone();
+            self.update_registry(|r| {
+                if let Some(app) = r
+                    .apps
+                    .iter_mut()
+                    .find(|a| a.client_id.eq_ignore_ascii_case(&client_id))
+                {
+                    app.certificates.push(pem);
+                }
+            });
+        }
+        Ok(issued)
+    }
+
     /// Checks a token the emulator issued: its signature, and `exp`/`nbf` against the emulator's clock.
     pub(crate) fn verify_access_token(&self, jwt: &str) -> Result<Value, EmulatorError> {
         let claims = self

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
@@ -30,8 +30,14 @@ pub(crate) async fn token(
     Path(tenant): Path<String>,
     method: Method,
     headers: HeaderMap,
+    uri: Uri,
+    conn: Option<axum::Extension<crate::server::ConnInfo>>,
     body: Bytes,
 ) -> Response {
+    let base = match &conn {
+        Some(c) => crate::wire::base_url(&headers, &uri, c.scheme, c.port),
+        None => String::new(),
+    };
     let ids = RequestIds::from_headers(&headers);
     let registry = shared.registry();
     let form = if is_form(&headers) {
@@ -43,6 +49,7 @@ pub(crate) async fn token(
         tenant: &tenant,
         method: &method,
         form: &form,
+        base: &base,
     };
     match exchange(&shared, &registry, &request) {
         Ok(body) => {
@@ -69,12 +76,29 @@ struct TokenRequest<'a> {
     tenant: &'a str,
     method: &'a Method,
     form: &'a [(String, String)],
+    /// `scheme://host:port` this request came to.
+    base: &'a str,
+}
+
+impl TokenRequest<'_> {
+    /// The audiences a certificate assertion may name: this token endpoint, by the tenant as the client spelled it
+    /// or by its id, in v2.0 and v1 form.
+    fn token_endpoints(&self, tenant_id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for tenant in [self.tenant, tenant_id] {
+            for path in ["oauth2/v2.0/token", "oauth2/token", "v2.0"] {
+                out.push(format!("{}/{tenant}/{path}", self.base));
+            }
+        }
+        out
+    }
 }
 
 /// How the client proved who it is; becomes `appidacr`/`azpacr`.
 enum ClientAuth {
     Secret,
     Assertion,
+    Certificate,
 }
 
 fn exchange(
@@ -115,15 +139,27 @@ fn exchange(
         non_empty(param(form, "client_secret")),
     ) {
         (Some(assertion), _) => {
-            check_assertion(
-                shared,
-                registry,
-                app,
-                &tenant,
-                param(form, "client_assertion_type"),
-                assertion,
-            )?;
-            ClientAuth::Assertion
+            match non_empty(param(form, "client_assertion_type")) {
+                None => return Err(AadError::missing_parameter("client_assertion_type")),
+                Some(t) if t != JWT_BEARER => return Err(AadError::unexpected_assertion_type()),
+                Some(_) => {}
+            }
+            let unverified = peek_claims(assertion).ok_or_else(AadError::malformed_jwt)?;
+            if claim_str(&unverified, "iss") == Some(app.client_id.as_str()) {
+                // Signed by the app itself: one of its certificates.
+                crate::client_certificate::verify_assertion(
+                    app,
+                    assertion,
+                    &unverified,
+                    &req.token_endpoints(&tenant),
+                    shared.clock.now(),
+                    i64::try_from(registry.assertion_clock_skew_secs).unwrap_or(i64::MAX),
+                )?;
+                ClientAuth::Certificate
+            } else {
+                check_assertion(shared, registry, app, &tenant, &unverified, assertion)?;
+                ClientAuth::Assertion
+            }
         }
         (None, Some(secret)) => {
             if !app.client_secrets.iter().any(|s| s == secret) {
@@ -145,7 +181,7 @@ fn exchange(
         roles: app.roles_for(&resource),
         acr: match auth {
             ClientAuth::Secret => "1",
-            ClientAuth::Assertion => "2",
+            ClientAuth::Assertion | ClientAuth::Certificate => "2",
         },
         validity: Validity::starting(shared.clock.now(), lifetime),
     });
@@ -159,6 +195,7 @@ fn exchange(
         match auth {
             ClientAuth::Secret => "client secret",
             ClientAuth::Assertion => "federated assertion",
+            ClientAuth::Certificate => "client certificate",
         }
     );
 
@@ -204,18 +241,12 @@ fn check_assertion(
     registry: &Registry,
     app: &AppRegistration,
     tenant: &str,
-    assertion_type: Option<&str>,
+    unverified: &Map<String, Value>,
     assertion: &str,
 ) -> Result<(), AadError> {
-    match non_empty(assertion_type) {
-        None => return Err(AadError::missing_parameter("client_assertion_type")),
-        Some(t) if t != JWT_BEARER => return Err(AadError::unexpected_assertion_type()),
-        Some(_) => {}
-    }
-    let unverified = peek_claims(assertion).ok_or_else(AadError::malformed_jwt)?;
-    let issuer = claim_str(&unverified, "iss").ok_or_else(AadError::malformed_jwt)?;
-    let subject = claim_str(&unverified, "sub").unwrap_or_default();
-    let audiences = audiences(&unverified);
+    let issuer = claim_str(unverified, "iss").ok_or_else(AadError::malformed_jwt)?;
+    let subject = claim_str(unverified, "sub").unwrap_or_default();
+    let audiences = audiences(unverified);
     log::info!(
         "entra: assertion for app {} presents iss='{issuer}' sub='{subject}' aud={audiences:?}",
         app.client_id

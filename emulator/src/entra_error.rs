@@ -254,6 +254,28 @@ impl AadError {
         )
     }
 
+    pub(crate) fn assertion_not_for_client() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at \
+             https://learn.microsoft.com/entra/identity-platform/certificate-credentials ."
+                .to_string(),
+        )
+    }
+
+    pub(crate) fn assertion_audience_mismatch() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700023,
+            "Client assertion audience claim does not match Realm issuer. Review the documentation at \
+             https://learn.microsoft.com/entra/identity-platform/certificate-credentials ."
+                .to_string(),
+        )
+    }
+
     pub(crate) fn assertion_time_range(now_nanos: i128, nbf: Option<i64>, exp: i64) -> Self {
         let secs = |s: i64| clock::dotnet_round_trip(i128::from(s) * 1_000_000_000);
         Self::new(

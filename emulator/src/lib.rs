@@ -88,6 +88,7 @@
 mod admin;
 mod app_service;
 mod arc;
+mod client_certificate;
 mod clock;
 mod cloud_shell;
 mod config;
@@ -114,6 +115,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use client_certificate::{ClientCertificateOptions, IssuedClientCertificate};
 pub use config::{
     ARM_RESOURCE, AppRegistration, DEFAULT_ACCESS_TOKEN_LIFETIME_SECS, DEFAULT_APP_CLIENT_ID,
     DEFAULT_APP_NAME, DEFAULT_APP_SERVICE_PRINCIPAL_ID, DEFAULT_APP_SERVICE_SECRET,
@@ -488,6 +490,15 @@ impl RunningEmulator {
 
     /// Changes the registry in place (e.g. a FIC's subject); takes effect for the next request. Not validated, so
     /// tests can seed broken setups.
+    /// Makes an RSA client certificate (PEM, and a PFX with the given password) and adds it to an app registration's
+    /// certificates, so that assertions its key signs authenticate the app.
+    pub fn issue_client_certificate(
+        &self,
+        options: &ClientCertificateOptions,
+    ) -> Result<IssuedClientCertificate, EmulatorError> {
+        self.inner.shared.issue_client_certificate(options)
+    }
+
     pub fn update_registry(&self, f: impl FnOnce(&mut Registry)) {
         self.shared().update_registry(f);
     }

@@ -40,6 +40,9 @@ pub const CERTLESS_UNSUPPORTED_MANAGED_IDENTITY_SOURCE: certless_status = 108;
 /// The federated token file (`AZURE_FEDERATED_TOKEN_FILE`, `SignedAssertionFileDiskPath`) is
 /// missing, unreadable, expired or not a JWT.
 pub const CERTLESS_ASSERTION_FILE_UNUSABLE: certless_status = 109;
+/// The client certificate (`Path`, `Base64Encoded`, `AZURE_CLIENT_CERTIFICATE_PATH`) cannot be
+/// used: unreadable, wrong password, no RSA key, or a key that is not the certificate's.
+pub const CERTLESS_CERTIFICATE_UNUSABLE: certless_status = 110;
 /// No connection to the managed-identity endpoint.
 pub const CERTLESS_MANAGED_IDENTITY_UNREACHABLE: certless_status = 200;
 /// The managed-identity endpoint did not answer in time.
@@ -279,6 +282,10 @@ mod tests {
             (
                 CERTLESS_ASSERTION_FILE_UNUSABLE,
                 ErrorCode::AssertionFileUnusable,
+            ),
+            (
+                CERTLESS_CERTIFICATE_UNUSABLE,
+                ErrorCode::CertificateUnusable,
             ),
             (
                 CERTLESS_MANAGED_IDENTITY_UNREACHABLE,

@@ -64,7 +64,20 @@ pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
         id,
         token_exchange_audience: None,
     });
-    // The Azure SDK's variable; a fallback after the managed identity.
+    // The Azure SDK's variables; fallbacks after the managed identity, the certificate first
+    // (SharePoint accepts its tokens; it refuses secret-based ones).
+    if let Some(path) = env.var(vars::AZURE_CLIENT_CERTIFICATE_PATH) {
+        builder.sources.push(CredentialSource::Certificate {
+            source: super::CertificateSource::File(path.into()),
+            password: env
+                .var(vars::AZURE_CLIENT_CERTIFICATE_PASSWORD)
+                .map(Secret::from),
+        });
+    }
+    if let Some(send) = env.var(vars::AZURE_CLIENT_SEND_CERTIFICATE_CHAIN) {
+        builder.send_certificate_chain =
+            matches!(send.trim().to_ascii_lowercase().as_str(), "1" | "true");
+    }
     if let Some(secret) = env.var(vars::AZURE_CLIENT_SECRET) {
         builder.sources.push(CredentialSource::ClientSecret {
             secret: Secret::from(secret),

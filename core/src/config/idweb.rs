@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{CredentialBuilder, CredentialSource, CredentialSourceKind};
+use super::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::ManagedIdentityId;
 use crate::secret::Secret;
@@ -25,7 +25,6 @@ const IGNORED_SECTION_KEYS: &[&str] = &[
     "DefaultUserFlow",
     "ClientCapabilities",
     "AzureRegion",
-    "SendX5C",
     "WithSpaAuthCode",
     "AllowWebApiToBeAuthorizedByACL",
     "Audience",
@@ -67,6 +66,7 @@ const USED_SECTION_KEYS: &[&str] = &[
     "ClientId",
     "Authority",
     "ClientCredentials",
+    "SendX5C",
 ];
 
 /// Keys of a `ClientCredentials` entry (Id.Web's `CredentialDescription`), plus certless's
@@ -181,11 +181,12 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
             }
         }
     }
-    if string(section, "ClientSecret", path)?.is_some() {
-        builder.sources.push(CredentialSource::Unsupported {
-            kind: CredentialSourceKind::ClientSecret,
+    if let Some(secret) = string(section, "ClientSecret", path)? {
+        builder.sources.push(CredentialSource::ClientSecret {
+            secret: Secret::from(secret),
         });
     }
+    builder.send_certificate_chain = boolean(section, "SendX5C", path)?.unwrap_or(false);
     Ok(builder)
 }
 
@@ -224,6 +225,30 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
     if kind == CredentialSourceKind::SignedAssertionFilePath {
         let path = string(obj, "SignedAssertionFileDiskPath", path)?.map(std::path::PathBuf::from);
         return Ok(Some(CredentialSource::SignedAssertionFile { path }));
+    }
+    let password = string(obj, "CertificatePassword", path)?.map(Secret::from);
+    if kind == CredentialSourceKind::Path {
+        let file = string(obj, "CertificateDiskPath", path)?.ok_or_else(|| {
+            Error::config(ErrorCode::MissingConfig, format!("{path} is a Path entry without CertificateDiskPath"))
+                .with_remedy("Add \"CertificateDiskPath\": \"<path to the .pfx or .pem>\" (and CertificatePassword if the PFX has one).")
+        })?;
+        return Ok(Some(CredentialSource::Certificate {
+            source: CertificateSource::File(file.into()),
+            password,
+        }));
+    }
+    if kind == CredentialSourceKind::Base64Encoded {
+        let value = string(obj, "Base64EncodedValue", path)?.ok_or_else(|| {
+            Error::config(
+                ErrorCode::MissingConfig,
+                format!("{path} is a Base64Encoded entry without Base64EncodedValue"),
+            )
+            .with_remedy("Add \"Base64EncodedValue\": \"<base64 of the .pfx>\".")
+        })?;
+        return Ok(Some(CredentialSource::Certificate {
+            source: CertificateSource::Base64(Secret::from(value)),
+            password,
+        }));
     }
     if kind != CredentialSourceKind::SignedAssertionFromManagedIdentity {
         return Ok(Some(CredentialSource::Unsupported { kind }));

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::certificate::CertificateSource;
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::AuthorityHost;
 use crate::credential::Credential;
@@ -106,6 +107,11 @@ pub enum CredentialSource {
     /// A federated token in a file (AKS workload identity), re-read as it rotates; `None` means
     /// `AZURE_FEDERATED_TOKEN_FILE`.
     SignedAssertionFile { path: Option<PathBuf> },
+    /// A certificate whose key signs a client assertion (Id.Web `Path` and `Base64Encoded`).
+    Certificate {
+        source: CertificateSource,
+        password: Option<Secret>,
+    },
     /// A kind certless recognises but does not support yet; reported when the chain reaches it.
     Unsupported { kind: CredentialSourceKind },
 }
@@ -120,6 +126,10 @@ impl CredentialSource {
             CredentialSource::SignedAssertionFile { .. } => {
                 CredentialSourceKind::SignedAssertionFilePath
             }
+            CredentialSource::Certificate { source, .. } => match source {
+                CertificateSource::File(_) => CredentialSourceKind::Path,
+                CertificateSource::Base64(_) => CredentialSourceKind::Base64Encoded,
+            },
             CredentialSource::Unsupported { kind } => *kind,
         }
     }
@@ -141,6 +151,7 @@ pub struct CredentialBuilder {
     pub(crate) assertion_margin: Duration,
     pub(crate) retries: Retries,
     pub(crate) ca_files: Vec<PathBuf>,
+    pub(crate) send_certificate_chain: bool,
     pub(crate) env: Option<Arc<dyn Environment>>,
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) origin: String,
@@ -175,6 +186,7 @@ impl Default for CredentialBuilder {
             ),
             retries: Retries::default(),
             ca_files: Vec::new(),
+            send_certificate_chain: false,
             env: None,
             clock: None,
             origin: "builder".to_string(),
@@ -249,6 +261,41 @@ impl CredentialBuilder {
         self.sources.push(CredentialSource::ClientSecret {
             secret: secret.into(),
         });
+        self
+    }
+
+    /// Appends a certificate source: a PFX (`.pfx`/`.p12`, with its password if it has one) or a
+    /// PEM file holding the certificate and its RSA key. The file is read when the credential is
+    /// built, and again whenever it changes.
+    pub fn client_certificate_file(
+        mut self,
+        path: impl Into<PathBuf>,
+        password: Option<Secret>,
+    ) -> Self {
+        self.sources.push(CredentialSource::Certificate {
+            source: CertificateSource::File(path.into()),
+            password,
+        });
+        self
+    }
+
+    /// Appends a certificate source given as the base64 of a PFX (Id.Web `Base64EncodedValue`).
+    pub fn client_certificate_base64(
+        mut self,
+        pfx_base64: impl Into<Secret>,
+        password: Option<Secret>,
+    ) -> Self {
+        self.sources.push(CredentialSource::Certificate {
+            source: CertificateSource::Base64(pfx_base64.into()),
+            password,
+        });
+        self
+    }
+
+    /// Sends the certificate chain (`x5c`) with certificate assertions: needed when the app
+    /// trusts its certificate by subject name and issuer (Id.Web `SendX5C`).
+    pub fn send_certificate_chain(mut self, send: bool) -> Self {
+        self.send_certificate_chain = send;
         self
     }
 
@@ -414,6 +461,7 @@ impl CredentialBuilder {
             assertion_margin: secs(self.assertion_margin),
             retries: self.retries,
             ca_files,
+            send_certificate_chain: self.send_certificate_chain,
             env,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             origin: self.origin,
@@ -435,6 +483,7 @@ pub(crate) struct ValidatedOptions {
     pub assertion_margin: i64,
     pub retries: Retries,
     pub ca_files: Vec<PathBuf>,
+    pub send_certificate_chain: bool,
     pub env: Arc<dyn Environment>,
     pub clock: Arc<dyn Clock>,
     pub origin: String,
