@@ -211,6 +211,12 @@ typedef void (*certless_token_callback)(void *userdata,
 #define CERTLESS_ASSERTION_FILE_UNUSABLE 109
 
 /**
+ * The client certificate (`Path`, `Base64Encoded`, `AZURE_CLIENT_CERTIFICATE_PATH`) cannot be
+ * used: unreadable, wrong password, no RSA key, or a key that is not the certificate's.
+ */
+#define CERTLESS_CERTIFICATE_UNUSABLE 110
+
+/**
  * No connection to the managed-identity endpoint.
  */
 #define CERTLESS_MANAGED_IDENTITY_UNREACHABLE 200

@@ -159,10 +159,14 @@ export const ErrorCode: Readonly<{
     InvalidScope: 106;
     ConfigFileUnreadable: 107;
     UnsupportedManagedIdentitySource: 108;
+    AssertionFileUnusable: 109;
+    CertificateUnusable: 110;
     ManagedIdentityUnreachable: 200;
     ManagedIdentityTimeout: 201;
     ManagedIdentityRejected: 202;
     ManagedIdentityInvalidResponse: 203;
+    ManagedIdentityKeyFileUnreadable: 204;
+    ManagedIdentityWrongIdentity: 205;
     ExchangeUnreachable: 300;
     ExchangeTimeout: 301;
     ExchangeRejected: 302;

@@ -228,8 +228,8 @@ impl Credential {
                 }
                 CredentialSource::Unsupported { kind } => ChainEntry::Unavailable {
                     kind: *kind,
-                    error: Error::config(ErrorCode::UnsupportedCredentialSource, format!("the {kind} credential source is not supported by certless yet"))
-                        .with_remedy("Put a SignedAssertionFromManagedIdentity entry first in ClientCredentials; this entry is skipped."),
+                    error: Error::config(ErrorCode::UnsupportedCredentialSource, format!("the {kind} credential source is not supported on this platform yet"))
+                        .with_remedy("Use a Path entry (CertificateDiskPath: the exported .pfx) for a certificate, or put a SignedAssertionFromManagedIdentity entry first in ClientCredentials; this entry is skipped."),
                 },
             };
             chain.push(entry);

@@ -33,6 +33,7 @@
 //! | `GET`/`PUT /_emulator/registry` | the configuration file's JSON | the registry |
 //! | `POST /_emulator/verify` | `{"token":".."}` | `{"valid":true,"claims":{..}}` or `{"valid":false,"error":".."}` |
 //! | `POST /_emulator/federated-token` | `{"issuer":"..","subject":"..","audience":"api://AzureADTokenExchange","lifetime_secs":3600}` | `{"token":".."}`: a token of an `external_issuers` entry (a Kubernetes service-account token) |
+//! | `POST /_emulator/client-certificate` | [`ClientCertificateOptions`] (all optional) | [`IssuedClientCertificate`]: an RSA certificate, its key (PEM) and a PFX, registered on the app |
 //! | `POST /_emulator/shutdown` | | `{"ok":true}`, then the emulator stops |
 //!
 //! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`;
@@ -67,6 +68,9 @@
 //! | no FIC with that issuer, subject and audience | 401 | `invalid_client` | 700212 |
 //! | system-assigned identity, app without `allow_system_assigned_fic` | 400 | `invalid_request` | 70021 |
 //! | identity of another tenant | 401 | `invalid_client` | 700236 |
+//! | certificate assertion (`iss` = the client id): no registered certificate with its `x5t#S256`/`x5t`, a bad signature, or a certificate outside its validity | 401 | `invalid_client` | 700027 |
+//! | certificate assertion: `iss`/`sub` not the client id / `aud` not this token endpoint | 401 | `invalid_client` | 700021 / 700023 |
+//! | certificate assertion: `exp` past or `nbf` future | 401 | `invalid_client` | 700024 |
 //!
 //! # Configuration
 //!

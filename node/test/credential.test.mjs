@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
-import { Credential, version } from '../index.mjs';
+import { Credential, ErrorCode, version } from '../index.mjs';
 import { Emulator, GRAPH, SHAREPOINT } from './helpers/emulator.mjs';
 
 const require = createRequire(import.meta.url);
@@ -139,4 +139,32 @@ test('the credential shows no token when inspected', async () => {
   const token = await credential.getToken(GRAPH);
   assert.ok(!inspect(credential, { showHidden: true, depth: 5 }).includes(token.token));
   assert.ok(!JSON.stringify(credential).includes(token.token));
+});
+
+test('certificate credentials (Path with a PFX password, Base64Encoded) from an appsettings object', async () => {
+  const issued = await emu.admin('POST', 'client-certificate', { password: 'pfx pass' });
+  const pfx = path.join(emu.dir, 'app.pfx');
+  fs.writeFileSync(pfx, Buffer.from(issued.pfx_base64, 'base64'));
+  const entries = [
+    { SourceType: 'Path', CertificateDiskPath: pfx, CertificatePassword: 'pfx pass' },
+    { SourceType: 'Base64Encoded', Base64EncodedValue: issued.pfx_base64, CertificatePassword: 'pfx pass' },
+  ];
+  for (const entry of entries) {
+    const credential = Credential.fromConfig({
+      AzureAd: { Instance: `${emu.url}/`, TenantId: emu.tenantId, ClientId: emu.clientId, ClientCredentials: [entry] },
+    });
+    const token = await credential.getToken(SHAREPOINT);
+    const { claims } = await emu.verify(token.token);
+    assert.equal(claims.appid, emu.clientId);
+    assert.equal(claims.appidacr, '2');
+  }
+  assert.throws(
+    () => Credential.fromConfig({
+      AzureAd: {
+        Instance: `${emu.url}/`, TenantId: emu.tenantId, ClientId: emu.clientId,
+        ClientCredentials: [{ ...entries[0], CertificatePassword: 'hunter2-not-it' }],
+      },
+    }),
+    (e) => e.code === ErrorCode.CertificateUnusable && /password given/.test(e.message) && !e.message.includes('hunter2'),
+  );
 });

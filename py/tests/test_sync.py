@@ -192,3 +192,33 @@ def test_token_does_not_leak_into_repr(emu: Emulator) -> None:
     token = credential.get_token(GRAPH)
     assert token.token not in repr(credential)
     assert emu.tenant_id in repr(credential)
+
+
+def test_certificate_credentials_from_appsettings(emu: Emulator, tmp_path: Path) -> None:
+    """Path (a PFX with its password) and Base64Encoded, as Id.Web configures them: the emulator's
+    Entra verifies the signed assertion against the app's registered certificate."""
+    import base64
+
+    issued = emu._call("POST", "client-certificate", {"password": "pfx pass"})
+    pfx = tmp_path / "app.pfx"
+    pfx.write_bytes(base64.b64decode(issued["pfx_base64"]))
+    entries = [
+        {"SourceType": "Path", "CertificateDiskPath": str(pfx), "CertificatePassword": "pfx pass"},
+        {"SourceType": "Base64Encoded", "Base64EncodedValue": issued["pfx_base64"], "CertificatePassword": "pfx pass"},
+    ]
+    for entry in entries:
+        config = id_web_config(emu)
+        config["AzureAd"]["ClientCredentials"] = [entry]
+        credential = certless.Credential.from_config(config)
+        assert credential.sources == [entry["SourceType"]]
+        claims = jwt_claims(credential.get_token(SHAREPOINT).token)
+        assert claims["appid"] == emu.client_id and claims["appidacr"] == "2"
+        assert "pfx pass" not in repr(credential)
+
+    config = id_web_config(emu)
+    config["AzureAd"]["ClientCredentials"] = [dict(entries[0], CertificatePassword="hunter2-not-it")]
+    with pytest.raises(certless.ConfigurationError) as caught:
+        certless.Credential.from_config(config)
+    assert caught.value.code == 110
+    assert "cannot be opened with the password given" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
