@@ -22,6 +22,18 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
+/// A token fetched anew, bypassing the cache.
+async fn refreshed(credential: &Credential) -> certless::AccessToken {
+    let options = certless::TokenRequestOptions {
+        force_refresh: true,
+        ..Default::default()
+    };
+    credential
+        .get_token_with(&[SHAREPOINT], &options)
+        .await
+        .unwrap()
+}
+
 fn pfx(issued: &IssuedClientCertificate) -> Vec<u8> {
     STANDARD.decode(&issued.pfx_base64).unwrap()
 }
@@ -218,16 +230,7 @@ async fn the_managed_identity_comes_first_and_the_certificate_is_the_fallback() 
 
     // "It worked for a week, then stopped": the federated credential is gone; the certificate carries on.
     emu.update_registry(|r| r.apps[0].federated_credentials.clear());
-    let token = credential
-        .get_token_with(
-            &[SHAREPOINT],
-            &certless::TokenRequestOptions {
-                force_refresh: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let token = refreshed(&credential).await;
     assert_eq!(token.source, CredentialSourceKind::Base64Encoded);
     let c = emu.counters();
     assert_eq!(
@@ -361,28 +364,10 @@ async fn a_renewed_certificate_on_disk_is_picked_up_without_a_restart() {
     });
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&path, pfx(&new)).unwrap();
-    let token = credential
-        .get_token_with(
-            &[SHAREPOINT],
-            &certless::TokenRequestOptions {
-                force_refresh: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let token = refreshed(&credential).await;
     assert_eq!(token.source, CredentialSourceKind::Path);
 
     // A broken file keeps the certificate in hand.
     std::fs::write(&path, b"half-written").unwrap();
-    credential
-        .get_token_with(
-            &[SHAREPOINT],
-            &certless::TokenRequestOptions {
-                force_refresh: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    refreshed(&credential).await;
 }
