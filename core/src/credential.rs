@@ -618,6 +618,7 @@ fn chain_error(mut failures: Vec<Error>) -> Error {
     if failures.len() == 1 {
         return failures.remove(0);
     }
+    let unavailable = !failures.is_empty() && failures.iter().all(Error::is_unavailable);
     let summary =
         Error::new(ErrorCode::AllCredentialSourcesFailed, "no source").with_causes(failures);
     let primary = summary.primary().clone();
@@ -643,6 +644,9 @@ fn chain_error(mut failures: Vec<Error>) -> Error {
     }
     if let Some(remedy) = primary.remedy() {
         error = error.with_remedy(remedy.to_string());
+    }
+    if unavailable {
+        error = error.with_unavailable();
     }
     error
 }

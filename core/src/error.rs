@@ -187,8 +187,12 @@ struct Inner {
     retry_after: Option<u64>,
     /// Nothing accepted the connection (as opposed to a connection dropped or timed out).
     connect_failed: bool,
+    /// The failure happened while connecting (refused, or no answer to the connection attempt).
+    in_connect: bool,
     /// The source's own retry table says this answer will not change: never retried.
     permanent: bool,
+    /// This host has no managed identity at all (see [`Error::is_unavailable`]).
+    unavailable: bool,
     causes: Vec<Error>,
 }
 
@@ -207,7 +211,9 @@ impl Error {
             credential_source: None,
             retry_after: None,
             connect_failed: false,
+            in_connect: false,
             permanent: false,
+            unavailable: false,
             causes: Vec::new(),
         }))
     }
@@ -270,6 +276,16 @@ impl Error {
         self.0.connect_failed
     }
 
+    pub(crate) fn with_in_connect(mut self) -> Self {
+        self.0.in_connect = true;
+        self
+    }
+
+    /// The connection itself failed (refused or timed out), so no request reached a server.
+    pub(crate) fn in_connect(&self) -> bool {
+        self.0.in_connect
+    }
+
     pub(crate) fn with_permanent(mut self) -> Self {
         self.0.permanent = true;
         self
@@ -277,6 +293,11 @@ impl Error {
 
     pub(crate) fn is_permanent(&self) -> bool {
         self.0.permanent
+    }
+
+    pub(crate) fn with_unavailable(mut self) -> Self {
+        self.0.unavailable = true;
+        self
     }
 
     /// Appends to the message (how many attempts were made, ...).
@@ -340,6 +361,16 @@ impl Error {
     /// Seconds the server asked us to wait (`Retry-After`) before trying again.
     pub fn retry_after(&self) -> Option<u64> {
         self.0.retry_after
+    }
+
+    /// True when the credential cannot work on this host at all, as opposed to failing: no
+    /// managed-identity endpoint exists here (nothing listens at IMDS and no other source is
+    /// configured, or Docker Desktop answers for it), and no other source of the credential list
+    /// produced a token. A chain of credentials (azure-identity's `ChainedTokenCredential`,
+    /// `DefaultAzureCredential`) should move on to its next credential; the bindings raise what
+    /// their ecosystem's chain recognises (`CredentialUnavailableError`).
+    pub fn is_unavailable(&self) -> bool {
+        self.0.unavailable
     }
 
     /// For [`ErrorCode::AllCredentialSourcesFailed`]: each source's own failure, in order.

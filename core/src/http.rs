@@ -287,10 +287,10 @@ pub(crate) async fn send(
             format!("{target} {what} ({})", describe_transport_error(&e)),
         )
         .with_leg(leg);
-        if e.is_connect() && !e.is_timeout() {
-            error.with_connect_failed()
-        } else {
-            error
+        match (e.is_connect(), e.is_timeout()) {
+            (true, false) => error.with_connect_failed().with_in_connect(),
+            (true, true) => error.with_in_connect(),
+            _ => error,
         }
     };
     let mut response = request.send().await.map_err(transport)?;

@@ -320,6 +320,58 @@ async fn timeouts_and_unreachable_endpoints() {
     let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ManagedIdentityUnreachable, "{e}");
     assert!(e.remedy().unwrap().contains("certless emulator"), "{e}");
+    // No IMDS at all: the credential is unavailable here (a chain moves on), not failing.
+    assert!(e.is_unavailable(), "{e}");
+    // A managed identity that answers but fails is a real failure, not "unavailable".
+    let e = timeout_error_is_not_unavailable(&emu).await;
+    assert!(!e.is_unavailable(), "{e}");
+}
+
+async fn timeout_error_is_not_unavailable(
+    emu: &certless_emulator::RunningEmulator,
+) -> certless::Error {
+    emu.set_fault(Endpoint::Imds, Fault::http_status(500).times(1));
+    let e = builder(emu, MiSourceKind::Imds)
+        .retries(Retries::none())
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
+        .build()
+        .unwrap()
+        .get_token(&[SHAREPOINT])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ManagedIdentityRejected, "{e}");
+    e
+}
+
+#[tokio::test]
+async fn docker_desktop_and_a_chain_without_any_source_are_unavailable() {
+    let emu = emulator().await;
+    let mi = emu.default_user_assigned();
+    emu.set_fault(
+        Endpoint::Imds,
+        Fault::http_status(403).with_body(FaultBody::Custom(
+            "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.".into(),
+        )),
+    );
+    let credential = builder(&emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id.clone()))
+        .build()
+        .unwrap();
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert!(e.is_unavailable(), "{e}");
+    assert_eq!(emu.counters().imds, 1, "not retried: {e}");
+    // Behind it a client secret Entra refuses: a real failure, so the chain is not unavailable.
+    let credential = builder(&emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
+        .client_secret("not-the-secret")
+        .build()
+        .unwrap();
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AllCredentialSourcesFailed, "{e}");
+    assert!(!e.is_unavailable(), "{e}");
+    assert!(e.causes()[0].is_unavailable(), "{e}");
 }
 
 #[tokio::test]

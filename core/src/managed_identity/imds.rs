@@ -38,6 +38,18 @@ pub(super) fn request(
     http.get(endpoint).query(&query).header("Metadata", "true")
 }
 
+/// Docker Desktop answers IMDS's address itself, with a 403 that says "unreachable": there is
+/// no managed identity on this host.
+pub(super) fn is_docker_desktop(
+    source: super::ManagedIdentitySource,
+    status: u16,
+    details: &ErrorDetails,
+) -> bool {
+    source == super::ManagedIdentitySource::Imds
+        && status == 403
+        && details.text_lowercase().contains("unreachable")
+}
+
 /// What IMDS's error statuses mean and how to fix them (Microsoft's IMDS error table).
 pub(super) fn remedy(
     status: u16,

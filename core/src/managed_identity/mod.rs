@@ -384,6 +384,14 @@ impl ManagedIdentityClient {
                 Some(pin) => service_fabric::refused_certificate(e, pin),
                 None => e,
             };
+            // Nothing at IMDS's address accepts connections: this host has no managed identity
+            // (not an Azure VM). Waiting will not change that, and a chain of credentials should
+            // move on to its next one.
+            let e = if source == ManagedIdentitySource::Imds && e.in_connect() {
+                e.with_unavailable().with_permanent()
+            } else {
+                e
+            };
             if e.remedy().is_none() {
                 e.with_remedy(remedy)
             } else {
@@ -462,6 +470,9 @@ impl ManagedIdentityClient {
             && !service_fabric::is_transient(response.status)
         {
             error = error.with_permanent();
+        }
+        if imds::is_docker_desktop(self.selection.source, response.status, &details) {
+            error = error.with_unavailable().with_permanent();
         }
         match proxy_evidence(response) {
             Some(evidence) => proxy_error(error, &evidence),
