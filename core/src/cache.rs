@@ -2,22 +2,36 @@
 //! credential list are the credential's own, so they are part of every key implicitly.
 //!
 //! The read path is what every API call of every host goes through, so it is kept to an
-//! atomic snapshot load, a short linear scan (an application asks for a handful of resources),
-//! two string compares, a clock read and two reference-count increments: no lock, no
-//! allocation, no async runtime.
+//! atomic snapshot load, one hash of the key, one probe, two string compares, a clock read and
+//! two reference-count increments: no lock, no allocation, no async runtime, and the same cost
+//! with a thousand cached (tenant, scope) pairs as with one.
+//!
+//! The cache is bounded: slots that hold nothing usable (failed fetches, expired tokens) are
+//! dropped as new ones are added, and past [`MAX_SLOTS`] the least recently used go.
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::credential::AccessToken;
 use crate::error::Error;
 use crate::singleflight::SingleFlight;
+use crate::token::AccessToken;
 
-/// Refresh proactively when a token's lifetime is over this, at half of it (PROTOCOL.md §3).
+/// At most this many (tenant, scope) slots per credential: a multi-tenant app asking for a few
+/// resources in each of a thousand tenants fits; an unbounded stream of distinct keys does not
+/// grow memory without bound.
+pub const MAX_SLOTS: usize = 4096;
+/// Past the bound, eviction makes this much room at once, so that it runs rarely.
+const EVICT_TO: usize = MAX_SLOTS - MAX_SLOTS / 8;
+/// Slots holding nothing usable are swept every this many new slots.
+const SWEEP_EVERY: u32 = 64;
+
+/// Refresh proactively when a token's lifetime is over this, at half of it.
 const HALF_LIFE_THRESHOLD_SECS: i64 = 2 * 3600;
-/// Otherwise refresh this long before expiry.
+/// Otherwise refresh this long before expiry (or at 80% of a shorter lifetime).
 const REFRESH_BEFORE_EXPIRY_SECS: i64 = 300;
 /// While one caller starts a background refresh, others do not try to for this long.
 const REFRESH_CLAIM_SECS: i64 = 10;
@@ -25,10 +39,19 @@ const BACKOFF_BASE_SECS: i64 = 2;
 const BACKOFF_MAX_SECS: i64 = 60;
 
 pub(crate) struct TokenCache {
-    slots: ArcSwap<Vec<Arc<Slot>>>,
-    grow: Mutex<()>,
-    /// A token is not handed out in its last `margin` seconds.
+    table: ArcSwap<Table>,
+    /// Serialises changes to the table (readers never take it).
+    write: Mutex<Writer>,
+    /// A token is not handed out in its last `margin` seconds (less for short-lived tokens).
     margin: i64,
+}
+
+/// Slots by the hash of their key; a bucket holds more than one only on a hash collision.
+type Table = HashMap<u64, Box<[Arc<Slot>]>, BuildHasherDefault<KeyHashIsTheHash>>;
+
+#[derive(Default)]
+struct Writer {
+    added_since_sweep: u32,
 }
 
 /// What the cache has for a request.
@@ -48,6 +71,8 @@ pub(crate) struct Slot {
     /// after failures, or the server's Retry-After.
     next_refresh: AtomicI64,
     failures: AtomicU32,
+    /// Unix second of the last hit or fetch, for eviction.
+    last_used: AtomicI64,
     /// Retry-After from a failed fetch while no token was valid: until then every caller gets
     /// that error at once instead of a new request.
     blocked: Mutex<Option<(i64, Error)>>,
@@ -55,14 +80,16 @@ pub(crate) struct Slot {
 
 struct Entry {
     token: AccessToken,
+    /// Handed out while `now < usable_until` (expiry less the margin).
+    usable_until: i64,
     refresh_at: i64,
 }
 
 impl TokenCache {
     pub fn new(margin: i64) -> Self {
         TokenCache {
-            slots: ArcSwap::from_pointee(Vec::new()),
-            grow: Mutex::new(()),
+            table: ArcSwap::from_pointee(Table::default()),
+            write: Mutex::new(Writer::default()),
             margin,
         }
     }
@@ -73,77 +100,189 @@ impl TokenCache {
 
     /// The hot path.
     pub fn lookup(&self, tenant: &str, scope: &str, now: i64) -> Lookup {
-        let slots = self.slots.load();
-        let Some(slot) = slots
-            .iter()
-            .find(|s| &*s.scope == scope && &*s.tenant == tenant)
-        else {
+        let table = self.table.load();
+        let Some(slot) = find(&table, tenant, scope) else {
             return Lookup::Miss;
         };
-        match slot.usable(now, self.margin) {
-            Some((token, false)) => Lookup::Fresh(token),
+        match slot.usable(now) {
+            Some((token, false)) => {
+                slot.touch(now);
+                Lookup::Fresh(token)
+            }
             Some((token, true)) if slot.claim_refresh(now) => {
+                slot.touch(now);
                 Lookup::RefreshDue(token, Arc::clone(slot))
             }
-            Some((token, true)) => Lookup::Fresh(token),
+            Some((token, true)) => {
+                slot.touch(now);
+                Lookup::Fresh(token)
+            }
             None => Lookup::Miss,
         }
     }
 
-    pub fn slot(&self, tenant: &str, scope: &str) -> Arc<Slot> {
-        let find = |slots: &Vec<Arc<Slot>>| {
-            slots
-                .iter()
-                .find(|s| &*s.scope == scope && &*s.tenant == tenant)
-                .cloned()
-        };
-        if let Some(slot) = find(&self.slots.load()) {
-            return slot;
+    /// The slot of (tenant, scope), added if it is new.
+    pub fn slot(&self, tenant: &str, scope: &str, now: i64) -> Arc<Slot> {
+        if let Some(slot) = find(&self.table.load(), tenant, scope) {
+            slot.touch(now);
+            return Arc::clone(slot);
         }
-        let _grow = self.grow.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.slots.load_full();
-        if let Some(slot) = find(&current) {
-            return slot;
+        let mut writer = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.table.load_full();
+        if let Some(slot) = find(&current, tenant, scope) {
+            return Arc::clone(slot);
         }
-        let slot = Arc::new(Slot {
+        let slot = Arc::new(Slot::new(tenant, scope, now));
+        let mut next: Table = (*current).clone();
+        writer.added_since_sweep += 1;
+        if writer.added_since_sweep >= SWEEP_EVERY || next.len() >= MAX_SLOTS {
+            writer.added_since_sweep = 0;
+            sweep(&mut next, now);
+        }
+        let bucket = next.entry(key_hash(tenant, scope)).or_default();
+        *bucket = bucket.iter().cloned().chain([Arc::clone(&slot)]).collect();
+        self.table.store(Arc::new(next));
+        slot
+    }
+
+    /// Every slot (tests wait for their refreshes).
+    pub fn slots(&self) -> Vec<Arc<Slot>> {
+        self.table.load().values().flatten().cloned().collect()
+    }
+}
+
+fn find<'t>(table: &'t Table, tenant: &str, scope: &str) -> Option<&'t Arc<Slot>> {
+    table
+        .get(&key_hash(tenant, scope))?
+        .iter()
+        .find(|s| &*s.scope == scope && &*s.tenant == tenant)
+}
+
+/// Drops the slots that hold nothing worth keeping — no usable token, no fetch in progress, no
+/// Retry-After to honour — then, if the table is still full, the least recently used.
+fn sweep(table: &mut Table, now: i64) {
+    table.retain(|_, bucket| {
+        if bucket.iter().any(|s| !s.keep(now)) {
+            *bucket = bucket.iter().filter(|s| s.keep(now)).cloned().collect();
+        }
+        !bucket.is_empty()
+    });
+    let count: usize = table.values().map(|b| b.len()).sum();
+    if count < MAX_SLOTS {
+        return;
+    }
+    let mut ages: Vec<i64> = table
+        .values()
+        .flatten()
+        .map(|s| s.last_used.load(Ordering::Relaxed))
+        .collect();
+    let excess = count - EVICT_TO;
+    ages.select_nth_unstable(excess - 1);
+    let cutoff = ages[excess - 1];
+    let mut to_drop = excess;
+    table.retain(|_, bucket| {
+        let kept: Vec<Arc<Slot>> = bucket
+            .iter()
+            .filter(|s| {
+                let old = s.last_used.load(Ordering::Relaxed) <= cutoff;
+                if old && to_drop > 0 {
+                    to_drop -= 1;
+                    false
+                } else {
+                    true
+                }
+            })
+            .cloned()
+            .collect();
+        *bucket = kept.into_boxed_slice();
+        !bucket.is_empty()
+    });
+    log::debug!(
+        "certless: token cache full ({count} slots): dropped the {excess} least recently used"
+    );
+}
+
+/// FxHash's multiply-rotate over the key's bytes (tenant, a separator no key contains, scope):
+/// a few nanoseconds for a typical key, and the keys come from the application, not from an
+/// adversary who could aim collisions at it.
+fn key_hash(tenant: &str, scope: &str) -> u64 {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut hash = 0u64;
+    let mut add = |word: u64| hash = (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    for part in [tenant.as_bytes(), &[0xff], scope.as_bytes()] {
+        let mut chunks = part.chunks_exact(8);
+        for chunk in &mut chunks {
+            add(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        add(u64::from_le_bytes(tail) ^ rest.len() as u64);
+    }
+    hash
+}
+
+/// The table's keys are already hashes.
+#[derive(Default)]
+struct KeyHashIsTheHash(u64);
+
+impl Hasher for KeyHashIsTheHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl Slot {
+    fn new(tenant: &str, scope: &str, now: i64) -> Self {
+        Slot {
             tenant: tenant.into(),
             scope: scope.into(),
             entry: ArcSwapOption::empty(),
             flight: SingleFlight::default(),
             next_refresh: AtomicI64::new(i64::MIN),
             failures: AtomicU32::new(0),
+            last_used: AtomicI64::new(now),
             blocked: Mutex::new(None),
-        });
-        let mut next = Vec::with_capacity(current.len() + 1);
-        next.extend(current.iter().cloned());
-        next.push(Arc::clone(&slot));
-        self.slots.store(Arc::new(next));
-        slot
+        }
     }
 
-    /// Every slot (tests wait for their refreshes).
-    pub fn slots(&self) -> Vec<Arc<Slot>> {
-        self.slots.load().iter().cloned().collect()
-    }
-}
-
-impl Slot {
     pub fn key(&self) -> (&str, &str) {
         (&self.tenant, &self.scope)
     }
 
+    /// Records a use; written at most once a second, so hits on many threads do not contend.
+    fn touch(&self, now: i64) {
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Worth keeping in a sweep: a usable token, a fetch in progress, or a Retry-After to honour.
+    fn keep(&self, now: i64) -> bool {
+        self.usable(now).is_some() || self.flight.in_progress() || self.blocked(now).is_some()
+    }
+
     /// The token if it may be handed out at `now`, and whether a refresh is due.
-    fn usable(&self, now: i64, margin: i64) -> Option<(AccessToken, bool)> {
+    fn usable(&self, now: i64) -> Option<(AccessToken, bool)> {
         let entry = self.entry.load();
         let entry = entry.as_ref()?;
-        (now < entry.token.expires_on - margin)
-            .then(|| (entry.token.clone(), now >= entry.refresh_at))
+        (now < entry.usable_until).then(|| (entry.token.clone(), now >= entry.refresh_at))
     }
 
     /// The cached token, if usable: re-checked under the flight lock so that a caller arriving
     /// just after a fetch finished takes its result instead of starting another.
-    pub fn current(&self, now: i64, margin: i64) -> Option<AccessToken> {
-        self.usable(now, margin).map(|(t, _)| t)
+    pub fn current(&self, now: i64) -> Option<AccessToken> {
+        self.usable(now).map(|(t, _)| t)
     }
 
     /// One caller wins the right to start the background refresh; the others keep being served.
@@ -162,18 +301,22 @@ impl Slot {
     }
 
     pub fn store(&self, token: AccessToken, now: i64, margin: i64) {
-        let refresh_at = refresh_at(&token, now, margin);
-        self.entry
-            .store(Some(Arc::new(Entry { token, refresh_at })));
+        let (usable_until, refresh_at) = schedule(&token, now, margin);
+        self.entry.store(Some(Arc::new(Entry {
+            token,
+            usable_until,
+            refresh_at,
+        })));
         self.failures.store(0, Ordering::Release);
         self.next_refresh.store(i64::MIN, Ordering::Release);
+        self.touch(now);
         *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// A fetch failed. While a token is still valid, the next background refresh waits for an
     /// exponential, jittered backoff (or the server's Retry-After, if longer); with no valid
     /// token, only Retry-After holds callers back.
-    pub fn failed(&self, error: &Error, now: i64, margin: i64) {
+    pub fn failed(&self, error: &Error, now: i64) {
         let failures = self
             .failures
             .fetch_add(1, Ordering::AcqRel)
@@ -181,11 +324,11 @@ impl Slot {
         let retry_after = error
             .retry_after()
             .map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
-        if self.usable(now, margin).is_some() {
+        if self.usable(now).is_some() {
             let exp = BACKOFF_BASE_SECS
                 .saturating_mul(1i64 << failures.min(16).saturating_sub(1))
                 .min(BACKOFF_MAX_SECS);
-            let jittered = exp - (exp * i64::from(random_percent()) / 500); // up to 20% earlier
+            let jittered = exp - (exp * i64::from(crate::random::percent()) / 500); // up to 20% earlier
             self.next_refresh
                 .store(now + jittered.max(1).max(retry_after), Ordering::Release);
         } else if retry_after > 0 {
@@ -204,34 +347,29 @@ impl Slot {
     }
 }
 
-/// When to refresh a token obtained at `now` (PROTOCOL.md §3): at `refresh_in` when Entra gave
-/// one; at half the lifetime when that is over 2 hours; else 5 minutes before expiry. Up to 10%
-/// earlier (at most a minute) at random, so that many processes started together do not
-/// refresh together.
-fn refresh_at(token: &AccessToken, now: i64, margin: i64) -> i64 {
-    let lifetime = token.expires_on - now;
+/// Until when a token obtained at `now` is handed out, and when to refresh it.
+///
+/// The margin (the token must not expire on its way to the resource) is at most a tenth of the
+/// lifetime, so that a short-lived token is still cached. The refresh comes at `refresh_in` when
+/// Entra gave one; at half the lifetime when that is over 2 hours; else 5 minutes before expiry,
+/// or at 80% of a lifetime shorter than 25 minutes. Never before half the lifetime has passed (a
+/// token that is "due" as soon as it arrives would be refreshed back to back), and up to 10%
+/// earlier (at most a minute) at random, so that processes started together do not refresh
+/// together.
+fn schedule(token: &AccessToken, now: i64, margin: i64) -> (i64, i64) {
+    let lifetime = (token.expires_on - now).max(0);
+    let margin = margin.min(lifetime / 10).max(0);
+    let usable_until = token.expires_on - margin;
     let base = match token.refresh_on {
         Some(r) => r,
         None if lifetime > HALF_LIFE_THRESHOLD_SECS => now + lifetime / 2,
-        None => token.expires_on - REFRESH_BEFORE_EXPIRY_SECS,
+        None => token.expires_on - REFRESH_BEFORE_EXPIRY_SECS.min(lifetime / 5),
     };
-    let span = (base - now).max(0);
-    let jitter = (span / 10).min(60) * i64::from(random_percent()) / 100;
-    (base - jitter).min(token.expires_on - margin).max(now)
-}
-
-/// 0..=99, well spread; not for anything secret.
-pub(crate) fn random_percent() -> u32 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-    // splitmix64 finaliser
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) % 100) as u32
+    let base = base.max(now + lifetime / 2);
+    let span = base - now;
+    let jitter = (span / 10).min(60) * i64::from(crate::random::percent()) / 100;
+    let refresh_at = (base - jitter).min(usable_until).max(now);
+    (usable_until, refresh_at)
 }
 
 #[cfg(test)]
@@ -250,6 +388,10 @@ mod tests {
         }
     }
 
+    fn refresh_at(token: &AccessToken, now: i64, margin: i64) -> i64 {
+        schedule(token, now, margin).1
+    }
+
     #[test]
     fn refresh_schedule_follows_the_rules() {
         let now = 1_000_000;
@@ -265,10 +407,15 @@ mod tests {
                 r - now
             );
             // refresh_in wins.
-            let r = refresh_at(&token(now + 86_400, Some(now + 1000)), now, 60);
-            assert!((now + 940..=now + 1000).contains(&r), "{}", r - now);
-            // Short-lived: due at once, never after the margin.
-            assert_eq!(refresh_at(&token(now + 200, None), now, 60), now);
+            let r = refresh_at(&token(now + 86_400, Some(now + 44_000)), now, 60);
+            assert!((now + 43_940..=now + 44_000).contains(&r), "{}", r - now);
+            // ... but a refresh_in that would refresh at once is not followed.
+            let r = refresh_at(&token(now + 3600, Some(now)), now, 60);
+            assert!((now + 1800 - 60..=now + 1800).contains(&r), "{}", r - now);
+            // Short-lived (130 s): at 80%, and handed out until its last 13 s.
+            let (until, r) = schedule(&token(now + 130, None), now, 60);
+            assert_eq!(until, now + 117);
+            assert!((now + 94..=now + 104).contains(&r), "{}", r - now);
         }
     }
 
@@ -277,59 +424,120 @@ mod tests {
         let cache = TokenCache::new(60);
         let now = 1_000_000;
         assert!(matches!(cache.lookup("t", "s", now), Lookup::Miss));
-        let slot = cache.slot("t", "s");
-        slot.store(token(now + 3600, Some(now + 100)), now, 60);
+        let slot = cache.slot("t", "s", now);
+        slot.store(token(now + 3600, Some(now + 1900)), now, 60);
         assert!(matches!(cache.lookup("t", "s", now), Lookup::Fresh(_)));
         assert!(matches!(cache.lookup("t", "other", now), Lookup::Miss));
+        assert!(matches!(cache.lookup("other", "s", now), Lookup::Miss));
         assert!(matches!(
-            cache.lookup("t", "s", now + 200),
+            cache.lookup("t", "s", now + 2000),
             Lookup::RefreshDue(..)
         ));
         // The refresh is claimed: the next caller is simply served.
         assert!(matches!(
-            cache.lookup("t", "s", now + 201),
+            cache.lookup("t", "s", now + 2001),
             Lookup::Fresh(_)
         ));
         // Inside the margin: not handed out.
         assert!(matches!(cache.lookup("t", "s", now + 3541), Lookup::Miss));
-        assert!(Arc::ptr_eq(&slot, &cache.slot("t", "s")));
+        assert!(Arc::ptr_eq(&slot, &cache.slot("t", "s", now)));
+    }
+
+    #[test]
+    fn a_token_living_less_than_the_margin_is_still_cached() {
+        let cache = TokenCache::new(60);
+        let now = 1_000_000;
+        cache
+            .slot("t", "s", now)
+            .store(token(now + 30, None), now, 60);
+        assert!(matches!(cache.lookup("t", "s", now), Lookup::Fresh(_)));
+        assert!(matches!(cache.lookup("t", "s", now + 27), Lookup::Miss));
     }
 
     #[test]
     fn failures_back_off_while_valid_and_honour_retry_after() {
         let cache = TokenCache::new(60);
         let now = 1_000_000;
-        let slot = cache.slot("t", "s");
+        let slot = cache.slot("t", "s", now);
         slot.store(token(now + 3600, Some(now)), now, 60);
         let e = Error::new(crate::ErrorCode::ExchangeRejected, "x");
-        slot.failed(&e, now, 60);
+        slot.failed(&e, now);
         let next = slot.next_refresh.load(Ordering::Acquire);
         assert!((now + 1..=now + 2).contains(&next), "{}", next - now);
         for _ in 0..10 {
-            slot.failed(&e, now, 60);
+            slot.failed(&e, now);
         }
         let next = slot.next_refresh.load(Ordering::Acquire);
         assert!((now + 48..=now + 60).contains(&next), "{}", next - now);
-        slot.failed(&e.clone().with_retry_after(Some(600)), now, 60);
+        slot.failed(&e.clone().with_retry_after(Some(600)), now);
         assert_eq!(slot.next_refresh.load(Ordering::Acquire), now + 600);
         assert!(
             slot.blocked(now).is_none(),
             "a valid token is never blocked"
         );
 
-        let cold = cache.slot("t", "cold");
+        let cold = cache.slot("t", "cold", now);
         cold.failed(
             &Error::new(crate::ErrorCode::ExchangeRejected, "429").with_retry_after(Some(30)),
             now,
-            60,
         );
         assert!(cold.blocked(now + 29).is_some());
         assert!(cold.blocked(now + 30).is_none());
         cold.failed(
             &Error::new(crate::ErrorCode::ExchangeRejected, "400"),
             now + 40,
-            60,
         );
         assert!(cold.blocked(now + 40).is_none(), "no Retry-After, no block");
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_drops_what_holds_nothing_first() {
+        let cache = TokenCache::new(60);
+        let now = 1_000_000;
+        // A throttled slot keeps its Retry-After through sweeps.
+        let throttled = cache.slot("t", "throttled", now);
+        throttled.failed(
+            &Error::new(crate::ErrorCode::ExchangeRejected, "429").with_retry_after(Some(600)),
+            now,
+        );
+        // Failed fetches leave empty slots: they are swept as new slots come.
+        for i in 0..1000 {
+            cache.slot("t", &format!("failed-{i}"), now);
+        }
+        let count = cache.slots().len();
+        assert!(count <= SWEEP_EVERY as usize + 1, "{count}");
+        assert!(cache.slots().iter().any(|s| Arc::ptr_eq(s, &throttled)));
+        // Valid tokens fill the table up to the bound; the least recently used go first.
+        for i in 0..MAX_SLOTS + 100 {
+            let at = now + i as i64;
+            cache
+                .slot("t", &format!("scope-{i}"), at)
+                .store(token(at + 86_400, None), at, 60);
+        }
+        let count = cache.slots().len();
+        assert!((EVICT_TO..=MAX_SLOTS).contains(&count), "{count}");
+        let late = now + MAX_SLOTS as i64 + 100;
+        assert!(matches!(cache.lookup("t", "scope-0", late), Lookup::Miss));
+        let newest = format!("scope-{}", MAX_SLOTS + 99);
+        assert!(matches!(cache.lookup("t", &newest, late), Lookup::Fresh(_)));
+    }
+
+    #[test]
+    fn keys_with_colliding_hashes_are_kept_apart() {
+        let mut table = Table::default();
+        let a = Arc::new(Slot::new("t", "a", 0));
+        let b = Arc::new(Slot::new("t", "b", 0));
+        // Force both into one bucket, as a hash collision would.
+        table.insert(
+            key_hash("t", "a"),
+            vec![Arc::clone(&b), Arc::clone(&a)].into(),
+        );
+        assert!(Arc::ptr_eq(find(&table, "t", "a").unwrap(), &a));
+        assert!(
+            find(&table, "t", "b").is_none(),
+            "b's own hash has no bucket"
+        );
+        assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
+        assert_ne!(key_hash("t", "s"), key_hash("s", "t"));
     }
 }

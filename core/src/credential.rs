@@ -2,7 +2,7 @@
 //! endpoint, behind the token cache.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::assertion_file::AssertionFile;
 use crate::cache::{Lookup, Slot, TokenCache};
@@ -11,15 +11,16 @@ use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::exchange::{ClientAuth, TokenEndpoint};
-use crate::http::{HttpClients, ProxySettings};
+use crate::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
+use crate::http::{Clients, HttpClients, ProxySettings};
+use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, ManagedIdentityToken, SourceSelection, select_source,
 };
 use crate::retry::{RetryPolicy, with_retries};
 use crate::scope::normalize_scopes;
 use crate::secret::Secret;
-use crate::singleflight::SingleFlight;
+pub use crate::token::{AccessToken, TokenRequestOptions};
 
 /// Default for [`CredentialBuilder::assertion_margin`]: a managed-identity token is reused as
 /// an assertion only while it has more than this left — an assertion that expires on the way
@@ -29,33 +30,6 @@ pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
 /// Entra's answers about a client certificate: signature or key not accepted (700027), key
 /// assertion outside its time range (700024), not for this app (700021) or endpoint (700023).
 const CERTIFICATE_AADSTS: &[u32] = &[700027, 700024, 700021, 700023];
-
-/// An access token and what is known about it.
-#[derive(Clone, Debug)]
-pub struct AccessToken {
-    /// The bearer token. `Debug` prints no part of it.
-    pub token: Secret,
-    /// `Bearer`, almost always.
-    pub token_type: Arc<str>,
-    /// Expiry, Unix seconds.
-    pub expires_on: i64,
-    /// When to refresh proactively (Unix seconds), when Entra said (`refresh_in`).
-    pub refresh_on: Option<i64>,
-    /// Which entry of the credential list produced it.
-    pub source: CredentialSourceKind,
-}
-
-/// Options of one token request, beyond the scopes.
-#[derive(Clone, Debug, Default)]
-pub struct TokenRequestOptions {
-    /// Claims from a Continuous Access Evaluation challenge: the cache is bypassed and the new
-    /// token replaces the cached one.
-    pub claims: Option<String>,
-    /// Another tenant than the configured one (multi-tenant apps).
-    pub tenant_id: Option<String>,
-    /// Fetch a new token even if a cached one is valid (it then replaces the cached one).
-    pub force_refresh: bool,
-}
 
 /// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
 /// app registration across the process: it is `Send + Sync`, caches tokens, and any number of
@@ -106,62 +80,6 @@ impl ChainEntry {
     }
 }
 
-/// A managed-identity token used as client assertion: reused while it has more than `margin`
-/// seconds left, fetched once for any number of concurrent exchanges.
-struct ManagedIdentityAssertion {
-    client: ManagedIdentityClient,
-    audience: String,
-    margin: i64,
-    retry: RetryPolicy,
-    current: Mutex<Option<ManagedIdentityToken>>,
-    flight: SingleFlight<ManagedIdentityToken>,
-}
-
-impl ManagedIdentityAssertion {
-    fn reusable(&self, now: i64) -> Option<ManagedIdentityToken> {
-        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        current
-            .as_ref()
-            .filter(|t| t.expires_on - now > self.margin)
-            .cloned()
-    }
-
-    async fn assertion(
-        self: &Arc<Self>,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-    ) -> Result<ManagedIdentityToken> {
-        if let Some(t) = self.reusable(clock.now_unix()) {
-            return Ok(t);
-        }
-        let this = Arc::clone(self);
-        self.flight
-            .run(move || async move {
-                if let Some(t) = this.reusable(clock.now_unix()) {
-                    return Ok(t);
-                }
-                let what = format!("the {} managed-identity request", this.client.selection().source);
-                let fresh = with_retries(&this.retry, clock.as_ref(), &what, || this.client.fetch(&http, &this.audience, clock.now_unix())).await?;
-                let now = clock.now_unix();
-                let left = fresh.expires_on - now;
-                if left <= 0 {
-                    return Err(Error::new(
-                        ErrorCode::ManagedIdentityInvalidResponse,
-                        format!("the managed-identity endpoint returned a token that expired {}s ago by this machine's clock", -left),
-                    )
-                    .with_leg(Leg::ManagedIdentity)
-                    .with_remedy("This machine's clock is probably wrong: synchronise it (NTP)."));
-                }
-                if left <= this.margin {
-                    log::warn!("certless: the managed-identity endpoint returned a token with only {left}s left; using it once");
-                }
-                *this.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
-                Ok(fresh)
-            })
-            .await
-    }
-}
-
 impl Credential {
     pub fn builder() -> CredentialBuilder {
         CredentialBuilder::new()
@@ -197,14 +115,12 @@ impl Credential {
                                 client.selection().source,
                                 client.selection().reason
                             );
-                            ChainEntry::ManagedIdentity(Arc::new(ManagedIdentityAssertion {
+                            ChainEntry::ManagedIdentity(Arc::new(ManagedIdentityAssertion::new(
                                 client,
                                 audience,
-                                margin: o.assertion_margin,
-                                retry: o.retries.managed_identity,
-                                current: Mutex::new(None),
-                                flight: SingleFlight::default(),
-                            }))
+                                o.assertion_margin,
+                                o.retries.managed_identity,
+                            )))
                         }
                         Err(error) => ChainEntry::Unavailable { kind, error },
                     }
@@ -313,6 +229,7 @@ impl Credential {
             Arc::clone(&self.inner.clock),
         )
         .await
+        .map(|fetched| fetched.token)
     }
 
     /// The first managed-identity entry's identity and token audience (for diagnostics).
@@ -373,8 +290,8 @@ impl Credential {
                 return Ok(token);
             }
         }
-        let slot = self.inner.cache.slot(tenant, &scope);
         let now = self.inner.clock.now_unix();
+        let slot = self.inner.cache.slot(tenant, &scope, now);
         if let Some(claims) = &options.claims {
             // A CAE challenge asks for a token with these claims, now: not shared with others.
             return Inner::fetch_into(Arc::clone(&self.inner), slot, Some(claims.clone())).await;
@@ -386,13 +303,12 @@ impl Credential {
         }
         let inner = Arc::clone(&self.inner);
         let target = Arc::clone(&slot);
-        let margin = self.inner.cache.margin();
         let force = options.force_refresh;
         slot.flight
             .run(move || async move {
                 // A caller that arrives just as a fetch finished takes its token.
                 if !force {
-                    if let Some(token) = target.current(inner.clock.now_unix(), margin) {
+                    if let Some(token) = target.current(inner.clock.now_unix()) {
                         return Ok(token);
                     }
                 }
@@ -506,9 +422,80 @@ impl Inner {
         let margin = inner.cache.margin();
         match &result {
             Ok(token) => slot.store(token.clone(), inner.clock.now_unix(), margin),
-            Err(error) => slot.failed(error, now, margin),
+            Err(error) => slot.failed(error, now),
         }
         result
+    }
+
+    /// One exchange at Entra's token endpoint, with the exchange leg's retries.
+    async fn exchange(
+        &self,
+        entra: &reqwest::Client,
+        tenant: &str,
+        scope: &str,
+        auth: &ClientAuth,
+        claims: Option<&str>,
+    ) -> Result<IssuedToken> {
+        with_retries(
+            &self.exchange_retry,
+            self.clock.as_ref(),
+            "the token exchange",
+            || {
+                self.endpoint.request_token(
+                    entra,
+                    tenant,
+                    scope,
+                    auth,
+                    claims,
+                    self.clock.now_unix(),
+                )
+            },
+        )
+        .await
+    }
+
+    /// The exchange with a managed-identity token as assertion. When Entra condemns the
+    /// assertion itself (expired, unverifiable), that token is dropped, and if it was one in
+    /// hand rather than one just fetched, the exchange is tried once more with a new one: a
+    /// rejected assertion is never sent again.
+    async fn exchange_managed_identity(
+        &self,
+        mi: &Arc<ManagedIdentityAssertion>,
+        http: &Clients,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+    ) -> Result<IssuedToken> {
+        let mut retried = false;
+        loop {
+            let fetched = mi
+                .assertion(http.managed_identity.clone(), Arc::clone(&self.clock))
+                .await?;
+            let auth = ClientAuth::Assertion(fetched.token.token.clone());
+            let result = self
+                .exchange(&http.entra, tenant, scope, &auth, claims)
+                .await;
+            match result {
+                Err(error)
+                    if error
+                        .aadsts_codes()
+                        .iter()
+                        .any(|c| ASSERTION_REJECTED_AADSTS.contains(c)) =>
+                {
+                    mi.reject(&fetched.token);
+                    if fetched.fresh || retried {
+                        return Err(error);
+                    }
+                    log::warn!(
+                        "certless: Entra refused the managed-identity token in hand ({}); \
+                         trying once more with a new one",
+                        error.message()
+                    );
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn acquire(
@@ -521,44 +508,37 @@ impl Inner {
         let mut failures = Vec::new();
         for entry in &self.chain {
             let kind = entry.kind();
-            let auth = match entry {
-                ChainEntry::ManagedIdentity(mi) => mi
-                    .assertion(http.managed_identity.clone(), Arc::clone(&self.clock))
-                    .await
-                    .map(|t| ClientAuth::Assertion(t.token)),
-                ChainEntry::AssertionFile(file) => file
-                    .assertion(self.clock.now_unix())
-                    .map(ClientAuth::Assertion),
-                ChainEntry::ClientSecret(secret) => Ok(ClientAuth::Secret(secret.clone())),
-                ChainEntry::Certificate { certificate, .. } => certificate
-                    .assertion(
-                        &self.client_id,
-                        &self.authority.token_endpoint(tenant),
-                        self.clock.now_unix(),
-                    )
-                    .map(ClientAuth::Assertion),
-                ChainEntry::Unavailable { error, .. } => Err(error.clone()),
-            };
-            let attempt = match auth {
-                Ok(auth) => {
-                    with_retries(
-                        &self.exchange_retry,
-                        self.clock.as_ref(),
-                        "the token exchange",
-                        || {
-                            self.endpoint.request_token(
-                                &http.entra,
-                                tenant,
-                                scope,
-                                &auth,
-                                claims,
-                                self.clock.now_unix(),
-                            )
-                        },
-                    )
-                    .await
+            let attempt = match entry {
+                ChainEntry::ManagedIdentity(mi) => {
+                    self.exchange_managed_identity(mi, &http, tenant, scope, claims)
+                        .await
                 }
-                Err(e) => Err(e),
+                ChainEntry::AssertionFile(file) => match file.assertion(self.clock.now_unix()) {
+                    Ok(assertion) => {
+                        let auth = ClientAuth::Assertion(assertion);
+                        self.exchange(&http.entra, tenant, scope, &auth, claims)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+                ChainEntry::ClientSecret(secret) => {
+                    let auth = ClientAuth::Secret(secret.clone());
+                    self.exchange(&http.entra, tenant, scope, &auth, claims)
+                        .await
+                }
+                ChainEntry::Certificate { certificate, .. } => {
+                    let now = self.clock.now_unix();
+                    let endpoint = self.authority.token_endpoint(tenant);
+                    match certificate.assertion(&self.client_id, &endpoint, now) {
+                        Ok(assertion) => {
+                            let auth = ClientAuth::Assertion(assertion);
+                            self.exchange(&http.entra, tenant, scope, &auth, claims)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             match attempt {
                 Ok(issued) => {

@@ -9,6 +9,7 @@ use crate::aadsts;
 use crate::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, Response};
+use crate::lifetime;
 use crate::managed_identity::expiry::{parse_expires_in, parse_expires_on};
 use crate::secret::{Secret, scrub_server_text};
 
@@ -187,14 +188,25 @@ fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<IssuedToken> {
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| invalid("the body has no access_token"))?;
-    let expires_on = json
-        .get("expires_in")
-        .and_then(|v| parse_expires_in(v, now))
-        .or_else(|| {
+    let (reported, what) = match json.get("expires_in") {
+        Some(v) => (parse_expires_in(v, now), "Entra's expires_in"),
+        None => (
             json.get("expires_on")
-                .and_then(|v| parse_expires_on(v, now))
-        })
+                .and_then(|v| parse_expires_on(v, now)),
+            "Entra's expires_on",
+        ),
+    };
+    let expiry = lifetime::expiry(reported, what, token, now)
         .ok_or_else(|| invalid("the body has no usable expires_in"))?;
+    if let Some(correction) = &expiry.correction {
+        log::warn!("certless: {target}: {correction}");
+    }
+    let expires_on = expiry.expires_on;
+    if expires_on <= now {
+        return Err(invalid(
+            "the token it issued has already expired (expires_in 0 or less, and no later exp claim)",
+        ));
+    }
     let token_type = json
         .get("token_type")
         .and_then(Value::as_str)
@@ -208,7 +220,8 @@ fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<IssuedToken> {
     }
     let refresh_on = json
         .get("refresh_in")
-        .and_then(|v| parse_expires_in(v, now));
+        .and_then(|v| parse_expires_in(v, now))
+        .filter(|r| *r < expires_on);
     Ok(IssuedToken {
         token: Secret::new(token),
         token_type: Arc::from(token_type),
@@ -237,12 +250,42 @@ mod tests {
     }
 
     #[test]
+    fn lifetimes_are_sanity_checked() {
+        use base64::Engine;
+        let jwt = |exp: i64| {
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!(r#"{{"exp":{exp}}}"#));
+            format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln")
+        };
+        let now = 1_800_000_000;
+        let body = |token: &str, expires_in: &str| {
+            format!(r#"{{"access_token":"{token}","expires_in":{expires_in}}}"#)
+        };
+        let issued = |b: String| parse_issued(b.as_bytes(), now, "x").unwrap().expires_on - now;
+        // 31 years: the token's own exp claim; an opaque token: capped at what Entra issues.
+        assert_eq!(issued(body(&jwt(now + 3599), "999999999")), 3599);
+        assert_eq!(issued(body("opaque", "999999999")), 28 * 3600);
+        // Zero, with a JWT: its exp claim.
+        assert_eq!(issued(body(&jwt(now + 3599), "0")), 3599);
+        // refresh_in past the expiry is ignored.
+        let t = parse_issued(
+            br#"{"access_token":"opaque","expires_in":600,"refresh_in":7200}"#,
+            now,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(t.refresh_on, None);
+    }
+
+    #[test]
     fn hostile_success_bodies_are_refused() {
         for body in [
             &b"not json"[..],
             br#"{"expires_in":5}"#,
             br#"{"access_token":"t"}"#,
             br#"{"access_token":"t","expires_in":5,"token_type":"Bearer\r\nX: y"}"#,
+            br#"{"access_token":"opaque","expires_in":0}"#,
+            br#"{"access_token":"opaque","expires_in":"-5"}"#,
         ] {
             assert_eq!(
                 parse_issued(body, 0, "x").unwrap_err().code(),

@@ -27,12 +27,15 @@ mod error;
 mod exchange;
 mod http;
 pub mod jwt;
+mod lifetime;
 pub mod managed_identity;
+mod random;
 pub mod retry;
 pub mod runtime;
 mod scope;
 mod secret;
 mod singleflight;
+mod token;
 
 pub use config::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
 pub use credential::{ASSERTION_SAFETY_MARGIN_SECS, AccessToken, Credential, TokenRequestOptions};

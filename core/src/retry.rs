@@ -16,10 +16,12 @@ pub struct RetryPolicy {
     /// The first backoff; each retry doubles it, with ±25% jitter.
     pub initial_delay: Duration,
     pub max_delay: Duration,
-    /// How long to keep retrying IMDS's 410 ("being updated", back within 70 s).
+    /// How long to keep retrying IMDS's 410 ("being updated", back within 70 s): a deadline,
+    /// spent in full (the last attempt lands at its end, whatever the jitter did before).
     pub gone_budget: Duration,
-    /// A `Retry-After` longer than this is not waited for here: the error goes back to the
-    /// callers, and the cache holds them back until then.
+    /// The longest `Retry-After` one call waits for. A longer one fails the call at once with
+    /// an error that says when to try again, and the cache holds every caller back until then:
+    /// nothing is sent before the server's `Retry-After` has passed.
     pub max_retry_after: Duration,
     /// No retry starts once this much time has passed since the first attempt.
     pub deadline: Duration,
@@ -99,7 +101,7 @@ enum Verdict {
     },
 }
 
-fn verdict(error: &Error, policy: &RetryPolicy) -> Verdict {
+fn verdict(error: &Error) -> Verdict {
     let retry_after = error.retry_after().map(Duration::from_secs);
     let again = Verdict::Retry {
         retry_after,
@@ -131,7 +133,8 @@ fn verdict(error: &Error, policy: &RetryPolicy) -> Verdict {
                 .iter()
                 .any(|c| crate::aadsts::lookup(*c).is_some_and(|i| i.transient));
             match error.http_status() {
-                Some(429) if retry_after.is_some_and(|d| d <= policy.max_retry_after) => again,
+                // Entra always says how long; how long is too long is decided with the budget.
+                Some(429) if retry_after.is_some() => again,
                 Some(429) => Verdict::Stop,
                 Some(500..=599) => again,
                 _ if transient => again,
@@ -143,6 +146,11 @@ fn verdict(error: &Error, policy: &RetryPolicy) -> Verdict {
 }
 
 /// Runs `attempt` until it succeeds, the error is not retryable, or the policy is spent.
+///
+/// A server's `Retry-After` is a floor: no attempt is sent before it has passed. When it is longer
+/// than this call may wait, the call fails at once with an error that says when to try again
+/// (and the cache holds every caller back until then). IMDS's 410 is retried until its budget is
+/// actually spent: the last backoff is shortened so that the last attempt lands at the deadline.
 pub(crate) async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     clock: &dyn Clock,
@@ -161,19 +169,35 @@ where
             Err(e) => e,
         };
         let elapsed = clock.now().duration_since(started).unwrap_or_default();
-        let delay = match verdict(&error, policy) {
+        let delay = match verdict(&error) {
             Verdict::Stop => return Err(annotate(error, retries)),
             Verdict::Retry { retry_after, gone } => {
-                let backoff = backoff(policy, retries);
-                let delay = retry_after
-                    .map_or(backoff, |ra| ra.max(backoff))
-                    .min(policy.max_retry_after.max(policy.max_delay));
-                let within = if gone {
-                    elapsed + delay <= policy.gone_budget
+                // The time this call may still spend waiting.
+                let budget = if gone {
+                    policy.gone_budget
                 } else {
-                    retries < policy.max_retries
+                    policy.deadline
                 };
-                if !within || elapsed + delay > policy.deadline {
+                let left = budget.saturating_sub(elapsed);
+                if let Some(ra) = retry_after {
+                    if ra > left || (!gone && ra > policy.max_retry_after) {
+                        return Err(throttled(annotate(error, retries), ra, clock));
+                    }
+                }
+                let backoff = backoff(policy, retries);
+                let delay = if gone {
+                    // Never past the budget: the last attempt lands at its end.
+                    backoff.min(left)
+                } else {
+                    backoff
+                };
+                let delay = retry_after.map_or(delay, |ra| ra.max(delay));
+                let spent = if gone {
+                    left.is_zero()
+                } else {
+                    retries >= policy.max_retries || delay > left
+                };
+                if spent {
                     return Err(annotate(error, retries));
                 }
                 delay
@@ -189,13 +213,27 @@ where
     }
 }
 
+/// The server asked for more patience than this call has: say so, and when to try again.
+fn throttled(error: Error, retry_after: Duration, clock: &dyn Clock) -> Error {
+    let at = clock
+        .now_unix()
+        .saturating_add(retry_after.as_secs() as i64);
+    error.with_message_suffix(&format!(
+        "; the server asked to wait {} s (Retry-After), longer than this request may wait: \
+         certless sends nothing to it before {}, and answers from the cache or with this \
+         error until then",
+        retry_after.as_secs(),
+        crate::clock::to_iso8601(at)
+    ))
+}
+
 fn backoff(policy: &RetryPolicy, retries: u32) -> Duration {
     let exp = policy
         .initial_delay
         .saturating_mul(1u32 << retries.min(16))
         .min(policy.max_delay);
     // ±25% jitter, so that processes that failed together do not retry together.
-    let jitter = crate::cache::random_percent() as i64 - 50; // -50..=49
+    let jitter = crate::random::percent() as i64 - 50; // -50..=49
     let nanos = exp.as_nanos() as i64;
     Duration::from_nanos((nanos + nanos * jitter / 200).max(0) as u64)
 }
@@ -205,5 +243,141 @@ fn annotate(error: Error, retries: u32) -> Error {
         error
     } else {
         error.with_message_suffix(&format!(" (after {} attempts)", retries + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn rejected(code: ErrorCode, status: u16, retry_after: Option<u64>) -> Error {
+        Error::new(code, format!("HTTP {status}"))
+            .with_http_status(status)
+            .with_retry_after(retry_after)
+    }
+
+    /// Runs `policy` against an endpoint that answers `failure` until `outage` has passed on the
+    /// virtual clock, each attempt taking `rtt`. Returns the outcome, the attempts and when each
+    /// was sent (seconds since the start).
+    async fn against_outage(
+        policy: &RetryPolicy,
+        outage: Duration,
+        rtt: Duration,
+        failure: impl Fn() -> Error,
+    ) -> (Result<()>, Vec<f64>) {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let clock = ManualClock::new(start);
+        let sent = Cell::new(Vec::new());
+        let result = with_retries(policy, &clock, "test", || {
+            let at = clock.now().duration_since(start).unwrap();
+            let mut log = sent.take();
+            log.push(at.as_secs_f64());
+            sent.set(log);
+            clock.advance(rtt);
+            let outcome = if at < outage { Err(failure()) } else { Ok(()) };
+            std::future::ready(outcome)
+        })
+        .await;
+        (result, sent.take())
+    }
+
+    #[tokio::test]
+    async fn a_410_lasting_up_to_75_seconds_is_survived_with_every_seed() {
+        let policy = RetryPolicy::managed_identity();
+        let gone = || rejected(ErrorCode::ManagedIdentityRejected, 410, None);
+        for seed in 0..1000 {
+            crate::random::seeded::set(seed);
+            for outage in (0..=75)
+                .map(Duration::from_secs)
+                .chain([Duration::from_millis(75_900)])
+            {
+                let (result, sent) =
+                    against_outage(&policy, outage, Duration::from_millis(40), gone).await;
+                assert!(
+                    result.is_ok(),
+                    "seed {seed}: a {outage:?} outage was not survived; attempts at {sent:?}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endless_410_is_retried_until_the_budget_is_spent() {
+        let policy = RetryPolicy::managed_identity();
+        for seed in 0..200 {
+            crate::random::seeded::set(seed);
+            let (result, sent) = against_outage(&policy, Duration::MAX, Duration::ZERO, || {
+                rejected(ErrorCode::ManagedIdentityRejected, 410, None)
+            })
+            .await;
+            let e = result.unwrap_err();
+            assert_eq!(e.http_status(), Some(410));
+            let last = *sent.last().unwrap();
+            assert_eq!(
+                last, 80.0,
+                "seed {seed}: the last attempt lands at the deadline: {sent:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_a_floor_and_a_long_one_fails_at_once() {
+        let mi = RetryPolicy::managed_identity();
+        let exchange = RetryPolicy::exchange();
+        let cases = [
+            (&mi, ErrorCode::ManagedIdentityRejected, 429),
+            (&mi, ErrorCode::ManagedIdentityRejected, 503),
+            (&exchange, ErrorCode::ExchangeRejected, 429),
+            (&exchange, ErrorCode::ExchangeRejected, 503),
+        ];
+        for (policy, code, status) in cases {
+            // Longer than the call may wait: one attempt, an error that says when to come back.
+            let (result, sent) = against_outage(policy, Duration::MAX, Duration::ZERO, || {
+                rejected(code, status, Some(120))
+            })
+            .await;
+            let e = result.unwrap_err();
+            assert_eq!(sent, vec![0.0], "{status}: nothing more is sent");
+            assert_eq!(e.retry_after(), Some(120));
+            assert!(e.message().contains("Retry-After"), "{e}");
+            assert!(e.message().contains("2027-01-15T08:02:00Z"), "{e}");
+
+            // Short enough: waited in full, never less.
+            let wait = policy.max_retry_after.as_secs();
+            let (result, sent) =
+                against_outage(policy, Duration::from_secs(1), Duration::ZERO, || {
+                    rejected(code, status, Some(wait))
+                })
+                .await;
+            assert!(result.is_ok(), "{status}");
+            assert_eq!(sent, vec![0.0, wait as f64], "{status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_failures_keep_their_retry_counts() {
+        crate::random::seeded::set(1);
+        let (result, sent) = against_outage(
+            &RetryPolicy::managed_identity(),
+            Duration::MAX,
+            Duration::ZERO,
+            || rejected(ErrorCode::ManagedIdentityRejected, 500, None),
+        )
+        .await;
+        assert!(result.unwrap_err().message().contains("after 6 attempts"));
+        assert_eq!(sent.len(), 6);
+        let (result, sent) = against_outage(
+            &RetryPolicy::managed_identity(),
+            Duration::MAX,
+            Duration::ZERO,
+            || rejected(ErrorCode::ManagedIdentityRejected, 400, None),
+        )
+        .await;
+        assert!(result.is_err());
+        assert_eq!(sent, vec![0.0]);
     }
 }

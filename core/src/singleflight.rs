@@ -50,6 +50,14 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
         self.join_or_start(fetch).map(drop)
     }
 
+    /// Whether a fetch of this process is running.
+    pub fn in_progress(&self) -> bool {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().is_some_and(|f| {
+            f.pid == std::process::id() && f.rx.borrow().is_none() && f.rx.has_changed().is_ok()
+        })
+    }
+
     /// Waits for the fetch in progress, if any (tests use it to let background refreshes land).
     pub async fn settle(&self) {
         let rx = {

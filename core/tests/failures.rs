@@ -116,23 +116,58 @@ async fn fic_subject_mismatch_names_the_leg_code_ids_and_fix() {
 }
 
 #[tokio::test]
-async fn expired_assertion_surfaces_700024() {
+async fn a_rejected_assertion_is_replaced_and_never_sent_again() {
     let mut config = certless_emulator::EmulatorConfig::default();
     config.registry.mi_token_lifetime_secs = 600;
     let emu = emulator_with(config).await;
     let credential = once(&emu);
     // The first exchange fetches an MI token that certless keeps (10 minutes left)...
     credential.get_token(&[SHAREPOINT]).await.unwrap();
+    let kept = credential.managed_identity_assertion().await.unwrap();
     // ...then Entra's clock runs 20 minutes ahead of this machine's: the kept assertion expired
-    // for Entra, beyond its 5-minute skew allowance.
+    // for Entra, beyond its 5-minute skew allowance. Entra's 700024 condemns that token: it is
+    // dropped and the exchange repeated once with a new one.
     emu.set_time_offset(1200);
-    let e = credential
+    credential
         .get_token(&["https://graph.microsoft.com/.default"])
         .await
-        .unwrap_err();
+        .unwrap();
+    let c = emu.counters();
+    assert_eq!((c.imds, c.entra_token), (2, 3));
+    let replaced = credential.managed_identity_assertion().await.unwrap();
+    assert_ne!(replaced.token.expose(), kept.token.expose());
+
+    // When even a freshly fetched token is refused, the error is Entra's, with its fix, and
+    // the refused token is not presented again by the next request.
+    let stale = serde_json::json!({
+        "access_token": kept.token.expose(),
+        "expires_in": "600",
+        "token_type": "Bearer",
+    })
+    .to_string();
+    emu.set_fault(
+        Endpoint::Imds,
+        Fault::broken_body(FaultBody::Custom(stale)).times(1),
+    );
+    emu.reset_counters();
+    let credential = once(&emu);
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
     assert_eq!(e.aadsts_codes(), [700024]);
     assert_eq!(e.leg(), Leg::Exchange);
     assert!(e.remedy().unwrap().contains("clock"), "{e}");
+    let c = emu.counters();
+    assert_eq!(
+        (c.imds, c.entra_token),
+        (1, 1),
+        "a fresh token is not retried"
+    );
+    credential.get_token(&[SHAREPOINT]).await.unwrap();
+    let c = emu.counters();
+    assert_eq!(
+        (c.imds, c.entra_token),
+        (2, 2),
+        "the next request fetched a new one"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! One file per source.
 
 mod app_service;
+pub(crate) mod assertion;
 mod azure_arc;
 mod azure_ml;
 mod cloud_shell;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::expiry::{parse_expires_in, parse_expires_on};
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::jwt;
+use crate::lifetime;
 use crate::secret::{Secret, scrub_server_text};
 
 /// A managed-identity token, used as the client assertion.
@@ -34,12 +34,21 @@ pub(super) fn parse_token(body: &[u8], now: i64, target: &str) -> Result<Managed
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| invalid("the body has no access_token"))?;
-    let expires_on = obj
-        .get("expires_on")
-        .and_then(|v| parse_expires_on(v, now))
-        .or_else(|| obj.get("expires_in").and_then(|v| parse_expires_in(v, now)))
-        .or_else(|| jwt::decode_claims(token).ok().and_then(|c| c.exp))
+    let (reported, what) = match obj.get("expires_on").and_then(|v| parse_expires_on(v, now)) {
+        Some(t) => (Some(t), "the endpoint's expires_on"),
+        None => (
+            obj.get("expires_in").and_then(|v| parse_expires_in(v, now)),
+            "the endpoint's expires_in",
+        ),
+    };
+    // The assertion is usable until the earlier of the endpoint's figure and the token's own
+    // exp claim: Entra judges it by the claim, and an implausible figure must not pin it.
+    let expiry = lifetime::expiry(reported, what, token, now)
         .ok_or_else(|| invalid("no usable expiry (expires_on / expires_in / the token's exp)"))?;
+    if let Some(correction) = &expiry.correction {
+        log::warn!("certless: {target}: {correction}");
+    }
+    let expires_on = expiry.expires_on;
     let refresh_on = obj.get("refresh_in").and_then(|v| parse_expires_in(v, now));
     Ok(ManagedIdentityToken {
         token: Secret::new(token),
@@ -122,18 +131,40 @@ mod tests {
         assert_eq!(t.expires_on, 4600);
         let t = parse_token(
             br#"{"access_token":"abc","expires_on":"1700000000","expires_in":"3600"}"#,
-            1000,
+            1_699_996_400,
             "x",
         )
         .unwrap();
         assert_eq!(t.expires_on, 1_700_000_000);
         let t = parse_token(
             br#"{"access_token":"abc","expires_on":"1/16/2020 5:24:12 AM +00:00"}"#,
-            1000,
+            1_579_150_000,
             "x",
         )
         .unwrap();
         assert_eq!(t.expires_on, 1_579_152_252);
+    }
+
+    #[test]
+    fn the_assertion_lives_until_the_earlier_of_expires_on_and_its_exp_claim() {
+        use base64::Engine;
+        let now = 1_800_000_000;
+        let jwt = |exp: i64| {
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!(r#"{{"exp":{exp}}}"#));
+            format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln")
+        };
+        let parse = |token: String, expires_on: i64| {
+            let body = format!(r#"{{"access_token":"{token}","expires_on":"{expires_on}"}}"#);
+            parse_token(body.as_bytes(), now, "x").unwrap().expires_on - now
+        };
+        // expires_on in milliseconds: the claim.
+        assert_eq!(parse(jwt(now + 86_399), (now + 86_399) * 1000), 86_399);
+        // The claim is earlier than the endpoint says.
+        assert_eq!(parse(jwt(now + 600), now + 86_399), 600);
+        assert_eq!(parse(jwt(now + 86_399), now + 600), 600);
+        // Decades ahead and no claim to go by: capped at the longest a token lives.
+        assert_eq!(parse("opaque".into(), now + 30 * 365 * 86_400), 28 * 3600);
     }
 
     #[test]

@@ -1,0 +1,156 @@
+//! A managed-identity token used as the client assertion of the token exchange: reused while it
+//! has more than a margin left, fetched once for any number of concurrent exchanges, dropped as
+//! soon as Entra says it is no good, and never asked for while the endpoint's `Retry-After` holds.
+
+use std::sync::{Arc, Mutex};
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
+use crate::retry::{RetryPolicy, with_retries};
+use crate::singleflight::SingleFlight;
+
+/// Entra's answers that condemn the assertion itself, not the app's set-up: outside its valid
+/// time range (700024), signature not verifiable (700027), not a valid JWT (50027). A new
+/// managed-identity token may well be accepted; the same one never will.
+pub(crate) const ASSERTION_REJECTED_AADSTS: &[u32] = &[700024, 700027, 50027];
+
+pub(crate) struct ManagedIdentityAssertion {
+    pub client: ManagedIdentityClient,
+    pub audience: String,
+    /// Reused only with more than this many seconds left (AADSTS700024 otherwise).
+    margin: i64,
+    retry: RetryPolicy,
+    current: Mutex<Option<ManagedIdentityToken>>,
+    /// The endpoint's Retry-After: until then (Unix seconds) nothing is sent to it.
+    held_until: Mutex<Option<(i64, Error)>>,
+    flight: SingleFlight<Fetched>,
+}
+
+/// A token, and whether it was fetched for this request (rather than reused).
+#[derive(Clone, Debug)]
+pub(crate) struct Fetched {
+    pub token: ManagedIdentityToken,
+    pub fresh: bool,
+}
+
+impl ManagedIdentityAssertion {
+    pub fn new(
+        client: ManagedIdentityClient,
+        audience: String,
+        margin: i64,
+        retry: RetryPolicy,
+    ) -> Self {
+        ManagedIdentityAssertion {
+            client,
+            audience,
+            margin,
+            retry,
+            current: Mutex::new(None),
+            held_until: Mutex::new(None),
+            flight: SingleFlight::default(),
+        }
+    }
+
+    fn reusable(&self, now: i64) -> Option<ManagedIdentityToken> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current
+            .as_ref()
+            .filter(|t| t.expires_on - now > self.margin)
+            .cloned()
+    }
+
+    fn held(&self, now: i64) -> Option<Error> {
+        let held = self.held_until.lock().unwrap_or_else(|e| e.into_inner());
+        held.as_ref()
+            .filter(|(until, _)| now < *until)
+            .map(|(_, e)| e.clone())
+    }
+
+    /// Entra refused `token` as an assertion: forget it, so that the next exchange presents a
+    /// new one.
+    pub fn reject(&self, token: &ManagedIdentityToken) {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current
+            .as_ref()
+            .is_some_and(|t| t.token.expose() == token.token.expose())
+        {
+            log::info!("certless: dropping the managed-identity token Entra refused as assertion");
+            *current = None;
+        }
+    }
+
+    /// The assertion to present now: the one in hand while it lasts, else a new one.
+    pub async fn assertion(
+        self: &Arc<Self>,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Fetched> {
+        let now = clock.now_unix();
+        if let Some(token) = self.reusable(now) {
+            return Ok(Fetched {
+                token,
+                fresh: false,
+            });
+        }
+        if let Some(error) = self.held(now) {
+            return Err(error);
+        }
+        let this = Arc::clone(self);
+        self.flight
+            .run(move || async move {
+                if let Some(token) = this.reusable(clock.now_unix()) {
+                    return Ok(Fetched {
+                        token,
+                        fresh: false,
+                    });
+                }
+                let fetched = this.fetch(&http, clock.as_ref()).await;
+                if let Err(error) = &fetched {
+                    if let Some(secs) = error.retry_after().filter(|s| *s > 0) {
+                        let until = clock.now_unix().saturating_add(secs as i64);
+                        *this.held_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some((until, error.clone()));
+                    }
+                }
+                fetched.map(|token| Fetched { token, fresh: true })
+            })
+            .await
+    }
+
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        clock: &dyn Clock,
+    ) -> Result<ManagedIdentityToken> {
+        let what = format!(
+            "the {} managed-identity request",
+            self.client.selection().source
+        );
+        let fresh = with_retries(&self.retry, clock, &what, || {
+            self.client.fetch(http, &self.audience, clock.now_unix())
+        })
+        .await?;
+        let left = fresh.expires_on - clock.now_unix();
+        if left <= 0 {
+            return Err(Error::new(
+                ErrorCode::ManagedIdentityInvalidResponse,
+                format!(
+                    "the managed-identity endpoint returned a token that expired {}s ago by this \
+                     machine's clock",
+                    -left
+                ),
+            )
+            .with_leg(Leg::ManagedIdentity)
+            .with_remedy("This machine's clock is probably wrong: synchronise it (NTP)."));
+        }
+        if left <= self.margin {
+            log::warn!(
+                "certless: the managed-identity endpoint returned a token with only {left}s left; \
+                 using it once"
+            );
+        }
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
