@@ -1,8 +1,11 @@
 //! The credential: the ordered list of client-credential sources in front of Entra's token
 //! endpoint, behind the token cache.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::assertion_file::AssertionFile;
 use crate::cache::{Lookup, Slot, TokenCache};
@@ -50,6 +53,27 @@ struct Inner {
     cache: TokenCache,
     clock: Arc<dyn Clock>,
     exchange_retry: RetryPolicy,
+    deadline: Duration,
+}
+
+/// Where a fetch is, so that the deadline's error can name what it was still waiting for.
+#[derive(Default)]
+struct Waiting {
+    /// Index of the credential-list entry being tried.
+    entry: AtomicUsize,
+    /// 0: the entry's assertion (its managed-identity endpoint); 1: Entra.
+    at_entra: AtomicBool,
+}
+
+impl Waiting {
+    fn entry(&self, index: usize) {
+        self.entry.store(index, Ordering::Relaxed);
+        self.at_entra.store(false, Ordering::Relaxed);
+    }
+
+    fn entra(&self) {
+        self.at_entra.store(true, Ordering::Relaxed);
+    }
 }
 
 enum ChainEntry {
@@ -187,6 +211,7 @@ impl Credential {
                 cache: TokenCache::new(o.expiry_margin),
                 clock: o.clock,
                 exchange_retry: o.retries.exchange,
+                deadline: o.deadline,
             }),
         })
     }
@@ -278,6 +303,7 @@ impl Credential {
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
         let tenant = self.request_tenant(options)?;
+        let tenant = tenant.as_ref();
         let use_cache = !options.force_refresh && options.claims.is_none();
         if use_cache {
             if let Some(token) = self.exact_hit(tenant, scopes) {
@@ -335,6 +361,7 @@ impl Credential {
             return Ok(None);
         }
         let tenant = self.request_tenant(options)?;
+        let tenant = tenant.as_ref();
         if let Some(token) = self.exact_hit(tenant, scopes) {
             return Ok(Some(token));
         }
@@ -386,24 +413,25 @@ impl Credential {
         }
     }
 
-    fn request_tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<&'a str> {
+    /// The tenant of a request: the configured one, or another checked by the same rule as
+    /// the configured TenantId (a GUID or a domain name; `.`, `..`, `common`, ... are refused,
+    /// as they would rewrite the token URL or ask for no tenant at all).
+    fn request_tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<Cow<'a, str>> {
         match options.tenant_id.as_deref().map(str::trim) {
-            None | Some("") => Ok(&self.inner.tenant_id),
-            Some(t) if t.eq_ignore_ascii_case(&self.inner.tenant_id) => Ok(&self.inner.tenant_id),
-            Some(t)
-                if t.len() <= 253
-                    && t.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') =>
-            {
-                Ok(t)
+            None | Some("") => Ok(Cow::Borrowed(&self.inner.tenant_id)),
+            Some(t) if t.eq_ignore_ascii_case(&self.inner.tenant_id) => {
+                Ok(Cow::Borrowed(&self.inner.tenant_id))
             }
-            Some(t) => Err(Error::config(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "tenant id '{}' is not a GUID or domain",
-                    crate::secret::scrub_server_text(t)
-                ),
-            )),
+            Some(t) => crate::config::validate_tenant(t, "the request's tenant id")
+                .map(Cow::Owned)
+                .map_err(|e| {
+                    Error::new(ErrorCode::InvalidArgument, e.message().to_string())
+                        .with_leg(Leg::Config)
+                        .with_remedy(
+                            "Pass the tenant's Directory (tenant) ID or a verified domain \
+                             (contoso.onmicrosoft.com), or no tenant for the configured one.",
+                        )
+                }),
         }
     }
 }
@@ -418,13 +446,59 @@ impl Inner {
     ) -> Result<AccessToken> {
         let now = inner.clock.now_unix();
         let (tenant, scope) = slot.key();
-        let result = inner.acquire(tenant, scope, claims.as_deref()).await;
+        let waiting = Waiting::default();
+        let acquire = inner.acquire(tenant, scope, claims.as_deref(), &waiting);
+        let result = match tokio::time::timeout(inner.deadline, acquire).await {
+            Ok(result) => result,
+            Err(_) => Err(inner.deadline_passed(&waiting, tenant)),
+        };
         let margin = inner.cache.margin();
         match &result {
             Ok(token) => slot.store(token.clone(), inner.clock.now_unix(), margin),
             Err(error) => slot.failed(error, now),
         }
         result
+    }
+
+    /// The error for a fetch that ran out of time: which leg of which entry it was waiting on.
+    fn deadline_passed(&self, waiting: &Waiting, tenant: &str) -> Error {
+        let index = waiting.entry.load(Ordering::Relaxed);
+        let entry = self.chain.get(index);
+        let (code, leg, what) = match entry {
+            Some(ChainEntry::ManagedIdentity(mi)) if !waiting.at_entra.load(Ordering::Relaxed) => (
+                ErrorCode::ManagedIdentityTimeout,
+                Leg::ManagedIdentity,
+                format!(
+                    "the {} managed-identity endpoint",
+                    mi.client.selection().source
+                ),
+            ),
+            _ => (
+                ErrorCode::ExchangeTimeout,
+                Leg::Exchange,
+                format!(
+                    "Entra's token endpoint {}",
+                    self.authority.token_endpoint(tenant)
+                ),
+            ),
+        };
+        let mut error = Error::new(
+            code,
+            format!(
+                "no token within the {} s deadline: still waiting for {what}",
+                self.deadline.as_secs_f64()
+            ),
+        )
+        .with_leg(leg)
+        .with_remedy(
+            "The endpoint accepted the request but did not answer (or kept failing) for the whole \
+             deadline: check its health and the network path to it; if it is merely slow, raise the \
+             deadline (the deadline option, or CERTLESS_REQUEST_DEADLINE seconds).",
+        );
+        if let Some(entry) = entry {
+            error = error.with_credential_source(entry.kind().as_str());
+        }
+        error
     }
 
     /// One exchange at Entra's token endpoint, with the exchange leg's retries.
@@ -465,12 +539,14 @@ impl Inner {
         tenant: &str,
         scope: &str,
         claims: Option<&str>,
+        waiting: &Waiting,
     ) -> Result<IssuedToken> {
         let mut retried = false;
         loop {
             let fetched = mi
                 .assertion(http.managed_identity.clone(), Arc::clone(&self.clock))
                 .await?;
+            waiting.entra();
             let auth = ClientAuth::Assertion(fetched.token.token.clone());
             let result = self
                 .exchange(&http.entra, tenant, scope, &auth, claims)
@@ -503,14 +579,19 @@ impl Inner {
         tenant: &str,
         scope: &str,
         claims: Option<&str>,
+        waiting: &Waiting,
     ) -> Result<AccessToken> {
         let http = self.http.get()?;
         let mut failures = Vec::new();
-        for entry in &self.chain {
+        for (index, entry) in self.chain.iter().enumerate() {
+            waiting.entry(index);
+            if !matches!(entry, ChainEntry::ManagedIdentity(_)) {
+                waiting.entra();
+            }
             let kind = entry.kind();
             let attempt = match entry {
                 ChainEntry::ManagedIdentity(mi) => {
-                    self.exchange_managed_identity(mi, &http, tenant, scope, claims)
+                    self.exchange_managed_identity(mi, &http, tenant, scope, claims, waiting)
                         .await
                 }
                 ChainEntry::AssertionFile(file) => match file.assertion(self.clock.now_unix()) {

@@ -98,6 +98,8 @@ pub mod vars {
     pub const TOKEN_EXCHANGE_AUDIENCE: &str = "CERTLESS_TOKEN_EXCHANGE_AUDIENCE";
     /// Extra PEM CA certificates to trust for Entra (besides the system store).
     pub const CA_FILE: &str = "CERTLESS_CA_FILE";
+    /// The overall deadline of one token request, in seconds (default 120).
+    pub const REQUEST_DEADLINE: &str = "CERTLESS_REQUEST_DEADLINE";
     pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
     pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";

@@ -183,11 +183,23 @@ impl Response {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// `Retry-After` in seconds (the delay-seconds form; an HTTP date counts as absent).
+    /// `Retry-After` in seconds, at most an hour: delay-seconds, or an HTTP date measured from
+    /// the response's own `Date` (so that this machine's clock skew does not matter) or, without
+    /// one, from now.
     pub fn retry_after(&self) -> Option<u64> {
-        self.header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| s.min(3600))
+        let value = self.header("retry-after")?.trim();
+        let seconds = match value.parse::<u64>() {
+            Ok(s) => s,
+            Err(_) => {
+                let at = parse_http_date(value)?;
+                let base = self
+                    .header("date")
+                    .and_then(parse_http_date)
+                    .unwrap_or_else(|| crate::clock::unix_seconds(std::time::SystemTime::now()));
+                u64::try_from(at - base).unwrap_or(0)
+            }
+        };
+        Some(seconds.min(3600))
     }
 }
 
@@ -253,6 +265,35 @@ impl HttpClients {
             }
         }
     }
+}
+
+/// An HTTP date in its preferred form (`Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds.
+fn parse_http_date(value: &str) -> Option<i64> {
+    let mut parts = value.split_whitespace();
+    let (_weekday, day, month, year, time, zone) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if parts.next().is_some() || zone != "GMT" {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let (hour, minute, second) = crate::managed_identity::expiry::parse_hms(time)?;
+    crate::managed_identity::expiry::civil_to_unix(
+        year.parse().ok()?,
+        month,
+        day.parse().ok()?,
+        hour,
+        minute,
+        second,
+    )
 }
 
 /// Sends a request and reads a bounded body. Transport failures become `*Unreachable` /
@@ -336,5 +377,44 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     match innermost {
         Some(cause) => format!("{kind}: {cause}"),
         None => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(headers: &[(&'static str, &str)]) -> Response {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        Response {
+            status: 429,
+            headers: map,
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(response(&[("retry-after", "120")]).retry_after(), Some(120));
+        assert_eq!(
+            response(&[("retry-after", "86400")]).retry_after(),
+            Some(3600)
+        );
+        // A date is measured from the response's own Date: skew-free.
+        let dated = response(&[
+            ("retry-after", "Wed, 21 Oct 2015 07:30:00 GMT"),
+            ("date", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        ]);
+        assert_eq!(dated.retry_after(), Some(120));
+        let past = response(&[
+            ("retry-after", "Wed, 21 Oct 2015 07:20:00 GMT"),
+            ("date", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        ]);
+        assert_eq!(past.retry_after(), Some(0));
+        assert_eq!(response(&[("retry-after", "soon")]).retry_after(), None);
+        assert_eq!(response(&[]).retry_after(), None);
     }
 }

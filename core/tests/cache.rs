@@ -355,3 +355,34 @@ async fn twenty_four_simulated_hours_with_20_percent_failures_never_fail_a_calle
         "the simulation hit only {survived} failures: it proves little"
     );
 }
+
+/// Tokens shorter-lived than the 5-minute refresh window used to be "due" the moment they
+/// arrived, so every slot refreshed back to back (measured: 10,290 Entra requests in 5 minutes
+/// for 8 threads on 20 scopes of 130 s tokens). A refresh now waits for most of the lifetime.
+#[tokio::test]
+async fn short_lived_tokens_do_not_cause_refresh_storms() {
+    let mut config = certless_emulator::EmulatorConfig::default();
+    config.registry.access_token_lifetime_secs = 130;
+    let scopes: Vec<String> = (0..20)
+        .map(|i| format!("https://api{i}.contoso.com"))
+        .collect();
+    config.registry.resources.extend(scopes.iter().cloned());
+    let sim = Sim::with(config).await;
+    let scopes: Vec<String> = scopes.iter().map(|s| format!("{s}/.default")).collect();
+    for _second in 0..300 {
+        for _caller in 0..8 {
+            for scope in &scopes {
+                sim.credential.get_token(&[scope.as_str()]).await.unwrap();
+            }
+        }
+        sim.credential.settle().await;
+        sim.advance(1);
+    }
+    let (_, entra) = sim.counts();
+    eprintln!("{entra} Entra requests in 5 simulated minutes");
+    // 20 first fetches, then one refresh per scope every 94-104 s: 3 more each in 5 minutes.
+    assert!(
+        (60..=100).contains(&entra),
+        "{entra} Entra requests for 20 scopes of 130 s tokens in 5 minutes"
+    );
+}

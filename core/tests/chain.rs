@@ -145,3 +145,55 @@ fn another_tenant_never_gets_the_cached_token_of_this_one() {
     assert_eq!(e.aadsts_codes(), [700016], "{e}");
     assert_eq!(emu.counters().entra_token, 2);
 }
+
+#[test]
+fn a_request_tenant_follows_the_configured_tenant_rule() {
+    let emu = certless_emulator::Emulator::start_blocking(Default::default(), Default::default())
+        .unwrap();
+    let credential = builder(&emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::ClientId(
+            emu.default_user_assigned().client_id,
+        ))
+        .build()
+        .unwrap();
+    for tenant in [
+        ".",
+        "..",
+        "common",
+        "organizations",
+        "a/b",
+        "x/../y",
+        "%2e%2e",
+        "t?x=1",
+    ] {
+        let options = certless::TokenRequestOptions {
+            tenant_id: Some(tenant.into()),
+            ..Default::default()
+        };
+        let e = credential
+            .get_token_blocking(&[SHAREPOINT], &options)
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            certless::ErrorCode::InvalidArgument,
+            "{tenant}: {e}"
+        );
+        assert!(e.remedy().is_some(), "{tenant}: {e}");
+        let e = credential
+            .cached_token_with(&[SHAREPOINT], &options)
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            certless::ErrorCode::InvalidArgument,
+            "{tenant}: {e}"
+        );
+    }
+    let c = emu.counters();
+    assert_eq!((c.imds, c.entra_token), (0, 0), "nothing was sent");
+    // The configured tenant in another case is the configured tenant.
+    let same = certless::TokenRequestOptions {
+        tenant_id: Some(emu.tenant_id().to_ascii_uppercase()),
+        ..Default::default()
+    };
+    credential.get_token_blocking(&[SHAREPOINT], &same).unwrap();
+}

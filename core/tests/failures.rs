@@ -442,3 +442,61 @@ async fn every_expires_on_shape_from_the_endpoint_works() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_has_an_overall_deadline_that_names_the_leg_still_waiting() {
+    let emu = emulator().await;
+    let mi = emu.default_user_assigned();
+    let hung = || Fault::delayed(Duration::from_secs(20));
+    let credential = || {
+        builder(&emu, MiSourceKind::Imds)
+            .deadline(Duration::from_secs(1))
+            .managed_identity(ManagedIdentityId::ClientId(mi.client_id.clone()))
+            .build()
+            .unwrap()
+    };
+    emu.set_fault(Endpoint::Imds, hung());
+    let e = credential().get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ManagedIdentityTimeout, "{e}");
+    assert_eq!(e.leg(), Leg::ManagedIdentity);
+    assert!(e.message().contains("1 s deadline"), "{e}");
+    assert!(e.message().contains("IMDS"), "{e}");
+    assert!(
+        e.remedy().unwrap().contains("CERTLESS_REQUEST_DEADLINE"),
+        "{e}"
+    );
+
+    emu.clear_faults();
+    emu.set_fault(Endpoint::EntraToken, hung());
+    let e = credential().get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ExchangeTimeout, "{e}");
+    assert_eq!(e.leg(), Leg::Exchange);
+    assert!(e.message().contains("Entra's token endpoint"), "{e}");
+}
+
+#[tokio::test]
+async fn the_deadline_comes_from_the_environment_and_is_checked() {
+    let emu = emulator().await;
+    let with_env = |value: &str| {
+        let env = certless::env::MapEnv::new()
+            .with_vars(emu.client_env(MiSourceKind::Imds))
+            .with_var("CERTLESS_REQUEST_DEADLINE", value);
+        Credential::builder()
+            .tenant_id(emu.tenant_id())
+            .client_id(emu.default_app_client_id())
+            .authority_host(emu.authority_host())
+            .environment(std::sync::Arc::new(env))
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .build()
+    };
+    for bad in ["soon", "0", "-5", "86400", "NaN"] {
+        let e = with_env(bad).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig, "{bad}: {e}");
+        assert!(
+            e.message().contains("CERTLESS_REQUEST_DEADLINE"),
+            "{bad}: {e}"
+        );
+    }
+    with_env("90").unwrap();
+    with_env(" 2.5 ").unwrap();
+}

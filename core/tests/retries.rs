@@ -290,3 +290,74 @@ async fn service_fabric_retries_its_transient_answers_only() {
     // Unlike IMDS, Service Fabric's 404 is a setup error: not retried.
     assert_eq!(emu.counters().service_fabric, 1);
 }
+
+#[tokio::test]
+async fn a_long_retry_after_from_the_managed_identity_endpoint_holds_every_scope_back() {
+    for status in [429, 503] {
+        let v = Virtual::new().await;
+        v.emu.set_fault(
+            Endpoint::Imds,
+            Fault {
+                status: Some(status),
+                retry_after: Some(120),
+                ..Default::default()
+            },
+        );
+        let (scope, other) = match status {
+            429 => (
+                "https://vault.azure.net/.default",
+                "https://storage.azure.com/.default",
+            ),
+            _ => (
+                "https://management.azure.com/.default",
+                "https://graph.microsoft.com/.default",
+            ),
+        };
+        let e = v.credential.get_token(&[scope]).await.unwrap_err();
+        assert_eq!(e.retry_after(), Some(120), "{e}");
+        assert!(e.message().contains("Retry-After"), "{e}");
+        assert_eq!(
+            v.counts(),
+            (1, 0),
+            "HTTP {status}: one request, then back to the caller"
+        );
+        // Another scope needs the same managed-identity token: nothing is sent before 120 s.
+        v.clock.advance(Duration::from_secs(100));
+        let e = v.credential.get_token(&[other]).await.unwrap_err();
+        assert_eq!(e.retry_after(), Some(20), "{e}: what is left of it");
+        assert_eq!(v.counts(), (1, 0), "HTTP {status}: held back");
+        v.emu.clear_faults();
+        v.clock.advance(Duration::from_secs(21));
+        v.credential.get_token(&[other]).await.unwrap();
+        assert_eq!(
+            v.counts(),
+            (2, 1),
+            "HTTP {status}: sent once Retry-After passed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn entra_503_with_a_long_retry_after_is_not_sent_again_early() {
+    let v = Virtual::new().await;
+    v.emu.set_fault(
+        Endpoint::EntraToken,
+        Fault {
+            status: Some(503),
+            retry_after: Some(120),
+            ..Default::default()
+        },
+    );
+    let e = v.token().await.unwrap_err();
+    assert_eq!(e.retry_after(), Some(120));
+    assert_eq!(v.counts(), (1, 1));
+    assert_eq!(v.elapsed(), Duration::ZERO);
+    // The cache answers the callers with that error until Retry-After has passed.
+    v.clock.advance(Duration::from_secs(119));
+    v.token().await.unwrap_err();
+    assert_eq!(v.counts(), (1, 1));
+    v.emu.clear_faults();
+    v.clock.advance(Duration::from_secs(1));
+    v.token().await.unwrap();
+    assert_eq!(v.counts(), (1, 2));
+}

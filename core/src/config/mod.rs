@@ -147,6 +147,7 @@ pub struct CredentialBuilder {
     pub(crate) managed_identity_source: Option<ManagedIdentitySource>,
     pub(crate) token_exchange_audience: Option<String>,
     pub(crate) timeouts: Timeouts,
+    pub(crate) deadline: Option<Duration>,
     pub(crate) expiry_margin: Duration,
     pub(crate) assertion_margin: Duration,
     pub(crate) retries: Retries,
@@ -180,6 +181,7 @@ impl Default for CredentialBuilder {
             managed_identity_source: None,
             token_exchange_audience: None,
             timeouts: Timeouts::default(),
+            deadline: None,
             expiry_margin: Duration::from_secs(DEFAULT_EXPIRY_MARGIN_SECS),
             assertion_margin: Duration::from_secs(
                 crate::credential::ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs(),
@@ -332,6 +334,15 @@ impl CredentialBuilder {
         self
     }
 
+    /// The longest one token request may take, retries included (default 120 s, or
+    /// `CERTLESS_REQUEST_DEADLINE` seconds): then the caller gets an error naming the leg that
+    /// was still being waited on. Keep it above 80 s to ride out IMDS's documented 70-second
+    /// platform updates.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// A cached token is not handed out in its last `margin` (default 60 s), so that it cannot
     /// expire on its way to the resource.
     pub fn expiry_margin(mut self, margin: Duration) -> Self {
@@ -457,6 +468,7 @@ impl CredentialBuilder {
             managed_identity_source: self.managed_identity_source,
             default_audience,
             timeouts: self.timeouts,
+            deadline: validate_deadline(self.deadline, env.as_ref())?,
             expiry_margin: secs(self.expiry_margin),
             assertion_margin: secs(self.assertion_margin),
             retries: self.retries,
@@ -479,6 +491,7 @@ pub(crate) struct ValidatedOptions {
     pub managed_identity_source: Option<ManagedIdentitySource>,
     pub default_audience: String,
     pub timeouts: Timeouts,
+    pub deadline: Duration,
     pub expiry_margin: i64,
     pub assertion_margin: i64,
     pub retries: Retries,
@@ -487,6 +500,44 @@ pub(crate) struct ValidatedOptions {
     pub env: Arc<dyn Environment>,
     pub clock: Arc<dyn Clock>,
     pub origin: String,
+}
+
+/// Default for [`CredentialBuilder::deadline`]: room for IMDS's 70-second platform updates
+/// (retried for 80 s) and an exchange after them.
+pub const DEFAULT_DEADLINE_SECS: u64 = 120;
+
+/// The deadline set on the builder, else `CERTLESS_REQUEST_DEADLINE`, else the default; between
+/// one second and an hour.
+fn validate_deadline(set: Option<Duration>, env: &dyn Environment) -> Result<Duration> {
+    let (deadline, from) = match (set, env.var(vars::REQUEST_DEADLINE)) {
+        (Some(d), _) => (d, "the deadline option".to_string()),
+        (None, Some(value)) => {
+            let secs = value.trim().parse::<f64>().ok().filter(|s| s.is_finite());
+            let secs = secs.ok_or_else(|| {
+                Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!("{} is not a number of seconds", vars::REQUEST_DEADLINE),
+                )
+                .with_remedy("Set it to the seconds one token request may take, e.g. 120.")
+            })?;
+            (
+                Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX),
+                vars::REQUEST_DEADLINE.to_string(),
+            )
+        }
+        (None, None) => return Ok(Duration::from_secs(DEFAULT_DEADLINE_SECS)),
+    };
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&deadline) {
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{from} is {:.3} s; it must be between 1 s and 3600 s",
+                deadline.as_secs_f64()
+            ),
+        )
+        .with_remedy("Use at least a few seconds (more than 80 to ride out IMDS updates)."));
+    }
+    Ok(deadline)
 }
 
 /// Default for [`CredentialBuilder::expiry_margin`].
@@ -541,7 +592,7 @@ fn validate_guid(value: &str, key: &str, what: &str) -> Result<String> {
     Ok(v.to_ascii_lowercase())
 }
 
-fn validate_tenant(value: &str, key: &str) -> Result<String> {
+pub(crate) fn validate_tenant(value: &str, key: &str) -> Result<String> {
     let v = value.trim();
     if looks_like_placeholder(v) {
         return Err(placeholder_error(v, key, "the Directory (tenant) ID"));

@@ -64,7 +64,10 @@ impl ManagedIdentityAssertion {
         let held = self.held_until.lock().unwrap_or_else(|e| e.into_inner());
         held.as_ref()
             .filter(|(until, _)| now < *until)
-            .map(|(_, e)| e.clone())
+            .map(|(until, e)| {
+                e.clone()
+                    .with_retry_after(Some((until - now).unsigned_abs()))
+            })
     }
 
     /// Entra refused `token` as an assertion: forget it, so that the next exchange presents a
