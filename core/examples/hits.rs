@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::hint::black_box;
-use std::time::Instant;
-
 use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 
 fn main() {
@@ -21,13 +18,6 @@ fn main() {
     credential
         .get_token_blocking(&scope, &Default::default())
         .expect("first token");
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let started = Instant::now();
-        for _ in 0..n {
-            black_box(credential.cached_token(black_box(&scope)).unwrap());
-        }
-        best = best.min(started.elapsed().as_nanos() as f64 / f64::from(n));
-    }
+    let best = support::best_hit_ns(&credential, scope[0], n);
     println!("cached_token: {best:.1} ns per hit (best of 5 rounds of {n})");
 }
