@@ -132,7 +132,7 @@ with_emulator() {
 # ---------------------------------------------------------------------------------------------
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$ROOT/include")
 LINK=(-L"$HOST_DIR" -lcertless -lpthread -Wl,-rpath,"$HOST_DIR")
-C_TESTS=(test_offline test_emulator)
+C_TESTS=(test_offline test_emulator test_sigpipe)
 
 compile_c() {
   local t

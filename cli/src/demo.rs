@@ -9,7 +9,7 @@ use certless::env::MapEnv;
 use certless::{Credential, ManagedIdentityId};
 use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 
-use crate::output::{self, print_claims};
+use crate::output::{self, errln, outln, print_claims};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,7 +31,7 @@ pub async fn run(args: Args) -> ExitCode {
     let source = match crate::mi_source(&args.source) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("certless demo: {e}");
+            errln!("certless demo: {e}");
             return ExitCode::from(2);
         }
     };
@@ -44,12 +44,12 @@ pub async fn run(args: Args) -> ExitCode {
     let emulator = match Emulator::start(EmulatorConfig::default(), options).await {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("certless demo: cannot start the emulator: {e}");
+            errln!("certless demo: cannot start the emulator: {e}");
             return ExitCode::from(2);
         }
     };
-    println!("certless demo: managed identity -> federated credential -> access token");
-    println!(
+    outln!("certless demo: managed identity -> federated credential -> access token");
+    outln!(
         "emulator on {} (IMDS, App Service and Entra, loopback only)\n",
         emulator.http_url()
     );
@@ -68,19 +68,19 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return output::fail(&e),
     };
-    println!("[1/3] configuration                      OK");
-    println!("      tenant      {}", credential.tenant_id());
-    println!(
+    outln!("[1/3] configuration                      OK");
+    outln!("      tenant      {}", credential.tenant_id());
+    outln!(
         "      app         {} (the app registration)",
         credential.client_id()
     );
-    println!("      authority   {}", credential.authority_host());
-    println!(
+    outln!("      authority   {}", credential.authority_host());
+    outln!(
         "      credential  SignedAssertionFromManagedIdentity, user-assigned MI client id {}",
         mi.client_id
     );
     if let Some(sel) = credential.managed_identity_source() {
-        println!("      MI source   {} ({})", sel.source, sel.reason);
+        outln!("      MI source   {} ({})", sel.source, sel.reason);
     }
 
     let started = Instant::now();
@@ -88,19 +88,19 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(t) => t,
         Err(e) => return output::fail(&e),
     };
-    println!(
+    outln!(
         "\n[2/3] managed-identity endpoint          OK  {} ms",
         started.elapsed().as_millis()
     );
-    println!(
+    outln!(
         "      token for the exchange audience; decoded claims (what the federated credential must match):"
     );
     match certless::jwt::decode_claims(assertion.token.expose()) {
         Ok(claims) => print_claims(&claims.all, ASSERTION_CLAIMS, "        "),
-        Err(e) => println!("        (not a JWT: {e})"),
+        Err(e) => outln!("        (not a JWT: {e})"),
     }
     if args.show_tokens {
-        println!("      raw: {}", assertion.token.expose());
+        outln!("      raw: {}", assertion.token.expose());
     }
 
     let started = Instant::now();
@@ -108,20 +108,22 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(t) => t,
         Err(e) => return output::fail(&e),
     };
-    println!(
+    outln!(
         "\n[3/3] Entra token exchange               OK  {} ms",
         started.elapsed().as_millis()
     );
-    println!(
+    outln!(
         "      access token for {} ({}, from {}); decoded claims:",
-        args.scope, token.token_type, token.source
+        args.scope,
+        token.token_type,
+        token.source
     );
     match certless::jwt::decode_claims(token.token.expose()) {
         Ok(claims) => print_claims(&claims.all, ACCESS_CLAIMS, "        "),
-        Err(e) => println!("        (not a JWT: {e})"),
+        Err(e) => outln!("        (not a JWT: {e})"),
     }
     if args.show_tokens {
-        println!("      raw: {}", token.token.expose());
+        outln!("      raw: {}", token.token.expose());
     }
 
     let before = emulator.counters();
@@ -132,11 +134,11 @@ pub async fn run(args: Args) -> ExitCode {
     let after = emulator.counters();
     let sum = |c: &certless_emulator::Counters| c.managed_identity() + c.entra_token;
     let upstream = sum(&after) - sum(&before);
-    println!(
+    outln!(
         "\ncache: a second get_token took {} µs and made {upstream} upstream request(s)",
         started.elapsed().as_micros()
     );
-    println!(
+    outln!(
         "upstream requests in all: managed identity {}, Entra {}",
         after.managed_identity(),
         after.entra_token

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use certless::diagnose::{DEFAULT_SCOPE, diagnose, unusable_configuration};
 
+use crate::output::{out, outln};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// A Microsoft.Identity.Web appsettings.json (or its AzureAd section); default: the environment.
@@ -26,9 +28,9 @@ pub async fn run(args: Args) -> ExitCode {
         Err(e) => unusable_configuration(&e),
     };
     if args.json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text());
     }
     if report.ok {
         ExitCode::SUCCESS

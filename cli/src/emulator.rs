@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 
+use crate::output::{errln, outln};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// A registry file (identities, apps, federated credentials); default: the built-in demo registry.
@@ -36,14 +38,14 @@ pub async fn run(args: Args) -> ExitCode {
     let config = match config {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("certless emulator: {e}");
+            errln!("certless emulator: {e}");
             return ExitCode::from(2);
         }
     };
     let source = match crate::mi_source(&args.source) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("certless emulator: {e}");
+            errln!("certless emulator: {e}");
             return ExitCode::from(2);
         }
     };
@@ -58,14 +60,14 @@ pub async fn run(args: Args) -> ExitCode {
     let emulator = match Emulator::start(config, options).await {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("certless emulator: {e}");
+            errln!("certless emulator: {e}");
             return ExitCode::from(2);
         }
     };
     let env = emulator.client_env(source);
-    println!("certless emulator listening on {}", emulator.http_url());
+    outln!("certless emulator listening on {}", emulator.http_url());
     if let Some(https) = emulator.https_url() {
-        println!(
+        outln!(
             "  https: {https} (CA: {})",
             emulator
                 .ca_pem_path()
@@ -73,13 +75,13 @@ pub async fn run(args: Args) -> ExitCode {
                 .unwrap_or_default()
         );
     }
-    println!(
+    outln!(
         "  admin: {}/_emulator/info, /_emulator/counters, /_emulator/faults",
         emulator.http_url()
     );
-    println!("Environment for a client (POSIX shell):");
+    outln!("Environment for a client (POSIX shell):");
     for (k, v) in &env {
-        println!("export {k}={v}");
+        outln!("export {k}={v}");
     }
     if let Some(path) = &args.ready_file {
         let info = serde_json::json!({
@@ -95,11 +97,11 @@ pub async fn run(args: Args) -> ExitCode {
         if let Err(e) =
             std::fs::write(&tmp, info.to_string()).and_then(|()| std::fs::rename(&tmp, path))
         {
-            eprintln!("certless emulator: cannot write {}: {e}", path.display());
+            errln!("certless emulator: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
-    println!("Press Ctrl-C to stop.");
+    outln!("Press Ctrl-C to stop.");
     let _ = tokio::signal::ctrl_c().await;
     emulator.shutdown();
     ExitCode::SUCCESS

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::errln;
+
 #[derive(Parser)]
 #[command(
     name = "certless",
@@ -69,17 +71,10 @@ pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, S
 }
 
 fn main() -> ExitCode {
+    // SIGPIPE stays ignored, as Rust's runtime leaves it: with the default disposition a server
+    // resetting a TLS connection would kill the process (the close alert written after the reset
+    // raises it). A closed standard output is handled where it is written (`output::outln!`).
     let cli = Cli::parse();
-    // Like every Unix tool, the printing commands end quietly on a closed pipe (`certless token
-    // ... | head`) instead of panicking. Not the emulator: a client hanging up mid-answer must
-    // not kill the server.
-    #[cfg(unix)]
-    if !matches!(cli.command, Command::Emulator(_)) {
-        // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -87,7 +82,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("certless: cannot start the async runtime: {e}");
+            errln!("certless: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };

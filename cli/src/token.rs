@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use certless::TokenRequestOptions;
 
-use crate::output;
+use crate::output::{self, outln};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,14 +41,14 @@ pub async fn run(args: Args) -> ExitCode {
                 "tokenType": &*token.token_type,
                 "source": token.source.as_str(),
             });
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json).unwrap_or_default()
             );
             ExitCode::SUCCESS
         }
         Ok(token) => {
-            println!("{}", token.token.expose());
+            outln!("{}", token.token.expose());
             ExitCode::SUCCESS
         }
         Err(e) => output::fail(&e),

@@ -1,8 +1,8 @@
 //! The `certless` binary as a user runs it.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind, StartOptions};
 
 fn certless() -> Command {
     Command::new(env!("CARGO_BIN_EXE_certless"))
@@ -207,4 +207,94 @@ fn doctor_exits_0_only_with_a_token() {
             .iter()
             .any(|l| l["leg"] == "exchange" && l["status"] == "fail")
     );
+}
+
+fn emulator_https() -> certless_emulator::RunningEmulator {
+    Emulator::start_blocking(
+        EmulatorConfig::default(),
+        StartOptions {
+            http_port: 0,
+            https_port: Some(0),
+            state_dir: None,
+        },
+    )
+    .unwrap()
+}
+
+/// `certless token` and `certless doctor` for `source`, while the emulator resets the connection
+/// halfway through the body of one answer of `endpoint`: both get their token, exit 0.
+fn survives_one_reset(
+    emu: &certless_emulator::RunningEmulator,
+    source: MiSourceKind,
+    endpoint: Endpoint,
+) {
+    let env = emu.client_env(source);
+    let ca = emu.ca_pem_path().unwrap();
+    let count = |emu: &certless_emulator::RunningEmulator| match endpoint {
+        Endpoint::EntraToken => emu.counters().entra_token,
+        _ => emu.counters().service_fabric,
+    };
+    for command in ["token", "doctor"] {
+        emu.reset_counters();
+        emu.set_fault(endpoint, Fault::reset_mid_body().times(1));
+        let out = certless()
+            .args([command, "--scope", "https://graph.microsoft.com/.default"])
+            .envs(env.clone())
+            .env("CERTLESS_CA_FILE", &ca)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{command} with a reset from {endpoint:?}: {:?}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(count(emu), 2, "{command}: the reset request and its retry");
+        if command == "token" {
+            emu.verify_access_token(stdout.trim()).unwrap();
+        } else {
+            assert!(stdout.starts_with("OK"), "{stdout}");
+            assert!(stdout.contains("tried once more"), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn a_reset_mid_response_from_entra_over_tls_is_retried() {
+    let emu = emulator_https();
+    // HTTP/1.1 (as through many TLS-inspecting proxies): after the reset its client writes a TLS
+    // close alert to the dead socket, which raised SIGPIPE and killed the process (exit 141).
+    emu.set_https_http2(false);
+    survives_one_reset(&emu, MiSourceKind::Imds, Endpoint::EntraToken);
+    emu.set_https_http2(true);
+    survives_one_reset(&emu, MiSourceKind::Imds, Endpoint::EntraToken);
+}
+
+#[test]
+fn a_reset_mid_response_from_service_fabric_is_retried() {
+    let emu = emulator_https();
+    survives_one_reset(&emu, MiSourceKind::ServiceFabric, Endpoint::ServiceFabric);
+}
+
+/// `certless token ... | head -c1`: the reader goes away before the token is written. The
+/// command ends quietly, with exit 0, neither killed by SIGPIPE nor panicking on EPIPE.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let emu = emulator_https();
+    for command in ["token", "doctor"] {
+        let mut child = certless()
+            .args([command, "--scope", "https://graph.microsoft.com/.default"])
+            .envs(emu.client_env(MiSourceKind::Imds))
+            .env("CERTLESS_CA_FILE", emu.ca_pem_path().unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{command}");
+    }
 }

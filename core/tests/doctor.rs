@@ -219,6 +219,46 @@ async fn managed_identity_endpoint_down() {
     );
 }
 
+/// A connection dropped or reset while the answer comes is retried by the token flow, so the
+/// doctor tries once more too (and says so) rather than blame the network for one drop.
+#[tokio::test]
+async fn a_connection_dropped_mid_answer_is_tried_once_more() {
+    let emu = emulator().await;
+    for (endpoint, leg) in [
+        (Endpoint::Imds, "managed_identity"),
+        (Endpoint::EntraToken, "exchange"),
+    ] {
+        for fault in [Fault::reset_mid_body(), Fault::dropped_connection()] {
+            emu.reset_counters();
+            emu.set_fault(endpoint, fault.clone().times(1));
+            let (report, first) = doctor(user_assigned(&emu)).await;
+            assert!(report.ok, "{endpoint:?} {fault:?}: {}", report.to_text());
+            assert!(first.contains("token obtained"), "{first}");
+            let leg = report.legs.iter().find(|l| l.leg == leg).unwrap();
+            assert_eq!(leg.status, Status::Warn, "{}", report.to_text());
+            assert!(
+                leg.checks
+                    .iter()
+                    .any(|c| c.status == Status::Warn && c.detail.contains("tried once more")),
+                "{}",
+                report.to_text()
+            );
+            let requests = |e: Endpoint| if e == endpoint { 2 } else { 1 };
+            let counters = emu.counters();
+            assert_eq!(
+                (counters.imds, counters.entra_token),
+                (requests(Endpoint::Imds), requests(Endpoint::EntraToken))
+            );
+        }
+    }
+    // Only once: a connection that drops every time is the diagnosis.
+    emu.reset_counters();
+    emu.set_fault(Endpoint::EntraToken, Fault::reset_mid_body());
+    let (_, first) = doctor(user_assigned(&emu)).await;
+    assert_names(&first, &["dropped the connection"]);
+    assert_eq!(emu.counters().entra_token, 2);
+}
+
 #[tokio::test]
 async fn imds_being_updated() {
     let emu = emulator().await;

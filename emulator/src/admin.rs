@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -34,6 +35,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             get(list_faults).post(set_fault).delete(clear_faults),
         )
         .route("/time-offset", get(time_offset).post(set_time_offset))
+        .route("/https-http2", get(https_http2).post(set_https_http2))
         .route(
             "/expires-on-format",
             get(expires_on_formats)
@@ -138,6 +140,26 @@ async fn set_time_offset(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
         Ok(t) => {
             shared.clock.set_offset(t.secs);
             ok(json!({ "secs": t.secs }))
+        }
+        Err(e) => bad_request(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Switch {
+    enabled: bool,
+}
+
+async fn https_http2(State(shared): State<Arc<Shared>>) -> Response {
+    ok(json!({ "enabled": shared.https_http2.load(Ordering::Relaxed) }))
+}
+
+async fn set_https_http2(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse::<Switch>(&body) {
+        Ok(s) => {
+            shared.https_http2.store(s.enabled, Ordering::Relaxed);
+            ok(json!({ "enabled": s.enabled }))
         }
         Err(e) => bad_request(e),
     }

@@ -1,6 +1,6 @@
-//! Fault injection: make an endpoint answer with a chosen status, `Retry-After`, delay, broken body, or a dropped
-//! connection, for the next N requests or until cleared. This is how tests exercise the retry rules of
-//! PROTOCOL.md §3 against a real socket.
+//! Fault injection: make an endpoint answer with a chosen status, `Retry-After`, delay, broken body, a dropped
+//! connection, or a connection reset in the middle of the body, for the next N requests or until cleared. This is
+//! how tests exercise the retry rules of PROTOCOL.md §3 against a real socket.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +17,8 @@ use crate::state::{Endpoint, lock};
 ///
 /// The parts combine: `delay` is waited first; then `drop_connection` closes the socket without an answer; else
 /// `status` replaces the endpoint's answer with an error of that status in the endpoint's own error shape; `body`
-/// replaces the body of whatever answer is sent (so `body` alone breaks a 200); `retry_after` adds `Retry-After`.
+/// replaces the body of whatever answer is sent (so `body` alone breaks a 200); `retry_after` adds `Retry-After`;
+/// last, `reset_mid_body` sends the answer's head and half its body, then resets the connection (TCP RST).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fault {
     pub status: Option<u16>,
@@ -27,6 +28,10 @@ pub struct Fault {
     /// Apply to the next N requests, then stop; `None` = until cleared.
     pub remaining: Option<u32>,
     pub drop_connection: bool,
+    /// Send the head and half the body, then reset the connection (SO_LINGER 0, then close): what a client sees
+    /// when a load balancer or the endpoint's host dies mid-response. Over TLS the client is then left with a
+    /// socket it can no longer write its close alert to.
+    pub reset_mid_body: bool,
 }
 
 /// A replacement body.
@@ -62,6 +67,14 @@ impl Fault {
     pub fn dropped_connection() -> Self {
         Fault {
             drop_connection: true,
+            ..Fault::default()
+        }
+    }
+
+    /// Answer normally, but reset the connection halfway through the body.
+    pub fn reset_mid_body() -> Self {
+        Fault {
+            reset_mid_body: true,
             ..Fault::default()
         }
     }
@@ -113,6 +126,8 @@ pub(crate) struct FaultSpec {
     pub remaining: Option<u32>,
     #[serde(default)]
     pub drop_connection: bool,
+    #[serde(default)]
+    pub reset_mid_body: bool,
 }
 
 impl FaultSpec {
@@ -131,6 +146,7 @@ impl FaultSpec {
                 body: self.body,
                 remaining: self.remaining,
                 drop_connection: self.drop_connection,
+                reset_mid_body: self.reset_mid_body,
             },
         ))
     }
@@ -146,6 +162,7 @@ impl FaultSpec {
             body: f.body.clone(),
             remaining: f.remaining,
             drop_connection: f.drop_connection,
+            reset_mid_body: f.reset_mid_body,
         }
     }
 }
@@ -259,6 +276,11 @@ mod tests {
             serde_json::from_str(r#"{"endpoint":"entra_token","body":"malformed"}"#)
                 .expect("parses");
         assert_eq!(body.body, Some(FaultBody::Malformed));
+        let reset: FaultSpec =
+            serde_json::from_str(r#"{"endpoint":"service_fabric","reset_mid_body":true}"#)
+                .expect("parses");
+        let (_, fault) = reset.into_fault().expect("valid");
+        assert_eq!(fault, Fault::reset_mid_body());
         assert!(serde_json::from_str::<FaultSpec>(r#"{"endpoint":"imds","stauts":429}"#).is_err());
         let bad = FaultSpec {
             status: Some(99),

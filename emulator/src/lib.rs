@@ -27,8 +27,9 @@
 //! | `GET /_emulator/info` | | [`EmulatorInfo`] |
 //! | `GET /_emulator/counters`, `POST /_emulator/counters/reset` | | [`Counters`] |
 //! | `GET /_emulator/requests`, `DELETE /_emulator/requests` | | list of [`RecordedRequest`] |
-//! | `GET`/`POST`/`DELETE /_emulator/faults` | `{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":"malformed"\|"empty"\|{"custom":".."},"remaining":2,"drop_connection":false}` | active faults |
+//! | `GET`/`POST`/`DELETE /_emulator/faults` | `{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":"malformed"\|"empty"\|{"custom":".."},"remaining":2,"drop_connection":false,"reset_mid_body":false}` | active faults |
 //! | `GET`/`POST /_emulator/time-offset` | `{"secs":-600}` | `{"secs":-600}` |
+//! | `GET`/`POST /_emulator/https-http2` | `{"enabled":false}` | `{"enabled":false}`: whether new HTTPS connections are offered HTTP/2 (default) or HTTP/1.1 only |
 //! | `GET`/`POST`/`DELETE /_emulator/expires-on-format` | `{"endpoint":"imds","format":"date_string"}` | formats set, by endpoint |
 //! | `GET`/`PUT /_emulator/registry` | the configuration file's JSON | the registry |
 //! | `POST /_emulator/verify` | `{"token":".."}` | `{"valid":true,"claims":{..}}` or `{"valid":false,"error":".."}` |
@@ -114,6 +115,7 @@ mod tokens;
 mod wire;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -183,6 +185,7 @@ impl Emulator {
             path: arc_dir.clone(),
             source,
         })?;
+        let https_http2 = Arc::new(AtomicBool::new(true));
         let (https, ca_pem_path, server_thumbprint) = match opts.https_port {
             None => (None, None, None),
             Some(port) => {
@@ -194,8 +197,13 @@ impl Emulator {
                     path: ca_path.clone(),
                     source,
                 })?;
+                let tls = server::Https {
+                    acceptor: material.acceptor,
+                    acceptor_http1: material.acceptor_http1,
+                    offer_http2: https_http2.clone(),
+                };
                 (
-                    Some((listener, material.acceptor)),
+                    Some((listener, tls)),
                     Some(ca_path),
                     Some(material.server_thumbprint),
                 )
@@ -222,13 +230,14 @@ impl Emulator {
                 server_thumbprint,
             },
             arc: arc::ArcState::new(arc_dir),
+            https_http2,
             shutdown,
         });
 
         let router = router::build(shared.clone());
         server::spawn_listener(http, None, router.clone(), shutdown_rx.clone());
-        if let Some((listener, acceptor)) = https {
-            server::spawn_listener(listener, Some(acceptor), router, shutdown_rx);
+        if let Some((listener, tls)) = https {
+            server::spawn_listener(listener, Some(tls), router, shutdown_rx);
         }
         log::info!(
             "emulator: listening on {}{}",
@@ -464,6 +473,12 @@ impl RunningEmulator {
 
     pub fn clear_faults(&self) {
         self.shared().faults.clear();
+    }
+
+    /// Whether the HTTPS listener offers HTTP/2 (ALPN) to new connections: on by default, as Entra does; off, it
+    /// speaks HTTP/1.1 only, as many TLS-inspecting proxies do. Open connections keep their protocol.
+    pub fn set_https_http2(&self, enabled: bool) {
+        self.shared().https_http2.store(enabled, Ordering::Relaxed);
     }
 
     /// Skews the emulator's clock by `secs` (negative: the past) for everything it issues and checks.

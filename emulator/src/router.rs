@@ -2,16 +2,20 @@
 //! The admin surface (`/_emulator/`) sits outside that layer, so driving the emulator never shows up in what it
 //! observed.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
+use futures_util::StreamExt;
+use futures_util::stream;
 
 use crate::faults;
 use crate::server::ConnInfo;
@@ -129,6 +133,7 @@ async fn observe(
         }
     }
 
+    let conn = parts.extensions.get::<ConnInfo>().cloned();
     let response = match fault.as_ref().and_then(|f| f.status) {
         Some(status) => fault_response(&shared, endpoint, status, &parts.headers),
         None => {
@@ -142,7 +147,12 @@ async fn observe(
     };
     record.status = Some(response.status().as_u16());
     shared.journal.push(record);
-    response
+    match conn {
+        Some(conn) if fault.is_some_and(|f| f.reset_mid_body) => {
+            reset_mid_body(response, conn).await
+        }
+        _ => response,
+    }
 }
 
 /// Closes the request's connection without an answer: the connection task drops this future with the socket.
@@ -154,6 +164,28 @@ async fn drop_connection(parts: &Parts) -> Response {
         }
         None => status_only(StatusCode::INTERNAL_SERVER_ERROR),
     }
+}
+
+/// How long the first half of the body has to reach the client before the reset.
+const RESET_PAUSE: Duration = Duration::from_millis(50);
+
+/// Sends the response's head (with the full `Content-Length`) and half its body, then resets the connection.
+async fn reset_mid_body(response: Response, conn: ConnInfo) -> Response {
+    let (mut head, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    head.headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let first_half = bytes.slice(..bytes.len() / 2);
+    let reset = async move {
+        // The pause lets hyper flush the first half (it flushes once the body has nothing ready).
+        tokio::time::sleep(RESET_PAUSE).await;
+        conn.reset_now();
+        std::future::pending::<Result<Bytes, Infallible>>().await
+    };
+    let body = stream::once(std::future::ready(Ok(first_half))).chain(stream::once(reset));
+    Response::from_parts(head, Body::from_stream(body))
 }
 
 fn fault_response(

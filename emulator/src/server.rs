@@ -1,8 +1,9 @@
 //! Listeners and connections: bind 127.0.0.1 only, serve the router over HTTP/1.1 and HTTP/2 (TLS optional), and
-//! give each request a handle on its own connection so a fault can drop it.
+//! give each request a handle on its own connection so a fault can drop or reset it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -24,6 +25,25 @@ pub(crate) struct ConnInfo {
     pub port: u16,
     /// Notifying this closes the connection without an answer.
     pub kill: Arc<Notify>,
+    /// Set before `kill` to make that close a reset (RST) instead of an orderly FIN.
+    pub reset: Arc<AtomicBool>,
+}
+
+impl ConnInfo {
+    /// Resets the connection now: whatever the client has not read yet is lost, and its next write fails.
+    pub fn reset_now(&self) {
+        self.reset.store(true, Ordering::SeqCst);
+        self.kill.notify_one();
+    }
+}
+
+/// The HTTPS listener's TLS: which protocols it offers is switchable while it runs.
+#[derive(Clone)]
+pub(crate) struct Https {
+    pub acceptor: TlsAcceptor,
+    pub acceptor_http1: TlsAcceptor,
+    /// Whether new connections are offered HTTP/2; else HTTP/1.1 only.
+    pub offer_http2: Arc<AtomicBool>,
 }
 
 /// The emulator is for local tests only: it listens on loopback and nowhere else.
@@ -38,7 +58,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) fn spawn_listener(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Https>,
     router: Router,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
@@ -74,16 +94,21 @@ pub(crate) fn spawn_listener(
 
 async fn serve_connection(
     stream: TcpStream,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Https>,
     router: Router,
     port: u16,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let kill = Arc::new(Notify::new());
+    let reset = Arc::new(AtomicBool::new(false));
+    // A second handle on the socket: hyper owns the stream, and a reset needs SO_LINGER 0 set on the socket
+    // before its last descriptor is closed.
+    let control = socket2::SockRef::from(&stream).try_clone().ok();
     let info = ConnInfo {
         scheme: if tls.is_some() { "https" } else { "http" },
         port,
         kill: kill.clone(),
+        reset: reset.clone(),
     };
     let inner = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -100,7 +125,12 @@ async fn serve_connection(
                 _ = shutdown.wait_for(|s| *s) => {}
             }
         }
-        Some(acceptor) => {
+        Some(https) => {
+            let acceptor = if https.offer_http2.load(Ordering::Relaxed) {
+                https.acceptor
+            } else {
+                https.acceptor_http1
+            };
             let tls_stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(s)) => s,
@@ -116,6 +146,11 @@ async fn serve_connection(
                 _ = kill.notified() => {}
                 _ = shutdown.wait_for(|s| *s) => {}
             }
+        }
+    }
+    if reset.load(Ordering::SeqCst) {
+        if let Some(socket) = &control {
+            let _ = socket.set_linger(Some(Duration::ZERO));
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -166,6 +167,8 @@ pub(crate) struct Shared {
     pub expires_on: Mutex<HashMap<Endpoint, ExpiresOnFormat>>,
     pub addresses: Addresses,
     pub arc: crate::arc::ArcState,
+    /// Whether the HTTPS listener offers HTTP/2 to new connections.
+    pub https_http2: Arc<AtomicBool>,
     /// Sending `true` stops every listener and connection.
     pub shutdown: watch::Sender<bool>,
 }

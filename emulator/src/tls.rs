@@ -14,7 +14,10 @@ use tokio_rustls::TlsAcceptor;
 use crate::error::EmulatorError;
 
 pub(crate) struct TlsMaterial {
+    /// Offers HTTP/2 and HTTP/1.1 (ALPN).
     pub acceptor: TlsAcceptor,
+    /// Offers HTTP/1.1 only, as many TLS-inspecting proxies do.
+    pub acceptor_http1: TlsAcceptor,
     pub ca_pem: String,
     /// SHA-1 of the server certificate (uppercase hex), what Service Fabric clients pin.
     pub server_thumbprint: String,
@@ -68,6 +71,8 @@ pub(crate) fn generate() -> Result<TlsMaterial, EmulatorError> {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )
         .map_err(crypto)?;
+    let mut http1 = config.clone();
+    http1.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 
     let sha1 = aws_lc_rs::digest::digest(
@@ -76,6 +81,7 @@ pub(crate) fn generate() -> Result<TlsMaterial, EmulatorError> {
     );
     Ok(TlsMaterial {
         acceptor: TlsAcceptor::from(Arc::new(config)),
+        acceptor_http1: TlsAcceptor::from(Arc::new(http1)),
         ca_pem: ca_cert.pem(),
         server_thumbprint: sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect(),
     })

@@ -359,3 +359,78 @@ async fn shutdown_over_http_stops_the_listener() {
     }
     assert!(refused, "listener still accepting after shutdown");
 }
+
+#[tokio::test]
+async fn https_http2_switch_and_reset_fault_over_http() {
+    let emu = common::start_with(
+        EmulatorConfig::default(),
+        StartOptions {
+            https_port: Some(0),
+            ..StartOptions::default()
+        },
+    )
+    .await;
+    let c = client();
+    let base = format!("{}/_emulator", emu.http_url());
+    let (status, on) = admin(
+        &c,
+        reqwest::Method::GET,
+        format!("{base}/https-http2"),
+        None,
+    )
+    .await;
+    assert_eq!((status, on), (StatusCode::OK, json!({"enabled": true})));
+    let (status, off) = admin(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/https-http2"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!((status, off), (StatusCode::OK, json!({"enabled": false})));
+    let (_, now) = admin(
+        &c,
+        reqwest::Method::GET,
+        format!("{base}/https-http2"),
+        None,
+    )
+    .await;
+    assert_eq!(now, json!({"enabled": false}));
+    let (status, _) = admin(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/https-http2"),
+        Some(json!({"enabled": "no"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, faults) = admin(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/faults"),
+        Some(json!({"endpoint": "entra_token", "reset_mid_body": true, "remaining": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(faults[0]["reset_mid_body"], true);
+    let https = common::https_client(&emu.ca_pem_path().expect("ca.pem"));
+    let assertion = mi_assertion(&emu, &client()).await;
+    let resp = https
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            emu.https_url().expect("https"),
+            emu.tenant_id()
+        ))
+        .form(&common::exchange_form(
+            &emu,
+            &assertion,
+            "https://graph.microsoft.com/.default",
+        ))
+        .send()
+        .await
+        .expect("the head arrives");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.bytes().await.is_err(), "the body is cut by the reset");
+    assert_eq!(emu.counters().entra_token, 1);
+}

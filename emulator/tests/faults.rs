@@ -4,9 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use certless_emulator::{ARM_RESOURCE, Endpoint, Fault, FaultBody};
-use common::{client, exchange, imds, mi_assertion, start};
-use reqwest::StatusCode;
+use certless_emulator::{ARM_RESOURCE, EmulatorConfig, Endpoint, Fault, FaultBody, StartOptions};
+use common::{client, exchange, imds, mi_assertion, start, start_with};
+use reqwest::{StatusCode, Version};
 
 async fn imds_raw(
     emu: &certless_emulator::RunningEmulator,
@@ -150,4 +150,90 @@ async fn dropped_connection_gets_no_answer() {
 
     let resp = imds_raw(&emu, &client()).await.expect("answers again");
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// A client of the HTTPS listener that offers HTTP/2 as well as HTTP/1.1 (ALPN), as reqwest's
+/// default TLS does.
+fn alpn_client(ca_pem: &std::path::Path) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_pem).expect("ca.pem") {
+        roots.add(cert.expect("certificate")).expect("CA accepted");
+    }
+    let mut tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .no_proxy()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn reset_mid_body_sends_the_head_and_half_the_body_then_resets() {
+    let emu = start_with(
+        EmulatorConfig::default(),
+        StartOptions {
+            https_port: Some(0),
+            ..StartOptions::default()
+        },
+    )
+    .await;
+    let https = emu.https_url().expect("https on");
+    let ca = emu.ca_pem_path().expect("ca.pem");
+    let cases = [
+        (client(), emu.http_url(), true, Version::HTTP_11),
+        (alpn_client(&ca), https.clone(), true, Version::HTTP_2),
+        (alpn_client(&ca), https.clone(), false, Version::HTTP_11),
+    ];
+    for (c, base, http2, version) in cases {
+        emu.set_https_http2(http2);
+        emu.clear_requests();
+        emu.set_fault(Endpoint::Imds, Fault::reset_mid_body().times(1));
+        let url = format!("{base}/metadata/identity/oauth2/token");
+        let query = [("api-version", "2018-02-01"), ("resource", ARM_RESOURCE)];
+        let resp = c
+            .get(&url)
+            .header("Metadata", "true")
+            .query(&query)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{base}: the head arrives: {e:?}"));
+        assert_eq!(resp.status(), StatusCode::OK, "{base}");
+        assert_eq!(resp.version(), version, "{base}, http2 offered: {http2}");
+        let full = resp.content_length().expect("the whole body's length");
+        let mut resp = resp;
+        let mut received = 0;
+        let err = loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => received += chunk.len() as u64,
+                Ok(None) => panic!("{base}: the body ended after {received} of {full} bytes"),
+                Err(e) => break e,
+            }
+        };
+        assert!(received < full, "{base}: {received} of {full} bytes");
+        let cause = format!("{err:?}").to_ascii_lowercase();
+        assert!(cause.contains("reset"), "{base}: {cause}");
+        let recorded = emu.requests();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].status, Some(200));
+        assert!(recorded[0].fault_applied);
+
+        let resp = c
+            .get(&url)
+            .header("Metadata", "true")
+            .query(&query)
+            .send()
+            .await
+            .expect("answers again");
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.bytes().await.expect("the whole body this time");
+    }
 }

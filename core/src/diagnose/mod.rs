@@ -17,7 +17,7 @@ use crate::clock::to_iso8601;
 use crate::config::CredentialBuilder;
 use crate::credential::{Credential, TokenRequestOptions};
 use crate::env::process_env;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::jwt::{Claims, decode_claims};
 use crate::managed_identity::expiry::{civil_to_unix, parse_hms};
 use crate::managed_identity::{ManagedIdentityId, select_source};
@@ -31,7 +31,8 @@ const SKEW_WARN_SECS: i64 = 60;
 /// Diagnoses the credential `builder` describes by getting a token for `scope`.
 ///
 /// Each leg is tried once, without retries, so that the answer comes in seconds and shows what
-/// the endpoints say right now.
+/// the endpoints say right now; only a connection dropped mid-answer is tried a second time, as
+/// the token flow would (and the report says so).
 pub async fn diagnose(builder: CredentialBuilder, scope: &str) -> Report {
     let mut doctor = Doctor::default();
     doctor
@@ -90,6 +91,27 @@ fn check(status: Status, name: &str, detail: impl Into<String>) -> Check {
         detail: detail.into(),
         fix: None,
     }
+}
+
+/// A connection the server dropped or reset while answering (one that was never made is not
+/// this): the token flow retries it, so one such drop is not the diagnosis.
+fn dropped_mid_answer(error: &Error) -> bool {
+    let e = error.primary();
+    matches!(
+        e.code(),
+        ErrorCode::ManagedIdentityUnreachable | ErrorCode::ExchangeUnreachable
+    ) && !e.in_connect()
+}
+
+fn tried_again(error: &Error) -> Check {
+    check(
+        Status::Warn,
+        "connection",
+        format!(
+            "{}; tried once more, as the token flow does",
+            error.primary().message()
+        ),
+    )
 }
 
 fn leg(leg: &'static str, title: &'static str) -> LegReport {
@@ -292,7 +314,13 @@ impl Doctor {
             ));
         }
         let started = Instant::now();
-        let result = credential.managed_identity_assertion().await;
+        let result = match credential.managed_identity_assertion().await {
+            Err(e) if dropped_mid_answer(&e) => {
+                report.checks.push(tried_again(&e));
+                credential.managed_identity_assertion().await
+            }
+            other => other,
+        };
         report.latency_ms = Some(started.elapsed().as_millis());
         let token = match result {
             Ok(t) => t,
@@ -526,7 +554,13 @@ impl Doctor {
             ..Default::default()
         };
         let started = Instant::now();
-        let result = credential.get_token_with(&[scope], &options).await;
+        let result = match credential.get_token_with(&[scope], &options).await {
+            Err(e) if dropped_mid_answer(&e) => {
+                report.checks.push(tried_again(&e));
+                credential.get_token_with(&[scope], &options).await
+            }
+            other => other,
+        };
         report.latency_ms = Some(started.elapsed().as_millis());
         let token = match result {
             Ok(t) => t,
