@@ -81,23 +81,31 @@ pub(crate) fn managed_identity_client(
 /// `NO_PROXY`, lower case first as curl does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ProxySettings {
-    https: Option<String>,
-    http: Option<String>,
-    all: Option<String>,
+    https: Option<ProxyVariable>,
+    http: Option<ProxyVariable>,
+    all: Option<ProxyVariable>,
     no_proxy: Option<String>,
+}
+
+/// A proxy URL and the name of the variable it came from, as the user spelled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ProxyVariable {
+    name: &'static str,
+    url: String,
 }
 
 impl ProxySettings {
     pub fn from_env(env: &dyn crate::env::Environment) -> Self {
-        let var = |name: &str| {
-            env.var(&name.to_ascii_lowercase())
-                .or_else(|| env.var(name))
+        let var = |lower: &'static str, upper: &'static str| {
+            [lower, upper]
+                .into_iter()
+                .find_map(|name| env.var(name).map(|url| ProxyVariable { name, url }))
         };
         ProxySettings {
-            https: var("HTTPS_PROXY"),
-            http: var("HTTP_PROXY"),
-            all: var("ALL_PROXY"),
-            no_proxy: var("NO_PROXY"),
+            https: var("https_proxy", "HTTPS_PROXY"),
+            http: var("http_proxy", "HTTP_PROXY"),
+            all: var("all_proxy", "ALL_PROXY"),
+            no_proxy: env.var("no_proxy").or_else(|| env.var("NO_PROXY")),
         }
     }
 
@@ -108,17 +116,13 @@ impl ProxySettings {
         use hyper_util::client::proxy::matcher::Matcher;
         let destination: ::http::Uri = url.as_str().parse().ok()?;
         let no_proxy = self.no_proxy.as_deref().unwrap_or_default();
-        let entries = [
-            ("HTTPS_PROXY", &self.https, 0),
-            ("HTTP_PROXY", &self.http, 1),
-            ("ALL_PROXY", &self.all, 2),
-        ];
-        entries.into_iter().find_map(|(variable, value, kind)| {
-            let value = value.as_deref()?;
+        let entries = [(&self.https, 0), (&self.http, 1), (&self.all, 2)];
+        entries.into_iter().find_map(|(variable, kind)| {
+            let ProxyVariable { name, url } = variable.as_ref()?;
             let matcher = match kind {
-                0 => Matcher::builder().https(value),
-                1 => Matcher::builder().http(value),
-                _ => Matcher::builder().all(value),
+                0 => Matcher::builder().https(url.as_str()),
+                1 => Matcher::builder().http(url.as_str()),
+                _ => Matcher::builder().all(url.as_str()),
             };
             let proxy = matcher.no(no_proxy).build().intercept(&destination)?;
             let uri = proxy.uri();
@@ -128,7 +132,7 @@ impl ProxySettings {
                 _ => 80,
             });
             Some(ProxyRoute {
-                variable,
+                variable: name,
                 // Rebuilt from host and port: the credentials in the variable stay out.
                 address: format!("{}:{port}", uri.host()?),
             })
@@ -142,13 +146,11 @@ impl ProxySettings {
             .no_proxy
             .as_deref()
             .and_then(reqwest::NoProxy::from_string);
-        let entries = [
-            ("HTTPS_PROXY", &self.https, 0),
-            ("HTTP_PROXY", &self.http, 1),
-            ("ALL_PROXY", &self.all, 2),
-        ];
-        for (name, value, kind) in entries {
-            let Some(url) = value else { continue };
+        let entries = [(&self.https, 0), (&self.http, 1), (&self.all, 2)];
+        for (variable, kind) in entries {
+            let Some(ProxyVariable { name, url }) = variable else {
+                continue;
+            };
             let proxy = match kind {
                 0 => reqwest::Proxy::https(url.as_str()),
                 1 => reqwest::Proxy::http(url.as_str()),

@@ -155,35 +155,40 @@ async fn a_proxy_that_refuses_is_named_without_its_credentials() {
         .local_addr()
         .unwrap()
         .port();
-    let env = MapEnv::new()
-        .with_vars(emu.client_env(MiSourceKind::Imds))
-        .with_var(
-            "HTTP_PROXY",
-            format!("http://proxyuser:s3cret@127.0.0.1:{port}"),
+    for variable in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
+        let env = MapEnv::new()
+            .with_vars(emu.client_env(MiSourceKind::Imds))
+            .with_var(
+                variable,
+                format!("http://proxyuser:s3cret@127.0.0.1:{port}"),
+            );
+        let credential = builder(&emu, MiSourceKind::Imds)
+            .environment(Arc::new(env))
+            .retries(Retries::none())
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .build()
+            .unwrap();
+        let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.leg(), Leg::Exchange, "{text}");
+        assert!(
+            text.contains(&format!(
+                "the proxy 127.0.0.1:{port} (set by {variable}) refused"
+            )),
+            "{text}"
         );
-    let credential = builder(&emu, MiSourceKind::Imds)
-        .environment(Arc::new(env))
-        .retries(Retries::none())
-        .managed_identity(ManagedIdentityId::SystemAssigned)
-        .build()
-        .unwrap();
-    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
-    let text = e.to_string();
-    assert_eq!(e.leg(), Leg::Exchange, "{text}");
-    assert!(
-        text.contains(&format!("proxy 127.0.0.1:{port}")) && text.contains("HTTP_PROXY"),
-        "{text}"
-    );
-    assert!(
-        e.remedy().unwrap_or_default().contains("NO_PROXY"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("s3cret") && !text.contains("proxyuser"),
-        "{text}"
-    );
-    // The managed-identity leg never used the proxy, and got its token.
-    assert_eq!(emu.counters().imds, 1);
+        let remedy = e.remedy().unwrap_or_default();
+        assert!(
+            remedy.contains("NO_PROXY") && remedy.contains(variable),
+            "{text}"
+        );
+        assert!(
+            !text.contains("s3cret") && !text.contains("proxyuser"),
+            "{text}"
+        );
+    }
+    // The managed-identity leg never used the proxy, and got its token each time.
+    assert_eq!(emu.counters().imds, 3);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::echo::echo;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, Response};
@@ -47,9 +48,12 @@ impl fmt::Display for ManagedIdentityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ManagedIdentityId::SystemAssigned => f.write_str("system-assigned"),
-            ManagedIdentityId::ClientId(id) => write!(f, "user-assigned (client id {id})"),
-            ManagedIdentityId::ObjectId(id) => write!(f, "user-assigned (object id {id})"),
-            ManagedIdentityId::ResourceId(id) => write!(f, "user-assigned (resource id {id})"),
+            // Configuration values, shown in errors.
+            ManagedIdentityId::ClientId(id) => write!(f, "user-assigned (client id {})", echo(id)),
+            ManagedIdentityId::ObjectId(id) => write!(f, "user-assigned (object id {})", echo(id)),
+            ManagedIdentityId::ResourceId(id) => {
+                write!(f, "user-assigned (resource id {})", echo(id))
+            }
         }
     }
 }
@@ -124,7 +128,7 @@ impl ManagedIdentitySource {
                     ErrorCode::InvalidConfig,
                     format!(
                         "{setting} '{}' is not a managed-identity source",
-                        crate::echo::echo(value)
+                        echo(value)
                     ),
                 )
                 .with_remedy(format!("Use one of: {}.", names.join(", ")))
@@ -179,7 +183,7 @@ pub fn select_source(
         let source = ManagedIdentitySource::parse_setting(&value, vars::MI_SOURCE)?;
         return Ok(SourceSelection {
             source,
-            reason: format!("{}={}", vars::MI_SOURCE, crate::echo::echo(&value)),
+            reason: format!("{}={}", vars::MI_SOURCE, echo(&value)),
         });
     }
     let has = |name: &str| env.var(name).is_some();
