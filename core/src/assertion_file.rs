@@ -6,14 +6,14 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use crate::bounded_file;
+use crate::echo::echo_path;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::jwt::decode_claims;
 use crate::secret::Secret;
 
 /// Re-read at least this often (the Azure SDKs cache the file for at most 10 minutes).
 const REREAD_SECS: i64 = 300;
-/// A service-account token is a few KB; anything much larger is not one.
-const MAX_FILE_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct AssertionFile {
@@ -55,7 +55,7 @@ impl AssertionFile {
     }
 
     fn read(&self, now: i64) -> Result<Held> {
-        let path = self.path.display();
+        let path = echo_path(&self.path);
         let unusable = |what: String| {
             Error::new(ErrorCode::AssertionFileUnusable, format!("the federated token file {path} {what}"))
                 .with_leg(Leg::Config)
@@ -64,14 +64,10 @@ impl AssertionFile {
                      (the webhook then mounts the token and sets AZURE_FEDERATED_TOKEN_FILE); elsewhere, check the path and that this process may read it.",
                 )
         };
-        let size = std::fs::metadata(&self.path)
-            .map_err(|e| unusable(format!("cannot be read ({e})")))?
-            .len();
-        if size > MAX_FILE_BYTES {
-            return Err(unusable(format!("is {size} bytes, too large for a token")));
-        }
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| unusable(format!("cannot be read ({e})")))?;
+        let bytes = bounded_file::read(&self.path, bounded_file::FEDERATED_TOKEN_FILE)
+            .map_err(|e| unusable(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| unusable("does not hold a JWT (it is not text)".to_string()))?;
         let token = text.trim();
         let claims =
             decode_claims(token).map_err(|_| unusable("does not hold a JWT".to_string()))?;

@@ -20,15 +20,14 @@ use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::json;
 
+use crate::bounded_file;
 use crate::clock::to_iso8601;
+use crate::echo::echo_path;
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
 
 /// How long a signed assertion is valid (MSAL: 10 minutes).
 const ASSERTION_LIFETIME_SECS: i64 = 600;
-
-/// A certificate file larger than this is not a client certificate.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// A certificate and the RSA key that signs with it.
 pub(crate) struct ClientCertificate {
@@ -492,18 +491,11 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded> {
     match source {
         CertificateSource::File(path) => {
-            let origin = path.display().to_string();
+            let origin = echo_path(path);
             let stamp = file_stamp(path);
-            let size = stamp.map(|(_, len)| len).unwrap_or_default();
-            if size > MAX_FILE_BYTES {
-                return Err(unusable(
-                    &origin,
-                    format!("is {size} bytes, too large for a certificate"),
-                ));
-            }
-            let bytes = std::fs::read(path).map_err(|e| {
-                unusable(&origin, format!("cannot be read ({e})")).with_remedy(
-                    "Check CertificateDiskPath (AZURE_CLIENT_CERTIFICATE_PATH) and that this process's account may read the file.",
+            let bytes = bounded_file::read(path, bounded_file::CERTIFICATE_FILE).map_err(|e| {
+                unusable(&origin, &e).with_remedy(
+                    "Check CertificateDiskPath (AZURE_CLIENT_CERTIFICATE_PATH): it must name the .pfx or .pem file, readable by this process's account.",
                 )
             })?;
             Ok(Loaded {

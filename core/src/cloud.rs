@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use url::Url;
 
+use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
 
 pub const GLOBAL_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
@@ -22,10 +23,11 @@ pub struct AuthorityHost(String);
 impl AuthorityHost {
     pub fn parse(value: &str) -> Result<Self> {
         let trimmed = value.trim();
+        let shown = echo(trimmed);
         let url = Url::parse(trimmed).map_err(|e| {
             Error::config(
                 ErrorCode::InvalidConfig,
-                format!("authority host '{trimmed}' is not a URL ({e})"),
+                format!("authority host '{shown}' is not a URL ({e})"),
             )
             .with_remedy("Use the cloud's login host, e.g. https://login.microsoftonline.com/.")
         })?;
@@ -36,7 +38,7 @@ impl AuthorityHost {
             scheme => {
                 return Err(Error::config(
                     ErrorCode::InsecureAuthority,
-                    format!("authority host '{trimmed}' uses {scheme}: tokens and assertions would travel unencrypted"),
+                    format!("authority host '{shown}' uses {scheme}: tokens and assertions would travel unencrypted"),
                 )
                 .with_remedy("Use https:// (plain http is allowed only for loopback addresses, such as the certless emulator)."));
             }
@@ -44,7 +46,7 @@ impl AuthorityHost {
         if host.is_empty() {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
-                format!("authority host '{trimmed}' has no host name"),
+                format!("authority host '{shown}' has no host name"),
             ));
         }
         if url.query().is_some()
@@ -55,7 +57,7 @@ impl AuthorityHost {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
                 format!(
-                    "authority host '{trimmed}' must be a bare scheme://host[:port], without user, query or fragment"
+                    "authority host '{shown}' must be a bare scheme://host[:port], without user, query or fragment"
                 ),
             ));
         }
@@ -63,7 +65,7 @@ impl AuthorityHost {
         if !path.is_empty() {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
-                format!("authority host '{trimmed}' has a path ('/{path}'); the tenant goes in TenantId, not in Instance"),
+                format!("authority host '{shown}' has a path ('/{}'); the tenant goes in TenantId, not in Instance", echo(path)),
             )
             .with_remedy("Set Instance to the bare login host (https://login.microsoftonline.com/) and TenantId to the tenant."));
         }

@@ -504,7 +504,7 @@ impl Inner {
     /// One exchange at Entra's token endpoint, with the exchange leg's retries.
     async fn exchange(
         &self,
-        entra: &reqwest::Client,
+        entra: &crate::http::EntraClient,
         tenant: &str,
         scope: &str,
         auth: &ClientAuth,

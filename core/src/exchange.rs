@@ -51,7 +51,7 @@ impl TokenEndpoint {
     /// One client-credentials request for `scope` (`{resource}/.default`) in `tenant`.
     pub async fn request_token(
         &self,
-        http: &reqwest::Client,
+        http: &http::EntraClient,
         tenant: &str,
         scope: &str,
         auth: &ClientAuth,
@@ -88,8 +88,11 @@ impl TokenEndpoint {
             "certless: exchanging an assertion at {url} for {scope} (app {}, correlation id {correlation_id})",
             self.client_id
         );
-        let response = http::send(request, Leg::Exchange, &target).await.map_err(|e| {
+        let response = http.send(request, &target).await.map_err(|e| {
             let e = e.with_ids(None, Some(correlation_id.clone()));
+            if e.remedy().is_some() {
+                return e;
+            }
             e.with_remedy("Entra could not be reached: check the network path to the authority host (firewall, HTTPS_PROXY / NO_PROXY, a TLS-inspecting proxy whose CA must be trusted via SSL_CERT_FILE or CERTLESS_CA_FILE).")
         })?;
         if response.status != 200 {

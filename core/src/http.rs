@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
+use crate::bounded_file;
+use crate::echo::echo_path;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::managed_identity::PinnedServerCertificate;
 
 /// Responses larger than this are hostile or broken; a token response is a few KB.
 const MAX_BODY: usize = 256 * 1024;
+const MAX_BODY_SHOWN: &str = "256 KiB";
 
 /// Time limits for one HTTP request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,24 +81,62 @@ pub(crate) fn managed_identity_client(
 /// `NO_PROXY`, lower case first as curl does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ProxySettings {
-    https: Option<String>,
-    http: Option<String>,
-    all: Option<String>,
+    https: Option<ProxyVariable>,
+    http: Option<ProxyVariable>,
+    all: Option<ProxyVariable>,
     no_proxy: Option<String>,
+}
+
+/// A proxy URL and the name of the variable it came from, as the user spelled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ProxyVariable {
+    name: &'static str,
+    url: String,
 }
 
 impl ProxySettings {
     pub fn from_env(env: &dyn crate::env::Environment) -> Self {
-        let var = |name: &str| {
-            env.var(&name.to_ascii_lowercase())
-                .or_else(|| env.var(name))
+        let var = |lower: &'static str, upper: &'static str| {
+            [lower, upper]
+                .into_iter()
+                .find_map(|name| env.var(name).map(|url| ProxyVariable { name, url }))
         };
         ProxySettings {
-            https: var("HTTPS_PROXY"),
-            http: var("HTTP_PROXY"),
-            all: var("ALL_PROXY"),
-            no_proxy: var("NO_PROXY"),
+            https: var("https_proxy", "HTTPS_PROXY"),
+            http: var("http_proxy", "HTTP_PROXY"),
+            all: var("all_proxy", "ALL_PROXY"),
+            no_proxy: env.var("no_proxy").or_else(|| env.var("NO_PROXY")),
         }
+    }
+
+    /// The proxy a request to `url` goes through, by the same rules reqwest applies (the first
+    /// of HTTPS_PROXY/HTTP_PROXY, ALL_PROXY that covers the scheme, unless NO_PROXY exempts the
+    /// host).
+    pub fn route(&self, url: &reqwest::Url) -> Option<ProxyRoute> {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let destination: ::http::Uri = url.as_str().parse().ok()?;
+        let no_proxy = self.no_proxy.as_deref().unwrap_or_default();
+        let entries = [(&self.https, 0), (&self.http, 1), (&self.all, 2)];
+        entries.into_iter().find_map(|(variable, kind)| {
+            let ProxyVariable { name, url } = variable.as_ref()?;
+            let matcher = match kind {
+                0 => Matcher::builder().https(url.as_str()),
+                1 => Matcher::builder().http(url.as_str()),
+                _ => Matcher::builder().all(url.as_str()),
+            };
+            let proxy = matcher.no(no_proxy).build().intercept(&destination)?;
+            let uri = proxy.uri();
+            let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+                Some("https") => 443,
+                Some(s) if s.starts_with("socks") => 1080,
+                _ => 80,
+            });
+            Some(ProxyRoute {
+                variable: name,
+                // Rebuilt from host and port: the credentials in the variable stay out.
+                address: format!("{}:{port}", uri.host()?),
+            })
+        })
     }
 
     fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
@@ -105,13 +146,11 @@ impl ProxySettings {
             .no_proxy
             .as_deref()
             .and_then(reqwest::NoProxy::from_string);
-        let entries = [
-            ("HTTPS_PROXY", &self.https, 0),
-            ("HTTP_PROXY", &self.http, 1),
-            ("ALL_PROXY", &self.all, 2),
-        ];
-        for (name, value, kind) in entries {
-            let Some(url) = value else { continue };
+        let entries = [(&self.https, 0), (&self.http, 1), (&self.all, 2)];
+        for (variable, kind) in entries {
+            let Some(ProxyVariable { name, url }) = variable else {
+                continue;
+            };
             let proxy = match kind {
                 0 => reqwest::Proxy::https(url.as_str()),
                 1 => reqwest::Proxy::http(url.as_str()),
@@ -131,28 +170,64 @@ impl ProxySettings {
     }
 }
 
+/// The proxy a request goes through, as errors name it: `host:port` and the variable that set it,
+/// never the credentials the variable may hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ProxyRoute {
+    pub variable: &'static str,
+    pub address: String,
+}
+
+impl ProxyRoute {
+    /// `error`, a failure to connect through this proxy, saying so and how to fix it.
+    fn explain(&self, error: Error, host: &str) -> Error {
+        let ProxyRoute { variable, address } = self;
+        let (what, fix) = if error.connect_failed() {
+            (
+                format!("the proxy {address} (set by {variable}) refused the connection"),
+                format!("Start the proxy, or correct {variable} (it names {address}); "),
+            )
+        } else {
+            (
+                format!("the connection went through the proxy {address} (set by {variable})"),
+                format!(
+                    "Check that the proxy {address} ({variable}) lets connections to {host} through; "
+                ),
+            )
+        };
+        let remedy = format!(
+            "{fix}if {host} is reachable without a proxy, add it to NO_PROXY or unset {variable}."
+        );
+        error
+            .with_message_suffix(&format!(": {what}"))
+            .with_remedy(remedy)
+    }
+}
+
 /// The extra CA certificates of `ca_files`, checked now so that a mistake is reported when the
 /// credential is built, not on its first request.
 fn load_ca_files(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>> {
     let mut extra = Vec::new();
     for path in ca_files {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::config(
-                ErrorCode::InvalidConfig,
-                format!("cannot read CA file {}: {e}", path.display()),
+        let shown = echo_path(path);
+        let pem = bounded_file::read(path, bounded_file::CA_FILE).map_err(|e| {
+            Error::config(ErrorCode::InvalidConfig, format!("the CA file {shown} {e}")).with_remedy(
+                concat!(
+                    "Point CERTLESS_CA_FILE / SSL_CERT_FILE (or the ca_file setting) at a ",
+                    "readable PEM file of CA certificates, or unset it."
+                ),
             )
-            .with_remedy("Point the CA file setting at a readable PEM file, or remove it.")
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             Error::config(
                 ErrorCode::InvalidConfig,
-                format!("CA file {} is not PEM certificates: {e}", path.display()),
+                format!("the CA file {shown} is not PEM certificates: {e}"),
             )
         })?;
         if certs.is_empty() {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
-                format!("CA file {} holds no certificate", path.display()),
+                format!("the CA file {shown} holds no certificate"),
             ));
         }
         extra.extend(certs);
@@ -208,7 +283,7 @@ impl Response {
 pub(crate) struct HttpClients {
     timeouts: Timeouts,
     extra_roots: Vec<reqwest::Certificate>,
-    proxies: ProxySettings,
+    proxies: Arc<ProxySettings>,
     pin: Option<Arc<PinnedServerCertificate>>,
     /// Built on first use (loading the system trust store takes a while), and again in a
     /// child process after `fork()`.
@@ -227,7 +302,42 @@ impl fmt::Debug for HttpClients {
 #[derive(Clone, Debug)]
 pub(crate) struct Clients {
     pub managed_identity: reqwest::Client,
-    pub entra: reqwest::Client,
+    pub entra: EntraClient,
+}
+
+/// The client for Entra, which knows the proxies it goes through so that a failure to connect
+/// through one can name it.
+#[derive(Clone, Debug)]
+pub(crate) struct EntraClient {
+    client: reqwest::Client,
+    proxies: Arc<ProxySettings>,
+}
+
+impl std::ops::Deref for EntraClient {
+    type Target = reqwest::Client;
+
+    fn deref(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl EntraClient {
+    /// [`send`] on the Entra leg, naming the proxy when the connection through it failed.
+    pub async fn send(&self, request: reqwest::RequestBuilder, target: &str) -> Result<Response> {
+        let (client, request) = request.build_split();
+        let request = request.map_err(|e| {
+            Error::internal(format!("the request to {target} could not be built ({e})"))
+        })?;
+        let route = self.proxies.route(request.url());
+        let host = request.url().host_str().unwrap_or_default().to_string();
+        let builder = reqwest::RequestBuilder::from_parts(client, request);
+        send(builder, Leg::Exchange, target)
+            .await
+            .map_err(|e| match &route {
+                Some(route) if e.in_connect() => route.explain(e, &host),
+                _ => e,
+            })
+    }
 }
 
 impl HttpClients {
@@ -244,7 +354,7 @@ impl HttpClients {
         Ok(HttpClients {
             timeouts,
             extra_roots,
-            proxies,
+            proxies: Arc::new(proxies),
             pin,
             current: std::sync::Mutex::new(None),
         })
@@ -258,7 +368,10 @@ impl HttpClients {
             _ => {
                 let clients = Clients {
                     managed_identity: managed_identity_client(self.timeouts, self.pin.as_ref())?,
-                    entra: entra_client(self.timeouts, &self.extra_roots, &self.proxies)?,
+                    entra: EntraClient {
+                        client: entra_client(self.timeouts, &self.extra_roots, &self.proxies)?,
+                        proxies: Arc::clone(&self.proxies),
+                    },
                 };
                 *current = Some((pid, clients.clone()));
                 Ok(clients)
@@ -337,15 +450,25 @@ pub(crate) async fn send(
     let mut response = request.send().await.map_err(transport)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
+    let too_large = || {
+        Error::new(
+            invalid,
+            format!("{target} sent a response too large: more than {MAX_BODY_SHOWN}, where a token response is a few KB"),
+        )
+        .with_leg(leg)
+        .with_http_status(status)
+        .with_remedy("Something other than the endpoint answered (a proxy or captive portal?), or the endpoint is broken: check what listens at that address.")
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(too_large());
+    }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport)? {
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(Error::new(
-                invalid,
-                format!("{target} sent a response larger than {MAX_BODY} bytes"),
-            )
-            .with_leg(leg)
-            .with_http_status(status));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }

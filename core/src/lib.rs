@@ -15,6 +15,7 @@
 
 pub mod aadsts;
 mod assertion_file;
+mod bounded_file;
 mod cache;
 mod certificate;
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod cloud;
 mod config;
 mod credential;
 pub mod diagnose;
+mod echo;
 pub mod env;
 mod error;
 mod exchange;

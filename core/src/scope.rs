@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
 
 const DEFAULT_SUFFIX: &str = "/.default";
@@ -35,7 +36,11 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Cow<'_, str>> {
             Some(r) => {
                 return Err(Error::config(
                     ErrorCode::InvalidScope,
-                    format!("the scopes name two resources, '{r}' and '{this}'"),
+                    format!(
+                        "the scopes name two resources, '{}' and '{}'",
+                        echo(r),
+                        echo(this)
+                    ),
                 )
                 .with_remedy("Request one resource per token: call get_token once per resource."));
             }
@@ -83,11 +88,12 @@ fn resource_of(scope: &str) -> Result<&str> {
     let mut e = Error::config(
         ErrorCode::InvalidScope,
         format!(
-            "'{scope}' is a delegated permission; an app-only token is requested with '<resource>/.default'"
+            "'{}' is a delegated permission; an app-only token is requested with '<resource>/.default'",
+            echo(scope)
         ),
     );
     e = match suggestion {
-        Some(s) => e.with_remedy(format!("Request '{s}'; the app's application permissions (app roles) decide what the token allows.")),
+        Some(s) => e.with_remedy(format!("Request '{}'; the app's application permissions (app roles) decide what the token allows.", echo(&s))),
         None => e.with_remedy("Request '<resource>/.default'."),
     };
     Err(e)

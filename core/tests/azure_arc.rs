@@ -183,7 +183,7 @@ async fn hostile_challenges_are_refused_and_nothing_is_sent() {
         // Larger than a key may be, refused before reading.
         (
             format!("Basic realm={}", key_dir.join("big.key").display()),
-            "more than the 4096",
+            "larger than the 4 KiB limit",
         ),
         // Not exactly `Basic realm=<path>`.
         (

@@ -519,7 +519,7 @@ static void test_diagnose(void) {
   /* A configuration that cannot be read is a report too; bad arguments are errors. */
   report = NULL;
   CHECK_STATUS(certless_diagnose("/nonexistent/appsettings.json", NULL, NULL, &report, &error), CERTLESS_OK);
-  CHECK_CONTAINS(certless_report_headline(report), "cannot read configuration file");
+  CHECK_CONTAINS(certless_report_headline(report), "configuration file /nonexistent/appsettings.json cannot be read");
   certless_report_free(report);
   CHECK_STATUS(certless_diagnose("a", "{}", NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
   certless_error_free(error);

@@ -84,7 +84,10 @@ pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
         });
     }
     if let Some(source) = env.var(vars::MI_SOURCE) {
-        builder.managed_identity_source = Some(ManagedIdentitySource::parse(&source)?);
+        builder.managed_identity_source = Some(ManagedIdentitySource::parse_setting(
+            &source,
+            vars::MI_SOURCE,
+        )?);
     }
     builder.env = Some(env);
     Ok(builder)

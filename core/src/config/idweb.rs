@@ -8,7 +8,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
+use super::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind, jsonc};
+use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::ManagedIdentityId;
 use crate::secret::Secret;
@@ -99,10 +100,7 @@ const CREDENTIAL_KEYS: &[&str] = &[
 ];
 
 pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
-    let root: Value = serde_json::from_str(json).map_err(|e| {
-        Error::config(ErrorCode::InvalidConfig, format!("the {origin} is not valid JSON: {e}"))
-            .with_remedy("Fix the JSON syntax (appsettings.json allows no comments here; remove trailing commas).")
-    })?;
+    let root = parse_json(json, origin)?;
     let root = root.as_object().ok_or_else(|| {
         Error::config(
             ErrorCode::InvalidConfig,
@@ -144,7 +142,10 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
             .ok_or_else(|| {
                 Error::config(
                     ErrorCode::InvalidConfig,
-                    format!("Authority '{authority}' is not https://<login host>/<tenant>"),
+                    format!(
+                        "Authority '{}' is not https://<login host>/<tenant>",
+                        echo(&authority)
+                    ),
                 )
             })?;
         if instance.is_none() {
@@ -190,6 +191,37 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
     Ok(builder)
 }
 
+/// The JSON as .NET configuration reads it (comments, trailing commas), with syntax errors placed
+/// at the line and column of the user's text.
+fn parse_json(json: &str, origin: &str) -> Result<Value> {
+    let strict = jsonc::strip(json).map_err(|e| {
+        Error::config(ErrorCode::InvalidConfig, format!("the {origin} {e}"))
+            .with_remedy("Close the comment with */, or remove the stray /*.")
+    })?;
+    serde_json::from_str(&strict).map_err(|e| {
+        // serde_json ends its message with " at line L column C"; the place is said our way.
+        let message = e.to_string();
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m);
+        let place = match e.line() {
+            0 => String::new(),
+            line => format!(
+                " at line {line}, column {}",
+                jsonc::char_column(json, line, e.column())
+            ),
+        };
+        Error::config(
+            ErrorCode::InvalidConfig,
+            format!("the {origin} is not valid JSON{place}: {message}"),
+        )
+        .with_remedy(
+            "Fix the JSON there: keys and strings in double quotes, a comma between entries. \
+             Comments and trailing commas are fine, as in .NET.",
+        )
+    })
+}
+
 fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource>> {
     let obj = entry.as_object().ok_or_else(|| {
         Error::config(ErrorCode::InvalidConfig, format!("{path} is not an object"))
@@ -209,7 +241,7 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
             .collect();
         Error::config(
             ErrorCode::UnsupportedCredentialSource,
-            format!("{path} has an unknown SourceType '{source_type}'"),
+            format!("{path} has an unknown SourceType '{}'", echo(&source_type)),
         )
         .with_remedy(format!("Use one of: {}.", known.join(", ")))
     })?;
@@ -292,8 +324,10 @@ fn lookup<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<Opti
         return Err(Error::config(
             ErrorCode::InvalidConfig,
             format!(
-                "{} appears twice ('{a}' and '{b}'); keys are case-insensitive",
-                join(path, key)
+                "{} appears twice ('{}' and '{}'); keys are case-insensitive",
+                join(path, key),
+                echo(a),
+                echo(b)
             ),
         ));
     }
@@ -325,7 +359,11 @@ fn boolean(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<boo
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         Some(other) => Err(Error::config(
             ErrorCode::InvalidConfig,
-            format!("{} must be true or false, not {other}", join(path, key)),
+            format!(
+                "{} must be true or false, not {}",
+                join(path, key),
+                echo(&other.to_string())
+            ),
         )),
     }
 }
@@ -347,7 +385,9 @@ fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&[&str]]) -> Resu
         if known().any(|k| k.eq_ignore_ascii_case(key)) {
             continue;
         }
+        // A typo is short; a long key would only make the comparison slow.
         let suggestion = known()
+            .filter(|_| key.len() <= 64)
             .map(|k| {
                 (
                     edit_distance(&k.to_ascii_lowercase(), &key.to_ascii_lowercase()),
@@ -358,7 +398,10 @@ fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&[&str]]) -> Resu
             .min();
         let mut error = Error::config(
             ErrorCode::UnknownConfigKey,
-            format!("unknown key '{}' in the configuration", join(path, key)),
+            format!(
+                "unknown key '{}' in the configuration",
+                join(path, &echo(key).to_string())
+            ),
         );
         error = match suggestion {
             Some((_, k)) => error.with_remedy(format!("Did you mean '{k}'?")),

@@ -2,18 +2,22 @@
 //! environment variables ([`from_env`]), or with the typed [`CredentialBuilder`]. All three end
 //! in the same validation, so a value that is wrong is reported the same way wherever it came from.
 
+mod encoding;
 mod from_env;
 mod idweb;
+mod jsonc;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bounded_file;
 pub use crate::certificate::CertificateSource;
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::AuthorityHost;
 use crate::credential::Credential;
+use crate::echo::{echo, echo_path};
 use crate::env::{Environment, process_env, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Timeouts;
@@ -202,21 +206,46 @@ impl CredentialBuilder {
     }
 
     /// A Microsoft.Identity.Web configuration: a whole `appsettings.json` or its `AzureAd` section.
+    /// As in .NET, `//` and `/* */` comments and trailing commas are allowed (and a leading byte
+    /// order mark, from a host that decoded a file without removing it).
     pub fn from_config_json(json: &str) -> Result<Self> {
-        idweb::parse(json, "configuration JSON")
+        let origin = "configuration JSON";
+        if json.len() as u64 > bounded_file::CONFIG_FILE.bytes {
+            return Err(Error::config(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "the {origin} is larger than the {} limit for a configuration ({} bytes)",
+                    bounded_file::CONFIG_FILE,
+                    json.len()
+                ),
+            )
+            .with_remedy(
+                "Pass the Microsoft.Identity.Web configuration (its AzureAd section is enough).",
+            ));
+        }
+        idweb::parse(json.strip_prefix('\u{feff}').unwrap_or(json), origin)
     }
 
-    /// [`from_config_json`](Self::from_config_json) from a file.
+    /// [`from_config_json`](Self::from_config_json) from a file, in the encoding its byte order
+    /// mark says (UTF-8, UTF-16 or UTF-32; UTF-8 without one), as .NET reads it. The file must be
+    /// a regular file of at most 1 MiB.
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(
-                ErrorCode::ConfigFileUnreadable,
-                format!("cannot read configuration file {}: {e}", path.display()),
-            )
-            .with_remedy("Check the path and that this process's account may read the file.")
+        let origin = format!("configuration file {}", echo_path(path));
+        let bytes = bounded_file::read(path, bounded_file::CONFIG_FILE).map_err(|e| {
+            let error = Error::config(ErrorCode::ConfigFileUnreadable, format!("the {origin} {e}"));
+            match e {
+                bounded_file::FileError::Io(_) => error.with_remedy(
+                    "Check the path and that this process's account may read the file.",
+                ),
+                _ => error.with_remedy("Give the path of the appsettings.json file itself."),
+            }
         })?;
-        idweb::parse(&text, &format!("configuration file {}", path.display()))
+        let text = encoding::decode(&bytes).map_err(|e| {
+            Error::config(ErrorCode::InvalidConfig, format!("the {origin} {e}"))
+                .with_remedy(e.remedy())
+        })?;
+        idweb::parse(&text, &origin)
     }
 
     /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_AUTHORITY_HOST` and
@@ -570,7 +599,7 @@ fn looks_like_placeholder(value: &str) -> bool {
 fn placeholder_error(value: &str, key: &str, what: &str) -> Error {
     Error::config(
         ErrorCode::InvalidConfig,
-        format!("{key} is still the placeholder '{value}'"),
+        format!("{key} is still the placeholder '{}'", echo(value)),
     )
     .with_remedy(format!("Replace it with {what}."))
 }
@@ -583,7 +612,7 @@ fn validate_guid(value: &str, key: &str, what: &str) -> Result<String> {
     if !is_guid(v) {
         return Err(Error::config(
             ErrorCode::InvalidConfig,
-            format!("{key} '{v}' is not a GUID"),
+            format!("{key} '{}' is not a GUID", echo(v)),
         )
         .with_remedy(format!(
             "{key} must be {what}, a GUID like 11111111-2222-3333-4444-555555555555."
@@ -601,7 +630,7 @@ pub(crate) fn validate_tenant(value: &str, key: &str) -> Result<String> {
         .iter()
         .any(|m| v.eq_ignore_ascii_case(m))
     {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is not a tenant: an app-only token needs a specific tenant"))
+        return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{}' is not a tenant: an app-only token needs a specific tenant", echo(v)))
             .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."));
     }
     let domain_like = v.contains('.')
@@ -611,7 +640,7 @@ pub(crate) fn validate_tenant(value: &str, key: &str) -> Result<String> {
     if is_guid(v) || domain_like {
         Ok(v.to_ascii_lowercase())
     } else {
-        Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{v}' is neither a GUID nor a domain name"))
+        Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{}' is neither a GUID nor a domain name", echo(v)))
             .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."))
     }
 }
@@ -638,7 +667,7 @@ fn validate_managed_identity_id(id: &ManagedIdentityId) -> Result<()> {
             {
                 Ok(())
             } else {
-                Err(Error::config(ErrorCode::InvalidConfig, format!("managed identity resource id '{v}' is not a user-assigned identity's ARM id"))
+                Err(Error::config(ErrorCode::InvalidConfig, format!("managed identity resource id '{}' is not a user-assigned identity's ARM id", echo(v)))
                     .with_remedy("Use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>."))
             }
         }
@@ -648,7 +677,7 @@ fn validate_managed_identity_id(id: &ManagedIdentityId) -> Result<()> {
 fn validate_audience(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("token exchange audience '{v}' is empty or has spaces"))
+        return Err(Error::config(ErrorCode::InvalidConfig, format!("token exchange audience '{}' is empty or has spaces", echo(v)))
             .with_remedy("Leave TokenExchangeUrl unset (api://AzureADTokenExchange) unless your cloud documents another."));
     }
     Ok(v.trim_end_matches("/.default").to_string())

@@ -4,6 +4,7 @@
 
 use super::ManagedIdentityId;
 use super::response::ErrorDetails;
+use super::variables;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
@@ -21,16 +22,10 @@ pub(super) fn endpoint(env: &dyn Environment) -> Result<(String, Secret)> {
     let endpoint = env
         .var(vars::IDENTITY_ENDPOINT)
         .ok_or_else(|| missing(vars::IDENTITY_ENDPOINT))?;
-    let secret = env
-        .var(vars::IDENTITY_HEADER)
+    let endpoint = variables::check_endpoint(vars::IDENTITY_ENDPOINT, &endpoint)?;
+    let secret = variables::header_secret(env, vars::IDENTITY_HEADER)?
         .ok_or_else(|| missing(vars::IDENTITY_HEADER))?;
-    url::Url::parse(endpoint.trim()).map_err(|e| {
-        Error::config(
-            ErrorCode::InvalidConfig,
-            format!("IDENTITY_ENDPOINT '{endpoint}' is not a URL ({e})"),
-        )
-    })?;
-    Ok((endpoint.trim().to_string(), Secret::from(secret)))
+    Ok((endpoint, secret))
 }
 
 pub(super) fn request(

@@ -4,13 +4,17 @@
 //!
 //! The challenge comes from whatever listens on the endpoint, so it is not trusted: the header
 //! must split into exactly `Basic realm` and a path; only the path's file name is kept, and it
-//! is looked up in the agent's fixed directory; it must end in `.key`; its size is checked
-//! (≤ 4096 bytes) before it is read (the fixes of CVE-2024-35255 across Microsoft's SDKs).
+//! is looked up in the agent's fixed directory; it must end in `.key`; it must be a regular file
+//! of at most 4096 bytes, checked before it is read (the fixes of CVE-2024-35255 across
+//! Microsoft's SDKs).
 
 use std::path::{Path, PathBuf};
 
 use super::ManagedIdentityId;
 use super::response::ErrorDetails;
+use super::variables;
+use crate::bounded_file::{self, FileError};
+use crate::echo::echo_path;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::Response;
@@ -18,13 +22,17 @@ use crate::secret::Secret;
 
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2020-06-01";
-const MAX_KEY_FILE_BYTES: u64 = 4096;
 
 pub(super) const UNREACHABLE_REMEDY: &str = "The Azure Arc agent (himds) did not answer: check that it runs (azcmagent show) and that the machine is connected.";
 
 pub(super) fn endpoint(env: &dyn Environment) -> Result<String> {
+    // The agent sets IMDS_ENDPOINT beside IDENTITY_ENDPOINT; certless does not use its value,
+    // but a broken one says the environment is not the agent's.
+    if let Some(imds) = env.var(vars::IMDS_ENDPOINT) {
+        variables::check_endpoint(vars::IMDS_ENDPOINT, &imds)?;
+    }
     match env.var(vars::IDENTITY_ENDPOINT) {
-        Some(_) => super::endpoint_url(env, vars::IDENTITY_ENDPOINT),
+        Some(_) => variables::endpoint_url(env, vars::IDENTITY_ENDPOINT),
         None => Ok(DEFAULT_ENDPOINT.to_string()),
     }
 }
@@ -103,16 +111,17 @@ pub(super) fn key_from_challenge(response: &Response, directory: &Path) -> Resul
         )));
     }
     let file = directory.join(name);
-    let unreadable = |e: std::io::Error| {
+    let shown = echo_path(&file);
+    let bytes = bounded_file::read(&file, bounded_file::ARC_KEY_FILE).map_err(|e| {
+        let FileError::Io(io) = &e else {
+            return refused(format!("the key file {shown} {e}"));
+        };
         let mut error = Error::new(
             ErrorCode::ManagedIdentityKeyFileUnreadable,
-            format!(
-                "cannot read the Azure Arc key file {} ({e})",
-                file.display()
-            ),
+            format!("cannot read the Azure Arc key file {shown} ({io})"),
         )
         .with_leg(Leg::ManagedIdentity);
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
+        if e.is_permission_denied() {
             error = error.with_remedy(if cfg!(windows) {
                 "Run as a member of Administrators or of the \"Hybrid agent extension applications\" group, which may read the Arc agent's key files."
             } else {
@@ -120,16 +129,18 @@ pub(super) fn key_from_challenge(response: &Response, directory: &Path) -> Resul
             });
         }
         error
-    };
-    let size = std::fs::metadata(&file).map_err(unreadable)?.len();
-    if size > MAX_KEY_FILE_BYTES {
-        return Err(refused(format!(
-            "the key file {} is {size} bytes, more than the {MAX_KEY_FILE_BYTES} a key may have",
-            file.display()
-        )));
-    }
-    let key = std::fs::read_to_string(&file).map_err(unreadable)?;
-    Ok(Secret::from(key.trim().to_string()))
+    })?;
+    // The key goes back in a header: anything a header cannot carry is not the agent's key.
+    let key = std::str::from_utf8(&bytes)
+        .ok()
+        .map(str::trim)
+        .filter(|k| reqwest::header::HeaderValue::from_str(k).is_ok())
+        .ok_or_else(|| {
+            refused(format!(
+                "the key file {shown} holds characters an Azure Arc key never has"
+            ))
+        })?;
+    Ok(Secret::from(key.to_string()))
 }
 
 /// Fail closed when a user-assigned identity was asked for and the answer does not name it.

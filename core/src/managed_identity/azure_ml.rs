@@ -4,6 +4,7 @@
 
 use super::ManagedIdentityId;
 use super::response::ErrorDetails;
+use super::variables;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
@@ -17,8 +18,8 @@ pub(super) fn endpoint(
     env: &dyn Environment,
     id: &ManagedIdentityId,
 ) -> Result<(String, Secret, Option<String>)> {
-    let endpoint = super::endpoint_url(env, vars::MSI_ENDPOINT)?;
-    let secret = env.var(vars::MSI_SECRET).ok_or_else(|| {
+    let endpoint = variables::endpoint_url(env, vars::MSI_ENDPOINT)?;
+    let secret = variables::header_secret(env, vars::MSI_SECRET)?.ok_or_else(|| {
         Error::config(ErrorCode::MissingConfig, "Azure ML managed identity needs MSI_SECRET, which is not set")
             .with_remedy("Assign a managed identity to the compute (the platform then sets MSI_ENDPOINT and MSI_SECRET).")
     })?;
@@ -30,7 +31,7 @@ pub(super) fn endpoint(
                 .with_remedy("Azure ML names identities by client id: use ManagedIdentityClientId (CERTLESS_MANAGED_IDENTITY_CLIENT_ID)."));
         }
     };
-    Ok((endpoint, Secret::from(secret), client_id))
+    Ok((endpoint, secret, client_id))
 }
 
 pub(super) fn request(

@@ -13,7 +13,7 @@ pub(super) fn endpoint(env: &dyn Environment, id: &ManagedIdentityId) -> Result<
         return Err(Error::config(ErrorCode::InvalidConfig, format!("Cloud Shell cannot select a {id} managed identity"))
             .with_remedy("Cloud Shell serves only the signed-in user's identity: remove ManagedIdentityClientId / CERTLESS_MANAGED_IDENTITY_*."));
     }
-    super::endpoint_url(env, vars::MSI_ENDPOINT)
+    super::variables::endpoint_url(env, vars::MSI_ENDPOINT)
 }
 
 pub(super) fn request(

@@ -4,7 +4,9 @@
 
 use super::ManagedIdentityId;
 use super::response::ErrorDetails;
+use super::variables;
 use crate::env::{Environment, vars};
+use crate::error::Result;
 
 const DEFAULT_HOST: &str = "http://169.254.169.254";
 const PATH: &str = "/metadata/identity/oauth2/token";
@@ -15,11 +17,12 @@ To run without Azure, start `certless emulator` and set the variables it prints.
 
 /// The token URL; `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces the host (AAD Pod Identity, the
 /// emulator).
-pub(super) fn endpoint(env: &dyn Environment) -> String {
-    let host = env
-        .var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST)
-        .unwrap_or_else(|| DEFAULT_HOST.to_string());
-    format!("{}{PATH}", host.trim().trim_end_matches('/'))
+pub(super) fn endpoint(env: &dyn Environment) -> Result<String> {
+    let host = match env.var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST) {
+        Some(host) => variables::check_endpoint(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST, &host)?,
+        None => DEFAULT_HOST.to_string(),
+    };
+    Ok(format!("{}{PATH}", host.trim_end_matches('/')))
 }
 
 pub(super) fn request(

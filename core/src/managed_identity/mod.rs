@@ -11,11 +11,13 @@ pub mod expiry;
 mod imds;
 mod response;
 mod service_fabric;
+mod variables;
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::echo::echo;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, Response};
@@ -47,9 +49,12 @@ impl fmt::Display for ManagedIdentityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ManagedIdentityId::SystemAssigned => f.write_str("system-assigned"),
-            ManagedIdentityId::ClientId(id) => write!(f, "user-assigned (client id {id})"),
-            ManagedIdentityId::ObjectId(id) => write!(f, "user-assigned (object id {id})"),
-            ManagedIdentityId::ResourceId(id) => write!(f, "user-assigned (resource id {id})"),
+            // Configuration values, shown in errors.
+            ManagedIdentityId::ClientId(id) => write!(f, "user-assigned (client id {})", echo(id)),
+            ManagedIdentityId::ObjectId(id) => write!(f, "user-assigned (object id {})", echo(id)),
+            ManagedIdentityId::ResourceId(id) => {
+                write!(f, "user-assigned (resource id {})", echo(id))
+            }
         }
     }
 }
@@ -102,6 +107,11 @@ impl ManagedIdentitySource {
     }
 
     pub fn parse(value: &str) -> Result<Self> {
+        Self::parse_setting(value, "managed-identity source")
+    }
+
+    /// [`parse`](Self::parse) of the value of `setting` (a variable's name), named in the error.
+    pub(crate) fn parse_setting(value: &str, setting: &str) -> Result<Self> {
         let norm: String = value
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
@@ -117,7 +127,10 @@ impl ManagedIdentitySource {
                     .collect();
                 Error::config(
                     ErrorCode::InvalidConfig,
-                    format!("unknown managed-identity source '{value}'"),
+                    format!(
+                        "{setting} '{}' is not a managed-identity source",
+                        echo(value)
+                    ),
                 )
                 .with_remedy(format!("Use one of: {}.", names.join(", ")))
             })
@@ -168,10 +181,10 @@ pub fn select_source(
         });
     }
     if let Some(value) = env.var(vars::MI_SOURCE) {
-        let source = ManagedIdentitySource::parse(&value)?;
+        let source = ManagedIdentitySource::parse_setting(&value, vars::MI_SOURCE)?;
         return Ok(SourceSelection {
             source,
-            reason: format!("{}={value}", vars::MI_SOURCE),
+            reason: format!("{}={}", vars::MI_SOURCE, echo(&value)),
         });
     }
     let has = |name: &str| env.var(name).is_some();
@@ -229,20 +242,6 @@ pub fn select_source(
     )
 }
 
-/// A URL from an environment variable the platform sets (MSI_ENDPOINT, ...).
-fn endpoint_url(env: &dyn Environment, name: &str) -> Result<String> {
-    let value = env
-        .var(name)
-        .ok_or_else(|| Error::config(ErrorCode::MissingConfig, format!("{name} is not set")))?;
-    url::Url::parse(value.trim()).map_err(|e| {
-        Error::config(
-            ErrorCode::InvalidConfig,
-            format!("{name} '{value}' is not a URL ({e})"),
-        )
-    })?;
-    Ok(value.trim().to_string())
-}
-
 /// Asks one managed-identity endpoint for tokens.
 pub(crate) struct ManagedIdentityClient {
     selection: SourceSelection,
@@ -277,7 +276,7 @@ impl ManagedIdentityClient {
         let mut arc_key_directory = None;
         let mut pin = None;
         let (endpoint, secret) = match selection.source {
-            ManagedIdentitySource::Imds => (imds::endpoint(env), None),
+            ManagedIdentitySource::Imds => (imds::endpoint(env)?, None),
             ManagedIdentitySource::AppService => {
                 let (endpoint, secret) = app_service::endpoint(env)?;
                 (endpoint, Some(secret))

@@ -188,16 +188,15 @@ pub(super) fn settings(env: &dyn Environment, id: &ManagedIdentityId) -> Result<
         Error::config(ErrorCode::MissingConfig, format!("Service Fabric managed identity needs {name}, which is not set"))
             .with_remedy("Give the application a managed identity in its manifest; Service Fabric then sets IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT for each service.")
     };
-    let endpoint = super::endpoint_url(env, vars::IDENTITY_ENDPOINT)?;
+    let endpoint = super::variables::endpoint_url(env, vars::IDENTITY_ENDPOINT)?;
     if !endpoint.to_ascii_lowercase().starts_with("https://") {
         return Err(Error::config(
             ErrorCode::InvalidConfig,
-            format!("IDENTITY_ENDPOINT '{endpoint}' is not https, but IDENTITY_SERVER_THUMBPRINT says this is Service Fabric, whose identity endpoint is always https"),
+            format!("IDENTITY_ENDPOINT '{}' is not https, but IDENTITY_SERVER_THUMBPRINT says this is Service Fabric, whose identity endpoint is always https", crate::echo::echo(&endpoint)),
         )
         .with_remedy("Use the IDENTITY_ENDPOINT Service Fabric sets; if this is App Service, unset IDENTITY_SERVER_THUMBPRINT."));
     }
-    let secret = env
-        .var(vars::IDENTITY_HEADER)
+    let secret = super::variables::header_secret(env, vars::IDENTITY_HEADER)?
         .ok_or_else(|| missing(vars::IDENTITY_HEADER))?;
     let raw = env
         .var(vars::IDENTITY_SERVER_THUMBPRINT)
@@ -207,7 +206,7 @@ pub(super) fn settings(env: &dyn Environment, id: &ManagedIdentityId) -> Result<
             ErrorCode::InvalidConfig,
             format!(
                 "IDENTITY_SERVER_THUMBPRINT '{}' is not 40 hex digits (the SHA-1 of the identity endpoint's certificate)",
-                crate::secret::scrub_server_text(&raw)
+                crate::echo::echo(&raw)
             ),
         )
         .with_remedy("Use the value Service Fabric sets; never copy it by hand from another node or an older deployment.")
@@ -219,7 +218,7 @@ pub(super) fn settings(env: &dyn Environment, id: &ManagedIdentityId) -> Result<
     }
     Ok(Settings {
         endpoint,
-        secret: Secret::from(secret),
+        secret,
         pin: Arc::new(PinnedServerCertificate::new(pinned)),
     })
 }

@@ -52,3 +52,13 @@ pub fn credential(emu: &RunningEmulator, source: MiSourceKind) -> Credential {
         .build()
         .expect("credential builds")
 }
+
+/// A fresh, empty directory of this test's own under the system's temp directory.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("certless-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
