@@ -8,6 +8,10 @@
 //! inside are waited for (at most [`WAIT_FOR_THREADS_INSIDE`]). A request that completes later —
 //! a slow fetch, a cancelled one, a background refresh's log line — finds the gate closed and
 //! drops its result, which nobody can receive any more.
+//!
+//! Checking `Py_IsFinalizing` before attaching would not do: it leaves a window between the check
+//! and the attach, and it is not in the stable ABI before 3.13 (pyo3's `try_attach` only checks it
+//! when built for 3.13+, not for this abi3-py39 module).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
