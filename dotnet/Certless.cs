@@ -76,9 +76,10 @@ namespace Certless
     {
         internal CertlessException(string text, int code, string leg, string detail, string remedy, int? httpStatus,
             int[] aadstsCodes, string oauthError, string traceId, string correlationId, string credentialSource,
-            CertlessException[] causes)
+            CertlessException[] causes, bool isUnavailable)
             : base(text)
         {
+            IsUnavailable = isUnavailable;
             Code = code;
             Leg = leg;
             Detail = detail;
@@ -124,6 +125,31 @@ namespace Certless
 
         /// <summary>For code 400 (every credential source failed): each source's failure, in order.</summary>
         public IList<CertlessException> Causes { get; private set; }
+
+        /// <summary>
+        /// True when the credential cannot work on this host at all, as opposed to failing: there is no
+        /// managed identity here (nothing answers at IMDS's address, or Docker Desktop answers for it) and no
+        /// other source of the credential list produced a token. Such an error is a
+        /// <see cref="CertlessCredentialUnavailableException"/>; a host that tries several ways to authenticate
+        /// moves on to its next one.
+        /// </summary>
+        public bool IsUnavailable { get; private set; }
+    }
+
+    /// <summary>
+    /// There is no managed identity on this host and no other source of the credential list produced a token
+    /// (<see cref="CertlessException.IsUnavailable"/>): catch it to try another way to authenticate, as the Azure
+    /// SDKs' credential chains do with their <c>CredentialUnavailableException</c>.
+    /// </summary>
+    public class CertlessCredentialUnavailableException : CertlessException
+    {
+        internal CertlessCredentialUnavailableException(string text, int code, string leg, string detail, string remedy,
+            int? httpStatus, int[] aadstsCodes, string oauthError, string traceId, string correlationId,
+            string credentialSource, CertlessException[] causes)
+            : base(text, code, leg, detail, remedy, httpStatus, aadstsCodes, oauthError, traceId, correlationId,
+                credentialSource, causes, true)
+        {
+        }
     }
 
     /// <summary>Log levels of <see cref="CertlessLog.SetLogger"/>.</summary>
@@ -775,7 +801,7 @@ namespace Certless
             if (error == IntPtr.Zero)
             {
                 throw new CertlessException("certless failed with code " + status, (int)status, "internal", null, null, null,
-                    new int[0], null, null, null, null, new CertlessException[0]);
+                    new int[0], null, null, null, null, new CertlessException[0], false);
             }
             throw TakeError(error);
         }
@@ -828,19 +854,23 @@ namespace Certless
                 causes[i] = Copy(NativeMethods.certless_error_cause(e, new UIntPtr((uint)i)));
             }
             ushort status = NativeMethods.certless_error_http_status(e);
-            return new CertlessException(
-                ReadUtf8(NativeMethods.certless_error_text(e)),
-                (int)NativeMethods.certless_error_code(e),
-                ReadUtf8(NativeMethods.certless_error_leg(e)),
-                ReadUtf8(NativeMethods.certless_error_message(e)),
-                ReadUtf8(NativeMethods.certless_error_remedy(e)),
-                status == 0 ? (int?)null : status,
-                codes,
-                ReadUtf8(NativeMethods.certless_error_oauth_error(e)),
-                ReadUtf8(NativeMethods.certless_error_trace_id(e)),
-                ReadUtf8(NativeMethods.certless_error_correlation_id(e)),
-                ReadUtf8(NativeMethods.certless_error_credential_source(e)),
-                causes);
+            string text = ReadUtf8(NativeMethods.certless_error_text(e));
+            int code = (int)NativeMethods.certless_error_code(e);
+            string leg = ReadUtf8(NativeMethods.certless_error_leg(e));
+            string detail = ReadUtf8(NativeMethods.certless_error_message(e));
+            string remedy = ReadUtf8(NativeMethods.certless_error_remedy(e));
+            int? httpStatus = status == 0 ? (int?)null : status;
+            string oauthError = ReadUtf8(NativeMethods.certless_error_oauth_error(e));
+            string traceId = ReadUtf8(NativeMethods.certless_error_trace_id(e));
+            string correlationId = ReadUtf8(NativeMethods.certless_error_correlation_id(e));
+            string source = ReadUtf8(NativeMethods.certless_error_credential_source(e));
+            if (NativeMethods.certless_error_is_unavailable(e))
+            {
+                return new CertlessCredentialUnavailableException(text, code, leg, detail, remedy, httpStatus, codes,
+                    oauthError, traceId, correlationId, source, causes);
+            }
+            return new CertlessException(text, code, leg, detail, remedy, httpStatus, codes, oauthError, traceId,
+                correlationId, source, causes, false);
         }
     }
 
@@ -963,6 +993,10 @@ namespace Certless
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr certless_error_cause(IntPtr error, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool certless_error_is_unavailable(IntPtr error);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void certless_error_free(IntPtr error);

@@ -625,6 +625,15 @@ const certless_error *certless_error_cause(const certless_error *error,
                                            size_t index);
 
 /**
+ * True when the credential cannot work on this host at all, as opposed to failing: there is no
+ * managed identity here (nothing answers at IMDS's address, or Docker Desktop answers for it) and
+ * no other source of the credential list produced a token. A host that tries several ways to
+ * authenticate (as the Azure SDKs' credential chains do) moves on to its next one; any other
+ * error is a real failure to report. False for a NULL error.
+ */
+bool certless_error_is_unavailable(const certless_error *error);
+
+/**
  * Releases an error object and the strings its getters returned. NULL does nothing. Never free
  * an error obtained from `certless_error_cause`, nor the same error twice.
  *

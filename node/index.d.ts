@@ -118,6 +118,8 @@ export class CertlessError extends Error {
     remedy: string | undefined;
     /** The HTTP status of the failing endpoint. @type {number | undefined} */
     status: number | undefined;
+    /** The same as `status`, under the name Azure SDK errors use (`RestError`, `AuthenticationError`). @type {number | undefined} */
+    statusCode: number | undefined;
     /** The OAuth `error` field, when the server sent one. @type {string | undefined} */
     oauthError: string | undefined;
     /** Entra's AADSTS codes. @type {number[]} */
@@ -136,6 +138,15 @@ export class ConfigurationError extends CertlessError {
 }
 /** The managed-identity endpoint (IMDS, App Service, ...) failed (codes 2xx). */
 export class ManagedIdentityError extends CertlessError {
+}
+/**
+ * There is no managed identity on this host (nothing answers at IMDS, or Docker Desktop answers
+ * for it) and no other entry of the credential list produced a token: the credential cannot work
+ * here, as opposed to failing. Its `name` is `CredentialUnavailableError`, which is what
+ * @azure/identity's `ChainedTokenCredential` and `DefaultAzureCredential` look for to move on to
+ * their next credential.
+ */
+export class CredentialUnavailableError extends ManagedIdentityError {
 }
 /** Entra refused or failed the token exchange (codes 3xx; see `aadstsCodes`). */
 export class TokenExchangeError extends CertlessError {

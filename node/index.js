@@ -106,6 +106,8 @@ class CertlessError extends Error {
     this.remedy = info.remedy ?? undefined;
     /** The HTTP status of the failing endpoint. @type {number | undefined} */
     this.status = info.status ?? undefined;
+    /** The same as `status`, under the name Azure SDK errors use (`RestError`, `AuthenticationError`). @type {number | undefined} */
+    this.statusCode = this.status;
     /** The OAuth `error` field, when the server sent one. @type {string | undefined} */
     this.oauthError = info.oauthError ?? undefined;
     /** Entra's AADSTS codes. @type {number[]} */
@@ -129,6 +131,16 @@ ConfigurationError.prototype.name = 'ConfigurationError';
 /** The managed-identity endpoint (IMDS, App Service, ...) failed (codes 2xx). */
 class ManagedIdentityError extends CertlessError {}
 ManagedIdentityError.prototype.name = 'ManagedIdentityError';
+
+/**
+ * There is no managed identity on this host (nothing answers at IMDS, or Docker Desktop answers
+ * for it) and no other entry of the credential list produced a token: the credential cannot work
+ * here, as opposed to failing. Its `name` is `CredentialUnavailableError`, which is what
+ * @azure/identity's `ChainedTokenCredential` and `DefaultAzureCredential` look for to move on to
+ * their next credential.
+ */
+class CredentialUnavailableError extends ManagedIdentityError {}
+CredentialUnavailableError.prototype.name = 'CredentialUnavailableError';
 
 /** Entra refused or failed the token exchange (codes 3xx; see `aadstsCodes`). */
 class TokenExchangeError extends CertlessError {}
@@ -154,7 +166,8 @@ const classByLeg = {
  * @returns {CertlessError}
  */
 function toError(info) {
-  const Class = classByLeg[info.leg] || CertlessError;
+  // Core flags only managed-identity failures (and lists of them) as unavailable.
+  const Class = info.unavailable ? CredentialUnavailableError : classByLeg[info.leg] || CertlessError;
   return new Class(info);
 }
 
@@ -164,7 +177,7 @@ function toError(info) {
  */
 function invalidArgument(message) {
   return new ConfigurationError({
-    code: ErrorCode.InvalidArgument, leg: 'config', reason: message, aadstsCodes: [], causes: [],
+    code: ErrorCode.InvalidArgument, leg: 'config', reason: message, aadstsCodes: [], causes: [], unavailable: false,
     message: `configuration failed: ${message} [certless code ${ErrorCode.InvalidArgument}]`,
   });
 }
@@ -231,6 +244,7 @@ function checkSignal(signal) {
 function abortError(signal) {
   return new AbortError({
     code: ErrorCode.Cancelled, leg: 'caller', reason: 'the token request was aborted', aadstsCodes: [], causes: [],
+    unavailable: false,
     message: `token request failed: the token request was aborted [certless code ${ErrorCode.Cancelled}]`,
   }, { cause: signal.reason });
 }
@@ -491,6 +505,7 @@ module.exports = {
   CertlessError,
   ConfigurationError,
   ManagedIdentityError,
+  CredentialUnavailableError,
   TokenExchangeError,
   AbortError,
   ErrorCode,

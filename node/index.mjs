@@ -6,6 +6,7 @@ export const {
   CertlessError,
   ConfigurationError,
   ManagedIdentityError,
+  CredentialUnavailableError,
   TokenExchangeError,
   AbortError,
   ErrorCode,

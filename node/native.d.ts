@@ -127,6 +127,11 @@ export interface ErrorInfo {
   credentialSource?: string
   /** For a failed credential chain: each source's own failure, in order. */
   causes: Array<ErrorInfo>
+  /**
+   * This host has no managed identity at all (core `Error::is_unavailable`): `index.js` makes
+   * it a `CredentialUnavailableError`, the name @azure/identity's credential chains move past.
+   */
+  unavailable: boolean
 }
 
 /** The names of the credential sources, indexed as `cachedTokenInto` reports them. */

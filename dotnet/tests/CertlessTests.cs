@@ -29,6 +29,7 @@ internal static class CertlessTests
         Run("AADSTS error maps to CertlessException with its fields", AadstsError);
         Run("AADSTS error through GetTokenAsync", AadstsErrorAsync);
         Run("credential chain error carries its causes", ChainError);
+        Run("no managed identity on the host: CertlessCredentialUnavailableException", Unavailable);
         Run("64 concurrent GetTokenAsync: one upstream request per leg", SixtyFourConcurrent);
         Run("cancellation", Cancellation);
         Run("disposal", Disposal);
@@ -237,6 +238,7 @@ internal static class CertlessTests
         Check(e.CredentialSource == "SignedAssertionFromManagedIdentity", "credential source");
         Check(e.Message.Contains("AADSTS700016") && e.Message.Contains(e.TraceId), "message has the code and the trace id");
         Check(e.Detail != null && e.Causes.Count == 0, "detail, no causes");
+        Check(!e.IsUnavailable && !(e is CertlessCredentialUnavailableException), "Entra refusing is not unavailable");
     }
 
     private static void AadstsError()
@@ -267,6 +269,29 @@ internal static class CertlessTests
         Check(failing.Contains("\"ok\": false"), "the unknown app is not ok");
         Check(failing.Contains("\"headline\": \"FAIL: ") && failing.Contains("AADSTS700016"), "the cause on the first line: " + failing);
         Throws<CertlessException>(() => CertlessCredential.Diagnose("a.json", "{}"), "path and JSON together");
+    }
+
+    private static void Unavailable()
+    {
+        // Docker Desktop answers IMDS's address itself, with a 403 saying the network is unreachable.
+        Emulator("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"status\":403,\"remaining\":1,\"body\":{\"custom\":"
+            + "\"connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was "
+            + "attempted to an unreachable network.\"}}");
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            var e = Throws<CertlessCredentialUnavailableException>(() => credential.GetToken(Graph), "Docker Desktop's IMDS");
+            Check(e != null && e.IsUnavailable && e.Leg == "managed_identity" && e.HttpStatus == 403,
+                "unavailable, managed_identity, 403");
+            Check(e is CertlessException, "still a CertlessException");
+        }
+        // The managed identity answers and refuses: a real failure.
+        Emulator("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"status\":400,\"remaining\":1}");
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            var e = Throws<CertlessException>(() => credential.GetTokenAsync(Graph).Wait(), "IMDS 400, async");
+            Check(e != null && !e.IsUnavailable && !(e is CertlessCredentialUnavailableException) && e.Code == 202,
+                "a refusal is not unavailable");
+        }
     }
 
     private static void ChainError()

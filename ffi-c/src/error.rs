@@ -92,6 +92,7 @@ pub struct certless_error {
     correlation_id: Option<CString>,
     credential_source: Option<CString>,
     causes: Vec<certless_error>,
+    unavailable: bool,
 }
 
 impl certless_error {
@@ -109,6 +110,7 @@ impl certless_error {
             correlation_id: error.correlation_id().map(c_string),
             credential_source: error.credential_source().map(c_string),
             causes: error.causes().iter().map(certless_error::new).collect(),
+            unavailable: error.is_unavailable(),
         }
     }
 
@@ -237,6 +239,16 @@ pub extern "C" fn certless_error_cause(
             .get(index)
             .map_or(std::ptr::null(), |c| c as *const certless_error)
     })
+}
+
+/// True when the credential cannot work on this host at all, as opposed to failing: there is no
+/// managed identity here (nothing answers at IMDS's address, or Docker Desktop answers for it) and
+/// no other source of the credential list produced a token. A host that tries several ways to
+/// authenticate (as the Azure SDKs' credential chains do) moves on to its next one; any other
+/// error is a real failure to report. False for a NULL error.
+#[unsafe(no_mangle)]
+pub extern "C" fn certless_error_is_unavailable(error: *const certless_error) -> bool {
+    read(error, false, |e| e.unavailable)
 }
 
 /// Releases an error object and the strings its getters returned. NULL does nothing. Never free

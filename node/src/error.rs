@@ -30,6 +30,9 @@ pub struct ErrorInfo {
     pub credential_source: Option<String>,
     /// For a failed credential chain: each source's own failure, in order.
     pub causes: Vec<ErrorInfo>,
+    /// This host has no managed identity at all (core `Error::is_unavailable`): `index.js` makes
+    /// it a `CredentialUnavailableError`, the name @azure/identity's credential chains move past.
+    pub unavailable: bool,
 }
 
 impl From<&certless::Error> for ErrorInfo {
@@ -47,6 +50,7 @@ impl From<&certless::Error> for ErrorInfo {
             correlation_id: e.correlation_id().map(str::to_string),
             credential_source: e.credential_source().map(str::to_string),
             causes: e.causes().iter().map(ErrorInfo::from).collect(),
+            unavailable: e.is_unavailable(),
         }
     }
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  AbortError, CertlessError, ConfigurationError, Credential, ErrorCode, ManagedIdentityError, TokenExchangeError,
+  AbortError, CertlessError, ConfigurationError, Credential, CredentialUnavailableError, ErrorCode, ManagedIdentityError,
+  TokenExchangeError,
 } from '../index.mjs';
 import { Emulator, GRAPH } from './helpers/emulator.mjs';
 
@@ -165,9 +166,10 @@ test('wrong types and huge strings are errors, never crashes', async () => {
 });
 
 test('the error classes are exported and distinct', () => {
-  const classes = [ConfigurationError, ManagedIdentityError, TokenExchangeError, AbortError];
+  const classes = [ConfigurationError, ManagedIdentityError, CredentialUnavailableError, TokenExchangeError, AbortError];
   assert.equal(new Set(classes.map((c) => c.name)).size, classes.length);
   for (const c of classes) assert.ok(c.prototype instanceof CertlessError);
   assert.equal(AbortError.prototype.name, 'AbortError');
+  assert.equal(CredentialUnavailableError.prototype.name, 'CredentialUnavailableError');
   assert.ok(Object.isFrozen(ErrorCode));
 });

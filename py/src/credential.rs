@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::error::{invalid_argument, to_pyerr};
-use crate::{glue, runtime, scope};
+use crate::{exit, glue, runtime, scope};
 
 /// Which azure-core type a token is handed out as.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -155,6 +155,12 @@ impl Shared {
         options: TokenRequestOptions,
         shape: Shape,
     ) -> PyResult<Py<PyAny>> {
+        if exit::begun() {
+            // An `atexit` hook awaiting a token: the runtime may no longer call into Python,
+            // so the request is answered here, on this thread.
+            let value = self.get_token_sync(py, scopes, options, shape)?;
+            return Ok(Py::new(py, runtime::Ready::new(value))?.into_any());
+        }
         scope::with_scopes(scopes, |scopes| {
             if options.claims.is_none() && options.tenant_id.is_none() {
                 if let Some(token) = self

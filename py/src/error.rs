@@ -31,6 +31,9 @@ pub(crate) fn exception<'py>(
     fields.set_item("correlation_id", error.correlation_id())?;
     fields.set_item("credential_source", error.credential_source())?;
     fields.set_item("causes", PyTuple::new(py, causes)?)?;
+    // No managed identity on this host: raised as `CredentialUnavailableError`, so that Azure SDK
+    // credential chains move on to their next credential.
+    fields.set_item("unavailable", error.is_unavailable())?;
     glue::get(py)?.error_factory.bind(py).call1((fields,))
 }
 

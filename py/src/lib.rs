@@ -4,13 +4,15 @@
 //!
 //! Files mirror core: `credential.rs` wraps `certless::Credential`, `error.rs` maps
 //! `certless::Error`, `runtime.rs` bridges core's runtime to asyncio. `glue.rs` holds what the
-//! Python layer hands in at import (token types, exception factory).
+//! Python layer hands in at import (token types, exception factory); `exit.rs` keeps certless's
+//! threads out of Python once the interpreter exits.
 
 use pyo3::prelude::*;
 
 mod credential;
 mod diagnose;
 mod error;
+mod exit;
 mod glue;
 mod runtime;
 mod scope;
@@ -27,11 +29,32 @@ fn install_logging(py: Python<'_>) {
         Err(_) => return,
     };
     // Another extension may have installed a `log` backend first; then certless logs through it.
-    let _ = logger.install();
+    if log::set_boxed_logger(Box::new(ExitGatedLogger(logger))).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+}
+
+/// Records are logged from runtime threads too: they enter Python through `exit::attach`, so a
+/// record emitted once Python has begun to exit is dropped instead of crashing the process.
+struct ExitGatedLogger(pyo3_log::Logger);
+
+impl log::Log for ExitGatedLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.0.enabled(record.metadata()) {
+            exit::attach(|_| self.0.log(record));
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 #[pymodule]
 fn _certless(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    exit::install(m)?;
     install_logging(m.py());
     m.add("__version__", certless::VERSION)?;
     m.add_class::<credential::SyncCredential>()?;

@@ -2,6 +2,7 @@
 //! (fork-aware) runtime through `Credential::get_token_callback`; its result is handed to the event
 //! loop that was running when the request was made, with `loop.call_soon_threadsafe`. Nothing ties
 //! a credential to one loop, so it keeps working after that loop is closed and another one runs.
+//! The runtime thread enters Python through `exit::attach`, never while the interpreter exits.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::credential::{Shape, Shared};
-use crate::{error, glue};
+use crate::{error, exit, glue};
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -92,7 +93,8 @@ pub(crate) fn start(
     let pending = shared
         .credential
         .get_token_callback(scopes, options, move |result| {
-            Python::attach(|py| {
+            // Once Python has begun to exit, the result is dropped: nobody is waiting any more.
+            exit::attach(move |py| {
                 let outcome = match result {
                     Ok(token) => callback_shared
                         .token_object(py, token, shape)
@@ -106,7 +108,7 @@ pub(crate) fn start(
                     "call_soon_threadsafe",
                     (settle, future_ref, ok, value),
                 );
-            })
+            });
         })
         .map_err(|e| error::to_pyerr(py, &e))?;
     future.call_method1(

@@ -394,11 +394,68 @@ static void test_managed_identity_error(void) {
   CHECK(certless_error_trace_id(error) == NULL);
   CHECK_CONTAINS(certless_error_text(error), "certless code 202");
   CHECK(emulator_counter("entra_token") == 0);
+  /* The managed identity answered and refused: a real failure, not "unavailable". */
+  CHECK(!certless_error_is_unavailable(error));
   certless_error_free(error);
 
   /* The fault was used up: the next request succeeds. */
   CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, NULL), CERTLESS_OK);
   certless_token_free(token);
+  certless_credential_free(credential);
+}
+
+/* A loopback port nothing listens on: bound, then closed. 0 when there is none. */
+static int closed_port(void) {
+  struct sockaddr_in addr;
+  socklen_t len = sizeof addr;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+      getsockname(fd, (struct sockaddr *)&addr, &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+/* No managed identity on the host (nothing at IMDS's address, or Docker Desktop answering for
+ * it): the error says the credential is unavailable, so a host can try its next way in. */
+static void test_unavailable(void) {
+  char no_imds[64];
+  char *saved = strdup(require_env("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
+  certless_credential *credential;
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+
+  emulator_reset();
+  snprintf(no_imds, sizeof no_imds, "http://127.0.0.1:%d", closed_port());
+  setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", no_imds, 1);
+  credential = from_env();
+  setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", saved, 1);
+  free(saved);
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error),
+               CERTLESS_MANAGED_IDENTITY_UNREACHABLE);
+  CHECK(certless_error_is_unavailable(error));
+  CHECK_STR(certless_error_leg(error), "managed_identity");
+  certless_error_free(error);
+  certless_credential_free(credential);
+
+  credential = from_env();
+  error = NULL;
+  CHECK(emulator_http("POST", "/_emulator/faults",
+                      "{\"endpoint\":\"imds\",\"status\":403,\"remaining\":1,\"body\":{\"custom\":"
+                      "\"connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket "
+                      "operation was attempted to an unreachable network.\"}}",
+                      NULL, 0) == 200);
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error),
+               CERTLESS_MANAGED_IDENTITY_REJECTED);
+  CHECK(certless_error_is_unavailable(error));
+  CHECK(certless_error_http_status(error) == 403);
+  CHECK(emulator_counter("imds") == 1); /* not retried: it will not change */
+  certless_error_free(error);
   certless_credential_free(credential);
 }
 
@@ -425,6 +482,7 @@ static void test_chain_error_causes(void) {
   CHECK_STR(certless_error_credential_source(second), "KeyVault");
   CHECK(certless_error_cause(error, 2) == NULL);
   CHECK(certless_error_aadsts_code(error, 0) == 700016);
+  CHECK(!certless_error_is_unavailable(error) && !certless_error_is_unavailable(first));
   CHECK_CONTAINS(certless_error_text(error), "\n  2. ");
   certless_error_free(error); /* frees the causes too */
   certless_credential_free(credential);
@@ -539,6 +597,7 @@ int main(void) {
   test_aadsts_error();
   test_managed_identity_error();
   test_chain_error_causes();
+  test_unavailable();
   test_log_callback();
   test_diagnose();
   emulator_reset();

@@ -67,6 +67,7 @@ static void test_getters_accept_null(void) {
   CHECK(certless_error_credential_source(NULL) == NULL);
   CHECK(certless_error_cause_count(NULL) == 0);
   CHECK(certless_error_cause(NULL, 0) == NULL);
+  CHECK(certless_error_is_unavailable(NULL) == false);
   CHECK(certless_token_value(NULL) == NULL);
   CHECK(certless_token_type(NULL) == NULL);
   CHECK(certless_token_source(NULL) == NULL);

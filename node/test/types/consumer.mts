@@ -1,7 +1,8 @@
 // An ES module consumer: certless is an @azure/core-auth TokenCredential.
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import {
-  AbortError, CertlessError, ConfigurationError, Credential, ErrorCode, ManagedIdentityError, TokenExchangeError, version,
+  AbortError, CertlessError, ConfigurationError, Credential, CredentialUnavailableError, ErrorCode, ManagedIdentityError,
+  TokenExchangeError, version,
 } from 'certless';
 
 const fromOptions: TokenCredential = new Credential({ tenantId: 't', clientId: 'c', managedIdentityClientId: 'm', requestTimeoutMs: 1000 });
@@ -30,6 +31,11 @@ export function describe(e: unknown): string {
     const traceId: string | undefined = e.traceId;
     const correlationId: string | undefined = e.correlationId;
     return `${code} ${leg} ${status} ${aadsts} ${traceId} ${correlationId}`;
+  }
+  if (e instanceof CredentialUnavailableError) {
+    const inChain: ManagedIdentityError = e;
+    const statusCode: number | undefined = e.statusCode;
+    return `${inChain.name} ${statusCode}`;
   }
   return e instanceof CertlessError && e.code === ErrorCode.ExchangeRejected ? e.message : String(e);
 }

@@ -17,12 +17,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Union
 
-from . import _certless
+from . import _certless, errors
 from ._construct import Constructors
 from ._tokens import AccessToken, AccessTokenInfo, TokenRequestOptions
 from .errors import CertlessError, ConfigurationError, ManagedIdentityError, TokenExchangeError, _from_native
+
+if TYPE_CHECKING:
+    from .errors import CredentialUnavailableError
+else:
+
+    def __getattr__(name: str) -> Any:
+        # CredentialUnavailableError is defined on first use (see certless.errors).
+        if name == "CredentialUnavailableError":
+            return errors.CredentialUnavailableError
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AccessToken",
@@ -30,6 +41,7 @@ __all__ = [
     "CertlessError",
     "ConfigurationError",
     "Credential",
+    "CredentialUnavailableError",
     "ManagedIdentityError",
     "TokenExchangeError",
     "TokenRequestOptions",

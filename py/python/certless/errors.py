@@ -7,13 +7,17 @@ is the full message, including the fix for the common causes.
 
 When azure-core is installed, :class:`CertlessError` derives from
 ``azure.core.exceptions.ClientAuthenticationError``, so an Azure SDK client reports a certless
-failure the way it reports any authentication failure. The exceptions pickle (multiprocessing,
-concurrent.futures) with every field.
+failure the way it reports any authentication failure. When the host has no managed identity at
+all, the error is a :class:`CredentialUnavailableError`, which also derives from azure-identity's
+class of that name when azure-identity is installed, so that its ``ChainedTokenCredential`` and
+``DefaultAzureCredential`` move on to their next credential. The exceptions pickle
+(multiprocessing, concurrent.futures) with every field.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
+import threading
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type, cast
 
 if TYPE_CHECKING:
     from azure.core.exceptions import ClientAuthenticationError as _Base
@@ -26,6 +30,7 @@ else:
 __all__ = [
     "CertlessError",
     "ConfigurationError",
+    "CredentialUnavailableError",
     "ManagedIdentityError",
     "TokenExchangeError",
 ]
@@ -130,6 +135,47 @@ class TokenExchangeError(CertlessError):
     """Entra's token endpoint refused or failed the exchange (codes 3xx; see ``aadsts_codes``)."""
 
 
+_UNAVAILABLE_DOC = """There is no managed identity on this host (nothing answers at IMDS, or Docker Desktop
+answers for it) and no other entry of the credential list produced a token: the credential cannot
+work here, as opposed to failing. With azure-identity installed this is also an
+``azure.identity.CredentialUnavailableError``, so a ``ChainedTokenCredential`` or
+``DefaultAzureCredential`` holding a certless credential moves on to its next credential."""
+
+if TYPE_CHECKING:
+
+    class CredentialUnavailableError(ManagedIdentityError):
+        __doc__ = _UNAVAILABLE_DOC
+
+else:
+    # Defined on first use (PEP 562): importing azure-identity, to derive from its class, takes
+    # longer than importing certless, and most programs never meet this error.
+    def __getattr__(name: str) -> Any:
+        if name == "CredentialUnavailableError":
+            return _credential_unavailable_class()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Every thread must get the same class, or `except CredentialUnavailableError` would miss.
+_unavailable_lock = threading.Lock()
+_unavailable_class: Optional[Type[ManagedIdentityError]] = None
+
+
+def _credential_unavailable_class() -> Type[ManagedIdentityError]:
+    global _unavailable_class
+    with _unavailable_lock:
+        if _unavailable_class is None:
+            bases: Tuple[type, ...] = (ManagedIdentityError,)
+            try:
+                from azure.identity import CredentialUnavailableError as azure_unavailable
+
+                bases += (azure_unavailable,)
+            except ImportError:  # azure-identity is optional
+                pass
+            namespace = {"__doc__": _UNAVAILABLE_DOC, "__module__": __name__}
+            _unavailable_class = cast(Type[ManagedIdentityError], type("CredentialUnavailableError", bases, namespace))
+        return _unavailable_class
+
+
 _BY_LEG: Dict[str, Type[CertlessError]] = {
     "config": ConfigurationError,
     "managed_identity": ManagedIdentityError,
@@ -143,6 +189,9 @@ def _rebuild(cls: Type[CertlessError], message: str, fields: Dict[str, Any]) -> 
 
 def _from_native(fields: Dict[str, Any]) -> CertlessError:
     """Called by the extension with a core error's fields. A failed credential list carries the
-    leg of its most telling failure, so it gets that leg's class too."""
+    leg of its most telling failure, so it gets that leg's class too. Core flags only
+    managed-identity failures (and lists of them) as unavailable."""
     message = fields.pop("message")
+    if fields.pop("unavailable", False):
+        return _credential_unavailable_class()(message, **fields)
     return _BY_LEG.get(fields["leg"], CertlessError)(message, **fields)

@@ -34,3 +34,12 @@ async def async_credentials() -> tuple[AsyncTokenCredential, AsyncSupportsTokenI
 
 def errors(e: certless.CertlessError) -> tuple[int, str, int | None, tuple[int, ...], str | None, str | None]:
     return (e.code, e.leg, e.status, e.aadsts_codes, e.trace_id, e.correlation_id)
+
+
+def unavailable(credential: certless.Credential) -> AccessToken | None:
+    try:
+        return credential.get_token("https://graph.microsoft.com/.default")
+    except certless.CredentialUnavailableError as e:
+        error: certless.ManagedIdentityError = e
+        del error
+        return None
