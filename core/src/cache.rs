@@ -202,24 +202,48 @@ fn sweep(table: &mut Table, now: i64) {
     );
 }
 
-/// FxHash's multiply-rotate over the key's bytes (tenant, a separator no key contains, scope):
-/// a few nanoseconds for a typical key, and the keys come from the application, not from an
-/// adversary who could aim collisions at it.
+/// A hash of the key in the manner of foldhash: 16 bytes per 128-bit multiply, tenant and scope
+/// on two independent chains that the CPU runs side by side. A few nanoseconds for a typical key
+/// (about a quarter of the whole hit), and the keys come from the application, not from an
+/// adversary who could aim collisions at it (a collision costs a string compare, nothing more).
 fn key_hash(tenant: &str, scope: &str) -> u64 {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let mut hash = 0u64;
-    let mut add = |word: u64| hash = (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    for part in [tenant.as_bytes(), &[0xff], scope.as_bytes()] {
-        let mut chunks = part.chunks_exact(8);
-        for chunk in &mut chunks {
-            add(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        add(u64::from_le_bytes(tail) ^ rest.len() as u64);
+    const K: [u64; 3] = [
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+    ];
+    let t = fold_bytes(tenant.as_bytes(), K[0]);
+    let s = fold_bytes(scope.as_bytes(), K[1]);
+    folded_multiply(t ^ K[2], s)
+}
+
+fn fold_bytes(mut bytes: &[u8], seed: u64) -> u64 {
+    let word = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+    let mut acc = seed ^ bytes.len() as u64;
+    while bytes.len() > 16 {
+        acc = folded_multiply(word(bytes) ^ acc, word(&bytes[8..]) ^ seed);
+        bytes = &bytes[16..];
     }
-    hash
+    // The last 1 to 16 bytes, read as two words that may overlap (the length is already mixed in).
+    let (a, b) = match bytes.len() {
+        8..=16 => (word(bytes), word(&bytes[bytes.len() - 8..])),
+        4..=7 => {
+            let half =
+                |b: &[u8]| u64::from(u32::from_le_bytes(b[..4].try_into().unwrap_or_default()));
+            (half(bytes), half(&bytes[bytes.len() - 4..]))
+        }
+        1..=3 => (
+            u64::from(bytes[0]) | u64::from(bytes[bytes.len() / 2]) << 8,
+            u64::from(bytes[bytes.len() - 1]),
+        ),
+        _ => (0, 0),
+    };
+    folded_multiply(a ^ acc, b ^ seed)
+}
+
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = u128::from(x) * u128::from(y);
+    (full as u64) ^ ((full >> 64) as u64)
 }
 
 /// The table's keys are already hashes.
