@@ -21,14 +21,10 @@ use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, ManagedIdentityToken, SourceSelection, select_source,
 };
 use crate::retry::{RetryPolicy, with_retries};
+use crate::runtime::{self, PendingToken};
 use crate::scope::normalize_scopes;
 use crate::secret::Secret;
 pub use crate::token::{AccessToken, TokenRequestOptions};
-
-/// Default for [`CredentialBuilder::assertion_margin`]: a managed-identity token is reused as
-/// an assertion only while it has more than this left — an assertion that expires on the way
-/// to Entra is AADSTS700024 (PROTOCOL.md §3).
-pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
 
 /// Entra's answers about a client certificate: signature or key not accepted (700027), key
 /// assertion outside its time range (700024), not for this app (700021) or endpoint (700023).
@@ -101,6 +97,14 @@ impl ChainEntry {
             ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
             ChainEntry::Certificate { kind, .. } | ChainEntry::Unavailable { kind, .. } => *kind,
         }
+    }
+}
+
+impl CredentialBuilder {
+    /// Validates everything and builds the credential (reading certificate files now, so that a
+    /// mistake shows at once rather than on the first request).
+    pub fn build(self) -> Result<Credential> {
+        Credential::from_options(self.validate()?)
     }
 }
 
@@ -403,6 +407,42 @@ impl Credential {
         {
             log::warn!("certless: could not start a background refresh: {e}");
         }
+    }
+
+    /// [`get_token_with`](Credential::get_token_with) for callers without an async runtime:
+    /// a cached token is returned at once, without entering any runtime; otherwise the calling
+    /// thread waits while the request runs on the certless runtime.
+    pub fn get_token_blocking<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
+        if let Some(token) = self.cached_token_with(scopes, options)? {
+            return Ok(token);
+        }
+        let credential = self.clone();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let options = options.clone();
+        runtime::block_on(async move { credential.get_token_with(&scopes, &options).await })?
+    }
+
+    /// Starts a token request on the certless runtime and returns at once. `callback` runs
+    /// exactly once, on a runtime worker thread, with the token or the error (including
+    /// [`ErrorCode::Cancelled`] after [`PendingToken::cancel`]).
+    pub fn get_token_callback<F>(
+        &self,
+        scopes: Vec<String>,
+        options: TokenRequestOptions,
+        callback: F,
+    ) -> Result<PendingToken>
+    where
+        F: FnOnce(Result<AccessToken>) + Send + 'static,
+    {
+        let credential = self.clone();
+        runtime::spawn_with_callback(
+            async move { credential.get_token_with(&scopes, &options).await },
+            callback,
+        )
     }
 
     /// Waits until no fetch or refresh is in flight (for tests that drive the clock).

@@ -39,8 +39,9 @@ mod secret;
 mod singleflight;
 mod token;
 
+pub use config::ASSERTION_SAFETY_MARGIN_SECS;
 pub use config::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
-pub use credential::{ASSERTION_SAFETY_MARGIN_SECS, AccessToken, Credential, TokenRequestOptions};
+pub use credential::{AccessToken, Credential, TokenRequestOptions};
 pub use error::{Error, ErrorCode, Leg, Result};
 pub use http::Timeouts;
 pub use managed_identity::{

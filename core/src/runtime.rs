@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::credential::{AccessToken, Credential, TokenRequestOptions};
 use crate::error::{Error, ErrorCode, Result};
+use crate::token::AccessToken;
 
 static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
@@ -80,7 +80,8 @@ fn block_sigpipe() {
 #[cfg(not(unix))]
 fn block_sigpipe() {}
 
-/// A token request running on the certless runtime; see [`Credential::get_token_callback`].
+/// A token request running on the certless runtime; see
+/// [`Credential::get_token_callback`](crate::Credential::get_token_callback).
 #[derive(Debug)]
 pub struct PendingToken {
     task: tokio::task::AbortHandle,
@@ -143,49 +144,27 @@ impl PendingToken {
     }
 }
 
-impl Credential {
-    /// [`get_token_with`](Credential::get_token_with) for callers without an async runtime:
-    /// a cached token is returned at once, without entering any runtime; otherwise the calling
-    /// thread waits while the request runs on the certless runtime.
-    pub fn get_token_blocking<S: AsRef<str>>(
-        &self,
-        scopes: &[S],
-        options: &TokenRequestOptions,
-    ) -> Result<AccessToken> {
-        if let Some(token) = self.cached_token_with(scopes, options)? {
-            return Ok(token);
-        }
-        let credential = self.clone();
-        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
-        let options = options.clone();
-        block_on(async move { credential.get_token_with(&scopes, &options).await })?
-    }
-
-    /// Starts a token request on the certless runtime and returns at once. `callback` runs
-    /// exactly once, on a runtime worker thread, with the token or the error (including
-    /// [`ErrorCode::Cancelled`] after [`PendingToken::cancel`]).
-    pub fn get_token_callback<F>(
-        &self,
-        scopes: Vec<String>,
-        options: TokenRequestOptions,
-        callback: F,
-    ) -> Result<PendingToken>
-    where
-        F: FnOnce(Result<AccessToken>) + Send + 'static,
-    {
-        let handle = handle()?;
-        let finish = Finisher(Arc::new(Mutex::new(Some(Box::new(callback)))));
-        let credential = self.clone();
-        let done = finish.clone();
-        let task = handle.spawn(async move {
-            let result = credential.get_token_with(&scopes, &options).await;
-            done.finish(result);
-        });
-        Ok(PendingToken {
-            task: task.abort_handle(),
-            finish,
-        })
-    }
+/// Runs `request` on the certless runtime and returns at once; `callback` runs exactly once, on
+/// a runtime worker thread, with its result (or [`ErrorCode::Cancelled`] after
+/// [`PendingToken::cancel`]).
+pub(crate) fn spawn_with_callback<F>(
+    request: impl Future<Output = Result<AccessToken>> + Send + 'static,
+    callback: F,
+) -> Result<PendingToken>
+where
+    F: FnOnce(Result<AccessToken>) + Send + 'static,
+{
+    let handle = handle()?;
+    let finish = Finisher(Arc::new(Mutex::new(Some(Box::new(callback)))));
+    let done = finish.clone();
+    let task = handle.spawn(async move {
+        let result = request.await;
+        done.finish(result);
+    });
+    Ok(PendingToken {
+        task: task.abort_handle(),
+        finish,
+    })
 }
 
 #[cfg(all(test, unix))]

@@ -1,9 +1,9 @@
 //! The vocabulary every layer shares: an access token and the options of one request. A leaf:
 //! the cache, the single-flight and the credential all use it, and it uses none of them.
 
+use std::fmt;
 use std::sync::Arc;
 
-use crate::config::CredentialSourceKind;
 use crate::secret::Secret;
 
 /// An access token and what is known about it.
@@ -31,4 +31,74 @@ pub struct TokenRequestOptions {
     pub tenant_id: Option<String>,
     /// Fetch a new token even if a cached one is valid (it then replaces the cached one).
     pub force_refresh: bool,
+}
+
+/// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialSourceKind {
+    SignedAssertionFromManagedIdentity,
+    SignedAssertionFilePath,
+    Path,
+    Base64Encoded,
+    ClientSecret,
+    KeyVault,
+    StoreWithThumbprint,
+    StoreWithDistinguishedName,
+    StoreWithSubjectName,
+    Certificate,
+    SignedAssertionFromVault,
+    CustomSignedAssertion,
+    AutoDecryptKeys,
+}
+
+impl CredentialSourceKind {
+    pub const ALL: [CredentialSourceKind; 13] = [
+        CredentialSourceKind::SignedAssertionFromManagedIdentity,
+        CredentialSourceKind::SignedAssertionFilePath,
+        CredentialSourceKind::Path,
+        CredentialSourceKind::Base64Encoded,
+        CredentialSourceKind::ClientSecret,
+        CredentialSourceKind::KeyVault,
+        CredentialSourceKind::StoreWithThumbprint,
+        CredentialSourceKind::StoreWithDistinguishedName,
+        CredentialSourceKind::StoreWithSubjectName,
+        CredentialSourceKind::Certificate,
+        CredentialSourceKind::SignedAssertionFromVault,
+        CredentialSourceKind::CustomSignedAssertion,
+        CredentialSourceKind::AutoDecryptKeys,
+    ];
+
+    /// The Microsoft.Identity.Web `SourceType` name.
+    pub fn as_str(self) -> &'static str {
+        use CredentialSourceKind::*;
+        match self {
+            SignedAssertionFromManagedIdentity => "SignedAssertionFromManagedIdentity",
+            SignedAssertionFilePath => "SignedAssertionFilePath",
+            Path => "Path",
+            Base64Encoded => "Base64Encoded",
+            ClientSecret => "ClientSecret",
+            KeyVault => "KeyVault",
+            StoreWithThumbprint => "StoreWithThumbprint",
+            StoreWithDistinguishedName => "StoreWithDistinguishedName",
+            StoreWithSubjectName => "StoreWithSubjectName",
+            Certificate => "Certificate",
+            SignedAssertionFromVault => "SignedAssertionFromVault",
+            CustomSignedAssertion => "CustomSignedAssertion",
+            AutoDecryptKeys => "AutoDecryptKeys",
+        }
+    }
+
+    /// Case-insensitive, as .NET configuration binding is.
+    pub fn parse(value: &str) -> Option<Self> {
+        CredentialSourceKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(value.trim()))
+    }
+}
+
+impl fmt::Display for CredentialSourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -16,7 +16,6 @@ use crate::bounded_file;
 pub use crate::certificate::CertificateSource;
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::AuthorityHost;
-use crate::credential::Credential;
 use crate::echo::{echo, echo_path};
 use crate::env::{Environment, process_env, vars};
 use crate::error::{Error, ErrorCode, Result};
@@ -24,76 +23,7 @@ use crate::http::Timeouts;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 use crate::retry::Retries;
 use crate::secret::Secret;
-
-/// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CredentialSourceKind {
-    SignedAssertionFromManagedIdentity,
-    SignedAssertionFilePath,
-    Path,
-    Base64Encoded,
-    ClientSecret,
-    KeyVault,
-    StoreWithThumbprint,
-    StoreWithDistinguishedName,
-    StoreWithSubjectName,
-    Certificate,
-    SignedAssertionFromVault,
-    CustomSignedAssertion,
-    AutoDecryptKeys,
-}
-
-impl CredentialSourceKind {
-    pub const ALL: [CredentialSourceKind; 13] = [
-        CredentialSourceKind::SignedAssertionFromManagedIdentity,
-        CredentialSourceKind::SignedAssertionFilePath,
-        CredentialSourceKind::Path,
-        CredentialSourceKind::Base64Encoded,
-        CredentialSourceKind::ClientSecret,
-        CredentialSourceKind::KeyVault,
-        CredentialSourceKind::StoreWithThumbprint,
-        CredentialSourceKind::StoreWithDistinguishedName,
-        CredentialSourceKind::StoreWithSubjectName,
-        CredentialSourceKind::Certificate,
-        CredentialSourceKind::SignedAssertionFromVault,
-        CredentialSourceKind::CustomSignedAssertion,
-        CredentialSourceKind::AutoDecryptKeys,
-    ];
-
-    /// The Microsoft.Identity.Web `SourceType` name.
-    pub fn as_str(self) -> &'static str {
-        use CredentialSourceKind::*;
-        match self {
-            SignedAssertionFromManagedIdentity => "SignedAssertionFromManagedIdentity",
-            SignedAssertionFilePath => "SignedAssertionFilePath",
-            Path => "Path",
-            Base64Encoded => "Base64Encoded",
-            ClientSecret => "ClientSecret",
-            KeyVault => "KeyVault",
-            StoreWithThumbprint => "StoreWithThumbprint",
-            StoreWithDistinguishedName => "StoreWithDistinguishedName",
-            StoreWithSubjectName => "StoreWithSubjectName",
-            Certificate => "Certificate",
-            SignedAssertionFromVault => "SignedAssertionFromVault",
-            CustomSignedAssertion => "CustomSignedAssertion",
-            AutoDecryptKeys => "AutoDecryptKeys",
-        }
-    }
-
-    /// Case-insensitive, as .NET configuration binding is.
-    pub fn parse(value: &str) -> Option<Self> {
-        CredentialSourceKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(value.trim()))
-    }
-}
-
-impl fmt::Display for CredentialSourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::token::CredentialSourceKind;
 
 /// One entry of the ordered credential list (Id.Web's `ClientCredentials`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,9 +117,7 @@ impl Default for CredentialBuilder {
             timeouts: Timeouts::default(),
             deadline: None,
             expiry_margin: Duration::from_secs(DEFAULT_EXPIRY_MARGIN_SECS),
-            assertion_margin: Duration::from_secs(
-                crate::credential::ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs(),
-            ),
+            assertion_margin: Duration::from_secs(ASSERTION_SAFETY_MARGIN_SECS.unsigned_abs()),
             retries: Retries::default(),
             ca_files: Vec::new(),
             send_certificate_chain: false,
@@ -411,10 +339,6 @@ impl CredentialBuilder {
         self
     }
 
-    pub fn build(self) -> Result<Credential> {
-        Credential::from_options(self.validate()?)
-    }
-
     pub(crate) fn validate(self) -> Result<ValidatedOptions> {
         let env = self.env.unwrap_or_else(process_env);
         let from = &self.origin;
@@ -568,6 +492,11 @@ fn validate_deadline(set: Option<Duration>, env: &dyn Environment) -> Result<Dur
     }
     Ok(deadline)
 }
+
+/// Default for [`CredentialBuilder::assertion_margin`]: a managed-identity token is reused as
+/// an assertion only while it has more than this left — an assertion that expires on the way
+/// to Entra is AADSTS700024 (docs/protocol.md §3).
+pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
 
 /// Default for [`CredentialBuilder::expiry_margin`].
 pub const DEFAULT_EXPIRY_MARGIN_SECS: u64 = 60;
