@@ -1,0 +1,480 @@
+//! The ordered credential list (Id.Web's `ClientCredentials`) in front of Entra's token
+//! endpoint: each entry proves the app's identity its own way — a managed-identity token, a
+//! federated token file, a certificate-signed assertion, a client secret — and the first entry
+//! that yields a token wins. One fetch through it has an overall deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::assertion_file::AssertionFile;
+use crate::certificate::CertificateCredential;
+use crate::clock::Clock;
+use crate::cloud::AuthorityHost;
+use crate::config::{CredentialSource, CredentialSourceKind, ValidatedOptions};
+use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
+use crate::http::{Clients, EntraClient};
+use crate::managed_identity::PinnedServerCertificate;
+use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
+use crate::managed_identity::{ManagedIdentityClient, SourceSelection, select_source};
+use crate::retry::{RetryPolicy, with_retries};
+use crate::secret::Secret;
+use crate::token::AccessToken;
+
+/// Entra's answers about a client certificate: signature or key not accepted (700027), key
+/// assertion outside its time range (700024), not for this app (700021) or endpoint (700023).
+const CERTIFICATE_AADSTS: &[u32] = &[700027, 700024, 700021, 700023];
+
+pub(crate) struct Chain {
+    entries: Vec<ChainEntry>,
+    endpoint: TokenEndpoint,
+    authority: AuthorityHost,
+    client_id: String,
+    exchange_retry: RetryPolicy,
+    deadline: Duration,
+}
+
+enum ChainEntry {
+    ManagedIdentity(Arc<ManagedIdentityAssertion>),
+    ClientSecret(Secret),
+    AssertionFile(AssertionFile),
+    Certificate {
+        kind: CredentialSourceKind,
+        certificate: CertificateCredential,
+    },
+    /// A source that cannot produce a token here; its error is reported when the chain reaches it.
+    Unavailable {
+        kind: CredentialSourceKind,
+        error: Error,
+    },
+}
+
+impl ChainEntry {
+    fn kind(&self) -> CredentialSourceKind {
+        match self {
+            ChainEntry::ManagedIdentity(_) => {
+                CredentialSourceKind::SignedAssertionFromManagedIdentity
+            }
+            ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
+            ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
+            ChainEntry::Certificate { kind, .. } | ChainEntry::Unavailable { kind, .. } => *kind,
+        }
+    }
+
+    /// Builds the entry for one configured source. A source that cannot work here (no
+    /// managed-identity endpoint, an unreadable certificate, ...) becomes `Unavailable`: the
+    /// others may still produce tokens.
+    fn new(
+        source: &CredentialSource,
+        o: &ValidatedOptions,
+        selection: &mut Option<Result<SourceSelection>>,
+    ) -> ChainEntry {
+        let kind = source.kind();
+        match source {
+            CredentialSource::ManagedIdentity {
+                id,
+                token_exchange_audience,
+            } => {
+                let selection = selection
+                    .get_or_insert_with(|| select_source(o.env.as_ref(), o.managed_identity_source))
+                    .clone();
+                let audience = token_exchange_audience
+                    .clone()
+                    .unwrap_or_else(|| o.default_audience.clone());
+                let client = selection
+                    .and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone()));
+                match client {
+                    Ok(client) => {
+                        log::info!(
+                            "certless: {kind}: {id} managed identity via {} ({}), audience \
+                             {audience}",
+                            client.selection().source,
+                            client.selection().reason
+                        );
+                        ChainEntry::ManagedIdentity(Arc::new(ManagedIdentityAssertion::new(
+                            client,
+                            audience,
+                            o.assertion_margin,
+                            o.retries.managed_identity,
+                        )))
+                    }
+                    Err(error) => ChainEntry::Unavailable { kind, error },
+                }
+            }
+            CredentialSource::ClientSecret { secret } => ChainEntry::ClientSecret(secret.clone()),
+            CredentialSource::SignedAssertionFile { path: Some(path) } => {
+                log::info!("certless: {kind}: federated token file {}", path.display());
+                ChainEntry::AssertionFile(AssertionFile::new(path.clone(), o.assertion_margin))
+            }
+            CredentialSource::SignedAssertionFile { path: None } => ChainEntry::Unavailable {
+                kind,
+                error: Error::config(
+                    ErrorCode::MissingConfig,
+                    "the SignedAssertionFilePath credential has no file",
+                ),
+            },
+            CredentialSource::Certificate { source, password } => {
+                let loaded = CertificateCredential::load(
+                    source.clone(),
+                    password.clone(),
+                    o.send_certificate_chain,
+                );
+                match loaded {
+                    Ok(certificate) => ChainEntry::Certificate { kind, certificate },
+                    Err(error) => ChainEntry::Unavailable { kind, error },
+                }
+            }
+            CredentialSource::Unsupported { kind } => ChainEntry::Unavailable {
+                kind: *kind,
+                error: Error::config(
+                    ErrorCode::UnsupportedCredentialSource,
+                    format!("the {kind} credential source is not supported on this platform yet"),
+                )
+                .with_remedy(
+                    "Use a Path entry (CertificateDiskPath: the exported .pfx) for a certificate, \
+                     or put a SignedAssertionFromManagedIdentity entry first in \
+                     ClientCredentials; this entry is skipped.",
+                ),
+            },
+        }
+    }
+}
+
+/// Where a fetch is, so that the deadline's error can name what it was still waiting for.
+#[derive(Default)]
+struct Waiting {
+    /// Index of the credential-list entry being tried.
+    entry: AtomicUsize,
+    /// false: the entry's assertion (its managed-identity endpoint); true: Entra.
+    at_entra: AtomicBool,
+}
+
+impl Waiting {
+    fn entry(&self, index: usize) {
+        self.entry.store(index, Ordering::Relaxed);
+        self.at_entra.store(false, Ordering::Relaxed);
+    }
+
+    fn entra(&self) {
+        self.at_entra.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Chain {
+    /// The entries of the configured sources, in order; an error when none of them can work.
+    pub fn new(o: &ValidatedOptions) -> Result<Chain> {
+        let mut selection = None;
+        let entries: Vec<ChainEntry> = o
+            .sources
+            .iter()
+            .map(|source| ChainEntry::new(source, o, &mut selection))
+            .collect();
+        if entries
+            .iter()
+            .all(|e| matches!(e, ChainEntry::Unavailable { .. }))
+        {
+            let errors: Vec<Error> = entries
+                .into_iter()
+                .filter_map(|e| match e {
+                    ChainEntry::Unavailable { kind, error } => {
+                        Some(error.with_credential_source(kind.as_str()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            return Err(chain_error(errors));
+        }
+        Ok(Chain {
+            entries,
+            endpoint: TokenEndpoint::new(o.authority.clone(), o.client_id.clone()),
+            authority: o.authority.clone(),
+            client_id: o.client_id.clone(),
+            exchange_retry: o.retries.exchange,
+            deadline: o.deadline,
+        })
+    }
+
+    /// The kinds of the entries, in order.
+    pub fn kinds(&self) -> Vec<CredentialSourceKind> {
+        self.entries.iter().map(ChainEntry::kind).collect()
+    }
+
+    /// The first managed-identity entry.
+    pub fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
+        self.entries.iter().find_map(|e| match e {
+            ChainEntry::ManagedIdentity(mi) => Some(mi),
+            _ => None,
+        })
+    }
+
+    /// The server certificate the managed-identity endpoint must present, when it is pinned.
+    pub fn pinned_certificate(&self) -> Option<Arc<PinnedServerCertificate>> {
+        self.first_managed_identity()
+            .and_then(|mi| mi.client.pinned_certificate().cloned())
+    }
+
+    /// A token for `scope` in `tenant` from the first entry that yields one, within the
+    /// deadline.
+    pub async fn acquire(
+        &self,
+        http: &Clients,
+        clock: &Arc<dyn Clock>,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+    ) -> Result<AccessToken> {
+        let waiting = Waiting::default();
+        let attempt = self.try_entries(http, clock, tenant, scope, claims, &waiting);
+        match tokio::time::timeout(self.deadline, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(self.deadline_passed(&waiting, tenant)),
+        }
+    }
+
+    async fn try_entries(
+        &self,
+        http: &Clients,
+        clock: &Arc<dyn Clock>,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+        waiting: &Waiting,
+    ) -> Result<AccessToken> {
+        let mut failures = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            waiting.entry(index);
+            if !matches!(entry, ChainEntry::ManagedIdentity(_)) {
+                waiting.entra();
+            }
+            let kind = entry.kind();
+            let exchange = |auth: ClientAuth| async move {
+                self.exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
+                    .await
+            };
+            let attempt = match entry {
+                ChainEntry::ManagedIdentity(mi) => {
+                    self.exchange_managed_identity(mi, http, clock, tenant, scope, claims, waiting)
+                        .await
+                }
+                ChainEntry::AssertionFile(file) => match file.assertion(clock.now_unix()) {
+                    Ok(assertion) => exchange(ClientAuth::Assertion(assertion)).await,
+                    Err(e) => Err(e),
+                },
+                ChainEntry::ClientSecret(secret) => {
+                    exchange(ClientAuth::Secret(secret.clone())).await
+                }
+                ChainEntry::Certificate { certificate, .. } => {
+                    let endpoint = self.authority.token_endpoint(tenant);
+                    match certificate.assertion(&self.client_id, &endpoint, clock.now_unix()) {
+                        Ok(assertion) => exchange(ClientAuth::Assertion(assertion)).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                ChainEntry::Unavailable { error, .. } => Err(error.clone()),
+            };
+            match attempt {
+                Ok(issued) => {
+                    if failures.is_empty() {
+                        log::info!(
+                            "certless: token for {scope} from {kind}, expires at {}",
+                            issued.expires_on
+                        );
+                    } else {
+                        log::warn!(
+                            "certless: {kind} produced the token for {scope} after {} earlier \
+                             source(s) failed",
+                            failures.len()
+                        );
+                    }
+                    return Ok(AccessToken {
+                        token: issued.token,
+                        token_type: issued.token_type,
+                        expires_on: issued.expires_on,
+                        refresh_on: issued.refresh_on,
+                        source: kind,
+                    });
+                }
+                Err(error) => {
+                    let error = match entry {
+                        ChainEntry::Certificate { certificate, .. } => {
+                            explain_certificate_refusal(error, certificate, clock.now_unix())
+                        }
+                        _ => error,
+                    };
+                    log::warn!("certless: {kind} failed: {error}");
+                    failures.push(error.with_credential_source(kind.as_str()));
+                }
+            }
+        }
+        Err(chain_error(failures))
+    }
+
+    /// One exchange at Entra's token endpoint, with the exchange leg's retries.
+    async fn exchange(
+        &self,
+        entra: &EntraClient,
+        clock: &dyn Clock,
+        tenant: &str,
+        scope: &str,
+        auth: &ClientAuth,
+        claims: Option<&str>,
+    ) -> Result<IssuedToken> {
+        with_retries(&self.exchange_retry, clock, "the token exchange", || {
+            self.endpoint
+                .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
+        })
+        .await
+    }
+
+    /// The exchange with a managed-identity token as assertion. When Entra condemns the
+    /// assertion itself (expired, unverifiable), that token is dropped, and if it was one in
+    /// hand rather than one just fetched, the exchange is tried once more with a new one: a
+    /// rejected assertion is never sent again.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_managed_identity(
+        &self,
+        mi: &Arc<ManagedIdentityAssertion>,
+        http: &Clients,
+        clock: &Arc<dyn Clock>,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+        waiting: &Waiting,
+    ) -> Result<IssuedToken> {
+        let mut retried = false;
+        loop {
+            let fetched = mi
+                .assertion(http.managed_identity.clone(), Arc::clone(clock))
+                .await?;
+            waiting.entra();
+            let auth = ClientAuth::Assertion(fetched.token.token.clone());
+            let result = self
+                .exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
+                .await;
+            match result {
+                Err(error)
+                    if error
+                        .aadsts_codes()
+                        .iter()
+                        .any(|c| ASSERTION_REJECTED_AADSTS.contains(c)) =>
+                {
+                    mi.reject(&fetched.token);
+                    if fetched.fresh || retried {
+                        return Err(error);
+                    }
+                    log::warn!(
+                        "certless: Entra refused the managed-identity token in hand ({}); \
+                         trying once more with a new one",
+                        error.message()
+                    );
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The error for a fetch that ran out of time: which leg of which entry it was waiting on.
+    fn deadline_passed(&self, waiting: &Waiting, tenant: &str) -> Error {
+        let index = waiting.entry.load(Ordering::Relaxed);
+        let entry = self.entries.get(index);
+        let (code, leg, what) = match entry {
+            Some(ChainEntry::ManagedIdentity(mi)) if !waiting.at_entra.load(Ordering::Relaxed) => (
+                ErrorCode::ManagedIdentityTimeout,
+                Leg::ManagedIdentity,
+                format!(
+                    "the {} managed-identity endpoint",
+                    mi.client.selection().source
+                ),
+            ),
+            _ => (
+                ErrorCode::ExchangeTimeout,
+                Leg::Exchange,
+                format!(
+                    "Entra's token endpoint {}",
+                    self.authority.token_endpoint(tenant)
+                ),
+            ),
+        };
+        let mut error = Error::new(
+            code,
+            format!(
+                "no token within the {} s deadline: still waiting for {what}",
+                self.deadline.as_secs_f64()
+            ),
+        )
+        .with_leg(leg)
+        .with_remedy(
+            "The endpoint accepted the request but did not answer (or kept failing) for the whole \
+             deadline: check its health and the network path to it; if it is merely slow, raise the \
+             deadline (the deadline option, or CERTLESS_REQUEST_DEADLINE seconds).",
+        );
+        if let Some(entry) = entry {
+            error = error.with_credential_source(entry.kind().as_str());
+        }
+        error
+    }
+}
+
+/// Which certificate Entra refused, and whether it is still valid.
+fn explain_certificate_refusal(
+    error: Error,
+    certificate: &CertificateCredential,
+    now: i64,
+) -> Error {
+    if !error
+        .aadsts_codes()
+        .iter()
+        .any(|c| CERTIFICATE_AADSTS.contains(c))
+    {
+        return error;
+    }
+    let context = certificate.context(now);
+    // 700027's usual remedy is about managed-identity tokens; here it is about which
+    // certificate the app registration holds.
+    let remedy = match error.remedy() {
+        Some(r) if !error.aadsts_codes().contains(&700027) => format!("{context} {r}"),
+        _ => context,
+    };
+    error.with_remedy(remedy)
+}
+
+/// One failure is reported as itself; several as one error whose causes list each source's
+/// failure, carrying the leg, status, AADSTS codes and ids of the most telling one.
+fn chain_error(mut failures: Vec<Error>) -> Error {
+    if failures.len() == 1 {
+        return failures.remove(0);
+    }
+    let unavailable = !failures.is_empty() && failures.iter().all(Error::is_unavailable);
+    let summary =
+        Error::new(ErrorCode::AllCredentialSourcesFailed, "no source").with_causes(failures);
+    let primary = summary.primary().clone();
+    let mut error = Error::new(
+        ErrorCode::AllCredentialSourcesFailed,
+        format!(
+            "all {} credential sources failed; first: {}",
+            summary.causes().len(),
+            primary.message()
+        ),
+    )
+    .with_leg(primary.leg())
+    .with_aadsts_codes(primary.aadsts_codes().to_vec())
+    .with_oauth_error(primary.oauth_error().map(str::to_string))
+    .with_ids(
+        primary.trace_id().map(str::to_string),
+        primary.correlation_id().map(str::to_string),
+    )
+    .with_retry_after(primary.retry_after())
+    .with_causes(summary.causes().to_vec());
+    if let Some(status) = primary.http_status() {
+        error = error.with_http_status(status);
+    }
+    if let Some(remedy) = primary.remedy() {
+        error = error.with_remedy(remedy.to_string());
+    }
+    if unavailable {
+        error = error.with_unavailable();
+    }
+    error
+}

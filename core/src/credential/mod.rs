@@ -1,0 +1,383 @@
+//! The credential: the façade every host calls. It answers from the token cache, and fetches
+//! through the ordered credential list ([`chain`]) once per (tenant, scope) for any number of
+//! concurrent callers.
+
+mod chain;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::cache::{Lookup, Slot, TokenCache};
+use crate::clock::Clock;
+use crate::cloud::AuthorityHost;
+use crate::config::{CredentialBuilder, CredentialSourceKind, ValidatedOptions};
+use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::{HttpClients, ProxySettings};
+use crate::managed_identity::assertion::ManagedIdentityAssertion;
+use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSelection};
+use crate::runtime::{self, PendingToken};
+use crate::scope::normalize_scopes;
+pub use crate::token::{AccessToken, TokenRequestOptions};
+use chain::Chain;
+
+/// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
+/// app registration across the process: it is `Send + Sync`, caches tokens, and any number of
+/// concurrent callers for one resource cause one request per leg.
+#[derive(Clone)]
+pub struct Credential {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tenant_id: String,
+    client_id: String,
+    authority: AuthorityHost,
+    origin: String,
+    chain: Chain,
+    http: HttpClients,
+    cache: TokenCache,
+    clock: Arc<dyn Clock>,
+}
+
+impl CredentialBuilder {
+    /// Validates everything and builds the credential (reading certificate files now, so that a
+    /// mistake shows at once rather than on the first request).
+    pub fn build(self) -> Result<Credential> {
+        Credential::from_options(self.validate()?)
+    }
+}
+
+impl Credential {
+    pub fn builder() -> CredentialBuilder {
+        CredentialBuilder::new()
+    }
+
+    /// A Microsoft.Identity.Web configuration (whole `appsettings.json` or its `AzureAd` section).
+    pub fn from_config_json(json: &str) -> Result<Self> {
+        CredentialBuilder::from_config_json(json)?.build()
+    }
+
+    pub fn from_config_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        CredentialBuilder::from_config_file(path)?.build()
+    }
+
+    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ... (see [`crate::env::vars`]).
+    pub fn from_env() -> Result<Self> {
+        CredentialBuilder::from_env()?.build()
+    }
+
+    pub(crate) fn from_options(o: ValidatedOptions) -> Result<Self> {
+        let chain = Chain::new(&o)?;
+        let http = HttpClients::new(
+            o.timeouts,
+            o.ca_files.clone(),
+            ProxySettings::from_env(o.env.as_ref()),
+            chain.pinned_certificate(),
+        )?;
+        Ok(Credential {
+            inner: Arc::new(Inner {
+                tenant_id: o.tenant_id,
+                client_id: o.client_id,
+                authority: o.authority,
+                origin: o.origin,
+                chain,
+                http,
+                cache: TokenCache::new(o.expiry_margin),
+                clock: o.clock,
+            }),
+        })
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    pub fn authority_host(&self) -> &str {
+        self.inner.authority.as_str()
+    }
+
+    /// The entries of the credential list, in order.
+    pub fn sources(&self) -> Vec<CredentialSourceKind> {
+        self.inner.chain.kinds()
+    }
+
+    /// Where the first managed-identity entry gets its tokens, and why that source was chosen.
+    pub fn managed_identity_source(&self) -> Option<&SourceSelection> {
+        self.first_managed_identity()
+            .map(|mi| mi.client.selection())
+    }
+
+    /// The managed-identity token the first managed-identity entry presents as its assertion
+    /// (reused while it has more than the assertion margin left), for diagnostics: decode it
+    /// with [`crate::jwt::decode_claims`] to see what a federated credential must match.
+    pub async fn managed_identity_assertion(&self) -> Result<ManagedIdentityToken> {
+        let mi = self.first_managed_identity().ok_or_else(|| {
+            Error::config(
+                ErrorCode::MissingConfig,
+                "the credential list has no usable SignedAssertionFromManagedIdentity entry",
+            )
+        })?;
+        mi.assertion(
+            self.inner.http.get()?.managed_identity,
+            Arc::clone(&self.inner.clock),
+        )
+        .await
+        .map(|fetched| fetched.token)
+    }
+
+    /// The first managed-identity entry's identity and token audience (for diagnostics).
+    pub(crate) fn managed_identity_target(&self) -> Option<(ManagedIdentityId, String)> {
+        self.first_managed_identity()
+            .map(|mi| (mi.client.id().clone(), mi.audience.clone()))
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// GETs the tenant's OpenID configuration: proves Entra and the tenant are reachable, and its
+    /// `Date` header tells this machine's clock skew.
+    pub(crate) async fn probe_authority(&self) -> Result<crate::http::Response> {
+        let url = format!(
+            "{}/{}/v2.0/.well-known/openid-configuration",
+            self.inner.authority.as_str(),
+            self.inner.tenant_id
+        );
+        let http = self.inner.http.get()?;
+        crate::http::send(
+            http.entra.get(&url),
+            Leg::Exchange,
+            &format!("Entra OpenID configuration {url}"),
+        )
+        .await
+    }
+
+    fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
+        self.inner.chain.first_managed_identity()
+    }
+
+    /// An access token for `scopes` (one resource: `https://x/.default` or the bare resource).
+    pub async fn get_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<AccessToken> {
+        self.get_token_with(scopes, &TokenRequestOptions::default())
+            .await
+    }
+
+    pub async fn get_token_with<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
+        let tenant = self.request_tenant(options)?;
+        let tenant = tenant.as_ref();
+        let use_cache = !options.force_refresh && options.claims.is_none();
+        if use_cache {
+            if let Some(token) = self.exact_hit(tenant, scopes) {
+                return Ok(token);
+            }
+        }
+        let scope = normalize_scopes(scopes)?;
+        if use_cache {
+            if let Some(token) = self.cache_hit(tenant, &scope) {
+                return Ok(token);
+            }
+        }
+        let now = self.inner.clock.now_unix();
+        let slot = self.inner.cache.slot(tenant, &scope, now);
+        if let Some(claims) = &options.claims {
+            // A CAE challenge asks for a token with these claims, now: not shared with others.
+            return Inner::fetch_into(Arc::clone(&self.inner), slot, Some(claims.clone())).await;
+        }
+        if !options.force_refresh {
+            if let Some(error) = slot.blocked(now) {
+                return Err(error);
+            }
+        }
+        let inner = Arc::clone(&self.inner);
+        let target = Arc::clone(&slot);
+        let force = options.force_refresh;
+        slot.flight
+            .run(move || async move {
+                // A caller that arrives just as a fetch finished takes its token.
+                if !force {
+                    if let Some(token) = target.current(inner.clock.now_unix()) {
+                        return Ok(token);
+                    }
+                }
+                Inner::fetch_into(inner, target, None).await
+            })
+            .await
+    }
+
+    /// The cached token for `scopes` if one may be handed out; never waits on the network.
+    /// When the token is due for its proactive refresh, one refresh is started in the background.
+    pub fn cached_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<Option<AccessToken>> {
+        self.cached_token_with(scopes, &TokenRequestOptions::default())
+    }
+
+    /// [`cached_token`](Self::cached_token) for a request with options: another tenant's
+    /// cache, and never a cached token when the request must bypass the cache (`claims`,
+    /// `force_refresh`).
+    pub fn cached_token_with<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<Option<AccessToken>> {
+        if options.force_refresh || options.claims.is_some() {
+            return Ok(None);
+        }
+        let tenant = self.request_tenant(options)?;
+        let tenant = tenant.as_ref();
+        if let Some(token) = self.exact_hit(tenant, scopes) {
+            return Ok(Some(token));
+        }
+        let scope = normalize_scopes(scopes)?;
+        Ok(self.cache_hit(tenant, &scope))
+    }
+
+    /// The hot path: one scope, spelled exactly as a cached one. Cache keys are normalized
+    /// scopes, so a string equal to one needs no validation.
+    fn exact_hit<S: AsRef<str>>(&self, tenant: &str, scopes: &[S]) -> Option<AccessToken> {
+        match scopes {
+            [only] => self.cache_hit(tenant, only.as_ref()),
+            _ => None,
+        }
+    }
+
+    fn cache_hit(&self, tenant: &str, scope: &str) -> Option<AccessToken> {
+        match self
+            .inner
+            .cache
+            .lookup(tenant, scope, self.inner.clock.now_unix())
+        {
+            Lookup::Fresh(token) => Some(token),
+            Lookup::RefreshDue(token, slot) => {
+                self.refresh_in_background(slot);
+                Some(token)
+            }
+            Lookup::Miss => None,
+        }
+    }
+
+    fn refresh_in_background(&self, slot: Arc<Slot>) {
+        let inner = Arc::clone(&self.inner);
+        let target = Arc::clone(&slot);
+        log::debug!("certless: refreshing a token in the background");
+        if let Err(e) = slot
+            .flight
+            .start(move || Inner::fetch_into(inner, target, None))
+        {
+            log::warn!("certless: could not start a background refresh: {e}");
+        }
+    }
+
+    /// [`get_token_with`](Credential::get_token_with) for callers without an async runtime:
+    /// a cached token is returned at once, without entering any runtime; otherwise the calling
+    /// thread waits while the request runs on the certless runtime.
+    pub fn get_token_blocking<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
+        if let Some(token) = self.cached_token_with(scopes, options)? {
+            return Ok(token);
+        }
+        let credential = self.clone();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
+        let options = options.clone();
+        runtime::block_on(async move { credential.get_token_with(&scopes, &options).await })?
+    }
+
+    /// Starts a token request on the certless runtime and returns at once. `callback` runs
+    /// exactly once, on a runtime worker thread, with the token or the error (including
+    /// [`ErrorCode::Cancelled`] after [`PendingToken::cancel`]).
+    pub fn get_token_callback<F>(
+        &self,
+        scopes: Vec<String>,
+        options: TokenRequestOptions,
+        callback: F,
+    ) -> Result<PendingToken>
+    where
+        F: FnOnce(Result<AccessToken>) + Send + 'static,
+    {
+        let credential = self.clone();
+        runtime::spawn_with_callback(
+            async move { credential.get_token_with(&scopes, &options).await },
+            callback,
+        )
+    }
+
+    /// Waits until no fetch or refresh is in flight (for tests that drive the clock).
+    #[doc(hidden)]
+    pub async fn settle(&self) {
+        for slot in self.inner.cache.slots() {
+            slot.flight.settle().await;
+        }
+    }
+
+    /// The tenant of a request: the configured one, or another checked by the same rule as
+    /// the configured TenantId (a GUID or a domain name; `.`, `..`, `common`, ... are refused,
+    /// as they would rewrite the token URL or ask for no tenant at all).
+    fn request_tenant<'a>(&'a self, options: &'a TokenRequestOptions) -> Result<Cow<'a, str>> {
+        match options.tenant_id.as_deref().map(str::trim) {
+            None | Some("") => Ok(Cow::Borrowed(&self.inner.tenant_id)),
+            Some(t) if t.eq_ignore_ascii_case(&self.inner.tenant_id) => {
+                Ok(Cow::Borrowed(&self.inner.tenant_id))
+            }
+            Some(t) => crate::config::validate_tenant(t, "the request's tenant id")
+                .map(Cow::Owned)
+                .map_err(|e| {
+                    Error::new(ErrorCode::InvalidArgument, e.message().to_string())
+                        .with_leg(Leg::Config)
+                        .with_remedy(
+                            "Pass the tenant's Directory (tenant) ID or a verified domain \
+                             (contoso.onmicrosoft.com), or no tenant for the configured one.",
+                        )
+                }),
+        }
+    }
+}
+
+impl Inner {
+    /// Fetches a token through the credential list and records the outcome in `slot`. Runs as
+    /// its own task (single-flight), so it completes even if every caller went away.
+    async fn fetch_into(
+        inner: Arc<Inner>,
+        slot: Arc<Slot>,
+        claims: Option<String>,
+    ) -> Result<AccessToken> {
+        let now = inner.clock.now_unix();
+        let (tenant, scope) = slot.key();
+        let result = match inner.http.get() {
+            Ok(http) => {
+                inner
+                    .chain
+                    .acquire(&http, &inner.clock, tenant, scope, claims.as_deref())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let margin = inner.cache.margin();
+        match &result {
+            Ok(token) => slot.store(token.clone(), inner.clock.now_unix(), margin),
+            Err(error) => slot.failed(error, now),
+        }
+        result
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("origin", &self.inner.origin)
+            .field("authority", &self.inner.authority.as_str())
+            .field("tenant_id", &self.inner.tenant_id)
+            .field("client_id", &self.inner.client_id)
+            .field("sources", &self.sources())
+            .finish_non_exhaustive()
+    }
+}
