@@ -39,7 +39,9 @@ mod secret;
 mod singleflight;
 mod token;
 
-pub use config::ASSERTION_SAFETY_MARGIN_SECS;
+pub use config::{
+    ASSERTION_SAFETY_MARGIN_SECS, CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValue,
+};
 pub use config::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
 pub use credential::{AccessToken, Credential, TokenRequestOptions};
 pub use error::{Error, ErrorCode, Leg, Result};

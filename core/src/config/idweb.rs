@@ -412,7 +412,7 @@ fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&[&str]]) -> Resu
     Ok(())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -6,6 +6,7 @@ mod encoding;
 mod from_env;
 mod idweb;
 mod jsonc;
+mod options;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 use crate::retry::Retries;
 use crate::secret::Secret;
 pub use crate::token::CredentialSourceKind;
+pub use options::{CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValue};
 
 /// One entry of the ordered credential list (Id.Web's `ClientCredentials`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -48,6 +48,13 @@ impl CredentialBuilder {
     }
 }
 
+impl crate::config::CredentialOptions {
+    /// Validates everything and builds the credential.
+    pub fn build(&self) -> Result<Credential> {
+        self.builder()?.build()
+    }
+}
+
 impl Credential {
     pub fn builder() -> CredentialBuilder {
         CredentialBuilder::new()
