@@ -5,13 +5,19 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+/// How a check, or a whole leg, went. In JSON: `"ok"`, `"info"`, `"warn"`, `"fail"`, `"skip"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// As it should be.
     Ok,
+    /// What was seen, neither good nor bad.
     Info,
+    /// Not a failure, but worth fixing: a likely cause of one, now or later.
     Warn,
+    /// Makes the flow fail; `fix` says what to do, when it is known.
     Fail,
+    /// Not tried: it does not apply to this configuration.
     Skip,
 }
 
@@ -30,9 +36,13 @@ impl Status {
 /// One observation.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
+    /// How it went.
     pub status: Status,
+    /// What was checked (`tenant`, `subject`, `clock`, ...).
     pub name: String,
+    /// What was seen.
     pub detail: String,
+    /// What to do about a warning or a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
@@ -42,19 +52,27 @@ pub struct Check {
 pub struct LegReport {
     /// `config`, `managed_identity`, `federated_credential`, `exchange`, `token`.
     pub leg: &'static str,
+    /// The leg named for people.
     pub title: &'static str,
+    /// Its worst check's status (`Skip` when every check was skipped).
     pub status: Status,
+    /// How long the leg's request took, when it sent one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u128>,
+    /// What was seen, in order.
     pub checks: Vec<Check>,
 }
 
 /// The federated credential that would match the managed-identity token.
 #[derive(Clone, Debug, Serialize)]
 pub struct MatchingFic {
+    /// A name for it (`certless-` and the start of the subject).
     pub name: String,
+    /// The managed-identity token's `iss`.
     pub issuer: String,
+    /// The managed-identity token's `sub`: the identity's object id.
     pub subject: String,
+    /// The managed-identity token's `aud`.
     pub audiences: Vec<String>,
     /// `az ad app federated-credential create ...`
     pub az_command: String,
@@ -63,14 +81,21 @@ pub struct MatchingFic {
 /// The error of the failing leg, in the fields every binding exposes.
 #[derive(Clone, Debug, Serialize)]
 pub struct ErrorSummary {
+    /// The error's stable numeric code.
     pub code: u32,
+    /// The leg that failed: `config`, `managed_identity`, `exchange`, ...
     pub leg: &'static str,
+    /// What went wrong.
     pub message: String,
+    /// The HTTP status the endpoint answered with, if it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
+    /// The AADSTS codes of Entra's answer.
     pub aadsts_codes: Vec<u32>,
+    /// Entra's trace id, for a support ticket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// Entra's correlation id, for a support ticket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
 }
@@ -97,18 +122,24 @@ pub struct Report {
     pub ok: bool,
     /// One line: `OK: ...`, or `FAIL: <cause> Fix: <fix>`.
     pub headline: String,
+    /// Why it fails, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// How to fix the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// Each leg that was walked, in order.
     pub legs: Vec<LegReport>,
+    /// The federated credential the app needs, once the managed-identity token was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matching_federated_credential: Option<MatchingFic>,
+    /// The error that ended the walk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorSummary>,
 }
 
 impl Report {
+    /// The report for machines: every field, as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| {
             format!("{{\"ok\":false,\"headline\":\"cannot render the report: {e}\"}}")
