@@ -294,30 +294,46 @@ impl ClientCertificate {
 
 const RSA_ONLY: &str = "Entra's client assertions are RS256: use a certificate with an RSA key of 2048 bits or more (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048, or openssl req -newkey rsa:2048).";
 
+const KNOWN_PEM_LABELS: [&str; 5] = [
+    "CERTIFICATE",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "EC PRIVATE KEY",
+];
+
 /// The PEM blocks of `text`, decoded: (label, DER).
 fn pem_blocks(text: &str) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
     let mut blocks = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + 11..];
+        // The label ends on its own line: a damaged line must not run on into the key.
         let label_end = after
             .find("-----")
-            .ok_or("has a PEM header that does not end")?;
+            .filter(|end| !after[..*end].contains(['\r', '\n']))
+            .ok_or("has a '-----BEGIN' line that does not end in '-----'")?;
         let label = after[..label_end].to_string();
+        // Errors name only the labels certless reads: any other text could be key material.
+        let named = if KNOWN_PEM_LABELS.contains(&label.as_str()) {
+            format!("a '{label}'")
+        } else {
+            "a PEM".to_string()
+        };
         let body = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
         let end = body
             .find(&end_marker)
-            .ok_or_else(|| format!("has a '{label}' block without its END line"))?;
+            .ok_or_else(|| format!("has {named} block without its END line"))?;
         let base64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
         if base64.contains(':') {
             return Err(format!(
-                "has a '{label}' block with OpenSSL's legacy encryption headers, which certless does not read (convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc)"
+                "has {named} block with OpenSSL's legacy encryption headers, which certless does not read (convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc)"
             ));
         }
         let der = STANDARD
             .decode(base64.as_bytes())
-            .map_err(|_| format!("has a '{label}' block that is not base64"))?;
+            .map_err(|_| format!("has {named} block that is not base64"))?;
         blocks.push((label, der));
         rest = &body[end + end_marker.len()..];
     }
@@ -587,6 +603,22 @@ mod tests {
         assert_eq!(format!("{source:?}"), "Base64(<redacted>)");
         let e = read(&source, None).err().unwrap();
         assert!(e.to_string().contains("is not base64"), "{e}");
+    }
+
+    /// Found by the `certificate` fuzz target: a BEGIN line whose closing dashes are damaged made
+    /// the label run on into the key, and the error quoted the key.
+    #[test]
+    fn a_damaged_pem_line_never_puts_key_material_in_the_error() {
+        let key = "MIIEowIBAAKCAQEAjj+SpYBLJnye96zFp1Nxs52sDGZRoDD0GBzwUZHs5yljC5NN";
+        let damaged_begin = format!(
+            "-----BEGIN RSA PRIVATE KEY%----\n{key}\nXXwgGY/0jYakJjZhSb+lBlL7\n-----END RSA PRIVATE KEY-----\n"
+        );
+        let one_line_label = format!("-----BEGIN {key}-----\nAA==\n-----END X-----\n");
+        for pem in [damaged_begin, one_line_label] {
+            let e = ClientCertificate::parse(pem.as_bytes(), None, "key.pem").unwrap_err();
+            assert_eq!(e.code(), ErrorCode::CertificateUnusable);
+            assert!(!e.to_string().contains(&key[..20]), "{e}");
+        }
     }
 }
 

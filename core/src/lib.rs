@@ -25,6 +25,9 @@ pub mod diagnose;
 pub mod env;
 mod error;
 mod exchange;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod jwt;
 mod lifetime;
