@@ -170,6 +170,14 @@ impl ClientCertificate {
             )
             .with_remedy(RSA_ONLY)
         })?;
+        // ring checks the key's shape but not every CRT parameter: a damaged one shows only
+        // when ring verifies its own signature. Sign once now rather than fail every request.
+        let mut probe = vec![0u8; key.public().modulus_len()];
+        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), b"certless", &mut probe)
+            .map_err(|_| {
+                unusable(origin, "has a damaged private key: it cannot sign")
+                    .with_remedy("Export the certificate with its private key again; this copy of the key is corrupt.")
+            })?;
         if certs.is_empty() {
             return Err(unusable(origin, "holds no certificate")
                 .with_remedy("Include the certificate with its key (PFX export, or the CERTIFICATE block in the PEM)."));
@@ -696,6 +704,63 @@ mod assertion_tests {
         assert!(
             debug.contains(&issued.thumbprint) && !debug.contains("PRIVATE"),
             "{debug}"
+        );
+    }
+
+    /// Found by the `certificate` fuzz target: one damaged byte in a PFX's private key (in its
+    /// CRT exponent dP, which ring checks only for range) loaded fine, then failed every
+    /// signature with "a certless defect". A key that cannot sign is refused when it is loaded.
+    #[test]
+    fn a_damaged_key_that_cannot_sign_is_refused_at_load() {
+        // (content start, element end) of the DER element at `at`.
+        fn element(der: &[u8], at: usize) -> (usize, usize) {
+            let first = usize::from(der[at + 1]);
+            let (len, header) = if first < 0x80 {
+                (first, 2)
+            } else {
+                let n = first & 0x7f;
+                let len = der[at + 2..at + 2 + n]
+                    .iter()
+                    .fold(0, |acc, b| acc << 8 | usize::from(*b));
+                (len, 2 + n)
+            };
+            (at + header, at + header + len)
+        }
+        let emu =
+            Emulator::start_blocking(EmulatorConfig::default(), StartOptions::default()).unwrap();
+        let issued = emu.issue_client_certificate(&Default::default()).unwrap();
+        let mut der = STANDARD
+            .decode(
+                issued
+                    .private_key_pem
+                    .lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        // PrivateKeyInfo { version, algorithm, OCTET STRING { RSAPrivateKey { version, n, e, d,
+        // p, q, dP, ... } } }
+        let (info, _) = element(&der, 0);
+        let (_, after_version) = element(&der, info);
+        let (_, after_algorithm) = element(&der, after_version);
+        let (octets, _) = element(&der, after_algorithm);
+        let (mut at, _) = element(&der, octets);
+        for _ in 0..6 {
+            at = element(&der, at).1;
+        }
+        // Any bit but the lowest (ring refuses an even dP).
+        let (dp_start, dp_end) = element(&der, at);
+        der[(dp_start + dp_end) / 2] ^= 0x10;
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n{}",
+            STANDARD.encode(&der),
+            issued.certificate_pem
+        );
+        let e = ClientCertificate::parse(pem.as_bytes(), None, "key.pem").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::CertificateUnusable);
+        assert!(
+            e.to_string().contains("key.pem has a damaged private key"),
+            "{e}"
         );
     }
 
