@@ -1,3 +1,11 @@
+"""Writes the seed corpora of the fuzz targets: python3 fuzz/make_seeds.py fuzz/corpus
+
+Realistic inputs, one small file each: managed-identity and Entra answers in the shapes each
+endpoint sends (tokens are JWTs with made-up claims and signatures), Id.Web appsettings.json
+files, environment variable sets, and PEM/PFX files made with openssl (fresh keys each run).
+The committed corpus also holds each input that once failed (regression-*), which this script
+does not write: keep those files when regenerating.
+"""
 import base64, json, os, sys
 root = sys.argv[1]
 def b64u(b): return base64.urlsafe_b64encode(b).rstrip(b'=').decode()

@@ -17,10 +17,10 @@ fuzz_target!(|data: &[u8]| {
             .chars()
             .take_while(char::is_ascii_digit)
             .collect();
-        if let Ok(code) = digits.parse::<u32>() {
-            if !expected.contains(&code) {
-                expected.push(code);
-            }
+        if let Ok(code) = digits.parse::<u32>()
+            && !expected.contains(&code)
+        {
+            expected.push(code);
         }
     }
     assert_eq!(codes, expected);

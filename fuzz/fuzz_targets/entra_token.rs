@@ -52,15 +52,15 @@ fuzz_target!(|data: &[u8]| {
             let mut forbidden = token_shaped(&text);
             // The token itself, unless the error's fixed text happens to contain it (found by
             // running the same body with the token's letters and digits changed).
-            if let (Ok(utf8), Some(token)) = (std::str::from_utf8(data), access_token.as_deref()) {
-                if is_checkable_secret(token, utf8) {
-                    let disguised = disguise(utf8, &[token]);
-                    let shown = match entra_token(disguised.as_bytes(), NOW) {
-                        Err(e) => rendered(&e),
-                        Ok(_) => String::new(),
-                    };
-                    forbidden.extend(telling(&[token], &shown));
-                }
+            if let (Ok(utf8), Some(token)) = (std::str::from_utf8(data), access_token.as_deref())
+                && is_checkable_secret(token, utf8)
+            {
+                let disguised = disguise(utf8, &[token]);
+                let shown = match entra_token(disguised.as_bytes(), NOW) {
+                    Err(e) => rendered(&e),
+                    Ok(_) => String::new(),
+                };
+                forbidden.extend(telling(&[token], &shown));
             }
             check_error(&e, &forbidden);
         }
