@@ -15,12 +15,12 @@ const INSIDE: &str = "inside-key-contents";
 const BESIDE: &str = "BESIDE-THE-DIRECTORY";
 const BELOW: &str = "BELOW-THE-DIRECTORY";
 
-/// `<tmp>/certless-fuzz-arc-<pid>/tokens` holding `agent.key`; `beside.key` next to that
-/// directory, `sub/below.key` under it, and `large.key` over the size limit.
+/// `<tmp>/certless-fuzz-arc/tokens` holding `agent.key`; `beside.key` next to that directory,
+/// `sub/below.key` under it, and `large.key` over the size limit. Written afresh by every run.
 fn key_directory() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("certless-fuzz-arc-{}", std::process::id()));
+        let root = std::env::temp_dir().join("certless-fuzz-arc");
         let tokens = root.join("tokens");
         std::fs::create_dir_all(tokens.join("sub")).unwrap();
         std::fs::write(tokens.join("agent.key"), INSIDE).unwrap();
