@@ -32,10 +32,17 @@ fi
 # The lock file is committed: fail rather than resolve anew.
 rustup run nightly cargo metadata --locked --format-version 1 >/dev/null
 
+mapfile -t all < <(rustup run nightly cargo fuzz list)
 if [ $# -gt 0 ]; then
   targets=("$@")
+  for target in "${targets[@]}"; do
+    if ! printf '%s\n' "${all[@]}" | grep -qx -- "$target"; then
+      echo "fuzz.sh: no target '$target'; the targets: ${all[*]}" >&2
+      exit 2
+    fi
+  done
 else
-  mapfile -t targets < <(rustup run nightly cargo fuzz list)
+  targets=("${all[@]}")
 fi
 
 # More codegen units: a much quicker build for slightly slower targets.
@@ -92,4 +99,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: ${#failed[@]} target(s) failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "fuzz.sh: ${#targets[@]} targets ran ${seconds} s each without a failure"
+echo "fuzz.sh: ${#targets[@]} target(s) ran ${seconds} s each without a failure"
