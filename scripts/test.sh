@@ -28,6 +28,12 @@ cargo test --workspace --exclude certless-py --locked --doc
 section "the demo (README's main command)"
 cargo run --locked -q -p certless-cli --features certless/test-hooks -- demo
 
+section "fuzzing: every parser of outside input, briefly (cargo-fuzz on nightly, ASan)"
+# fuzz/ is its own workspace: the workspace-wide fmt above does not see it.
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+# Two targets at a time: one per core of the CI machine, which runs nothing else meanwhile.
+CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
+
 section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono, Windows cross-build"
 ./scripts/test-c-dotnet.sh
 

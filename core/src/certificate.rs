@@ -169,6 +169,14 @@ impl ClientCertificate {
             )
             .with_remedy(RSA_ONLY)
         })?;
+        // ring checks the key's shape but not every CRT parameter: a damaged one shows only
+        // when ring verifies its own signature. Sign once now rather than fail every request.
+        let mut probe = vec![0u8; key.public().modulus_len()];
+        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), b"certless", &mut probe)
+            .map_err(|_| {
+                unusable(origin, "has a damaged private key: it cannot sign")
+                    .with_remedy("Export the certificate with its private key again; this copy of the key is corrupt.")
+            })?;
         if certs.is_empty() {
             return Err(unusable(origin, "holds no certificate")
                 .with_remedy("Include the certificate with its key (PFX export, or the CERTIFICATE block in the PEM)."));
@@ -293,30 +301,46 @@ impl ClientCertificate {
 
 const RSA_ONLY: &str = "Entra's client assertions are RS256: use a certificate with an RSA key of 2048 bits or more (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048, or openssl req -newkey rsa:2048).";
 
+const KNOWN_PEM_LABELS: [&str; 5] = [
+    "CERTIFICATE",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "EC PRIVATE KEY",
+];
+
 /// The PEM blocks of `text`, decoded: (label, DER).
 fn pem_blocks(text: &str) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
     let mut blocks = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + 11..];
+        // The label ends on its own line: a damaged line must not run on into the key.
         let label_end = after
             .find("-----")
-            .ok_or("has a PEM header that does not end")?;
+            .filter(|end| !after[..*end].contains(['\r', '\n']))
+            .ok_or("has a '-----BEGIN' line that does not end in '-----'")?;
         let label = after[..label_end].to_string();
+        // Errors name only the labels certless reads: any other text could be key material.
+        let named = if KNOWN_PEM_LABELS.contains(&label.as_str()) {
+            format!("a '{label}'")
+        } else {
+            "a PEM".to_string()
+        };
         let body = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
         let end = body
             .find(&end_marker)
-            .ok_or_else(|| format!("has a '{label}' block without its END line"))?;
+            .ok_or_else(|| format!("has {named} block without its END line"))?;
         let base64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
         if base64.contains(':') {
             return Err(format!(
-                "has a '{label}' block with OpenSSL's legacy encryption headers, which certless does not read (convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc)"
+                "has {named} block with OpenSSL's legacy encryption headers, which certless does not read (convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc)"
             ));
         }
         let der = STANDARD
             .decode(base64.as_bytes())
-            .map_err(|_| format!("has a '{label}' block that is not base64"))?;
+            .map_err(|_| format!("has {named} block that is not base64"))?;
         blocks.push((label, der));
         rest = &body[end + end_marker.len()..];
     }
@@ -580,6 +604,22 @@ mod tests {
         let e = read(&source, None).err().unwrap();
         assert!(e.to_string().contains("is not base64"), "{e}");
     }
+
+    /// Found by the `certificate` fuzz target: a BEGIN line whose closing dashes are damaged made
+    /// the label run on into the key, and the error quoted the key.
+    #[test]
+    fn a_damaged_pem_line_never_puts_key_material_in_the_error() {
+        let key = "MIIEowIBAAKCAQEAjj+SpYBLJnye96zFp1Nxs52sDGZRoDD0GBzwUZHs5yljC5NN";
+        let damaged_begin = format!(
+            "-----BEGIN RSA PRIVATE KEY%----\n{key}\nXXwgGY/0jYakJjZhSb+lBlL7\n-----END RSA PRIVATE KEY-----\n"
+        );
+        let one_line_label = format!("-----BEGIN {key}-----\nAA==\n-----END X-----\n");
+        for pem in [damaged_begin, one_line_label] {
+            let e = ClientCertificate::parse(pem.as_bytes(), None, "key.pem").unwrap_err();
+            assert_eq!(e.code(), ErrorCode::CertificateUnusable);
+            assert!(!e.to_string().contains(&key[..20]), "{e}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -656,6 +696,63 @@ mod assertion_tests {
         assert!(
             debug.contains(&issued.thumbprint) && !debug.contains("PRIVATE"),
             "{debug}"
+        );
+    }
+
+    /// Found by the `certificate` fuzz target: one damaged byte in a PFX's private key (in its
+    /// CRT exponent dP, which ring checks only for range) loaded fine, then failed every
+    /// signature with "a certless defect". A key that cannot sign is refused when it is loaded.
+    #[test]
+    fn a_damaged_key_that_cannot_sign_is_refused_at_load() {
+        // (content start, element end) of the DER element at `at`.
+        fn element(der: &[u8], at: usize) -> (usize, usize) {
+            let first = usize::from(der[at + 1]);
+            let (len, header) = if first < 0x80 {
+                (first, 2)
+            } else {
+                let n = first & 0x7f;
+                let len = der[at + 2..at + 2 + n]
+                    .iter()
+                    .fold(0, |acc, b| acc << 8 | usize::from(*b));
+                (len, 2 + n)
+            };
+            (at + header, at + header + len)
+        }
+        let emu =
+            Emulator::start_blocking(EmulatorConfig::default(), StartOptions::default()).unwrap();
+        let issued = emu.issue_client_certificate(&Default::default()).unwrap();
+        let mut der = STANDARD
+            .decode(
+                issued
+                    .private_key_pem
+                    .lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+        // PrivateKeyInfo { version, algorithm, OCTET STRING { RSAPrivateKey { version, n, e, d,
+        // p, q, dP, ... } } }
+        let (info, _) = element(&der, 0);
+        let (_, after_version) = element(&der, info);
+        let (_, after_algorithm) = element(&der, after_version);
+        let (octets, _) = element(&der, after_algorithm);
+        let (mut at, _) = element(&der, octets);
+        for _ in 0..6 {
+            at = element(&der, at).1;
+        }
+        // Any bit but the lowest (ring refuses an even dP).
+        let (dp_start, dp_end) = element(&der, at);
+        der[(dp_start + dp_end) / 2] ^= 0x10;
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n{}",
+            STANDARD.encode(&der),
+            issued.certificate_pem
+        );
+        let e = ClientCertificate::parse(pem.as_bytes(), None, "key.pem").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::CertificateUnusable);
+        assert!(
+            e.to_string().contains("key.pem has a damaged private key"),
+            "{e}"
         );
     }
 

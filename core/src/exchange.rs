@@ -100,13 +100,18 @@ impl TokenEndpoint {
         }
         parse_issued(&response.body, now, &target).map_err(|e| {
             e.with_ids(
-                response.header("x-ms-request-id").map(str::to_string),
+                response.header("x-ms-request-id").map(scrub_server_text),
                 Some(correlation_id),
             )
         })
     }
 
-    fn error_for(&self, response: &Response, tenant: &str, sent_correlation_id: String) -> Error {
+    pub(crate) fn error_for(
+        &self,
+        response: &Response,
+        tenant: &str,
+        sent_correlation_id: String,
+    ) -> Error {
         let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         let text = |name: &str| {
             body.get(name)
@@ -136,7 +141,7 @@ impl TokenEndpoint {
             codes = aadsts::codes_in_text(description);
         }
         let trace_id =
-            text("trace_id").or_else(|| response.header("x-ms-request-id").map(str::to_string));
+            text("trace_id").or_else(|| response.header("x-ms-request-id").map(scrub_server_text));
         let correlation_id = text("correlation_id").or(Some(sent_correlation_id));
         let mut message = format!(
             "Entra refused the token request for app {} in tenant {tenant} with HTTP {}",
@@ -178,7 +183,7 @@ impl TokenEndpoint {
     }
 }
 
-fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<IssuedToken> {
+pub(crate) fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<IssuedToken> {
     let invalid = |what: &str| {
         Error::new(ErrorCode::ExchangeInvalidResponse, format!("{target} answered 200 but {what}"))
             .with_leg(Leg::Exchange)
@@ -278,6 +283,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.refresh_on, None);
+    }
+
+    /// Found by the `entra_error` fuzz target: a request id header went into the error as sent,
+    /// token and all, where the body's text is scrubbed.
+    #[test]
+    fn header_ids_are_scrubbed_like_the_body() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let mut headers = reqwest::header::HeaderMap::new();
+        let id = format!("0f7a6e24 validation. Assertion: {token}");
+        headers.insert("x-ms-request-id", id.parse().unwrap());
+        let response = Response {
+            status: 400,
+            headers,
+            body: b"not json".to_vec(),
+        };
+        let endpoint = TokenEndpoint::new(AuthorityHost::global(), "app".into());
+        let e = endpoint.error_for(&response, "tenant", "sent".into());
+        assert!(!e.to_string().contains(token), "{e}");
+        assert!(e.trace_id().unwrap().starts_with("0f7a6e24"), "{e}");
     }
 
     #[test]

@@ -27,6 +27,9 @@ mod echo;
 pub mod env;
 mod error;
 mod exchange;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod jwt;
 mod lifetime;

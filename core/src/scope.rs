@@ -79,6 +79,14 @@ fn resource_of(scope: &str) -> Result<&str> {
     }
     let bare = scope.trim_end_matches('/');
     if is_bare_resource(bare) {
+        // The scope it becomes must pass the same length check when given back.
+        if bare.len() + DEFAULT_SUFFIX.len() > 2048 {
+            return Err(Error::config(
+                ErrorCode::InvalidScope,
+                "a scope is too long once '/.default' is added",
+            )
+            .with_remedy("Pass the resource's scope, e.g. https://graph.microsoft.com/.default."));
+        }
         return Ok(bare);
     }
     let suggestion = scope
@@ -171,5 +179,19 @@ mod tests {
             normalize_scopes(&["/.default"]).unwrap_err().code(),
             ErrorCode::InvalidScope
         );
+    }
+
+    /// Found by the `scopes` fuzz target: a bare resource near the length limit became a scope
+    /// over it, which normalisation then refused when given back.
+    #[test]
+    fn a_normalised_scope_is_within_the_limit_it_is_checked_against() {
+        let resource = |len: usize| format!("https://{}", "a".repeat(len - "https://".len()));
+        let longest = resource(2048 - "/.default".len());
+        let scope = normalize_scopes(&[&longest]).unwrap().into_owned();
+        assert_eq!(scope.len(), 2048);
+        assert_eq!(normalize_scopes(&[&scope]).unwrap(), scope);
+        let e = normalize_scopes(&[resource(2048 - "/.default".len() + 1)]).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidScope);
+        assert!(e.to_string().contains("too long"), "{e}");
     }
 }

@@ -60,8 +60,21 @@ impl From<&str> for Secret {
 /// and the length is capped.
 pub(crate) fn scrub_server_text(text: &str) -> String {
     const MAX: usize = 600;
+    // Control characters go before the token check: dropped after it, they could join the
+    // pieces of a token that were each too short to be cut out.
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if c == '\r' || c == '\n' || c == '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|c| !c.is_control())
+        .collect();
     let mut out = String::with_capacity(text.len().min(MAX));
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(pos) = rest.find("eyJ") {
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
@@ -76,17 +89,7 @@ pub(crate) fn scrub_server_text(text: &str) -> String {
         rest = &tail[end..];
     }
     out.push_str(rest);
-    let mut clean: String = out
-        .chars()
-        .map(|c| {
-            if c == '\r' || c == '\n' || c == '\t' {
-                ' '
-            } else {
-                c
-            }
-        })
-        .filter(|c| !c.is_control())
-        .collect();
+    let mut clean = out;
     if clean.len() > MAX {
         let mut cut = MAX;
         while !clean.is_char_boundary(cut) {
@@ -119,5 +122,16 @@ mod tests {
         assert!(scrubbed.contains("<redacted token>"));
         assert!(!scrubbed.contains('\n'));
         assert_eq!(scrub_server_text(&"x".repeat(5000)).chars().count(), 601);
+    }
+
+    /// Found by the `mi_error` fuzz target: control characters inside a token were dropped after
+    /// the token check, so its pieces, each too short to be a token, joined into one.
+    #[test]
+    fn a_token_split_by_control_characters_is_still_cut_out() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.c2lnbmF0dXJlc2ln.c2lnbmF0dXJl";
+        let split = "eyJhbGciOiJSUzI1NiJ9\u{1}\u{0}.c2lnbmF0dXJlc2ln.c2lnbmF0dXJl";
+        let scrubbed = scrub_server_text(&format!("echo {split}"));
+        assert!(!scrubbed.contains(token), "{scrubbed}");
+        assert_eq!(scrubbed, "echo <redacted token>");
     }
 }

@@ -80,7 +80,7 @@ pub(super) fn request(
 }
 
 /// The key the challenge points at, after every safety check.
-pub(super) fn key_from_challenge(response: &Response, directory: &Path) -> Result<Secret> {
+pub(crate) fn key_from_challenge(response: &Response, directory: &Path) -> Result<Secret> {
     let refused = |why: String| {
         Error::new(ErrorCode::ManagedIdentityInvalidResponse, format!("the Azure Arc challenge was refused: {why}"))
             .with_leg(Leg::ManagedIdentity)

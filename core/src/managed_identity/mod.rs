@@ -4,12 +4,12 @@
 
 mod app_service;
 pub(crate) mod assertion;
-mod azure_arc;
+pub(crate) mod azure_arc;
 mod azure_ml;
 mod cloud_shell;
 pub mod expiry;
 mod imds;
-mod response;
+pub(crate) mod response;
 mod service_fabric;
 mod variables;
 
@@ -432,7 +432,7 @@ impl ManagedIdentityClient {
         Ok(token)
     }
 
-    fn error_for(&self, response: &Response, target: &str) -> Error {
+    pub(crate) fn error_for(&self, response: &Response, target: &str) -> Error {
         let details = response::ErrorDetails::parse(&response.body);
         let remedy = match self.selection.source {
             ManagedIdentitySource::Imds => imds::remedy(response.status, &details, &self.id),
@@ -457,10 +457,11 @@ impl ManagedIdentityClient {
             .with_oauth_error(details.error.clone())
             .with_ids(
                 None,
-                details
-                    .correlation_id
-                    .clone()
-                    .or_else(|| response.header("x-ms-request-id").map(str::to_string)),
+                details.correlation_id.clone().or_else(|| {
+                    response
+                        .header("x-ms-request-id")
+                        .map(crate::secret::scrub_server_text)
+                }),
             )
             .with_retry_after(response.retry_after());
         if let Some(r) = remedy {
@@ -579,6 +580,33 @@ mod tests {
             select(MapEnv::new().with_var("IDENTITY_ENDPOINT", "http://x")),
             ManagedIdentitySource::Imds
         );
+    }
+
+    /// Found by fuzzing (`entra_error`; the same code path here): a request id header went into
+    /// the error as sent, token and all, where the body's text is scrubbed.
+    #[test]
+    fn header_ids_are_scrubbed_like_the_body() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let selection = select_source(&MapEnv::new(), None).unwrap();
+        let client = ManagedIdentityClient::new(
+            selection,
+            &MapEnv::new(),
+            ManagedIdentityId::SystemAssigned,
+        )
+        .unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "x-ms-request-id",
+            format!("5d3a2c1b echo {token}").parse().unwrap(),
+        );
+        let response = Response {
+            status: 500,
+            headers,
+            body: Vec::new(),
+        };
+        let e = client.error_for(&response, "IMDS endpoint x");
+        assert!(!e.to_string().contains(token), "{e}");
+        assert!(e.correlation_id().unwrap().starts_with("5d3a2c1b"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub struct ManagedIdentityToken {
     pub refresh_on: Option<i64>,
 }
 
-pub(super) fn parse_token(body: &[u8], now: i64, target: &str) -> Result<ManagedIdentityToken> {
+pub(crate) fn parse_token(body: &[u8], now: i64, target: &str) -> Result<ManagedIdentityToken> {
     let invalid = |what: &str| {
         Error::new(ErrorCode::ManagedIdentityInvalidResponse, format!("{target} answered 200 but {what}"))
             .with_leg(Leg::ManagedIdentity)
