@@ -357,12 +357,25 @@ fn boolean(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<boo
         // .NET configuration carries everything as strings.
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        // Only short scalars are echoed: an object or array may hold a secret.
+        Some(Value::String(s)) => Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{} must be true or false, not '{}'",
+                join(path, key),
+                echo(if s.len() <= 16 {
+                    s
+                } else {
+                    "(a longer string)"
+                })
+            ),
+        )),
         Some(other) => Err(Error::config(
             ErrorCode::InvalidConfig,
             format!(
                 "{} must be true or false, not {}",
                 join(path, key),
-                echo(&other.to_string())
+                type_name(other)
             ),
         )),
     }
@@ -435,6 +448,19 @@ mod tests {
       "ClientId": "YOUR_CLIENT_ID", "ClientCredentials": [
         { "SourceType": "SignedAssertionFromManagedIdentity", "ManagedIdentityClientId": "USER_ASSIGNED_MSI_CLIENT_ID" },
         { "SourceType": "KeyVault", "KeyVaultUrl": "https://your-keyvault.vault.azure.net", "KeyVaultCertificateName": "your-cert-name" } ] } }"#;
+
+    #[test]
+    fn a_wrong_flag_never_echoes_what_it_holds() {
+        let e = parse(
+            r#"{"AzureAd":{"TenantId":"t","SendX5C":{"ClientSecret":"hunter2"}}}"#,
+            "x",
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(e.to_string().contains("object"), "{e}");
+        let e = parse(r#"{"AzureAd":{"SendX5C":"hunter2-is-a-long-secret"}}"#, "x").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
 
     #[test]
     fn seed_configuration_parses_in_order() {
