@@ -97,8 +97,70 @@ pub fn to_iso8601(unix: i64) -> String {
     )
 }
 
+/// `hh:mm:ss` → its parts, each in range.
+pub(crate) fn parse_hms(s: &str) -> Option<(u32, u32, u32)> {
+    let mut t = s.split(':');
+    let h = t.next()?.parse().ok()?;
+    let m = t.next()?.parse().ok()?;
+    let sec = t.next()?.parse().ok()?;
+    (h < 24 && m < 60 && sec < 61).then_some((h, m, sec))
+}
+
+/// Days-from-civil (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
+pub(crate) fn civil_to_unix(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<i64> {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second))
+}
+
+/// An HTTP date in its preferred form (RFC 9110's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`)
+/// as Unix seconds.
+pub(crate) fn parse_http_date(value: &str) -> Option<i64> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, zone] = parts.as_slice() else {
+        return None;
+    };
+    if !zone.eq_ignore_ascii_case("GMT") {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u32 + 1;
+    let (h, m, s) = parse_hms(time)?;
+    civil_to_unix(year.parse().ok()?, month, day.parse().ok()?, h, m, s)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            super::parse_http_date("Thu, 16 Jan 2020 05:24:12 GMT"),
+            Some(1_579_152_252)
+        );
+        assert_eq!(
+            super::parse_http_date("Thu, 16 Jan 2020 05:24:12 PST"),
+            None
+        );
+        assert_eq!(super::parse_http_date("yesterday"), None);
+    }
+
     #[test]
     fn iso8601_formats_utc() {
         assert_eq!(super::to_iso8601(0), "1970-01-01T00:00:00Z");

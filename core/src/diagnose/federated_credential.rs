@@ -6,9 +6,9 @@
 use serde_json::Value;
 
 use super::{Doctor, MatchingFic, Status, check, leg};
+use crate::clock::parse_http_date;
 use crate::credential::Credential;
 use crate::jwt::Claims;
-use crate::managed_identity::expiry::{civil_to_unix, parse_hms};
 
 /// Beyond this, a clock difference with Entra is reported (Entra tolerates about 5 minutes).
 pub(super) const SKEW_WARN_SECS: i64 = 60;
@@ -204,37 +204,5 @@ pub(super) fn describe_skew(skew: i64) -> String {
         0 => "in step with Entra's".to_string(),
         s if s > 0 => format!("this machine's clock is {s}s ahead of Entra's"),
         s => format!("this machine's clock is {}s behind Entra's", -s),
-    }
-}
-
-/// `Sun, 22 Nov 2026 03:02:44 GMT` (RFC 9110's IMF-fixdate) → Unix seconds.
-fn parse_http_date(value: &str) -> Option<i64> {
-    let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, zone] = parts.as_slice() else {
-        return None;
-    };
-    if !zone.eq_ignore_ascii_case("GMT") {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as u32 + 1;
-    let (h, m, s) = parse_hms(time)?;
-    civil_to_unix(year.parse().ok()?, month, day.parse().ok()?, h, m, s)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(
-            parse_http_date("Thu, 16 Jan 2020 05:24:12 GMT"),
-            Some(1_579_152_252)
-        );
-        assert_eq!(parse_http_date("Thu, 16 Jan 2020 05:24:12 PST"), None);
-        assert_eq!(parse_http_date("yesterday"), None);
     }
 }

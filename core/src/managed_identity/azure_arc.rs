@@ -10,9 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ManagedIdentityId;
 use super::response::ErrorDetails;
+use super::source::{Source, selector};
 use super::variables;
+use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::bounded_file::{self, FileError};
 use crate::echo::echo_path;
 use crate::env::{Environment, vars};
@@ -23,22 +24,120 @@ use crate::secret::Secret;
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2020-06-01";
 
-pub(super) const UNREACHABLE_REMEDY: &str = "The Azure Arc agent (himds) did not answer: check that it runs (azcmagent show) and that the machine is connected.";
+const UNREACHABLE_REMEDY: &str = "The Azure Arc agent (himds) did not answer: check that it runs (azcmagent show) and that the machine is connected.";
 
-pub(super) fn endpoint(env: &dyn Environment) -> Result<String> {
-    // The agent sets IMDS_ENDPOINT beside IDENTITY_ENDPOINT; certless does not use its value,
-    // but a broken one says the environment is not the agent's.
-    if let Some(imds) = env.var(vars::IMDS_ENDPOINT) {
-        variables::check_endpoint(vars::IMDS_ENDPOINT, &imds)?;
+const ARC_AGENT_LINUX: &str = "/opt/azcmagent/bin/himds";
+
+fn agent_path(env: &dyn Environment) -> PathBuf {
+    if cfg!(windows) {
+        let program_files = env
+            .var("ProgramFiles")
+            .unwrap_or_else(|| r"C:\Program Files".to_string());
+        Path::new(&program_files)
+            .join("AzureConnectedMachineAgent")
+            .join("himds.exe")
+    } else {
+        PathBuf::from(ARC_AGENT_LINUX)
     }
-    match env.var(vars::IDENTITY_ENDPOINT) {
-        Some(_) => variables::endpoint_url(env, vars::IDENTITY_ENDPOINT),
-        None => Ok(DEFAULT_ENDPOINT.to_string()),
+}
+
+/// Detected by the agent's variables, or by the agent being installed.
+pub(super) fn detect(env: &dyn Environment) -> Option<String> {
+    if env.var(vars::IDENTITY_ENDPOINT).is_some() && env.var(vars::IMDS_ENDPOINT).is_some() {
+        return Some("IDENTITY_ENDPOINT and IMDS_ENDPOINT are set".into());
+    }
+    let agent = agent_path(env);
+    env.file_exists(&agent)
+        .then(|| format!("the Azure Arc agent is installed ({})", agent.display()))
+}
+
+pub(super) struct AzureArc {
+    endpoint: String,
+    /// The agent's fixed key-file directory: only file names come from the challenge.
+    key_directory: PathBuf,
+    id: ManagedIdentityId,
+}
+
+impl AzureArc {
+    pub(super) fn new(env: &dyn Environment, id: ManagedIdentityId) -> Result<Self> {
+        // The agent sets IMDS_ENDPOINT beside IDENTITY_ENDPOINT; certless does not use its
+        // value, but a broken one says the environment is not the agent's.
+        if let Some(imds) = env.var(vars::IMDS_ENDPOINT) {
+            variables::check_endpoint(vars::IMDS_ENDPOINT, &imds)?;
+        }
+        let endpoint = match env.var(vars::IDENTITY_ENDPOINT) {
+            Some(_) => variables::endpoint_url(env, vars::IDENTITY_ENDPOINT)?,
+            None => DEFAULT_ENDPOINT.to_string(),
+        };
+        Ok(AzureArc {
+            endpoint,
+            key_directory: key_directory(env),
+            id,
+        })
+    }
+
+    fn token_request(
+        &self,
+        http: &reqwest::Client,
+        resource: &str,
+        key: Option<&Secret>,
+    ) -> reqwest::RequestBuilder {
+        let mut query: Vec<(&str, &str)> =
+            vec![("api-version", API_VERSION), ("resource", resource)];
+        // Arc serves only the system-assigned identity; a requested one is sent, and the answer
+        // must name it (checked by `check_answer`), or the request fails closed.
+        query.extend(selector(&self.id, ["client_id", "object_id", "msi_res_id"]));
+        let request = http
+            .get(&self.endpoint)
+            .query(&query)
+            .header("Metadata", "true");
+        match key {
+            Some(key) => request.header("Authorization", format!("Basic {}", key.expose())),
+            None => request,
+        }
+    }
+}
+
+impl Source for AzureArc {
+    fn kind(&self) -> ManagedIdentitySource {
+        ManagedIdentitySource::AzureArc
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn request(&self, http: &reqwest::Client, resource: &str) -> reqwest::RequestBuilder {
+        self.token_request(http, resource, None)
+    }
+
+    fn answer_challenge(
+        &self,
+        http: &reqwest::Client,
+        resource: &str,
+        response: &Response,
+    ) -> Option<Result<reqwest::RequestBuilder>> {
+        (response.status == 401).then(|| {
+            let key = key_from_challenge(response, &self.key_directory)?;
+            Ok(self.token_request(http, resource, Some(&key)))
+        })
+    }
+
+    fn check_answer(&self, body: &[u8]) -> Result<()> {
+        check_identity(body, &self.id)
+    }
+
+    fn unreachable_remedy(&self) -> &'static str {
+        UNREACHABLE_REMEDY
+    }
+
+    fn remedy(&self, status: u16, details: &ErrorDetails) -> Option<String> {
+        remedy(status, details)
     }
 }
 
 /// The agent's fixed key directory. Test builds may point it elsewhere.
-pub(super) fn key_directory(env: &dyn Environment) -> PathBuf {
+fn key_directory(env: &dyn Environment) -> PathBuf {
     #[cfg(feature = "test-hooks")]
     if let Some(dir) = env.var("CERTLESS_TEST_ARC_KEY_DIR") {
         return PathBuf::from(dir);
@@ -53,29 +152,6 @@ pub(super) fn key_directory(env: &dyn Environment) -> PathBuf {
     } else {
         let _ = env;
         PathBuf::from("/var/opt/azcmagent/tokens")
-    }
-}
-
-pub(super) fn request(
-    http: &reqwest::Client,
-    endpoint: &str,
-    resource: &str,
-    id: &ManagedIdentityId,
-    key: Option<&Secret>,
-) -> reqwest::RequestBuilder {
-    let mut query: Vec<(&str, &str)> = vec![("api-version", API_VERSION), ("resource", resource)];
-    // Arc serves only the system-assigned identity; a requested one is sent, and the answer
-    // must name it (checked by `check_identity`), or the request fails closed.
-    match id {
-        ManagedIdentityId::SystemAssigned => {}
-        ManagedIdentityId::ClientId(v) => query.push(("client_id", v)),
-        ManagedIdentityId::ObjectId(v) => query.push(("object_id", v)),
-        ManagedIdentityId::ResourceId(v) => query.push(("msi_res_id", v)),
-    }
-    let request = http.get(endpoint).query(&query).header("Metadata", "true");
-    match key {
-        Some(key) => request.header("Authorization", format!("Basic {}", key.expose())),
-        None => request,
     }
 }
 
@@ -144,7 +220,7 @@ pub(crate) fn key_from_challenge(response: &Response, directory: &Path) -> Resul
 }
 
 /// Fail closed when a user-assigned identity was asked for and the answer does not name it.
-pub(super) fn check_identity(body: &[u8], id: &ManagedIdentityId) -> Result<()> {
+fn check_identity(body: &[u8], id: &ManagedIdentityId) -> Result<()> {
     let ManagedIdentityId::ClientId(wanted) = id else {
         if id.is_user_assigned() {
             return Err(mismatch(
@@ -174,7 +250,7 @@ fn mismatch(id: &ManagedIdentityId, what: &str) -> Error {
         .with_remedy("Azure Arc machines have only their system-assigned identity: remove ManagedIdentityClientId, and trust that identity in the federated credential.")
 }
 
-pub(super) fn remedy(status: u16, _details: &ErrorDetails) -> Option<String> {
+fn remedy(status: u16, _details: &ErrorDetails) -> Option<String> {
     match status {
         400 => Some("The Arc agent refused the request: check the resource (token exchange audience).".to_string()),
         401 => Some("The Arc agent refused the key: the key file changed between challenge and answer; retry.".to_string()),

@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::clock::{civil_to_unix, parse_hms};
+
 /// 2001-01-01T00:00:00Z: below it a number is a duration, above it an instant.
 const RELATIVE_THRESHOLD: i64 = 978_307_200;
 
@@ -104,14 +106,6 @@ fn parse_us_date(s: &str) -> Option<i64> {
     Some(civil_to_unix(year, month, day, hour, minute, second)? - parse_offset(offset)?)
 }
 
-pub(crate) fn parse_hms(s: &str) -> Option<(u32, u32, u32)> {
-    let mut t = s.split(':');
-    let h = t.next()?.parse().ok()?;
-    let m = t.next()?.parse().ok()?;
-    let sec = t.next()?.parse().ok()?;
-    (h < 24 && m < 60 && sec < 61).then_some((h, m, sec))
-}
-
 /// `Z`, `+hh:mm`, `-hhmm`, or nothing (UTC) → seconds east of UTC.
 fn parse_offset(s: &str) -> Option<i64> {
     if s.is_empty() || s.eq_ignore_ascii_case("z") {
@@ -129,28 +123,6 @@ fn parse_offset(s: &str) -> Option<i64> {
     let h: i64 = digits[0..2].parse().ok()?;
     let m: i64 = digits[2..4].parse().ok()?;
     (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
-}
-
-/// Days-from-civil (Howard Hinnant's algorithm), proleptic Gregorian, UTC.
-pub(crate) fn civil_to_unix(
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-) -> Option<i64> {
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || !(1970..=9999).contains(&year) {
-        return None;
-    }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second))
 }
 
 #[cfg(test)]

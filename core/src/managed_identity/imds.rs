@@ -2,63 +2,104 @@
 //! `GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=R`
 //! with `Metadata: true`; user-assigned by `client_id`, `object_id` or `msi_res_id`.
 
-use super::ManagedIdentityId;
 use super::response::ErrorDetails;
+use super::source::{Source, selector};
 use super::variables;
+use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::env::{Environment, vars};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 const DEFAULT_HOST: &str = "http://169.254.169.254";
 const PATH: &str = "/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2018-02-01";
 
-pub(super) const UNREACHABLE_REMEDY: &str = "No IMDS answered: this is not an Azure VM, the VM has no managed identity, or a firewall or proxy blocks 169.254.169.254. \
+const UNREACHABLE_REMEDY: &str = "No IMDS answered: this is not an Azure VM, the VM has no managed identity, or a firewall or proxy blocks 169.254.169.254. \
 To run without Azure, start `certless emulator` and set the variables it prints.";
 
-/// The token URL; `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces the host (AAD Pod Identity, the
-/// emulator).
-pub(super) fn endpoint(env: &dyn Environment) -> Result<String> {
-    let host = match env.var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST) {
-        Some(host) => variables::check_endpoint(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST, &host)?,
-        None => DEFAULT_HOST.to_string(),
-    };
-    Ok(format!("{}{PATH}", host.trim_end_matches('/')))
+/// IMDS is the source when no other is detected; `AZURE_POD_IDENTITY_AUTHORITY_HOST` moves it.
+pub(super) fn detect(env: &dyn Environment) -> Option<String> {
+    Some(
+        if env.var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST).is_some() {
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST is set".into()
+        } else {
+            "no other managed-identity environment found: the default, IMDS at 169.254.169.254"
+                .into()
+        },
+    )
 }
 
-pub(super) fn request(
-    http: &reqwest::Client,
-    endpoint: &str,
-    resource: &str,
-    id: &ManagedIdentityId,
-) -> reqwest::RequestBuilder {
-    let mut query: Vec<(&str, &str)> = vec![("api-version", API_VERSION), ("resource", resource)];
-    match id {
-        ManagedIdentityId::SystemAssigned => {}
-        ManagedIdentityId::ClientId(v) => query.push(("client_id", v)),
-        ManagedIdentityId::ObjectId(v) => query.push(("object_id", v)),
-        ManagedIdentityId::ResourceId(v) => query.push(("msi_res_id", v)),
+pub(super) struct Imds {
+    endpoint: String,
+    id: ManagedIdentityId,
+}
+
+impl Imds {
+    /// The token URL; `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces the host (AAD Pod Identity,
+    /// the emulator).
+    pub(super) fn new(env: &dyn Environment, id: ManagedIdentityId) -> Result<Self> {
+        let host = match env.var(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST) {
+            Some(host) => {
+                variables::check_endpoint(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST, &host)?
+            }
+            None => DEFAULT_HOST.to_string(),
+        };
+        Ok(Imds {
+            endpoint: format!("{}{PATH}", host.trim_end_matches('/')),
+            id,
+        })
     }
-    http.get(endpoint).query(&query).header("Metadata", "true")
 }
 
-/// Docker Desktop answers IMDS's address itself, with a 403 that says "unreachable": there is
-/// no managed identity on this host.
-pub(super) fn is_docker_desktop(
-    source: super::ManagedIdentitySource,
-    status: u16,
-    details: &ErrorDetails,
-) -> bool {
-    source == super::ManagedIdentitySource::Imds
-        && status == 403
-        && details.text_lowercase().contains("unreachable")
+impl Source for Imds {
+    fn kind(&self) -> ManagedIdentitySource {
+        ManagedIdentitySource::Imds
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn request(&self, http: &reqwest::Client, resource: &str) -> reqwest::RequestBuilder {
+        let mut query: Vec<(&str, &str)> =
+            vec![("api-version", API_VERSION), ("resource", resource)];
+        query.extend(selector(&self.id, ["client_id", "object_id", "msi_res_id"]));
+        http.get(&self.endpoint)
+            .query(&query)
+            .header("Metadata", "true")
+    }
+
+    fn unreachable_remedy(&self) -> &'static str {
+        UNREACHABLE_REMEDY
+    }
+
+    /// Nothing at IMDS's address accepts connections: this host has no managed identity (not an
+    /// Azure VM). Waiting will not change that, and a chain of credentials should move on to
+    /// its next one (docs/protocol.md §2).
+    fn explain_unreachable(&self, error: Error) -> Error {
+        if error.in_connect() {
+            error.with_unavailable().with_permanent()
+        } else {
+            error
+        }
+    }
+
+    fn remedy(&self, status: u16, details: &ErrorDetails) -> Option<String> {
+        remedy(status, details, &self.id)
+    }
+
+    /// Docker Desktop answers IMDS's address itself, with a 403 that says "unreachable": there
+    /// is no managed identity on this host.
+    fn explain_rejection(&self, error: Error, status: u16, details: &ErrorDetails) -> Error {
+        if status == 403 && details.text_lowercase().contains("unreachable") {
+            error.with_unavailable().with_permanent()
+        } else {
+            error
+        }
+    }
 }
 
 /// What IMDS's error statuses mean and how to fix them (Microsoft's IMDS error table).
-pub(super) fn remedy(
-    status: u16,
-    details: &ErrorDetails,
-    id: &ManagedIdentityId,
-) -> Option<String> {
+fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option<String> {
     let text = details.text_lowercase();
     Some(match status {
         400 if text.contains("identity not found") => format!(

@@ -11,20 +11,18 @@ pub mod expiry;
 mod imds;
 pub(crate) mod response;
 mod service_fabric;
+mod source;
 mod variables;
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::echo::echo;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::http::{self, Response};
-use crate::secret::Secret;
+use crate::http::{self, PinnedServerCertificate, Response};
 
 pub use response::ManagedIdentityToken;
-pub(crate) use service_fabric::PinnedServerCertificate;
 
 /// Which managed identity to ask for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -151,22 +149,8 @@ pub struct SourceSelection {
     pub reason: String,
 }
 
-const ARC_AGENT_LINUX: &str = "/opt/azcmagent/bin/himds";
-
-fn arc_agent_path(env: &dyn Environment) -> Option<std::path::PathBuf> {
-    if cfg!(windows) {
-        let program_files = env
-            .var("ProgramFiles")
-            .unwrap_or_else(|| r"C:\Program Files".to_string());
-        Some(
-            Path::new(&program_files)
-                .join("AzureConnectedMachineAgent")
-                .join("himds.exe"),
-        )
-    } else {
-        Some(Path::new(ARC_AGENT_LINUX).to_path_buf())
-    }
-}
+/// Whether a source's environment is present, and why it is thought so.
+type Detector = fn(&dyn Environment) -> Option<String>;
 
 /// Picks the managed-identity source from the environment, in MSAL.NET's order
 /// (PROTOCOL.md §2), unless one is forced (argument, then `CERTLESS_MANAGED_IDENTITY_SOURCE`).
@@ -187,72 +171,25 @@ pub fn select_source(
             reason: format!("{}={}", vars::MI_SOURCE, echo(&value)),
         });
     }
-    let has = |name: &str| env.var(name).is_some();
-    let pick = |source, reason: &str| {
-        Ok(SourceSelection {
-            source,
-            reason: reason.to_string(),
-        })
-    };
-    if has(vars::IDENTITY_ENDPOINT) && has(vars::IDENTITY_HEADER) {
-        if has(vars::IDENTITY_SERVER_THUMBPRINT) {
-            return pick(
-                ManagedIdentitySource::ServiceFabric,
-                "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT are set",
-            );
-        }
-        return pick(
-            ManagedIdentitySource::AppService,
-            "IDENTITY_ENDPOINT and IDENTITY_HEADER are set",
-        );
-    }
-    if has(vars::MSI_ENDPOINT) {
-        if has(vars::MSI_SECRET) {
-            return pick(
-                ManagedIdentitySource::AzureMl,
-                "MSI_ENDPOINT and MSI_SECRET are set",
-            );
-        }
-        return pick(
-            ManagedIdentitySource::CloudShell,
-            "MSI_ENDPOINT is set (without MSI_SECRET)",
-        );
-    }
-    if has(vars::IDENTITY_ENDPOINT) && has(vars::IMDS_ENDPOINT) {
-        return pick(
-            ManagedIdentitySource::AzureArc,
-            "IDENTITY_ENDPOINT and IMDS_ENDPOINT are set",
-        );
-    }
-    if let Some(agent) = arc_agent_path(env).filter(|p| env.file_exists(p)) {
-        return Ok(SourceSelection {
-            source: ManagedIdentitySource::AzureArc,
-            reason: format!("the Azure Arc agent is installed ({})", agent.display()),
-        });
-    }
-    if has(vars::AZURE_POD_IDENTITY_AUTHORITY_HOST) {
-        return pick(
-            ManagedIdentitySource::Imds,
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST is set",
-        );
-    }
-    pick(
-        ManagedIdentitySource::Imds,
-        "no other managed-identity environment found: the default, IMDS at 169.254.169.254",
-    )
+    // MSAL.NET's order (docs/protocol.md §2): the first source whose environment is present.
+    let detectors: [(ManagedIdentitySource, Detector); 6] = [
+        (ManagedIdentitySource::ServiceFabric, service_fabric::detect),
+        (ManagedIdentitySource::AppService, app_service::detect),
+        (ManagedIdentitySource::AzureMl, azure_ml::detect),
+        (ManagedIdentitySource::CloudShell, cloud_shell::detect),
+        (ManagedIdentitySource::AzureArc, azure_arc::detect),
+        (ManagedIdentitySource::Imds, imds::detect),
+    ];
+    detectors
+        .into_iter()
+        .find_map(|(source, detect)| detect(env).map(|reason| SourceSelection { source, reason }))
+        .ok_or_else(|| Error::internal("IMDS is always a candidate managed-identity source"))
 }
 
 /// Asks one managed-identity endpoint for tokens.
 pub(crate) struct ManagedIdentityClient {
     selection: SourceSelection,
-    endpoint: String,
-    secret: Option<Secret>,
-    /// Azure ML names even the compute's own identity by client id.
-    client_id_param: Option<String>,
-    /// Azure Arc's fixed key-file directory.
-    arc_key_directory: Option<std::path::PathBuf>,
-    /// Service Fabric's pinned server certificate.
-    pin: Option<Arc<PinnedServerCertificate>>,
+    source: Box<dyn source::Source>,
     id: ManagedIdentityId,
 }
 
@@ -260,7 +197,7 @@ impl fmt::Debug for ManagedIdentityClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ManagedIdentityClient")
             .field("source", &self.selection.source)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.source.endpoint())
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
@@ -272,38 +209,10 @@ impl ManagedIdentityClient {
         env: &dyn Environment,
         id: ManagedIdentityId,
     ) -> Result<Self> {
-        let mut client_id_param = None;
-        let mut arc_key_directory = None;
-        let mut pin = None;
-        let (endpoint, secret) = match selection.source {
-            ManagedIdentitySource::Imds => (imds::endpoint(env)?, None),
-            ManagedIdentitySource::AppService => {
-                let (endpoint, secret) = app_service::endpoint(env)?;
-                (endpoint, Some(secret))
-            }
-            ManagedIdentitySource::CloudShell => (cloud_shell::endpoint(env, &id)?, None),
-            ManagedIdentitySource::AzureArc => {
-                arc_key_directory = Some(azure_arc::key_directory(env));
-                (azure_arc::endpoint(env)?, None)
-            }
-            ManagedIdentitySource::AzureMl => {
-                let (endpoint, secret, client_id) = azure_ml::endpoint(env, &id)?;
-                client_id_param = client_id;
-                (endpoint, Some(secret))
-            }
-            ManagedIdentitySource::ServiceFabric => {
-                let settings = service_fabric::settings(env, &id)?;
-                pin = Some(settings.pin);
-                (settings.endpoint, Some(settings.secret))
-            }
-        };
+        let source = source::build(selection.source, env, id.clone())?;
         Ok(ManagedIdentityClient {
             selection,
-            endpoint,
-            secret,
-            client_id_param,
-            arc_key_directory,
-            pin,
+            source,
             id,
         })
     }
@@ -318,7 +227,7 @@ impl ManagedIdentityClient {
 
     /// The server certificate the endpoint must present, when it is pinned (Service Fabric).
     pub fn pinned_certificate(&self) -> Option<&Arc<PinnedServerCertificate>> {
-        self.pin.as_ref()
+        self.source.pinned_certificate()
     }
 
     /// One token for `resource` (an audience such as `api://AzureADTokenExchange`, without
@@ -329,91 +238,29 @@ impl ManagedIdentityClient {
         resource: &str,
         now: i64,
     ) -> Result<ManagedIdentityToken> {
-        let source = self.selection.source;
-        let request = match source {
-            ManagedIdentitySource::Imds => imds::request(http, &self.endpoint, resource, &self.id),
-            ManagedIdentitySource::AppService => {
-                let secret = self
-                    .secret
-                    .as_ref()
-                    .ok_or_else(|| Error::internal("App Service source without its secret"))?;
-                app_service::request(http, &self.endpoint, resource, &self.id, secret)
-            }
-            ManagedIdentitySource::CloudShell => {
-                cloud_shell::request(http, &self.endpoint, resource)
-            }
-            ManagedIdentitySource::AzureMl => {
-                let secret = self
-                    .secret
-                    .as_ref()
-                    .ok_or_else(|| Error::internal("Azure ML source without its secret"))?;
-                azure_ml::request(
-                    http,
-                    &self.endpoint,
-                    resource,
-                    self.client_id_param.as_deref(),
-                    secret,
-                )
-            }
-            ManagedIdentitySource::AzureArc => {
-                azure_arc::request(http, &self.endpoint, resource, &self.id, None)
-            }
-            ManagedIdentitySource::ServiceFabric => {
-                let secret = self
-                    .secret
-                    .as_ref()
-                    .ok_or_else(|| Error::internal("Service Fabric source without its secret"))?;
-                service_fabric::request(http, &self.endpoint, resource, secret)
-            }
-        };
-        let target = format!("{source} endpoint {}", self.endpoint);
+        let source = &self.source;
+        let target = format!("{} endpoint {}", source.kind(), source.endpoint());
         log::debug!(
             "certless: requesting a managed-identity token from {target} for {resource} ({})",
             self.id
         );
         let unreachable = |e: Error| {
-            let remedy = match source {
-                ManagedIdentitySource::Imds => imds::UNREACHABLE_REMEDY,
-                ManagedIdentitySource::CloudShell => cloud_shell::UNREACHABLE_REMEDY,
-                ManagedIdentitySource::AzureMl => azure_ml::UNREACHABLE_REMEDY,
-                ManagedIdentitySource::AzureArc => azure_arc::UNREACHABLE_REMEDY,
-                ManagedIdentitySource::ServiceFabric => service_fabric::UNREACHABLE_REMEDY,
-                ManagedIdentitySource::AppService => app_service::UNREACHABLE_REMEDY,
-            };
-            let e = match &self.pin {
-                Some(pin) => service_fabric::refused_certificate(e, pin),
-                None => e,
-            };
-            // Nothing at IMDS's address accepts connections: this host has no managed identity
-            // (not an Azure VM). Waiting will not change that, and a chain of credentials should
-            // move on to its next one.
-            let e = if source == ManagedIdentitySource::Imds && e.in_connect() {
-                e.with_unavailable().with_permanent()
-            } else {
-                e
-            };
+            let e = source.explain_unreachable(e);
             if e.remedy().is_none() {
-                e.with_remedy(remedy)
+                e.with_remedy(source.unreachable_remedy())
             } else {
                 e
             }
         };
-        let mut response = http::send(request, Leg::ManagedIdentity, &target)
+        let send = |request| http::send(request, Leg::ManagedIdentity, &target);
+        let mut response = send(source.request(http, resource))
             .await
             .map_err(unreachable)?;
-        if source == ManagedIdentitySource::AzureArc && response.status == 401 {
-            let directory = self
-                .arc_key_directory
-                .as_deref()
-                .ok_or_else(|| Error::internal("Azure Arc source without its key directory"))?;
-            let key = azure_arc::key_from_challenge(&response, directory)?;
-            let answer = azure_arc::request(http, &self.endpoint, resource, &self.id, Some(&key));
-            response = http::send(answer, Leg::ManagedIdentity, &target)
-                .await
-                .map_err(unreachable)?;
-            if response.status == 200 {
-                azure_arc::check_identity(&response.body, &self.id)?;
-            }
+        if let Some(answer) = source.answer_challenge(http, resource, &response) {
+            response = send(answer?).await.map_err(unreachable)?;
+        }
+        if response.status == 200 {
+            source.check_answer(&response.body)?;
         }
         if response.status != 200 {
             return Err(self.error_for(&response, &target));
@@ -434,18 +281,7 @@ impl ManagedIdentityClient {
 
     pub(crate) fn error_for(&self, response: &Response, target: &str) -> Error {
         let details = response::ErrorDetails::parse(&response.body);
-        let remedy = match self.selection.source {
-            ManagedIdentitySource::Imds => imds::remedy(response.status, &details, &self.id),
-            ManagedIdentitySource::CloudShell => cloud_shell::remedy(response.status, &details),
-            ManagedIdentitySource::AzureArc => azure_arc::remedy(response.status, &details),
-            ManagedIdentitySource::AzureMl => azure_ml::remedy(response.status, &details, &self.id),
-            ManagedIdentitySource::ServiceFabric => {
-                service_fabric::remedy(response.status, &details)
-            }
-            ManagedIdentitySource::AppService => {
-                app_service::remedy(response.status, &details, &self.id)
-            }
-        };
+        let remedy = self.source.remedy(response.status, &details);
         let mut message = format!("{target} answered HTTP {}", response.status);
         if let Some(text) = details.summary() {
             message.push_str(": ");
@@ -467,14 +303,9 @@ impl ManagedIdentityClient {
         if let Some(r) = remedy {
             error = error.with_remedy(r);
         }
-        if self.selection.source == ManagedIdentitySource::ServiceFabric
-            && !service_fabric::is_transient(response.status)
-        {
-            error = error.with_permanent();
-        }
-        if imds::is_docker_desktop(self.selection.source, response.status, &details) {
-            error = error.with_unavailable().with_permanent();
-        }
+        let error = self
+            .source
+            .explain_rejection(error, response.status, &details);
         match proxy_evidence(response) {
             Some(evidence) => proxy_error(error, &evidence),
             None => error,
@@ -571,7 +402,7 @@ mod tests {
         );
         if !cfg!(windows) {
             assert_eq!(
-                select(MapEnv::new().with_file(ARC_AGENT_LINUX)),
+                select(MapEnv::new().with_file("/opt/azcmagent/bin/himds")),
                 ManagedIdentitySource::AzureArc
             );
         }

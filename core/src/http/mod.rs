@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
+mod pinned;
+pub(crate) use pinned::{PinnedServerCertificate, Thumbprint};
+
 use crate::bounded_file;
 use crate::echo::echo_path;
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::managed_identity::PinnedServerCertificate;
 
 /// Responses larger than this are hostile or broken; a token response is a few KB.
 const MAX_BODY: usize = 256 * 1024;
@@ -266,10 +268,10 @@ impl Response {
         let seconds = match value.parse::<u64>() {
             Ok(s) => s,
             Err(_) => {
-                let at = parse_http_date(value)?;
+                let at = crate::clock::parse_http_date(value)?;
                 let base = self
                     .header("date")
-                    .and_then(parse_http_date)
+                    .and_then(crate::clock::parse_http_date)
                     .unwrap_or_else(|| crate::clock::unix_seconds(std::time::SystemTime::now()));
                 u64::try_from(at - base).unwrap_or(0)
             }
@@ -378,35 +380,6 @@ impl HttpClients {
             }
         }
     }
-}
-
-/// An HTTP date in its preferred form (`Sun, 06 Nov 1994 08:49:37 GMT`) as Unix seconds.
-fn parse_http_date(value: &str) -> Option<i64> {
-    let mut parts = value.split_whitespace();
-    let (_weekday, day, month, year, time, zone) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if parts.next().is_some() || zone != "GMT" {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
-    let (hour, minute, second) = crate::managed_identity::expiry::parse_hms(time)?;
-    crate::managed_identity::expiry::civil_to_unix(
-        year.parse().ok()?,
-        month,
-        day.parse().ok()?,
-        hour,
-        minute,
-        second,
-    )
 }
 
 /// Sends a request and reads a bounded body. Transport failures become `*Unreachable` /

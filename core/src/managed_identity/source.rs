@@ -1,0 +1,99 @@
+//! What every managed-identity source is: one small type per source (the shape of MSAL.NET's
+//! per-source classes), behind this trait, chosen in one place ([`super::select_source`]) and
+//! built in one place ([`build`]). The request loop that drives a source — retries aside — is
+//! [`super::ManagedIdentityClient::fetch`].
+
+use std::sync::Arc;
+
+use super::response::ErrorDetails;
+use super::{
+    ManagedIdentityId, ManagedIdentitySource, app_service, azure_arc, azure_ml, cloud_shell, imds,
+    service_fabric,
+};
+use crate::env::Environment;
+use crate::error::{Error, Result};
+use crate::http::{PinnedServerCertificate, Response};
+
+/// One managed-identity source, configured for one identity on one host.
+pub(crate) trait Source: Send + Sync {
+    /// Which source this is.
+    fn kind(&self) -> ManagedIdentitySource;
+
+    /// The token URL, for messages.
+    fn endpoint(&self) -> &str;
+
+    /// The request for a token whose audience is `resource`.
+    fn request(&self, http: &reqwest::Client, resource: &str) -> reqwest::RequestBuilder;
+
+    /// A source that answers the first request with a challenge (Azure Arc's key file) makes
+    /// the second request here; `None` when `response` is not its challenge.
+    fn answer_challenge(
+        &self,
+        _http: &reqwest::Client,
+        _resource: &str,
+        _response: &Response,
+    ) -> Option<Result<reqwest::RequestBuilder>> {
+        None
+    }
+
+    /// Checks a `200` answer beyond its token (Azure Arc: that it is for the identity asked for).
+    fn check_answer(&self, _body: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    /// How to fix the endpoint not answering at all.
+    fn unreachable_remedy(&self) -> &'static str;
+
+    /// A transport error made more telling (Service Fabric: the pinned certificate was refused;
+    /// IMDS: nothing listens, so there is no managed identity on this host).
+    fn explain_unreachable(&self, error: Error) -> Error {
+        error
+    }
+
+    /// How to fix an error answer, when the source's documentation says.
+    fn remedy(&self, status: u16, details: &ErrorDetails) -> Option<String>;
+
+    /// An error answer made more telling: marked final when the source's own retry table says
+    /// it will not change, or unavailable when it proves there is no managed identity here.
+    fn explain_rejection(&self, error: Error, _status: u16, _details: &ErrorDetails) -> Error {
+        error
+    }
+
+    /// The server certificate the endpoint must present, when it is pinned (Service Fabric).
+    fn pinned_certificate(&self) -> Option<&Arc<PinnedServerCertificate>> {
+        None
+    }
+}
+
+/// The source `kind` for identity `id`, with what it needs from the environment — checked now,
+/// so that a mistake shows when the credential is built.
+pub(crate) fn build(
+    kind: ManagedIdentitySource,
+    env: &dyn Environment,
+    id: ManagedIdentityId,
+) -> Result<Box<dyn Source>> {
+    Ok(match kind {
+        ManagedIdentitySource::Imds => Box::new(imds::Imds::new(env, id)?),
+        ManagedIdentitySource::AppService => Box::new(app_service::AppService::new(env, id)?),
+        ManagedIdentitySource::ServiceFabric => {
+            Box::new(service_fabric::ServiceFabric::new(env, &id)?)
+        }
+        ManagedIdentitySource::AzureArc => Box::new(azure_arc::AzureArc::new(env, id)?),
+        ManagedIdentitySource::CloudShell => Box::new(cloud_shell::CloudShell::new(env, &id)?),
+        ManagedIdentitySource::AzureMl => Box::new(azure_ml::AzureMl::new(env, &id)?),
+    })
+}
+
+/// The query parameter each source's protocol uses for each kind of user-assigned selector
+/// (client id, object id, resource id), `None` for what it cannot select by.
+pub(super) fn selector<'a>(
+    id: &'a ManagedIdentityId,
+    names: [&'a str; 3],
+) -> Option<(&'a str, &'a str)> {
+    match id {
+        ManagedIdentityId::SystemAssigned => None,
+        ManagedIdentityId::ClientId(v) => Some((names[0], v)),
+        ManagedIdentityId::ObjectId(v) => Some((names[1], v)),
+        ManagedIdentityId::ResourceId(v) => Some((names[2], v)),
+    }
+}
