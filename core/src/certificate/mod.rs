@@ -1,0 +1,252 @@
+//! Certificate credentials (Id.Web `Path` and `Base64Encoded`, `AZURE_CLIENT_CERTIFICATE_PATH`):
+//! the app proves who it is with a client assertion it signs itself — an RS256 JWT whose header
+//! names the certificate (`x5t`, `x5t#S256`, optionally the chain in `x5c`) and whose claims are
+//! `aud` = the token endpoint, `iss` = `sub` = the client id, `jti`, `nbf`, `iat` and `exp` ten
+//! minutes later. Entra checks the signature against the certificates uploaded to the app.
+//!
+//! Accepted: PKCS#12 (`.pfx`, `.p12`; AES or the legacy 3DES/RC2 encryption Windows and older
+//! OpenSSL write) with or without a password, and PEM holding the certificate and its RSA key
+//! (`PRIVATE KEY`, `RSA PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with the password). A file on
+//! disk is re-read when it changes, so a renewed certificate is picked up without a restart.
+//! Reading is [`load`]'s job, signing [`sign`]'s; this file holds the credential over both.
+
+mod load;
+mod sign;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ring::signature::RsaKeyPair;
+
+use crate::bounded_file;
+use crate::clock::to_iso8601;
+use crate::echo::echo_path;
+use crate::error::Result;
+use crate::secret::Secret;
+use load::unusable;
+
+/// A certificate and the RSA key that signs with it.
+pub(crate) struct ClientCertificate {
+    pub(super) key: RsaKeyPair,
+    /// DER, the app's certificate first.
+    pub(super) chain: Vec<Vec<u8>>,
+    pub(super) x5t: String,
+    pub(super) x5t_s256: String,
+    pub(super) subject: String,
+    pub(super) not_before: i64,
+    pub(super) not_after: i64,
+}
+
+impl fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("subject", &self.subject)
+            .field("thumbprint", &self.thumbprint())
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCertificate {
+    /// The SHA-1 thumbprint, uppercase hex, as the portal shows it.
+    pub fn thumbprint(&self) -> String {
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.chain[0])
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    }
+
+    /// "CN=..., thumbprint ..., valid until ...", for logs and errors.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (thumbprint {}, valid {} to {})",
+            self.subject,
+            self.thumbprint(),
+            to_iso8601(self.not_before),
+            to_iso8601(self.not_after)
+        )
+    }
+
+    fn expiry_warning(&self, now: i64) -> Option<String> {
+        if now > self.not_after {
+            Some(format!(
+                "has expired: {}; Entra refuses it (AADSTS700027 'The key used is expired')",
+                self.describe()
+            ))
+        } else if now < self.not_before {
+            Some(format!("is not valid yet: {}", self.describe()))
+        } else {
+            None
+        }
+    }
+}
+
+/// Where a certificate credential comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// A PFX or PEM file, re-read when it changes.
+    File(PathBuf),
+    /// A PFX, base64 (Id.Web `Base64EncodedValue`).
+    Base64(Secret),
+}
+
+impl fmt::Debug for CertificateSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateSource::File(path) => f.debug_tuple("File").field(path).finish(),
+            CertificateSource::Base64(_) => f.write_str("Base64(<redacted>)"),
+        }
+    }
+}
+
+/// A certificate credential of the chain: loaded when the credential is built (so mistakes show
+/// at once), and, for a file, re-read when the file changes.
+pub(crate) struct CertificateCredential {
+    source: CertificateSource,
+    password: Option<Secret>,
+    send_x5c: bool,
+    current: Mutex<Loaded>,
+}
+
+struct Loaded {
+    certificate: Arc<ClientCertificate>,
+    /// The file's modification time and size when it was read.
+    stamp: Option<(SystemTime, u64)>,
+}
+
+impl CertificateCredential {
+    pub fn load(
+        source: CertificateSource,
+        password: Option<Secret>,
+        send_x5c: bool,
+    ) -> Result<Self> {
+        let loaded = read(&source, password.as_ref())?;
+        log::info!(
+            "certless: client certificate {}",
+            loaded.certificate.describe()
+        );
+        Ok(CertificateCredential {
+            source,
+            password,
+            send_x5c,
+            current: Mutex::new(loaded),
+        })
+    }
+
+    pub fn certificate(&self) -> Arc<ClientCertificate> {
+        Arc::clone(
+            &self
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .certificate,
+        )
+    }
+
+    /// A fresh assertion for `audience`, from the file's current certificate.
+    pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Secret> {
+        self.reload_if_changed();
+        let certificate = self.certificate();
+        if let Some(warning) = certificate.expiry_warning(now) {
+            log::warn!("certless: the client certificate {warning}");
+        }
+        certificate.sign_assertion(client_id, audience, self.send_x5c, now)
+    }
+
+    /// What an error about this certificate should add: which one it was and whether it is in
+    /// its validity period.
+    pub fn context(&self, now: i64) -> String {
+        let certificate = self.certificate();
+        match certificate.expiry_warning(now) {
+            Some(warning) => format!(
+                "The certificate {warning}: upload a renewed one to the app registration and deploy it."
+            ),
+            None => format!(
+                "The certificate used is {}: it must be among the app registration's Certificates & secrets.",
+                certificate.describe()
+            ),
+        }
+    }
+
+    fn reload_if_changed(&self) {
+        let CertificateSource::File(path) = &self.source else {
+            return;
+        };
+        let stamp = file_stamp(path);
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if stamp.is_none() || stamp == current.stamp {
+            return;
+        }
+        match read(&self.source, self.password.as_ref()) {
+            Ok(fresh) => {
+                log::info!(
+                    "certless: {} changed; now using {}",
+                    path.display(),
+                    fresh.certificate.describe()
+                );
+                *current = fresh;
+            }
+            Err(e) => {
+                // Keep signing with the certificate in hand; say so once per change.
+                log::warn!(
+                    "certless: {} changed but cannot be used ({e}); keeping the previous certificate",
+                    path.display()
+                );
+                current.stamp = stamp;
+            }
+        }
+    }
+}
+
+impl fmt::Debug for CertificateCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateCredential")
+            .field("source", &self.source)
+            .field("certificate", &self.certificate())
+            .finish_non_exhaustive()
+    }
+}
+
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded> {
+    match source {
+        CertificateSource::File(path) => {
+            let origin = echo_path(path);
+            let stamp = file_stamp(path);
+            let bytes = bounded_file::read(path, bounded_file::CERTIFICATE_FILE).map_err(|e| {
+                unusable(&origin, &e).with_remedy(
+                    "Check CertificateDiskPath (AZURE_CLIENT_CERTIFICATE_PATH): it must name the .pfx or .pem file, readable by this process's account.",
+                )
+            })?;
+            Ok(Loaded {
+                certificate: Arc::new(ClientCertificate::parse(&bytes, password, &origin)?),
+                stamp,
+            })
+        }
+        CertificateSource::Base64(value) => {
+            let origin = "in Base64EncodedValue";
+            let cleaned: String = value
+                .expose()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            let der = STANDARD.decode(cleaned.as_bytes()).map_err(|_| {
+                unusable(origin, "is not base64")
+                    .with_remedy("Use the base64 of the .pfx file ([Convert]::ToBase64String([IO.File]::ReadAllBytes('app.pfx')), or base64 -w0 app.pfx).")
+            })?;
+            Ok(Loaded {
+                certificate: Arc::new(ClientCertificate::from_pkcs12(&der, password, origin)?),
+                stamp: None,
+            })
+        }
+    }
+}
