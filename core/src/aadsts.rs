@@ -1,5 +1,5 @@
 //! What the AADSTS codes of the managed-identity → federated-credential flow mean, and how to fix
-//! them (PROTOCOL.md §4). Branch on the numeric code, never on Entra's description text.
+//! them (docs/protocol.md §4). Branch on the numeric code, never on Entra's description text.
 
 /// What one AADSTS code means in this flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! A federated token in a file, used as the client assertion: AKS workload identity's
 //! `AZURE_FEDERATED_TOKEN_FILE`, Id.Web's `SignedAssertionFilePath`. kubelet rotates the file at
-//! 80% of the token's lifetime (PROTOCOL.md §2), so it is re-read at least every 5 minutes, and
+//! 80% of the token's lifetime (docs/protocol.md §2), so it is re-read at least every 5 minutes, and
 //! whenever the token in hand is within the assertion margin of its expiry.
 
 use std::path::PathBuf;

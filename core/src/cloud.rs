@@ -1,4 +1,4 @@
-//! Authority hosts and token-exchange audiences per cloud (PROTOCOL.md §1, §5).
+//! Authority hosts and token-exchange audiences per cloud (docs/protocol.md §1, §5).
 
 use std::net::IpAddr;
 
@@ -85,7 +85,7 @@ impl AuthorityHost {
     }
 
     /// The audience a managed-identity token must have to be exchanged at this authority:
-    /// the sovereign clouds have their own (PROTOCOL.md §1). Any other host (a private cloud, the
+    /// the sovereign clouds have their own (docs/protocol.md §1). Any other host (a private cloud, the
     /// emulator) gets the global one; it is overridable in the configuration.
     pub fn default_exchange_audience(&self) -> &'static str {
         let host = self.0.split("://").nth(1).unwrap_or_default();

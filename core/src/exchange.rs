@@ -1,5 +1,5 @@
 //! The federated-credential exchange: Entra's token endpoint turns a client assertion (the
-//! managed-identity token) into an access token (PROTOCOL.md §1).
+//! managed-identity token) into an access token (docs/protocol.md §1).
 
 use std::sync::Arc;
 

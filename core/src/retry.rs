@@ -1,4 +1,4 @@
-//! Retries per leg (PROTOCOL.md §3). Most incidents in this domain are retries done wrong:
+//! Retries per leg (docs/protocol.md §3). Most incidents in this domain are retries done wrong:
 //! none on IMDS's 410 during platform updates, hammering on 429, retrying a 400 forever.
 //! Waiting goes through the credential's [`Clock`], so tests run these tables in virtual time.
 

@@ -1,4 +1,4 @@
-//! App-only tokens take one scope, `{resource}/.default` (PROTOCOL.md §1). Callers pass what the
+//! App-only tokens take one scope, `{resource}/.default` (docs/protocol.md §1). Callers pass what the
 //! Azure SDKs pass: one or more scopes, sometimes a bare resource.
 
 use std::borrow::Cow;

@@ -1,5 +1,5 @@
 //! Proxies: Entra requests honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY; managed-identity
-//! requests never go through a proxy (PROTOCOL.md §3). A tiny forward proxy on loopback
+//! requests never go through a proxy (docs/protocol.md §3). A tiny forward proxy on loopback
 //! records what passes through it.
 
 mod common;

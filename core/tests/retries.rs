@@ -1,4 +1,4 @@
-//! The retry tables of PROTOCOL.md §3, in virtual time: the credential's clock advances itself
+//! The retry tables of docs/protocol.md §3, in virtual time: the credential's clock advances itself
 //! instead of sleeping, so each test asserts request counts and the elapsed budget exactly,
 //! without waiting.
 

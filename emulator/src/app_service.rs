@@ -1,4 +1,4 @@
-//! The App Service / Functions / Container Apps identity endpoint (PROTOCOL.md §2):
+//! The App Service / Functions / Container Apps identity endpoint (docs/protocol.md §2):
 //! `GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=R` with `X-IDENTITY-HEADER: {IDENTITY_HEADER}`,
 //! selectors `client_id` / `principal_id` (alias `object_id`) / `mi_res_id`. The older `2017-09-01` protocol
 //! (`secret` header, `clientid` selector, date-string `expires_on`) is answered too.

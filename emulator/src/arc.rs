@@ -1,4 +1,4 @@
-//! The Azure Arc agent's identity endpoint (PROTOCOL.md §2): `GET {IDENTITY_ENDPOINT}?
+//! The Azure Arc agent's identity endpoint (docs/protocol.md §2): `GET {IDENTITY_ENDPOINT}?
 //! api-version=2020-06-01&resource=R` with `Metadata: true` is answered 401 with
 //! `WWW-Authenticate: Basic realm=<key file>`; the client reads the file (which only the
 //! `himds` group may) and repeats the request with `Authorization: Basic <file contents>`.

@@ -111,7 +111,7 @@ pub(crate) fn iso8601(secs: i64) -> String {
 }
 
 /// The .NET `DateTimeOffset` general format some managed-identity endpoints have sent:
-/// `1/16/2020 5:24:12 AM +00:00` (PROTOCOL.md §2, Responses).
+/// `1/16/2020 5:24:12 AM +00:00` (docs/protocol.md §2, Responses).
 pub(crate) fn dotnet_date_string(secs: i64) -> String {
     let t = Utc::from_epoch(secs);
     let (h12, ampm) = match t.hour {
@@ -153,7 +153,7 @@ mod tests {
     fn formats_known_instants() {
         // 1994-11-06T08:49:37Z, the RFC's own example.
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        // 2020-01-16T05:24:12Z, PROTOCOL.md's date-string example.
+        // 2020-01-16T05:24:12Z, docs/protocol.md's date-string example.
         assert_eq!(
             dotnet_date_string(1_579_152_252),
             "1/16/2020 5:24:12 AM +00:00"

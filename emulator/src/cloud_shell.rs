@@ -1,4 +1,4 @@
-//! Azure Cloud Shell's identity endpoint (PROTOCOL.md §2): `POST {MSI_ENDPOINT}` with a form
+//! Azure Cloud Shell's identity endpoint (docs/protocol.md §2): `POST {MSI_ENDPOINT}` with a form
 //! `resource=R` and `Metadata: true`. It serves the Cloud Shell user's own identity — here the
 //! host's system-assigned one — and takes no user-assigned selector.
 

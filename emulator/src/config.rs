@@ -38,7 +38,7 @@ pub const DEFAULT_FIC_NAME: &str = "certless-demo-mi-fic";
 /// The value App Service puts in `IDENTITY_HEADER`; clients echo it in `X-IDENTITY-HEADER`.
 pub const DEFAULT_APP_SERVICE_SECRET: &str = "a7e3c1f9-5b2d-4e8a-9f6c-1d4b7e0a3c58";
 
-/// The token-exchange audiences (PROTOCOL.md §1 and §5).
+/// The token-exchange audiences (docs/protocol.md §1 and §5).
 pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 pub const TOKEN_EXCHANGE_AUDIENCE_USGOV: &str = "api://AzureADTokenExchangeUSGov";
 pub const TOKEN_EXCHANGE_AUDIENCE_CHINA: &str = "api://AzureADTokenExchangeChina";
@@ -55,7 +55,7 @@ pub const DEFAULT_ACCESS_TOKEN_LIFETIME_SECS: u64 = 3_599;
 pub const DEFAULT_ASSERTION_CLOCK_SKEW_SECS: u64 = 300;
 
 /// The Entra v2.0 issuer of a tenant; also the issuer of managed-identity tokens and so the issuer a FIC trusting a
-/// managed identity must name (PROTOCOL.md §1).
+/// managed identity must name (docs/protocol.md §1).
 pub fn entra_issuer(tenant_id: &str) -> String {
     format!("https://login.microsoftonline.com/{tenant_id}/v2.0")
 }

@@ -1,5 +1,5 @@
 //! Entra's token endpoint, `POST /{tenant}/oauth2/v2.0/token`, for the client-credentials grant with a client
-//! assertion (the FIC exchange, PROTOCOL.md §1) or a client secret.
+//! assertion (the FIC exchange, docs/protocol.md §1) or a client secret.
 //!
 //! Checks run in the order Entra's answers suggest: tenant, method, grant type, client, scope and resource, then the
 //! credential. For an assertion: its shape, whether any FIC trusts its issuer, its signature, its time range, then
@@ -216,7 +216,7 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
 }
 
 /// The resource of a client-credentials scope: every scope is `{resource}/.default` of one resource
-/// (PROTOCOL.md §1). Returns the resource as the client spelled it; that becomes the token's `aud`.
+/// (docs/protocol.md §1). Returns the resource as the client spelled it; that becomes the token's `aud`.
 fn resource_of_scope(scope: &str) -> Result<String, AadError> {
     let mut resource: Option<&str> = None;
     for s in scope.split_whitespace() {
@@ -314,7 +314,7 @@ fn check_assertion(
         // A workload's own issuer (Kubernetes, GitHub): the managed-identity rules below do not apply.
         return Ok(());
     }
-    // PROTOCOL.md §1: only user-assigned identities are documented as FIC subjects; `xms_mirid` tells which.
+    // docs/protocol.md §1: only user-assigned identities are documented as FIC subjects; `xms_mirid` tells which.
     let mirid = claim_str(&claims, "xms_mirid")
         .unwrap_or_default()
         .to_ascii_lowercase();

@@ -1,5 +1,5 @@
-//! Entra's error answers: the JSON shape (PROTOCOL.md §1, step 3), the request/correlation ids, and the AADSTS
-//! codes of the client-credentials-with-assertion flow (PROTOCOL.md §4) with the status and `error` Entra pairs
+//! Entra's error answers: the JSON shape (docs/protocol.md §1, step 3), the request/correlation ids, and the AADSTS
+//! codes of the client-credentials-with-assertion flow (docs/protocol.md §4) with the status and `error` Entra pairs
 //! them with. Status choices follow responses seen from the real service: `invalid_client` problems (credential,
 //! assertion signature and time, FIC mismatch) are 401; the rest 400.
 

@@ -1,6 +1,6 @@
 //! Fault injection: make an endpoint answer with a chosen status, `Retry-After`, delay, broken body, a dropped
 //! connection, or a connection reset in the middle of the body, for the next N requests or until cleared. This is
-//! how tests exercise the retry rules of PROTOCOL.md §3 against a real socket.
+//! how tests exercise the retry rules of docs/protocol.md §3 against a real socket.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,6 +1,6 @@
 //! Federated identity credential matching: does an app trust this assertion's issuer, subject and audience?
 //!
-//! Entra compares all three exactly and case-sensitively (PROTOCOL.md §1; Entra's August 2024 breaking change made
+//! Entra compares all three exactly and case-sensitively (docs/protocol.md §1; Entra's August 2024 breaking change made
 //! subjects case-sensitive). When nothing matches it names the first claim no record accepts: the issuer
 //! (AADSTS700211), then the subject (700213, or 7002138 when only the case differs), then the audience (700212).
 //! An app with no federated credentials at all gets the generic AADSTS70021, which echoes all three claims.

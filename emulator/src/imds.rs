@@ -1,6 +1,6 @@
 //! The Azure Instance Metadata Service identity endpoint:
 //! `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R[&client_id=|&object_id=|&msi_res_id=]`
-//! with `Metadata: true` (PROTOCOL.md §2). Clients reach it through `AZURE_POD_IDENTITY_AUTHORITY_HOST`.
+//! with `Metadata: true` (docs/protocol.md §2). Clients reach it through `AZURE_POD_IDENTITY_AUTHORITY_HOST`.
 
 use std::sync::Arc;
 

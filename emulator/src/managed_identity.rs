@@ -11,7 +11,7 @@ use crate::error::EmulatorError;
 use crate::state::Shared;
 use crate::tokens::{Validity, managed_identity_claims};
 
-/// The JSON shape of `expires_on` in a managed-identity response (PROTOCOL.md §2, Responses).
+/// The JSON shape of `expires_on` in a managed-identity response (docs/protocol.md §2, Responses).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpiresOnFormat {

@@ -1,4 +1,4 @@
-//! Service Fabric's managed identity token service (PROTOCOL.md §2):
+//! Service Fabric's managed identity token service (docs/protocol.md §2):
 //! `GET {IDENTITY_ENDPOINT}?api-version=2019-07-01-preview&resource=R` with `secret: {IDENTITY_HEADER}`,
 //! served on the HTTPS listener only; clients pin its certificate by `IDENTITY_SERVER_THUMBPRINT` (the SHA-1 the
 //! emulator publishes as `service_fabric_thumbprint`).

@@ -170,7 +170,7 @@ impl Validity {
     }
 }
 
-/// Claims of a managed-identity token (PROTOCOL.md §1: what a FIC must match is `iss`, `sub`, `aud`).
+/// Claims of a managed-identity token (docs/protocol.md §1: what a FIC must match is `iss`, `sub`, `aud`).
 pub(crate) fn managed_identity_claims(
     mi: &ManagedIdentityInfo,
     audience: &str,

@@ -1,5 +1,5 @@
 //! Configuration from environment variables, the way the Azure SDKs read them
-//! (PROTOCOL.md §6), plus certless's own for picking a user-assigned managed identity.
+//! (docs/protocol.md §6), plus certless's own for picking a user-assigned managed identity.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Microsoft.Identity.Web configuration, used unchanged (PROTOCOL.md §6): a whole
+//! Microsoft.Identity.Web configuration, used unchanged (docs/protocol.md §6): a whole
 //! `appsettings.json` or its `AzureAd` section; keys case-insensitive as in .NET configuration;
 //! `ClientCredentials` tried in order, `"Skip": true` entries left out.
 //!

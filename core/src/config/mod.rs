@@ -316,7 +316,7 @@ impl CredentialBuilder {
         self
     }
 
-    /// How each leg retries (default: the tables of PROTOCOL.md §3; `Retries::none()` for one
+    /// How each leg retries (default: the tables of docs/protocol.md §3; `Retries::none()` for one
     /// attempt per leg).
     pub fn retries(mut self, retries: Retries) -> Self {
         self.retries = retries;

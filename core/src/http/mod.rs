@@ -59,7 +59,7 @@ fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
 }
 
 /// The client for managed-identity endpoints: link-local or loopback, never through a proxy
-/// (PROTOCOL.md §3). With a pinned certificate (Service Fabric), that certificate is the only
+/// (docs/protocol.md §3). With a pinned certificate (Service Fabric), that certificate is the only
 /// one trusted.
 pub(crate) fn managed_identity_client(
     timeouts: Timeouts,

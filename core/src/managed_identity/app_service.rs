@@ -1,4 +1,4 @@
-//! App Service, Functions and Container Apps (PROTOCOL.md §2):
+//! App Service, Functions and Container Apps (docs/protocol.md §2):
 //! `GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=R` with `X-IDENTITY-HEADER`;
 //! user-assigned by `client_id`, `principal_id` or `mi_res_id`.
 

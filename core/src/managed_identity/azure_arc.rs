@@ -1,4 +1,4 @@
-//! Azure Arc-enabled servers (PROTOCOL.md §2): the agent answers the first request 401 with
+//! Azure Arc-enabled servers (docs/protocol.md §2): the agent answers the first request 401 with
 //! `WWW-Authenticate: Basic realm=<key file>`; the file's contents, readable only by the `himds`
 //! group (Administrators on Windows), go back as `Authorization: Basic <contents>`.
 //!

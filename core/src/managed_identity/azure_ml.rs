@@ -1,4 +1,4 @@
-//! Azure Machine Learning compute (PROTOCOL.md §2): `GET {MSI_ENDPOINT}?api-version=2017-09-01
+//! Azure Machine Learning compute (docs/protocol.md §2): `GET {MSI_ENDPOINT}?api-version=2017-09-01
 //! &resource=R&clientid=C` with `secret: {MSI_SECRET}`. The identity is always named by client
 //! id: a user-assigned one's, or the compute's own from `DEFAULT_IDENTITY_CLIENT_ID`.
 

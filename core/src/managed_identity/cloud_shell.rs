@@ -1,4 +1,4 @@
-//! Azure Cloud Shell (PROTOCOL.md §2): `POST {MSI_ENDPOINT}` with a form `resource=R` and
+//! Azure Cloud Shell (docs/protocol.md §2): `POST {MSI_ENDPOINT}` with a form `resource=R` and
 //! `Metadata: true`. It serves the signed-in user's identity only: no user-assigned selector.
 
 use super::response::ErrorDetails;

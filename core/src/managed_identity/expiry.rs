@@ -1,5 +1,5 @@
 //! `expires_on` / `expires_in` in every shape the managed-identity endpoints have been seen to
-//! send (PROTOCOL.md §2): JSON numbers or strings; relative seconds or epoch seconds (MSAL.NET's
+//! send (docs/protocol.md §2): JSON numbers or strings; relative seconds or epoch seconds (MSAL.NET's
 //! rule: a number below 978307200, 2001-01-01, is relative); ISO-8601; and App Service's
 //! `M/d/yyyy h:mm:ss tt +00:00`.
 

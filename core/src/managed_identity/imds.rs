@@ -1,4 +1,4 @@
-//! Azure Instance Metadata Service (PROTOCOL.md §2):
+//! Azure Instance Metadata Service (docs/protocol.md §2):
 //! `GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=R`
 //! with `Metadata: true`; user-assigned by `client_id`, `object_id` or `msi_res_id`.
 

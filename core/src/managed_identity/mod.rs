@@ -1,5 +1,5 @@
 //! Managed-identity sources: which one this host has (a pure function of the environment, in
-//! MSAL.NET's order, PROTOCOL.md §2), how each is asked for a token, and what its answers mean.
+//! MSAL.NET's order, docs/protocol.md §2), how each is asked for a token, and what its answers mean.
 //! One file per source.
 
 mod app_service;
@@ -153,7 +153,7 @@ pub struct SourceSelection {
 type Detector = fn(&dyn Environment) -> Option<String>;
 
 /// Picks the managed-identity source from the environment, in MSAL.NET's order
-/// (PROTOCOL.md §2), unless one is forced (argument, then `CERTLESS_MANAGED_IDENTITY_SOURCE`).
+/// (docs/protocol.md §2), unless one is forced (argument, then `CERTLESS_MANAGED_IDENTITY_SOURCE`).
 pub fn select_source(
     env: &dyn Environment,
     forced: Option<ManagedIdentitySource>,
@@ -315,7 +315,7 @@ impl ManagedIdentityClient {
 
 /// Signs that an HTTP proxy, not the managed-identity endpoint, answered: certless never sends
 /// these requests through a proxy, so one that answers is intercepting the link-local or
-/// loopback address (PROTOCOL.md §3).
+/// loopback address (docs/protocol.md §3).
 fn proxy_evidence(response: &Response) -> Option<String> {
     if response.status == 407 {
         return Some("HTTP 407 Proxy Authentication Required".to_string());

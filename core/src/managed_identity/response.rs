@@ -1,5 +1,5 @@
 //! Managed-identity responses: the token (numbers may be strings, `expires_on` has many shapes)
-//! and the three error shapes (PROTOCOL.md §2).
+//! and the three error shapes (docs/protocol.md §2).
 
 use serde_json::Value;
 

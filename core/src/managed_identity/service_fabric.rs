@@ -1,4 +1,4 @@
-//! Service Fabric (PROTOCOL.md §2): `GET {IDENTITY_ENDPOINT}?api-version=2019-07-01-preview
+//! Service Fabric (docs/protocol.md §2): `GET {IDENTITY_ENDPOINT}?api-version=2019-07-01-preview
 //! &resource=R` with `secret: {IDENTITY_HEADER}`, over HTTPS to a local endpoint whose
 //! certificate no public CA vouches for. Trust is one fact: the SHA-1 of the certificate the
 //! endpoint presents must be `IDENTITY_SERVER_THUMBPRINT`, compared in constant time. Chains,
