@@ -12,7 +12,7 @@ use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 use crate::output::{self, errln, outln, print_claims};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Print the raw tokens too (they are secrets in real life; these are the emulator's).
     #[arg(long)]
     show_tokens: bool,
@@ -27,7 +27,7 @@ pub struct Args {
 const ASSERTION_CLAIMS: &[&str] = &["iss", "sub", "aud", "oid", "tid", "xms_mirid", "iat", "exp"];
 const ACCESS_CLAIMS: &[&str] = &["aud", "iss", "appid", "roles", "appidacr", "tid", "exp"];
 
-pub async fn run(args: Args) -> ExitCode {
+pub(crate) async fn run(args: Args) -> ExitCode {
     let source = match crate::mi_source(&args.source) {
         Ok(s) => s,
         Err(e) => {

@@ -8,7 +8,7 @@ use certless::diagnose::{DEFAULT_SCOPE, diagnose, unusable_configuration};
 use crate::output::{out, outln};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// A Microsoft.Identity.Web appsettings.json (or its AzureAd section); default: the environment.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 /// Exit 0 only when a token was obtained.
-pub async fn run(args: Args) -> ExitCode {
+pub(crate) async fn run(args: Args) -> ExitCode {
     let report = match crate::builder_from(args.config.as_ref()) {
         Ok(builder) => diagnose(builder, &args.scope).await,
         // A configuration that cannot even be read is the diagnosis.

@@ -9,7 +9,7 @@ use certless_emulator::{Emulator, EmulatorConfig, StartOptions};
 use crate::output::{errln, outln};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// A registry file (identities, apps, federated credentials); default: the built-in demo registry.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
@@ -30,7 +30,7 @@ pub struct Args {
     source: String,
 }
 
-pub async fn run(args: Args) -> ExitCode {
+pub(crate) async fn run(args: Args) -> ExitCode {
     let config = match &args.config {
         Some(path) => EmulatorConfig::from_file(path),
         None => Ok(EmulatorConfig::default()),

@@ -32,7 +32,7 @@ macro_rules! errln {
 
 pub(crate) use {errln, out, outln};
 
-pub fn to_stdout(text: std::fmt::Arguments) {
+pub(crate) fn to_stdout(text: std::fmt::Arguments) {
     let written = io::stdout().lock().write_fmt(text);
     match written {
         Ok(()) => {}
@@ -47,23 +47,23 @@ pub fn to_stdout(text: std::fmt::Arguments) {
     }
 }
 
-pub fn to_stderr(text: std::fmt::Arguments) {
+pub(crate) fn to_stderr(text: std::fmt::Arguments) {
     let _ = io::stderr().lock().write_fmt(text);
 }
 
 /// Prints an error the way every certless command does, and the exit code for it.
-pub fn fail(e: &certless::Error) -> ExitCode {
+pub(crate) fn fail(e: &certless::Error) -> ExitCode {
     errln!("certless: {e}");
     ExitCode::from(2)
 }
 
 /// `2026-11-22T02:33:17Z`
-pub fn iso8601(unix: i64) -> String {
+pub(crate) fn iso8601(unix: i64) -> String {
     certless::clock::to_iso8601(unix)
 }
 
 /// Prints the named claims of a decoded token, one per line, times made readable.
-pub fn print_claims(claims: &serde_json::Map<String, Value>, names: &[&str], indent: &str) {
+pub(crate) fn print_claims(claims: &serde_json::Map<String, Value>, names: &[&str], indent: &str) {
     for name in names {
         let Some(value) = claims.get(*name) else {
             continue;

@@ -8,7 +8,7 @@ use certless::TokenRequestOptions;
 use crate::output::{self, outln};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The scope, e.g. https://contoso.sharepoint.com/.default (repeatable, one resource).
     #[arg(long = "scope", short = 's', required = true)]
     scopes: Vec<String>,
@@ -23,7 +23,7 @@ pub struct Args {
     tenant: Option<String>,
 }
 
-pub async fn run(args: Args) -> ExitCode {
+pub(crate) async fn run(args: Args) -> ExitCode {
     let credential = match crate::credential_from(args.config.as_ref()) {
         Ok(c) => c,
         Err(e) => return output::fail(&e),

@@ -4,6 +4,7 @@
 /// What one AADSTS code means in this flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AadstsInfo {
+    /// The number after `AADSTS`.
     pub code: u32,
     /// One line: what Entra is telling us.
     pub meaning: &'static str,

@@ -30,7 +30,7 @@ struct Held {
 }
 
 impl AssertionFile {
-    pub fn new(path: PathBuf, margin: i64) -> Self {
+    pub(crate) fn new(path: PathBuf, margin: i64) -> Self {
         AssertionFile {
             path,
             margin,
@@ -39,7 +39,7 @@ impl AssertionFile {
     }
 
     /// The assertion to send at `now`, re-reading the file when due.
-    pub fn assertion(&self, now: i64) -> Result<Secret> {
+    pub(crate) fn assertion(&self, now: i64) -> Result<Secret> {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(held) = current.as_ref() {
             let fresh = now - held.read_at < REREAD_SECS;

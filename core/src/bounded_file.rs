@@ -72,7 +72,7 @@ pub(crate) enum FileError {
 }
 
 impl FileError {
-    pub fn is_permission_denied(&self) -> bool {
+    pub(crate) fn is_permission_denied(&self) -> bool {
         matches!(self, FileError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied)
     }
 }

@@ -23,7 +23,7 @@ use crate::token::AccessToken;
 /// At most this many (tenant, scope) slots per credential: a multi-tenant app asking for a few
 /// resources in each of a thousand tenants fits; an unbounded stream of distinct keys does not
 /// grow memory without bound.
-pub const MAX_SLOTS: usize = 4096;
+pub(crate) const MAX_SLOTS: usize = 4096;
 /// Past the bound, eviction makes this much room at once, so that it runs rarely.
 const EVICT_TO: usize = MAX_SLOTS - MAX_SLOTS / 8;
 /// Slots holding nothing usable are swept every this many new slots.
@@ -86,7 +86,7 @@ struct Entry {
 }
 
 impl TokenCache {
-    pub fn new(margin: i64) -> Self {
+    pub(crate) fn new(margin: i64) -> Self {
         TokenCache {
             table: ArcSwap::from_pointee(Table::default()),
             write: Mutex::new(Writer::default()),
@@ -94,12 +94,12 @@ impl TokenCache {
         }
     }
 
-    pub fn margin(&self) -> i64 {
+    pub(crate) fn margin(&self) -> i64 {
         self.margin
     }
 
     /// The hot path.
-    pub fn lookup(&self, tenant: &str, scope: &str, now: i64) -> Lookup {
+    pub(crate) fn lookup(&self, tenant: &str, scope: &str, now: i64) -> Lookup {
         let table = self.table.load();
         let Some(slot) = find(&table, tenant, scope) else {
             return Lookup::Miss;
@@ -122,7 +122,7 @@ impl TokenCache {
     }
 
     /// The slot of (tenant, scope), added if it is new.
-    pub fn slot(&self, tenant: &str, scope: &str, now: i64) -> Arc<Slot> {
+    pub(crate) fn slot(&self, tenant: &str, scope: &str, now: i64) -> Arc<Slot> {
         if let Some(slot) = find(&self.table.load(), tenant, scope) {
             slot.touch(now);
             return Arc::clone(slot);
@@ -146,7 +146,7 @@ impl TokenCache {
     }
 
     /// Every slot (tests wait for their refreshes).
-    pub fn slots(&self) -> Vec<Arc<Slot>> {
+    pub(crate) fn slots(&self) -> Vec<Arc<Slot>> {
         self.table.load().values().flatten().cloned().collect()
     }
 }
@@ -280,7 +280,7 @@ impl Slot {
         }
     }
 
-    pub fn key(&self) -> (&str, &str) {
+    pub(crate) fn key(&self) -> (&str, &str) {
         (&self.tenant, &self.scope)
     }
 
@@ -305,7 +305,7 @@ impl Slot {
 
     /// The cached token, if usable: re-checked under the flight lock so that a caller arriving
     /// just after a fetch finished takes its result instead of starting another.
-    pub fn current(&self, now: i64) -> Option<AccessToken> {
+    pub(crate) fn current(&self, now: i64) -> Option<AccessToken> {
         self.usable(now).map(|(t, _)| t)
     }
 
@@ -324,7 +324,7 @@ impl Slot {
                 .is_ok()
     }
 
-    pub fn store(&self, token: AccessToken, now: i64, margin: i64) {
+    pub(crate) fn store(&self, token: AccessToken, now: i64, margin: i64) {
         let (usable_until, refresh_at) = schedule(&token, now, margin);
         self.entry.store(Some(Arc::new(Entry {
             token,
@@ -340,7 +340,7 @@ impl Slot {
     /// A fetch failed. While a token is still valid, the next background refresh waits for an
     /// exponential, jittered backoff (or the server's Retry-After, if longer); with no valid
     /// token, only Retry-After holds callers back.
-    pub fn failed(&self, error: &Error, now: i64) {
+    pub(crate) fn failed(&self, error: &Error, now: i64) {
         let failures = self
             .failures
             .fetch_add(1, Ordering::AcqRel)
@@ -362,7 +362,7 @@ impl Slot {
     }
 
     /// The error to answer with while a server's Retry-After holds.
-    pub fn blocked(&self, now: i64) -> Option<Error> {
+    pub(crate) fn blocked(&self, now: i64) -> Option<Error> {
         let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         blocked
             .as_ref()

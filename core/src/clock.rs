@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Where certless reads the time and waits between retries: the system clock, or a test's.
 pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
     fn now(&self) -> SystemTime;
 
     /// Seconds since the Unix epoch.
@@ -22,6 +24,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
 }
 
 #[derive(Debug, Default, Clone, Copy)]
+/// The system's clock and tokio's timers.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -35,15 +38,18 @@ impl Clock for SystemClock {
 pub struct ManualClock(Mutex<SystemTime>);
 
 impl ManualClock {
+    /// A clock standing at `start`.
     pub fn new(start: SystemTime) -> Self {
         ManualClock(Mutex::new(start))
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *now += by;
     }
 
+    /// Sets the clock to `to`.
     pub fn set(&self, to: SystemTime) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = to;
     }
@@ -60,6 +66,7 @@ impl Clock for ManualClock {
     }
 }
 
+/// Seconds since the Unix epoch (negative before it).
 pub fn unix_seconds(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
@@ -67,6 +74,7 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
+/// The instant `secs` seconds after (or before) the Unix epoch.
 pub fn from_unix_seconds(secs: i64) -> SystemTime {
     if secs >= 0 {
         UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())

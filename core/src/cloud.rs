@@ -7,12 +7,18 @@ use url::Url;
 use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
 
+/// The global cloud's login host.
 pub const GLOBAL_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The US Government cloud's login host.
 pub const US_GOVERNMENT_AUTHORITY_HOST: &str = "https://login.microsoftonline.us";
+/// The China cloud's login host.
 pub const CHINA_AUTHORITY_HOST: &str = "https://login.chinacloudapi.cn";
 
+/// The global cloud's token-exchange audience (docs/protocol.md §1).
 pub const GLOBAL_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The US Government cloud's token-exchange audience.
 pub const US_GOVERNMENT_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchangeUSGov";
+/// The China cloud's token-exchange audience.
 pub const CHINA_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchangeChina";
 
 /// A validated authority host: `https://host[:port]`, or `http://` on a loopback address
@@ -21,6 +27,7 @@ pub const CHINA_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchangeChina";
 pub struct AuthorityHost(String);
 
 impl AuthorityHost {
+    /// An authority host from configuration: https (or http on loopback only), a host and nothing else.
     pub fn parse(value: &str) -> Result<Self> {
         let trimmed = value.trim();
         let shown = echo(trimmed);
@@ -76,10 +83,12 @@ impl AuthorityHost {
         Ok(AuthorityHost(s))
     }
 
+    /// The global cloud's authority host.
     pub fn global() -> Self {
         AuthorityHost(GLOBAL_AUTHORITY_HOST.to_string())
     }
 
+    /// The host as a URL without a trailing slash (`https://login.microsoftonline.com`).
     pub fn as_str(&self) -> &str {
         &self.0
     }

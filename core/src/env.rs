@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Where certless reads environment variables and checks files: the process, or a test's map.
 pub trait Environment: Send + Sync + fmt::Debug {
     /// The variable's value; `None` when unset or empty (an empty variable counts as unset, as in
     /// the Azure SDKs).
@@ -38,15 +39,18 @@ pub struct MapEnv {
 }
 
 impl MapEnv {
+    /// An empty environment.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// With variable `name` set to `value`.
     pub fn with_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.vars.insert(name.into(), value.into());
         self
     }
 
+    /// With every `(name, value)` of `vars` set.
     pub fn with_vars<K: Into<String>, V: Into<String>>(
         mut self,
         vars: impl IntoIterator<Item = (K, V)>,
@@ -57,6 +61,7 @@ impl MapEnv {
         self
     }
 
+    /// With a file at `path` (for the Azure Arc agent's detection).
     pub fn with_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.files.push(path.into());
         self
@@ -82,15 +87,25 @@ pub(crate) fn process_env() -> Arc<dyn Environment> {
 
 /// Names of the environment variables certless reads.
 pub mod vars {
+    /// The app registration's tenant (Azure SDKs' name).
     pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+    /// The app registration's client id (Azure SDKs' name).
     pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    /// The login host (Azure SDKs' name).
     pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    /// A client secret, tried after the managed identity.
     pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+    /// A certificate file (PFX or PEM), tried after the managed identity.
     pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+    /// The certificate file's password.
     pub const AZURE_CLIENT_CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+    /// `true` to send the certificate chain (`x5c`).
     pub const AZURE_CLIENT_SEND_CERTIFICATE_CHAIN: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
+    /// A user-assigned managed identity by client id.
     pub const MI_CLIENT_ID: &str = "CERTLESS_MANAGED_IDENTITY_CLIENT_ID";
+    /// A user-assigned managed identity by object (principal) id.
     pub const MI_OBJECT_ID: &str = "CERTLESS_MANAGED_IDENTITY_OBJECT_ID";
+    /// A user-assigned managed identity by ARM resource id.
     pub const MI_RESOURCE_ID: &str = "CERTLESS_MANAGED_IDENTITY_RESOURCE_ID";
     /// Forces a managed-identity source instead of detecting it (`imds`, `app_service`).
     pub const MI_SOURCE: &str = "CERTLESS_MANAGED_IDENTITY_SOURCE";
@@ -100,16 +115,25 @@ pub mod vars {
     pub const CA_FILE: &str = "CERTLESS_CA_FILE";
     /// The overall deadline of one token request, in seconds (default 120).
     pub const REQUEST_DEADLINE: &str = "CERTLESS_REQUEST_DEADLINE";
+    /// Extra PEM CA certificates (OpenSSL's name), also trusted for Entra.
     pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
+    /// App Service's, Service Fabric's and Azure Arc's identity endpoint.
     pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+    /// App Service's and Service Fabric's identity endpoint secret.
     pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+    /// The SHA-1 of Service Fabric's identity endpoint certificate.
     pub const IDENTITY_SERVER_THUMBPRINT: &str = "IDENTITY_SERVER_THUMBPRINT";
+    /// Set by the Azure Arc agent beside `IDENTITY_ENDPOINT`.
     pub const IMDS_ENDPOINT: &str = "IMDS_ENDPOINT";
+    /// Cloud Shell's and Azure ML's identity endpoint.
     pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
+    /// Azure ML's identity endpoint secret.
     pub const MSI_SECRET: &str = "MSI_SECRET";
     /// Azure ML: the compute's own identity's client id.
     pub const DEFAULT_IDENTITY_CLIENT_ID: &str = "DEFAULT_IDENTITY_CLIENT_ID";
+    /// Replaces IMDS's host (AAD Pod Identity; the emulator).
     pub const AZURE_POD_IDENTITY_AUTHORITY_HOST: &str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
+    /// AKS workload identity's service-account token file.
     pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 }

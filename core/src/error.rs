@@ -118,6 +118,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The stable number.
     pub fn as_u32(self) -> u32 {
         self as u32
     }
@@ -134,6 +135,7 @@ impl ErrorCode {
         }
     }
 
+    /// The code with this number, if it is one.
     pub fn from_u32(value: u32) -> Option<ErrorCode> {
         use ErrorCode::*;
         const ALL: &[ErrorCode] = &[
@@ -197,6 +199,7 @@ struct Inner {
 }
 
 impl Error {
+    /// An error of `code`, with a message and the code's leg.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error(Box::new(Inner {
             code,
@@ -311,10 +314,12 @@ impl Error {
         self
     }
 
+    /// The stable code.
     pub fn code(&self) -> ErrorCode {
         self.0.code
     }
 
+    /// The part of the flow that failed.
     pub fn leg(&self) -> Leg {
         self.0.leg
     }
@@ -329,6 +334,7 @@ impl Error {
         self.0.remedy.as_deref()
     }
 
+    /// The HTTP status the failing endpoint answered with, if it answered.
     pub fn http_status(&self) -> Option<u16> {
         self.0.http_status
     }
@@ -438,6 +444,7 @@ impl fmt::Display for Rendered<'_> {
     }
 }
 
+/// certless's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

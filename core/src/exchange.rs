@@ -41,7 +41,7 @@ pub(crate) struct TokenEndpoint {
 }
 
 impl TokenEndpoint {
-    pub fn new(authority: AuthorityHost, client_id: String) -> Self {
+    pub(crate) fn new(authority: AuthorityHost, client_id: String) -> Self {
         TokenEndpoint {
             authority,
             client_id,
@@ -49,7 +49,7 @@ impl TokenEndpoint {
     }
 
     /// One client-credentials request for `scope` (`{resource}/.default`) in `tenant`.
-    pub async fn request_token(
+    pub(crate) async fn request_token(
         &self,
         http: &http::EntraClient,
         tenant: &str,

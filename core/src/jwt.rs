@@ -10,15 +10,23 @@ use crate::error::{Error, ErrorCode, Result};
 /// The claims certless looks at, plus all of them as JSON.
 #[derive(Clone, Debug, Default)]
 pub struct Claims {
+    /// Issuer.
     pub iss: Option<String>,
+    /// Subject.
     pub sub: Option<String>,
     /// `aud` (a string, or the first of an array).
     pub aud: Option<String>,
+    /// Object id of the principal (a managed identity's object id).
     pub oid: Option<String>,
+    /// Tenant id.
     pub tid: Option<String>,
+    /// The managed identity's ARM resource id: tells a user-assigned identity from a system-assigned one.
     pub xms_mirid: Option<String>,
+    /// Issued at (Unix seconds).
     pub iat: Option<i64>,
+    /// Not before (Unix seconds).
     pub nbf: Option<i64>,
+    /// Expiry (Unix seconds).
     pub exp: Option<i64>,
     /// Every claim of the payload.
     pub all: Map<String, Value>,

@@ -15,6 +15,7 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// The first backoff; each retry doubles it, with ±25% jitter.
     pub initial_delay: Duration,
+    /// The longest backoff.
     pub max_delay: Duration,
     /// How long to keep retrying IMDS's 410 ("being updated", back within 70 s): a deadline,
     /// spent in full (the last attempt lands at its end, whatever the jitter did before).
@@ -70,7 +71,9 @@ impl RetryPolicy {
 /// The retry policies of both legs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retries {
+    /// The managed-identity endpoint's.
     pub managed_identity: RetryPolicy,
+    /// Entra's token endpoint's.
     pub exchange: RetryPolicy,
 }
 
@@ -84,6 +87,7 @@ impl Default for Retries {
 }
 
 impl Retries {
+    /// One attempt per leg, no retry.
     pub const fn none() -> Self {
         Retries {
             managed_identity: RetryPolicy::none(),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub struct Secret(Arc<str>);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<Arc<str>>) -> Self {
         Secret(value.into())
     }
@@ -21,10 +22,12 @@ impl Secret {
         &self.0
     }
 
+    /// Its length in bytes (safe to log).
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -32,7 +32,7 @@ impl<T> Default for SingleFlight<T> {
 impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     /// Joins the fetch in progress, or starts `fetch()` as a new task on the current runtime
     /// (or certless's own when the caller has none), and waits for its result.
-    pub async fn run<F, Fut>(&self, fetch: F) -> Result<T>
+    pub(crate) async fn run<F, Fut>(&self, fetch: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>> + Send + 'static,
@@ -42,7 +42,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     }
 
     /// Starts `fetch()` unless a fetch is already in progress; does not wait.
-    pub fn start<F, Fut>(&self, fetch: F) -> Result<()>
+    pub(crate) fn start<F, Fut>(&self, fetch: F) -> Result<()>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>> + Send + 'static,
@@ -51,7 +51,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     }
 
     /// Whether a fetch of this process is running.
-    pub fn in_progress(&self) -> bool {
+    pub(crate) fn in_progress(&self) -> bool {
         let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         current.as_ref().is_some_and(|f| {
             f.pid == std::process::id() && f.rx.borrow().is_none() && f.rx.has_changed().is_ok()
@@ -59,7 +59,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     }
 
     /// Waits for the fetch in progress, if any (tests use it to let background refreshes land).
-    pub async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         let rx = {
             let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
             current

@@ -37,22 +37,36 @@ pub struct TokenRequestOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CredentialSourceKind {
+    /// A managed-identity token as the client assertion (the federated credential).
     SignedAssertionFromManagedIdentity,
+    /// A federated token read from a file (AKS workload identity).
     SignedAssertionFilePath,
+    /// A certificate file (PFX or PEM).
     Path,
+    /// A PFX given as base64.
     Base64Encoded,
+    /// A client secret.
     ClientSecret,
+    /// A certificate in Azure Key Vault.
     KeyVault,
+    /// A certificate in the Windows certificate store, by thumbprint.
     StoreWithThumbprint,
+    /// A certificate in the Windows certificate store, by distinguished name.
     StoreWithDistinguishedName,
+    /// A certificate in the Windows certificate store, by subject name.
     StoreWithSubjectName,
+    /// A certificate object given in code (.NET only).
     Certificate,
+    /// A signed assertion from Key Vault.
     SignedAssertionFromVault,
+    /// A signed assertion from a custom provider (.NET only).
     CustomSignedAssertion,
+    /// Decryption keys only (not a client credential).
     AutoDecryptKeys,
 }
 
 impl CredentialSourceKind {
+    /// Every kind, in Id.Web's order.
     pub const ALL: [CredentialSourceKind; 13] = [
         CredentialSourceKind::SignedAssertionFromManagedIdentity,
         CredentialSourceKind::SignedAssertionFilePath,

@@ -30,7 +30,7 @@ pub(crate) struct ArcState {
 }
 
 impl ArcState {
-    pub fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: PathBuf) -> Self {
         ArcState {
             dir,
             secret: Mutex::new(None),

@@ -61,6 +61,7 @@ pub struct ClientCertificateOptions {
     #[serde(default)]
     pub not_before: Option<i64>,
     #[serde(default)]
+    /// Last second of validity (Unix seconds); default a year from now.
     pub not_after: Option<i64>,
     /// Make the certificate but do not register it on the app (a certificate Entra does not know).
     #[serde(default)]

@@ -18,21 +18,30 @@ pub const DEFAULT_TENANT_ID: &str = "4f6c1d2a-8b3e-4e71-9a5d-0c2b7e9f3a81";
 pub const DEFAULT_OTHER_TENANT_ID: &str = "9b2e7c41-3f5a-4d8e-b6c2-71a0d4e8f5b3";
 /// Subscription that the emulated host and the user-assigned identities live in.
 pub const DEFAULT_SUBSCRIPTION_ID: &str = "c3a1f7e2-6d4b-4a9c-8e1f-5b2d0a7c9e64";
+/// The resource group of the built-in identities' ARM ids.
 pub const DEFAULT_RESOURCE_GROUP: &str = "certless-demo-rg";
 /// The emulated host (its system-assigned identity's `xms_mirid` is this VM's resource id).
 pub const DEFAULT_VM_NAME: &str = "certless-demo-vm";
 
+/// The built-in user-assigned identity's name.
 pub const DEFAULT_USER_ASSIGNED_NAME: &str = "certless-demo-mi";
+/// The built-in user-assigned identity's client id.
 pub const DEFAULT_USER_ASSIGNED_CLIENT_ID: &str = "8d4f2a6b-1c3e-4f7a-9b5d-2e6c8a0f4b17";
+/// The built-in user-assigned identity's object (principal) id.
 pub const DEFAULT_USER_ASSIGNED_OBJECT_ID: &str = "e2b7c9d1-4a6f-4e3b-8c5a-9d1f3b7e2a60";
 
+/// The built-in system-assigned identity's client id.
 pub const DEFAULT_SYSTEM_ASSIGNED_CLIENT_ID: &str = "5a9e3c7f-2b1d-4c8e-a6f4-0d3b9e1c7a25";
+/// The built-in system-assigned identity's object (principal) id.
 pub const DEFAULT_SYSTEM_ASSIGNED_OBJECT_ID: &str = "b1d8f4a2-7e3c-4b9a-8f6d-3c5e1a9b7d42";
 
+/// The built-in app registration's display name.
 pub const DEFAULT_APP_NAME: &str = "certless-demo-app";
+/// The built-in app registration's client id.
 pub const DEFAULT_APP_CLIENT_ID: &str = "0f3e8b5c-9a2d-4e6f-b1c7-4d8a2e6f0b93";
 /// Object id of the demo app's service principal (the `oid`/`sub` of the app tokens it gets).
 pub const DEFAULT_APP_SERVICE_PRINCIPAL_ID: &str = "6c2a9e4f-1b7d-4a3e-9c5b-8e0f2d4a6c71";
+/// The name of the built-in app's federated credential (trusting the user-assigned identity).
 pub const DEFAULT_FIC_NAME: &str = "certless-demo-mi-fic";
 
 /// The value App Service puts in `IDENTITY_HEADER`; clients echo it in `X-IDENTITY-HEADER`.
@@ -40,11 +49,16 @@ pub const DEFAULT_APP_SERVICE_SECRET: &str = "a7e3c1f9-5b2d-4e8a-9f6c-1d4b7e0a3c
 
 /// The token-exchange audiences (docs/protocol.md §1 and §5).
 pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The US Government cloud's token-exchange audience.
 pub const TOKEN_EXCHANGE_AUDIENCE_USGOV: &str = "api://AzureADTokenExchangeUSGov";
+/// The China cloud's token-exchange audience.
 pub const TOKEN_EXCHANGE_AUDIENCE_CHINA: &str = "api://AzureADTokenExchangeChina";
 
+/// The built-in SharePoint resource.
 pub const DEFAULT_SHAREPOINT_RESOURCE: &str = "https://contoso.sharepoint.com";
+/// Microsoft Graph.
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// Azure Resource Manager.
 pub const ARM_RESOURCE: &str = "https://management.azure.com";
 
 /// IMDS hands out tokens that live about a day.
@@ -65,36 +79,46 @@ pub fn entra_issuer(tenant_id: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct Registry {
     #[serde(default = "d_tenant")]
+    /// The directory's tenant id.
     pub tenant_id: String,
     /// Further tenants that exist (requests to them are not answered with "tenant not found").
     #[serde(default)]
     pub other_tenants: Vec<String>,
     #[serde(default = "d_subscription")]
+    /// The subscription of the identities' ARM ids.
     pub subscription_id: String,
     #[serde(default = "d_resource_group")]
+    /// The resource group of the identities' ARM ids.
     pub resource_group: String,
     #[serde(default = "d_vm")]
+    /// The VM whose system-assigned identity IMDS serves.
     pub vm_name: String,
     /// The host's system-assigned identity, if it has one.
     #[serde(default)]
     pub system_assigned: Option<SystemAssignedIdentity>,
     #[serde(default)]
+    /// User-assigned identities the host may use.
     pub user_assigned: Vec<UserAssignedIdentity>,
     #[serde(default)]
+    /// App registrations, with their federated credentials, secrets and certificates.
     pub apps: Vec<AppRegistration>,
     /// Resources (application ID URIs) tokens can be requested for.
     #[serde(default = "d_resources")]
     pub resources: Vec<String>,
     #[serde(default = "d_mi_lifetime")]
+    /// How long managed-identity tokens live.
     pub mi_token_lifetime_secs: u64,
     #[serde(default = "d_access_lifetime")]
+    /// How long Entra's access tokens live (`expires_in`).
     pub access_token_lifetime_secs: u64,
     /// When set, Entra's success response carries `refresh_in` with this value.
     #[serde(default)]
     pub refresh_in_secs: Option<u64>,
     #[serde(default = "d_skew")]
+    /// How far outside its lifetime an assertion is still accepted (Entra allows 5 minutes).
     pub assertion_clock_skew_secs: u64,
     #[serde(default = "d_app_service_secret")]
+    /// The App Service `IDENTITY_HEADER` secret.
     pub app_service_secret: String,
     /// Issuers outside Entra whose signing key the emulator holds, as Entra would fetch an
     /// OIDC issuer's keys: a Kubernetes cluster's service-account issuer (AKS workload
@@ -105,16 +129,23 @@ pub struct Registry {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// The host's system-assigned identity.
 pub struct SystemAssignedIdentity {
+    /// Its client id.
     pub client_id: String,
+    /// Its object (principal) id.
     pub object_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A user-assigned identity.
 pub struct UserAssignedIdentity {
+    /// Its ARM name.
     pub name: String,
+    /// Its client id.
     pub client_id: String,
+    /// Its object (principal) id.
     pub object_id: String,
     /// Defaults to the registry's `tenant_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,21 +154,27 @@ pub struct UserAssignedIdentity {
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// An app registration.
 pub struct AppRegistration {
+    /// Its application (client) id.
     pub client_id: String,
     #[serde(default)]
+    /// Its display name.
     pub display_name: String,
     /// Defaults to the registry's `tenant_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
     #[serde(default = "yes")]
+    /// A disabled app gets AADSTS7000112.
     pub enabled: bool,
     /// Entra documents only user-assigned identities as FIC subjects; set this to accept a system-assigned one.
     #[serde(default)]
     pub allow_system_assigned_fic: bool,
     #[serde(default)]
+    /// The identities it trusts.
     pub federated_credentials: Vec<FederatedCredential>,
     #[serde(default)]
+    /// Its client secrets (values).
     pub client_secrets: Vec<String>,
     /// Certificates (PEM, the public part) whose keys may sign the app's client assertions.
     #[serde(default)]
@@ -152,11 +189,16 @@ pub struct AppRegistration {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A federated identity credential: the token it accepts as an assertion.
 pub struct FederatedCredential {
     #[serde(default)]
+    /// Its name.
     pub name: String,
+    /// The issuer the assertion must have, exactly.
     pub issuer: String,
+    /// The subject the assertion must have, exactly (case-sensitive).
     pub subject: String,
+    /// The audiences it accepts (one, in practice).
     pub audiences: Vec<String>,
 }
 
@@ -305,21 +347,26 @@ impl fmt::Debug for AppRegistration {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
+    /// The host's own identity.
     SystemAssigned,
+    /// A user-assigned identity.
     UserAssigned,
 }
 
 /// A managed identity as clients see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedIdentityInfo {
+    /// System- or user-assigned.
     pub kind: IdentityKind,
     /// The user-assigned identity's name; `None` for a system-assigned one.
     pub name: Option<String>,
+    /// Its client id.
     pub client_id: String,
     /// The principal (object) id: the `sub`/`oid` of its tokens and the subject of a FIC trusting it.
     pub object_id: String,
     /// The ARM id: what `msi_res_id`/`mi_res_id` select by and what `xms_mirid` carries.
     pub resource_id: String,
+    /// Its tenant.
     pub tenant_id: String,
 }
 
@@ -335,6 +382,7 @@ impl Registry {
         self.tenants().find(|t| t.eq_ignore_ascii_case(tenant))
     }
 
+    /// The system-assigned identity, as clients see it.
     pub fn system_assigned_info(&self) -> Option<ManagedIdentityInfo> {
         self.system_assigned.as_ref().map(|sa| ManagedIdentityInfo {
             kind: IdentityKind::SystemAssigned,
@@ -349,6 +397,7 @@ impl Registry {
         })
     }
 
+    /// The user-assigned identities, as clients see them.
     pub fn user_assigned_info(&self) -> Vec<ManagedIdentityInfo> {
         self.user_assigned
             .iter()
@@ -519,10 +568,12 @@ fn derived_guid(seed: &str) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EmulatorConfig {
+    /// The directory the emulator serves.
     pub registry: Registry,
 }
 
 impl EmulatorConfig {
+    /// A configuration from JSON (the `--config` file's format).
     pub fn from_json_str(s: &str) -> Result<Self, EmulatorError> {
         let registry: Registry =
             serde_json::from_str(s).map_err(|e| EmulatorError::Config(e.to_string()))?;
@@ -530,6 +581,7 @@ impl EmulatorConfig {
         Ok(EmulatorConfig { registry })
     }
 
+    /// A configuration from a JSON file.
     pub fn from_file(path: &Path) -> Result<Self, EmulatorError> {
         let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::Io {
             action: "cannot read",

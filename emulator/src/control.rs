@@ -30,20 +30,33 @@ pub enum MiSourceKind {
 /// What a client needs to know about a running emulator (`GET /_emulator/info`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmulatorInfo {
+    /// The http listener's base URL.
     pub http_url: String,
+    /// The https listener's base URL, when it runs.
     pub https_url: Option<String>,
+    /// Where its CA certificate was written, when the https listener runs.
     pub ca_pem_path: Option<String>,
+    /// The directory's tenant.
     pub tenant_id: String,
+    /// The built-in app's client id.
     pub default_app_client_id: String,
+    /// The first user-assigned identity.
     pub default_user_assigned: Option<ManagedIdentityInfo>,
+    /// The system-assigned identity.
     pub system_assigned: Option<ManagedIdentityInfo>,
+    /// What `AZURE_POD_IDENTITY_AUTHORITY_HOST` should be for IMDS.
     pub imds_host: String,
+    /// What `IDENTITY_ENDPOINT` should be for App Service.
     pub app_service_endpoint: String,
+    /// What `IDENTITY_HEADER` should be for App Service.
     pub app_service_secret: String,
+    /// Entra's authority host over http.
     pub authority_host: String,
+    /// Entra's authority host over https, when it runs.
     pub authority_host_https: Option<String>,
     /// SHA-1 of the HTTPS listener's certificate (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`).
     pub server_thumbprint: Option<String>,
+    /// How far the emulator's clock is skewed (seconds).
     pub time_offset_secs: i64,
     /// `client_env` for each source, keyed `imds` / `app_service`.
     pub env: std::collections::BTreeMap<String, Vec<(String, String)>>,

@@ -16,17 +16,22 @@ pub enum EmulatorError {
     /// A file could not be read or written (configuration file, `ca.pem`, state directory).
     #[error("{action} {path}: {source}")]
     Io {
+        /// What was being done.
         action: &'static str,
+        /// To which file.
         path: PathBuf,
         #[source]
+        /// The cause.
         source: std::io::Error,
     },
 
     /// A listener could not be bound on 127.0.0.1.
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind {
+        /// The port.
         port: u16,
         #[source]
+        /// The cause.
         source: std::io::Error,
     },
 

@@ -21,12 +21,17 @@ use crate::state::{Endpoint, lock};
 /// last, `reset_mid_body` sends the answer's head and half its body, then resets the connection (TCP RST).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fault {
+    /// Answer with this status, in the endpoint's error shape.
     pub status: Option<u16>,
+    /// Add `Retry-After` with these seconds.
     pub retry_after: Option<u64>,
+    /// Wait this long before answering.
     pub delay: Option<Duration>,
+    /// Replace the body of the answer.
     pub body: Option<FaultBody>,
     /// Apply to the next N requests, then stop; `None` = until cleared.
     pub remaining: Option<u32>,
+    /// Close the connection without answering.
     pub drop_connection: bool,
     /// Send the head and half the body, then reset the connection (SO_LINGER 0, then close): what a client sees
     /// when a load balancer or the endpoint's host dies mid-response. Over TLS the client is then left with a
@@ -87,16 +92,19 @@ impl Fault {
         }
     }
 
+    /// With `Retry-After: secs`.
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
     }
 
+    /// With a delay before the answer.
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
         self
     }
 
+    /// With this body.
     pub fn with_body(mut self, body: FaultBody) -> Self {
         self.body = Some(body);
         self

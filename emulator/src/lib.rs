@@ -387,6 +387,7 @@ impl RunningEmulator {
             .store(honour, std::sync::atomic::Ordering::Release);
     }
 
+    /// Where the https listener's CA certificate was written, when it runs.
     pub fn ca_pem_path(&self) -> Option<PathBuf> {
         self.shared().addresses.ca_pem_path.clone()
     }
@@ -416,6 +417,7 @@ impl RunningEmulator {
         self.https_url()
     }
 
+    /// The directory's tenant id.
     pub fn tenant_id(&self) -> String {
         self.shared().registry().tenant_id
     }
@@ -449,10 +451,12 @@ impl RunningEmulator {
         self.shared().info()
     }
 
+    /// Requests per endpoint so far.
     pub fn counters(&self) -> Counters {
         lock(&self.shared().counters).clone()
     }
 
+    /// Sets every counter back to zero.
     pub fn reset_counters(&self) {
         *lock(&self.shared().counters) = Counters::default();
     }
@@ -462,6 +466,7 @@ impl RunningEmulator {
         self.shared().journal.all()
     }
 
+    /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.shared().journal.clear();
     }
@@ -471,6 +476,7 @@ impl RunningEmulator {
         self.shared().faults.set(endpoint, fault);
     }
 
+    /// Removes every fault.
     pub fn clear_faults(&self) {
         self.shared().faults.clear();
     }
@@ -518,6 +524,7 @@ impl RunningEmulator {
         self.inner.shared.issue_client_certificate(options)
     }
 
+    /// Changes the directory in place (identities, apps, federated credentials) while it runs.
     pub fn update_registry(&self, f: impl FnOnce(&mut Registry)) {
         self.shared().update_registry(f);
     }

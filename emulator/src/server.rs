@@ -31,7 +31,7 @@ pub(crate) struct ConnInfo {
 
 impl ConnInfo {
     /// Resets the connection now: whatever the client has not read yet is lost, and its next write fails.
-    pub fn reset_now(&self) {
+    pub(crate) fn reset_now(&self) {
         self.reset.store(true, Ordering::SeqCst);
         self.kill.notify_one();
     }

@@ -43,14 +43,23 @@ pub enum Endpoint {
 /// Requests per endpoint since start or the last reset. Admin requests are not counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
+    /// IMDS token requests.
     pub imds: u64,
+    /// App Service (and Azure ML) token requests.
     pub app_service: u64,
+    /// Cloud Shell token requests.
     pub cloud_shell: u64,
+    /// Azure Arc token requests (challenges included).
     pub azure_arc: u64,
+    /// Service Fabric token requests.
     pub service_fabric: u64,
+    /// Entra token-endpoint requests.
     pub entra_token: u64,
+    /// OpenID configuration requests.
     pub openid_metadata: u64,
+    /// JWKS requests.
     pub jwks: u64,
+    /// Instance-discovery requests.
     pub instance_discovery: u64,
     /// Requests no route matched (a client calling a wrong path shows up here).
     pub unmatched: u64,
@@ -84,8 +93,11 @@ impl Counters {
 pub struct RecordedRequest {
     /// `None` when no route matched.
     pub endpoint: Option<Endpoint>,
+    /// The HTTP method.
     pub method: String,
+    /// The path.
     pub path: String,
+    /// The query parameters, in order.
     pub query: Vec<(String, String)>,
     /// Header names lowercased, in arrival order.
     pub headers: Vec<(String, String)>,

@@ -8,7 +8,7 @@ use certless::{Credential, ManagedIdentityId};
 use certless_emulator::{MiSourceKind, RunningEmulator};
 
 /// The emulator's app, through its user-assigned identity on IMDS.
-pub fn demo_credential(emulator: &RunningEmulator) -> Credential {
+pub(crate) fn demo_credential(emulator: &RunningEmulator) -> Credential {
     Credential::builder()
         .tenant_id(emulator.tenant_id())
         .client_id(emulator.default_app_client_id())
@@ -25,7 +25,7 @@ pub fn demo_credential(emulator: &RunningEmulator) -> Credential {
 
 /// Nanoseconds per cache hit on `scope`: the best of 5 rounds of `n` hits (the least disturbed
 /// by whatever else the machine runs).
-pub fn best_hit_ns(credential: &Credential, scope: &str, n: u32) -> f64 {
+pub(crate) fn best_hit_ns(credential: &Credential, scope: &str, n: u32) -> f64 {
     let scope = [scope];
     let mut best = f64::MAX;
     for _ in 0..5 {

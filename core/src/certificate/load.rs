@@ -24,7 +24,7 @@ pub(super) fn unusable(origin: &str, what: impl fmt::Display) -> Error {
 
 impl ClientCertificate {
     /// PKCS#12 or PEM, told apart by content. `origin` names where the bytes came from, for errors.
-    pub fn parse(bytes: &[u8], password: Option<&Secret>, origin: &str) -> Result<Self> {
+    pub(crate) fn parse(bytes: &[u8], password: Option<&Secret>, origin: &str) -> Result<Self> {
         let text_start = bytes
             .iter()
             .position(|b| !b.is_ascii_whitespace())

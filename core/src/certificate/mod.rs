@@ -53,7 +53,7 @@ impl fmt::Debug for ClientCertificate {
 
 impl ClientCertificate {
     /// The SHA-1 thumbprint, uppercase hex, as the portal shows it.
-    pub fn thumbprint(&self) -> String {
+    pub(crate) fn thumbprint(&self) -> String {
         ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.chain[0])
             .as_ref()
             .iter()
@@ -62,7 +62,7 @@ impl ClientCertificate {
     }
 
     /// "CN=..., thumbprint ..., valid until ...", for logs and errors.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "{} (thumbprint {}, valid {} to {})",
             self.subject,
@@ -120,7 +120,7 @@ struct Loaded {
 }
 
 impl CertificateCredential {
-    pub fn load(
+    pub(crate) fn load(
         source: CertificateSource,
         password: Option<Secret>,
         send_x5c: bool,
@@ -138,7 +138,7 @@ impl CertificateCredential {
         })
     }
 
-    pub fn certificate(&self) -> Arc<ClientCertificate> {
+    pub(crate) fn certificate(&self) -> Arc<ClientCertificate> {
         Arc::clone(
             &self
                 .current
@@ -149,7 +149,7 @@ impl CertificateCredential {
     }
 
     /// A fresh assertion for `audience`, from the file's current certificate.
-    pub fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Secret> {
+    pub(crate) fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Secret> {
         self.reload_if_changed();
         let certificate = self.certificate();
         if let Some(warning) = certificate.expiry_warning(now) {
@@ -160,7 +160,7 @@ impl CertificateCredential {
 
     /// What an error about this certificate should add: which one it was and whether it is in
     /// its validity period.
-    pub fn context(&self, now: i64) -> String {
+    pub(crate) fn context(&self, now: i64) -> String {
         let certificate = self.certificate();
         match certificate.expiry_warning(now) {
             Some(warning) => format!(

@@ -18,7 +18,7 @@ const ASSERTION_LIFETIME_SECS: i64 = 600;
 
 impl ClientCertificate {
     /// A client assertion for `audience` (the token endpoint URL).
-    pub fn sign_assertion(
+    pub(crate) fn sign_assertion(
         &self,
         client_id: &str,
         audience: &str,

@@ -29,7 +29,7 @@ impl fmt::Display for DecodeError {
 }
 
 impl DecodeError {
-    pub fn remedy(&self) -> &'static str {
+    pub(super) fn remedy(&self) -> &'static str {
         "Save the file as UTF-8 (what Visual Studio and VS Code write) or as UTF-16 with a byte \
          order mark; a file saved in a legacy code page such as Windows-1252 is not UTF-8."
     }

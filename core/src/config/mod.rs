@@ -33,26 +33,39 @@ pub use options::{CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValu
 pub enum CredentialSource {
     /// A managed-identity token, presented to Entra as the client assertion.
     ManagedIdentity {
+        /// Which managed identity.
         id: ManagedIdentityId,
         /// The managed-identity token's audience (Id.Web `TokenExchangeUrl`); default per cloud.
         token_exchange_audience: Option<String>,
     },
     /// A client secret (the app registration's). Entra issues the token with `appidacr` 1,
     /// which SharePoint REST refuses; prefer the managed identity and keep this as a fallback.
-    ClientSecret { secret: Secret },
+    ClientSecret {
+        /// The secret's value.
+        secret: Secret,
+    },
     /// A federated token in a file (AKS workload identity), re-read as it rotates; `None` means
     /// `AZURE_FEDERATED_TOKEN_FILE`.
-    SignedAssertionFile { path: Option<PathBuf> },
+    SignedAssertionFile {
+        /// The file.
+        path: Option<PathBuf>,
+    },
     /// A certificate whose key signs a client assertion (Id.Web `Path` and `Base64Encoded`).
     Certificate {
+        /// Where the certificate comes from.
         source: CertificateSource,
+        /// The PFX's (or encrypted PEM key's) password.
         password: Option<Secret>,
     },
     /// A kind certless recognises but does not support yet; reported when the chain reaches it.
-    Unsupported { kind: CredentialSourceKind },
+    Unsupported {
+        /// Which kind.
+        kind: CredentialSourceKind,
+    },
 }
 
 impl CredentialSource {
+    /// The Id.Web `SourceType` of this entry.
     pub fn kind(&self) -> CredentialSourceKind {
         match self {
             CredentialSource::ManagedIdentity { .. } => {
@@ -131,6 +144,7 @@ impl Default for CredentialBuilder {
 }
 
 impl CredentialBuilder {
+    /// An empty builder: set the tenant, the client id and at least one credential source.
     pub fn new() -> Self {
         Self::default()
     }
@@ -288,6 +302,7 @@ impl CredentialBuilder {
         self
     }
 
+    /// Time limits of each HTTP request (default 5 s to connect, 30 s in all).
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
@@ -336,6 +351,7 @@ impl CredentialBuilder {
         self
     }
 
+    /// Where time comes from; default the system clock (tests pass a [`crate::clock::ManualClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
@@ -459,7 +475,7 @@ pub(crate) struct ValidatedOptions {
 
 /// Default for [`CredentialBuilder::deadline`]: room for IMDS's 70-second platform updates
 /// (retried for 80 s) and an exchange after them.
-pub const DEFAULT_DEADLINE_SECS: u64 = 120;
+pub(crate) const DEFAULT_DEADLINE_SECS: u64 = 120;
 
 /// The deadline set on the builder, else `CERTLESS_REQUEST_DEADLINE`, else the default; between
 /// one second and an hour.
@@ -501,7 +517,7 @@ fn validate_deadline(set: Option<Duration>, env: &dyn Environment) -> Result<Dur
 pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
 
 /// Default for [`CredentialBuilder::expiry_margin`].
-pub const DEFAULT_EXPIRY_MARGIN_SECS: u64 = 60;
+pub(crate) const DEFAULT_EXPIRY_MARGIN_SECS: u64 = 60;
 
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)

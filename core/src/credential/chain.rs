@@ -162,7 +162,7 @@ impl Waiting {
 
 impl Chain {
     /// The entries of the configured sources, in order; an error when none of them can work.
-    pub fn new(o: &ValidatedOptions) -> Result<Chain> {
+    pub(super) fn new(o: &ValidatedOptions) -> Result<Chain> {
         let mut selection = None;
         let entries: Vec<ChainEntry> = o
             .sources
@@ -195,12 +195,12 @@ impl Chain {
     }
 
     /// The kinds of the entries, in order.
-    pub fn kinds(&self) -> Vec<CredentialSourceKind> {
+    pub(super) fn kinds(&self) -> Vec<CredentialSourceKind> {
         self.entries.iter().map(ChainEntry::kind).collect()
     }
 
     /// The first managed-identity entry.
-    pub fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
+    pub(super) fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
         self.entries.iter().find_map(|e| match e {
             ChainEntry::ManagedIdentity(mi) => Some(mi),
             _ => None,
@@ -208,14 +208,14 @@ impl Chain {
     }
 
     /// The server certificate the managed-identity endpoint must present, when it is pinned.
-    pub fn pinned_certificate(&self) -> Option<Arc<PinnedServerCertificate>> {
+    pub(super) fn pinned_certificate(&self) -> Option<Arc<PinnedServerCertificate>> {
         self.first_managed_identity()
             .and_then(|mi| mi.client.pinned_certificate().cloned())
     }
 
     /// A token for `scope` in `tenant` from the first entry that yields one, within the
     /// deadline.
-    pub async fn acquire(
+    pub(super) async fn acquire(
         &self,
         http: &Clients,
         clock: &Arc<dyn Clock>,

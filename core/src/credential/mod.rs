@@ -56,6 +56,7 @@ impl crate::config::CredentialOptions {
 }
 
 impl Credential {
+    /// A builder, for a credential configured in code.
     pub fn builder() -> CredentialBuilder {
         CredentialBuilder::new()
     }
@@ -65,6 +66,7 @@ impl Credential {
         CredentialBuilder::from_config_json(json)?.build()
     }
 
+    /// [`from_config_json`](Self::from_config_json) from a file, read as .NET reads `appsettings.json`.
     pub fn from_config_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
         CredentialBuilder::from_config_file(path)?.build()
     }
@@ -96,14 +98,17 @@ impl Credential {
         })
     }
 
+    /// The app registration's tenant.
     pub fn tenant_id(&self) -> &str {
         &self.inner.tenant_id
     }
 
+    /// The app registration's client id.
     pub fn client_id(&self) -> &str {
         &self.inner.client_id
     }
 
+    /// The login host, without a trailing slash.
     pub fn authority_host(&self) -> &str {
         self.inner.authority.as_str()
     }
@@ -174,6 +179,7 @@ impl Credential {
             .await
     }
 
+    /// [`get_token`](Self::get_token) with options: claims of a CAE challenge, another tenant, a forced refresh.
     pub async fn get_token_with<S: AsRef<str>>(
         &self,
         scopes: &[S],

@@ -97,7 +97,7 @@ struct ProxyVariable {
 }
 
 impl ProxySettings {
-    pub fn from_env(env: &dyn crate::env::Environment) -> Self {
+    pub(crate) fn from_env(env: &dyn crate::env::Environment) -> Self {
         let var = |lower: &'static str, upper: &'static str| {
             [lower, upper]
                 .into_iter()
@@ -114,7 +114,7 @@ impl ProxySettings {
     /// The proxy a request to `url` goes through, by the same rules reqwest applies (the first
     /// of HTTPS_PROXY/HTTP_PROXY, ALL_PROXY that covers the scheme, unless NO_PROXY exempts the
     /// host).
-    pub fn route(&self, url: &reqwest::Url) -> Option<ProxyRoute> {
+    pub(crate) fn route(&self, url: &reqwest::Url) -> Option<ProxyRoute> {
         use hyper_util::client::proxy::matcher::Matcher;
         let destination: ::http::Uri = url.as_str().parse().ok()?;
         let no_proxy = self.no_proxy.as_deref().unwrap_or_default();
@@ -256,14 +256,14 @@ pub(crate) struct Response {
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// `Retry-After` in seconds, at most an hour: delay-seconds, or an HTTP date measured from
     /// the response's own `Date` (so that this machine's clock skew does not matter) or, without
     /// one, from now.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         let value = self.header("retry-after")?.trim();
         let seconds = match value.parse::<u64>() {
             Ok(s) => s,
@@ -325,7 +325,11 @@ impl std::ops::Deref for EntraClient {
 
 impl EntraClient {
     /// [`send`] on the Entra leg, naming the proxy when the connection through it failed.
-    pub async fn send(&self, request: reqwest::RequestBuilder, target: &str) -> Result<Response> {
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        target: &str,
+    ) -> Result<Response> {
         let (client, request) = request.build_split();
         let request = request.map_err(|e| {
             Error::internal(format!("the request to {target} could not be built ({e})"))
@@ -345,7 +349,7 @@ impl EntraClient {
 impl HttpClients {
     /// Checks the CA files and proxy settings now; builds the clients on first use. `pin` is the
     /// managed-identity endpoint's pinned certificate, when it has one.
-    pub fn new(
+    pub(crate) fn new(
         timeouts: Timeouts,
         ca_files: Vec<PathBuf>,
         proxies: ProxySettings,
@@ -362,7 +366,7 @@ impl HttpClients {
         })
     }
 
-    pub fn get(&self) -> Result<Clients> {
+    pub(crate) fn get(&self) -> Result<Clients> {
         let pid = std::process::id();
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         match current.as_ref() {

@@ -20,7 +20,7 @@ pub(crate) struct Thumbprint([u8; 20]);
 impl Thumbprint {
     /// 40 hex digits; spaces and colons between them are ignored (copied from a certificate
     /// dialog), and so is the invisible left-to-right mark Windows' certificate viewer prepends.
-    pub fn parse(value: &str) -> Option<Thumbprint> {
+    pub(crate) fn parse(value: &str) -> Option<Thumbprint> {
         let digits: Vec<u8> = value
             .chars()
             .filter(|c| !c.is_whitespace() && *c != ':' && *c != '\u{200e}' && *c != '\u{feff}')
@@ -37,7 +37,7 @@ impl Thumbprint {
     }
 
     /// The SHA-1 thumbprint of a DER certificate.
-    pub fn of_certificate(der: &[u8]) -> Thumbprint {
+    pub(crate) fn of_certificate(der: &[u8]) -> Thumbprint {
         let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
         let mut bytes = [0u8; 20];
         bytes.copy_from_slice(digest.as_ref());
@@ -77,7 +77,7 @@ pub(crate) struct PinnedServerCertificate {
 }
 
 impl PinnedServerCertificate {
-    pub fn new(pinned: Thumbprint) -> Self {
+    pub(crate) fn new(pinned: Thumbprint) -> Self {
         PinnedServerCertificate {
             pinned,
             algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
@@ -85,12 +85,12 @@ impl PinnedServerCertificate {
         }
     }
 
-    pub fn pinned(&self) -> Thumbprint {
+    pub(crate) fn pinned(&self) -> Thumbprint {
         self.pinned
     }
 
     /// The certificate refused since the last call, if any.
-    pub fn take_refused(&self) -> Option<Thumbprint> {
+    pub(crate) fn take_refused(&self) -> Option<Thumbprint> {
         self.last_refused
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -98,7 +98,7 @@ impl PinnedServerCertificate {
     }
 
     /// A TLS client configuration that trusts this pin and nothing else.
-    pub fn client_config(self: &Arc<Self>) -> Result<rustls::ClientConfig> {
+    pub(crate) fn client_config(self: &Arc<Self>) -> Result<rustls::ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()

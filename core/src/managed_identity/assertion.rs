@@ -35,7 +35,7 @@ pub(crate) struct Fetched {
 }
 
 impl ManagedIdentityAssertion {
-    pub fn new(
+    pub(crate) fn new(
         client: ManagedIdentityClient,
         audience: String,
         margin: i64,
@@ -72,7 +72,7 @@ impl ManagedIdentityAssertion {
 
     /// Entra refused `token` as an assertion: forget it, so that the next exchange presents a
     /// new one.
-    pub fn reject(&self, token: &ManagedIdentityToken) {
+    pub(crate) fn reject(&self, token: &ManagedIdentityToken) {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if current
             .as_ref()
@@ -84,7 +84,7 @@ impl ManagedIdentityAssertion {
     }
 
     /// The assertion to present now: the one in hand while it lasts, else a new one.
-    pub async fn assertion(
+    pub(crate) async fn assertion(
         self: &Arc<Self>,
         http: reqwest::Client,
         clock: Arc<dyn Clock>,

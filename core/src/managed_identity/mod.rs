@@ -38,6 +38,7 @@ pub enum ManagedIdentityId {
 }
 
 impl ManagedIdentityId {
+    /// Whether this names a user-assigned identity.
     pub fn is_user_assigned(&self) -> bool {
         !matches!(self, ManagedIdentityId::SystemAssigned)
     }
@@ -65,13 +66,18 @@ pub enum ManagedIdentitySource {
     Imds,
     /// App Service, Functions, Container Apps.
     AppService,
+    /// Service Fabric.
     ServiceFabric,
+    /// Azure Arc-enabled servers.
     AzureArc,
+    /// Azure Cloud Shell.
     CloudShell,
+    /// Azure Machine Learning compute.
     AzureMl,
 }
 
 impl ManagedIdentitySource {
+    /// Every source, in no particular order.
     pub const ALL: [ManagedIdentitySource; 6] = [
         ManagedIdentitySource::Imds,
         ManagedIdentitySource::AppService,
@@ -93,6 +99,7 @@ impl ManagedIdentitySource {
         }
     }
 
+    /// How the source is named for people.
     pub fn describe(self) -> &'static str {
         match self {
             ManagedIdentitySource::Imds => "IMDS",
@@ -104,6 +111,7 @@ impl ManagedIdentitySource {
         }
     }
 
+    /// A source from its machine name (`app_service`, `AppService`, `imds`, ...).
     pub fn parse(value: &str) -> Result<Self> {
         Self::parse_setting(value, "managed-identity source")
     }
@@ -144,6 +152,7 @@ impl fmt::Display for ManagedIdentitySource {
 /// The source a host has, and why certless thinks so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceSelection {
+    /// The source.
     pub source: ManagedIdentitySource,
     /// Which settings decided it, for logs and `certless doctor`.
     pub reason: String,
@@ -204,7 +213,7 @@ impl fmt::Debug for ManagedIdentityClient {
 }
 
 impl ManagedIdentityClient {
-    pub fn new(
+    pub(crate) fn new(
         selection: SourceSelection,
         env: &dyn Environment,
         id: ManagedIdentityId,
@@ -217,22 +226,22 @@ impl ManagedIdentityClient {
         })
     }
 
-    pub fn selection(&self) -> &SourceSelection {
+    pub(crate) fn selection(&self) -> &SourceSelection {
         &self.selection
     }
 
-    pub fn id(&self) -> &ManagedIdentityId {
+    pub(crate) fn id(&self) -> &ManagedIdentityId {
         &self.id
     }
 
     /// The server certificate the endpoint must present, when it is pinned (Service Fabric).
-    pub fn pinned_certificate(&self) -> Option<&Arc<PinnedServerCertificate>> {
+    pub(crate) fn pinned_certificate(&self) -> Option<&Arc<PinnedServerCertificate>> {
         self.source.pinned_certificate()
     }
 
     /// One token for `resource` (an audience such as `api://AzureADTokenExchange`, without
     /// `/.default`). `now` is Unix seconds, to anchor relative expiry values.
-    pub async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         http: &reqwest::Client,
         resource: &str,

@@ -11,6 +11,7 @@ use crate::secret::{Secret, scrub_server_text};
 /// A managed-identity token, used as the client assertion.
 #[derive(Clone, Debug)]
 pub struct ManagedIdentityToken {
+    /// The token. `Debug` prints no part of it.
     pub token: Secret,
     /// Unix seconds.
     pub expires_on: i64,
@@ -68,7 +69,7 @@ pub(crate) struct ErrorDetails {
 }
 
 impl ErrorDetails {
-    pub fn parse(body: &[u8]) -> Self {
+    pub(crate) fn parse(body: &[u8]) -> Self {
         let text = |v: Option<&Value>| {
             v.and_then(Value::as_str)
                 .map(scrub_server_text)
@@ -102,7 +103,7 @@ impl ErrorDetails {
         }
     }
 
-    pub fn summary(&self) -> Option<String> {
+    pub(crate) fn summary(&self) -> Option<String> {
         match (&self.error, &self.description) {
             (Some(e), Some(d)) => Some(format!("{e}: {d}")),
             (Some(e), None) => Some(e.clone()),
@@ -111,7 +112,7 @@ impl ErrorDetails {
         }
     }
 
-    pub fn text_lowercase(&self) -> String {
+    pub(crate) fn text_lowercase(&self) -> String {
         self.summary().unwrap_or_default().to_ascii_lowercase()
     }
 }

@@ -7,18 +7,18 @@ use certless::env::MapEnv;
 use certless::{Credential, CredentialBuilder, ManagedIdentityId};
 use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, RunningEmulator, StartOptions};
 
-pub const SHAREPOINT: &str = "https://contoso.sharepoint.com/.default";
+pub(crate) const SHAREPOINT: &str = "https://contoso.sharepoint.com/.default";
 
-pub async fn emulator() -> RunningEmulator {
+pub(crate) async fn emulator() -> RunningEmulator {
     emulator_with(EmulatorConfig::default()).await
 }
 
-pub async fn emulator_with(config: EmulatorConfig) -> RunningEmulator {
+pub(crate) async fn emulator_with(config: EmulatorConfig) -> RunningEmulator {
     start(config, None).await
 }
 
 /// An emulator with its HTTPS listener too (Service Fabric, https authorities).
-pub async fn emulator_https() -> RunningEmulator {
+pub(crate) async fn emulator_https() -> RunningEmulator {
     start(EmulatorConfig::default(), Some(0)).await
 }
 
@@ -36,7 +36,7 @@ async fn start(config: EmulatorConfig, https_port: Option<u16>) -> RunningEmulat
 }
 
 /// A builder for the emulator's default app, with the environment a host of `source` has.
-pub fn builder(emu: &RunningEmulator, source: MiSourceKind) -> CredentialBuilder {
+pub(crate) fn builder(emu: &RunningEmulator, source: MiSourceKind) -> CredentialBuilder {
     Credential::builder()
         .tenant_id(emu.tenant_id())
         .client_id(emu.default_app_client_id())
@@ -45,7 +45,7 @@ pub fn builder(emu: &RunningEmulator, source: MiSourceKind) -> CredentialBuilder
 }
 
 /// The emulator's default app, through its user-assigned identity named by client id.
-pub fn credential(emu: &RunningEmulator, source: MiSourceKind) -> Credential {
+pub(crate) fn credential(emu: &RunningEmulator, source: MiSourceKind) -> Credential {
     let mi = emu.default_user_assigned();
     builder(emu, source)
         .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
@@ -54,7 +54,7 @@ pub fn credential(emu: &RunningEmulator, source: MiSourceKind) -> Credential {
 }
 
 /// A fresh, empty directory of this test's own under the system's temp directory.
-pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("certless-{name}-{}-{n}", std::process::id()));

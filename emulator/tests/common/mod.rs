@@ -14,7 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -25,7 +25,7 @@ fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
 }
 
 /// A client for the HTTP listener. Never goes through a proxy.
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .tls_backend_preconfigured(tls_config(rustls::RootCertStore::empty()))
@@ -34,7 +34,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// A client that trusts the emulator's CA and nothing else.
-pub fn https_client(ca_pem: &Path) -> reqwest::Client {
+pub(crate) fn https_client(ca_pem: &Path) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca_pem).expect("ca.pem readable") {
         roots.add(cert.expect("certificate")).expect("CA accepted");
@@ -46,17 +46,17 @@ pub fn https_client(ca_pem: &Path) -> reqwest::Client {
         .expect("client")
 }
 
-pub async fn start() -> RunningEmulator {
+pub(crate) async fn start() -> RunningEmulator {
     start_with(EmulatorConfig::default(), StartOptions::default()).await
 }
 
-pub async fn start_with(config: EmulatorConfig, opts: StartOptions) -> RunningEmulator {
+pub(crate) async fn start_with(config: EmulatorConfig, opts: StartOptions) -> RunningEmulator {
     Emulator::start(config, opts)
         .await
         .expect("emulator starts")
 }
 
-pub async fn json(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
+pub(crate) async fn json(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = resp.text().await.expect("body");
@@ -65,7 +65,7 @@ pub async fn json(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
 }
 
 /// IMDS token request with `Metadata: true` and extra query parameters.
-pub async fn imds(
+pub(crate) async fn imds(
     emu: &RunningEmulator,
     c: &reqwest::Client,
     resource: &str,
@@ -88,7 +88,7 @@ pub async fn imds(
 }
 
 /// The default user-assigned identity's token for the token-exchange audience: a valid FIC assertion.
-pub async fn mi_assertion(emu: &RunningEmulator, c: &reqwest::Client) -> String {
+pub(crate) async fn mi_assertion(emu: &RunningEmulator, c: &reqwest::Client) -> String {
     let mi = emu.default_user_assigned();
     let (status, body) = imds(
         emu,
@@ -105,7 +105,11 @@ pub async fn mi_assertion(emu: &RunningEmulator, c: &reqwest::Client) -> String 
 }
 
 /// The form of a FIC exchange for the default app.
-pub fn exchange_form(emu: &RunningEmulator, assertion: &str, scope: &str) -> Vec<(String, String)> {
+pub(crate) fn exchange_form(
+    emu: &RunningEmulator,
+    assertion: &str,
+    scope: &str,
+) -> Vec<(String, String)> {
     vec![
         ("client_id".into(), emu.default_app_client_id()),
         ("scope".into(), scope.into()),
@@ -115,7 +119,7 @@ pub fn exchange_form(emu: &RunningEmulator, assertion: &str, scope: &str) -> Vec
     ]
 }
 
-pub async fn post_token(
+pub(crate) async fn post_token(
     emu: &RunningEmulator,
     c: &reqwest::Client,
     tenant: &str,
@@ -134,7 +138,7 @@ pub async fn post_token(
 }
 
 /// Exchanges an assertion for the default app in the emulator's tenant.
-pub async fn exchange(
+pub(crate) async fn exchange(
     emu: &RunningEmulator,
     c: &reqwest::Client,
     assertion: &str,
@@ -150,7 +154,7 @@ pub async fn exchange(
 }
 
 /// Asserts an Entra error answer: status, `error`, `error_codes`, and the description's AADSTS prefix.
-pub fn assert_aadsts(
+pub(crate) fn assert_aadsts(
     status: StatusCode,
     body: &Value,
     want_status: u16,
