@@ -93,7 +93,8 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         started.elapsed().as_millis()
     );
     outln!(
-        "      token for the exchange audience; decoded claims (what the federated credential must match):"
+        "      token for the exchange audience; decoded claims (what the federated credential \
+            must match):"
     );
     match certless::jwt::decode_claims(assertion.token.expose()) {
         Ok(claims) => print_claims(&claims.all, ASSERTION_CLAIMS, "        "),

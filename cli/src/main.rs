@@ -65,7 +65,8 @@ pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, S
         "azure_ml" | "azureml" => Ok(AzureMl),
         "service_fabric" | "servicefabric" => Ok(ServiceFabric),
         other => Err(format!(
-            "--source must be imds, app_service, service_fabric, cloud_shell or azure_ml, not '{other}'"
+            "--source must be imds, app_service, service_fabric, cloud_shell or azure_ml, not \
+                '{other}'"
         )),
     }
 }

@@ -27,7 +27,8 @@ const fn transient(code: u32, meaning: &'static str) -> AadstsInfo {
     AadstsInfo {
         code,
         meaning,
-        remedy: "Transient Entra failure: retry with backoff; if it persists, check the Azure status page.",
+        remedy: "Transient Entra failure: retry with backoff; if it persists, check the Azure \
+            status page.",
         transient: true,
     }
 }
@@ -39,7 +40,8 @@ audience api://AzureADTokenExchange; `certless doctor` prints the exact values a
 static TABLE: &[AadstsInfo] = &[
     info(
         70021,
-        "No federated identity credential on the app matches the assertion's issuer, subject and audience.",
+        "No federated identity credential on the app matches the assertion's issuer, subject and \
+            audience.",
         FIC_FIX,
     ),
     info(
@@ -69,48 +71,61 @@ static TABLE: &[AadstsInfo] = &[
     ),
     info(
         7002138,
-        "No federated identity credential on the app has the assertion's subject: one differs only in case, and matching is case-sensitive.",
+        "No federated identity credential on the app has the assertion's subject: one differs \
+            only in case, and matching is case-sensitive.",
         FIC_FIX,
     ),
     info(
         700024,
         "The client assertion is not within its valid time range (expired, or not yet valid).",
-        "Check this machine's clock (NTP) against real time; the managed-identity token must have minutes of life left when it is sent — certless refreshes it 5 minutes before expiry, so a recurring 700024 means clock skew or a token cached elsewhere.",
+        "Check this machine's clock (NTP) against real time; the managed-identity token must \
+            have minutes of life left when it is sent — certless refreshes it 5 minutes before \
+            expiry, so a recurring 700024 means clock skew or a token cached elsewhere.",
     ),
     info(
         700027,
         "The client assertion's signature is not valid.",
-        "The assertion was not issued by Entra for this cloud: is something intercepting the managed-identity endpoint (a proxy on 169.254.169.254), or does the authority belong to a different cloud than the managed identity?",
+        "The assertion was not issued by Entra for this cloud: is something intercepting the \
+            managed-identity endpoint (a proxy on 169.254.169.254), or does the authority belong \
+            to a different cloud than the managed identity?",
     ),
     info(
         700021,
         "The client assertion's iss/sub is not the ClientId it was sent with.",
-        "A certificate assertion must have iss = sub = the app's client id; a federated token's issuer must be trusted by a federated credential. Check ClientId.",
+        "A certificate assertion must have iss = sub = the app's client id; a federated token's \
+            issuer must be trusted by a federated credential. Check ClientId.",
     ),
     info(
         700023,
         "The client assertion's audience is not this token endpoint.",
-        "A certificate assertion's aud must be the token endpoint of the authority and tenant it is sent to (certless sets it); check Instance/AZURE_AUTHORITY_HOST and TenantId.",
+        "A certificate assertion's aud must be the token endpoint of the authority and tenant it \
+            is sent to (certless sets it); check Instance/AZURE_AUTHORITY_HOST and TenantId.",
     ),
     info(
         50027,
         "The client assertion is not a valid JWT.",
-        "The managed-identity endpoint returned something that is not a token, or a proxy altered it; run `certless doctor`.",
+        "The managed-identity endpoint returned something that is not a token, or a proxy \
+            altered it; run `certless doctor`.",
     ),
     info(
         700016,
         "The application (ClientId) was not found in the tenant.",
-        "ClientId must be the app registration's Application (client) ID — not its object id, and not the managed identity's client id — and TenantId must be the tenant the app lives in; for a multi-tenant app, admin consent must have been granted in this tenant.",
+        "ClientId must be the app registration's Application (client) ID — not its object id, \
+            and not the managed identity's client id — and TenantId must be the tenant the app \
+            lives in; for a multi-tenant app, admin consent must have been granted in this \
+            tenant.",
     ),
     info(
         7000112,
         "The application is disabled.",
-        "Enable the app registration's service principal in Entra (Enterprise applications → Properties → Enabled for users to sign in).",
+        "Enable the app registration's service principal in Entra (Enterprise applications → \
+            Properties → Enabled for users to sign in).",
     ),
     info(
         7000215,
         "The client secret is invalid.",
-        "The secret is wrong or expired: copy the secret's value (not its id), or better, use the managed identity's federated credential.",
+        "The secret is wrong or expired: copy the secret's value (not its id), or better, use \
+            the managed identity's federated credential.",
     ),
     info(
         7000222,
@@ -120,7 +135,8 @@ static TABLE: &[AadstsInfo] = &[
     info(
         700222,
         "An Entra-issued token may not be used as a federated assertion here.",
-        "Use a managed-identity token (from IMDS/App Service) with audience api://AzureADTokenExchange as the assertion, not an access token for another API.",
+        "Use a managed-identity token (from IMDS/App Service) with audience \
+            api://AzureADTokenExchange as the assertion, not an access token for another API.",
     ),
     info(
         700226,
@@ -130,12 +146,15 @@ static TABLE: &[AadstsInfo] = &[
     info(
         700227,
         "The assertion's audience is forbidden.",
-        "Request the managed-identity token for api://AzureADTokenExchange (or the sovereign cloud's variant); TokenExchangeUrl must not be another API's audience.",
+        "Request the managed-identity token for api://AzureADTokenExchange (or the sovereign \
+            cloud's variant); TokenExchangeUrl must not be another API's audience.",
     ),
     info(
         700236,
-        "Cross-tenant federation is restricted: the managed identity and the app are in different tenants.",
-        "Create the managed identity in the app registration's home tenant, or use a multi-tenant app whose federated credential lives in the managed identity's tenant.",
+        "Cross-tenant federation is restricted: the managed identity and the app are in \
+            different tenants.",
+        "Create the managed identity in the app registration's home tenant, or use a \
+            multi-tenant app whose federated credential lives in the managed identity's tenant.",
     ),
     info(
         700229,
@@ -145,17 +164,21 @@ static TABLE: &[AadstsInfo] = &[
     info(
         50049,
         "Unknown or invalid authority instance.",
-        "Instance must be the cloud's login host (https://login.microsoftonline.com/, https://login.microsoftonline.us/, https://login.chinacloudapi.cn/).",
+        "Instance must be the cloud's login host (https://login.microsoftonline.com/, \
+            https://login.microsoftonline.us/, https://login.chinacloudapi.cn/).",
     ),
     info(
         90002,
         "The tenant was not found.",
-        "Check TenantId (a GUID or a verified domain) and that Instance is the cloud the tenant lives in.",
+        "Check TenantId (a GUID or a verified domain) and that Instance is the cloud the tenant \
+            lives in.",
     ),
     info(
         500011,
         "The resource (from the scope) was not found in the tenant.",
-        "Check the scope: it must be the resource's identifier plus /.default (for SharePoint: https://<tenant>.sharepoint.com/.default), and the resource's service principal must exist in the tenant (admin consent).",
+        "Check the scope: it must be the resource's identifier plus /.default (for SharePoint: \
+            https://<tenant>.sharepoint.com/.default), and the resource's service principal must \
+            exist in the tenant (admin consent).",
     ),
     info(
         70011,

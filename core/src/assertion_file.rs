@@ -57,7 +57,8 @@ impl AssertionFile {
     fn read(&self, now: i64) -> Result<Held> {
         let path = echo_path(&self.path);
         let unusable = |what: String| {
-            Error::new(ErrorCode::AssertionFileUnusable, format!("the federated token file {path} {what}"))
+            Error::new(ErrorCode::AssertionFileUnusable, format!("the federated token file \
+                {path} {what}"))
                 .with_leg(Leg::Config)
                 .with_remedy(
                     "On AKS, check that the pod has the azure.workload.identity/use label and its service account the client-id annotation \
@@ -80,7 +81,8 @@ impl AssertionFile {
             }
             if exp - now <= self.margin {
                 log::warn!(
-                    "certless: the federated token in {path} has only {}s left; is it still being rotated?",
+                    "certless: the federated token in {path} has only {}s left; is it still \
+                        being rotated?",
                     exp - now
                 );
             }

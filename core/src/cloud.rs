@@ -45,9 +45,15 @@ impl AuthorityHost {
             scheme => {
                 return Err(Error::config(
                     ErrorCode::InsecureAuthority,
-                    format!("authority host '{shown}' uses {scheme}: tokens and assertions would travel unencrypted"),
+                    format!(
+                        "authority host '{shown}' uses {scheme}: tokens and assertions would \
+                        travel unencrypted"
+                    ),
                 )
-                .with_remedy("Use https:// (plain http is allowed only for loopback addresses, such as the certless emulator)."));
+                .with_remedy(
+                    "Use https:// (plain http is allowed only for loopback addresses, \
+                    such as the certless emulator).",
+                ));
             }
         }
         if host.is_empty() {
@@ -64,7 +70,8 @@ impl AuthorityHost {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
                 format!(
-                    "authority host '{shown}' must be a bare scheme://host[:port], without user, query or fragment"
+                    "authority host '{shown}' must be a bare scheme://host[:port], without user, \
+                        query or fragment"
                 ),
             ));
         }
@@ -72,9 +79,16 @@ impl AuthorityHost {
         if !path.is_empty() {
             return Err(Error::config(
                 ErrorCode::InvalidConfig,
-                format!("authority host '{shown}' has a path ('/{}'); the tenant goes in TenantId, not in Instance", echo(path)),
+                format!(
+                    "authority host '{shown}' has a path ('/{}'); the tenant goes in \
+                    TenantId, not in Instance",
+                    echo(path)
+                ),
             )
-            .with_remedy("Set Instance to the bare login host (https://login.microsoftonline.com/) and TenantId to the tenant."));
+            .with_remedy(
+                "Set Instance to the bare login host \
+                (https://login.microsoftonline.com/) and TenantId to the tenant.",
+            ));
         }
         let mut s = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
         if let Some(port) = url.port() {

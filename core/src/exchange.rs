@@ -85,7 +85,8 @@ impl TokenEndpoint {
             .form(&form);
         let target = format!("Entra token endpoint {url}");
         log::debug!(
-            "certless: exchanging an assertion at {url} for {scope} (app {}, correlation id {correlation_id})",
+            "certless: exchanging an assertion at {url} for {scope} (app {}, correlation id \
+                {correlation_id})",
             self.client_id
         );
         let response = http.send(request, &target).await.map_err(|e| {
@@ -93,7 +94,11 @@ impl TokenEndpoint {
             if e.remedy().is_some() {
                 return e;
             }
-            e.with_remedy("Entra could not be reached: check the network path to the authority host (firewall, HTTPS_PROXY / NO_PROXY, a TLS-inspecting proxy whose CA must be trusted via SSL_CERT_FILE or CERTLESS_CA_FILE).")
+            e.with_remedy(
+                "Entra could not be reached: check the network path to the authority \
+                host (firewall, HTTPS_PROXY / NO_PROXY, a TLS-inspecting proxy whose CA must be \
+                trusted via SSL_CERT_FILE or CERTLESS_CA_FILE).",
+            )
         })?;
         if response.status != 200 {
             return Err(self.error_for(&response, tenant, correlation_id));
@@ -159,9 +164,17 @@ impl TokenEndpoint {
             .find_map(|c| aadsts::lookup(*c))
             .map(|info| info.remedy.to_string())
             .or_else(|| match response.status {
-                429 => Some("Entra is throttling this app: wait for Retry-After; certless caches tokens, so look for other processes asking for tokens.".to_string()),
+                429 => Some(
+                    "Entra is throttling this app: wait for Retry-After; certless caches \
+                    tokens, so look for other processes asking for tokens."
+                        .to_string(),
+                ),
                 500..=599 => Some("Entra had a transient failure: retry with backoff.".to_string()),
-                404 => Some("The token endpoint does not exist: check Instance (the authority host) and TenantId.".to_string()),
+                404 => Some(
+                    "The token endpoint does not exist: check Instance (the authority \
+                    host) and TenantId."
+                        .to_string(),
+                ),
                 _ => None,
             });
         let code = if body.is_object() || response.status == 429 || response.status >= 500 {
@@ -185,10 +198,16 @@ impl TokenEndpoint {
 
 pub(crate) fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<IssuedToken> {
     let invalid = |what: &str| {
-        Error::new(ErrorCode::ExchangeInvalidResponse, format!("{target} answered 200 but {what}"))
-            .with_leg(Leg::Exchange)
-            .with_http_status(200)
-            .with_remedy("Something other than Entra may be answering (check Instance, and any proxy between this machine and Entra).")
+        Error::new(
+            ErrorCode::ExchangeInvalidResponse,
+            format!("{target} answered 200 but {what}"),
+        )
+        .with_leg(Leg::Exchange)
+        .with_http_status(200)
+        .with_remedy(
+            "Something other than Entra may be answering (check Instance, and any \
+                proxy between this machine and Entra).",
+        )
     };
     let json: Value = serde_json::from_slice(body).map_err(|_| invalid("the body is not JSON"))?;
     let token = json
@@ -212,7 +231,8 @@ pub(crate) fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<Issued
     let expires_on = expiry.expires_on;
     if expires_on <= now {
         return Err(invalid(
-            "the token it issued has already expired (expires_in 0 or less, and no later exp claim)",
+            "the token it issued has already expired (expires_in 0 or less, and no later exp \
+                claim)",
         ));
     }
     let token_type = json

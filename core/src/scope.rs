@@ -47,8 +47,10 @@ pub fn normalize_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Cow<'_, str>> {
         }
     }
     let resource = resource.ok_or_else(|| {
-        Error::config(ErrorCode::InvalidScope, "no scope was given")
-            .with_remedy("Pass the resource's scope, e.g. https://graph.microsoft.com/.default or https://<tenant>.sharepoint.com/.default.")
+        Error::config(ErrorCode::InvalidScope, "no scope was given").with_remedy(
+            "Pass the resource's scope, e.g. https://graph.microsoft.com/.default \
+                or https://<tenant>.sharepoint.com/.default.",
+        )
     })?;
     Ok(Cow::Owned(format!("{resource}{DEFAULT_SUFFIX}")))
 }
@@ -96,12 +98,17 @@ fn resource_of(scope: &str) -> Result<&str> {
     let mut e = Error::config(
         ErrorCode::InvalidScope,
         format!(
-            "'{}' is a delegated permission; an app-only token is requested with '<resource>/.default'",
+            "'{}' is a delegated permission; an app-only token is requested with \
+                '<resource>/.default'",
             echo(scope)
         ),
     );
     e = match suggestion {
-        Some(s) => e.with_remedy(format!("Request '{}'; the app's application permissions (app roles) decide what the token allows.", echo(&s))),
+        Some(s) => e.with_remedy(format!(
+            "Request '{}'; the app's application permissions (app \
+            roles) decide what the token allows.",
+            echo(&s)
+        )),
         None => e.with_remedy("Request '<resource>/.default'."),
     };
     Err(e)

@@ -129,7 +129,8 @@ async fn hostile_agent(challenge: String) -> (String, Arc<Mutex<bool>>) {
                 *seen.lock().unwrap() = true;
             }
             let answer = format!(
-                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: \
+                    0\r\nConnection: close\r\n\r\n"
             );
             let _ = socket.write_all(answer.as_bytes()).await;
         }

@@ -285,7 +285,8 @@ async fn a_proxy_intercepting_imds() {
             let _ = socket.read(&mut buf).await;
             let body = "<html><body>Access denied by corporate web filter</body></html>";
             let answer = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nVia: 1.1 corp-proxy (squid)\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nVia: 1.1 corp-proxy \
+                    (squid)\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = socket.write_all(answer.as_bytes()).await;

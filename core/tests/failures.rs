@@ -387,7 +387,10 @@ async fn docker_desktop_and_a_chain_without_any_source_are_unavailable() {
     emu.set_fault(
         Endpoint::Imds,
         Fault::http_status(403).with_body(FaultBody::Custom(
-            "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp 169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.".into(),
+            "connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp \
+                169.254.169.254:80: connectex: A socket operation was attempted to an \
+                unreachable network."
+                .into(),
         )),
     );
     let credential = builder(&emu, MiSourceKind::Imds)

@@ -110,7 +110,8 @@ pub(crate) async fn token(
         Err(e) => {
             let text = match e {
                 SelectionError::Conflicting => {
-                    "Only one of client_id, principal_id (object_id) and mi_res_id may be specified."
+                    "Only one of client_id, principal_id (object_id) and mi_res_id may be \
+                        specified."
                 }
                 SelectionError::NotFound => "No managed identity matches the requested identity.",
                 SelectionError::NoIdentity => "No managed identity is assigned to this app.",

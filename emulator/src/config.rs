@@ -482,7 +482,8 @@ impl Registry {
             }
             if self.find_tenant(tenant).is_none() {
                 return bad(format!(
-                    "app '{}' is in tenant '{tenant}', which is neither `tenant_id` nor in `other_tenants`",
+                    "app '{}' is in tenant '{tenant}', which is neither `tenant_id` nor in \
+                        `other_tenants`",
                     app.client_id
                 ));
             }

@@ -199,7 +199,8 @@ impl AadError {
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            "The request body must contain the following parameter: 'client_assertion' or \
+                'client_secret'.",
         )
     }
 

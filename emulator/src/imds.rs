@@ -64,7 +64,8 @@ pub(crate) async fn token(
         Err(e) => {
             let text = match e {
                 SelectionError::Conflicting => {
-                    "Only one of client_id, object_id and msi_res_id may be specified in the token request"
+                    "Only one of client_id, object_id and msi_res_id may be specified in the \
+                        token request"
                 }
                 SelectionError::NotFound | SelectionError::NoIdentity => "Identity not found",
                 SelectionError::Ambiguous => {

@@ -83,7 +83,8 @@ fn custom_file_is_served_by_a_blocking_start() {
 
     let ambiguous = raw_get(
         &emu.http_url(),
-        "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com HTTP/1.1\r\nMetadata: true\r\n",
+        "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com \
+            HTTP/1.1\r\nMetadata: true\r\n",
     );
     assert!(ambiguous.starts_with("HTTP/1.1 400"), "{ambiguous}");
     assert!(
@@ -93,7 +94,8 @@ fn custom_file_is_served_by_a_blocking_start() {
 
     let ok = raw_get(
         &emu.http_url(),
-        "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com&client_id=aaaaaaaa-0000-4000-8000-000000000002 HTTP/1.1\r\nMetadata: true\r\n",
+        "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com&client_id=aaaaaaaa-0000-4000-8000-000000000002 \
+            HTTP/1.1\r\nMetadata: true\r\n",
     );
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(ok.contains(r#""expires_in":"600""#), "{ok}");

@@ -182,7 +182,8 @@ async fn imds_without_selector_and_several_user_assigned_is_ambiguous() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error_description"],
-        "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request"
+        "Multiple user assigned identities exist, please specify the clientId / resourceId of \
+            the identity in the token request"
     );
 }
 

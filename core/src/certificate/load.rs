@@ -47,24 +47,40 @@ impl ClientCertificate {
             match e {
                 P12::MacError(_) | P12::UnpadError | P12::Pkcs5Error(_) => {
                     let what = if password.is_some_and(|p| !p.is_empty()) {
-                        "cannot be opened with the password given (the PFX's integrity check failed)"
+                        "cannot be opened with the password given (the PFX's integrity check \
+                            failed)"
                     } else {
                         "is protected by a password, and none was given"
                     };
-                    unusable(origin, what).with_remedy("Set CertificatePassword (AZURE_CLIENT_CERTIFICATE_PASSWORD) to the password the PFX was exported with.")
+                    unusable(origin, what).with_remedy(
+                        "Set CertificatePassword \
+                        (AZURE_CLIENT_CERTIFICATE_PASSWORD) to the password the PFX was exported \
+                        with.",
+                    )
                 }
                 P12::UnsupportedEncryptionScheme | P12::UnsupportedMacAlgorithm => unusable(
                     origin,
                     format!("uses an encryption certless cannot read ({e})"),
                 )
-                .with_remedy("Re-export it as PFX with AES-256 (openssl pkcs12 -export, or Windows' 'AES256-SHA256' option)."),
-                other => unusable(origin, format!("is not a PKCS#12 (PFX) file or PEM ({other})"))
-                    .with_remedy("Point it at the .pfx exported with the private key, or at a PEM file holding the certificate and its key."),
+                .with_remedy(
+                    "Re-export it as PFX with AES-256 (openssl pkcs12 -export, or \
+                    Windows' 'AES256-SHA256' option).",
+                ),
+                other => unusable(
+                    origin,
+                    format!("is not a PKCS#12 (PFX) file or PEM ({other})"),
+                )
+                .with_remedy(
+                    "Point it at the .pfx exported with the private key, or at a \
+                        PEM file holding the certificate and its key.",
+                ),
             }
         })?;
         let key = archive.keys.first().ok_or_else(|| {
-            unusable(origin, "holds no private key")
-                .with_remedy("Export the certificate *with* its private key (Windows: 'Yes, export the private key').")
+            unusable(origin, "holds no private key").with_remedy(
+                "Export the certificate *with* its private key (Windows: 'Yes, \
+                    export the private key').",
+            )
         })?;
         let certs: Vec<Vec<u8>> = archive
             .certs
@@ -116,8 +132,10 @@ impl ClientCertificate {
             }
         }
         let key = key.ok_or_else(|| {
-            unusable(origin, "holds no private key")
-                .with_remedy("Put the certificate and its private key in the same PEM file (cat cert.pem key.pem).")
+            unusable(origin, "holds no private key").with_remedy(
+                "Put the certificate and its private key in the same PEM file (cat \
+                    cert.pem key.pem).",
+            )
         })?;
         Self::assemble(&key, certs, origin)
     }
@@ -135,14 +153,23 @@ impl ClientCertificate {
         // ring checks the key's shape but not every CRT parameter: a damaged one shows only
         // when ring verifies its own signature. Sign once now rather than fail every request.
         let mut probe = vec![0u8; key.public().modulus_len()];
-        key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), b"certless", &mut probe)
-            .map_err(|_| {
-                unusable(origin, "has a damaged private key: it cannot sign")
-                    .with_remedy("Export the certificate with its private key again; this copy of the key is corrupt.")
-            })?;
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            b"certless",
+            &mut probe,
+        )
+        .map_err(|_| {
+            unusable(origin, "has a damaged private key: it cannot sign").with_remedy(
+                "Export the certificate with its private key again; this copy \
+                        of the key is corrupt.",
+            )
+        })?;
         if certs.is_empty() {
-            return Err(unusable(origin, "holds no certificate")
-                .with_remedy("Include the certificate with its key (PFX export, or the CERTIFICATE block in the PEM)."));
+            return Err(unusable(origin, "holds no certificate").with_remedy(
+                "Include the certificate with its key (PFX export, or the \
+                    CERTIFICATE block in the PEM).",
+            ));
         }
         let public = ring::signature::KeyPair::public_key(&key).as_ref().to_vec();
         let mut leaf = None;
@@ -164,8 +191,14 @@ impl ClientCertificate {
             }
         }
         let (index, subject, not_before, not_after) = leaf.ok_or_else(|| {
-            unusable(origin, "has a private key that belongs to none of its certificates")
-                .with_remedy("Pair the key with its own certificate (compare `openssl x509 -modulus` and `openssl rsa -modulus`).")
+            unusable(
+                origin,
+                "has a private key that belongs to none of its certificates",
+            )
+            .with_remedy(
+                "Pair the key with its own certificate (compare `openssl x509 \
+                    -modulus` and `openssl rsa -modulus`).",
+            )
         })?;
         let mut chain = certs;
         let leaf_der = chain.remove(index);
@@ -183,7 +216,9 @@ impl ClientCertificate {
     }
 }
 
-const RSA_ONLY: &str = "Entra's client assertions are RS256: use a certificate with an RSA key of 2048 bits or more (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048, or openssl req -newkey rsa:2048).";
+const RSA_ONLY: &str = "Entra's client assertions are RS256: use a certificate with an RSA key \
+    of 2048 bits or more (e.g. New-SelfSignedCertificate -KeyAlgorithm RSA -KeyLength 2048, or \
+    openssl req -newkey rsa:2048).";
 
 const KNOWN_PEM_LABELS: [&str; 5] = [
     "CERTIFICATE",
@@ -219,7 +254,8 @@ fn pem_blocks(text: &str) -> std::result::Result<Vec<(String, Vec<u8>)>, String>
         let base64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
         if base64.contains(':') {
             return Err(format!(
-                "has {named} block with OpenSSL's legacy encryption headers, which certless does not read (convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc)"
+                "has {named} block with OpenSSL's legacy encryption headers, which certless does \
+                    not read (convert it: openssl pkcs8 -topk8 -v2 aes-256-cbc)"
             ));
         }
         let der = STANDARD
@@ -272,7 +308,8 @@ mod tests {
 
     #[test]
     fn pem_blocks_are_split_and_decoded() {
-        let text = "junk\n-----BEGIN A-----\nAAEC\nAw==\n-----END A-----\n-----BEGIN B-----\nBA==\n-----END B-----\n";
+        let text = "junk\n-----BEGIN A-----\nAAEC\nAw==\n-----END A-----\n-----BEGIN \
+            B-----\nBA==\n-----END B-----\n";
         let blocks = pem_blocks(text).unwrap();
         assert_eq!(
             blocks,
@@ -288,9 +325,12 @@ mod tests {
                 .contains("without its END")
         );
         assert!(
-            pem_blocks("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAA==\n-----END RSA PRIVATE KEY-----")
-                .unwrap_err()
-                .contains("legacy encryption")
+            pem_blocks(
+                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAA==\n-----END \
+                RSA PRIVATE KEY-----"
+            )
+            .unwrap_err()
+            .contains("legacy encryption")
         );
     }
 
@@ -331,7 +371,8 @@ mod tests {
     fn a_damaged_pem_line_never_puts_key_material_in_the_error() {
         let key = "MIIEowIBAAKCAQEAjj+SpYBLJnye96zFp1Nxs52sDGZRoDD0GBzwUZHs5yljC5NN";
         let damaged_begin = format!(
-            "-----BEGIN RSA PRIVATE KEY%----\n{key}\nXXwgGY/0jYakJjZhSb+lBlL7\n-----END RSA PRIVATE KEY-----\n"
+            "-----BEGIN RSA PRIVATE KEY%----\n{key}\nXXwgGY/0jYakJjZhSb+lBlL7\n-----END RSA \
+                PRIVATE KEY-----\n"
         );
         let one_line_label = format!("-----BEGIN {key}-----\nAA==\n-----END X-----\n");
         for pem in [damaged_begin, one_line_label] {

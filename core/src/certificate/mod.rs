@@ -164,10 +164,12 @@ impl CertificateCredential {
         let certificate = self.certificate();
         match certificate.expiry_warning(now) {
             Some(warning) => format!(
-                "The certificate {warning}: upload a renewed one to the app registration and deploy it."
+                "The certificate {warning}: upload a renewed one to the app registration and \
+                    deploy it."
             ),
             None => format!(
-                "The certificate used is {}: it must be among the app registration's Certificates & secrets.",
+                "The certificate used is {}: it must be among the app registration's \
+                    Certificates & secrets.",
                 certificate.describe()
             ),
         }
@@ -194,7 +196,8 @@ impl CertificateCredential {
             Err(e) => {
                 // Keep signing with the certificate in hand; say so once per change.
                 log::warn!(
-                    "certless: {} changed but cannot be used ({e}); keeping the previous certificate",
+                    "certless: {} changed but cannot be used ({e}); keeping the previous \
+                        certificate",
                     path.display()
                 );
                 current.stamp = stamp;
@@ -224,7 +227,8 @@ fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded>
             let stamp = file_stamp(path);
             let bytes = bounded_file::read(path, bounded_file::CERTIFICATE_FILE).map_err(|e| {
                 unusable(&origin, &e).with_remedy(
-                    "Check CertificateDiskPath (AZURE_CLIENT_CERTIFICATE_PATH): it must name the .pfx or .pem file, readable by this process's account.",
+                    "Check CertificateDiskPath (AZURE_CLIENT_CERTIFICATE_PATH): it must name the \
+                        .pfx or .pem file, readable by this process's account.",
                 )
             })?;
             Ok(Loaded {
@@ -240,8 +244,11 @@ fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded>
                 .filter(|c| !c.is_whitespace())
                 .collect();
             let der = STANDARD.decode(cleaned.as_bytes()).map_err(|_| {
-                unusable(origin, "is not base64")
-                    .with_remedy("Use the base64 of the .pfx file ([Convert]::ToBase64String([IO.File]::ReadAllBytes('app.pfx')), or base64 -w0 app.pfx).")
+                unusable(origin, "is not base64").with_remedy(
+                    "Use the base64 of the .pfx file \
+                        ([Convert]::ToBase64String([IO.File]::ReadAllBytes('app.pfx')), or \
+                        base64 -w0 app.pfx).",
+                )
             })?;
             Ok(Loaded {
                 certificate: Arc::new(ClientCertificate::from_pkcs12(&der, password, origin)?),

@@ -119,8 +119,17 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
         }
         None if USED_SECTION_KEYS.iter().any(|k| find(root, k).is_some()) => (root, ""),
         None => {
-            return Err(Error::config(ErrorCode::MissingConfig, format!("the {origin} has no AzureAd section"))
-                .with_remedy("Pass a Microsoft.Identity.Web appsettings.json (with an \"AzureAd\" section) or that section alone."));
+            return Err(Error::config(
+                ErrorCode::MissingConfig,
+                format!(
+                    "the {origin} has no \
+                AzureAd section"
+                ),
+            )
+            .with_remedy(
+                "Pass a Microsoft.Identity.Web appsettings.json (with an \
+                    \"AzureAd\" section) or that section alone.",
+            ));
         }
     };
     check_keys(section, path, &[USED_SECTION_KEYS, IGNORED_SECTION_KEYS])?;
@@ -231,8 +240,14 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
         return Ok(None);
     }
     let source_type = string(obj, "SourceType", path)?.ok_or_else(|| {
-        Error::config(ErrorCode::MissingConfig, format!("{path} has no SourceType"))
-            .with_remedy("Add \"SourceType\": \"SignedAssertionFromManagedIdentity\" (or another Microsoft.Identity.Web source type).")
+        Error::config(
+            ErrorCode::MissingConfig,
+            format!("{path} has no SourceType"),
+        )
+        .with_remedy(
+            "Add \"SourceType\": \"SignedAssertionFromManagedIdentity\" (or another \
+                Microsoft.Identity.Web source type).",
+        )
     })?;
     let kind = CredentialSourceKind::parse(&source_type).ok_or_else(|| {
         let known: Vec<&str> = CredentialSourceKind::ALL
@@ -247,8 +262,17 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
     })?;
     if kind == CredentialSourceKind::ClientSecret {
         let secret = string(obj, "ClientSecret", path)?.ok_or_else(|| {
-            Error::config(ErrorCode::MissingConfig, format!("{path} is a ClientSecret entry without a ClientSecret value"))
-                .with_remedy("Add \"ClientSecret\": \"<the secret's value>\" (better: keep it out of the file, in AZURE_CLIENT_SECRET).")
+            Error::config(
+                ErrorCode::MissingConfig,
+                format!(
+                    "{path} is a ClientSecret entry \
+                without a ClientSecret value"
+                ),
+            )
+            .with_remedy(
+                "Add \"ClientSecret\": \"<the secret's value>\" (better: keep it \
+                    out of the file, in AZURE_CLIENT_SECRET).",
+            )
         })?;
         return Ok(Some(CredentialSource::ClientSecret {
             secret: Secret::from(secret),
@@ -261,8 +285,17 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
     let password = string(obj, "CertificatePassword", path)?.map(Secret::from);
     if kind == CredentialSourceKind::Path {
         let file = string(obj, "CertificateDiskPath", path)?.ok_or_else(|| {
-            Error::config(ErrorCode::MissingConfig, format!("{path} is a Path entry without CertificateDiskPath"))
-                .with_remedy("Add \"CertificateDiskPath\": \"<path to the .pfx or .pem>\" (and CertificatePassword if the PFX has one).")
+            Error::config(
+                ErrorCode::MissingConfig,
+                format!(
+                    "{path} is a Path entry without \
+                CertificateDiskPath"
+                ),
+            )
+            .with_remedy(
+                "Add \"CertificateDiskPath\": \"<path to the .pfx or .pem>\" (and \
+                    CertificatePassword if the PFX has one).",
+            )
         })?;
         return Ok(Some(CredentialSource::Certificate {
             source: CertificateSource::File(file.into()),
@@ -293,8 +326,17 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
     let mut ids = ids.into_iter().flatten();
     let id = ids.next().unwrap_or(ManagedIdentityId::SystemAssigned);
     if ids.next().is_some() {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("{path} names the managed identity more than once"))
-            .with_remedy("Keep one of ManagedIdentityClientId, ManagedIdentityObjectId, ManagedIdentityResourceId."));
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{path} names the managed \
+            identity more than once"
+            ),
+        )
+        .with_remedy(
+            "Keep one of ManagedIdentityClientId, ManagedIdentityObjectId, \
+                ManagedIdentityResourceId.",
+        ));
     }
     let token_exchange_audience = string(obj, "TokenExchangeUrl", path)?;
     Ok(Some(CredentialSource::ManagedIdentity {
@@ -418,7 +460,10 @@ fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&[&str]]) -> Resu
         );
         error = match suggestion {
             Some((_, k)) => error.with_remedy(format!("Did you mean '{k}'?")),
-            None => error.with_remedy("Remove it; certless reads Microsoft.Identity.Web's keys (Instance, TenantId, ClientId, ClientCredentials)."),
+            None => error.with_remedy(
+                "Remove it; certless reads Microsoft.Identity.Web's keys \
+                (Instance, TenantId, ClientId, ClientCredentials).",
+            ),
         };
         return Err(error);
     }

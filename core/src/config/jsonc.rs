@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn comments_and_trailing_commas_go() {
         let v = strict(
-            "// head\r\n{ /* a\r\n block */ \"a\": [1, 2, ], // tail\r\n \"b\": {\"c\": 1,},\r\n}/**/",
+            "// head\r\n{ /* a\r\n block */ \"a\": [1, 2, ], // tail\r\n \"b\": {\"c\": \
+                1,},\r\n}/**/",
         );
         assert_eq!(v, serde_json::json!({"a": [1, 2], "b": {"c": 1}}));
         // A comment between the trailing comma and the bracket.

@@ -361,13 +361,25 @@ impl CredentialBuilder {
         let env = self.env.unwrap_or_else(process_env);
         let from = &self.origin;
         let tenant_id = self.tenant_id.ok_or_else(|| {
-            Error::config(ErrorCode::MissingConfig, format!("no tenant id in the {from}"))
-                .with_remedy("Set TenantId (appsettings AzureAd section) or AZURE_TENANT_ID to the app registration's Directory (tenant) ID.")
+            Error::config(
+                ErrorCode::MissingConfig,
+                format!("no tenant id in the {from}"),
+            )
+            .with_remedy(
+                "Set TenantId (appsettings AzureAd section) or AZURE_TENANT_ID to \
+                    the app registration's Directory (tenant) ID.",
+            )
         })?;
         let tenant_id = validate_tenant(&tenant_id, "TenantId")?;
         let client_id = self.client_id.ok_or_else(|| {
-            Error::config(ErrorCode::MissingConfig, format!("no client id in the {from}"))
-                .with_remedy("Set ClientId (appsettings AzureAd section) or AZURE_CLIENT_ID to the app registration's Application (client) ID.")
+            Error::config(
+                ErrorCode::MissingConfig,
+                format!("no client id in the {from}"),
+            )
+            .with_remedy(
+                "Set ClientId (appsettings AzureAd section) or AZURE_CLIENT_ID to \
+                    the app registration's Application (client) ID.",
+            )
         })?;
         let client_id = validate_guid(
             &client_id,
@@ -379,8 +391,18 @@ impl CredentialBuilder {
             None => AuthorityHost::global(),
         };
         if self.sources.is_empty() {
-            return Err(Error::config(ErrorCode::MissingConfig, format!("no client credential in the {from}"))
-                .with_remedy("Add a ClientCredentials entry {\"SourceType\": \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \"<user-assigned MI client id>\"}."));
+            return Err(Error::config(
+                ErrorCode::MissingConfig,
+                format!(
+                    "no client credential in \
+                the {from}"
+                ),
+            )
+            .with_remedy(
+                "Add a ClientCredentials entry {\"SourceType\": \
+                    \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \
+                    \"<user-assigned MI client id>\"}.",
+            ));
         }
         for source in &self.sources {
             match source {
@@ -396,8 +418,16 @@ impl CredentialBuilder {
                 CredentialSource::SignedAssertionFile { path: None }
                     if env.var(vars::AZURE_FEDERATED_TOKEN_FILE).is_none() =>
                 {
-                    return Err(Error::config(ErrorCode::MissingConfig, "the SignedAssertionFilePath credential has no file")
-                        .with_remedy("Set SignedAssertionFileDiskPath, or AZURE_FEDERATED_TOKEN_FILE (on AKS the workload-identity webhook sets it)."));
+                    return Err(Error::config(
+                        ErrorCode::MissingConfig,
+                        "the \
+                        SignedAssertionFilePath credential has no file",
+                    )
+                    .with_remedy(
+                        "Set SignedAssertionFileDiskPath, or \
+                            AZURE_FEDERATED_TOKEN_FILE (on AKS the workload-identity webhook \
+                            sets it).",
+                    ));
                 }
                 CredentialSource::ClientSecret { secret } if secret.expose().trim().is_empty() => {
                     return Err(Error::config(
@@ -577,8 +607,18 @@ pub(crate) fn validate_tenant(value: &str, key: &str) -> Result<String> {
         .iter()
         .any(|m| v.eq_ignore_ascii_case(m))
     {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{}' is not a tenant: an app-only token needs a specific tenant", echo(v)))
-            .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."));
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{key} '{}' is not a tenant: \
+            an app-only token needs a specific tenant",
+                echo(v)
+            ),
+        )
+        .with_remedy(
+            "Set TenantId to the Directory (tenant) ID or a verified domain \
+                (contoso.onmicrosoft.com).",
+        ));
     }
     let domain_like = v.contains('.')
         && v.len() <= 253
@@ -587,8 +627,18 @@ pub(crate) fn validate_tenant(value: &str, key: &str) -> Result<String> {
     if is_guid(v) || domain_like {
         Ok(v.to_ascii_lowercase())
     } else {
-        Err(Error::config(ErrorCode::InvalidConfig, format!("{key} '{}' is neither a GUID nor a domain name", echo(v)))
-            .with_remedy("Set TenantId to the Directory (tenant) ID or a verified domain (contoso.onmicrosoft.com)."))
+        Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "{key} '{}' is neither a GUID nor a \
+            domain name",
+                echo(v)
+            ),
+        )
+        .with_remedy(
+            "Set TenantId to the Directory (tenant) ID or a verified domain \
+                (contoso.onmicrosoft.com).",
+        ))
     }
 }
 
@@ -614,8 +664,10 @@ fn validate_managed_identity_id(id: &ManagedIdentityId) -> Result<()> {
             {
                 Ok(())
             } else {
-                Err(Error::config(ErrorCode::InvalidConfig, format!("managed identity resource id '{}' is not a user-assigned identity's ARM id", echo(v)))
-                    .with_remedy("Use /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>."))
+                Err(Error::config(ErrorCode::InvalidConfig, format!("managed identity resource \
+                    id '{}' is not a user-assigned identity's ARM id", echo(v)))
+                    .with_remedy("Use \
+                        /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>."))
             }
         }
     }
@@ -624,8 +676,18 @@ fn validate_managed_identity_id(id: &ManagedIdentityId) -> Result<()> {
 fn validate_audience(value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::config(ErrorCode::InvalidConfig, format!("token exchange audience '{}' is empty or has spaces", echo(v)))
-            .with_remedy("Leave TokenExchangeUrl unset (api://AzureADTokenExchange) unless your cloud documents another."));
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!(
+                "token exchange audience '{}' \
+            is empty or has spaces",
+                echo(v)
+            ),
+        )
+        .with_remedy(
+            "Leave TokenExchangeUrl unset (api://AzureADTokenExchange) unless your \
+                cloud documents another.",
+        ));
     }
     Ok(v.trim_end_matches("/.default").to_string())
 }

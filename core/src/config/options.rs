@@ -268,7 +268,8 @@ impl CredentialOptions {
                     let unit = if in_ms { "ms" } else { "s" };
                     return Err(invalid(
                         format!(
-                            "{given} is {number} {unit}; it must be more than 0 and at most one hour"
+                            "{given} is {number} {unit}; it must be more than 0 and at most one \
+                                hour"
                         ),
                         "Pass a positive duration of at most 3600 seconds.",
                     ));

@@ -193,7 +193,8 @@ impl ProxyRoute {
             (
                 format!("the connection went through the proxy {address} (set by {variable})"),
                 format!(
-                    "Check that the proxy {address} ({variable}) lets connections to {host} through; "
+                    "Check that the proxy {address} ({variable}) lets connections to {host} \
+                        through; "
                 ),
             )
         };
@@ -430,11 +431,17 @@ pub(crate) async fn send(
     let too_large = || {
         Error::new(
             invalid,
-            format!("{target} sent a response too large: more than {MAX_BODY_SHOWN}, where a token response is a few KB"),
+            format!(
+                "{target} sent a response too large: more than {MAX_BODY_SHOWN}, where a \
+                token response is a few KB"
+            ),
         )
         .with_leg(leg)
         .with_http_status(status)
-        .with_remedy("Something other than the endpoint answered (a proxy or captive portal?), or the endpoint is broken: check what listens at that address.")
+        .with_remedy(
+            "Something other than the endpoint answered (a proxy or captive portal?), \
+            or the endpoint is broken: check what listens at that address.",
+        )
     };
     if response
         .content_length()

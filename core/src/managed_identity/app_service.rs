@@ -88,10 +88,14 @@ fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option
     let text = details.text_lowercase();
     Some(match status {
         400 | 404 if text.contains("not found") || text.contains("identity") => format!(
-            "The {id} managed identity is not assigned to this app: check the id, or add it under Identity → User assigned."
+            "The {id} managed identity is not assigned to this app: check the id, or add it \
+                under Identity → User assigned."
         ),
-        401 | 403 => "The identity endpoint refused IDENTITY_HEADER: it changes when the app restarts; read it from the environment at start, never copy it.".to_string(),
-        429 => "The identity endpoint is throttling: too many token requests from this app.".to_string(),
+        401 | 403 => "The identity endpoint refused IDENTITY_HEADER: it changes when the app \
+            restarts; read it from the environment at start, never copy it."
+            .to_string(),
+        429 => "The identity endpoint is throttling: too many token requests from this app."
+            .to_string(),
         500..=599 => "The identity endpoint had an internal error: retry with backoff.".to_string(),
         _ => return None,
     })

@@ -24,7 +24,8 @@ use crate::secret::Secret;
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2020-06-01";
 
-const UNREACHABLE_REMEDY: &str = "The Azure Arc agent (himds) did not answer: check that it runs (azcmagent show) and that the machine is connected.";
+const UNREACHABLE_REMEDY: &str = "The Azure Arc agent (himds) did not answer: check that it runs \
+    (azcmagent show) and that the machine is connected.";
 
 const ARC_AGENT_LINUX: &str = "/opt/azcmagent/bin/himds";
 
@@ -158,10 +159,19 @@ fn key_directory(env: &dyn Environment) -> PathBuf {
 /// The key the challenge points at, after every safety check.
 pub(crate) fn key_from_challenge(response: &Response, directory: &Path) -> Result<Secret> {
     let refused = |why: String| {
-        Error::new(ErrorCode::ManagedIdentityInvalidResponse, format!("the Azure Arc challenge was refused: {why}"))
-            .with_leg(Leg::ManagedIdentity)
-            .with_http_status(response.status)
-            .with_remedy("Only the Azure Arc agent may answer on its endpoint; something else is listening there, or IDENTITY_ENDPOINT points elsewhere.")
+        Error::new(
+            ErrorCode::ManagedIdentityInvalidResponse,
+            format!(
+                "the Azure Arc challenge \
+            was refused: {why}"
+            ),
+        )
+        .with_leg(Leg::ManagedIdentity)
+        .with_http_status(response.status)
+        .with_remedy(
+            "Only the Azure Arc agent may answer on its endpoint; something else is \
+                listening there, or IDENTITY_ENDPOINT points elsewhere.",
+        )
     };
     let header = response
         .header("www-authenticate")
@@ -199,9 +209,11 @@ pub(crate) fn key_from_challenge(response: &Response, directory: &Path) -> Resul
         .with_leg(Leg::ManagedIdentity);
         if e.is_permission_denied() {
             error = error.with_remedy(if cfg!(windows) {
-                "Run as a member of Administrators or of the \"Hybrid agent extension applications\" group, which may read the Arc agent's key files."
+                "Run as a member of Administrators or of the \"Hybrid agent extension \
+                    applications\" group, which may read the Arc agent's key files."
             } else {
-                "Add this process's user to the himds group (sudo usermod -aG himds <user>, then restart the process): only that group may read the Arc agent's key files."
+                "Add this process's user to the himds group (sudo usermod -aG himds <user>, then \
+                    restart the process): only that group may read the Arc agent's key files."
             });
         }
         error
@@ -245,16 +257,37 @@ fn check_identity(body: &[u8], id: &ManagedIdentityId) -> Result<()> {
 }
 
 fn mismatch(id: &ManagedIdentityId, what: &str) -> Error {
-    Error::new(ErrorCode::ManagedIdentityWrongIdentity, format!("Azure Arc was asked for the {id} managed identity, but {what}"))
-        .with_leg(Leg::ManagedIdentity)
-        .with_remedy("Azure Arc machines have only their system-assigned identity: remove ManagedIdentityClientId, and trust that identity in the federated credential.")
+    Error::new(
+        ErrorCode::ManagedIdentityWrongIdentity,
+        format!(
+            "Azure Arc was asked for the \
+        {id} managed identity, but {what}"
+        ),
+    )
+    .with_leg(Leg::ManagedIdentity)
+    .with_remedy(
+        "Azure Arc machines have only their system-assigned identity: remove \
+            ManagedIdentityClientId, and trust that identity in the federated credential.",
+    )
 }
 
 fn remedy(status: u16, _details: &ErrorDetails) -> Option<String> {
     match status {
-        400 => Some("The Arc agent refused the request: check the resource (token exchange audience).".to_string()),
-        401 => Some("The Arc agent refused the key: the key file changed between challenge and answer; retry.".to_string()),
-        500..=599 => Some("The Arc agent had an internal error: retry; if it persists, restart it (azcmagent).".to_string()),
+        400 => Some(
+            "The Arc agent refused the request: check the resource (token exchange \
+            audience)."
+                .to_string(),
+        ),
+        401 => Some(
+            "The Arc agent refused the key: the key file changed between challenge and \
+            answer; retry."
+                .to_string(),
+        ),
+        500..=599 => Some(
+            "The Arc agent had an internal error: retry; if it persists, restart \
+            it (azcmagent)."
+                .to_string(),
+        ),
         _ => None,
     }
 }

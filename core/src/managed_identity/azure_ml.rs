@@ -12,7 +12,8 @@ use crate::secret::Secret;
 
 const API_VERSION: &str = "2017-09-01";
 
-const UNREACHABLE_REMEDY: &str = "The Azure ML identity endpoint (MSI_ENDPOINT) did not answer: make sure the compute has a managed identity.";
+const UNREACHABLE_REMEDY: &str = "The Azure ML identity endpoint (MSI_ENDPOINT) did not answer: \
+    make sure the compute has a managed identity.";
 
 /// Detected when the platform sets both of its variables (Cloud Shell sets only the first).
 pub(super) fn detect(env: &dyn Environment) -> Option<String> {
@@ -97,10 +98,17 @@ fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option
     let text = details.text_lowercase();
     Some(match status {
         400 | 404 if text.contains("not found") || text.contains("identity") => {
-            format!("The {id} managed identity is not assigned to this compute: check the client id.")
+            format!(
+                "The {id} managed identity is not assigned to this compute: check the client \
+                id."
+            )
         }
-        401 | 403 => "The identity endpoint refused MSI_SECRET: read it from the environment at start, never copy it.".to_string(),
-        500..=599 => "The Azure ML identity endpoint had an internal error: retry with backoff.".to_string(),
+        401 | 403 => "The identity endpoint refused MSI_SECRET: read it from the environment at \
+            start, never copy it."
+            .to_string(),
+        500..=599 => {
+            "The Azure ML identity endpoint had an internal error: retry with backoff.".to_string()
+        }
         _ => return None,
     })
 }

@@ -7,7 +7,8 @@ use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 
-const UNREACHABLE_REMEDY: &str = "The Cloud Shell identity endpoint (MSI_ENDPOINT) did not answer: restart the Cloud Shell session.";
+const UNREACHABLE_REMEDY: &str = "The Cloud Shell identity endpoint (MSI_ENDPOINT) did not \
+    answer: restart the Cloud Shell session.";
 
 /// Detected by `MSI_ENDPOINT` alone (Azure ML, checked first, also sets `MSI_SECRET`).
 pub(super) fn detect(env: &dyn Environment) -> Option<String> {
@@ -63,8 +64,16 @@ impl Source for CloudShell {
 
 fn remedy(status: u16, _details: &ErrorDetails) -> Option<String> {
     match status {
-        400 => Some("Cloud Shell refused the request: check the resource (token exchange audience).".to_string()),
-        500..=599 => Some("The Cloud Shell identity endpoint had an internal error: retry, or restart the session.".to_string()),
+        400 => Some(
+            "Cloud Shell refused the request: check the resource (token exchange \
+            audience)."
+                .to_string(),
+        ),
+        500..=599 => Some(
+            "The Cloud Shell identity endpoint had an internal error: retry, or \
+            restart the session."
+                .to_string(),
+        ),
         _ => None,
     }
 }

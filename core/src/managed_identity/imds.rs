@@ -103,22 +103,37 @@ fn remedy(status: u16, details: &ErrorDetails, id: &ManagedIdentityId) -> Option
     let text = details.text_lowercase();
     Some(match status {
         400 if text.contains("identity not found") => format!(
-            "The {id} managed identity is not assigned to this VM: check the id, or assign it (az vm identity assign --identities <resource id>)."
+            "The {id} managed identity is not assigned to this VM: check the id, or assign it \
+                (az vm identity assign --identities <resource id>)."
         ),
         400 if text.contains("multiple user assigned") => {
-            "This VM has several user-assigned identities: name one (ManagedIdentityClientId in ClientCredentials, or CERTLESS_MANAGED_IDENTITY_CLIENT_ID).".to_string()
+            "This VM has several user-assigned identities: name one (ManagedIdentityClientId in \
+                ClientCredentials, or CERTLESS_MANAGED_IDENTITY_CLIENT_ID)."
+                .to_string()
         }
         400 if text.contains("metadata") => {
-            "IMDS refused the request for lack of the Metadata header: something between certless and IMDS (a proxy?) removed it.".to_string()
+            "IMDS refused the request for lack of the Metadata header: something between \
+                certless and IMDS (a proxy?) removed it."
+                .to_string()
         }
-        400 => "IMDS refused the request: check the resource (token exchange audience) and the identity id.".to_string(),
+        400 => "IMDS refused the request: check the resource (token exchange audience) and the \
+            identity id."
+            .to_string(),
         403 if text.contains("unreachable") => {
-            "This answer comes from Docker Desktop, not Azure: there is no IMDS here. Run on an Azure VM, or use `certless emulator` locally.".to_string()
+            "This answer comes from Docker Desktop, not Azure: there is no IMDS here. Run on an \
+                Azure VM, or use `certless emulator` locally."
+                .to_string()
         }
-        404 => "IMDS does not know this identity yet: a newly assigned identity takes a few minutes to propagate; retry later.".to_string(),
+        404 => "IMDS does not know this identity yet: a newly assigned identity takes a few \
+            minutes to propagate; retry later."
+            .to_string(),
         410 => "IMDS is being updated (this lasts up to 70 seconds): retry shortly.".to_string(),
-        429 => "IMDS is throttling this VM: too many token requests; certless caches tokens, so look for other processes asking for tokens.".to_string(),
-        500..=599 => "IMDS had an internal error: retry with backoff; if it persists, restart the VM's guest agent.".to_string(),
+        429 => "IMDS is throttling this VM: too many token requests; certless caches tokens, so \
+            look for other processes asking for tokens."
+            .to_string(),
+        500..=599 => "IMDS had an internal error: retry with backoff; if it persists, restart \
+            the VM's guest agent."
+            .to_string(),
         _ => return None,
     })
 }

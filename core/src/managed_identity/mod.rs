@@ -343,7 +343,9 @@ fn proxy_evidence(response: &Response) -> Option<String> {
     html.then(|| "the answer is an HTML page".to_string())
 }
 
-pub(crate) const PROXY_REMEDY: &str = "A proxy intercepts requests to the managed-identity endpoint: exempt 169.254.169.254 (and localhost) from the proxy — NO_PROXY for explicit proxies, the bypass list of a transparent one; IMDS must never be reached through a proxy.";
+pub(crate) const PROXY_REMEDY: &str = "A proxy intercepts requests to the managed-identity \
+    endpoint: exempt 169.254.169.254 (and localhost) from the proxy — NO_PROXY for explicit \
+    proxies, the bypass list of a transparent one; IMDS must never be reached through a proxy.";
 
 fn proxy_error(error: Error, evidence: &str) -> Error {
     let message = format!(

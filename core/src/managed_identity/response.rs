@@ -21,10 +21,19 @@ pub struct ManagedIdentityToken {
 
 pub(crate) fn parse_token(body: &[u8], now: i64, target: &str) -> Result<ManagedIdentityToken> {
     let invalid = |what: &str| {
-        Error::new(ErrorCode::ManagedIdentityInvalidResponse, format!("{target} answered 200 but {what}"))
-            .with_leg(Leg::ManagedIdentity)
-            .with_http_status(200)
-            .with_remedy("Something other than the managed-identity endpoint may be answering (a proxy, a captive portal); run `certless doctor`.")
+        Error::new(
+            ErrorCode::ManagedIdentityInvalidResponse,
+            format!(
+                "{target} answered 200 but \
+            {what}"
+            ),
+        )
+        .with_leg(Leg::ManagedIdentity)
+        .with_http_status(200)
+        .with_remedy(
+            "Something other than the managed-identity endpoint may be answering (a \
+                proxy, a captive portal); run `certless doctor`.",
+        )
     };
     let json: Value = serde_json::from_slice(body).map_err(|_| invalid("the body is not JSON"))?;
     let obj = json

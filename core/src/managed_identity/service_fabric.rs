@@ -19,7 +19,9 @@ use crate::secret::Secret;
 
 const API_VERSION: &str = "2019-07-01-preview";
 
-const UNREACHABLE_REMEDY: &str = "The Service Fabric identity endpoint (IDENTITY_ENDPOINT) did not answer: make sure the application has a managed identity in its manifest and runs on a cluster with the managed identity token service enabled.";
+const UNREACHABLE_REMEDY: &str = "The Service Fabric identity endpoint (IDENTITY_ENDPOINT) did \
+    not answer: make sure the application has a managed identity in its manifest and runs on a \
+    cluster with the managed identity token service enabled.";
 
 /// Detected when the platform sets all three of its variables (App Service sets the first two).
 pub(super) fn detect(env: &dyn Environment) -> Option<String> {
@@ -40,16 +42,33 @@ pub(super) struct ServiceFabric {
 impl ServiceFabric {
     pub(super) fn new(env: &dyn Environment, id: &ManagedIdentityId) -> Result<Self> {
         let missing = |name: &str| {
-            Error::config(ErrorCode::MissingConfig, format!("Service Fabric managed identity needs {name}, which is not set"))
-            .with_remedy("Give the application a managed identity in its manifest; Service Fabric then sets IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT for each service.")
+            Error::config(
+                ErrorCode::MissingConfig,
+                format!(
+                    "Service Fabric managed identity \
+                needs {name}, which is not set"
+                ),
+            )
+            .with_remedy(
+                "Give the application a managed identity in its manifest; Service \
+                Fabric then sets IDENTITY_ENDPOINT, IDENTITY_HEADER and \
+                IDENTITY_SERVER_THUMBPRINT for each service.",
+            )
         };
         let endpoint = super::variables::endpoint_url(env, vars::IDENTITY_ENDPOINT)?;
         if !endpoint.to_ascii_lowercase().starts_with("https://") {
             return Err(Error::config(
-            ErrorCode::InvalidConfig,
-            format!("IDENTITY_ENDPOINT '{}' is not https, but IDENTITY_SERVER_THUMBPRINT says this is Service Fabric, whose identity endpoint is always https", crate::echo::echo(&endpoint)),
-        )
-        .with_remedy("Use the IDENTITY_ENDPOINT Service Fabric sets; if this is App Service, unset IDENTITY_SERVER_THUMBPRINT."));
+                ErrorCode::InvalidConfig,
+                format!(
+                    "IDENTITY_ENDPOINT '{}' is not https, but IDENTITY_SERVER_THUMBPRINT says \
+                this is Service Fabric, whose identity endpoint is always https",
+                    crate::echo::echo(&endpoint)
+                ),
+            )
+            .with_remedy(
+                "Use the IDENTITY_ENDPOINT Service Fabric sets; if this is App Service, \
+            unset IDENTITY_SERVER_THUMBPRINT.",
+            ));
         }
         let secret = super::variables::header_secret(env, vars::IDENTITY_HEADER)?
             .ok_or_else(|| missing(vars::IDENTITY_HEADER))?;
@@ -57,18 +76,21 @@ impl ServiceFabric {
             .var(vars::IDENTITY_SERVER_THUMBPRINT)
             .ok_or_else(|| missing(vars::IDENTITY_SERVER_THUMBPRINT))?;
         let pinned = Thumbprint::parse(&raw).ok_or_else(|| {
-        Error::config(
+            Error::config(
             ErrorCode::InvalidConfig,
             format!(
-                "IDENTITY_SERVER_THUMBPRINT '{}' is not 40 hex digits (the SHA-1 of the identity endpoint's certificate)",
+                "IDENTITY_SERVER_THUMBPRINT '{}' is not 40 hex digits (the SHA-1 of the identity \
+                    endpoint's certificate)",
                 crate::echo::echo(&raw)
             ),
         )
-        .with_remedy("Use the value Service Fabric sets; never copy it by hand from another node or an older deployment.")
-    })?;
+        .with_remedy("Use the value Service Fabric sets; never copy it by hand from another node \
+            or an older deployment.")
+        })?;
         if id.is_user_assigned() {
             log::info!(
-                "certless: Service Fabric hands out the identity the application manifest binds to the service; the configured {id} is not sent"
+                "certless: Service Fabric hands out the identity the application manifest binds \
+                    to the service; the configured {id} is not sent"
             );
         }
         Ok(ServiceFabric {
@@ -85,7 +107,8 @@ fn refused_certificate(error: Error, pin: &PinnedServerCertificate) -> Error {
         Some(presented) => Error::new(
             ErrorCode::ManagedIdentityUnreachable,
             format!(
-                "{} — the endpoint presented certificate {presented}, but IDENTITY_SERVER_THUMBPRINT is {}",
+                "{} — the endpoint presented certificate {presented}, but \
+                    IDENTITY_SERVER_THUMBPRINT is {}",
                 error.message(),
                 pin.pinned()
             ),
@@ -93,7 +116,12 @@ fn refused_certificate(error: Error, pin: &PinnedServerCertificate) -> Error {
         .with_leg(crate::error::Leg::ManagedIdentity)
         // Not retried: the same certificate will be presented again.
         .with_permanent()
-        .with_remedy("certless only talks to the Service Fabric identity endpoint whose certificate matches IDENTITY_SERVER_THUMBPRINT. Use the value Service Fabric set for this process (a stale copy breaks when the cluster rotates its certificate); anything else answering at IDENTITY_ENDPOINT is not the identity endpoint."),
+        .with_remedy(
+            "certless only talks to the Service Fabric identity endpoint whose \
+            certificate matches IDENTITY_SERVER_THUMBPRINT. Use the value Service Fabric set for \
+            this process (a stale copy breaks when the cluster rotates its certificate); \
+            anything else answering at IDENTITY_ENDPOINT is not the identity endpoint.",
+        ),
         None => error,
     }
 }
@@ -107,12 +135,26 @@ fn is_transient(status: u16) -> bool {
 fn remedy(status: u16, details: &ErrorDetails) -> Option<String> {
     let code = details.error.as_deref().unwrap_or_default();
     Some(match (status, code) {
-        (_, "SecretHeaderNotFound") | (401 | 403, _) => "The identity endpoint did not accept IDENTITY_HEADER: read it from the environment Service Fabric gives the process; it changes when the service restarts.".to_string(),
-        (_, "ManagedIdentityNotFound") | (404, _) => "The application has no managed identity, or IDENTITY_HEADER is stale: add the identity to the application manifest and bind it to this service.".to_string(),
-        (_, "InvalidApiVersion") => "The cluster does not speak api-version 2019-07-01-preview: upgrade the Service Fabric runtime.".to_string(),
-        (_, "ArgumentNullOrEmpty") | (400, _) => "The endpoint refused the request: check the resource (token exchange audience).".to_string(),
-        (429, _) => "The identity endpoint is throttling: too many token requests from this service.".to_string(),
-        (500..=599, _) => "The identity endpoint had an internal error (often a wrong resource; check for a trailing '/'): retry with backoff.".to_string(),
+        (_, "SecretHeaderNotFound") | (401 | 403, _) => "The identity endpoint did not accept \
+            IDENTITY_HEADER: read it from the environment Service Fabric gives the process; it \
+            changes when the service restarts."
+            .to_string(),
+        (_, "ManagedIdentityNotFound") | (404, _) => "The application has no managed identity, \
+            or IDENTITY_HEADER is stale: add the identity to the application manifest and bind \
+            it to this service."
+            .to_string(),
+        (_, "InvalidApiVersion") => "The cluster does not speak api-version 2019-07-01-preview: \
+            upgrade the Service Fabric runtime."
+            .to_string(),
+        (_, "ArgumentNullOrEmpty") | (400, _) => "The endpoint refused the request: check the \
+            resource (token exchange audience)."
+            .to_string(),
+        (429, _) => "The identity endpoint is throttling: too many token requests from this \
+            service."
+            .to_string(),
+        (500..=599, _) => "The identity endpoint had an internal error (often a wrong resource; \
+            check for a trailing '/'): retry with backoff."
+            .to_string(),
         _ => return None,
     })
 }
