@@ -29,6 +29,7 @@ internal static class CertlessTests
         Run("FromOptions: properties and names reach the native library, which gets a token", FromOptions);
         Run("FromOptions: unknown names, wrong kinds and out-of-range values get the native errors", OptionErrors);
         Run("FromOptions: the deadline ends a request that waits on IMDS", OptionsDeadline);
+        Run("CertlessOptions has a property for every option", EveryOptionHasAProperty);
         Run("AADSTS error maps to CertlessException with its fields", AadstsError);
         Run("AADSTS error through GetTokenAsync", AadstsErrorAsync);
         Run("credential chain error carries its causes", ChainError);
@@ -293,6 +294,23 @@ internal static class CertlessTests
         e = Throws<CertlessException>(() => CertlessCredential.FromOptions(new CertlessOptions { ManagedIdentityClientId = "a", ManagedIdentityObjectId = "b" }),
             "two managed identities");
         Check(e != null && e.Code == 100 && e.Detail.Contains("at most one"), "two managed identities");
+    }
+
+    // A new option is added once, in the native library; it must then get a property here.
+    private static void EveryOptionHasAProperty()
+    {
+        CertlessException e = Throws<CertlessException>(
+            () => CertlessCredential.FromOptions(new CertlessOptions().Set("ZzzzZzzzzz", "x")), "an unknown name");
+        const string prefix = "The options are: ";
+        Check(e != null && e.Remedy.StartsWith(prefix, StringComparison.Ordinal), "the options are listed: " + (e == null ? "" : e.Remedy));
+        if (e == null || !e.Remedy.StartsWith(prefix, StringComparison.Ordinal)) return;
+        string[] listed = e.Remedy.Substring(prefix.Length).TrimEnd('.').Split(new[] { ", " }, StringSplitOptions.None);
+        Check(listed.Contains("Deadline"), "Deadline is listed");
+        foreach (string name in listed)
+        {
+            string property = name == "FromEnv" ? "FromEnvironment" : name;
+            Check(typeof(CertlessOptions).GetProperty(property) != null, "CertlessOptions has a property for " + name);
+        }
     }
 
     private static void OptionsDeadline()

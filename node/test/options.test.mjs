@@ -98,3 +98,16 @@ test('diagnose({ options }) takes the same options; a wrong one rejects instead 
   await assert.rejects(diagnose({ options: options({ tennantId: 'x' }) }), (e) => e.code === ErrorCode.UnknownConfigKey);
   await assert.rejects(diagnose({ options: options({ deadlineMs: -1 }) }), (e) => e.code === ErrorCode.InvalidArgument);
 });
+
+test('the declarations describe every option core takes', async () => {
+  // Core lists its options, spelled as the unknown name is (camelCase), when it has no suggestion.
+  const e = thrown(() => new Credential({ zzzzZzzzzz: 1 }));
+  const listed = e.remedy.match(/^The options are: (.*)\.$/)?.[1].split(', ');
+  assert.ok(listed && listed.includes('deadline'), e.remedy);
+  const { readFile } = await import('node:fs/promises');
+  const declarations = await readFile(new URL('../index.d.ts', import.meta.url), 'utf8');
+  const declared = declarations.slice(declarations.indexOf('export type CredentialOptions = {'));
+  for (const name of listed) {
+    assert.match(declared, new RegExp(`\\n    ${name}\\?: `), `index.d.ts's CredentialOptions lacks ${name}`);
+  }
+});

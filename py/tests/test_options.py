@@ -114,3 +114,23 @@ def test_values_convert_from_their_python_types(emu: Emulator, tmp_path: Path) -
     env["AZURE_TENANT_ID"] = TENANT
     from_env = certless.Credential(from_env=True, environment=env, tenant_id=emu.tenant_id)
     assert from_env.tenant_id == emu.tenant_id, "an option overrides the environment"
+
+
+def test_the_stubs_declare_every_option_core_takes() -> None:
+    """A new option is added once, in core; its keyword must then be added to the stubs."""
+    import ast
+
+    with pytest.raises(certless.ConfigurationError) as caught:
+        certless.Credential(zzzzzzzzzz=1)  # type: ignore[call-arg]
+    remedy = caught.value.remedy or ""
+    assert remedy.startswith("The options are: "), remedy
+    listed = remedy[len("The options are: ") : -1].split(", ")
+    assert "deadline" in listed
+    stub = ast.parse((Path(certless.__file__).parent / "_certless.pyi").read_text())
+    declared = {
+        node.name: {a.arg for a in node.args.kwonlyargs}
+        for node in ast.walk(stub)
+        if isinstance(node, ast.FunctionDef) and node.name in ("__new__", "diagnose")
+    }
+    for function, keywords in declared.items():
+        assert set(listed) <= keywords, f"{function} lacks {set(listed) - keywords}"
