@@ -1,9 +1,10 @@
 //! `certless::Credential` for Python: `SyncCredential` and `AsyncCredential`, the native bases of
 //! `certless.Credential` and `certless.aio.Credential`.
 //!
-//! A cache hit is answered by `Credential::cached_token` with the GIL held and without entering any
-//! runtime; a miss waits on core's runtime with the GIL released (sync) or bridges to the caller's
-//! event loop (async, `runtime.rs`).
+//! A cache hit is answered by `Credential::cached_token_with` (core decides whether the request may
+//! use the cache, and which tenant's) with the GIL held and without entering any runtime; a miss
+//! waits on core's runtime with the GIL released (sync) or bridges to the caller's event loop
+//! (async, `runtime.rs`).
 
 use std::sync::{Arc, Mutex};
 
