@@ -52,9 +52,9 @@
  * Gets Entra access tokens for one app registration, from a managed identity through a
  * federated identity credential, and caches them.
  *
- * Create one with `certless_credential_from_config_json`, `_from_config_file` or `_from_env`,
- * share it for the life of the process (one per app registration), and release it with
- * `certless_credential_free`.
+ * Create one with `certless_credential_from_config_json`, `_from_config_file`, `_from_env` or
+ * `_from_options`, share it for the life of the process (one per app registration), and release
+ * it with `certless_credential_free`.
  *
  * Thread-safety: every function taking a `const certless_credential *` may be called from any
  * number of threads at once. `certless_credential_free` must not run concurrently with another
@@ -73,6 +73,23 @@ typedef struct certless_credential certless_credential;
  * It never contains a token, an assertion or a secret.
  */
 typedef struct certless_error certless_error;
+
+/**
+ * The options of a credential, set one by one by name, then built into a credential with
+ * `certless_credential_from_options`.
+ *
+ * Names are those of the README's options table in any spelling: `"tenant_id"`, `"tenantId"`
+ * and `"TenantId"` are one option. A duration takes seconds, or milliseconds under its name plus
+ * `_ms` (`"connect_timeout_ms"`). An unknown name is `CERTLESS_UNKNOWN_CONFIG_KEY` with the name
+ * probably meant in `certless_error_remedy`; a value of the wrong kind or out of range is
+ * `CERTLESS_INVALID_ARGUMENT` saying what the option takes. A setter that fails changes nothing.
+ *
+ * Create with `certless_options_new`, release with `certless_options_free`. Thread-safety: not
+ * thread-safe while being modified; `certless_credential_from_options` only reads it, so one
+ * options object may build credentials on several threads at once while no thread modifies it.
+ * A credential keeps no reference to the options it was built from.
+ */
+typedef struct certless_options certless_options;
 
 /**
  * A token request started by `certless_credential_get_token_async`, for cancelling it. Release
@@ -663,6 +680,117 @@ certless_status certless_log_set_callback(certless_log_callback callback,
                                           void *userdata,
                                           certless_log_level max_level,
                                           certless_error **error_out);
+
+/**
+ * Creates an options object with nothing set. On success `*options_out` receives it; the caller
+ * owns it (free it with `certless_options_free`). The only failure is a NULL `options_out`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as described.
+ */
+certless_status certless_options_new(certless_options **options_out,
+                                     certless_error **error_out);
+
+/**
+ * Sets option `name` to the text `value`, both NUL-terminated UTF-8 strings, copied. Text is
+ * taken by every option: a duration or a flag parses it (`"2.5"`, `"true"`). Setting an option
+ * again replaces its value. On failure the status is returned, the options are unchanged and,
+ * if `error_out` is not NULL, `*error_out` receives an error object the caller owns.
+ *
+ * # Safety
+ * `options` is NULL or live and not used by another thread meanwhile; `name` and `value` are
+ * NULL or NUL-terminated strings.
+ */
+certless_status certless_options_set(certless_options *options,
+                                     const char *name,
+                                     const char *value,
+                                     certless_error **error_out);
+
+/**
+ * Sets option `name` (a NUL-terminated UTF-8 string) to the number `value`: seconds for a
+ * duration (`"deadline"`), milliseconds under a name ending in `_ms`. Durations must be more
+ * than 0 and at most one hour. Errors as `certless_options_set`.
+ *
+ * # Safety
+ * As `certless_options_set`.
+ */
+certless_status certless_options_set_number(certless_options *options,
+                                            const char *name,
+                                            double value,
+                                            certless_error **error_out);
+
+/**
+ * Sets the flag option `name` (`"from_env"`) to `value`. Errors as `certless_options_set`.
+ *
+ * # Safety
+ * As `certless_options_set`.
+ */
+certless_status certless_options_set_flag(certless_options *options,
+                                          const char *name,
+                                          bool value,
+                                          certless_error **error_out);
+
+/**
+ * Clears option `name`, as if it had never been set. An unknown name is an error, as for the
+ * setters.
+ *
+ * # Safety
+ * As `certless_options_set`.
+ */
+certless_status certless_options_unset(certless_options *options,
+                                       const char *name,
+                                       certless_error **error_out);
+
+/**
+ * Adds the variable `name` = `value` (NUL-terminated UTF-8 strings, copied) to the environment
+ * the credential reads for managed-identity detection and `from_env`. Once one variable is
+ * added, the process's environment is not read at all: add every variable the credential needs
+ * (`IDENTITY_ENDPOINT`, `AZURE_TENANT_ID`, ...). A name that is empty or holds `=` is an error.
+ *
+ * # Safety
+ * As `certless_options_set`.
+ */
+certless_status certless_options_set_environment_variable(certless_options *options,
+                                                          const char *name,
+                                                          const char *value,
+                                                          certless_error **error_out);
+
+/**
+ * Makes the credential read no variable of the process's environment: only those added with
+ * `certless_options_set_environment_variable` (none, unless some are added).
+ *
+ * # Safety
+ * `options` is NULL or live and not used by another thread meanwhile.
+ */
+certless_status certless_options_isolate_environment(certless_options *options,
+                                                     certless_error **error_out);
+
+/**
+ * Creates a credential from options: a configuration (`config_json`, `config_file` or
+ * `from_env`, at most one) with the other options applied on top, or the options alone
+ * (`tenant_id`, `client_id`, a managed identity or none for the system-assigned one, ...).
+ * Everything is validated here; `options` is only read and may be freed or reused afterwards.
+ *
+ * On success `*credential_out` receives a new credential the caller owns (free it with
+ * `certless_credential_free`). On failure the status code is returned, `*credential_out` is
+ * left untouched and, if `error_out` is not NULL, `*error_out` receives an error object the
+ * caller owns. No network traffic happens here.
+ *
+ * # Safety
+ * Pointers are NULL or valid as described; no other thread modifies `options` meanwhile.
+ */
+certless_status certless_credential_from_options(const certless_options *options,
+                                                 certless_credential **credential_out,
+                                                 certless_error **error_out);
+
+/**
+ * Releases an options object. NULL does nothing. Credentials built from it are not affected.
+ *
+ * # Safety
+ * `options` is NULL or an options object this library handed out, not yet freed, and no other
+ * thread is using it.
+ */
+void certless_options_free(certless_options *options);
 
 /**
  * Starts getting an access token and returns at once; `callback(userdata, token, error)` runs

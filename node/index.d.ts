@@ -1,6 +1,89 @@
 export type AccessToken = import("./native").AccessToken;
-export type CredentialOptions = import("./native").CredentialOptions;
 export type ErrorInfo = import("./native").ErrorInfo;
+/**
+ * Options of `new Credential(options)`: certless's options (README "Options by name"), checked
+ * by its core with the same rules and error text in every language. A misspelt name is a
+ * {@link ConfigurationError} (code 102) naming the option meant; a duration must be more than 0
+ * and at most one hour. `undefined` or `null` leaves an option unset.
+ */
+export type CredentialOptions = {
+    /**
+     * The app registration's directory (tenant): a GUID or a verified domain.
+     */
+    tenantId?: string | undefined;
+    /**
+     * The app registration's Application (client) ID.
+     */
+    clientId?: string | undefined;
+    /**
+     * The cloud's login host (default `https://login.microsoftonline.com`).
+     */
+    authorityHost?: string | undefined;
+    /**
+     * A user-assigned managed identity by client id (at most one of the three; none: system-assigned).
+     */
+    managedIdentityClientId?: string | undefined;
+    /**
+     * A user-assigned managed identity by object (principal) id.
+     */
+    managedIdentityObjectId?: string | undefined;
+    /**
+     * A user-assigned managed identity by ARM resource id.
+     */
+    managedIdentityResourceId?: string | undefined;
+    /**
+     * Use this managed-identity source (`imds`, `app_service`, `service_fabric`, `azure_arc`, `cloud_shell`, `azure_ml`) instead of detecting it.
+     */
+    managedIdentitySource?: string | undefined;
+    /**
+     * The managed-identity token's audience (default `api://AzureADTokenExchange`, or the cloud's).
+     */
+    tokenExchangeAudience?: string | undefined;
+    /**
+     * Time to establish a connection, in milliseconds (default 5000).
+     */
+    connectTimeoutMs?: number | undefined;
+    /**
+     * The same in seconds.
+     */
+    connectTimeout?: number | undefined;
+    /**
+     * Time for one HTTP request, in milliseconds (default 30000).
+     */
+    requestTimeoutMs?: number | undefined;
+    /**
+     * The same in seconds.
+     */
+    requestTimeout?: number | undefined;
+    /**
+     * Time for one token request, retries included, in milliseconds (default 120000, or `CERTLESS_REQUEST_DEADLINE` seconds).
+     */
+    deadlineMs?: number | undefined;
+    /**
+     * The same in seconds.
+     */
+    deadline?: number | undefined;
+    /**
+     * A PEM file of extra CA certificates to trust for Entra.
+     */
+    caFile?: string | undefined;
+    /**
+     * Start from this Microsoft.Identity.Web configuration (`appsettings.json` or its `AzureAd` section) as JSON.
+     */
+    configJson?: string | undefined;
+    /**
+     * Start from this Microsoft.Identity.Web configuration file.
+     */
+    configFile?: string | undefined;
+    /**
+     * Start from the environment variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ...).
+     */
+    fromEnv?: boolean | undefined;
+    /**
+     * Read these variables instead of the process's environment (managed-identity detection, `fromEnv`).
+     */
+    environment?: Record<string, string> | undefined;
+};
 /**
  * The part of `AbortSignal` certless uses (@azure/abort-controller's `AbortSignalLike`).
  */
@@ -77,8 +160,33 @@ export class Credential {
 }
 /**
  * @typedef {import('./native').AccessToken} AccessToken
- * @typedef {import('./native').CredentialOptions} CredentialOptions
  * @typedef {import('./native').ErrorInfo} ErrorInfo
+ */
+/**
+ * Options of `new Credential(options)`: certless's options (README "Options by name"), checked
+ * by its core with the same rules and error text in every language. A misspelt name is a
+ * {@link ConfigurationError} (code 102) naming the option meant; a duration must be more than 0
+ * and at most one hour. `undefined` or `null` leaves an option unset.
+ * @typedef {object} CredentialOptions
+ * @property {string} [tenantId] The app registration's directory (tenant): a GUID or a verified domain.
+ * @property {string} [clientId] The app registration's Application (client) ID.
+ * @property {string} [authorityHost] The cloud's login host (default `https://login.microsoftonline.com`).
+ * @property {string} [managedIdentityClientId] A user-assigned managed identity by client id (at most one of the three; none: system-assigned).
+ * @property {string} [managedIdentityObjectId] A user-assigned managed identity by object (principal) id.
+ * @property {string} [managedIdentityResourceId] A user-assigned managed identity by ARM resource id.
+ * @property {string} [managedIdentitySource] Use this managed-identity source (`imds`, `app_service`, `service_fabric`, `azure_arc`, `cloud_shell`, `azure_ml`) instead of detecting it.
+ * @property {string} [tokenExchangeAudience] The managed-identity token's audience (default `api://AzureADTokenExchange`, or the cloud's).
+ * @property {number} [connectTimeoutMs] Time to establish a connection, in milliseconds (default 5000).
+ * @property {number} [connectTimeout] The same in seconds.
+ * @property {number} [requestTimeoutMs] Time for one HTTP request, in milliseconds (default 30000).
+ * @property {number} [requestTimeout] The same in seconds.
+ * @property {number} [deadlineMs] Time for one token request, retries included, in milliseconds (default 120000, or `CERTLESS_REQUEST_DEADLINE` seconds).
+ * @property {number} [deadline] The same in seconds.
+ * @property {string} [caFile] A PEM file of extra CA certificates to trust for Entra.
+ * @property {string} [configJson] Start from this Microsoft.Identity.Web configuration (`appsettings.json` or its `AzureAd` section) as JSON.
+ * @property {string} [configFile] Start from this Microsoft.Identity.Web configuration file.
+ * @property {boolean} [fromEnv] Start from the environment variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ...).
+ * @property {Record<string, string>} [environment] Read these variables instead of the process's environment (managed-identity detection, `fromEnv`).
  */
 /**
  * The part of `AbortSignal` certless uses (@azure/abort-controller's `AbortSignalLike`).

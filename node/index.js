@@ -63,8 +63,34 @@ const ErrorCode = Object.freeze({
 
 /**
  * @typedef {import('./native').AccessToken} AccessToken
- * @typedef {import('./native').CredentialOptions} CredentialOptions
  * @typedef {import('./native').ErrorInfo} ErrorInfo
+ */
+
+/**
+ * Options of `new Credential(options)`: certless's options (README "Options by name"), checked
+ * by its core with the same rules and error text in every language. A misspelt name is a
+ * {@link ConfigurationError} (code 102) naming the option meant; a duration must be more than 0
+ * and at most one hour. `undefined` or `null` leaves an option unset.
+ * @typedef {object} CredentialOptions
+ * @property {string} [tenantId] The app registration's directory (tenant): a GUID or a verified domain.
+ * @property {string} [clientId] The app registration's Application (client) ID.
+ * @property {string} [authorityHost] The cloud's login host (default `https://login.microsoftonline.com`).
+ * @property {string} [managedIdentityClientId] A user-assigned managed identity by client id (at most one of the three; none: system-assigned).
+ * @property {string} [managedIdentityObjectId] A user-assigned managed identity by object (principal) id.
+ * @property {string} [managedIdentityResourceId] A user-assigned managed identity by ARM resource id.
+ * @property {string} [managedIdentitySource] Use this managed-identity source (`imds`, `app_service`, `service_fabric`, `azure_arc`, `cloud_shell`, `azure_ml`) instead of detecting it.
+ * @property {string} [tokenExchangeAudience] The managed-identity token's audience (default `api://AzureADTokenExchange`, or the cloud's).
+ * @property {number} [connectTimeoutMs] Time to establish a connection, in milliseconds (default 5000).
+ * @property {number} [connectTimeout] The same in seconds.
+ * @property {number} [requestTimeoutMs] Time for one HTTP request, in milliseconds (default 30000).
+ * @property {number} [requestTimeout] The same in seconds.
+ * @property {number} [deadlineMs] Time for one token request, retries included, in milliseconds (default 120000, or `CERTLESS_REQUEST_DEADLINE` seconds).
+ * @property {number} [deadline] The same in seconds.
+ * @property {string} [caFile] A PEM file of extra CA certificates to trust for Entra.
+ * @property {string} [configJson] Start from this Microsoft.Identity.Web configuration (`appsettings.json` or its `AzureAd` section) as JSON.
+ * @property {string} [configFile] Start from this Microsoft.Identity.Web configuration file.
+ * @property {boolean} [fromEnv] Start from the environment variables (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ...).
+ * @property {Record<string, string>} [environment] Read these variables instead of the process's environment (managed-identity detection, `fromEnv`).
  */
 
 /**
@@ -255,17 +281,21 @@ const SOURCE_KINDS = native.sourceKinds();
 
 /**
  * The cache-hit fast path: the addon hands over the token string and four numbers, and the
- * object is built here (N-API property sets cost microseconds, a JS literal nanoseconds).
+ * object is built here (N-API property sets cost microseconds, a JS literal nanoseconds). Core
+ * decides whether the request may be answered from the cache (not with `claims`) and from which
+ * tenant's.
  * @param {import('./native').NativeCredential} credential
  * @param {string | string[]} scopes
+ * @param {string} [claims]
+ * @param {string} [tenantId]
  * @returns {AccessToken | ErrorInfo | null}
  */
-function cached(credential, scopes) {
-  const hit = credential.cachedTokenInto(scopes, hitInfo);
+function cached(credential, scopes, claims, tenantId) {
+  const hit = credential.cachedTokenInto(scopes, hitInfo, claims, tenantId);
   if (typeof hit !== 'string') return hit;
   const source = SOURCE_KINDS[hitInfo[2]];
   const type = hitInfo[3];
-  if (source === undefined || type < 0) return credential.cachedToken(scopes);
+  if (source === undefined || type < 0) return credential.cachedToken(scopes, claims, tenantId);
   const tokenType = type === 0 ? 'Bearer' : 'pop';
   const refresh = hitInfo[1];
   return refresh === refresh
@@ -291,38 +321,16 @@ function unwrap(built) {
   throw toError(/** @type {ErrorInfo} */ (built));
 }
 
-const OPTION_NAMES = new Set([
-  'tenantId', 'clientId', 'authorityHost', 'managedIdentityClientId', 'managedIdentityObjectId',
-  'managedIdentityResourceId', 'managedIdentitySource', 'tokenExchangeAudience', 'connectTimeoutMs',
-  'requestTimeoutMs', 'caFile',
-]);
-const TIMEOUT_NAMES = new Set(['connectTimeoutMs', 'requestTimeoutMs']);
-
 /**
+ * The options object; each of its properties is checked by core, by name.
  * @param {unknown} options
- * @returns {CredentialOptions}
+ * @returns {Record<string, unknown>}
  */
 function checkOptions(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgument(`the Credential options must be an object, not ${describe(options)}`);
   }
-  /** @type {Record<string, string | number>} */
-  const checked = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (!OPTION_NAMES.has(key)) {
-      throw invalidArgument(`unknown Credential option '${key}' (known: ${[...OPTION_NAMES].join(', ')})`);
-    }
-    if (value === undefined || value === null) continue;
-    if (TIMEOUT_NAMES.has(key)) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 600000) {
-        throw invalidArgument(`${key} must be a whole number of milliseconds from 1 to 600000`);
-      }
-      checked[key] = value;
-    } else {
-      checked[key] = checkString(value, key);
-    }
-  }
-  return checked;
+  return /** @type {Record<string, unknown>} */ (options);
 }
 
 /**
@@ -419,10 +427,8 @@ class Credential {
       const tenantId = optionalString(options.tenantId, 'options.tenantId') || undefined;
       const signal = checkSignal(options.abortSignal);
       if (signal && signal.aborted) return Promise.reject(abortError(signal));
-      if (claims === undefined && tenantId === undefined) {
-        const hit = cached(this.#native, list);
-        if (hit !== null) return 'code' in hit ? Promise.reject(toError(hit)) : Promise.resolve(hit);
-      }
+      const hit = cached(this.#native, list, claims, tenantId);
+      if (hit !== null) return 'code' in hit ? Promise.reject(toError(hit)) : Promise.resolve(hit);
       if (!signal) return this.#native.getToken(list, claims, tenantId, undefined).then(settle);
       return abortable(this.#native, list, claims, tenantId, signal);
     } catch (e) {
@@ -474,6 +480,8 @@ async function diagnose(config, settings = {}) {
   checkString(scope, 'the scope');
   /** @type {import('./native').DiagnoseTarget} */
   let target = {};
+  /** @type {Record<string, unknown> | undefined} */
+  let options;
   if (config instanceof URL) {
     if (config.protocol !== 'file:') throw invalidArgument('a configuration URL must be a file: URL');
     target = { configFile: fileURLToPath(config) };
@@ -481,7 +489,7 @@ async function diagnose(config, settings = {}) {
     target = { configFile: checkString(config, 'the configuration path') };
   } else if (config !== undefined && config !== null && typeof config === 'object' && !Array.isArray(config)) {
     if ('options' in config) {
-      target = { options: checkOptions(/** @type {any} */ (config).options) };
+      options = checkOptions(/** @type {any} */ (config).options);
     } else {
       let json;
       try {
@@ -494,7 +502,9 @@ async function diagnose(config, settings = {}) {
   } else if (config !== undefined && config !== null) {
     throw invalidArgument(`diagnose takes a file path, a configuration object or { options }, not ${describe(config)}`);
   }
-  return JSON.parse(await native.diagnose(target, scope));
+  const report = native.diagnose(target, scope, options);
+  if (typeof report === 'object' && 'code' in report) throw toError(report);
+  return JSON.parse(await report);
 }
 
 /** The certless version of the addon. */

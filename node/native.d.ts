@@ -3,8 +3,11 @@
 
 /** Gets Entra access tokens for one app registration (core `Credential`). */
 export declare class NativeCredential {
-  /** From the options object of `new Credential(options)`. */
-  static fromOptions(options: CredentialOptions): NativeCredential | ErrorInfo
+  /**
+   * From the options object of `new Credential(options)`: each property is one of core's
+   * options, by name (`config.rs`).
+   */
+  static fromOptions(options: Record<string, unknown>): NativeCredential | ErrorInfo
   /** From a Microsoft.Identity.Web configuration: a whole `appsettings.json` or its `AzureAd` section. */
   static fromConfigJson(json: string): NativeCredential | ErrorInfo
   /** From a Microsoft.Identity.Web configuration file. */
@@ -16,10 +19,11 @@ export declare class NativeCredential {
   /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). */
   get sources(): Array<string>
   /**
-   * The cached token for the configured tenant, `null` when there is none; never waits on the
-   * network. An invalid scope comes back as an `ErrorInfo`.
+   * The cached token for a request (its `claims` and `tenantId`, as for `getToken`), `null`
+   * when there is none or the request must bypass the cache (core decides); never waits on
+   * the network. An invalid scope or tenant comes back as an `ErrorInfo`.
    */
-  cachedToken(scopes: string | Array<string>): AccessToken | ErrorInfo | null
+  cachedToken(scopes: string | Array<string>, claims?: string | undefined | null, tenantId?: string | undefined | null): AccessToken | ErrorInfo | null
   /**
    * The cache-hit fast path: `cachedToken` without building an object here. Returns the token
    * and writes into `out`: [0] expiry (ms), [1] refresh time (ms) or NaN, [2] the index of the
@@ -27,7 +31,7 @@ export declare class NativeCredential {
    * then uses `cachedToken`). Setting five properties through N-API costs microseconds; the JS
    * layer builds the object in nanoseconds.
    */
-  cachedTokenInto(scopes: string | Array<string>, out: Float64Array): string | ErrorInfo | null
+  cachedTokenInto(scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string): string | ErrorInfo | null
   /**
    * Starts a token request on certless's runtime. The promise always resolves: with the token,
    * or with an `ErrorInfo` (code 500 after `request.cancel()`).
@@ -62,43 +66,20 @@ export interface AccessToken {
   source: string
 }
 
-/** Options of `new Credential(options)`. Omitted values are reported by core with the fix. */
-export interface CredentialOptions {
-  /** The app registration's directory (tenant): a GUID or a verified domain. */
-  tenantId?: string
-  /** The app registration's Application (client) ID. */
-  clientId?: string
-  /** The cloud's login host (default `https://login.microsoftonline.com`). */
-  authorityHost?: string
-  /** A user-assigned managed identity by client id (at most one of the three; none means system-assigned). */
-  managedIdentityClientId?: string
-  /** A user-assigned managed identity by object (principal) id. */
-  managedIdentityObjectId?: string
-  /** A user-assigned managed identity by ARM resource id. */
-  managedIdentityResourceId?: string
-  /** Force `imds` or `app_service` instead of detecting the source from the environment. */
-  managedIdentitySource?: string
-  /** The managed-identity token's audience (default `api://AzureADTokenExchange`, or the cloud's). */
-  tokenExchangeAudience?: string
-  /** Time to establish a connection, in milliseconds (default 5000). */
-  connectTimeoutMs?: number
-  /** Time for one whole request, in milliseconds (default 30000). */
-  requestTimeoutMs?: number
-  /** A PEM file of extra CA certificates to trust for Entra. */
-  caFile?: string
-}
-
-/** Resolves to the JSON report; never rejects for a failing flow (the failure is the report). */
-export declare function diagnose(target: DiagnoseTarget, scope: string): Promise<string>
+/**
+ * Resolves to the JSON report; never rejects for a failing flow (the failure is the report).
+ * Options core refuses (an unknown name, a value out of range, two managed identities) are the
+ * caller's mistake, not a diagnosis: they come back at once as an `ErrorInfo`.
+ */
+export declare function diagnose(target: DiagnoseTarget, scope: string, options?: Record<string, unknown>): Promise<string> | ErrorInfo
 
 /**
- * What to diagnose: exactly one of a configuration file, a configuration JSON, credential
- * options, or (none of them) the environment.
+ * What to diagnose: at most one of a configuration file and a configuration JSON; with
+ * neither, the options (`diagnose`'s last argument) or else the environment.
  */
 export interface DiagnoseTarget {
   configFile?: string
   configJson?: string
-  options?: CredentialOptions
 }
 
 /** A certless error, field for field (core `Error`); never contains a token. */

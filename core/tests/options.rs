@@ -2,7 +2,7 @@
 
 mod common;
 
-use certless::{CredentialOptions, ErrorCode, OptionValue};
+use certless::{CredentialOptions, ErrorCode, OPTIONS, OptionValue};
 use certless_emulator::MiSourceKind;
 use common::*;
 
@@ -61,4 +61,21 @@ async fn a_configuration_base_takes_overrides_and_the_environment() {
         .get_token(&[SHAREPOINT])
         .await
         .unwrap();
+}
+
+/// A new option is added once, in core's table; the README's table is how users of every host
+/// learn its name.
+#[test]
+fn the_readme_lists_every_option() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let start = readme.find("Options by name").expect("the options section");
+    let end = start + readme[start..].find("The typed builder").expect("its end");
+    for option in OPTIONS {
+        assert!(
+            readme[start..end].contains(&format!("`{}`", option.name)),
+            "README.md's options table lacks `{}`",
+            option.name
+        );
+    }
 }

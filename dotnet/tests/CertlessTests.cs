@@ -26,6 +26,10 @@ internal static class CertlessTests
         Run("happy path, blocking", HappyPathBlocking);
         Run("happy path, async, continuation on the thread pool", HappyPathAsync);
         Run("configuration errors map to CertlessException", ConfigurationErrors);
+        Run("FromOptions: properties and names reach the native library, which gets a token", FromOptions);
+        Run("FromOptions: unknown names, wrong kinds and out-of-range values get the native errors", OptionErrors);
+        Run("FromOptions: the deadline ends a request that waits on IMDS", OptionsDeadline);
+        Run("CertlessOptions has a property for every option", EveryOptionHasAProperty);
         Run("AADSTS error maps to CertlessException with its fields", AadstsError);
         Run("AADSTS error through GetTokenAsync", AadstsErrorAsync);
         Run("credential chain error carries its causes", ChainError);
@@ -221,6 +225,107 @@ internal static class CertlessTests
             e = Throws<CertlessException>(() => t.Wait(), "two resources, async");
             Check(e != null && e.Code == 106, "two resources fault the task with code 106");
             Throws<ArgumentNullException>(() => credential.GetToken(new string[] { null }), "null scope");
+        }
+    }
+
+    // Options in the .NET idiom (properties, TimeSpan) and by name, with the emulator's environment given through
+    // the options rather than the process's.
+    private static CertlessOptions EmulatorOptions()
+    {
+        return new CertlessOptions
+        {
+            TenantId = Env("AZURE_TENANT_ID"),
+            ClientId = Env("AZURE_CLIENT_ID"),
+            AuthorityHost = Env("AZURE_AUTHORITY_HOST"),
+            ManagedIdentityClientId = Env("CERTLESS_MANAGED_IDENTITY_CLIENT_ID"),
+            CaFile = Env("CERTLESS_CA_FILE"),
+            RequestTimeout = TimeSpan.FromSeconds(20),
+        }.SetEnvironmentVariable("AZURE_POD_IDENTITY_AUTHORITY_HOST", Env("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
+    }
+
+    private static void FromOptions()
+    {
+        Reset();
+        CertlessOptions options = EmulatorOptions().Set("connect_timeout_ms", 4000).Set("Deadline", "90");
+        Check(options.TenantId == Env("AZURE_TENANT_ID"), "a property reads back");
+        Check(options.RequestTimeout == TimeSpan.FromSeconds(20), "a duration reads back as a TimeSpan");
+        Check(options.Deadline == null && !options.FromEnvironment, "what was not set through a property reads as unset");
+        using (var credential = CertlessCredential.FromOptions(options))
+        {
+            Check(credential.TenantId == Env("AZURE_TENANT_ID") && credential.ClientId == Env("AZURE_CLIENT_ID"), "ids");
+            CertlessToken token = credential.GetToken(SharePoint);
+            Check(IsJwt(token.Token), "a token from options");
+            Check(Counter("imds") == 1, "IMDS found through the options' environment");
+        }
+        // Starting from the environment, overridden by an option: the options are only read.
+        options = new CertlessOptions { FromEnvironment = true, ClientId = UnknownApp };
+        using (var credential = CertlessCredential.FromOptions(options))
+        {
+            Check(credential.ClientId == UnknownApp && credential.TenantId == Env("AZURE_TENANT_ID"), "the option overrides the environment");
+        }
+        options.ClientId = null;
+        using (var credential = CertlessCredential.FromOptions(options))
+        {
+            Check(credential.ClientId == Env("AZURE_CLIENT_ID"), "a property set to null is unset");
+        }
+        Throws<ArgumentNullException>(() => CertlessCredential.FromOptions(null), "null options");
+        Throws<ArgumentNullException>(() => new CertlessOptions().Set(null, "x"), "null name");
+        Throws<ArgumentNullException>(() => new CertlessOptions().SetEnvironmentVariable("A", null), "null variable value");
+    }
+
+    private static void OptionErrors()
+    {
+        CertlessException e = Throws<CertlessException>(
+            () => CertlessCredential.FromOptions(EmulatorOptions().Set("TennantId", "x")), "unknown option");
+        Check(e != null && e.Code == 102 && e.Leg == "config", "an unknown option is code 102");
+        Check(e != null && e.Remedy == "Did you mean 'TenantId'?", "did you mean, in .NET's spelling: " + (e == null ? "" : e.Remedy));
+        e = Throws<CertlessException>(() => CertlessCredential.FromOptions(EmulatorOptions().Set("Deadline", true)), "wrong kind");
+        Check(e != null && e.Code == 100 && e.Detail == "Deadline takes a number, not the flag true", "wrong kind: " + (e == null ? "" : e.Detail));
+        e = Throws<CertlessException>(() => CertlessCredential.FromOptions(EmulatorOptions().Set("TenantId", 42)), "number for text");
+        Check(e != null && e.Code == 100 && e.Detail == "TenantId takes text, not the number 42", "text option: " + (e == null ? "" : e.Detail));
+        var zero = EmulatorOptions();
+        zero.ConnectTimeout = TimeSpan.Zero;
+        e = Throws<CertlessException>(() => CertlessCredential.FromOptions(zero), "zero timeout");
+        Check(e != null && e.Code == 100 && e.Detail.Contains("ConnectTimeout is 0 s") && e.Remedy != null, "zero timeout: " + (e == null ? "" : e.Detail));
+        var day = EmulatorOptions();
+        day.Deadline = TimeSpan.FromDays(1);
+        e = Throws<CertlessException>(() => CertlessCredential.FromOptions(day), "a day-long deadline");
+        Check(e != null && e.Code == 100 && e.Detail.Contains("at most one hour"), "out of range");
+        e = Throws<CertlessException>(() => CertlessCredential.FromOptions(new CertlessOptions { ManagedIdentityClientId = "a", ManagedIdentityObjectId = "b" }),
+            "two managed identities");
+        Check(e != null && e.Code == 100 && e.Detail.Contains("at most one"), "two managed identities");
+    }
+
+    // A new option is added once, in the native library; it must then get a property here.
+    private static void EveryOptionHasAProperty()
+    {
+        CertlessException e = Throws<CertlessException>(
+            () => CertlessCredential.FromOptions(new CertlessOptions().Set("ZzzzZzzzzz", "x")), "an unknown name");
+        const string prefix = "The options are: ";
+        Check(e != null && e.Remedy.StartsWith(prefix, StringComparison.Ordinal), "the options are listed: " + (e == null ? "" : e.Remedy));
+        if (e == null || !e.Remedy.StartsWith(prefix, StringComparison.Ordinal)) return;
+        string[] listed = e.Remedy.Substring(prefix.Length).TrimEnd('.').Split(new[] { ", " }, StringSplitOptions.None);
+        Check(listed.Contains("Deadline"), "Deadline is listed");
+        foreach (string name in listed)
+        {
+            string property = name == "FromEnv" ? "FromEnvironment" : name;
+            Check(typeof(CertlessOptions).GetProperty(property) != null, "CertlessOptions has a property for " + name);
+        }
+    }
+
+    private static void OptionsDeadline()
+    {
+        Reset();
+        CertlessOptions options = EmulatorOptions();
+        options.Deadline = TimeSpan.FromSeconds(1);
+        using (var credential = CertlessCredential.FromOptions(options))
+        {
+            // IMDS answers only after 20 s: the 1 s deadline ends the request first.
+            Emulator("POST", "/_emulator/faults", "{\"endpoint\":\"imds\",\"delay_ms\":20000,\"remaining\":1}");
+            CertlessException e = Throws<CertlessException>(() => credential.GetToken(Graph), "a request past its deadline");
+            Check(e != null && e.Code == 201 && e.Leg == "managed_identity", "a managed-identity timeout");
+            Check(e != null && e.Detail.Contains("no token within the 1 s deadline"), "names the deadline: " + (e == null ? "" : e.Detail));
+            Emulator("DELETE", "/_emulator/faults", "");
         }
     }
 

@@ -14,9 +14,9 @@ use crate::token::certless_token;
 /// Gets Entra access tokens for one app registration, from a managed identity through a
 /// federated identity credential, and caches them.
 ///
-/// Create one with `certless_credential_from_config_json`, `_from_config_file` or `_from_env`,
-/// share it for the life of the process (one per app registration), and release it with
-/// `certless_credential_free`.
+/// Create one with `certless_credential_from_config_json`, `_from_config_file`, `_from_env` or
+/// `_from_options`, share it for the life of the process (one per app registration), and release
+/// it with `certless_credential_free`.
 ///
 /// Thread-safety: every function taking a `const certless_credential *` may be called from any
 /// number of threads at once. `certless_credential_free` must not run concurrently with another
@@ -29,7 +29,7 @@ pub struct certless_credential {
 }
 
 impl certless_credential {
-    fn new(credential: Credential) -> Self {
+    pub(crate) fn new(credential: Credential) -> Self {
         certless_credential {
             tenant_id: c_string(credential.tenant_id()),
             client_id: c_string(credential.client_id()),

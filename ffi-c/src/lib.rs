@@ -24,6 +24,7 @@ mod credential;
 mod diagnose;
 mod error;
 mod log;
+mod options;
 mod runtime;
 mod token;
 
@@ -33,6 +34,7 @@ pub use credential::*;
 pub use diagnose::*;
 pub use error::*;
 pub use log::*;
+pub use options::*;
 pub use runtime::*;
 pub use token::*;
 

@@ -1,88 +1,91 @@
-//! The options constructor: a JS object mapped onto core's `CredentialBuilder`. Validation of the
-//! values (GUIDs, hosts, audiences) is core's; this file only maps names.
+//! The options object of `new Credential(options)`, handed to core's `CredentialOptions` by name
+//! (core's `config/options.rs`): names (`tenantId`, `connectTimeoutMs`, ...), values and
+//! combinations are checked there, so an option added to core is an option here with core's rules
+//! and error text. This file only converts JS values: a string is text, a number a number, a
+//! boolean a flag, `undefined` and `null` leave the option unset, and `environment`, an object of
+//! strings, replaces the process's environment.
 
-use std::time::Duration;
+use certless::{CredentialOptions, Error, ErrorCode, OptionValue};
+use napi::bindgen_prelude::{Object, Unknown};
+use napi::{JsValue, ValueType};
 
-use certless::{
-    CredentialBuilder, Error, ErrorCode, ManagedIdentityId, ManagedIdentitySource, Timeouts,
-};
-use napi_derive::napi;
-
-/// Options of `new Credential(options)`. Omitted values are reported by core with the fix.
-#[napi(object)]
-pub struct CredentialOptions {
-    /// The app registration's directory (tenant): a GUID or a verified domain.
-    pub tenant_id: Option<String>,
-    /// The app registration's Application (client) ID.
-    pub client_id: Option<String>,
-    /// The cloud's login host (default `https://login.microsoftonline.com`).
-    pub authority_host: Option<String>,
-    /// A user-assigned managed identity by client id (at most one of the three; none means system-assigned).
-    pub managed_identity_client_id: Option<String>,
-    /// A user-assigned managed identity by object (principal) id.
-    pub managed_identity_object_id: Option<String>,
-    /// A user-assigned managed identity by ARM resource id.
-    pub managed_identity_resource_id: Option<String>,
-    /// Force `imds` or `app_service` instead of detecting the source from the environment.
-    pub managed_identity_source: Option<String>,
-    /// The managed-identity token's audience (default `api://AzureADTokenExchange`, or the cloud's).
-    pub token_exchange_audience: Option<String>,
-    /// Time to establish a connection, in milliseconds (default 5000).
-    pub connect_timeout_ms: Option<u32>,
-    /// Time for one whole request, in milliseconds (default 30000).
-    pub request_timeout_ms: Option<u32>,
-    /// A PEM file of extra CA certificates to trust for Entra.
-    pub ca_file: Option<String>,
+/// Core's options from a JS object. `Err` is a JS-level failure (a throwing getter); `Ok(Err)` is
+/// what core refused.
+pub(crate) fn credential_options(
+    object: &Object<'_>,
+) -> napi::Result<certless::Result<CredentialOptions>> {
+    let mut options = CredentialOptions::new();
+    for name in Object::keys(object)? {
+        let Some(value) = object.get::<Unknown>(&name)? else {
+            continue;
+        };
+        let set = match value.get_type()? {
+            ValueType::Undefined | ValueType::Null => continue,
+            _ if name == "environment" => environment(&mut options, &value)?,
+            kind => {
+                let value = option_value(&value, kind)?;
+                options.set(&name, value)
+            }
+        };
+        if let Err(e) = set {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(options))
 }
 
-impl CredentialOptions {
-    pub(crate) fn into_builder(self) -> certless::Result<CredentialBuilder> {
-        let mut builder = CredentialBuilder::new();
-        if let Some(v) = self.tenant_id {
-            builder = builder.tenant_id(v);
+fn option_value(value: &Unknown<'_>, kind: ValueType) -> napi::Result<OptionValue> {
+    Ok(match kind {
+        ValueType::String => {
+            // SAFETY: `get_type` reported a string, the type this cast converts from.
+            OptionValue::Text(unsafe { value.cast::<String>() }?)
         }
-        if let Some(v) = self.client_id {
-            builder = builder.client_id(v);
+        ValueType::Number => {
+            // SAFETY: `get_type` reported a number.
+            OptionValue::Number(unsafe { value.cast::<f64>() }?)
         }
-        if let Some(v) = self.authority_host {
-            builder = builder.authority_host(v);
+        ValueType::Boolean => {
+            // SAFETY: `get_type` reported a boolean.
+            OptionValue::Flag(unsafe { value.cast::<bool>() }?)
         }
-        let selectors = [
-            self.managed_identity_client_id
-                .map(ManagedIdentityId::ClientId),
-            self.managed_identity_object_id
-                .map(ManagedIdentityId::ObjectId),
-            self.managed_identity_resource_id
-                .map(ManagedIdentityId::ResourceId),
-        ];
-        let mut ids = selectors.into_iter().flatten();
-        let id = ids.next().unwrap_or(ManagedIdentityId::SystemAssigned);
-        if ids.next().is_some() {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                "give at most one of managedIdentityClientId, managedIdentityObjectId and managedIdentityResourceId",
-            ));
-        }
-        builder = builder.managed_identity(id);
-        if let Some(v) = self.managed_identity_source {
-            builder = builder.managed_identity_source(ManagedIdentitySource::parse(&v)?);
-        }
-        if let Some(v) = self.token_exchange_audience {
-            builder = builder.token_exchange_audience(v);
-        }
-        if self.connect_timeout_ms.is_some() || self.request_timeout_ms.is_some() {
-            let defaults = Timeouts::default();
-            let ms = |v: Option<u32>, default: Duration| {
-                v.map_or(default, |ms| Duration::from_millis(ms.into()))
-            };
-            builder = builder.timeouts(Timeouts {
-                connect: ms(self.connect_timeout_ms, defaults.connect),
-                request: ms(self.request_timeout_ms, defaults.request),
-            });
-        }
-        if let Some(v) = self.ca_file {
-            builder = builder.ca_file(v);
-        }
-        Ok(builder)
+        ValueType::Object if value.is_array()? => OptionValue::Other("an array".to_string()),
+        ValueType::Object => OptionValue::Other("an object".to_string()),
+        ValueType::Function => OptionValue::Other("a function".to_string()),
+        ValueType::Symbol => OptionValue::Other("a symbol".to_string()),
+        _ => OptionValue::Other("a bigint".to_string()),
+    })
+}
+
+/// `environment: { NAME: 'value' }`: these variables, and none of the process's, are what the
+/// credential reads.
+fn environment(
+    options: &mut CredentialOptions,
+    value: &Unknown<'_>,
+) -> napi::Result<certless::Result<()>> {
+    let not_strings = || {
+        Error::new(
+            ErrorCode::InvalidArgument,
+            "environment takes an object of strings (like process.env), or undefined for the \
+             process's environment",
+        )
+    };
+    if value.get_type()? != ValueType::Object || value.is_array()? {
+        return Ok(Err(not_strings()));
     }
+    // SAFETY: `get_type` reported an object.
+    let object = unsafe { value.cast::<Object>() }?;
+    options.isolate_environment();
+    for name in Object::keys(&object)? {
+        match object.get::<Unknown>(&name)? {
+            Some(v) if v.get_type()? == ValueType::String => {
+                // SAFETY: `get_type` reported a string.
+                let v = unsafe { v.cast::<String>() }?;
+                if let Err(e) = options.set_environment_variable(&name, &v) {
+                    return Ok(Err(e));
+                }
+            }
+            _ => return Ok(Err(not_strings())),
+        }
+    }
+    Ok(Ok(()))
 }

@@ -10,7 +10,7 @@ use napi::{Env, JsDeferred};
 use napi::{ValueType, sys};
 use napi_derive::napi;
 
-use crate::config::CredentialOptions;
+use crate::config::credential_options;
 use crate::error::ErrorInfo;
 use crate::runtime::TokenRequest;
 
@@ -147,10 +147,13 @@ pub struct NativeCredential {
 
 #[napi]
 impl NativeCredential {
-    /// From the options object of `new Credential(options)`.
-    #[napi(catch_unwind)]
-    pub fn from_options(options: CredentialOptions) -> Either<NativeCredential, ErrorInfo> {
-        built(options.into_builder().and_then(|builder| builder.build()))
+    /// From the options object of `new Credential(options)`: each property is one of core's
+    /// options, by name (`config.rs`).
+    #[napi(catch_unwind, ts_args_type = "options: Record<string, unknown>")]
+    pub fn from_options(options: Object<'_>) -> napi::Result<Either<NativeCredential, ErrorInfo>> {
+        Ok(built(
+            credential_options(&options)?.and_then(|options| options.build()),
+        ))
     }
 
     /// From a Microsoft.Identity.Web configuration: a whole `appsettings.json` or its `AzureAd` section.
@@ -191,14 +194,17 @@ impl NativeCredential {
             .collect()
     }
 
-    /// The cached token for the configured tenant, `null` when there is none; never waits on the
-    /// network. An invalid scope comes back as an `ErrorInfo`.
+    /// The cached token for a request (its `claims` and `tenantId`, as for `getToken`), `null`
+    /// when there is none or the request must bypass the cache (core decides); never waits on
+    /// the network. An invalid scope or tenant comes back as an `ErrorInfo`.
     #[napi(catch_unwind)]
     pub fn cached_token(
         &self,
         scopes: Either<String, Vec<String>>,
+        claims: Option<String>,
+        tenant_id: Option<String>,
     ) -> Option<Either<AccessToken, ErrorInfo>> {
-        match self.lookup(&scopes) {
+        match self.lookup(&scopes, claims, tenant_id) {
             Ok(hit) => hit.map(|token| Either::A(token.into())),
             Err(error) => Some(Either::B(error.into())),
         }
@@ -211,13 +217,15 @@ impl NativeCredential {
     /// layer builds the object in nanoseconds.
     #[napi(
         catch_unwind,
-        ts_args_type = "scopes: string | Array<string>, out: Float64Array",
+        ts_args_type = "scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string",
         ts_return_type = "string | ErrorInfo | null"
     )]
     pub fn cached_token_into(
         &self,
         scopes: Either<String, Vec<String>>,
         mut out: Float64ArraySlice,
+        claims: Option<String>,
+        tenant_id: Option<String>,
     ) -> Option<Either<TokenString, ErrorInfo>> {
         // SAFETY: this runs on the JS thread during the call; nothing else can touch the buffer.
         let out = unsafe { out.as_mut() };
@@ -230,7 +238,7 @@ impl NativeCredential {
                 .into(),
             ));
         };
-        match self.lookup(&scopes) {
+        match self.lookup(&scopes, claims, tenant_id) {
             Ok(Some(token)) => {
                 slots[0] = seconds_to_ms(token.expires_on);
                 slots[1] = token.refresh_on.map_or(f64::NAN, seconds_to_ms);
@@ -286,13 +294,22 @@ impl NativeCredential {
 }
 
 impl NativeCredential {
+    /// Core's cache-or-fetch decision: `None` when nothing is cached or the request must bypass
+    /// the cache (claims), another tenant's cache when `tenant_id` names one.
     fn lookup(
         &self,
         scopes: &Either<String, Vec<String>>,
+        claims: Option<String>,
+        tenant_id: Option<String>,
     ) -> certless::Result<Option<certless::AccessToken>> {
+        let options = TokenRequestOptions {
+            claims,
+            tenant_id,
+            ..TokenRequestOptions::default()
+        };
         match scopes {
-            Either::A(one) => self.inner.cached_token(&[one]),
-            Either::B(many) => self.inner.cached_token(many),
+            Either::A(one) => self.inner.cached_token_with(&[one], &options),
+            Either::B(many) => self.inner.cached_token_with(many, &options),
         }
     }
 }

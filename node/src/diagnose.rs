@@ -1,20 +1,20 @@
 //! `diagnose`: core's leg-by-leg diagnosis (`certless::diagnose`), handed to JS as the JSON
 //! report. It runs on a libuv pool thread (it is not a hot path), never on the event loop.
 
-use certless::CredentialBuilder;
-use napi::bindgen_prelude::AsyncTask;
+use certless::{CredentialBuilder, ErrorCode};
+use napi::bindgen_prelude::{AsyncTask, Either, Object};
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::config::CredentialOptions;
+use crate::config::credential_options;
+use crate::error::ErrorInfo;
 
-/// What to diagnose: exactly one of a configuration file, a configuration JSON, credential
-/// options, or (none of them) the environment.
+/// What to diagnose: at most one of a configuration file and a configuration JSON; with
+/// neither, the options (`diagnose`'s last argument) or else the environment.
 #[napi(object)]
 pub struct DiagnoseTarget {
     pub config_file: Option<String>,
     pub config_json: Option<String>,
-    pub options: Option<CredentialOptions>,
 }
 
 pub struct Diagnosis {
@@ -45,20 +45,38 @@ impl Task for Diagnosis {
 }
 
 /// Resolves to the JSON report; never rejects for a failing flow (the failure is the report).
-#[napi(catch_unwind, ts_return_type = "Promise<string>")]
-pub fn diagnose(target: DiagnoseTarget, scope: String) -> AsyncTask<Diagnosis> {
-    let builder = match (target.config_file, target.config_json, target.options) {
+/// Options core refuses (an unknown name, a value out of range, two managed identities) are the
+/// caller's mistake, not a diagnosis: they come back at once as an `ErrorInfo`.
+#[napi(
+    catch_unwind,
+    ts_args_type = "target: DiagnoseTarget, scope: string, options?: Record<string, unknown>",
+    ts_return_type = "Promise<string> | ErrorInfo"
+)]
+pub fn diagnose(
+    target: DiagnoseTarget,
+    scope: String,
+    options: Option<Object<'_>>,
+) -> napi::Result<Either<AsyncTask<Diagnosis>, ErrorInfo>> {
+    let builder = match (target.config_file, target.config_json, options) {
         (Some(path), None, None) => CredentialBuilder::from_config_file(path),
         (None, Some(json), None) => CredentialBuilder::from_config_json(&json),
-        (None, None, Some(options)) => options.into_builder(),
+        (None, None, Some(options)) => match credential_options(&options)? {
+            Err(e) => return Ok(Either::B(e.into())),
+            Ok(options) => match options.builder() {
+                Err(e) if e.code() == ErrorCode::InvalidArgument => {
+                    return Ok(Either::B(e.into()));
+                }
+                built => built,
+            },
+        },
         (None, None, None) => CredentialBuilder::from_env(),
         _ => Err(certless::Error::new(
-            certless::ErrorCode::InvalidArgument,
+            ErrorCode::InvalidArgument,
             "diagnose takes one of a configuration file, a configuration object, or options",
         )),
     };
-    AsyncTask::new(Diagnosis {
+    Ok(Either::A(AsyncTask::new(Diagnosis {
         builder: Some(builder),
         scope,
-    })
+    })))
 }

@@ -12,7 +12,6 @@ mod diagnose;
 mod error;
 mod runtime;
 
-pub use config::CredentialOptions;
 pub use credential::{AccessToken, NativeCredential, TokenString, source_kinds};
 pub use diagnose::{DiagnoseTarget, Diagnosis, diagnose};
 pub use error::ErrorInfo;

@@ -1,25 +1,19 @@
 //! `certless::Credential` for Python: `SyncCredential` and `AsyncCredential`, the native bases of
 //! `certless.Credential` and `certless.aio.Credential`.
 //!
-//! A cache hit is answered by `Credential::cached_token` with the GIL held and without entering any
-//! runtime; a miss waits on core's runtime with the GIL released (sync) or bridges to the caller's
-//! event loop (async, `runtime.rs`).
+//! A cache hit is answered by `Credential::cached_token_with` (core decides whether the request may
+//! use the cache, and which tenant's) with the GIL held and without entering any runtime; a miss
+//! waits on core's runtime with the GIL released (sync) or bridges to the caller's event loop
+//! (async, `runtime.rs`).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use certless::env::MapEnv;
-use certless::{
-    AccessToken, Credential, CredentialBuilder, ManagedIdentityId, ManagedIdentitySource, Timeouts,
-    TokenRequestOptions,
-};
+use certless::{AccessToken, Credential, TokenRequestOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::error::{invalid_argument, to_pyerr};
-use crate::{exit, glue, runtime, scope};
+use crate::error::to_pyerr;
+use crate::{exit, glue, options, runtime, scope};
 
 /// Which azure-core type a token is handed out as.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -134,13 +128,13 @@ impl Shared {
         shape: Shape,
     ) -> PyResult<Py<PyAny>> {
         let token = scope::with_scopes(scopes, |scopes| {
-            if options.claims.is_none() && options.tenant_id.is_none() {
-                if let Some(token) = self.credential.cached_token(scopes)? {
-                    return Ok(token);
-                }
+            // Core decides whether the request may be answered from the cache (not with claims)
+            // and from which tenant's.
+            if let Some(token) = self.credential.cached_token_with(scopes, &options)? {
+                return Ok(token);
             }
             let credential = &self.credential;
-            py.detach(|| wait_for_token(credential, scopes, options))
+            py.detach(|| credential.get_token_blocking(scopes, &options))
         })?
         .map_err(|e| to_pyerr(py, &e))?;
         self.token_object(py, token, shape)
@@ -162,15 +156,13 @@ impl Shared {
             return Ok(Py::new(py, runtime::Ready::new(value))?.into_any());
         }
         scope::with_scopes(scopes, |scopes| {
-            if options.claims.is_none() && options.tenant_id.is_none() {
-                if let Some(token) = self
-                    .credential
-                    .cached_token(scopes)
-                    .map_err(|e| to_pyerr(py, &e))?
-                {
-                    let value = self.token_object(py, token, shape)?;
-                    return Ok(Py::new(py, runtime::Ready::new(value))?.into_any());
-                }
+            if let Some(token) = self
+                .credential
+                .cached_token_with(scopes, &options)
+                .map_err(|e| to_pyerr(py, &e))?
+            {
+                let value = self.token_object(py, token, shape)?;
+                return Ok(Py::new(py, runtime::Ready::new(value))?.into_any());
             }
             runtime::start(
                 py,
@@ -181,30 +173,6 @@ impl Shared {
             )
         })?
     }
-}
-
-/// Waits (GIL released) for a token that was not in the cache.
-fn wait_for_token(
-    credential: &Credential,
-    scopes: &[&str],
-    options: TokenRequestOptions,
-) -> certless::Result<AccessToken> {
-    if options.tenant_id.is_none() {
-        return credential.get_token_blocking(scopes, &options);
-    }
-    // `get_token_blocking` answers from the cache of the configured tenant whatever
-    // `options.tenant_id` says; `get_token_with` (behind the callback) looks up the right tenant.
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-    let _pending =
-        credential.get_token_callback(scope::to_owned(scopes), options, move |result| {
-            let _ = sender.send(result);
-        })?;
-    receiver.recv().unwrap_or_else(|_| {
-        Err(certless::Error::new(
-            certless::ErrorCode::Internal,
-            "the certless runtime dropped a token request",
-        ))
-    })
 }
 
 fn build_token_object(py: Python<'_>, token: &AccessToken, shape: Shape) -> PyResult<Py<PyAny>> {
@@ -252,122 +220,6 @@ fn request_options(claims: Option<String>, tenant_id: Option<String>) -> TokenRe
     }
 }
 
-fn seconds(value: Option<f64>, name: &str) -> certless::Result<Option<Duration>> {
-    value
-        .map(|s| {
-            Duration::try_from_secs_f64(s).map_err(|_| {
-                invalid_argument(format!(
-                    "{name} must be a non-negative number of seconds, not {s}"
-                ))
-            })
-        })
-        .transpose()
-}
-
-/// The keyword arguments of the constructors, turned into core's builder.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn credential_builder(
-    tenant_id: Option<String>,
-    client_id: Option<String>,
-    authority_host: Option<String>,
-    managed_identity_client_id: Option<String>,
-    managed_identity_object_id: Option<String>,
-    managed_identity_resource_id: Option<String>,
-    managed_identity_source: Option<String>,
-    token_exchange_audience: Option<String>,
-    connect_timeout: Option<f64>,
-    request_timeout: Option<f64>,
-    ca_file: Option<PathBuf>,
-    environment: Option<HashMap<String, String>>,
-    config_json: Option<String>,
-    config_file: Option<PathBuf>,
-    from_env: bool,
-) -> certless::Result<CredentialBuilder> {
-    let identities: Vec<ManagedIdentityId> = [
-        managed_identity_client_id.map(ManagedIdentityId::ClientId),
-        managed_identity_object_id.map(ManagedIdentityId::ObjectId),
-        managed_identity_resource_id.map(ManagedIdentityId::ResourceId),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if identities.len() > 1 {
-        return Err(invalid_argument(
-            "pass at most one of managed_identity_client_id, managed_identity_object_id, managed_identity_resource_id",
-        ));
-    }
-    let environment = environment
-        .map(|vars| Arc::new(MapEnv::new().with_vars(vars)) as Arc<dyn certless::env::Environment>);
-    let mut builder = match (config_json, config_file, from_env) {
-        (None, None, false) => {
-            let id = identities
-                .into_iter()
-                .next()
-                .unwrap_or(ManagedIdentityId::SystemAssigned);
-            Credential::builder().managed_identity(id)
-        }
-        (base_json, base_file, base_env) => {
-            if [base_json.is_some(), base_file.is_some(), base_env]
-                .iter()
-                .filter(|b| **b)
-                .count()
-                > 1
-            {
-                return Err(invalid_argument(
-                    "pass only one of config_json, config_file and from_env",
-                ));
-            }
-            if !identities.is_empty() {
-                return Err(invalid_argument(
-                    "the managed identity comes from the configuration here: set ManagedIdentityClientId there \
-                     (or CERTLESS_MANAGED_IDENTITY_CLIENT_ID) instead of managed_identity_*",
-                ));
-            }
-            match (base_json, base_file) {
-                (Some(json), _) => CredentialBuilder::from_config_json(&json)?,
-                (None, Some(path)) => CredentialBuilder::from_config_file(path)?,
-                (None, None) => match &environment {
-                    Some(env) => CredentialBuilder::from_environment(Arc::clone(env))?,
-                    None => CredentialBuilder::from_env()?,
-                },
-            }
-        }
-    };
-    if let Some(v) = tenant_id {
-        builder = builder.tenant_id(v);
-    }
-    if let Some(v) = client_id {
-        builder = builder.client_id(v);
-    }
-    if let Some(v) = authority_host {
-        builder = builder.authority_host(v);
-    }
-    if let Some(v) = managed_identity_source {
-        builder = builder.managed_identity_source(ManagedIdentitySource::parse(&v)?);
-    }
-    if let Some(v) = token_exchange_audience {
-        builder = builder.token_exchange_audience(v);
-    }
-    let (connect, request) = (
-        seconds(connect_timeout, "connect_timeout")?,
-        seconds(request_timeout, "request_timeout")?,
-    );
-    if connect.is_some() || request.is_some() {
-        let default = Timeouts::default();
-        builder = builder.timeouts(Timeouts {
-            connect: connect.unwrap_or(default.connect),
-            request: request.unwrap_or(default.request),
-        });
-    }
-    if let Some(path) = ca_file {
-        builder = builder.ca_file(path);
-    }
-    if let Some(env) = environment {
-        builder = builder.environment(env);
-    }
-    Ok(builder)
-}
-
 /// The constructor both classes share; see `certless/_certless.pyi` for the documentation.
 macro_rules! credential_class {
     ($name:ident, $py_name:literal, $doc:literal, { $($methods:tt)* }) => {
@@ -379,52 +231,14 @@ macro_rules! credential_class {
 
         #[pymethods]
         impl $name {
+            /// Keyword arguments only: each is an option of core's `CredentialOptions`
+            /// (`options.rs` converts the values).
             #[new]
-            #[pyo3(signature = (
-                *, tenant_id=None, client_id=None, authority_host=None,
-                managed_identity_client_id=None, managed_identity_object_id=None, managed_identity_resource_id=None,
-                managed_identity_source=None, token_exchange_audience=None,
-                connect_timeout=None, request_timeout=None, ca_file=None, environment=None,
-                config_json=None, config_file=None, from_env=false,
-            ))]
-            #[allow(clippy::too_many_arguments)]
-            fn new(
-                py: Python<'_>,
-                tenant_id: Option<String>,
-                client_id: Option<String>,
-                authority_host: Option<String>,
-                managed_identity_client_id: Option<String>,
-                managed_identity_object_id: Option<String>,
-                managed_identity_resource_id: Option<String>,
-                managed_identity_source: Option<String>,
-                token_exchange_audience: Option<String>,
-                connect_timeout: Option<f64>,
-                request_timeout: Option<f64>,
-                ca_file: Option<PathBuf>,
-                environment: Option<HashMap<String, String>>,
-                config_json: Option<String>,
-                config_file: Option<PathBuf>,
-                from_env: bool,
-            ) -> PyResult<Self> {
-                let credential = credential_builder(
-                    tenant_id,
-                    client_id,
-                    authority_host,
-                    managed_identity_client_id,
-                    managed_identity_object_id,
-                    managed_identity_resource_id,
-                    managed_identity_source,
-                    token_exchange_audience,
-                    connect_timeout,
-                    request_timeout,
-                    ca_file,
-                    environment,
-                    config_json,
-                    config_file,
-                    from_env,
-                )
-                .and_then(CredentialBuilder::build)
-                .map_err(|e| to_pyerr(py, &e))?;
+            #[pyo3(signature = (**options))]
+            fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+                let credential = options::credential_options(py, options)?
+                    .build()
+                    .map_err(|e| to_pyerr(py, &e))?;
                 Ok($name { shared: Arc::new(Shared::new(credential)) })
             }
 

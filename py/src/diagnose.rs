@@ -1,61 +1,24 @@
 //! `certless._certless.diagnose`: core's diagnosis (`certless::diagnose`), returned as the JSON
 //! report. The constructor's keywords say what to diagnose.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
-use crate::credential::credential_builder;
 use crate::error::to_pyerr;
+use crate::options::credential_options;
 
 /// Walks the flow once, leg by leg, and returns the report as JSON (its `headline` is the cause
 /// and the fix). The GIL is released while the legs run.
 #[pyfunction]
-#[pyo3(signature = (
-    scope, *, tenant_id=None, client_id=None, authority_host=None,
-    managed_identity_client_id=None, managed_identity_object_id=None, managed_identity_resource_id=None,
-    managed_identity_source=None, token_exchange_audience=None,
-    connect_timeout=None, request_timeout=None, ca_file=None, environment=None,
-    config_json=None, config_file=None, from_env=false,
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (scope, **options))]
 pub(crate) fn diagnose(
     py: Python<'_>,
     scope: String,
-    tenant_id: Option<String>,
-    client_id: Option<String>,
-    authority_host: Option<String>,
-    managed_identity_client_id: Option<String>,
-    managed_identity_object_id: Option<String>,
-    managed_identity_resource_id: Option<String>,
-    managed_identity_source: Option<String>,
-    token_exchange_audience: Option<String>,
-    connect_timeout: Option<f64>,
-    request_timeout: Option<f64>,
-    ca_file: Option<PathBuf>,
-    environment: Option<HashMap<String, String>>,
-    config_json: Option<String>,
-    config_file: Option<PathBuf>,
-    from_env: bool,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<String> {
-    let builder = match credential_builder(
-        tenant_id,
-        client_id,
-        authority_host,
-        managed_identity_client_id,
-        managed_identity_object_id,
-        managed_identity_resource_id,
-        managed_identity_source,
-        token_exchange_audience,
-        connect_timeout,
-        request_timeout,
-        ca_file,
-        environment,
-        config_json,
-        config_file,
-        from_env,
-    ) {
+    // A keyword core does not take, or a value it refuses, is the caller's mistake: raised.
+    let options = credential_options(py, options)?;
+    let builder = match options.builder() {
         Ok(builder) => builder,
         // Arguments that make no credential at all are a caller's mistake; a configuration that
         // cannot be read is a diagnosis.

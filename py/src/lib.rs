@@ -2,8 +2,9 @@
 //! `certless` and the Rust core. It converts arguments, maps errors and bridges asyncio; every token
 //! decision (sources, exchange, cache, retry) is made by core.
 //!
-//! Files mirror core: `credential.rs` wraps `certless::Credential`, `error.rs` maps
-//! `certless::Error`, `runtime.rs` bridges core's runtime to asyncio. `glue.rs` holds what the
+//! Files mirror core: `credential.rs` wraps `certless::Credential`, `options.rs` fills
+//! `certless::CredentialOptions` from keyword arguments, `error.rs` maps `certless::Error`,
+//! `runtime.rs` bridges core's runtime to asyncio. `glue.rs` holds what the
 //! Python layer hands in at import (token types, exception factory); `exit.rs` keeps certless's
 //! threads out of Python once the interpreter exits.
 
@@ -14,6 +15,7 @@ mod diagnose;
 mod error;
 mod exit;
 mod glue;
+mod options;
 mod runtime;
 mod scope;
 

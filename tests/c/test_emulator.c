@@ -1,8 +1,9 @@
 /*
  * The certless C ABI against the emulator on loopback (started by scripts/test-c-dotnet.sh, which
  * exports its client environment and CERTLESS_TEST_EMULATOR_URL): the blocking, cache-only and
- * async calls, async from several threads, cancellation, every error getter on real
- * managed-identity and AADSTS errors, and the log callback.
+ * async calls, credentials from options (the deadline option included), async from several
+ * threads, cancellation, every error getter on real managed-identity and AADSTS errors, and the
+ * log callback.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -150,6 +151,84 @@ static void test_config_file(void) {
     certless_credential_free(credential);
   }
   unlink(path);
+}
+
+/* ---- credential options by name ---- */
+
+/* Options in every spelling C callers meet, with the managed-identity environment given through
+ * the options rather than the process: the credential gets a token from the emulator. */
+static certless_options *emulator_options(void) {
+  certless_options *options = NULL;
+  CHECK_STATUS(certless_options_new(&options, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "tenant_id", require_env("AZURE_TENANT_ID"), NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "ClientId", require_env("AZURE_CLIENT_ID"), NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "authorityHost", require_env("AZURE_AUTHORITY_HOST"), NULL),
+               CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "managed_identity_client_id",
+                                    require_env("CERTLESS_MANAGED_IDENTITY_CLIENT_ID"), NULL),
+               CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "ca_file", require_env("CERTLESS_CA_FILE"), NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set_number(options, "request_timeout_ms", 20000.0, NULL), CERTLESS_OK);
+  /* Only these variables are read: the process's environment is not. */
+  CHECK_STATUS(certless_options_set_environment_variable(options, "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+                                                         require_env("AZURE_POD_IDENTITY_AUTHORITY_HOST"), NULL),
+               CERTLESS_OK);
+  return options;
+}
+
+static void test_credential_from_options(void) {
+  certless_options *options = emulator_options();
+  certless_credential *credential = NULL;
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+  certless_status status;
+
+  emulator_reset();
+  status = certless_credential_from_options(options, &credential, &error);
+  CHECK_STATUS(status, CERTLESS_OK);
+  certless_options_free(options);
+  if (status != CERTLESS_OK) {
+    fprintf(stderr, "  %s\n", certless_error_text(error));
+    certless_error_free(error);
+    return;
+  }
+  CHECK_STR(certless_credential_tenant_id(credential), require_env("AZURE_TENANT_ID"));
+  status = certless_credential_get_token(credential, SHAREPOINT, 1, NULL, &token, &error);
+  CHECK_STATUS(status, CERTLESS_OK);
+  if (status != CERTLESS_OK) {
+    fprintf(stderr, "  %s\n", certless_error_text(error));
+    certless_error_free(error);
+  }
+  CHECK(is_jwt(certless_token_value(token)));
+  CHECK(emulator_accepts(certless_token_value(token)));
+  CHECK(emulator_counter("imds") == 1);
+  certless_token_free(token);
+  certless_credential_free(credential);
+}
+
+/* The deadline option reaches core: with IMDS answering only after 20 s, a 1 s deadline ends the
+ * request with a managed-identity timeout that names the deadline. */
+static void test_options_deadline(void) {
+  certless_options *options = emulator_options();
+  certless_credential *credential = NULL;
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+
+  emulator_reset();
+  CHECK_STATUS(certless_options_set_number(options, "deadline", 1.0, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_credential_from_options(options, &credential, NULL), CERTLESS_OK);
+  certless_options_free(options);
+  CHECK(emulator_http("POST", "/_emulator/faults",
+                      "{\"endpoint\":\"imds\",\"delay_ms\":20000,\"remaining\":1}", NULL, 0) == 200);
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error),
+               CERTLESS_MANAGED_IDENTITY_TIMEOUT);
+  CHECK(token == NULL);
+  CHECK_STR(certless_error_leg(error), "managed_identity");
+  CHECK_CONTAINS(certless_error_message(error), "no token within the 1 s deadline");
+  CHECK_CONTAINS(certless_error_remedy(error), "deadline");
+  certless_error_free(error);
+  emulator_http("DELETE", "/_emulator/faults", NULL, NULL, 0);
+  certless_credential_free(credential);
 }
 
 /* ---- async from several threads ---- */
@@ -592,6 +671,8 @@ int main(void) {
   require_env("CERTLESS_TEST_EMULATOR_URL");
   test_blocking_happy_path_and_cache();
   test_config_file();
+  test_credential_from_options();
+  test_options_deadline();
   test_async_from_threads();
   test_cancel();
   test_aadsts_error();

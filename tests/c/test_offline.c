@@ -1,10 +1,11 @@
 /*
  * The certless C ABI without any server: version, argument checking (NULL, invalid UTF-8),
- * configuration errors (malformed JSON, unknown keys, missing values), options, the cache-only
- * call, the async path's synchronous and asynchronous failures, the log callback's arguments and
- * every getter's NULL behaviour.
+ * configuration errors (malformed JSON, unknown keys, missing values), token request options,
+ * credential options by name, the cache-only call, the async path's synchronous and asynchronous
+ * failures, the log callback's arguments and every getter's NULL behaviour.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -49,6 +50,7 @@ static void test_free_null_is_a_noop(void) {
   certless_error_free(NULL);
   certless_pending_free(NULL);
   certless_token_options_free(NULL);
+  certless_options_free(NULL);
   CHECK(certless_pending_cancel(NULL) == false);
 }
 
@@ -300,10 +302,129 @@ static void test_options(void) {
   error = NULL;
   CHECK_STATUS(certless_credential_get_token(credential, good, 1, options, &token, &error),
                CERTLESS_INVALID_ARGUMENT);
-  CHECK_CONTAINS(certless_error_message(error), "not a GUID or domain");
+  CHECK_CONTAINS(certless_error_message(error), "neither a GUID nor a domain");
   certless_error_free(error);
   CHECK(token == NULL);
   certless_token_options_free(options);
+  certless_credential_free(credential);
+}
+
+/* Credential options by name: every argument checked, core's names, rules and error text. */
+static void test_credential_options(void) {
+  certless_options *options = NULL;
+  certless_credential *credential = SENTINEL_CREDENTIAL;
+  certless_error *error = NULL;
+
+  CHECK_STATUS(certless_options_new(NULL, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`options_out` is NULL");
+  certless_error_free(error);
+  error = SENTINEL_ERROR;
+  CHECK_STATUS(certless_options_new(&options, &error), CERTLESS_OK);
+  CHECK(options != NULL);
+  CHECK(error == SENTINEL_ERROR); /* error_out is written only on failure */
+
+  /* NULLs and invalid UTF-8 name the argument. */
+  error = NULL;
+  CHECK_STATUS(certless_options_set(NULL, "tenant_id", TENANT, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`options` is NULL");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, NULL, TENANT, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`name` is NULL");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, "tenant_id", NULL, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`value` is NULL");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, "tenant_\xff", TENANT, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`name` is not valid UTF-8 (invalid byte at offset 7)");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, "tenant_id", "\xc3(", &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`value` is not valid UTF-8");
+  certless_error_free(error);
+  CHECK_STATUS(certless_options_set_number(options, NULL, 1.0, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_options_set_flag(NULL, "from_env", true, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_options_unset(options, NULL, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_options_isolate_environment(NULL, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_options_set_environment_variable(options, "A", NULL, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_credential_from_options(NULL, &credential, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_credential_from_options(options, NULL, NULL), CERTLESS_INVALID_ARGUMENT);
+
+  /* An unknown name: the name probably meant, spelled as the caller spells names. */
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, "tennant_id", TENANT, &error), CERTLESS_UNKNOWN_CONFIG_KEY);
+  CHECK_STR(certless_error_leg(error), "config");
+  CHECK_CONTAINS(certless_error_message(error), "unknown option 'tennant_id'");
+  CHECK_STR(certless_error_remedy(error), "Did you mean 'tenant_id'?");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set_number(options, "deadlineMilliseconds", 5.0, &error),
+               CERTLESS_UNKNOWN_CONFIG_KEY);
+  CHECK_CONTAINS(certless_error_remedy(error), "deadline");
+  certless_error_free(error);
+
+  /* The wrong kind of value, and values out of range. */
+  error = NULL;
+  CHECK_STATUS(certless_options_set_number(options, "tenant_id", 3.0, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STR(certless_error_message(error), "tenant_id takes text, not the number 3");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, "deadline", "soon", &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "deadline takes a number, not 'soon'");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set_flag(options, "connect_timeout", true, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "connect_timeout takes a number");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set(options, "from_env", "yes", &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "from_env takes true or false");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_options_set_number(options, "deadline", 0.0, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "more than 0 and at most one hour");
+  CHECK(certless_error_remedy(error) != NULL);
+  certless_error_free(error);
+  CHECK_STATUS(certless_options_set_number(options, "request_timeout", 3600.5, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_options_set_number(options, "connect_timeout_ms", -1.0, NULL), CERTLESS_INVALID_ARGUMENT);
+  CHECK_STATUS(certless_options_set_number(options, "deadline", NAN, NULL), CERTLESS_INVALID_ARGUMENT);
+  error = NULL;
+  CHECK_STATUS(certless_options_set_environment_variable(options, "A=B", "c", &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "not an environment variable name");
+  certless_error_free(error);
+
+  /* None of those changed anything: the options alone still lack a tenant. */
+  error = NULL;
+  CHECK_STATUS(certless_credential_from_options(options, &credential, &error), CERTLESS_MISSING_CONFIG);
+  CHECK(credential == SENTINEL_CREDENTIAL);
+  CHECK_CONTAINS(certless_error_text(error), "tenant");
+  certless_error_free(error);
+
+  /* Names in any idiom, numbers as text, durations in ms; combinations checked at build. */
+  CHECK_STATUS(certless_options_set(options, "TenantId", TENANT, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "clientId", APP, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "authority_host", "http://127.0.0.1:9", NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "managed_identity_client_id", MI, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "managed_identity_object_id", MI, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "request_timeout", "2.5", NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set_number(options, "connectTimeoutMs", 1500.0, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set_number(options, "deadline", 90.0, NULL), CERTLESS_OK);
+  error = NULL;
+  CHECK_STATUS(certless_credential_from_options(options, &credential, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "give at most one");
+  certless_error_free(error);
+  CHECK_STATUS(certless_options_unset(options, "managedIdentityObjectId", NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_isolate_environment(options, NULL), CERTLESS_OK);
+  error = SENTINEL_ERROR;
+  CHECK_STATUS(certless_credential_from_options(options, &credential, &error), CERTLESS_OK);
+  CHECK(error == SENTINEL_ERROR);
+  CHECK_STR(certless_credential_tenant_id(credential), TENANT);
+  CHECK_STR(certless_credential_client_id(credential), APP);
+  /* The credential keeps nothing of the options. */
+  certless_options_free(options);
+  CHECK_STR(certless_credential_client_id(credential), APP);
   certless_credential_free(credential);
 }
 
@@ -396,6 +517,7 @@ int main(void) {
   test_credential_getters();
   test_get_token_arguments();
   test_options();
+  test_credential_options();
   test_async_failures();
   test_log_callback_arguments();
   return finish("test_offline");

@@ -146,6 +146,9 @@ pub enum OptionValue {
     Number(f64),
     /// A flag.
     Flag(bool),
+    /// A value of a kind no option takes (a list, an object), described for the error message
+    /// (`"a list"`): the error then says what the option takes instead.
+    Other(String),
 }
 
 /// The options of a credential, set by name. Build it with [`CredentialOptions::build`].
@@ -175,28 +178,62 @@ impl fmt::Debug for CredentialOptions {
     }
 }
 
-/// The option `name` stands for, and whether it was given in milliseconds.
-fn lookup(name: &str) -> Result<(&'static OptionInfo, bool)> {
-    let fold = |s: &str| -> String {
-        s.chars()
-            .filter(|c| *c != '_' && *c != '-')
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let wanted = fold(name);
-    for info in OPTIONS {
-        let canonical = fold(info.name);
-        if canonical == wanted {
-            return Ok((info, false));
-        }
-        if info.kind == OptionKind::Seconds && wanted == format!("{canonical}ms") {
-            return Ok((info, true));
+/// A name folded for matching: lowercase, without `_` and `-`.
+fn fold(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// `canonical` (snake_case) spelled in the idiom of `given`: `tenantId` for a camelCase name
+/// (JavaScript), `TenantId` for a PascalCase one (.NET), `tenant_id` otherwise (Python, C).
+fn spell_like(given: &str, canonical: &str) -> String {
+    let snake = given.contains(['_', '-']) || !given.chars().any(char::is_uppercase);
+    if snake {
+        return canonical.to_string();
+    }
+    let pascal = given.chars().next().is_some_and(char::is_uppercase);
+    let mut out = String::with_capacity(canonical.len());
+    for (i, word) in canonical.split('_').enumerate() {
+        let mut chars = word.chars();
+        match chars.next() {
+            Some(first) if i > 0 || pascal => {
+                out.extend(first.to_uppercase());
+                out.push_str(chars.as_str());
+            }
+            _ => out.push_str(word),
         }
     }
-    let suggestion = OPTIONS
-        .iter()
+    out
+}
+
+/// The option `name` stands for, and whether it was given in milliseconds.
+fn lookup(name: &str) -> Result<(&'static OptionInfo, bool)> {
+    let wanted = fold(name);
+    // Every spelling an option answers to: its name, and its name plus `_ms` for a duration.
+    let names = OPTIONS.iter().flat_map(|info| {
+        let ms = (info.kind == OptionKind::Seconds).then_some((info, true));
+        std::iter::once((info, false)).chain(ms)
+    });
+    let display = |info: &OptionInfo, in_ms: bool| {
+        if in_ms {
+            format!("{}_ms", info.name)
+        } else {
+            info.name.to_string()
+        }
+    };
+    for (info, in_ms) in names.clone() {
+        if fold(&display(info, in_ms)) == wanted {
+            return Ok((info, in_ms));
+        }
+    }
+    let suggestion = names
         .filter(|_| name.len() <= 64)
-        .map(|info| (edit_distance(&fold(info.name), &wanted), info.name))
+        .map(|(info, in_ms)| {
+            let known = display(info, in_ms);
+            (edit_distance(&fold(&known), &wanted), known)
+        })
         .filter(|(d, _)| *d <= 3)
         .min();
     let error = Error::new(
@@ -205,9 +242,11 @@ fn lookup(name: &str) -> Result<(&'static OptionInfo, bool)> {
     )
     .with_leg(Leg::Config);
     Err(match suggestion {
-        Some((_, known)) => error.with_remedy(format!("Did you mean '{known}'?")),
+        Some((_, known)) => {
+            error.with_remedy(format!("Did you mean '{}'?", spell_like(name, &known)))
+        }
         None => {
-            let names: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
+            let names: Vec<String> = OPTIONS.iter().map(|o| spell_like(name, o.name)).collect();
             error.with_remedy(format!("The options are: {}.", names.join(", ")))
         }
     })
@@ -230,11 +269,12 @@ impl CredentialOptions {
     /// is changed then.
     pub fn set(&mut self, name: &str, value: OptionValue) -> Result<()> {
         let (info, in_ms) = lookup(name)?;
-        let given = if in_ms {
+        let canonical = if in_ms {
             format!("{}_ms", info.name)
         } else {
             info.name.to_string()
         };
+        let given = spell_like(name, &canonical);
         match info.kind {
             OptionKind::Text | OptionKind::Path => match value {
                 OptionValue::Text(text) => {
@@ -256,9 +296,9 @@ impl CredentialOptions {
                             "Pass a number of seconds (milliseconds for an option named ..._ms).",
                         )
                     })?,
-                    OptionValue::Flag(_) => {
+                    other => {
                         return Err(invalid(
-                            format!("{given} takes a number, not a flag"),
+                            format!("{given} takes a number, not {}", describe(&other)),
                             "Pass a number of seconds (milliseconds for an option named ..._ms).",
                         ));
                     }
@@ -433,6 +473,7 @@ fn describe(value: &OptionValue) -> String {
         OptionValue::Text(t) => format!("the text '{}'", echo(t)),
         OptionValue::Number(n) => format!("the number {n}"),
         OptionValue::Flag(b) => format!("the flag {b}"),
+        OptionValue::Other(what) => what.clone(),
     }
 }
 
@@ -499,6 +540,60 @@ mod tests {
             assert!(e.message().contains(name.trim_end_matches("_ms")), "{e}");
         }
         assert_eq!(o, CredentialOptions::new(), "nothing was changed");
+    }
+
+    #[test]
+    fn errors_spell_names_in_the_callers_idiom() {
+        let mut o = CredentialOptions::new();
+        let did_you_mean = |o: &mut CredentialOptions, name: &str| {
+            o.set(name, text("t"))
+                .unwrap_err()
+                .remedy()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            did_you_mean(&mut o, "tennantId"),
+            "Did you mean 'tenantId'?"
+        );
+        assert_eq!(
+            did_you_mean(&mut o, "TennantId"),
+            "Did you mean 'TenantId'?"
+        );
+        assert_eq!(
+            did_you_mean(&mut o, "tennant_id"),
+            "Did you mean 'tenant_id'?"
+        );
+        // A duration's milliseconds spelling is suggested too.
+        assert_eq!(
+            did_you_mean(&mut o, "conectTimeoutMs"),
+            "Did you mean 'connectTimeoutMs'?"
+        );
+        assert_eq!(did_you_mean(&mut o, "deadlin"), "Did you mean 'deadline'?");
+        let e = o
+            .set("connectTimeoutMs", OptionValue::Number(0.0))
+            .unwrap_err();
+        assert!(e.message().starts_with("connectTimeoutMs is 0 ms"), "{e}");
+        let e = o
+            .set("RequestTimeout", OptionValue::Number(7200.0))
+            .unwrap_err();
+        assert!(e.message().starts_with("RequestTimeout is 7200 s"), "{e}");
+    }
+
+    #[test]
+    fn a_value_no_option_takes_gets_what_the_option_takes() {
+        let mut o = CredentialOptions::new();
+        let other = || OptionValue::Other("a list".to_string());
+        let e = o.set("tenant_id", other()).unwrap_err();
+        assert_eq!(e.message(), "tenant_id takes text, not a list");
+        let e = o.set("deadlineMs", other()).unwrap_err();
+        assert_eq!(e.message(), "deadlineMs takes a number, not a list");
+        let e = o.set("from_env", other()).unwrap_err();
+        assert_eq!(e.message(), "from_env takes true or false, not a list");
+        // The name is checked first.
+        let e = o.set("tenant", other()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::UnknownConfigKey);
+        assert_eq!(o, CredentialOptions::new());
     }
 
     #[test]

@@ -5,7 +5,9 @@ import {
   TokenExchangeError, version,
 } from 'certless';
 
-const fromOptions: TokenCredential = new Credential({ tenantId: 't', clientId: 'c', managedIdentityClientId: 'm', requestTimeoutMs: 1000 });
+const fromOptions: TokenCredential = new Credential({ tenantId: 't', clientId: 'c', managedIdentityClientId: 'm', requestTimeoutMs: 1000,
+  deadlineMs: 30000, environment: { AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:1' } });
+const withDeadline: TokenCredential = new Credential({ tenantId: 't', clientId: 'c', deadline: 30, connectTimeout: 2 });
 const fromEnv: TokenCredential = Credential.fromEnv();
 const fromConfig: TokenCredential = Credential.fromConfig('appsettings.json');
 const fromObject: TokenCredential = Credential.fromConfig({ AzureAd: {} });
@@ -44,5 +46,7 @@ export function describe(e: unknown): string {
 new Credential({ tenantId: 't', clientId: 'c' }).getToken(42);
 // @ts-expect-error an unknown option
 new Credential({ tenantID: 't' });
+// @ts-expect-error a duration is a number
+new Credential({ tenantId: 't', deadlineMs: '30000' });
 
-export const all = [fromOptions, fromEnv, fromConfig, fromObject, fromUrl, version.length];
+export const all = [fromOptions, withDeadline, fromEnv, fromConfig, fromObject, fromUrl, version.length];

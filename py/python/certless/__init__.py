@@ -77,12 +77,14 @@ class Credential(Constructors, _certless.SyncCredential):
     Build it with keywords (``tenant_id``, ``client_id``, ``managed_identity_client_id`` /
     ``_object_id`` / ``_resource_id`` (default: system-assigned), ``authority_host``,
     ``managed_identity_source`` (``imds``, ``app_service``; default: detected),
-    ``token_exchange_audience``, ``connect_timeout`` / ``request_timeout`` (seconds), ``ca_file``,
-    ``environment`` (a mapping read instead of ``os.environ``)), with :meth:`from_config` or with
-    :meth:`from_env`. Share one per app registration: it is thread-safe, caches tokens, makes one
-    upstream request when many threads miss the cache at once, and keeps working in a child
-    process after ``os.fork()``. A cached token is returned without releasing the GIL; a network
-    wait releases it.
+    ``token_exchange_audience``, ``connect_timeout`` / ``request_timeout`` (seconds), ``deadline``
+    (seconds for a whole request, retries included), ``ca_file``, ``environment`` (a mapping read
+    instead of ``os.environ``)), with :meth:`from_config` or with :meth:`from_env`. The keywords
+    are certless's options: a misspelt one raises :class:`ConfigurationError` naming the one
+    meant, and a duration must be more than 0 and at most 3600 seconds. Share one per app
+    registration: it is thread-safe, caches tokens, makes one upstream request when many threads
+    miss the cache at once, and keeps working in a child process after ``os.fork()``. A cached
+    token is returned without releasing the GIL; a network wait releases it.
     """
 
     __slots__ = ()

@@ -24,6 +24,7 @@ class Constructors:
         authority_host: Optional[str] = None,
         connect_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
         ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         environment: Optional[Mapping[str, str]] = None,
     ) -> _C:
@@ -33,6 +34,7 @@ class Constructors:
             authority_host=authority_host,
             connect_timeout=connect_timeout,
             request_timeout=request_timeout,
+            deadline=deadline,
             ca_file=ca_file,
             environment=environment,
         )
