@@ -1,3 +1,5 @@
+//! napi-rs's link set-up for a Node addon.
+
 fn main() {
     napi_build::setup();
 }

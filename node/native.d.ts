@@ -14,7 +14,9 @@ export declare class NativeCredential {
   static fromConfigFile(path: string): NativeCredential | ErrorInfo
   /** From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ... in the process environment. */
   static fromEnv(): NativeCredential | ErrorInfo
+  /** The app registration's tenant. */
   get tenantId(): string
+  /** The app registration's client id. */
   get clientId(): string
   /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). */
   get sources(): Array<string>
@@ -44,6 +46,7 @@ export declare class NativeCredential {
  * request in core. A fetch that other callers share goes on for them.
  */
 export declare class TokenRequest {
+  /** A request handle that nothing has started yet. */
   constructor()
   /**
    * Cancels the request; the native promise then settles with code 500 (cancelled).
@@ -78,7 +81,9 @@ export declare function diagnose(target: DiagnoseTarget, scope: string, options?
  * neither, the options (`diagnose`'s last argument) or else the environment.
  */
 export interface DiagnoseTarget {
+  /** A Microsoft.Identity.Web configuration file. */
   configFile?: string
+  /** A Microsoft.Identity.Web configuration, as JSON. */
   configJson?: string
 }
 

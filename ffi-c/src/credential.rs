@@ -142,6 +142,7 @@ pub unsafe extern "C" fn certless_credential_tenant_id(
 ) -> *const c_char {
     // SAFETY: the caller's contract on `credential`.
     guard_value(std::ptr::null(), || {
+        // SAFETY: `credential` is NULL or valid, as this function's `# Safety` requires of its caller.
         unsafe { credential.as_ref() }.map_or(std::ptr::null(), |c| c.tenant_id.as_ptr())
     })
 }
@@ -157,6 +158,7 @@ pub unsafe extern "C" fn certless_credential_client_id(
 ) -> *const c_char {
     // SAFETY: the caller's contract on `credential`.
     guard_value(std::ptr::null(), || {
+        // SAFETY: `credential` is NULL or valid, as this function's `# Safety` requires of its caller.
         unsafe { credential.as_ref() }.map_or(std::ptr::null(), |c| c.client_id.as_ptr())
     })
 }
@@ -190,7 +192,9 @@ pub unsafe extern "C" fn certless_credential_get_token(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let credential = unsafe { ref_arg(credential, "credential") }?;
+        // SAFETY: `scopes` is NULL or valid, as this function's `# Safety` requires of its caller.
         let scopes = unsafe { scopes_arg(scopes, scopes_len) }?;
+        // SAFETY: `options` is NULL or valid, as this function's `# Safety` requires of its caller.
         let options = unsafe { options.as_ref() }
             .map(|o| o.options.clone())
             .unwrap_or_default();
@@ -224,6 +228,7 @@ pub unsafe extern "C" fn certless_credential_cached_token(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let credential = unsafe { ref_arg(credential, "credential") }?;
+        // SAFETY: `scopes` is NULL or valid, as this function's `# Safety` requires of its caller.
         let scopes = unsafe { scopes_arg(scopes, scopes_len) }?;
         let out = Out::new(token_out, "token_out")?;
         match credential.credential.cached_token(&scopes)? {
@@ -261,6 +266,7 @@ pub unsafe extern "C" fn certless_token_options_set_claims(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
+        // SAFETY: `claims` is NULL or valid, as this function's `# Safety` requires of its caller.
         options.options.claims = unsafe { opt_str_arg(claims, "claims") }?.map(str::to_string);
         Ok(CERTLESS_OK)
     })
@@ -281,6 +287,7 @@ pub unsafe extern "C" fn certless_token_options_set_tenant_id(
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
         options.options.tenant_id =
+            // SAFETY: `tenant_id` is NULL or valid, as this function's `# Safety` requires of its caller.
             unsafe { opt_str_arg(tenant_id, "tenant_id") }?.map(str::to_string);
         Ok(CERTLESS_OK)
     })

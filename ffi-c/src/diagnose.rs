@@ -44,16 +44,19 @@ pub unsafe extern "C" fn certless_diagnose(
         let path = if config_path.is_null() {
             None
         } else {
+            // SAFETY: `config_path` is NULL or valid, as this function's `# Safety` requires of its caller.
             Some(unsafe { str_arg(config_path, "config_path") }?)
         };
         let json = if config_json.is_null() {
             None
         } else {
+            // SAFETY: `config_json` is NULL or valid, as this function's `# Safety` requires of its caller.
             Some(unsafe { str_arg(config_json, "config_json") }?)
         };
         let scope = if scope.is_null() {
             certless::diagnose::DEFAULT_SCOPE.to_string()
         } else {
+            // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
             unsafe { str_arg(scope, "scope") }?.to_string()
         };
         let out = Out::new(report_out, "report_out")?;
@@ -90,6 +93,7 @@ fn read<T: Copy>(
 ) -> T {
     // SAFETY: the caller passed NULL or a live report (the documented contract).
     guard_value(fallback, || {
+        // SAFETY: `report` is NULL or valid, as this function's `# Safety` requires of its caller.
         unsafe { report.as_ref() }.map_or(fallback, field)
     })
 }

@@ -127,6 +127,7 @@ fn read<T: Copy>(
 ) -> T {
     // SAFETY: the caller passed NULL or a live error object (the documented contract).
     guard_value(fallback, || {
+        // SAFETY: `error` is NULL or valid, as this function's `# Safety` requires of its caller.
         unsafe { error.as_ref() }.map_or(fallback, field)
     })
 }
@@ -364,14 +365,17 @@ mod tests {
         let error = Error::new(ErrorCode::Cancelled, "stop\0here");
         let e = certless_error::boxed(&error);
         assert_eq!(certless_error_code(e), CERTLESS_CANCELLED);
+        // SAFETY: `e` is a live error, so its leg is a static NUL-terminated string.
         let leg = unsafe { std::ffi::CStr::from_ptr(certless_error_leg(e)) };
         assert_eq!(leg.to_str().unwrap(), "caller");
         assert!(certless_error_remedy(e).is_null());
         assert_eq!(certless_error_aadsts_code(e, 7), 0);
         assert!(certless_error_cause(e, 0).is_null());
+        // SAFETY: `e` is a live error, freed once.
         unsafe { certless_error_free(e) };
         assert_eq!(certless_error_code(std::ptr::null()), CERTLESS_OK);
         assert!(certless_error_text(std::ptr::null()).is_null());
+        // SAFETY: freeing NULL is a documented no-op.
         unsafe { certless_error_free(std::ptr::null_mut()) };
     }
 }

@@ -84,6 +84,7 @@ mod tests {
             CERTLESS_VERSION_PATCH.to_string(),
             env!("CARGO_PKG_VERSION_PATCH")
         );
+        // SAFETY: the version is a static NUL-terminated string.
         let v = unsafe { CStr::from_ptr(certless_version()) };
         assert_eq!(v.to_str().unwrap(), header);
     }

@@ -63,7 +63,9 @@ pub unsafe extern "C" fn certless_options_set(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
+        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
         let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: `value` is NULL or valid, as this function's `# Safety` requires of its caller.
         let value = unsafe { str_arg(value, "value") }?;
         options
             .options
@@ -88,6 +90,7 @@ pub unsafe extern "C" fn certless_options_set_number(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
+        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
         let name = unsafe { str_arg(name, "name") }?;
         options.options.set(name, OptionValue::Number(value))?;
         Ok(CERTLESS_OK)
@@ -108,6 +111,7 @@ pub unsafe extern "C" fn certless_options_set_flag(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
+        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
         let name = unsafe { str_arg(name, "name") }?;
         options.options.set(name, OptionValue::Flag(value))?;
         Ok(CERTLESS_OK)
@@ -128,6 +132,7 @@ pub unsafe extern "C" fn certless_options_unset(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
+        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
         let name = unsafe { str_arg(name, "name") }?;
         options.options.unset(name)?;
         Ok(CERTLESS_OK)
@@ -151,7 +156,9 @@ pub unsafe extern "C" fn certless_options_set_environment_variable(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let options = unsafe { mut_arg(options, "options") }?;
+        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
         let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: `value` is NULL or valid, as this function's `# Safety` requires of its caller.
         let value = unsafe { str_arg(value, "value") }?;
         options.options.set_environment_variable(name, value)?;
         Ok(CERTLESS_OK)
@@ -230,6 +237,7 @@ mod tests {
     fn a_failed_set_writes_the_error_and_keeps_the_options() {
         let mut options = std::ptr::null_mut();
         let mut error = std::ptr::null_mut();
+        // SAFETY: every pointer passed below is a live local or NULL, as each function allows.
         unsafe {
             assert_eq!(certless_options_new(&mut options, &mut error), CERTLESS_OK);
             assert!(error.is_null());

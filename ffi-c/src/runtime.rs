@@ -146,7 +146,9 @@ pub unsafe extern "C" fn certless_credential_get_token_async(
     guard(error_out, || {
         // SAFETY: the caller's contract on each pointer.
         let credential = unsafe { ref_arg(credential, "credential") }?;
+        // SAFETY: `scopes` is NULL or valid, as this function's `# Safety` requires of its caller.
         let scopes = unsafe { scopes_arg(scopes, scopes_len) }?;
+        // SAFETY: `options` is NULL or valid, as this function's `# Safety` requires of its caller.
         let options = unsafe { options.as_ref() }
             .map(|o| o.options.clone())
             .unwrap_or_default();
@@ -178,6 +180,7 @@ pub unsafe extern "C" fn certless_credential_get_token_async(
 pub unsafe extern "C" fn certless_pending_cancel(pending: *const certless_pending) -> bool {
     // SAFETY: the caller's contract on `pending`.
     guard_value(false, || {
+        // SAFETY: `pending` is NULL or valid, as this function's `# Safety` requires of its caller.
         unsafe { ref_arg(pending, "pending") }
             .map(|p| p.pending.cancel())
             .unwrap_or(false)

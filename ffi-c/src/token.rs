@@ -51,6 +51,7 @@ fn read<T: Copy>(
 ) -> T {
     // SAFETY: the caller passed NULL or a live token object (the documented contract).
     guard_value(fallback, || {
+        // SAFETY: `token` is NULL or valid, as this function's `# Safety` requires of its caller.
         unsafe { token.as_ref() }.map_or(fallback, field)
     })
 }

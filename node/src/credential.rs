@@ -174,11 +174,13 @@ impl NativeCredential {
         built(Credential::from_env())
     }
 
+    /// The app registration's tenant.
     #[napi(getter)]
     pub fn tenant_id(&self) -> String {
         self.inner.tenant_id().to_string()
     }
 
+    /// The app registration's client id.
     #[napi(getter)]
     pub fn client_id(&self) -> String {
         self.inner.client_id().to_string()

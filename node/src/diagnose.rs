@@ -13,10 +13,13 @@ use crate::error::ErrorInfo;
 /// neither, the options (`diagnose`'s last argument) or else the environment.
 #[napi(object)]
 pub struct DiagnoseTarget {
+    /// A Microsoft.Identity.Web configuration file.
     pub config_file: Option<String>,
+    /// A Microsoft.Identity.Web configuration, as JSON.
     pub config_json: Option<String>,
 }
 
+/// A diagnosis running on a libuv pool thread.
 pub struct Diagnosis {
     builder: Option<certless::Result<CredentialBuilder>>,
     scope: String,

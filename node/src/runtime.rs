@@ -21,6 +21,7 @@ struct State {
 
 #[napi]
 impl TokenRequest {
+    /// A request handle that nothing has started yet.
     #[napi(constructor)]
     pub fn new() -> Self {
         Self::default()
