@@ -101,6 +101,14 @@ pub mod vars {
     /// The overall deadline of one token request, in seconds (default 120).
     pub const REQUEST_DEADLINE: &str = "CERTLESS_REQUEST_DEADLINE";
     pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    /// A certless broker to ask for tokens (`http://127.0.0.1:PORT` or `unix:/path`).
+    pub const BROKER: &str = "CERTLESS_BROKER";
+    /// The broker's secret.
+    pub const BROKER_SECRET: &str = "CERTLESS_BROKER_SECRET";
+    /// The file the broker writes its secret to (read instead of `CERTLESS_BROKER_SECRET`).
+    pub const BROKER_SECRET_FILE: &str = "CERTLESS_BROKER_SECRET_FILE";
+    /// `local`: fetch tokens in this process when the broker cannot be reached.
+    pub const BROKER_FALLBACK: &str = "CERTLESS_BROKER_FALLBACK";
 
     pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
     pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";

@@ -39,6 +39,20 @@ impl Leg {
         }
     }
 
+    /// The leg named by [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Leg> {
+        [
+            Leg::Config,
+            Leg::ManagedIdentity,
+            Leg::Exchange,
+            Leg::Chain,
+            Leg::Caller,
+            Leg::Internal,
+        ]
+        .into_iter()
+        .find(|leg| leg.as_str() == name)
+    }
+
     /// How the leg is named for people.
     pub fn describe(self) -> &'static str {
         match self {
