@@ -5,6 +5,7 @@ mod demo;
 mod doctor;
 mod emulator;
 mod output;
+mod serve;
 mod token;
 
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ enum Command {
     Doctor(doctor::Args),
     /// Run the emulator of the managed-identity endpoints and Entra in the foreground.
     Emulator(emulator::Args),
+    /// Serve tokens to this machine's processes: one broker per machine, speaking App
+    /// Service's managed-identity protocol (IDENTITY_ENDPOINT/IDENTITY_HEADER for Azure SDKs,
+    /// CERTLESS_BROKER for certless).
+    Serve(serve::Args),
 }
 
 /// Where the credential's configuration comes from: a Microsoft.Identity.Web appsettings.json,
@@ -75,6 +80,17 @@ fn main() -> ExitCode {
     // resetting a TLS connection would kill the process (the close alert written after the reset
     // raises it). A closed standard output is handled where it is written (`output::outln!`).
     let cli = Cli::parse();
+    #[cfg(windows)]
+    if let Command::Serve(args) = cli.command {
+        if args.service {
+            return serve::windows::run_service(args);
+        }
+        return run(Command::Serve(args));
+    }
+    run(cli.command)
+}
+
+fn run(command: Command) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -87,11 +103,12 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Demo(args) => demo::run(args).await,
             Command::Token(args) => token::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     })
 }

@@ -241,7 +241,8 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_remedy(mut self, remedy: impl Into<Cow<'static, str>>) -> Self {
+    /// Sets how to fix it (hosts that report their own errors, such as the broker, use it too).
+    pub fn with_remedy(mut self, remedy: impl Into<Cow<'static, str>>) -> Self {
         self.0.remedy = Some(remedy.into());
         self
     }

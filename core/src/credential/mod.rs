@@ -205,6 +205,12 @@ impl Credential {
         .map(|fetched| fetched.token)
     }
 
+    /// The managed identity of the first managed-identity entry (the one presented as the
+    /// app's assertion), when the credential list has one.
+    pub fn managed_identity_id(&self) -> Option<&ManagedIdentityId> {
+        self.first_managed_identity().map(|mi| mi.client.id())
+    }
+
     /// The first managed-identity entry's identity and token audience (for diagnostics).
     pub(crate) fn managed_identity_target(&self) -> Option<(ManagedIdentityId, String)> {
         self.first_managed_identity()
