@@ -90,27 +90,31 @@ impl Apps {
         let (what, value, found) = match selector {
             Selector::None => return Ok(&self.list[0]),
             Selector::ClientId(id) => {
-                if let Some(app) = self.list.iter().find(|a| a.client_id.eq_ignore_ascii_case(id)) {
+                if let Some(app) = self
+                    .list
+                    .iter()
+                    .find(|a| a.client_id.eq_ignore_ascii_case(id))
+                {
                     return Ok(app);
                 }
-                let found = by_identity(&|mi| {
-                    matches!(mi, ManagedIdentityId::ClientId(c) if c.eq_ignore_ascii_case(id))
-                });
+                let found = by_identity(
+                    &|mi| matches!(mi, ManagedIdentityId::ClientId(c) if c.eq_ignore_ascii_case(id)),
+                );
                 ("client_id", id, found)
             }
             Selector::ObjectId(id) => (
                 "object_id",
                 id,
-                by_identity(&|mi| {
-                    matches!(mi, ManagedIdentityId::ObjectId(o) if o.eq_ignore_ascii_case(id))
-                }),
+                by_identity(
+                    &|mi| matches!(mi, ManagedIdentityId::ObjectId(o) if o.eq_ignore_ascii_case(id)),
+                ),
             ),
             Selector::ResourceId(id) => (
                 "mi_res_id",
                 id,
-                by_identity(&|mi| {
-                    matches!(mi, ManagedIdentityId::ResourceId(r) if r.eq_ignore_ascii_case(id))
-                }),
+                by_identity(
+                    &|mi| matches!(mi, ManagedIdentityId::ResourceId(r) if r.eq_ignore_ascii_case(id)),
+                ),
             ),
         };
         match found.as_slice() {
@@ -164,7 +168,11 @@ impl Apps {
 
 /// A selector value as a message shows it: at most 120 characters, control characters escaped.
 fn shown(value: &str) -> String {
-    let mut out: String = value.chars().take(120).flat_map(char::escape_debug).collect();
+    let mut out: String = value
+        .chars()
+        .take(120)
+        .flat_map(char::escape_debug)
+        .collect();
     if value.chars().count() > 120 {
         out.push('…');
     }

@@ -94,7 +94,9 @@ pub async fn handle(
     // The body is never read: a request with one is refused.
     let (request, _body) = request.into_parts();
     let (endpoint, response) = route(&broker, &via, &request).await;
-    broker.metrics.response(endpoint, response.status().as_u16());
+    broker
+        .metrics
+        .response(endpoint, response.status().as_u16());
     Ok(response)
 }
 
@@ -118,9 +120,8 @@ async fn route(broker: &Broker, via: &Via, request: &Parts) -> (&'static str, Re
         ),
         (&Method::GET, "readyz") => ready(broker).await,
         (&Method::GET, "metrics") => {
-            let mut response = Response::new(Full::new(Bytes::from(
-                broker.metrics.render(&broker.apps),
-            )));
+            let mut response =
+                Response::new(Full::new(Bytes::from(broker.metrics.render(&broker.apps))));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -176,7 +177,9 @@ fn refuse(broker: &Broker, via: &Via, request: &Parts) -> Option<Response<Body>>
     }
     if headers.contains_key(header::ORIGIN) {
         broker.metrics.refused(Refusal::Origin);
-        log::warn!("certless serve: refused a request from {via} with an Origin header (a web page)");
+        log::warn!(
+            "certless serve: refused a request from {via} with an Origin header (a web page)"
+        );
         return Some(problem(
             StatusCode::FORBIDDEN,
             "requests from web pages (with an Origin header) are refused".into(),
@@ -205,7 +208,9 @@ fn refuse(broker: &Broker, via: &Via, request: &Parts) -> Option<Response<Body>>
 /// `127.0.0.1:8765` → `127.0.0.1`, `[::1]:8765` → `[::1]`.
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split_once(']').map_or(host, |(h, _)| &host[..h.len() + 1]);
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| &host[..h.len() + 1]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
@@ -222,7 +227,9 @@ async fn token(broker: &Broker, via: &Via, request: &Parts) -> Response<Body> {
         };
         if let Some((why, what)) = refusal {
             broker.metrics.refused(why);
-            log::warn!("certless serve: refused a token request from {peer} {what} X-IDENTITY-HEADER");
+            log::warn!(
+                "certless serve: refused a token request from {peer} {what} X-IDENTITY-HEADER"
+            );
             let error = Error::new(
                 ErrorCode::ManagedIdentityRejected,
                 format!("the broker refused a token request {what} its secret"),
@@ -398,12 +405,14 @@ impl<'a> Params<'a> {
                 ));
             }
         }
-        let resource = get("resource").filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-            bad(
-                "the resource query parameter is missing".into(),
-                "Send resource=<the API's resource>, e.g. https://graph.microsoft.com.",
-            )
-        })?;
+        let resource = get("resource")
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| {
+                bad(
+                    "the resource query parameter is missing".into(),
+                    "Send resource=<the API's resource>, e.g. https://graph.microsoft.com.",
+                )
+            })?;
         let selectors: Vec<Selector<'a>> = [
             get("client_id").map(Selector::ClientId),
             get("principal_id").map(Selector::ObjectId),
@@ -530,7 +539,11 @@ fn problem(status: StatusCode, message: String, remedy: &'static str) -> Respons
 /// Text from a request as a log line or message shows it: at most 200 characters, control
 /// characters escaped.
 fn shown(text: &str) -> String {
-    let mut out: String = text.chars().take(200).flat_map(char::escape_debug).collect();
+    let mut out: String = text
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
     if text.chars().count() > 200 {
         out.push('…');
     }
@@ -552,11 +565,12 @@ mod tests {
 
     #[test]
     fn queries_name_one_resource_and_at_most_one_app() {
-        let parse = |q: &str| Params::parse(&decode(q)).map(|p| (p.resource.to_string(), format!("{:?}", p.selector)));
-        let (resource, selector) = parse(
-            "api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net&client_id=abc",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let parse = |q: &str| {
+            Params::parse(&decode(q)).map(|p| (p.resource.to_string(), format!("{:?}", p.selector)))
+        };
+        let (resource, selector) =
+            parse("api-version=2019-08-01&resource=https%3A%2F%2Fvault.azure.net&client_id=abc")
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(resource, "https://vault.azure.net");
         assert_eq!(selector, "ClientId(\"abc\")");
         assert!(parse("resource=x").is_err());

@@ -34,9 +34,7 @@ pub fn scope_class(resource: &str) -> usize {
         .unwrap_or_default()
         .to_ascii_lowercase();
     let class = match host.as_str() {
-        "graph.microsoft.com" | "graph.microsoft.us" | "microsoftgraph.chinacloudapi.cn" => {
-            "graph"
-        }
+        "graph.microsoft.com" | "graph.microsoft.us" | "microsoftgraph.chinacloudapi.cn" => "graph",
         h if h.ends_with(".sharepoint.com") || h.ends_with(".sharepoint.us") => "sharepoint",
         "management.azure.com" | "management.core.windows.net" | "management.usgovcloudapi.net" => {
             "arm"
@@ -64,8 +62,8 @@ const OUTCOMES: [&str; 3] = ["hit", "miss", "error"];
 
 /// Latency buckets (seconds): a hit is tens of microseconds, a miss up to the request deadline.
 const BUCKETS: [f64; 20] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
 ];
 
 struct Histogram {
@@ -178,7 +176,12 @@ impl Metrics {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let app_ids: Vec<&str> = apps.all().iter().map(|a| a.client_id.as_str()).collect();
 
-        header(&mut out, "certless_build_info", "gauge", "certless version.");
+        header(
+            &mut out,
+            "certless_build_info",
+            "gauge",
+            "certless version.",
+        );
         let _ = writeln!(
             out,
             "certless_build_info{{version=\"{}\"}} 1",
@@ -190,7 +193,11 @@ impl Metrics {
             "gauge",
             "When the broker started, Unix seconds.",
         );
-        let _ = writeln!(out, "certless_broker_start_time_seconds {}", self.started_unix);
+        let _ = writeln!(
+            out,
+            "certless_broker_start_time_seconds {}",
+            self.started_unix
+        );
 
         header(
             &mut out,

@@ -200,7 +200,12 @@ async fn start(args: &Args) -> Result<Started, String> {
     }
     let socket = match &args.socket {
         Some(path) => {
-            bind_socket(&server, path, &args.socket_mode, args.socket_group.as_deref())?;
+            bind_socket(
+                &server,
+                path,
+                &args.socket_mode,
+                args.socket_group.as_deref(),
+            )?;
             Some(path.clone())
         }
         None => None,
@@ -273,7 +278,12 @@ fn secret_path(given: Option<&Path>) -> Result<PathBuf, String> {
     }
     if let Some(dir) = std::env::var_os("RUNTIME_DIRECTORY") {
         // systemd's RuntimeDirectory= (several are separated by ':'; the first is ours).
-        let dir = dir.to_string_lossy().split(':').next().unwrap_or_default().to_string();
+        let dir = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         return Ok(PathBuf::from(dir).join("secret"));
     }
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
@@ -281,9 +291,11 @@ fn secret_path(given: Option<&Path>) -> Result<PathBuf, String> {
         create_private_dir(&dir)?;
         return Ok(dir.join("secret"));
     }
-    Err("give --secret-file: where to write the secret TCP clients must present \
+    Err(
+        "give --secret-file: where to write the secret TCP clients must present \
          (e.g. /run/certless/secret)"
-        .into())
+            .into(),
+    )
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {
@@ -342,7 +354,10 @@ fn announce(
         outln!("  certless        CERTLESS_BROKER={base} CERTLESS_BROKER_SECRET_FILE={secret}");
     }
     if let Some(socket) = socket {
-        outln!("  unix socket     {} (CERTLESS_BROKER=unix:{0})", socket.display());
+        outln!(
+            "  unix socket     {} (CERTLESS_BROKER=unix:{0})",
+            socket.display()
+        );
     }
     log::info!(
         "certless serve: listening{}{}",
@@ -427,7 +442,10 @@ async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}

@@ -80,13 +80,14 @@ impl BrokerSecret {
             std::process::id()
         ));
         let _ = std::fs::remove_file(&staging);
-        let result = self
-            .write_new(&staging, group)
-            .and_then(|()| {
-                std::fs::rename(&staging, path).map_err(|e| {
-                    format!("cannot move the secret into place at {}: {e}", path.display())
-                })
-            });
+        let result = self.write_new(&staging, group).and_then(|()| {
+            std::fs::rename(&staging, path).map_err(|e| {
+                format!(
+                    "cannot move the secret into place at {}: {e}",
+                    path.display()
+                )
+            })
+        });
         if result.is_err() {
             let _ = std::fs::remove_file(&staging);
         }
