@@ -415,8 +415,9 @@ async fn keep_warm(broker: Arc<Broker>, keep_warm: Duration) {
                 broker.metrics.background_refreshes(index, started);
             }
         }
-        // Wake for the next refresh that comes due, at least every 30 s (a failed refresh is
-        // retried on its backoff).
+        // Wake for the next refresh that comes due, and at least every 5 s: a token fetched
+        // meanwhile may be due sooner (short-lived ones), and a failed refresh is retried on its
+        // backoff.
         let next_due = broker
             .apps
             .all()
@@ -426,8 +427,8 @@ async fn keep_warm(broker: Arc<Broker>, keep_warm: Duration) {
             .filter_map(|e| e.refresh_at)
             .filter(|at| *at > now)
             .min()
-            .map_or(30, |at| at - now);
-        tokio::time::sleep(Duration::from_secs(next_due.clamp(1, 30) as u64)).await;
+            .map_or(5, |at| at - now);
+        tokio::time::sleep(Duration::from_secs(next_due.clamp(1, 5) as u64)).await;
     }
 }
 
