@@ -1,8 +1,10 @@
 //! `certless`: get Entra access tokens from a managed identity, run the local emulator, and
 //! show the whole flow leg by leg.
 
+#[cfg(feature = "emulator")]
 mod demo;
 mod doctor;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod output;
 mod serve;
@@ -30,12 +32,14 @@ struct Cli {
 enum Command {
     /// Run managed identity → federated credential → access token against a local emulator,
     /// printing each leg. Needs nothing but this binary.
+    #[cfg(feature = "emulator")]
     Demo(demo::Args),
     /// Get an access token (like `az account get-access-token`).
     Token(token::Args),
     /// Walk the flow leg by leg and say why it fails, and how to fix it.
     Doctor(doctor::Args),
     /// Run the emulator of the managed-identity endpoints and Entra in the foreground.
+    #[cfg(feature = "emulator")]
     Emulator(emulator::Args),
     /// Serve tokens to this machine's processes: one broker per machine, speaking App
     /// Service's managed-identity protocol (IDENTITY_ENDPOINT/IDENTITY_HEADER for Azure SDKs,
@@ -61,6 +65,7 @@ pub(crate) fn builder_from(
 }
 
 /// `--source` of `demo` and `emulator`.
+#[cfg(feature = "emulator")]
 pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, String> {
     use certless_emulator::MiSourceKind::*;
     match name.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -104,9 +109,11 @@ fn run(command: Command) -> ExitCode {
     };
     runtime.block_on(async move {
         match command {
+            #[cfg(feature = "emulator")]
             Command::Demo(args) => demo::run(args).await,
             Command::Token(args) => token::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
+            #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(args).await,
             Command::Serve(args) => serve::run(args).await,
         }

@@ -81,20 +81,18 @@ pub(crate) fn broker_client(
     timeouts: Timeouts,
     unix_socket: Option<&std::path::Path>,
 ) -> Result<reqwest::Client> {
-    let mut builder = base_builder(timeouts).no_proxy();
-    if let Some(path) = unix_socket {
-        #[cfg(unix)]
-        {
-            builder = builder.unix_socket(path);
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = path;
-            return Err(Error::config(
-                ErrorCode::InvalidConfig,
-                "a Unix domain socket broker needs a Unix platform",
-            ));
-        }
+    let builder = base_builder(timeouts).no_proxy();
+    #[cfg(unix)]
+    let builder = match unix_socket {
+        Some(path) => builder.unix_socket(path),
+        None => builder,
+    };
+    #[cfg(not(unix))]
+    if unix_socket.is_some() {
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            "a Unix domain socket broker needs a Unix platform",
+        ));
     }
     builder.build().map_err(|e| {
         Error::internal(format!(
