@@ -13,9 +13,11 @@ py="$venv/bin/python"
 
 cargo build --locked -q -p certless-cli
 
-if [ ! -x "$py" ]; then
+if [ ! -x "$venv/bin/python" ]; then
   "${PYTHON:-python3}" -m venv "$venv"
 fi
+venv=$(cd "$venv" && pwd)
+py="$venv/bin/python"
 "$py" -m pip install -q --disable-pip-version-check -r py/tests/requirements.txt -r tests/serve/requirements.txt
 if ! "$py" -c "import certless" 2>/dev/null; then
   PATH="$venv/bin:$PATH" MATURIN_PEP517_ARGS="--locked --profile dev" \
