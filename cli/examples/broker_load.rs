@@ -18,7 +18,10 @@ fn main() {
     }
     let url = args[1].trim_start_matches("http://").to_string();
     let (addr, path) = url.split_once('/').expect("URL has a path");
-    let secret = std::fs::read_to_string(&args[2]).expect("secret file").trim().to_string();
+    let secret = std::fs::read_to_string(&args[2])
+        .expect("secret file")
+        .trim()
+        .to_string();
     let connections: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1);
     let seconds: u64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(10);
     let request = format!(

@@ -47,10 +47,15 @@ struct Broker {
 
 impl Broker {
     fn start(emu: &RunningEmulator, name: &str, extra: &[&str]) -> Broker {
-        let dir = scratch_dir(name);
+        Broker::start_at(emu, &scratch_dir(name), "127.0.0.1:0", extra)
+    }
+
+    fn start_at(emu: &RunningEmulator, dir: &Path, listen: &str, extra: &[&str]) -> Broker {
+        let dir = dir.to_path_buf();
+        let _ = std::fs::remove_file(dir.join("ready.json"));
         let mut command = certless();
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "debug"])
+            .args(["serve", "--listen", listen, "--log-level", "debug"])
             .arg("--secret-file")
             .arg(dir.join("secret"))
             .arg("--ready-file")
@@ -516,6 +521,39 @@ fn certless_clients_ask_the_broker_and_name_it_when_it_is_down() {
         stderr.contains("certless code 100") && stderr.contains("Fix:"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_client_reads_the_new_secret_of_a_restarted_broker() {
+    use certless::env::MapEnv;
+    let emu = emulator();
+    let dir = scratch_dir("restart");
+    let mut first = Broker::start_at(&emu, &dir, "127.0.0.1:0", &[]);
+    let port = first.port;
+    let env = MapEnv::new()
+        .with_var("CERTLESS_BROKER", format!("http://127.0.0.1:{port}"))
+        .with_var(
+            "CERTLESS_BROKER_SECRET_FILE",
+            dir.join("secret").display().to_string(),
+        );
+    let credential = certless::CredentialBuilder::from_environment(std::sync::Arc::new(env))
+        .unwrap()
+        .build()
+        .unwrap();
+    let scope = ["https://graph.microsoft.com/.default"];
+    let refresh = certless::TokenRequestOptions {
+        force_refresh: true,
+        ..Default::default()
+    };
+    credential.get_token_blocking(&scope, &refresh).unwrap();
+    assert_eq!(first.terminate().code(), Some(0));
+    let second = Broker::start_at(&emu, &dir, &format!("127.0.0.1:{port}"), &[]);
+    assert_ne!(first.secret, second.secret, "a new secret at every start");
+    // The secret in hand is refused; the client reads the file again and is served.
+    credential
+        .get_token_blocking(&scope, &refresh)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(second.stderr().contains("with a wrong X-IDENTITY-HEADER"));
 }
 
 #[test]
