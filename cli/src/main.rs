@@ -44,7 +44,7 @@ enum Command {
     /// Serve tokens to this machine's processes: one broker per machine, speaking App
     /// Service's managed-identity protocol (IDENTITY_ENDPOINT/IDENTITY_HEADER for Azure SDKs,
     /// CERTLESS_BROKER for certless).
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
 }
 
 /// Where the credential's configuration comes from: a Microsoft.Identity.Web appsettings.json,
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
     #[cfg(windows)]
     if let Command::Serve(args) = cli.command {
         if args.service {
-            return serve::windows::run_service(args);
+            return serve::windows::run_service(*args);
         }
         return run(Command::Serve(args));
     }
@@ -115,7 +115,7 @@ fn run(command: Command) -> ExitCode {
             Command::Doctor(args) => doctor::run(args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
         }
     })
 }

@@ -23,6 +23,9 @@ use super::secret::BrokerSecret;
 
 pub type Body = Full<Bytes>;
 
+/// (app index, tenant, resource) of a failed fetch.
+type FailureKey = (usize, String, String);
+
 /// Everything a request needs, shared by every connection.
 pub struct Broker {
     pub apps: Apps,
@@ -34,7 +37,7 @@ pub struct Broker {
     pub scopes: Vec<String>,
     /// Failed fetches are answered from here for a short while, so that clients retrying in a
     /// herd (the SDKs retry 5xx answers) do not each cause a request to Entra.
-    failures: Mutex<HashMap<(usize, String, String), (Instant, Error)>>,
+    failures: Mutex<HashMap<FailureKey, (Instant, Error)>>,
     failure_hold: Duration,
 }
 
@@ -461,18 +464,15 @@ async fn ready(broker: &Broker) -> Response<Body> {
     for app in broker.apps.all() {
         let mut checks = serde_json::Map::new();
         let credential = &app.credential;
-        if broker.scopes.is_empty() {
-            if credential.managed_identity_id().is_some() {
-                let check =
-                    tokio::time::timeout(CHECK, credential.managed_identity_assertion()).await;
-                let verdict = match check {
-                    Ok(Ok(_)) => "ok".to_string(),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => "the managed-identity endpoint did not answer within 5 s".into(),
-                };
-                all_ready &= verdict == "ok";
-                checks.insert("managed_identity".into(), verdict.into());
-            }
+        if broker.scopes.is_empty() && credential.managed_identity_id().is_some() {
+            let check = tokio::time::timeout(CHECK, credential.managed_identity_assertion()).await;
+            let verdict = match check {
+                Ok(Ok(_)) => "ok".to_string(),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "the managed-identity endpoint did not answer within 5 s".into(),
+            };
+            all_ready &= verdict == "ok";
+            checks.insert("managed_identity".into(), verdict.into());
         }
         for scope in &broker.scopes {
             let verdict = match credential.cached_token(&[scope]) {
