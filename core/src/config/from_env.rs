@@ -116,7 +116,8 @@ fn broker(builder: &mut CredentialBuilder, env: &dyn Environment, address: &str)
                 ),
             )
             .with_remedy(format!(
-                "Keep {} (the file the broker writes its secret to); it survives a restart of                  the broker, a copied value does not.",
+                "Keep {} (the file the broker writes its secret to); it survives a restart of \
+                 the broker, a copied value does not.",
                 vars::BROKER_SECRET_FILE
             )));
         }
@@ -149,7 +150,8 @@ fn broker(builder: &mut CredentialBuilder, env: &dyn Environment, address: &str)
                     ),
                 )
                 .with_remedy(
-                    "Set it to local to fetch tokens in this process when the broker cannot be                      reached, or unset it to fail naming the broker.",
+                    "Set it to local to fetch tokens in this process when the broker cannot be \
+                     reached, or unset it to fail naming the broker.",
                 ));
             }
         };

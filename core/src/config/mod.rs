@@ -503,7 +503,8 @@ impl CredentialBuilder {
                 ),
             )
             .with_remedy(format!(
-                "Set {} to the file `certless serve` writes its secret to (--secret-file),                  or {} to the secret.",
+                "Set {} to the file `certless serve` writes its secret to (--secret-file), \
+                 or {} to the secret.",
                 vars::BROKER_SECRET_FILE,
                 vars::BROKER_SECRET
             )));

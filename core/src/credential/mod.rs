@@ -466,7 +466,8 @@ impl Inner {
                 .await;
             match asked {
                 Err(e) if e.connect_failed() && self.chain.is_some() => log::warn!(
-                    "certless: the broker at {} cannot be reached; fetching the token in this                      process (CERTLESS_BROKER_FALLBACK=local)",
+                    "certless: the broker at {} cannot be reached; fetching the token in this \
+                     process (CERTLESS_BROKER_FALLBACK=local)",
                     broker.address()
                 ),
                 other => return other,
