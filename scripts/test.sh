@@ -50,3 +50,6 @@ section "Python package: pip install ./py, pytest against the emulator"
 
 section "Node package: build, generated declarations, node --test against the emulator, npm install ./node"
 ./scripts/test-node.sh
+
+section "The broker (certless serve) seen by azure-identity, @azure/identity, the CLI and the bindings"
+./scripts/test-serve.sh

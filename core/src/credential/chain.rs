@@ -19,6 +19,7 @@ use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdent
 use crate::managed_identity::{ManagedIdentityClient, SourceSelection, select_source};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::Secret;
+use crate::stats::UpstreamCounters;
 use crate::token::AccessToken;
 
 /// Entra's answers about a client certificate: signature or key not accepted (700027), key
@@ -32,6 +33,7 @@ pub(crate) struct Chain {
     client_id: String,
     exchange_retry: RetryPolicy,
     deadline: Duration,
+    counters: Arc<UpstreamCounters>,
 }
 
 enum ChainEntry {
@@ -68,6 +70,7 @@ impl ChainEntry {
         source: &CredentialSource,
         o: &ValidatedOptions,
         selection: &mut Option<Result<SourceSelection>>,
+        counters: &Arc<UpstreamCounters>,
     ) -> ChainEntry {
         let kind = source.kind();
         match source {
@@ -96,6 +99,7 @@ impl ChainEntry {
                             audience,
                             o.assertion_margin,
                             o.retries.managed_identity,
+                            Arc::clone(counters),
                         )))
                     }
                     Err(error) => ChainEntry::Unavailable { kind, error },
@@ -164,10 +168,11 @@ impl Chain {
     /// The entries of the configured sources, in order; an error when none of them can work.
     pub(super) fn new(o: &ValidatedOptions) -> Result<Chain> {
         let mut selection = None;
+        let counters = Arc::new(UpstreamCounters::default());
         let entries: Vec<ChainEntry> = o
             .sources
             .iter()
-            .map(|source| ChainEntry::new(source, o, &mut selection))
+            .map(|source| ChainEntry::new(source, o, &mut selection, &counters))
             .collect();
         if entries
             .iter()
@@ -191,7 +196,13 @@ impl Chain {
             client_id: o.client_id.clone(),
             exchange_retry: o.retries.exchange,
             deadline: o.deadline,
+            counters,
         })
+    }
+
+    /// The requests sent upstream so far, by leg and outcome.
+    pub(super) fn upstream_stats(&self) -> crate::stats::UpstreamStats {
+        self.counters.snapshot()
     }
 
     /// The kinds of the entries, in order.
@@ -319,10 +330,19 @@ impl Chain {
         auth: &ClientAuth,
         claims: Option<&str>,
     ) -> Result<IssuedToken> {
-        with_retries(&self.exchange_retry, clock, "the token exchange", || {
-            self.endpoint
-                .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
-        })
+        with_retries(
+            &self.exchange_retry,
+            clock,
+            "the token exchange",
+            || async {
+                let attempt = self
+                    .endpoint
+                    .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
+                    .await;
+                self.counters.exchange.record(&attempt);
+                attempt
+            },
+        )
         .await
     }
 
