@@ -116,7 +116,8 @@ EOF
 </Relationships>
 EOF
   rm -f "$DIST"/Certless.*.nupkg
-  # Fixed timestamps and order: the same sources give the same package.
+  # Fixed timestamps and order, so two builds differ only in Certless.dll's module id (mcs has no
+  # deterministic mode).
   find "$pkg" -exec touch -d "2000-01-01 00:00:00 UTC" {} +
   (cd "$pkg" && find . -type f -printf '%P\n' | LC_ALL=C sort | zip -q -X -D -9 "$NUPKG" -@) || return 1
   write_sums

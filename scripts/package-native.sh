@@ -107,9 +107,21 @@ build() {
     fi
   done
   # Users copy certless.dll alone: it must need no MinGW runtime DLL (libgcc_s_*, libwinpthread-1).
+  local headers
   for f in "$DIST/native/win-x64/certless.dll" "$DIST/native/win-x86/certless.dll" "$DIST/$CLI_WINDOWS"; do
-    if x86_64-w64-mingw32-objdump -p "$f" | grep -iE "DLL Name: (libgcc|libwinpthread|libstdc)"; then
+    headers="$(x86_64-w64-mingw32-objdump -f -p "$f")" || return 1
+    if grep -iE "DLL Name: (libgcc|libwinpthread|libstdc)" <<<"$headers"; then
       echo "$f needs a MinGW runtime DLL"
+      ok=1
+    fi
+  done
+  # Each DLL is of its machine and exports the C ABI.
+  for f in win-x64:pei-x86-64 win-x86:pei-i386; do
+    headers="$(x86_64-w64-mingw32-objdump -f -p "$DIST/native/${f%%:*}/certless.dll")"
+    if grep -q "file format ${f#*:}" <<<"$headers" && grep -q "certless_credential_token_is_current" <<<"$headers"; then
+      echo "${f%%:*}/certless.dll: ${f#*:}, exports the C ABI"
+    else
+      echo "${f%%:*}/certless.dll is not a ${f#*:} DLL exporting the C ABI"
       ok=1
     fi
   done
