@@ -1,7 +1,8 @@
 // certless for .NET: Microsoft Entra access tokens from a managed identity through a federated
 // identity credential -- no certificate, no secret.
 //
-// One file, no dependencies: add it to your project (or build dotnet/Certless.csproj) and put the
+// The NuGet package Certless carries this file compiled, with the native libraries. Or, one file
+// with no dependencies: add it to your project (or build dotnet/Certless.csproj) and put the
 // native library beside your application:
 //   Windows   bin\x64\certless.dll and bin\x86\certless.dll (picked by process bitness, so one
 //             deployment serves 32-bit and 64-bit IIS application pools), or a single
