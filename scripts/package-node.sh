@@ -227,7 +227,9 @@ check_windows_under_wine() {
     "$OUT/certless-$VERSION.tgz" "$OUT/certless-win32-x64-gnu-$VERSION.tgz")
   [[ -f "$dir/node_modules/@certless/win32-x64-gnu/certless.win32-x64-gnu.node" ]] || { echo "no win32 addon installed" >&2; return 1; }
   cp tests/install/get-token.js "$dir/"
-  (cd "$dir" && wine_clean_env && export "${EMULATOR_ENV[@]}" && wine_run "$dir/out.txt" "$cache/node.exe" get-token.js) &&
+  # get-token.js cannot ask the emulator itself here: Node's own sockets do not connect under Wine.
+  (cd "$dir" && wine_clean_env && export "${EMULATOR_ENV[@]}" CERTLESS_CHECK_NO_ADMIN=1 &&
+    wine_run "$dir/out.txt" "$cache/node.exe" get-token.js) &&
     grep -q "^ok: " "$dir/out.txt"
 }
 
