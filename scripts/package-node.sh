@@ -17,7 +17,9 @@
 #                                     the official Windows Node under Wine (over http: README
 #                                     "Windows under Wine")
 #
-# Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no win32 package, no Wine).
+# Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no win32 package, no Wine);
+# CERTLESS_PKG_EXTRA_PACKAGES (workspace packages to build in the same cargo call per target, e.g.
+# "certless-cli certless-ffi": one feature resolution, so the crates they share compile once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/package-env.sh
@@ -37,10 +39,12 @@ build() {
   fi
   rm -rf "$OUT" "$STAGE"
   mkdir -p "$OUT" "$STAGE"
+  local packages=(-p certless-node) extra
+  for extra in ${CERTLESS_PKG_EXTRA_PACKAGES:-}; do packages+=(-p "$extra"); done
 
   section "node: linux-x64-gnu addon (cargo-zigbuild, glibc 2.17)"
   timed "addon linux x64" env "${ZIG_ENV[@]}" \
-    cargo zigbuild --release --locked -p certless-node --target x86_64-unknown-linux-gnu.2.17
+    cargo zigbuild --release --locked "${packages[@]}" --target x86_64-unknown-linux-gnu.2.17
   local newest
   newest="$(objdump -T "$linux_addon" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
   if [[ "$(printf '%s\n' "$newest" GLIBC_2.17 | sort -V | tail -1)" != GLIBC_2.17 ]]; then
@@ -48,7 +52,7 @@ build() {
     exit 1
   fi
   echo "$linux_addon needs at most $newest"
-  platform_package linux-x64-gnu "$linux_addon" '"os": ["linux"], "cpu": ["x64"], "libc": ["glibc"]' \
+  platform_package linux-x64-gnu "$linux_addon" strip '"os": ["linux"], "cpu": ["x64"], "libc": ["glibc"]' \
     "Linux x64 with glibc 2.17 or later"
 
   if [[ "${CERTLESS_SKIP_WINDOWS:-}" != 1 ]]; then
@@ -63,7 +67,7 @@ build() {
     : >"$stub/libnode.dll"
     printf '!<arch>\n' >"$stub/libnode.a"
     timed "addon windows x64" env LIBNODE_PATH="$stub" \
-      cargo build --release --locked -p certless-node --features napi/dyn-symbols --target x86_64-pc-windows-gnu
+      cargo build --release --locked "${packages[@]}" --features napi/dyn-symbols --target x86_64-pc-windows-gnu
     local headers
     headers="$(x86_64-w64-mingw32-objdump -p "$windows_addon")"
     if ! grep -q "napi_register_module_v1" <<<"$headers" ||
@@ -72,7 +76,7 @@ build() {
       exit 1
     fi
     # No os/libc beyond these: `libc` would keep npm from installing it on Windows.
-    platform_package win32-x64-gnu "$windows_addon" '"os": ["win32"], "cpu": ["x64"]' \
+    platform_package win32-x64-gnu "$windows_addon" x86_64-w64-mingw32-strip '"os": ["win32"], "cpu": ["x64"]' \
       "Windows x64 (built with mingw-w64; loads in the official Node.js for Windows)"
   fi
 
@@ -83,10 +87,11 @@ build() {
   ls -l "$OUT"
 }
 
-platform_package() { # KEY ADDON OS_CPU_LIBC_JSON DESCRIPTION
-  local key="$1" addon="$2" fields="$3" description="$4" dir="$STAGE/$1"
+platform_package() { # KEY ADDON STRIP OS_CPU_LIBC_JSON DESCRIPTION
+  local key="$1" addon="$2" strip="$3" fields="$4" description="$5" dir="$STAGE/$1"
   mkdir -p "$dir"
-  cp "$addon" "$dir/certless.$key.node"
+  # The symbol table is for debuggers (a fifth of the file); the exports stay.
+  "$strip" --strip-unneeded -o "$dir/certless.$key.node" "$addon"
   cat >"$dir/package.json" <<EOF
 {
   "name": "@certless/$key",

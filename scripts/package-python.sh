@@ -21,7 +21,8 @@ OUT="$ROOT/dist/python"
 build() {
   rm -rf "$OUT"
   mkdir -p "$OUT"
-  local py=(-m py/Cargo.toml --release --locked -o "$OUT")
+  # --strip: the symbol table is for debuggers (a fifth of the file).
+  local py=(-m py/Cargo.toml --release --locked --strip -o "$OUT")
 
   section "python: manylinux2014 x86_64 wheel (zig, glibc 2.17)"
   timed "wheel linux x86_64" env "${ZIG_ENV[@]}" \
