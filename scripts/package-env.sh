@@ -44,3 +44,48 @@ ZIG_ENV=("CARGO_BIN_EXE_cargo-zigbuild=$TOOLS/bin/cargo-zigbuild" "PATH=$TOOLS/b
 need_rust_target() {
   rustup target list --installed | grep -qx "$1" || rustup target add "$1"
 }
+
+# The Rust artifacts of every package, one cargo invocation per target, so that each target's
+# crates are compiled once whichever script asks first (the same packages and features each time:
+# a different set would unify features differently and recompile the shared crates):
+#   Linux x86_64 for glibc 2.17: the C library, the CLI, the Node addon;
+#   Windows x64 (mingw-w64): the same three (the addon finds Node's functions in node.exe when it
+#     loads: napi's dyn-symbols);
+#   Windows x86: the C library (32-bit IIS application pools).
+# The Python wheels are built by maturin (pyo3's own build of the extension).
+RUST_LINUX=x86_64-unknown-linux-gnu
+RUST_WIN64=x86_64-pc-windows-gnu
+RUST_WIN32=i686-pc-windows-gnu
+RUST_PACKAGES=(-p certless-ffi -p certless-cli -p certless-node)
+
+# Each returns the build's status (the callers do not all run under `set -e`).
+build_linux_glibc217() {
+  local start=$SECONDS
+  env "${ZIG_ENV[@]}" cargo zigbuild --release --locked "${RUST_PACKAGES[@]}" --target "$RUST_LINUX.2.17" ||
+    return 1
+  echo "-- Linux x86_64, glibc 2.17 (C library, CLI, Node addon): $((SECONDS - start)) s"
+}
+
+build_windows_x64() {
+  need_rust_target "$RUST_WIN64" || return 1
+  # napi's build script wants MSYS2's libnode.dll to link Node's functions on windows-gnu; with
+  # napi/dyn-symbols the addon looks them up in the running node.exe instead and links nothing of
+  # it. The stand-in only satisfies the build script: a libnode.dll for its existence check, an
+  # empty libnode.a for the -lnode it then passes.
+  local stub="$TARGET_DIR/napi-libnode-stub"
+  mkdir -p "$stub"
+  : >"$stub/libnode.dll"
+  printf '!<arch>\n' >"$stub/libnode.a"
+  local start=$SECONDS
+  env LIBNODE_PATH="$stub" \
+    cargo build --release --locked "${RUST_PACKAGES[@]}" --features napi/dyn-symbols --target "$RUST_WIN64" ||
+    return 1
+  echo "-- Windows x64 (C library, CLI, Node addon): $((SECONDS - start)) s"
+}
+
+build_windows_x86() {
+  need_rust_target "$RUST_WIN32"
+  local start=$SECONDS
+  cargo build --release --locked -p certless-ffi --target "$RUST_WIN32" || return 1
+  echo "-- Windows x86 (C library): $((SECONDS - start)) s"
+}

@@ -67,22 +67,15 @@ build() {
   for t in "$LINUX" "$WIN64" "$WIN32"; do
     grep -qx "$t" <<<"$installed" || rustup target add "$t" || return 1
   done
-  if ! command -v cargo-zigbuild >/dev/null || ! python3 -m ziglang version >/dev/null 2>&1; then
-    pip install --quiet ziglang cargo-zigbuild || return 1
-  fi
 
+  # shellcheck source=scripts/package-env.sh
+  source scripts/package-env.sh
   section "Linux x86_64, glibc >= $GLIBC_FLOOR: libcertless.so and the CLI"
-  local t0=$SECONDS
-  cargo zigbuild --release --locked -p certless-ffi -p certless-cli --target "$LINUX.$GLIBC_FLOOR" || return 1
-  echo "built in $((SECONDS - t0)) s"
+  build_linux_glibc217 || return 1
   section "Windows x64: certless.dll and certless.exe"
-  t0=$SECONDS
-  cargo build --release --locked -p certless-ffi -p certless-cli --target "$WIN64" || return 1
-  echo "built in $((SECONDS - t0)) s"
+  build_windows_x64 || return 1
   section "Windows x86: certless.dll"
-  t0=$SECONDS
-  cargo build --release --locked -p certless-ffi --target "$WIN32" || return 1
-  echo "built in $((SECONDS - t0)) s"
+  build_windows_x86 || return 1
 
   section "dist/"
   rm -rf "$DIST/native" "$DIST"/certless-*-linux-x64 "$DIST"/certless-*-win-x64.exe

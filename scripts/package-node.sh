@@ -17,9 +17,8 @@
 #                                     the official Windows Node under Wine (over http: README
 #                                     "Windows under Wine")
 #
-# Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no win32 package, no Wine);
-# CERTLESS_PKG_EXTRA_PACKAGES (workspace packages to build in the same cargo call per target, e.g.
-# "certless-cli certless-ffi": one feature resolution, so the crates they share compile once).
+# Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no win32 package, no Wine). The Rust
+# builds are scripts/package-env.sh's, shared with scripts/package-native.sh: one compile per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/package-env.sh
@@ -39,12 +38,8 @@ build() {
   fi
   rm -rf "$OUT" "$STAGE"
   mkdir -p "$OUT" "$STAGE"
-  local packages=(-p certless-node) extra
-  for extra in ${CERTLESS_PKG_EXTRA_PACKAGES:-}; do packages+=(-p "$extra"); done
-
   section "node: linux-x64-gnu addon (cargo-zigbuild, glibc 2.17)"
-  timed "addon linux x64" env "${ZIG_ENV[@]}" \
-    cargo zigbuild --release --locked "${packages[@]}" --target x86_64-unknown-linux-gnu.2.17
+  build_linux_glibc217
   local newest
   newest="$(objdump -T "$linux_addon" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
   if [[ "$(printf '%s\n' "$newest" GLIBC_2.17 | sort -V | tail -1)" != GLIBC_2.17 ]]; then
@@ -57,17 +52,7 @@ build() {
 
   if [[ "${CERTLESS_SKIP_WINDOWS:-}" != 1 ]]; then
     section "node: win32-x64-gnu addon (mingw-w64)"
-    need_rust_target x86_64-pc-windows-gnu
-    # napi's build script wants MSYS2's libnode.dll to link Node's functions on windows-gnu; with
-    # napi/dyn-symbols the addon looks them up in the running node.exe instead and links nothing
-    # of it. The stand-in only satisfies the build script: a libnode.dll for its existence check,
-    # an empty libnode.a for the -lnode it then passes.
-    local stub="$TARGET_DIR/napi-libnode-stub"
-    mkdir -p "$stub"
-    : >"$stub/libnode.dll"
-    printf '!<arch>\n' >"$stub/libnode.a"
-    timed "addon windows x64" env LIBNODE_PATH="$stub" \
-      cargo build --release --locked "${packages[@]}" --features napi/dyn-symbols --target x86_64-pc-windows-gnu
+    build_windows_x64
     local headers
     headers="$(x86_64-w64-mingw32-objdump -p "$windows_addon")"
     if ! grep -q "napi_register_module_v1" <<<"$headers" ||
