@@ -8,15 +8,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::assertion_file::AssertionFile;
-use crate::certificate::CertificateCredential;
+use crate::certificate::{CertificateCredential, ClientCertificate};
+use crate::certificate::key_vault::KeyVaultCertificate;
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
-use crate::config::{CredentialSource, CredentialSourceKind, ValidatedOptions};
+use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
 use crate::http::{Clients, EntraClient, PinnedServerCertificate};
 use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
-use crate::managed_identity::{ManagedIdentityClient, SourceSelection, select_source};
+use crate::managed_identity::{
+    ManagedIdentityClient, ManagedIdentityId, SourceSelection, select_source,
+};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::Secret;
 use crate::token::AccessToken;
@@ -42,6 +45,7 @@ enum ChainEntry {
         kind: CredentialSourceKind,
         certificate: CertificateCredential,
     },
+    KeyVault(Arc<KeyVaultCertificate>),
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
     Unavailable {
         kind: CredentialSourceKind,
@@ -57,6 +61,7 @@ impl ChainEntry {
             }
             ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
             ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
+            ChainEntry::KeyVault(_) => CredentialSourceKind::KeyVault,
             ChainEntry::Certificate { kind, .. } | ChainEntry::Unavailable { kind, .. } => *kind,
         }
     }
@@ -113,11 +118,55 @@ impl ChainEntry {
                     "the SignedAssertionFilePath credential has no file",
                 ),
             },
+            CredentialSource::Certificate {
+                source:
+                    CertificateSource::KeyVault {
+                        reference,
+                        managed_identity,
+                    },
+                ..
+            } => {
+                // The vault is read with the identity the entry names, else the one the
+                // credential list presents to Entra, else the host's own.
+                let id = managed_identity.clone().unwrap_or_else(|| {
+                    o.sources
+                        .iter()
+                        .find_map(|s| match s {
+                            CredentialSource::ManagedIdentity { id, .. } => Some(id.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or(ManagedIdentityId::SystemAssigned)
+                });
+                let client = selection
+                    .get_or_insert_with(|| select_source(o.env.as_ref(), o.managed_identity_source))
+                    .clone()
+                    .and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone()));
+                match client {
+                    Ok(client) => {
+                        log::info!(
+                            "certless: {kind}: {reference:?}, read as the {id} managed identity \
+                             via {}",
+                            client.selection().source
+                        );
+                        ChainEntry::KeyVault(Arc::new(KeyVaultCertificate::new(
+                            reference.clone(),
+                            &o.authority,
+                            client,
+                            o.retries.managed_identity,
+                            o.retries.exchange,
+                            o.send_certificate_chain,
+                        )))
+                    }
+                    Err(error) => ChainEntry::Unavailable { kind, error },
+                }
+            }
             CredentialSource::Certificate { source, password } => {
                 let loaded = CertificateCredential::load(
                     source.clone(),
                     password.clone(),
                     o.send_certificate_chain,
+                    Arc::clone(&o.env),
+                    o.clock.now_unix(),
                 );
                 match loaded {
                     Ok(certificate) => ChainEntry::Certificate { kind, certificate },
@@ -270,6 +319,10 @@ impl Chain {
                         Err(e) => Err(e),
                     }
                 }
+                ChainEntry::KeyVault(vault) => {
+                    self.exchange_key_vault(vault, http, clock, tenant, scope, claims)
+                        .await
+                }
                 ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             match attempt {
@@ -296,8 +349,13 @@ impl Chain {
                 }
                 Err(error) => {
                     let error = match entry {
-                        ChainEntry::Certificate { certificate, .. } => {
-                            explain_certificate_refusal(error, certificate, clock.now_unix())
+                        ChainEntry::Certificate { certificate, .. } if refuses_certificate(&error) => {
+                            certificate.rejected(clock.now_unix());
+                            explain_certificate_refusal(
+                                error,
+                                &certificate.certificate(),
+                                clock.now_unix(),
+                            )
                         }
                         _ => error,
                     };
@@ -374,6 +432,65 @@ impl Chain {
         }
     }
 
+    /// The exchange with an assertion signed by the Key Vault certificate. When Entra refuses
+    /// it and the vault has a newer version by now (the certificate was rotated, and the app
+    /// registration already holds only the new one), the exchange is tried once more with it.
+    async fn exchange_key_vault(
+        &self,
+        vault: &Arc<KeyVaultCertificate>,
+        http: &Clients,
+        clock: &Arc<dyn Clock>,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+    ) -> Result<IssuedToken> {
+        let endpoint = self.authority.token_endpoint(tenant);
+        // The version Entra refused, and its explained error.
+        let mut refused: Option<(String, Error)> = None;
+        loop {
+            let loaded = match vault.certificate(http, clock).await {
+                Ok(loaded) => loaded,
+                Err(e) => return Err(refused.map_or(e, |(_, refusal)| refusal)),
+            };
+            let retry = refused.is_some();
+            if let Some((version, refusal)) = refused.take() {
+                if version == loaded.version {
+                    return Err(refusal);
+                }
+                log::info!(
+                    "certless: Key Vault has version {} now; trying it",
+                    loaded.version
+                );
+            }
+            let now = clock.now_unix();
+            if let Some(warning) = loaded.certificate.expiry_warning(now) {
+                log::warn!("certless: the Key Vault certificate {warning}");
+            }
+            let assertion = loaded.certificate.sign_assertion(
+                &self.client_id,
+                &endpoint,
+                vault.send_x5c,
+                now,
+            )?;
+            let auth = ClientAuth::Assertion(assertion);
+            let result = self
+                .exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
+                .await;
+            match result {
+                Err(error) if refuses_certificate(&error) => {
+                    let error =
+                        explain_certificate_refusal(error, &loaded.certificate, clock.now_unix());
+                    if retry {
+                        return Err(error);
+                    }
+                    vault.rejected(&loaded.version);
+                    refused = Some((loaded.version.clone(), error));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The error for a fetch that ran out of time: which leg of which entry it was waiting on.
     fn deadline_passed(&self, waiting: &Waiting, tenant: &str) -> Error {
         let index = waiting.entry.load(Ordering::Relaxed);
@@ -416,19 +533,16 @@ impl Chain {
     }
 }
 
-/// Which certificate Entra refused, and whether it is still valid.
-fn explain_certificate_refusal(
-    error: Error,
-    certificate: &CertificateCredential,
-    now: i64,
-) -> Error {
-    if !error
+/// Whether Entra's answer is about the certificate (its signature, its validity, its claims).
+fn refuses_certificate(error: &Error) -> bool {
+    error
         .aadsts_codes()
         .iter()
         .any(|c| CERTIFICATE_AADSTS.contains(c))
-    {
-        return error;
-    }
+}
+
+/// Which certificate Entra refused, and whether it is still valid.
+fn explain_certificate_refusal(error: Error, certificate: &ClientCertificate, now: i64) -> Error {
     let context = certificate.context(now);
     // 700027's usual remedy is about managed-identity tokens; here it is about which
     // certificate the app registration holds.

@@ -331,6 +331,17 @@ impl EntraClient {
         request: reqwest::RequestBuilder,
         target: &str,
     ) -> Result<Response> {
+        self.send_on(request, Leg::Exchange, target).await
+    }
+
+    /// [`send`] through Entra's client (its proxies and CA files) for another remote service of
+    /// `leg` (Key Vault).
+    pub(crate) async fn send_on(
+        &self,
+        request: reqwest::RequestBuilder,
+        leg: Leg,
+        target: &str,
+    ) -> Result<Response> {
         let (client, request) = request.build_split();
         let request = request.map_err(|e| {
             Error::internal(format!("the request to {target} could not be built ({e})"))
@@ -338,7 +349,7 @@ impl EntraClient {
         let route = self.proxies.route(request.url());
         let host = request.url().host_str().unwrap_or_default().to_string();
         let builder = reqwest::RequestBuilder::from_parts(client, request);
-        send(builder, Leg::Exchange, target)
+        send(builder, leg, target)
             .await
             .map_err(|e| match &route {
                 Some(route) if e.in_connect() => route.explain(e, &host),
@@ -399,6 +410,11 @@ pub(crate) async fn send(
             ErrorCode::ManagedIdentityUnreachable,
             ErrorCode::ManagedIdentityTimeout,
             ErrorCode::ManagedIdentityInvalidResponse,
+        ),
+        Leg::KeyVault => (
+            ErrorCode::KeyVaultUnreachable,
+            ErrorCode::KeyVaultUnreachable,
+            ErrorCode::KeyVaultInvalidResponse,
         ),
         _ => (
             ErrorCode::ExchangeUnreachable,
