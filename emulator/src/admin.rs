@@ -46,6 +46,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/verify", post(verify))
         .route("/federated-token", post(federated_token))
         .route("/client-certificate", post(client_certificate))
+        .route("/key-vault/certificates", post(key_vault_certificate))
         .route("/shutdown", post(shutdown))
         .fallback(not_found)
 }
@@ -279,6 +280,22 @@ async fn client_certificate(State(shared): State<Arc<Shared>>, body: Bytes) -> R
             }
         };
     match shared.issue_client_certificate(&options) {
+        Ok(issued) => ok(serde_json::to_value(issued).unwrap_or_default()),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+async fn key_vault_certificate(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let options: crate::key_vault::KeyVaultCertificateOptions =
+        if body.iter().all(u8::is_ascii_whitespace) {
+            Default::default()
+        } else {
+            match parse(&body) {
+                Ok(o) => o,
+                Err(e) => return bad_request(e),
+            }
+        };
+    match shared.add_key_vault_certificate(&options) {
         Ok(issued) => ok(serde_json::to_value(issued).unwrap_or_default()),
         Err(e) => bad_request(e.to_string()),
     }

@@ -86,7 +86,9 @@ impl KeyVaultReference {
             _ => return Err(bad_url("is not https")),
         }
         if host.is_empty() || url.query().is_some() || !url.username().is_empty() {
-            return Err(bad_url("must be https://<vault host>, without a query or user"));
+            return Err(bad_url(
+                "must be https://<vault host>, without a query or user",
+            ));
         }
         let name = name.trim();
         if name.is_empty()
@@ -129,7 +131,10 @@ impl KeyVaultReference {
             .unwrap_or_default();
         const CLOUDS: [(&str, &str); 3] = [
             (".vault.azure.net", "https://vault.azure.net"),
-            (".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
+            (
+                ".vault.usgovcloudapi.net",
+                "https://vault.usgovcloudapi.net",
+            ),
             (".vault.azure.cn", "https://vault.azure.cn"),
         ];
         if let Some((_, resource)) = CLOUDS.iter().find(|(suffix, _)| host.ends_with(suffix)) {
@@ -260,8 +265,7 @@ impl KeyVaultCertificate {
         let in_hand = self.in_hand();
         match self.read(http, clock.as_ref(), in_hand.as_deref()).await {
             Ok(loaded) => {
-                self.checked_at
-                    .store(clock.now_unix(), Ordering::Release);
+                self.checked_at.store(clock.now_unix(), Ordering::Release);
                 if in_hand
                     .as_ref()
                     .is_none_or(|old| old.version != loaded.version)
@@ -303,7 +307,12 @@ impl KeyVaultCertificate {
     ) -> Result<Arc<Loaded>> {
         let name = &self.reference.name;
         let metadata = self
-            .get(http, clock, &format!("certificates/{name}"), Read::Certificate)
+            .get(
+                http,
+                clock,
+                &format!("certificates/{name}"),
+                Read::Certificate,
+            )
             .await?;
         let version = current_version(&metadata).ok_or_else(|| {
             self.invalid("its certificate has no secret id (sid) naming the current version")
@@ -337,7 +346,12 @@ impl KeyVaultCertificate {
                 ));
         }
         let secret = self
-            .get(http, clock, &format!("secrets/{name}/{version}"), Read::Secret)
+            .get(
+                http,
+                clock,
+                &format!("secrets/{name}/{version}"),
+                Read::Secret,
+            )
             .await?;
         let value = secret["value"]
             .as_str()
@@ -347,9 +361,9 @@ impl KeyVaultCertificate {
         let certificate = if content_type.eq_ignore_ascii_case("application/x-pem-file") {
             ClientCertificate::parse(value.as_bytes(), None, &origin)
         } else {
-            let der = STANDARD
-                .decode(value.trim())
-                .map_err(|_| unusable(&origin, "is not base64 (contentType application/x-pkcs12)"))?;
+            let der = STANDARD.decode(value.trim()).map_err(|_| {
+                unusable(&origin, "is not base64 (contentType application/x-pkcs12)")
+            })?;
             let empty = Secret::from("");
             ClientCertificate::from_pkcs12(&der, Some(&empty), &origin)
         }
@@ -393,8 +407,17 @@ impl KeyVaultCertificate {
     }
 
     /// One GET of the Key Vault REST API, with the Key Vault leg's retries.
-    async fn get(&self, http: &Clients, clock: &dyn Clock, path: &str, read: Read) -> Result<Value> {
-        let url = format!("{}/{path}?api-version={API_VERSION}", self.reference.vault_url);
+    async fn get(
+        &self,
+        http: &Clients,
+        clock: &dyn Clock,
+        path: &str,
+        read: Read,
+    ) -> Result<Value> {
+        let url = format!(
+            "{}/{path}?api-version={API_VERSION}",
+            self.reference.vault_url
+        );
         let target = format!("Key Vault {}", echo(&self.reference.vault_url));
         with_retries(&self.retry, clock, "the Key Vault request", || async {
             let token = self.vault_token(http, clock).await?;
@@ -416,7 +439,8 @@ impl KeyVaultCertificate {
     }
 
     fn error(&self, code: ErrorCode, what: impl fmt::Display) -> Error {
-        Error::new(code, format!("the {}: {what}", self.reference.describe())).with_leg(Leg::KeyVault)
+        Error::new(code, format!("the {}: {what}", self.reference.describe()))
+            .with_leg(Leg::KeyVault)
     }
 
     fn invalid(&self, what: &str) -> Error {
@@ -452,7 +476,10 @@ impl KeyVaultCertificate {
             message.push_str(&format!(": {said}"));
         }
         let claims = decode_claims(token.expose()).unwrap_or_default();
-        let identity = match (&claims.oid, &claims.all.get("appid").and_then(Value::as_str)) {
+        let identity = match (
+            &claims.oid,
+            &claims.all.get("appid").and_then(Value::as_str),
+        ) {
             (Some(oid), Some(appid)) => format!("object id {oid}, client id {appid}"),
             (Some(oid), None) => format!("object id {oid}"),
             _ => "the managed identity".to_string(),
@@ -516,9 +543,7 @@ impl KeyVaultCertificate {
             .with_retry_after(response.retry_after())
             .with_ids(
                 None,
-                response
-                    .header("x-ms-request-id")
-                    .map(scrub_server_text),
+                response.header("x-ms-request-id").map(scrub_server_text),
             )
             .with_remedy(remedy)
     }
@@ -532,7 +557,12 @@ impl KeyVaultCertificate {
         let wanted_tenant = challenge
             .iter()
             .find(|(k, _)| k == "authorization" || k == "authorization_uri")
-            .and_then(|(_, v)| v.trim_end_matches('/').rsplit('/').next().map(str::to_string));
+            .and_then(|(_, v)| {
+                v.trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .map(str::to_string)
+            });
         let wanted_resource = challenge
             .iter()
             .find(|(k, _)| k == "resource" || k == "scope")
@@ -641,7 +671,13 @@ mod tests {
             "Bearer authorization=\"https://login.windows.net/72f988bf\", \
              resource=\"https://vault.azure.net\"",
         );
-        assert_eq!(c[0], ("authorization".into(), "https://login.windows.net/72f988bf".into()));
+        assert_eq!(
+            c[0],
+            (
+                "authorization".into(),
+                "https://login.windows.net/72f988bf".into()
+            )
+        );
         assert_eq!(c[1], ("resource".into(), "https://vault.azure.net".into()));
         let sid = serde_json::json!({"sid": "https://kv.vault.azure.net/secrets/app/0123abcd"});
         assert_eq!(current_version(&sid).as_deref(), Some("0123abcd"));

@@ -369,8 +369,16 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
     match kind {
         CredentialSourceKind::SignedAssertionFromManagedIdentity => {}
         CredentialSourceKind::KeyVault => {
-            let url = required("KeyVaultUrl", container.clone(), "https://<vault>.vault.azure.net")?;
-            let name = required("KeyVaultCertificateName", reference.clone(), "<certificate name>")?;
+            let url = required(
+                "KeyVaultUrl",
+                container.clone(),
+                "https://<vault>.vault.azure.net",
+            )?;
+            let name = required(
+                "KeyVaultCertificateName",
+                reference.clone(),
+                "<certificate name>",
+            )?;
             return Ok(Some(CredentialSource::Certificate {
                 source: CertificateSource::KeyVault {
                     reference: KeyVaultReference::new(&url, &name)?,
@@ -380,12 +388,19 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
             }));
         }
         CredentialSourceKind::StoreWithThumbprint => {
-            let thumbprint =
-                required("CertificateThumbprint", reference.clone(), "<40 hex digits>")?;
+            let thumbprint = required(
+                "CertificateThumbprint",
+                reference.clone(),
+                "<40 hex digits>",
+            )?;
             return store_entry(StoreFind::thumbprint(&thumbprint)?);
         }
         CredentialSourceKind::StoreWithDistinguishedName => {
-            let name = required("CertificateDistinguishedName", reference.clone(), "CN=<subject>")?;
+            let name = required(
+                "CertificateDistinguishedName",
+                reference.clone(),
+                "CN=<subject>",
+            )?;
             return store_entry(StoreFind::DistinguishedName(name));
         }
         CredentialSourceKind::StoreWithSubjectName => {

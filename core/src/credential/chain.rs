@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::assertion_file::AssertionFile;
-use crate::certificate::{CertificateCredential, ClientCertificate};
 use crate::certificate::key_vault::KeyVaultCertificate;
+use crate::certificate::{CertificateCredential, ClientCertificate};
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
 use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
@@ -349,7 +349,9 @@ impl Chain {
                 }
                 Err(error) => {
                     let error = match entry {
-                        ChainEntry::Certificate { certificate, .. } if refuses_certificate(&error) => {
+                        ChainEntry::Certificate { certificate, .. }
+                            if refuses_certificate(&error) =>
+                        {
                             certificate.rejected(clock.now_unix());
                             explain_certificate_refusal(
                                 error,

@@ -349,12 +349,10 @@ impl EntraClient {
         let route = self.proxies.route(request.url());
         let host = request.url().host_str().unwrap_or_default().to_string();
         let builder = reqwest::RequestBuilder::from_parts(client, request);
-        send(builder, leg, target)
-            .await
-            .map_err(|e| match &route {
-                Some(route) if e.in_connect() => route.explain(e, &host),
-                _ => e,
-            })
+        send(builder, leg, target).await.map_err(|e| match &route {
+            Some(route) if e.in_connect() => route.explain(e, &host),
+            _ => e,
+        })
     }
 }
 

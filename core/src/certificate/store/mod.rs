@@ -443,11 +443,18 @@ mod tests {
         assert_eq!(choose(&certs, &by_subject, &store, 950).unwrap(), 2);
         let e = choose(&certs, &by_subject, &store, 6_000).unwrap_err();
         assert_eq!(e.code(), ErrorCode::CertificateNotInStore);
-        assert!(e.to_string().contains("valid now; the newest is CN=app.contoso.com, O=Contoso (thumbprint FUTURE"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "valid now; the newest is CN=app.contoso.com, O=Contoso (thumbprint FUTURE"
+            ),
+            "{e}"
+        );
         let e = choose(&certs, &StoreFind::Thumbprint("NONE".into()), &store, 700).unwrap_err();
         assert!(e.to_string().contains("4 certificate(s) in it"), "{e}");
         let partial = StoreFind::DistinguishedName("CN=app.contoso.com".into());
-        assert!(choose(&certs, &partial, &store, 700).is_err(), "a DN names the whole subject");
+        assert!(
+            choose(&certs, &partial, &store, 700).is_err(),
+            "a DN names the whole subject"
+        );
     }
-
 }
