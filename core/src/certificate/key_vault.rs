@@ -20,7 +20,7 @@ use url::Url;
 
 use super::ClientCertificate;
 use super::load::unusable;
-use crate::clock::{Clock, to_iso8601};
+use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
 use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Leg, Result};
@@ -214,10 +214,6 @@ impl KeyVaultCertificate {
             vault_token: Mutex::new(None),
             flight: SingleFlight::default(),
         }
-    }
-
-    pub(crate) fn reference(&self) -> &KeyVaultReference {
-        &self.reference
     }
 
     fn in_hand(&self) -> Option<Arc<Loaded>> {
@@ -589,11 +585,6 @@ impl KeyVaultCertificate {
          and that the vault and the identity are in the same tenant."
             .to_string()
     }
-
-    /// The certificate in hand, if one was read (for diagnostics).
-    pub(crate) fn loaded(&self) -> Option<Arc<Loaded>> {
-        self.in_hand()
-    }
 }
 
 fn code_text(body: &Value) -> Option<String> {
@@ -625,16 +616,6 @@ fn parse_challenge(header: &str) -> Vec<(String, String)> {
             ))
         })
         .collect()
-}
-
-/// What the doctor says about a Key Vault certificate it read.
-pub(crate) fn describe_loaded(loaded: &Loaded) -> String {
-    format!(
-        "version {}, {}; expires {}",
-        loaded.version,
-        loaded.certificate.describe(),
-        to_iso8601(loaded.certificate.not_after)
-    )
 }
 
 #[cfg(test)]

@@ -189,6 +189,27 @@ impl ChainEntry {
     }
 }
 
+/// What one certificate entry holds (see [`Chain::inspect_certificates`]).
+pub(crate) struct CertificateFinding {
+    pub kind: CredentialSourceKind,
+    pub certificate: Result<Arc<ClientCertificate>>,
+    /// Where it came from, when that says more than the kind (a Key Vault version).
+    pub detail: Option<String>,
+}
+
+fn is_certificate_kind(kind: CredentialSourceKind) -> bool {
+    use CredentialSourceKind as K;
+    matches!(
+        kind,
+        K::Path
+            | K::Base64Encoded
+            | K::KeyVault
+            | K::StoreWithThumbprint
+            | K::StoreWithDistinguishedName
+            | K::StoreWithSubjectName
+    )
+}
+
 /// Where a fetch is, so that the deadline's error can name what it was still waiting for.
 #[derive(Default)]
 struct Waiting {
@@ -241,6 +262,41 @@ impl Chain {
             exchange_retry: o.retries.exchange,
             deadline: o.deadline,
         })
+    }
+
+    /// Each certificate entry's certificate, without using it (a Key Vault certificate is read
+    /// now), or why the entry has none: what the doctor reports about fallbacks.
+    pub(super) async fn inspect_certificates(
+        &self,
+        http: &Clients,
+        clock: &Arc<dyn Clock>,
+    ) -> Vec<CertificateFinding> {
+        let mut findings = Vec::new();
+        for entry in &self.entries {
+            let kind = entry.kind();
+            let (certificate, detail) = match entry {
+                ChainEntry::Certificate { certificate, .. } => {
+                    (Ok(certificate.certificate()), None)
+                }
+                ChainEntry::KeyVault(vault) => match vault.certificate(http, clock).await {
+                    Ok(loaded) => (
+                        Ok(Arc::clone(&loaded.certificate)),
+                        Some(format!("Key Vault version {}", loaded.version)),
+                    ),
+                    Err(e) => (Err(e), None),
+                },
+                ChainEntry::Unavailable { error, .. } if is_certificate_kind(kind) => {
+                    (Err(error.clone()), None)
+                }
+                _ => continue,
+            };
+            findings.push(CertificateFinding {
+                kind,
+                certificate,
+                detail,
+            });
+        }
+        findings
     }
 
     /// The kinds of the entries, in order.

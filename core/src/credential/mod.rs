@@ -19,6 +19,7 @@ use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSel
 use crate::runtime::{self, PendingToken};
 use crate::scope::normalize_scopes;
 pub use crate::token::{AccessToken, TokenRequestOptions};
+pub(crate) use chain::CertificateFinding;
 use chain::Chain;
 
 /// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
@@ -167,6 +168,19 @@ impl Credential {
             &format!("Entra OpenID configuration {url}"),
         )
         .await
+    }
+
+    /// Each certificate entry's certificate, read without being used (for the doctor).
+    pub(crate) async fn inspect_certificates(&self) -> Vec<CertificateFinding> {
+        match self.inner.http.get() {
+            Ok(http) => {
+                self.inner
+                    .chain
+                    .inspect_certificates(&http, &self.inner.clock)
+                    .await
+            }
+            Err(_) => Vec::new(),
+        }
     }
 
     fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {

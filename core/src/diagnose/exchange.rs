@@ -82,6 +82,12 @@ impl Doctor {
             .as_ref()
             .map(|fic| format!(" Create it with: {}", fic.az_command))
             .unwrap_or_default();
+        // Entra refused a certificate the certificates leg already found unusable.
+        if [700027, 700024].contains(&code) {
+            if let Some(finding) = self.certificate_finding(super::Status::Fail) {
+                return finding;
+            }
+        }
         if f.system_assigned && NO_MATCHING_FIC.contains(&code) {
             return (
                 format!(
