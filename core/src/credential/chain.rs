@@ -177,12 +177,15 @@ impl ChainEntry {
                 kind: *kind,
                 error: Error::config(
                     ErrorCode::UnsupportedCredentialSource,
-                    format!("the {kind} credential source is not supported on this platform yet"),
+                    format!(
+                        "the {kind} credential source exists only inside a .NET application (an \
+                         object or provider given in code), so certless cannot use it"
+                    ),
                 )
                 .with_remedy(
-                    "Use a Path entry (CertificateDiskPath: the exported .pfx) for a certificate, \
-                     or put a SignedAssertionFromManagedIdentity entry first in \
-                     ClientCredentials; this entry is skipped.",
+                    "Use a Path, KeyVault or certificate-store entry for a certificate, or put a \
+                     SignedAssertionFromManagedIdentity entry first in ClientCredentials; this \
+                     entry is skipped.",
                 ),
             },
         }
@@ -485,7 +488,10 @@ impl Chain {
                     );
                     retried = true;
                 }
-                other => return other,
+                Err(error) => {
+                    return Err(explain_federation_refusal(error, &fetched.token, tenant));
+                }
+                ok => return ok,
             }
         }
     }
@@ -589,6 +595,69 @@ impl Chain {
         }
         error
     }
+}
+
+/// When Entra finds no federated credential for the managed identity and the identity's own
+/// token says why — a system-assigned identity (its `xms_mirid` is the host's resource, not a
+/// user-assigned identity), which Entra never accepts, or an identity of another tenant — the
+/// error says so first, with that fix, as `certless doctor` would.
+fn explain_federation_refusal(
+    error: Error,
+    assertion: &crate::managed_identity::ManagedIdentityToken,
+    tenant: &str,
+) -> Error {
+    let Some(code) = error.aadsts_codes().first().copied() else {
+        return error;
+    };
+    let no_match = crate::aadsts::NO_MATCHING_FIC.contains(&code);
+    if !no_match && code != crate::aadsts::CROSS_TENANT {
+        return error;
+    }
+    let Ok(claims) = crate::jwt::decode_claims(assertion.token.expose()) else {
+        return error;
+    };
+    let user_assigned = "/providers/microsoft.managedidentity/userassignedidentities/";
+    match (&claims.xms_mirid, &claims.tid) {
+        (Some(mirid), _) if no_match && !mirid.to_ascii_lowercase().contains(user_assigned) => {
+            error
+                .with_message_prefix(&format!(
+                    "the managed identity is system-assigned (the identity of {}), and Entra \
+                     accepts only user-assigned identities as an app's federated credential \
+                     (AADSTS{code}): ",
+                    crate::echo::echo(&host_resource(mirid))
+                ))
+                .with_remedy(
+                    "Create a user-assigned managed identity, assign it to this host, add a \
+                     federated credential for it on the app, and set ManagedIdentityClientId to \
+                     its client id (`certless doctor` prints the federated credential to create).",
+                )
+        }
+        (_, Some(tid))
+            if tid.len() == 36 && tenant.len() == 36 && !tid.eq_ignore_ascii_case(tenant) =>
+        {
+            error
+                .with_message_prefix(&format!(
+                    "the managed identity is in tenant {}, the app registration in tenant {tenant} \
+                 (AADSTS{code}): ",
+                    crate::echo::echo(tid)
+                ))
+                .with_remedy(
+                    "Use a user-assigned identity from the app's own tenant (or move the app): a \
+                 federated credential trusts identities of its own tenant.",
+                )
+        }
+        _ => error,
+    }
+}
+
+/// `virtualMachines/web-01` of an ARM id `/subscriptions/.../virtualMachines/web-01`.
+fn host_resource(resource_id: &str) -> String {
+    let parts: Vec<&str> = resource_id
+        .trim_end_matches('/')
+        .rsplit('/')
+        .take(2)
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 /// Whether Entra's answer is about the certificate (its signature, its validity, its claims).
