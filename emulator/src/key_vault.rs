@@ -276,7 +276,7 @@ fn serve(
         .unwrap_or_else(|| registry.tenant_id.clone());
     let claims = match authenticate(shared, &tenant, headers) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if param(&query_pairs(uri), "api-version").is_none() {
         return error(
@@ -423,39 +423,41 @@ fn authenticate(
     shared: &Shared,
     tenant: &str,
     headers: &HeaderMap,
-) -> Result<Map<String, Value>, Response> {
+) -> Result<Map<String, Value>, Box<Response>> {
     let Some(token) = header_str(headers, "authorization").and_then(|v| {
         let (scheme, token) = v.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
             .then_some(token.trim())
     }) else {
-        return Err(unauthorized(
+        return Err(Box::new(unauthorized(
             tenant,
             "AKV10000: Request is missing a Bearer or PoP token.",
-        ));
+        )));
     };
-    let claims = shared
-        .key
-        .verify_signature(token)
-        .map_err(|_| unauthorized(tenant, "Invalid token: the signature does not verify."))?;
+    let claims = shared.key.verify_signature(token).map_err(|_| {
+        Box::new(unauthorized(
+            tenant,
+            "Invalid token: the signature does not verify.",
+        ))
+    })?;
     let now = shared.clock.now();
     if claims
         .get("exp")
         .and_then(Value::as_i64)
         .is_none_or(|exp| exp <= now)
     {
-        return Err(unauthorized(tenant, "Token expired."));
+        return Err(Box::new(unauthorized(tenant, "Token expired.")));
     }
     let aud = claims
         .get("aud")
         .and_then(Value::as_str)
         .unwrap_or_default();
     if aud.trim_end_matches('/') != KEY_VAULT_RESOURCE {
-        return Err(unauthorized(
+        return Err(Box::new(unauthorized(
             tenant,
             &format!("AKV10022: Invalid audience. Expected {KEY_VAULT_RESOURCE}, found: {aud}."),
-        ));
+        )));
     }
     let tid = claims
         .get("tid")
@@ -466,12 +468,12 @@ fn authenticate(
             .get("iss")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        return Err(unauthorized(
+        return Err(Box::new(unauthorized(
             tenant,
             &format!(
                 "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{tenant}/, found: {iss}."
             ),
-        ));
+        )));
     }
     Ok(claims)
 }

@@ -194,9 +194,10 @@ impl Candidate {
         let mut subject = Vec::new();
         for rdn in cert.subject().iter_rdn() {
             for attribute in rdn.iter() {
-                let value = attribute.as_str().map(str::to_string).unwrap_or_else(|_| {
-                    format!("#{}", hex_upper(attribute.attr_value().data.as_ref()))
-                });
+                let value = attribute
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|_| format!("#{}", hex_upper(attribute.attr_value().data)));
                 subject.push((attribute_name(&attribute.attr_type().to_id_string()), value));
             }
         }
