@@ -1,6 +1,6 @@
 //! A certificate kept in Azure Key Vault (Id.Web `KeyVault`: `KeyVaultUrl`,
 //! `KeyVaultCertificateName`), read with a managed-identity token for the vault's audience
-//! (docs/protocol.md, "Key Vault"): the certificate's current version first
+//! (docs/protocol.md §8): the certificate's current version first
 //! (`GET {vault}/certificates/{name}`), then the secret behind that version, which holds the PFX
 //! or PEM with the private key (`GET {vault}/secrets/{name}/{version}`).
 //!
@@ -122,8 +122,8 @@ impl KeyVaultReference {
         }
     }
 
-    /// The audience of a token Key Vault accepts: the vault's own cloud, known from its host;
-    /// for any other host, the cloud of the authority.
+    /// The audience of a token Key Vault accepts (docs/protocol.md §8): the vault's own cloud,
+    /// known from its host; for any other host, the cloud of the authority.
     pub(crate) fn resource(&self, authority: &AuthorityHost) -> &'static str {
         let host = Url::parse(&self.vault_url)
             .ok()
@@ -443,8 +443,8 @@ impl KeyVaultCertificate {
         self.error(ErrorCode::KeyVaultInvalidResponse, what)
     }
 
-    /// The error for a Key Vault answer other than 200: its code and inner code say what is
-    /// missing, the token's claims say for whom.
+    /// The error for a Key Vault answer other than 200 (docs/protocol.md §8): its code and inner
+    /// code say what is missing, the token's claims say for whom.
     fn rejection(&self, response: &Response, read: Read, token: &Secret) -> Error {
         let body: Value = serde_json::from_slice(&response.body).unwrap_or_default();
         let code = body["error"]["code"].as_str().map(scrub_server_text);
