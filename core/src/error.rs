@@ -77,7 +77,8 @@ pub enum ErrorCode {
     UnknownConfigKey = 102,
     /// A required value (tenant, client id, ...) is missing.
     MissingConfig = 103,
-    /// A `ClientCredentials` `SourceType` that is unknown or not supported yet.
+    /// A `ClientCredentials` `SourceType` that is unknown, or that exists only inside a .NET
+    /// program (`Certificate`, `CustomSignedAssertion`, ...).
     UnsupportedCredentialSource = 104,
     /// The authority is not https (and not a loopback address).
     InsecureAuthority = 105,

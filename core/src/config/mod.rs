@@ -60,7 +60,8 @@ pub enum CredentialSource {
         /// The PFX's (or encrypted PEM key's) password.
         password: Option<Secret>,
     },
-    /// A kind certless recognises but does not support yet; reported when the chain reaches it.
+    /// A kind that exists only inside a .NET program (a certificate object or an assertion
+    /// provider given in code); reported when the chain reaches it.
     Unsupported {
         /// Which kind.
         kind: CredentialSourceKind,
