@@ -366,8 +366,14 @@ mod tests {
                 ErrorCode::AllCredentialSourcesFailed,
             ),
             (CERTLESS_CANCELLED, ErrorCode::Cancelled),
-            (CERTLESS_KEY_VAULT_UNREACHABLE, ErrorCode::KeyVaultUnreachable),
-            (CERTLESS_KEY_VAULT_ACCESS_DENIED, ErrorCode::KeyVaultAccessDenied),
+            (
+                CERTLESS_KEY_VAULT_UNREACHABLE,
+                ErrorCode::KeyVaultUnreachable,
+            ),
+            (
+                CERTLESS_KEY_VAULT_ACCESS_DENIED,
+                ErrorCode::KeyVaultAccessDenied,
+            ),
             (
                 CERTLESS_KEY_VAULT_CERTIFICATE_NOT_FOUND,
                 ErrorCode::KeyVaultCertificateNotFound,

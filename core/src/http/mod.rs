@@ -71,7 +71,8 @@ pub(crate) fn managed_identity_client(
     }
     builder.build().map_err(|e| {
         Error::internal(format!(
-            "could not build the HTTP client for the managed-identity endpoint: {e}"
+            "could not build the HTTP client for the managed-identity endpoint: {}",
+            with_causes(&e)
         ))
     })
 }
@@ -247,7 +248,12 @@ fn entra_client(
         .apply(base_builder(timeouts))?
         .tls_certs_merge(extra_roots.iter().cloned())
         .build()
-        .map_err(|e| Error::internal(format!("could not build the HTTP client for Entra: {e}")))
+        .map_err(|e| {
+            Error::internal(format!(
+                "could not build the HTTP client for Entra: {}",
+                with_causes(&e)
+            ))
+        })
 }
 
 pub(crate) struct Response {
@@ -475,6 +481,18 @@ pub(crate) async fn send(
         headers,
         body,
     })
+}
+
+/// An error and each of its causes ("builder error: ...: ..."): reqwest's own text alone says
+/// only which step failed.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// reqwest's own message plus its innermost cause (the useful part: "connection refused",

@@ -7,16 +7,17 @@ use std::ffi::c_void;
 use std::sync::Mutex;
 
 use windows_sys::Win32::Security::Cryptography::{
-    BCRYPT_PAD_PKCS1, BCRYPT_PKCS1_PADDING_INFO, BCRYPT_SHA256_ALGORITHM, CALG_SHA_256,
-    CERT_CONTEXT, CERT_KEY_PROV_INFO_PROP_ID, CERT_NCRYPT_KEY_SPEC, CERT_STORE_OPEN_EXISTING_FLAG,
-    CERT_STORE_PROV_SYSTEM_W, CERT_STORE_READONLY_FLAG, CERT_SYSTEM_STORE_CURRENT_USER,
-    CERT_SYSTEM_STORE_LOCAL_MACHINE, CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG,
-    CRYPT_ACQUIRE_SILENT_FLAG, CRYPT_KEY_PROV_INFO, CRYPT_MACHINE_KEYSET, CRYPT_SILENT,
-    CertCloseStore, CertDuplicateCertificateContext, CertEnumCertificatesInStore,
-    CertFreeCertificateContext, CertGetCertificateContextProperty, CertOpenStore,
-    CryptAcquireCertificatePrivateKey, CryptAcquireContextW, CryptCreateHash, CryptDestroyHash,
-    CryptReleaseContext, CryptSetHashParam, CryptSignHashW, HP_HASHVAL, MS_ENH_RSA_AES_PROV_W,
-    NCryptFreeObject, NCryptSignHash, PROV_RSA_AES,
+    AT_KEYEXCHANGE, AT_SIGNATURE, BCRYPT_PAD_PKCS1, BCRYPT_PKCS1_PADDING_INFO,
+    BCRYPT_SHA256_ALGORITHM, CALG_SHA_256, CERT_CONTEXT, CERT_KEY_PROV_INFO_PROP_ID,
+    CERT_NCRYPT_KEY_SPEC, CERT_STORE_OPEN_EXISTING_FLAG, CERT_STORE_PROV_SYSTEM_W,
+    CERT_STORE_READONLY_FLAG, CERT_SYSTEM_STORE_CURRENT_USER, CERT_SYSTEM_STORE_LOCAL_MACHINE,
+    CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG, CRYPT_ACQUIRE_SILENT_FLAG, CRYPT_KEY_PROV_INFO,
+    CRYPT_MACHINE_KEYSET, CRYPT_SILENT, CertCloseStore, CertDuplicateCertificateContext,
+    CertEnumCertificatesInStore, CertFreeCertificateContext, CertGetCertificateContextProperty,
+    CertOpenStore, CryptAcquireCertificatePrivateKey, CryptAcquireContextW, CryptCreateHash,
+    CryptDestroyHash, CryptDestroyKey, CryptGetUserKey, CryptReleaseContext, CryptSetHashParam,
+    CryptSignHashW, HP_HASHVAL, MS_ENH_RSA_AES_PROV_W, NCryptFreeObject, NCryptSignHash,
+    PROV_RSA_AES,
 };
 
 use super::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
@@ -168,7 +169,9 @@ fn sign_capi(provider: usize, key_spec: u32, hash: &[u8]) -> std::result::Result
                 &mut size,
             ) == 0
             {
-                return Err(os_error("CryptSignHash failed"));
+                return Err(os_error(&format!(
+                    "CryptSignHash (key spec {key_spec}) failed"
+                )));
             }
             let mut signature = vec![0u8; size as usize];
             if CryptSignHashW(
@@ -344,7 +347,7 @@ fn open_key(context: *const CERT_CONTEXT) -> std::result::Result<Key, (String, &
         return Ok(Key::Capi {
             provider: handle,
             owned,
-            key_spec,
+            key_spec: key_slot(handle, key_spec),
         });
     }
     let reopened = reopen_in_aes_provider(context);
@@ -357,8 +360,30 @@ fn open_key(context: *const CERT_CONTEXT) -> std::result::Result<Key, (String, &
     reopened.map(|provider| Key::Capi {
         provider,
         owned: true,
-        key_spec,
+        key_spec: key_slot(provider, key_spec),
     })
+}
+
+/// The slot of the container that holds the key: the one the certificate names when it is
+/// there, else whichever of the two exists (Wine's crypt32 reports a key spec of 3, which
+/// CryptoAPI cannot sign with).
+fn key_slot(provider: usize, reported: u32) -> u32 {
+    let exists = |spec: u32| {
+        let mut key = 0usize;
+        // SAFETY: `provider` is a live provider; a key handle it returns is destroyed at once.
+        unsafe {
+            let found = CryptGetUserKey(provider, spec, &mut key) != 0;
+            if found {
+                CryptDestroyKey(key);
+            }
+            found
+        }
+    };
+    [reported, AT_KEYEXCHANGE, AT_SIGNATURE]
+        .into_iter()
+        .filter(|spec| *spec == AT_KEYEXCHANGE || *spec == AT_SIGNATURE)
+        .find(|spec| exists(*spec))
+        .unwrap_or(reported)
 }
 
 fn reopen_in_aes_provider(
