@@ -36,7 +36,9 @@ pub use key_vault::KeyVaultReference;
 use load::unusable;
 pub use store::{StoreFind, StoreLocation, StorePath};
 
-/// The key that signs: in memory, or (Windows) in the certificate store, never exported.
+/// The key that signs: in memory, or (Windows) in the certificate store, never exported. One
+/// per certificate, so the size difference of the two does not matter.
+#[cfg_attr(windows, allow(clippy::large_enum_variant))]
 pub(crate) enum Signer {
     Rsa(RsaKeyPair),
     #[cfg(windows)]
