@@ -1,7 +1,8 @@
 // certless for .NET: Microsoft Entra access tokens from a managed identity through a federated
 // identity credential -- no certificate, no secret.
 //
-// One file, no dependencies: add it to your project (or build dotnet/Certless.csproj) and put the
+// The NuGet package Certless carries this file compiled, with the native libraries. Or, one file
+// with no dependencies: add it to your project (or build dotnet/Certless.csproj) and put the
 // native library beside your application:
 //   Windows   bin\x64\certless.dll and bin\x86\certless.dll (picked by process bitness, so one
 //             deployment serves 32-bit and 64-bit IIS application pools), or a single
@@ -454,6 +455,60 @@ namespace Certless
     }
 
     /// <summary>
+    /// Options of one token request beyond the scopes: the claims of a Continuous Access Evaluation
+    /// challenge, another tenant, a forced refresh. Null or a default instance means none.
+    /// </summary>
+    public sealed class CertlessTokenRequestOptions
+    {
+        /// <summary>
+        /// The claims a resource asked for in a Continuous Access Evaluation challenge (the JSON, decoded
+        /// from the <c>claims</c> parameter of its <c>WWW-Authenticate: Bearer</c> header). Such a
+        /// request bypasses the cache, and its token replaces the cached one.
+        /// </summary>
+        public string Claims { get; set; }
+
+        /// <summary>Another tenant than the configured one (multi-tenant apps): a GUID or a domain.</summary>
+        public string TenantId { get; set; }
+
+        /// <summary>Fetch a new token even if a cached one is valid (it then replaces the cached one).</summary>
+        public bool ForceRefresh { get; set; }
+
+        internal bool IsDefault
+        {
+            get { return Claims == null && TenantId == null && !ForceRefresh; }
+        }
+
+        /// <summary>A native copy for one call; null for the defaults.</summary>
+        internal TokenOptionsHandle ToNative()
+        {
+            if (IsDefault) return null;
+            TokenOptionsHandle handle = TokenOptionsHandle.Create();
+            try
+            {
+                IntPtr error = IntPtr.Zero;
+                if (Claims != null)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_claims(handle, Native.Utf8(Claims), ref error), error);
+                }
+                if (TenantId != null)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_tenant_id(handle, Native.Utf8(TenantId), ref error), error);
+                }
+                if (ForceRefresh)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_force_refresh(handle, true, ref error), error);
+                }
+                return handle;
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
     /// Gets Entra access tokens for one app registration from the host's managed identity through a
     /// federated identity credential, and caches them. Thread-safe: create one per app registration
     /// and share it for the life of the process. Dispose it when done (a finalizer releases it
@@ -462,6 +517,7 @@ namespace Certless
     public sealed class CertlessCredential : IDisposable
     {
         private readonly CredentialHandle handle;
+        private readonly TokenMemo memo = new TokenMemo();
 
         private CertlessCredential(CredentialHandle handle)
         {
@@ -572,38 +628,41 @@ namespace Certless
         /// <summary>
         /// An access token for one resource, e.g. <c>https://contoso.sharepoint.com/.default</c>: from the
         /// cache at once, else the calling thread waits while certless asks the managed-identity endpoint
-        /// and Entra. Prefer <see cref="GetTokenAsync"/> on request threads.
+        /// and Entra. Prefer <see cref="GetTokenAsync(string[], CancellationToken)"/> on request threads.
         /// </summary>
         /// <exception cref="CertlessException">The token could not be obtained; see its code, leg and AADSTS codes.</exception>
         public CertlessToken GetToken(params string[] scopes)
         {
+            return GetToken(scopes, null);
+        }
+
+        /// <summary>
+        /// <see cref="GetToken(string[])"/> with request options: the claims of a Continuous Access
+        /// Evaluation challenge (which bypass the cache), another tenant, a forced refresh.
+        /// </summary>
+        /// <exception cref="CertlessException">The token could not be obtained; see its code, leg and AADSTS codes.</exception>
+        public CertlessToken GetToken(string[] scopes, CertlessTokenRequestOptions options)
+        {
+            TokenMemo.Entry kept = Kept(scopes, options);
+            if (kept != null) return kept.Token;
             using (var list = new Utf8List(scopes))
+            using (TokenOptionsHandle native = options == null ? null : options.ToNative())
             {
                 IntPtr token = IntPtr.Zero;
                 IntPtr error = IntPtr.Zero;
-                uint status = NativeMethods.certless_credential_get_token(handle, list.Pointers, list.Length, IntPtr.Zero, ref token, ref error);
+                uint status = NativeMethods.certless_credential_get_token(handle, list.Pointers, list.Length,
+                    Native.OrNull(native), ref token, ref error);
                 Native.ThrowIfFailed(status, error);
-                return Native.TakeToken(token);
+                return Take(scopes, options, token).Token;
             }
         }
 
         /// <summary>The cached token for the scopes if a valid one is cached; never waits, never touches the network.</summary>
         public bool TryGetCachedToken(string[] scopes, out CertlessToken token)
         {
-            using (var list = new Utf8List(scopes))
-            {
-                IntPtr native = IntPtr.Zero;
-                IntPtr error = IntPtr.Zero;
-                uint status = NativeMethods.certless_credential_cached_token(handle, list.Pointers, list.Length, ref native, ref error);
-                if (status == Native.NotCached)
-                {
-                    token = null;
-                    return false;
-                }
-                Native.ThrowIfFailed(status, error);
-                token = Native.TakeToken(native);
-                return true;
-            }
+            TokenMemo.Entry entry = Cached(scopes);
+            token = entry == null ? null : entry.Token;
+            return entry != null;
         }
 
         /// <summary>
@@ -614,6 +673,17 @@ namespace Certless
         /// <returns>A task that faults with <see cref="CertlessException"/> on failure.</returns>
         public Task<CertlessToken> GetTokenAsync(string[] scopes, CancellationToken cancellationToken = default(CancellationToken))
         {
+            return GetTokenAsync(scopes, null, cancellationToken);
+        }
+
+        /// <summary>
+        /// <see cref="GetTokenAsync(string[], CancellationToken)"/> with request options: the claims of a
+        /// Continuous Access Evaluation challenge (which bypass the cache), another tenant, a forced refresh.
+        /// </summary>
+        /// <returns>A task that faults with <see cref="CertlessException"/> on failure.</returns>
+        public Task<CertlessToken> GetTokenAsync(string[] scopes, CertlessTokenRequestOptions options,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
             if (scopes == null) throw new ArgumentNullException("scopes");
             var failed = new TaskCompletionSource<CertlessToken>();
             if (cancellationToken.IsCancellationRequested)
@@ -623,12 +693,15 @@ namespace Certless
             }
             try
             {
-                CertlessToken cached;
-                if (TryGetCachedToken(scopes, out cached))
+                if (options == null || options.IsDefault)
                 {
-                    return Task.FromResult(cached);
+                    TokenMemo.Entry entry = Cached(scopes);
+                    if (entry != null) return entry.Completed;
                 }
-                return PendingRequest.Start(handle, scopes, cancellationToken);
+                using (TokenOptionsHandle native = options == null ? null : options.ToNative())
+                {
+                    return PendingRequest.Start(handle, scopes, native, cancellationToken);
+                }
             }
             catch (CertlessException e)
             {
@@ -637,14 +710,165 @@ namespace Certless
             }
         }
 
+        // A cache hit, in the order of cost: the managed copy kept from an earlier call while the
+        // native cache still holds that very token (no string copied), else the native cache.
+        private TokenMemo.Entry Cached(string[] scopes)
+        {
+            TokenMemo.Entry kept = Kept(scopes, null);
+            if (kept != null) return kept;
+            using (var list = new Utf8List(scopes))
+            {
+                IntPtr native = IntPtr.Zero;
+                IntPtr error = IntPtr.Zero;
+                uint status = NativeMethods.certless_credential_cached_token(handle, list.Pointers, list.Length, ref native, ref error);
+                if (status == Native.NotCached) return null;
+                Native.ThrowIfFailed(status, error);
+                return Take(scopes, null, native);
+            }
+        }
+
+        private TokenMemo.Entry Kept(string[] scopes, CertlessTokenRequestOptions options)
+        {
+            if (scopes == null) throw new ArgumentNullException("scopes");
+            if (scopes.Length != 1 || (options != null && !options.IsDefault)) return null;
+            return memo.Find(handle, scopes[0]);
+        }
+
+        // Copies a native token into a managed one; for a plain one-scope request it is kept (with the
+        // native token, whose identity the native cache is asked about), else released at once.
+        private TokenMemo.Entry Take(string[] scopes, CertlessTokenRequestOptions options, IntPtr token)
+        {
+            var native = new TokenHandle(token);
+            if (scopes.Length == 1 && scopes[0] != null && (options == null || options.IsDefault))
+            {
+                return memo.Keep(scopes[0], native);
+            }
+            using (native)
+            {
+                return new TokenMemo.Entry(null, null, null, Native.ReadToken(native));
+            }
+        }
+
         /// <summary>Releases the native credential. Idempotent.</summary>
         public void Dispose()
         {
             handle.Dispose();
+            memo.Dispose();
         }
     }
 
-    /// <summary>One <see cref="CertlessCredential.GetTokenAsync"/> request waiting for its native completion callback.</summary>
+    /// <summary>
+    /// The managed tokens last handed out, one per scope, each with its native token. A warm
+    /// <c>GetToken</c> asks the native cache whether it still holds that very token
+    /// (<c>certless_credential_token_is_current</c>: no string crosses the boundary) and hands out
+    /// the managed copy while it does. Whether a token may be used is the native cache's decision
+    /// alone: this only spares the copy.
+    /// </summary>
+    internal sealed class TokenMemo : IDisposable
+    {
+        // Scopes (distinct resources or spellings) kept; older ones are copied again on use.
+        private const int Kept = 16;
+        private static readonly Entry[] None = new Entry[0];
+
+        private readonly object gate = new object();
+        // Replaced whole under the lock, read without it.
+        private Entry[] entries = None;
+
+        internal sealed class Entry : IDisposable
+        {
+            internal readonly string Scope;
+            internal readonly ScopeHandle NativeScope;
+            internal readonly TokenHandle NativeToken;
+            internal readonly CertlessToken Token;
+            internal readonly Task<CertlessToken> Completed;
+
+            internal Entry(string scope, ScopeHandle nativeScope, TokenHandle nativeToken, CertlessToken token)
+            {
+                Scope = scope;
+                NativeScope = nativeScope;
+                NativeToken = nativeToken;
+                Token = token;
+                Completed = Task.FromResult(token);
+            }
+
+            public void Dispose()
+            {
+                if (NativeToken != null) NativeToken.Dispose();
+                if (NativeScope != null) NativeScope.Dispose();
+            }
+        }
+
+        /// <summary>The kept entry for <paramref name="scope"/> if the native cache still holds its token.</summary>
+        internal Entry Find(CredentialHandle credential, string scope)
+        {
+            Entry[] current = Volatile.Read(ref entries);
+            for (int i = 0; i < current.Length; i++)
+            {
+                Entry entry = current[i];
+                if (!string.Equals(entry.Scope, scope, StringComparison.Ordinal)) continue;
+                try
+                {
+                    return NativeMethods.certless_credential_token_is_current(credential, entry.NativeScope, new UIntPtr(1),
+                        IntPtr.Zero, entry.NativeToken) ? entry : null;
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Replaced (or the credential disposed) meanwhile: take the slow path, which says which.
+                    return null;
+                }
+            }
+            return null;
+        }
+
+        /// <summary>Copies <paramref name="native"/> (now owned here) and keeps both for <paramref name="scope"/>.</summary>
+        internal Entry Keep(string scope, TokenHandle native)
+        {
+            Entry entry;
+            try
+            {
+                entry = new Entry(scope, ScopeHandle.Create(scope), native, Native.ReadToken(native));
+            }
+            catch
+            {
+                native.Dispose();
+                throw;
+            }
+            Entry dropped = null;
+            lock (gate)
+            {
+                var next = new List<Entry>(entries.Length + 1);
+                foreach (Entry e in entries)
+                {
+                    if (string.Equals(e.Scope, scope, StringComparison.Ordinal)) dropped = e;
+                    else next.Add(e);
+                }
+                if (dropped == null && next.Count >= Kept)
+                {
+                    dropped = next[0];
+                    next.RemoveAt(0);
+                }
+                next.Add(entry);
+                Volatile.Write(ref entries, next.ToArray());
+            }
+            // A reader that still holds the dropped entry gets ObjectDisposedException, or the
+            // native handles stay alive until its call returns (SafeHandle reference counts).
+            if (dropped != null) dropped.Dispose();
+            return entry;
+        }
+
+        public void Dispose()
+        {
+            Entry[] old;
+            lock (gate)
+            {
+                old = entries;
+                Volatile.Write(ref entries, None);
+            }
+            foreach (Entry e in old) e.Dispose();
+        }
+    }
+
+    /// <summary>One <see cref="CertlessCredential.GetTokenAsync(string[], CancellationToken)"/> request waiting for its native completion callback.</summary>
     internal sealed class PendingRequest
     {
         // One delegate for every request, in a static field: it is never collected, so the native
@@ -665,7 +889,8 @@ namespace Certless
             this.cancellationToken = cancellationToken;
         }
 
-        internal static Task<CertlessToken> Start(CredentialHandle credential, string[] scopes, CancellationToken cancellationToken)
+        internal static Task<CertlessToken> Start(CredentialHandle credential, string[] scopes, TokenOptionsHandle options,
+            CancellationToken cancellationToken)
         {
             var request = new PendingRequest(cancellationToken);
             GCHandle self = GCHandle.Alloc(request);
@@ -677,7 +902,7 @@ namespace Certless
                 using (var list = new Utf8List(scopes))
                 {
                     status = NativeMethods.certless_credential_get_token_async(credential, list.Pointers, list.Length,
-                        IntPtr.Zero, Callback, GCHandle.ToIntPtr(self), ref pending, ref error);
+                        Native.OrNull(options), Callback, GCHandle.ToIntPtr(self), ref pending, ref error);
                 }
             }
             catch
@@ -891,6 +1116,56 @@ namespace Certless
         }
     }
 
+    /// <summary>An owned <c>certless_token_options *</c>, alive for one call.</summary>
+    internal sealed class TokenOptionsHandle : SafeHandle
+    {
+        public TokenOptionsHandle() : base(IntPtr.Zero, true) { }
+
+        internal static TokenOptionsHandle Create()
+        {
+            var handle = new TokenOptionsHandle();
+            handle.SetHandle(NativeMethods.certless_token_options_new());
+            return handle;
+        }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.certless_token_options_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// One scope as the C ABI takes a list of them (<c>const char *const *</c>), in one block of unmanaged
+    /// memory: the pointer to the string, then the NUL-terminated UTF-8 string.
+    /// </summary>
+    internal sealed class ScopeHandle : SafeHandle
+    {
+        public ScopeHandle() : base(IntPtr.Zero, true) { }
+
+        internal static ScopeHandle Create(string scope)
+        {
+            byte[] bytes = Native.Utf8(scope);
+            var handle = new ScopeHandle();
+            IntPtr block = Marshal.AllocHGlobal(IntPtr.Size + bytes.Length);
+            handle.SetHandle(block);
+            IntPtr text = new IntPtr(block.ToInt64() + IntPtr.Size);
+            Marshal.Copy(bytes, 0, text, bytes.Length);
+            Marshal.WriteIntPtr(block, text);
+            return handle;
+        }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            Marshal.FreeHGlobal(handle);
+            return true;
+        }
+    }
+
     /// <summary>An owned <c>certless_error *</c>, released as soon as it is copied.</summary>
     internal sealed class ErrorHandle : SafeHandle
     {
@@ -1072,13 +1347,25 @@ namespace Certless
         {
             using (var h = new TokenHandle(token))
             {
-                return new CertlessToken(
-                    ReadUtf8(NativeMethods.certless_token_value(h)),
-                    ReadUtf8(NativeMethods.certless_token_type(h)),
-                    NativeMethods.certless_token_expires_on(h),
-                    NativeMethods.certless_token_refresh_on(h),
-                    ReadUtf8(NativeMethods.certless_token_source(h)));
+                return ReadToken(h);
             }
+        }
+
+        /// <summary>Copies a native token, which stays alive.</summary>
+        internal static CertlessToken ReadToken(TokenHandle h)
+        {
+            return new CertlessToken(
+                ReadUtf8(NativeMethods.certless_token_value(h)),
+                ReadUtf8(NativeMethods.certless_token_type(h)),
+                NativeMethods.certless_token_expires_on(h),
+                NativeMethods.certless_token_refresh_on(h),
+                ReadUtf8(NativeMethods.certless_token_source(h)));
+        }
+
+        /// <summary>The native pointer of a handle the caller keeps alive; null for none.</summary>
+        internal static IntPtr OrNull(SafeHandle handle)
+        {
+            return handle == null ? IntPtr.Zero : handle.DangerousGetHandle();
         }
 
         /// <summary>Copies and frees a native error.</summary>
@@ -1212,6 +1499,27 @@ namespace Certless
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_cached_token(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,
             ref IntPtr token_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool certless_credential_token_is_current(CredentialHandle credential, ScopeHandle scopes,
+            UIntPtr scopes_len, IntPtr options, TokenHandle token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_token_options_new();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_token_options_set_claims(TokenOptionsHandle options, byte[] claims, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_token_options_set_tenant_id(TokenOptionsHandle options, byte[] tenant_id, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_token_options_set_force_refresh(TokenOptionsHandle options,
+            [MarshalAs(UnmanagedType.U1)] bool force_refresh, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_token_options_free(IntPtr options);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_get_token_async(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,

@@ -495,6 +495,28 @@ certless_status certless_credential_cached_token(const certless_credential *cred
                                                  certless_error **error_out);
 
 /**
+ * Whether `token` is still the token `certless_credential_cached_token` would hand out now for
+ * `scopes` and `options`: the very same token (not an equal copy), still cached and still
+ * usable. For hosts that keep their own copy of a token's strings (a managed string, say) and
+ * reuse it while this answers true, instead of copying the token on every cache hit. Like a
+ * cache hit, it starts the background refresh of a token that is due for one.
+ *
+ * False when the cache holds another token now (refreshed, or replaced after a claims
+ * challenge), when the token is near its expiry, when `options` ask to bypass the cache (claims,
+ * force refresh), and for a NULL or invalid argument. Never waits, never touches the network,
+ * copies no string. Thread-safe. `token` must come from this credential to ever be current.
+ *
+ * # Safety
+ * `credential` and `token` are NULL or live objects of this library; `scopes`, `scopes_len` and
+ * `options` as for `certless_credential_get_token`.
+ */
+bool certless_credential_token_is_current(const certless_credential *credential,
+                                          const char *const *scopes,
+                                          size_t scopes_len,
+                                          const certless_token_options *options,
+                                          const certless_token *token);
+
+/**
  * Creates token request options with the defaults (no claims, the configured tenant, cache
  * allowed). Never returns NULL (it aborts only if memory is exhausted). Free it with
  * `certless_token_options_free`.

@@ -13,19 +13,38 @@ const native = loadAddon();
 
 function loadAddon() {
   // A computed path: the addon is typed by native.d.ts, not resolved by tsc.
-  const addon = path.join(__dirname, 'certless.node');
-  try {
-    return require(addon);
-  } catch (e) {
-    const err = /** @type {NodeJS.ErrnoException} */ (e);
-    if (err && err.code === 'MODULE_NOT_FOUND') {
-      throw new Error(
-        'certless: the native addon (certless.node) is not built. It is built from source with Rust ' +
-        "(https://rustup.rs) when the package is installed; run 'npm rebuild certless' " +
-        "(or 'node scripts/build.js' in the package directory) to build it now.", { cause: e });
+  // certless.node beside this file is a from-source build (a checkout, or `npm install`'s fallback
+  // where no prebuilt addon fits); otherwise the prebuilt addon of this platform, an optional
+  // dependency that npm installs only where its os/cpu/libc fit (scripts/build.js has the same table).
+  const fs = require('node:fs');
+  const local = path.join(__dirname, 'certless.node');
+  if (fs.existsSync(local)) return require(local);
+  const platform = `${process.platform}-${process.arch}`;
+  /** @type {Record<string, string>} */
+  const prebuiltPackages = {
+    'linux-x64': '@certless/linux-x64-gnu',
+    'win32-x64': '@certless/win32-x64-gnu',
+  };
+  const prebuilt = prebuiltPackages[platform];
+  let why = `there is no prebuilt addon for ${platform}`;
+  if (prebuilt) {
+    try {
+      return require(prebuilt);
+    } catch (e) {
+      const err = /** @type {NodeJS.ErrnoException} */ (e);
+      if (!(err && err.code === 'MODULE_NOT_FOUND' && err.message.includes(prebuilt))) {
+        throw new Error(`certless: the prebuilt addon ${prebuilt} does not load here (${err && err.message}). ` +
+          "To build one from source instead, install Rust (https://rustup.rs) and run " +
+          "'CERTLESS_NODE_FROM_SOURCE=1 npm rebuild certless'.", { cause: e });
+      }
+      why = `its prebuilt addon ${prebuilt} is not installed (optional dependencies omitted?)`;
     }
-    throw e;
   }
+  throw new Error(
+    `certless: the native addon is missing: ${why}, and none was built from source (npm builds one ` +
+    'when it installs certless, unless install scripts are skipped). Build it: install Rust ' +
+    "(https://rustup.rs), then run 'npm rebuild certless' (or 'node scripts/build.js --release' in " +
+    'the package directory).');
 }
 
 /** Longest string accepted for any argument: far above any real value, far below trouble. */

@@ -170,10 +170,12 @@ step "C tests under valgrind (no errors, no definite leaks)" with_emulator run_c
 # ---------------------------------------------------------------------------------------------
 compile_dotnet() {
   mkdir -p "$OUT/dotnet" &&
-    mcs -langversion:7.2 -warnaserror+ -target:library -doc:"$OUT/dotnet/Certless.xml" \
-      -out:"$OUT/dotnet/Certless.dll" dotnet/Certless.cs &&
+    mcs -langversion:7.2 -warnaserror+ -target:library -doc:"$OUT/dotnet/Certless.xml" -r:System.Net.Http.dll \
+      -out:"$OUT/dotnet/Certless.dll" dotnet/Certless.cs dotnet/CertlessAuthenticationHandler.cs &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
-      -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs
+      -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs &&
+    mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll -r:System.Net.Http.dll \
+      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs
 }
 step ".NET wrapper and tests compile with mcs (C# 7.2)" compile_dotnet
 run_dotnet() {
@@ -183,6 +185,11 @@ run_dotnet() {
     timeout --kill-after=10 120 mono --debug "$OUT/dotnet/CertlessTests.exe"
 }
 step ".NET tests on mono" with_emulator run_dotnet
+run_dotnet_handler() {
+  LD_LIBRARY_PATH="$HOST_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    timeout --kill-after=10 120 mono --debug "$OUT/dotnet/HandlerTests.exe"
+}
+step ".NET HttpClient handler tests on mono (a local resource sends claims challenges)" with_emulator run_dotnet_handler
 stop_emulator
 
 # ---------------------------------------------------------------------------------------------

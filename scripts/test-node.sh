@@ -17,8 +17,9 @@ npm --version
 section "node: npm install (committed lockfile)"
 # `npm ci` trips over @napi-rs/cli's optional platform packages (shared/TOOLCHAIN.md); `npm install`
 # with the lockfile resolves the same versions. --ignore-scripts: our own install script would
-# build a release addon, and the step below builds the debug one the tests use.
-(cd node && npm install --ignore-scripts --no-audit --no-fund)
+# build a release addon, and the step below builds the debug one the tests use. --no-save: npm 11
+# would otherwise rewrite the committed lockfile (adding @napi-rs/cli's optional wasm packages).
+(cd node && npm install --no-save --ignore-scripts --no-audit --no-fund)
 
 section "node: build the addon and the emulator (cargo, shared target/)"
 # One cargo call for both, so their dependency tree is resolved and compiled once.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python package's test suite: a venv, `pip install ./py`, pytest against the emulator.
-# Needs python3 (3.9+, with venv and pip) and Rust. Called by scripts/test.sh; runs on its own too.
+# Needs python3 (3.10+, with venv and pip) and Rust. Called by scripts/test.sh; runs on its own too.
 #
 #   CERTLESS_PY_VENV      the venv to (re)use (default target/py-venv)
 #   CERTLESS_PY_PROFILE   cargo profile of the extension: dev (default: shares the workspace's debug

@@ -12,6 +12,9 @@ cargo --version
 
 section "format and lints"
 cargo fmt --all --check
+# fuzz/ is its own workspace with its own lock file: a core dependency added without refreshing it
+# would only fail at the fuzz step, long after this point.
+cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
 # rustfmt silently leaves a statement alone when it cannot fit it (a long string literal): the
 # nightly's error_on_line_overflow makes that a failure, so every statement stays formatted.
 if rustup run nightly rustfmt --version >/dev/null 2>&1; then
@@ -50,3 +53,6 @@ section "Python package: pip install ./py, pytest against the emulator"
 
 section "Node package: build, generated declarations, node --test against the emulator, npm install ./node"
 ./scripts/test-node.sh
+
+section "The broker (certless serve) seen by azure-identity, @azure/identity, the CLI and the bindings"
+./scripts/test-serve.sh

@@ -1,10 +1,13 @@
 //! `certless`: get Entra access tokens from a managed identity, run the local emulator, and
 //! show the whole flow leg by leg.
 
+#[cfg(feature = "emulator")]
 mod demo;
 mod doctor;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod output;
+mod serve;
 mod token;
 
 use std::path::PathBuf;
@@ -29,13 +32,19 @@ struct Cli {
 enum Command {
     /// Run managed identity → federated credential → access token against a local emulator,
     /// printing each leg. Needs nothing but this binary.
+    #[cfg(feature = "emulator")]
     Demo(demo::Args),
     /// Get an access token (like `az account get-access-token`).
     Token(token::Args),
     /// Walk the flow leg by leg and say why it fails, and how to fix it.
     Doctor(doctor::Args),
     /// Run the emulator of the managed-identity endpoints and Entra in the foreground.
+    #[cfg(feature = "emulator")]
     Emulator(emulator::Args),
+    /// Serve tokens to this machine's processes: one broker per machine, speaking App
+    /// Service's managed-identity protocol (IDENTITY_ENDPOINT/IDENTITY_HEADER for Azure SDKs,
+    /// CERTLESS_BROKER for certless).
+    Serve(Box<serve::Args>),
 }
 
 /// Where the credential's configuration comes from: a Microsoft.Identity.Web appsettings.json,
@@ -56,6 +65,7 @@ pub(crate) fn builder_from(
 }
 
 /// `--source` of `demo` and `emulator`.
+#[cfg(feature = "emulator")]
 pub(crate) fn mi_source(name: &str) -> Result<certless_emulator::MiSourceKind, String> {
     use certless_emulator::MiSourceKind::*;
     match name.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -76,6 +86,17 @@ fn main() -> ExitCode {
     // resetting a TLS connection would kill the process (the close alert written after the reset
     // raises it). A closed standard output is handled where it is written (`output::outln!`).
     let cli = Cli::parse();
+    #[cfg(windows)]
+    if let Command::Serve(args) = cli.command {
+        if args.service {
+            return serve::windows::run_service(*args);
+        }
+        return run(Command::Serve(args));
+    }
+    run(cli.command)
+}
+
+fn run(command: Command) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -88,11 +109,14 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        match cli.command {
+        match command {
+            #[cfg(feature = "emulator")]
             Command::Demo(args) => demo::run(args).await,
             Command::Token(args) => token::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
+            #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
         }
     })
 }

@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+#[cfg(feature = "emulator")]
 use serde_json::Value;
 
 /// `println!` to standard output; ends the process quietly when the reader has gone away.
@@ -63,6 +64,7 @@ pub(crate) fn iso8601(unix: i64) -> String {
 }
 
 /// Prints the named claims of a decoded token, one per line, times made readable.
+#[cfg(feature = "emulator")]
 pub(crate) fn print_claims(claims: &serde_json::Map<String, Value>, names: &[&str], indent: &str) {
     for name in names {
         let Some(value) = claims.get(*name) else {

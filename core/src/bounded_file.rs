@@ -48,6 +48,12 @@ pub(crate) const ARC_KEY_FILE: Limit = Limit {
     purpose: "an Azure Arc key file",
 };
 
+/// A certless broker's secret: 64 hex digits.
+pub(crate) const BROKER_SECRET_FILE: Limit = Limit {
+    bytes: 4096,
+    purpose: "a broker secret file",
+};
+
 impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const KIB: u64 = 1024;

@@ -78,6 +78,27 @@ pub(crate) struct Slot {
     blocked: Mutex<Option<(i64, Error)>>,
 }
 
+/// What the cache holds for one (tenant, scope), for hosts that report on it (metrics) or keep
+/// tokens warm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheEntry {
+    /// The tenant.
+    pub tenant: String,
+    /// The scope (`{resource}/.default`).
+    pub scope: String,
+    /// The cached token's expiry (Unix seconds), when a token is cached.
+    pub expires_on: Option<i64>,
+    /// Until when that token is handed out (its expiry less the margin).
+    pub usable_until: Option<i64>,
+    /// When its proactive refresh is due.
+    pub refresh_at: Option<i64>,
+    /// Unix second of the last cache hit or caller's fetch (background refreshes do not count).
+    pub last_used: i64,
+    /// A fetch or refresh is in progress.
+    pub fetching: bool,
+}
+
 struct Entry {
     token: AccessToken,
     /// Handed out while `now < usable_until` (expiry less the margin).
@@ -284,8 +305,29 @@ impl Slot {
         (&self.tenant, &self.scope)
     }
 
+    /// What the slot holds, for reports.
+    pub(crate) fn info(&self) -> CacheEntry {
+        let entry = self.entry.load();
+        let entry = entry.as_ref();
+        CacheEntry {
+            tenant: self.tenant.to_string(),
+            scope: self.scope.to_string(),
+            expires_on: entry.map(|e| e.token.expires_on),
+            usable_until: entry.map(|e| e.usable_until),
+            refresh_at: entry.map(|e| e.refresh_at),
+            last_used: self.last_used.load(Ordering::Relaxed),
+            fetching: self.flight.in_progress(),
+        }
+    }
+
+    /// Whether a proactive refresh of the cached token is due at `now` and this caller won the
+    /// right to start it (as a cache hit would: backoff and Retry-After are honoured).
+    pub(crate) fn claim_due_refresh(&self, now: i64) -> bool {
+        matches!(self.usable(now), Some((_, true))) && self.claim_refresh(now)
+    }
+
     /// Records a use; written at most once a second, so hits on many threads do not contend.
-    fn touch(&self, now: i64) {
+    pub(crate) fn touch(&self, now: i64) {
         if self.last_used.load(Ordering::Relaxed) != now {
             self.last_used.store(now, Ordering::Relaxed);
         }
@@ -324,6 +366,8 @@ impl Slot {
                 .is_ok()
     }
 
+    /// Caches `token`. Not a use: a token refreshed in the background that nobody asks for ages
+    /// (for eviction and for hosts that keep only used tokens warm).
     pub(crate) fn store(&self, token: AccessToken, now: i64, margin: i64) {
         let (usable_until, refresh_at) = schedule(&token, now, margin);
         self.entry.store(Some(Arc::new(Entry {
@@ -333,7 +377,6 @@ impl Slot {
         })));
         self.failures.store(0, Ordering::Release);
         self.next_refresh.store(i64::MIN, Ordering::Release);
-        self.touch(now);
         *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 

@@ -117,6 +117,14 @@ pub mod vars {
     pub const REQUEST_DEADLINE: &str = "CERTLESS_REQUEST_DEADLINE";
     /// Extra PEM CA certificates (OpenSSL's name), also trusted for Entra.
     pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    /// A certless broker to ask for tokens (`http://127.0.0.1:PORT` or `unix:/path`).
+    pub const BROKER: &str = "CERTLESS_BROKER";
+    /// The broker's secret.
+    pub const BROKER_SECRET: &str = "CERTLESS_BROKER_SECRET";
+    /// The file the broker writes its secret to (read instead of `CERTLESS_BROKER_SECRET`).
+    pub const BROKER_SECRET_FILE: &str = "CERTLESS_BROKER_SECRET_FILE";
+    /// `local`: fetch tokens in this process when the broker cannot be reached.
+    pub const BROKER_FALLBACK: &str = "CERTLESS_BROKER_FALLBACK";
 
     /// App Service's, Service Fabric's and Azure Arc's identity endpoint.
     pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";

@@ -42,6 +42,20 @@ impl Leg {
         }
     }
 
+    /// The leg named by [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Leg> {
+        [
+            Leg::Config,
+            Leg::ManagedIdentity,
+            Leg::Exchange,
+            Leg::Chain,
+            Leg::Caller,
+            Leg::Internal,
+        ]
+        .into_iter()
+        .find(|leg| leg.as_str() == name)
+    }
+
     /// How the leg is named for people.
     pub fn describe(self) -> &'static str {
         match self {
@@ -261,7 +275,8 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_remedy(mut self, remedy: impl Into<Cow<'static, str>>) -> Self {
+    /// Sets how to fix it (hosts that report their own errors, such as the broker, use it too).
+    pub fn with_remedy(mut self, remedy: impl Into<Cow<'static, str>>) -> Self {
         self.0.remedy = Some(remedy.into());
         self
     }

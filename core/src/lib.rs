@@ -16,6 +16,7 @@
 pub mod aadsts;
 mod assertion_file;
 mod bounded_file;
+pub mod broker;
 mod cache;
 mod certificate;
 pub mod clock;
@@ -40,8 +41,10 @@ pub mod runtime;
 mod scope;
 mod secret;
 mod singleflight;
+pub mod stats;
 mod token;
 
+pub use cache::CacheEntry;
 pub use config::{
     ASSERTION_SAFETY_MARGIN_SECS, CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValue,
 };

@@ -386,3 +386,43 @@ async fn short_lived_tokens_do_not_cause_refresh_storms() {
         "{entra} Entra requests for 20 scopes of 130 s tokens in 5 minutes"
     );
 }
+
+/// The hooks a long-running host (the broker) uses: tokens used recently are refreshed when
+/// due with no caller asking, others age; the cache and the upstream counters say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_refreshes_used_tokens_when_due_without_a_caller() {
+    let sim = Sim::new().await;
+    let first = sim.credential.get_token(&[SHAREPOINT]).await.unwrap();
+    sim.credential
+        .get_token(&["https://graph.microsoft.com/.default"])
+        .await
+        .unwrap();
+    let used_at = sim.now();
+    assert_eq!(sim.credential.refresh_due(used_at), 0, "nothing is due yet");
+    sim.advance(3400);
+    // Only tokens used since `used_at - 1` count; both were.
+    assert_eq!(sim.credential.refresh_due(used_at - 1), 2);
+    // A claimed refresh is not started twice.
+    assert_eq!(sim.credential.refresh_due(used_at - 1), 0);
+    sim.credential.settle().await;
+    assert_eq!(sim.counts(), (1, 4));
+    let entries = sim.credential.cache_entries();
+    assert_eq!(entries.len(), 2);
+    for entry in &entries {
+        assert!(entry.expires_on.unwrap() > first.expires_on);
+        // A background refresh is not a use.
+        assert_eq!(entry.last_used, used_at);
+    }
+    // Tokens nobody used since are left to age.
+    sim.advance(3400);
+    assert_eq!(sim.credential.refresh_due(used_at + 1), 0);
+    let stats = sim.credential.upstream_stats();
+    assert_eq!(
+        (
+            stats.managed_identity.ok,
+            stats.exchange.ok,
+            stats.exchange.total()
+        ),
+        (1, 4, 4)
+    );
+}

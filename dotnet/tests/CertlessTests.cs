@@ -25,6 +25,8 @@ internal static class CertlessTests
         Run("native version matches the wrapper's expectations", NativeVersion);
         Run("happy path, blocking", HappyPathBlocking);
         Run("happy path, async, continuation on the thread pool", HappyPathAsync);
+        Run("a warm call hands out the kept managed token while the native cache holds that very token", KeptTokens);
+        Run("request options: claims bypass the cache and reach Entra, tenant and force refresh", RequestOptions);
         Run("configuration errors map to CertlessException", ConfigurationErrors);
         Run("FromOptions: properties and names reach the native library, which gets a token", FromOptions);
         Run("FromOptions: unknown names, wrong kinds and out-of-range values get the native errors", OptionErrors);
@@ -182,6 +184,64 @@ internal static class CertlessTests
             Check(credential.TryGetCachedToken(SharePoint, out cached) && cached.Token == token.Token, "TryGetCachedToken");
             Check(!credential.TryGetCachedToken(Graph, out cached) && cached == null, "nothing cached for another resource");
             Check(Counter("entra_token") == 1, "no further request");
+        }
+    }
+
+    private static void KeptTokens()
+    {
+        Reset();
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            CertlessToken first = credential.GetToken(SharePoint);
+            CertlessToken warm = credential.GetToken(SharePoint);
+            CertlessToken cached;
+            credential.TryGetCachedToken(SharePoint, out cached);
+            Check(ReferenceEquals(first, warm), "a warm GetToken returns the kept token object (no copy)");
+            Check(ReferenceEquals(first, cached), "TryGetCachedToken returns the kept token object");
+            Task<CertlessToken> a = credential.GetTokenAsync(SharePoint);
+            Check(a.IsCompleted && ReferenceEquals(a.Result, first), "a warm GetTokenAsync completes at once with it");
+            Check(ReferenceEquals(a, credential.GetTokenAsync(SharePoint)), "... as the same completed task");
+
+            // The native cache decides: once it holds another token, that one is handed out.
+            CertlessToken forced = credential.GetToken(SharePoint, new CertlessTokenRequestOptions { ForceRefresh = true });
+            Check(forced.Token != first.Token, "a forced refresh gets a new token");
+            Check(credential.GetToken(SharePoint).Token == forced.Token, "the next GetToken hands out the new token, not the kept one");
+            Check(credential.TryGetCachedToken(SharePoint, out cached) && cached.Token == forced.Token, "... and TryGetCachedToken");
+            Check(credential.GetTokenAsync(SharePoint).Result.Token == forced.Token, "... and GetTokenAsync");
+
+            // Another spelling of the resource and several credentials keep their own.
+            string[] bare = { "https://contoso.sharepoint.com" };
+            Check(credential.GetToken(bare).Token == forced.Token, "the bare resource is the same cache slot");
+            using (var other = CertlessCredential.FromEnvironment())
+            {
+                CertlessToken own = other.GetToken(SharePoint);
+                Check(own.Token != forced.Token && other.GetToken(SharePoint).Token == own.Token, "another credential has its own token");
+                Check(credential.GetToken(SharePoint).Token == forced.Token, "... and does not disturb this one's");
+            }
+            Check(Counter("entra_token") == 3, "three exchanges in all (first, forced, other credential): " + Counter("entra_token"));
+        }
+    }
+
+    private static void RequestOptions()
+    {
+        Reset();
+        Emulator("DELETE", "/_emulator/requests", "");
+        const string claims = "{\"access_token\":{\"nbf\":{\"essential\":true,\"value\":\"1700000000\"}}}";
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            CertlessToken plain = credential.GetToken(SharePoint);
+            CertlessToken challenged = credential.GetTokenAsync(SharePoint, new CertlessTokenRequestOptions { Claims = claims }).Result;
+            Check(challenged.Token != plain.Token, "claims bypass the cache");
+            Check(Counter("entra_token") == 2, "claims went to Entra");
+            string journal = Emulator("GET", "/_emulator/requests", null);
+            Check(journal.Contains("[\"claims\"," + "\"" + claims.Replace("\"", "\\\"") + "\"]"), "Entra received the claims");
+            Check(credential.GetToken(SharePoint).Token == challenged.Token, "the challenged token replaced the cached one");
+            var tenant = new CertlessTokenRequestOptions { TenantId = "." };
+            CertlessException e = Throws<CertlessException>(() => credential.GetToken(SharePoint, tenant), "an invalid tenant");
+            Check(e != null && e.Code >= 100 && e.Code < 200, "an invalid tenant is a configuration error");
+            Check(credential.GetToken(SharePoint, new CertlessTokenRequestOptions()).Token == challenged.Token,
+                "default options use the cache");
+            Check(Counter("entra_token") == 2, "no further exchange");
         }
     }
 

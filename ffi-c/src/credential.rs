@@ -241,6 +241,57 @@ pub unsafe extern "C" fn certless_credential_cached_token(
     })
 }
 
+/// Whether `token` is still the token `certless_credential_cached_token` would hand out now for
+/// `scopes` and `options`: the very same token (not an equal copy), still cached and still
+/// usable. For hosts that keep their own copy of a token's strings (a managed string, say) and
+/// reuse it while this answers true, instead of copying the token on every cache hit. Like a
+/// cache hit, it starts the background refresh of a token that is due for one.
+///
+/// False when the cache holds another token now (refreshed, or replaced after a claims
+/// challenge), when the token is near its expiry, when `options` ask to bypass the cache (claims,
+/// force refresh), and for a NULL or invalid argument. Never waits, never touches the network,
+/// copies no string. Thread-safe. `token` must come from this credential to ever be current.
+///
+/// # Safety
+/// `credential` and `token` are NULL or live objects of this library; `scopes`, `scopes_len` and
+/// `options` as for `certless_credential_get_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certless_credential_token_is_current(
+    credential: *const certless_credential,
+    scopes: *const *const c_char,
+    scopes_len: usize,
+    options: *const certless_token_options,
+    token: *const certless_token,
+) -> bool {
+    guard_value(false, || {
+        // SAFETY: `credential` and `token` are NULL or live, as this function's `# Safety`
+        // requires of its caller.
+        let (Some(credential), Some(token)) =
+            (unsafe { credential.as_ref() }, unsafe { token.as_ref() })
+        else {
+            return false;
+        };
+        let defaults = TokenRequestOptions::default();
+        // SAFETY: `options` is NULL or valid, as this function's `# Safety` requires of its caller.
+        let options = unsafe { options.as_ref() }.map_or(&defaults, |o| &o.options);
+        let current = if scopes_len == 1 && !scopes.is_null() {
+            // The hot path borrows its one scope: no allocation.
+            // SAFETY: `scopes` points to one pointer, NULL or a NUL-terminated string.
+            match unsafe { opt_str_arg(*scopes, "scopes[0]") } {
+                Ok(Some(scope)) => credential.credential.cached_token_with(&[scope], options),
+                _ => return false,
+            }
+        } else {
+            // SAFETY: `scopes` is NULL or valid, as this function's `# Safety` requires.
+            match unsafe { scopes_arg(scopes, scopes_len) } {
+                Ok(scopes) => credential.credential.cached_token_with(&scopes, options),
+                Err(_) => return false,
+            }
+        };
+        matches!(current, Ok(Some(cached)) if token.is(&cached))
+    })
+}
+
 /// Creates token request options with the defaults (no claims, the configured tenant, cache
 /// allowed). Never returns NULL (it aborts only if memory is exhausted). Free it with
 /// `certless_token_options_free`.

@@ -61,17 +61,29 @@ pub unsafe extern "C" fn certless_options_set(
     error_out: *mut *mut certless_error,
 ) -> certless_status {
     guard(error_out, || {
-        // SAFETY: the caller's contract on each pointer.
-        let options = unsafe { mut_arg(options, "options") }?;
-        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
-        let name = unsafe { str_arg(name, "name") }?;
         // SAFETY: `value` is NULL or valid, as this function's `# Safety` requires of its caller.
         let value = unsafe { str_arg(value, "value") }?;
-        options
-            .options
-            .set(name, OptionValue::Text(value.to_string()))?;
-        Ok(CERTLESS_OK)
+        // SAFETY: as this function's `# Safety` requires of its caller.
+        unsafe { set(options, name, OptionValue::Text(value.to_string())) }
     })
+}
+
+/// What every setter does once its value is converted.
+///
+/// # Safety
+/// `options` is NULL or live and not used by another thread meanwhile; `name` is NULL or a
+/// NUL-terminated string.
+unsafe fn set(
+    options: *mut certless_options,
+    name: *const c_char,
+    value: OptionValue,
+) -> Result<certless_status, certless::Error> {
+    // SAFETY: the caller's contract on `options`.
+    let options = unsafe { mut_arg(options, "options") }?;
+    // SAFETY: the caller's contract on `name`.
+    let name = unsafe { str_arg(name, "name") }?;
+    options.options.set(name, value)?;
+    Ok(CERTLESS_OK)
 }
 
 /// Sets option `name` (a NUL-terminated UTF-8 string) to the number `value`: seconds for a
@@ -87,13 +99,9 @@ pub unsafe extern "C" fn certless_options_set_number(
     value: f64,
     error_out: *mut *mut certless_error,
 ) -> certless_status {
-    guard(error_out, || {
-        // SAFETY: the caller's contract on each pointer.
-        let options = unsafe { mut_arg(options, "options") }?;
-        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
-        let name = unsafe { str_arg(name, "name") }?;
-        options.options.set(name, OptionValue::Number(value))?;
-        Ok(CERTLESS_OK)
+    // SAFETY: as this function's `# Safety` requires of its caller.
+    guard(error_out, || unsafe {
+        set(options, name, OptionValue::Number(value))
     })
 }
 
@@ -108,13 +116,9 @@ pub unsafe extern "C" fn certless_options_set_flag(
     value: bool,
     error_out: *mut *mut certless_error,
 ) -> certless_status {
-    guard(error_out, || {
-        // SAFETY: the caller's contract on each pointer.
-        let options = unsafe { mut_arg(options, "options") }?;
-        // SAFETY: `name` is NULL or valid, as this function's `# Safety` requires of its caller.
-        let name = unsafe { str_arg(name, "name") }?;
-        options.options.set(name, OptionValue::Flag(value))?;
-        Ok(CERTLESS_OK)
+    // SAFETY: as this function's `# Safety` requires of its caller.
+    guard(error_out, || unsafe {
+        set(options, name, OptionValue::Flag(value))
     })
 }
 

@@ -14,6 +14,10 @@ use crate::boundary::{c_string, guard_value};
 /// returned by the getters are owned by the token object and valid until it is freed. A token
 /// object is immutable: it may be read from several threads at once and moved between threads.
 pub struct certless_token {
+    /// Core's token, kept so that `certless_credential_token_is_current` can tell whether the
+    /// cache still holds this very token: while it is held here, its text cannot be freed and
+    /// its address cannot be reused by another token.
+    held: AccessToken,
     value: CString,
     token_type: CString,
     expires_on: i64,
@@ -24,12 +28,20 @@ pub struct certless_token {
 impl certless_token {
     pub(crate) fn new(token: &AccessToken) -> Self {
         certless_token {
+            held: token.clone(),
             value: c_string(token.token.expose()),
             token_type: c_string(&token.token_type),
             expires_on: token.expires_on,
             refresh_on: token.refresh_on.unwrap_or(0),
             source: c_string(token.source.as_str()),
         }
+    }
+
+    /// Whether `other` is this very token (core hands out clones that share the token's text),
+    /// not merely an equal one.
+    pub(crate) fn is(&self, other: &AccessToken) -> bool {
+        std::ptr::eq(self.held.token.expose(), other.token.expose())
+            && self.held.expires_on == other.expires_on
     }
 }
 

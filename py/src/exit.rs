@@ -11,7 +11,7 @@
 //!
 //! Checking `Py_IsFinalizing` before attaching would not do: it leaves a window between the check
 //! and the attach, and it is not in the stable ABI before 3.13 (pyo3's `try_attach` only checks it
-//! when built for 3.13+, not for this abi3-py39 module).
+//! when built for 3.13+, not for this abi3-py310 module).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -1,22 +1,10 @@
 //! The caller's scopes as `&str`, borrowed from the Python strings: the cache-hit path reads them
 //! without copying or allocating (normalising them is core's job, `certless::normalize_scopes`).
 
-use std::os::raw::c_char;
-
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
-
-unsafe extern "C" {
-    // Part of the stable ABI since 3.10 and exported by every CPython 3 (pyo3 only declares it for
-    // 3.10+ abi3 builds). It returns the string's UTF-8 form, cached in the object, so the
-    // pointer is valid while the string lives.
-    fn PyUnicode_AsUTF8AndSize(
-        unicode: *mut ffi::PyObject,
-        size: *mut ffi::Py_ssize_t,
-    ) -> *const c_char;
-}
 
 fn borrow_str<'a>(item: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     let s = item.cast::<PyString>().map_err(|_| {
@@ -32,7 +20,9 @@ fn borrow_str<'a>(item: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     // SAFETY: `s` is a str object kept alive by the borrow `'a`; CPython owns the returned buffer
     // for the object's lifetime and it holds `size` bytes of valid UTF-8.
     unsafe {
-        let data = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size);
+        // In the stable ABI since 3.10, the module's floor: the string's UTF-8 form, cached in
+        // the object, so the pointer is valid while the string lives.
+        let data = ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size);
         if data.is_null() {
             return Err(PyErr::fetch(s.py()));
         }

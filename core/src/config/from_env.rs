@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use super::{CredentialBuilder, CredentialSource};
+use crate::broker::{BrokerAddress, BrokerSecret};
+use crate::echo::echo;
 use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
@@ -89,8 +91,72 @@ pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
             vars::MI_SOURCE,
         )?);
     }
+    if let Some(address) = env.var(vars::BROKER) {
+        broker(&mut builder, env.as_ref(), &address)?;
+    }
     builder.env = Some(env);
     Ok(builder)
+}
+
+/// `CERTLESS_BROKER` and its secret and fallback settings.
+fn broker(builder: &mut CredentialBuilder, env: &dyn Environment, address: &str) -> Result<()> {
+    builder.broker = Some(BrokerAddress::parse(address, vars::BROKER)?);
+    builder.broker_setting = vars::BROKER;
+    match (
+        env.var(vars::BROKER_SECRET_FILE),
+        env.var(vars::BROKER_SECRET),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(Error::config(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "{} and {} are both set",
+                    vars::BROKER_SECRET_FILE,
+                    vars::BROKER_SECRET
+                ),
+            )
+            .with_remedy(format!(
+                "Keep {} (the file the broker writes its secret to); it survives a restart of \
+                 the broker, a copied value does not.",
+                vars::BROKER_SECRET_FILE
+            )));
+        }
+        (Some(path), None) => builder.broker_secret = BrokerSecret::File(path.into()),
+        (None, Some(value)) => {
+            if reqwest::header::HeaderValue::from_str(&value).is_err() {
+                return Err(Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!("{} cannot be sent as a header", vars::BROKER_SECRET),
+                )
+                .with_remedy(
+                    "Copy the secret without line breaks, or use CERTLESS_BROKER_SECRET_FILE.",
+                ));
+            }
+            builder.broker_secret = BrokerSecret::Value(Secret::from(value));
+        }
+        (None, None) => {}
+    }
+    if let Some(fallback) = env.var(vars::BROKER_FALLBACK) {
+        builder.broker_fallback = match fallback.trim().to_ascii_lowercase().as_str() {
+            "local" => true,
+            "none" => false,
+            _ => {
+                return Err(Error::config(
+                    ErrorCode::InvalidConfig,
+                    format!(
+                        "{} is '{}'; it takes local or none",
+                        vars::BROKER_FALLBACK,
+                        echo(&fallback)
+                    ),
+                )
+                .with_remedy(
+                    "Set it to local to fetch tokens in this process when the broker cannot be \
+                     reached, or unset it to fail naming the broker.",
+                ));
+            }
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::bounded_file;
+use crate::broker::{BrokerAddress, BrokerSecret, BrokerSettings};
 pub use crate::certificate::{
     CertificateSource, KeyVaultReference, StoreFind, StoreLocation, StorePath,
 };
@@ -117,6 +118,11 @@ pub struct CredentialBuilder {
     pub(crate) env: Option<Arc<dyn Environment>>,
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) origin: String,
+    pub(crate) broker: Option<BrokerAddress>,
+    pub(crate) broker_secret: BrokerSecret,
+    pub(crate) broker_fallback: bool,
+    /// Where the broker was named (`CERTLESS_BROKER`, or the builder), for messages.
+    pub(crate) broker_setting: &'static str,
 }
 
 impl fmt::Debug for CredentialBuilder {
@@ -128,6 +134,7 @@ impl fmt::Debug for CredentialBuilder {
             .field("authority_host", &self.authority_host)
             .field("sources", &self.sources)
             .field("managed_identity_source", &self.managed_identity_source)
+            .field("broker", &self.broker)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +158,10 @@ impl Default for CredentialBuilder {
             env: None,
             clock: None,
             origin: "builder".to_string(),
+            broker: None,
+            broker_secret: BrokerSecret::None,
+            broker_fallback: false,
+            broker_setting: "the broker option",
         }
     }
 }
@@ -396,7 +407,48 @@ impl CredentialBuilder {
         self
     }
 
+    /// Asks this certless broker (`certless serve`) for tokens instead of fetching them in this
+    /// process; the tenant and client ids become optional (the client id, when set, selects
+    /// among the broker's apps). [`from_env`](Self::from_env) sets it from `CERTLESS_BROKER`.
+    pub fn broker(mut self, address: BrokerAddress) -> Self {
+        self.broker = Some(address);
+        self
+    }
+
+    /// The broker's secret (needed for a TCP broker).
+    pub fn broker_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.broker_secret = BrokerSecret::Value(secret.into());
+        self
+    }
+
+    /// The file the broker writes its secret to; read before the first request and again
+    /// whenever the broker refuses the secret (it makes a new one each time it starts).
+    pub fn broker_secret_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.broker_secret = BrokerSecret::File(path.into());
+        self
+    }
+
+    /// When the broker cannot be reached, fetch tokens in this process with the configured
+    /// credential sources (default: fail, naming the broker).
+    pub fn broker_fallback(mut self, fallback: bool) -> Self {
+        self.broker_fallback = fallback;
+        self
+    }
+
+    /// Fetches tokens in this process even if a broker is configured (what the broker itself
+    /// does with its own configuration).
+    pub fn without_broker(mut self) -> Self {
+        self.broker = None;
+        self
+    }
+
     pub(crate) fn validate(self) -> Result<ValidatedOptions> {
+        let broker = self.broker_settings()?;
+        // With a broker and no fallback, this process fetches nothing itself: the broker's
+        // configuration decides, and the ids, when set, select among its apps.
+        if broker.as_ref().is_some_and(|b| !b.fallback) {
+            return self.validate_for_broker(broker);
+        }
         let env = self.env.unwrap_or_else(process_env);
         let from = &self.origin;
         let tenant_id = self.tenant_id.ok_or_else(|| {
@@ -517,6 +569,77 @@ impl CredentialBuilder {
             env,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             origin: self.origin,
+            broker,
+        })
+    }
+
+    fn broker_settings(&self) -> Result<Option<BrokerSettings>> {
+        let Some(address) = &self.broker else {
+            return Ok(None);
+        };
+        if matches!(address, BrokerAddress::Http(_))
+            && matches!(self.broker_secret, BrokerSecret::None)
+        {
+            return Err(Error::config(
+                ErrorCode::MissingConfig,
+                format!(
+                    "{} names a broker on a TCP port, but no secret for it is given",
+                    self.broker_setting
+                ),
+            )
+            .with_remedy(format!(
+                "Set {} to the file `certless serve` writes its secret to (--secret-file), \
+                 or {} to the secret.",
+                vars::BROKER_SECRET_FILE,
+                vars::BROKER_SECRET
+            )));
+        }
+        Ok(Some(BrokerSettings {
+            address: address.clone(),
+            secret: self.broker_secret.clone(),
+            fallback: self.broker_fallback,
+            setting: self.broker_setting,
+        }))
+    }
+
+    /// A credential that only asks the broker: the ids are optional, the sources unused.
+    fn validate_for_broker(self, broker: Option<BrokerSettings>) -> Result<ValidatedOptions> {
+        let env = self.env.unwrap_or_else(process_env);
+        let tenant_id = match &self.tenant_id {
+            Some(t) => validate_tenant(t, "TenantId")?,
+            None => String::new(),
+        };
+        let client_id = match &self.client_id {
+            Some(c) => validate_guid(
+                c,
+                "ClientId",
+                "the app registration's Application (client) ID",
+            )?,
+            None => String::new(),
+        };
+        let authority = match &self.authority_host {
+            Some(host) => AuthorityHost::parse(host)?,
+            None => AuthorityHost::global(),
+        };
+        let default_audience = authority.default_exchange_audience().to_string();
+        Ok(ValidatedOptions {
+            tenant_id,
+            client_id,
+            authority,
+            sources: Vec::new(),
+            managed_identity_source: None,
+            default_audience,
+            timeouts: self.timeouts,
+            deadline: validate_deadline(self.deadline, env.as_ref())?,
+            expiry_margin: secs(self.expiry_margin),
+            assertion_margin: secs(self.assertion_margin),
+            retries: self.retries,
+            ca_files: Vec::new(),
+            send_certificate_chain: false,
+            env,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            origin: self.origin,
+            broker,
         })
     }
 }
@@ -540,6 +663,8 @@ pub(crate) struct ValidatedOptions {
     pub env: Arc<dyn Environment>,
     pub clock: Arc<dyn Clock>,
     pub origin: String,
+    /// A broker to ask instead of (or, with its fallback, before) the sources.
+    pub broker: Option<BrokerSettings>,
 }
 
 /// Default for [`CredentialBuilder::deadline`]: room for IMDS's 70-second platform updates

@@ -22,6 +22,7 @@ use crate::managed_identity::{
 };
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::Secret;
+use crate::stats::UpstreamCounters;
 use crate::token::AccessToken;
 
 /// Entra's answers about a client certificate: signature or key not accepted (700027), key
@@ -35,6 +36,7 @@ pub(crate) struct Chain {
     client_id: String,
     exchange_retry: RetryPolicy,
     deadline: Duration,
+    counters: Arc<UpstreamCounters>,
 }
 
 enum ChainEntry {
@@ -73,6 +75,7 @@ impl ChainEntry {
         source: &CredentialSource,
         o: &ValidatedOptions,
         selection: &mut Option<Result<SourceSelection>>,
+        counters: &Arc<UpstreamCounters>,
     ) -> ChainEntry {
         let kind = source.kind();
         match source {
@@ -101,6 +104,7 @@ impl ChainEntry {
                             audience,
                             o.assertion_margin,
                             o.retries.managed_identity,
+                            Arc::clone(counters),
                         )))
                     }
                     Err(error) => ChainEntry::Unavailable { kind, error },
@@ -237,10 +241,11 @@ impl Chain {
     /// The entries of the configured sources, in order; an error when none of them can work.
     pub(super) fn new(o: &ValidatedOptions) -> Result<Chain> {
         let mut selection = None;
+        let counters = Arc::new(UpstreamCounters::default());
         let entries: Vec<ChainEntry> = o
             .sources
             .iter()
-            .map(|source| ChainEntry::new(source, o, &mut selection))
+            .map(|source| ChainEntry::new(source, o, &mut selection, &counters))
             .collect();
         if entries
             .iter()
@@ -264,6 +269,7 @@ impl Chain {
             client_id: o.client_id.clone(),
             exchange_retry: o.retries.exchange,
             deadline: o.deadline,
+            counters,
         })
     }
 
@@ -300,6 +306,11 @@ impl Chain {
             });
         }
         findings
+    }
+
+    /// The requests sent upstream so far, by leg and outcome.
+    pub(super) fn upstream_stats(&self) -> crate::stats::UpstreamStats {
+        self.counters.snapshot()
     }
 
     /// The kinds of the entries, in order.
@@ -438,10 +449,19 @@ impl Chain {
         auth: &ClientAuth,
         claims: Option<&str>,
     ) -> Result<IssuedToken> {
-        with_retries(&self.exchange_retry, clock, "the token exchange", || {
-            self.endpoint
-                .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
-        })
+        with_retries(
+            &self.exchange_retry,
+            clock,
+            "the token exchange",
+            || async {
+                let attempt = self
+                    .endpoint
+                    .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
+                    .await;
+                self.counters.exchange.record(&attempt);
+                attempt
+            },
+        )
         .await
     }
 

@@ -8,7 +8,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::cache::{Lookup, Slot, TokenCache};
+use crate::broker::{BrokerAddress, BrokerClient};
+use crate::cache::{CacheEntry, Lookup, Slot, TokenCache};
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSourceKind, ValidatedOptions};
@@ -18,6 +19,7 @@ use crate::managed_identity::assertion::ManagedIdentityAssertion;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSelection};
 use crate::runtime::{self, PendingToken};
 use crate::scope::normalize_scopes;
+use crate::stats::UpstreamStats;
 pub use crate::token::{AccessToken, TokenRequestOptions};
 pub(crate) use chain::CertificateFinding;
 use chain::Chain;
@@ -35,7 +37,10 @@ struct Inner {
     client_id: String,
     authority: AuthorityHost,
     origin: String,
-    chain: Chain,
+    /// The credential sources of this process; `None` when only a broker is asked.
+    chain: Option<Chain>,
+    /// A broker asked first (`CERTLESS_BROKER`).
+    broker: Option<BrokerClient>,
     http: HttpClients,
     cache: TokenCache,
     clock: Arc<dyn Clock>,
@@ -78,13 +83,32 @@ impl Credential {
     }
 
     pub(crate) fn from_options(o: ValidatedOptions) -> Result<Self> {
-        let chain = Chain::new(&o)?;
+        let chain = match (&o.broker, o.sources.is_empty()) {
+            (Some(_), true) => None,
+            _ => Some(Chain::new(&o)?),
+        };
         let http = HttpClients::new(
             o.timeouts,
             o.ca_files.clone(),
             ProxySettings::from_env(o.env.as_ref()),
-            chain.pinned_certificate(),
+            chain.as_ref().and_then(Chain::pinned_certificate),
         )?;
+        let client_id = (!o.client_id.is_empty()).then(|| o.client_id.clone());
+        let broker = o
+            .broker
+            .clone()
+            .map(|settings| BrokerClient::new(settings, client_id, o.deadline));
+        if let Some(broker) = &broker {
+            log::info!(
+                "certless: tokens come from the certless broker at {}{}",
+                broker.address(),
+                if broker.falls_back() {
+                    " (or this process, when it cannot be reached)"
+                } else {
+                    ""
+                }
+            );
+        }
         Ok(Credential {
             inner: Arc::new(Inner {
                 tenant_id: o.tenant_id,
@@ -92,6 +116,7 @@ impl Credential {
                 authority: o.authority,
                 origin: o.origin,
                 chain,
+                broker,
                 http,
                 cache: TokenCache::new(o.expiry_margin),
                 clock: o.clock,
@@ -99,14 +124,51 @@ impl Credential {
         })
     }
 
-    /// The app registration's tenant.
+    /// The app registration's tenant; empty when a broker decides (no tenant configured here).
     pub fn tenant_id(&self) -> &str {
         &self.inner.tenant_id
     }
 
-    /// The app registration's client id.
+    /// The app registration's client id; empty when a broker decides (no client id configured
+    /// here).
     pub fn client_id(&self) -> &str {
         &self.inner.client_id
+    }
+
+    /// The certless broker this credential asks for tokens, when one is configured.
+    pub fn broker(&self) -> Option<&BrokerAddress> {
+        self.inner.broker.as_ref().map(BrokerClient::address)
+    }
+
+    /// The requests sent upstream so far (managed-identity endpoint and Entra), by outcome;
+    /// for hosts that export metrics. Requests to a broker are not counted.
+    pub fn upstream_stats(&self) -> UpstreamStats {
+        self.inner
+            .chain
+            .as_ref()
+            .map(Chain::upstream_stats)
+            .unwrap_or_default()
+    }
+
+    /// What the cache holds, one entry per (tenant, scope); for hosts that export metrics.
+    pub fn cache_entries(&self) -> Vec<CacheEntry> {
+        self.inner.cache.slots().iter().map(|s| s.info()).collect()
+    }
+
+    /// Starts a background refresh of every cached token whose proactive refresh is due and
+    /// that was used (hit or fetched by a caller) at or after `used_since` (Unix seconds), as a
+    /// cache hit would: so that a long-running host (the broker) keeps its tokens fresh when no
+    /// caller asks. Returns how many refreshes were started; never waits.
+    pub fn refresh_due(&self, used_since: i64) -> usize {
+        let now = self.inner.clock.now_unix();
+        let mut started = 0;
+        for slot in self.inner.cache.slots() {
+            if slot.info().last_used >= used_since && slot.claim_due_refresh(now) {
+                self.refresh_in_background(slot);
+                started += 1;
+            }
+        }
+        started
     }
 
     /// The login host, without a trailing slash.
@@ -114,9 +176,13 @@ impl Credential {
         self.inner.authority.as_str()
     }
 
-    /// The entries of the credential list, in order.
+    /// The entries of the credential list, in order (none when only a broker is asked).
     pub fn sources(&self) -> Vec<CredentialSourceKind> {
-        self.inner.chain.kinds()
+        self.inner
+            .chain
+            .as_ref()
+            .map(Chain::kinds)
+            .unwrap_or_default()
     }
 
     /// Where the first managed-identity entry gets its tokens, and why that source was chosen.
@@ -141,6 +207,12 @@ impl Credential {
         )
         .await
         .map(|fetched| fetched.token)
+    }
+
+    /// The managed identity of the first managed-identity entry (the one presented as the
+    /// app's assertion), when the credential list has one.
+    pub fn managed_identity_id(&self) -> Option<&ManagedIdentityId> {
+        self.first_managed_identity().map(|mi| mi.client.id())
     }
 
     /// The first managed-identity entry's identity and token audience (for diagnostics).
@@ -172,19 +244,15 @@ impl Credential {
 
     /// Each certificate entry's certificate, read without being used (for the doctor).
     pub(crate) async fn inspect_certificates(&self) -> Vec<CertificateFinding> {
-        match self.inner.http.get() {
-            Ok(http) => {
-                self.inner
-                    .chain
-                    .inspect_certificates(&http, &self.inner.clock)
-                    .await
-            }
-            Err(_) => Vec::new(),
-        }
+        // A broker credential has no certificate entries of its own: the broker's doctor watches them.
+        let (Some(chain), Ok(http)) = (&self.inner.chain, self.inner.http.get()) else {
+            return Vec::new();
+        };
+        chain.inspect_certificates(&http, &self.inner.clock).await
     }
 
     fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {
-        self.inner.chain.first_managed_identity()
+        self.inner.chain.as_ref()?.first_managed_identity()
     }
 
     /// An access token for `scopes` (one resource: `https://x/.default` or the bare resource).
@@ -217,7 +285,8 @@ impl Credential {
         let slot = self.inner.cache.slot(tenant, &scope, now);
         if let Some(claims) = &options.claims {
             // A CAE challenge asks for a token with these claims, now: not shared with others.
-            return Inner::fetch_into(Arc::clone(&self.inner), slot, Some(claims.clone())).await;
+            return Inner::fetch_into(Arc::clone(&self.inner), slot, Some(claims.clone()), false)
+                .await;
         }
         if !options.force_refresh {
             if let Some(error) = slot.blocked(now) {
@@ -235,7 +304,7 @@ impl Credential {
                         return Ok(token);
                     }
                 }
-                Inner::fetch_into(inner, target, None).await
+                Inner::fetch_into(inner, target, None, false).await
             })
             .await
     }
@@ -296,7 +365,7 @@ impl Credential {
         log::debug!("certless: refreshing a token in the background");
         if let Err(e) = slot
             .flight
-            .start(move || Inner::fetch_into(inner, target, None))
+            .start(move || Inner::fetch_into(inner, target, None, true))
         {
             log::warn!("certless: could not start a background refresh: {e}");
         }
@@ -372,28 +441,61 @@ impl Credential {
 impl Inner {
     /// Fetches a token through the credential list and records the outcome in `slot`. Runs as
     /// its own task (single-flight), so it completes even if every caller went away.
+    /// A background refresh does not count as a use of the token (see [`Slot::store`]).
     async fn fetch_into(
         inner: Arc<Inner>,
         slot: Arc<Slot>,
         claims: Option<String>,
+        background: bool,
     ) -> Result<AccessToken> {
         let now = inner.clock.now_unix();
         let (tenant, scope) = slot.key();
-        let result = match inner.http.get() {
-            Ok(http) => {
-                inner
-                    .chain
-                    .acquire(&http, &inner.clock, tenant, scope, claims.as_deref())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let result = inner.acquire(tenant, scope, claims.as_deref()).await;
         let margin = inner.cache.margin();
         match &result {
-            Ok(token) => slot.store(token.clone(), inner.clock.now_unix(), margin),
+            Ok(token) => {
+                let now = inner.clock.now_unix();
+                slot.store(token.clone(), now, margin);
+                if !background {
+                    slot.touch(now);
+                }
+            }
             Err(error) => slot.failed(error, now),
         }
         result
+    }
+
+    /// A token from the broker, or from this process's credential sources when there is no
+    /// broker (or it cannot be reached and the fallback is on).
+    async fn acquire(
+        &self,
+        tenant: &str,
+        scope: &str,
+        claims: Option<&str>,
+    ) -> Result<AccessToken> {
+        if let Some(broker) = &self.broker {
+            let clock = Arc::clone(&self.clock);
+            let asked = broker
+                .acquire(tenant, scope, claims, move || clock.now_unix())
+                .await;
+            match asked {
+                Err(e) if e.connect_failed() && self.chain.is_some() => log::warn!(
+                    "certless: the broker at {} cannot be reached; fetching the token in this \
+                     process (CERTLESS_BROKER_FALLBACK=local)",
+                    broker.address()
+                ),
+                other => return other,
+            }
+        }
+        let Some(chain) = &self.chain else {
+            return Err(Error::internal(
+                "a credential with neither a broker nor sources",
+            ));
+        };
+        let http = self.http.get()?;
+        chain
+            .acquire(&http, &self.clock, tenant, scope, claims)
+            .await
     }
 }
 
@@ -405,6 +507,7 @@ impl fmt::Debug for Credential {
             .field("tenant_id", &self.inner.tenant_id)
             .field("client_id", &self.inner.client_id)
             .field("sources", &self.sources())
+            .field("broker", &self.broker())
             .finish_non_exhaustive()
     }
 }

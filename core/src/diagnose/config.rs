@@ -34,6 +34,24 @@ impl Doctor {
         report
             .checks
             .push(check(Status::Ok, "authority", options.authority.as_str()));
+        if let Some(broker) = &options.broker {
+            // The walk below checks this process's own sources; tokens come from the broker.
+            report.checks.push(check(
+                Status::Info,
+                "broker",
+                format!(
+                    "{} ({}){}: tokens come from it; `certless doctor` on the broker's host, \
+                     with its configuration, walks its legs",
+                    broker.address,
+                    broker.setting,
+                    if broker.fallback {
+                        ", or this process when it cannot be reached"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
         let kinds: Vec<&str> = options.sources.iter().map(|s| s.kind().as_str()).collect();
         report
             .checks

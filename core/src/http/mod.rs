@@ -77,6 +77,31 @@ pub(crate) fn managed_identity_client(
     })
 }
 
+/// The client for a certless broker: loopback or a Unix domain socket, never through a proxy.
+pub(crate) fn broker_client(
+    timeouts: Timeouts,
+    unix_socket: Option<&std::path::Path>,
+) -> Result<reqwest::Client> {
+    let builder = base_builder(timeouts).no_proxy();
+    #[cfg(unix)]
+    let builder = match unix_socket {
+        Some(path) => builder.unix_socket(path),
+        None => builder,
+    };
+    #[cfg(not(unix))]
+    if unix_socket.is_some() {
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            "a Unix domain socket broker needs a Unix platform",
+        ));
+    }
+    builder.build().map_err(|e| {
+        Error::internal(format!(
+            "could not build the HTTP client for the certless broker: {e}"
+        ))
+    })
+}
+
 /// The client for Entra: system trust store plus any extra CA files (corporate inspection
 /// proxies, the emulator's CA), proxies from the environment.
 /// Proxy settings for Entra, read from the credential's environment (so that they are the

@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::singleflight::SingleFlight;
+use crate::stats::UpstreamCounters;
 
 /// Entra's answers that condemn the assertion itself, not the app's set-up: outside its valid
 /// time range (700024), signature not verifiable (700027), not a valid JWT (50027). A new
@@ -21,6 +22,8 @@ pub(crate) struct ManagedIdentityAssertion {
     /// Reused only with more than this many seconds left (AADSTS700024 otherwise).
     margin: i64,
     retry: RetryPolicy,
+    /// The credential's upstream counters: every request to the endpoint is counted.
+    counters: Arc<UpstreamCounters>,
     current: Mutex<Option<ManagedIdentityToken>>,
     /// The endpoint's Retry-After: until then (Unix seconds) nothing is sent to it.
     held_until: Mutex<Option<(i64, Error)>>,
@@ -40,12 +43,14 @@ impl ManagedIdentityAssertion {
         audience: String,
         margin: i64,
         retry: RetryPolicy,
+        counters: Arc<UpstreamCounters>,
     ) -> Self {
         ManagedIdentityAssertion {
             client,
             audience,
             margin,
             retry,
+            counters,
             current: Mutex::new(None),
             held_until: Mutex::new(None),
             flight: SingleFlight::default(),
@@ -130,8 +135,13 @@ impl ManagedIdentityAssertion {
             "the {} managed-identity request",
             self.client.selection().source
         );
-        let fresh = with_retries(&self.retry, clock, &what, || {
-            self.client.fetch(http, &self.audience, clock.now_unix())
+        let fresh = with_retries(&self.retry, clock, &what, || async {
+            let attempt = self
+                .client
+                .fetch(http, &self.audience, clock.now_unix())
+                .await;
+            self.counters.managed_identity.record(&attempt);
+            attempt
         })
         .await?;
         let left = fresh.expires_on - clock.now_unix();

@@ -1,0 +1,180 @@
+//! The apps a broker serves: one credential per configuration (`--config`, repeatable, or the
+//! environment), and how a request's selector picks one.
+//!
+//! The SDKs' selectors name a *managed identity* (`client_id`, `object_id`/`principal_id`,
+//! `mi_res_id`); a broker serves *apps*. `client_id` picks the app with that client id, or
+//! else the one app whose managed identity has it; `object_id`/`principal_id` and `mi_res_id`
+//! pick the one app whose managed identity is configured by that id. No selector means the
+//! first configured app. Anything else — no match, or an identity shared by several apps — is
+//! refused with an error that lists what is configured.
+
+use std::path::PathBuf;
+
+use certless::{Credential, CredentialBuilder, Error, ErrorCode, ManagedIdentityId};
+
+/// One app registration the broker serves.
+pub(super) struct App {
+    pub credential: Credential,
+    /// Lower case, as core keeps it.
+    pub client_id: String,
+    /// Where it was configured, for messages.
+    pub origin: String,
+}
+
+/// What a request asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Selector<'a> {
+    None,
+    ClientId(&'a str),
+    ObjectId(&'a str),
+    ResourceId(&'a str),
+}
+
+pub(super) struct Apps {
+    list: Vec<App>,
+}
+
+impl Apps {
+    /// One credential per `--config` file, or one from the environment. A broker never asks
+    /// a broker: `CERTLESS_BROKER` in its own environment is ignored.
+    pub(super) fn load(configs: &[PathBuf]) -> Result<Apps, Error> {
+        let builders: Vec<(CredentialBuilder, String)> = if configs.is_empty() {
+            vec![(
+                CredentialBuilder::from_env()?,
+                "the environment".to_string(),
+            )]
+        } else {
+            configs
+                .iter()
+                .map(|path| {
+                    CredentialBuilder::from_config_file(path)
+                        .map(|b| (b, format!("--config {}", path.display())))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let mut list: Vec<App> = Vec::new();
+        for (builder, origin) in builders {
+            let credential = builder.without_broker().build()?;
+            let client_id = credential.client_id().to_ascii_lowercase();
+            if let Some(first) = list.iter().find(|a| a.client_id == client_id) {
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!(
+                        "{origin} configures app {client_id}, which {} configures already",
+                        first.origin
+                    ),
+                )
+                .with_remedy("Give each app registration one configuration file."));
+            }
+            list.push(App {
+                credential,
+                client_id,
+                origin,
+            });
+        }
+        Ok(Apps { list })
+    }
+
+    pub(super) fn all(&self) -> &[App] {
+        &self.list
+    }
+
+    /// The app a request's selector names.
+    pub(super) fn select(&self, selector: Selector<'_>) -> Result<&App, Error> {
+        let by_identity = |wanted: &dyn Fn(&ManagedIdentityId) -> bool| -> Vec<&App> {
+            self.list
+                .iter()
+                .filter(|a| a.credential.managed_identity_id().is_some_and(wanted))
+                .collect()
+        };
+        let (what, value, found) = match selector {
+            Selector::None => return Ok(&self.list[0]),
+            Selector::ClientId(id) => {
+                if let Some(app) = self
+                    .list
+                    .iter()
+                    .find(|a| a.client_id.eq_ignore_ascii_case(id))
+                {
+                    return Ok(app);
+                }
+                let found =
+                    by_identity(&|mi| matches!(mi, ManagedIdentityId::ClientId(c) if same(c, id)));
+                ("client_id", id, found)
+            }
+            Selector::ObjectId(id) => (
+                "object_id",
+                id,
+                by_identity(&|mi| matches!(mi, ManagedIdentityId::ObjectId(o) if same(o, id))),
+            ),
+            Selector::ResourceId(id) => (
+                "mi_res_id",
+                id,
+                by_identity(&|mi| matches!(mi, ManagedIdentityId::ResourceId(r) if same(r, id))),
+            ),
+        };
+        match found.as_slice() {
+            [app] => Ok(app),
+            [] => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "this broker serves no app for {what}={}; it serves {}",
+                    shown(value),
+                    self.describe()
+                ),
+            )
+            .with_remedy(
+                "Ask for one of the configured apps by its client id (client_id=, or the SDK's \
+                 managed-identity client id option), or ask with no selector for the first one; \
+                 to serve another app, add its configuration to the broker (--config).",
+            )),
+            several => Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "{what}={} is the managed identity of {} apps of this broker ({})",
+                    shown(value),
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|a| a.client_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_remedy("Ask for the app itself: client_id=<the app's client id>.")),
+        }
+    }
+
+    /// `app 1111… (default), app 2222…`
+    pub(super) fn describe(&self) -> String {
+        self.list
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i == 0 {
+                    format!("app {} (the default)", a.client_id)
+                } else {
+                    format!("app {}", a.client_id)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A selector value as a message shows it: at most 120 characters, control characters escaped.
+fn shown(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(120)
+        .flat_map(char::escape_debug)
+        .collect();
+    if value.chars().count() > 120 {
+        out.push('…');
+    }
+    out
+}
+
+/// Ids compare without regard to case, as Azure's do.
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
