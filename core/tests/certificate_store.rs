@@ -9,7 +9,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,15 +16,6 @@ use certless::env::MapEnv;
 use certless::{Credential, CredentialSourceKind, ErrorCode};
 use certless_emulator::{ClientCertificateOptions, IssuedClientCertificate, RunningEmulator};
 use common::*;
-
-const DAY: i64 = 86_400;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// Where .NET on Linux keeps `CurrentUser/My` for a user whose home is `home`.
 fn my_store(home: &Path) -> PathBuf {

@@ -5,23 +5,12 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use certless::diagnose::{Status, diagnose};
 use certless::{CredentialBuilder, ManagedIdentityId, Secret};
 use certless_emulator::{
     ClientCertificateOptions, Endpoint, KeyVaultCertificateOptions, MiSourceKind, RunningEmulator,
 };
 use common::*;
-
-const DAY: i64 = 86_400;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// The managed identity first (it works), then a certificate valid until `not_after`.
 fn with_fallback(emu: &RunningEmulator, not_after: i64) -> (CredentialBuilder, String) {

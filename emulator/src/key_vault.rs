@@ -187,75 +187,42 @@ enum Read {
     Secret,
 }
 
+/// The path of a Key Vault read: vault, object name and, when the URL names one, the version.
+#[derive(serde::Deserialize)]
+pub(crate) struct ObjectPath {
+    vault: String,
+    name: String,
+    version: Option<String>,
+}
+
+/// `GET /certificates/{name}[/{version}]`.
 pub(crate) async fn certificate(
     State(shared): State<Arc<Shared>>,
-    Path((vault, name)): Path<(String, String)>,
+    Path(path): Path<ObjectPath>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    serve(
-        &shared,
-        &vault,
-        &name,
-        None,
-        Read::Certificate,
-        &headers,
-        &uri,
-    )
+    serve(&shared, &path, Read::Certificate, &headers, &uri)
 }
 
-pub(crate) async fn certificate_version(
-    State(shared): State<Arc<Shared>>,
-    Path((vault, name, version)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    serve(
-        &shared,
-        &vault,
-        &name,
-        Some(&version),
-        Read::Certificate,
-        &headers,
-        &uri,
-    )
-}
-
+/// `GET /secrets/{name}[/{version}]`.
 pub(crate) async fn secret(
     State(shared): State<Arc<Shared>>,
-    Path((vault, name)): Path<(String, String)>,
+    Path(path): Path<ObjectPath>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    serve(&shared, &vault, &name, None, Read::Secret, &headers, &uri)
-}
-
-pub(crate) async fn secret_version(
-    State(shared): State<Arc<Shared>>,
-    Path((vault, name, version)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    serve(
-        &shared,
-        &vault,
-        &name,
-        Some(&version),
-        Read::Secret,
-        &headers,
-        &uri,
-    )
+    serve(&shared, &path, Read::Secret, &headers, &uri)
 }
 
 fn serve(
     shared: &Shared,
-    vault_name: &str,
-    name: &str,
-    version: Option<&str>,
+    path: &ObjectPath,
     read: Read,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Response {
+    let (vault_name, name, version) = (&path.vault, &path.name, path.version.as_deref());
     let registry = shared.registry();
     let Some(vault) = registry
         .key_vaults

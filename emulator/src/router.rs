@@ -98,7 +98,7 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .merge(observed(
             Endpoint::KeyVault,
             "/keyvault/{vault}/certificates/{name}/{version}",
-            get(key_vault::certificate_version),
+            get(key_vault::certificate),
         ))
         .merge(observed(
             Endpoint::KeyVault,
@@ -108,7 +108,7 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .merge(observed(
             Endpoint::KeyVault,
             "/keyvault/{vault}/secrets/{name}/{version}",
-            get(key_vault::secret_version),
+            get(key_vault::secret),
         ))
         .nest("/_emulator", admin::router())
         .fallback(unmatched)

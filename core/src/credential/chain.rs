@@ -15,7 +15,7 @@ use crate::cloud::AuthorityHost;
 use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
-use crate::http::{Clients, EntraClient, PinnedServerCertificate};
+use crate::http::{Clients, PinnedServerCertificate};
 use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, SourceSelection, select_source,
@@ -204,6 +204,17 @@ pub(crate) struct CertificateFinding {
     pub detail: Option<String>,
 }
 
+/// One token request as it goes through the entries: where to send, for what, and which leg it
+/// is waiting on (for the error when the deadline passes).
+struct Request<'a> {
+    http: &'a Clients,
+    clock: &'a Arc<dyn Clock>,
+    tenant: &'a str,
+    scope: &'a str,
+    claims: Option<&'a str>,
+    waiting: Waiting,
+}
+
 fn is_certificate_kind(kind: CredentialSourceKind) -> bool {
     use CredentialSourceKind as K;
     matches!(
@@ -342,23 +353,28 @@ impl Chain {
         scope: &str,
         claims: Option<&str>,
     ) -> Result<AccessToken> {
-        let waiting = Waiting::default();
-        let attempt = self.try_entries(http, clock, tenant, scope, claims, &waiting);
-        match tokio::time::timeout(self.deadline, attempt).await {
+        let request = Request {
+            http,
+            clock,
+            tenant,
+            scope,
+            claims,
+            waiting: Waiting::default(),
+        };
+        match tokio::time::timeout(self.deadline, self.try_entries(&request)).await {
             Ok(result) => result,
-            Err(_) => Err(self.deadline_passed(&waiting, tenant)),
+            Err(_) => Err(self.deadline_passed(&request.waiting, tenant)),
         }
     }
 
-    async fn try_entries(
-        &self,
-        http: &Clients,
-        clock: &Arc<dyn Clock>,
-        tenant: &str,
-        scope: &str,
-        claims: Option<&str>,
-        waiting: &Waiting,
-    ) -> Result<AccessToken> {
+    async fn try_entries(&self, request: &Request<'_>) -> Result<AccessToken> {
+        let Request {
+            clock,
+            tenant,
+            scope,
+            waiting,
+            ..
+        } = request;
         let mut failures = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {
             waiting.entry(index);
@@ -366,14 +382,10 @@ impl Chain {
                 waiting.entra();
             }
             let kind = entry.kind();
-            let exchange = |auth: ClientAuth| async move {
-                self.exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
-                    .await
-            };
+            let exchange = |auth: ClientAuth| async move { self.exchange(request, &auth).await };
             let attempt = match entry {
                 ChainEntry::ManagedIdentity(mi) => {
-                    self.exchange_managed_identity(mi, http, clock, tenant, scope, claims, waiting)
-                        .await
+                    self.exchange_managed_identity(mi, request).await
                 }
                 ChainEntry::AssertionFile(file) => match file.assertion(clock.now_unix()) {
                     Ok(assertion) => exchange(ClientAuth::Assertion(assertion)).await,
@@ -389,10 +401,7 @@ impl Chain {
                         Err(e) => Err(e),
                     }
                 }
-                ChainEntry::KeyVault(vault) => {
-                    self.exchange_key_vault(vault, http, clock, tenant, scope, claims)
-                        .await
-                }
+                ChainEntry::KeyVault(vault) => self.exchange_key_vault(vault, request).await,
                 ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             match attempt {
@@ -440,23 +449,23 @@ impl Chain {
     }
 
     /// One exchange at Entra's token endpoint, with the exchange leg's retries.
-    async fn exchange(
-        &self,
-        entra: &EntraClient,
-        clock: &dyn Clock,
-        tenant: &str,
-        scope: &str,
-        auth: &ClientAuth,
-        claims: Option<&str>,
-    ) -> Result<IssuedToken> {
+    async fn exchange(&self, request: &Request<'_>, auth: &ClientAuth) -> Result<IssuedToken> {
+        let Request {
+            http,
+            clock,
+            tenant,
+            scope,
+            claims,
+            ..
+        } = *request;
         with_retries(
             &self.exchange_retry,
-            clock,
+            clock.as_ref(),
             "the token exchange",
             || async {
                 let attempt = self
                     .endpoint
-                    .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
+                    .request_token(&http.entra, tenant, scope, auth, claims, clock.now_unix())
                     .await;
                 self.counters.exchange.record(&attempt);
                 attempt
@@ -469,17 +478,18 @@ impl Chain {
     /// assertion itself (expired, unverifiable), that token is dropped, and if it was one in
     /// hand rather than one just fetched, the exchange is tried once more with a new one: a
     /// rejected assertion is never sent again.
-    #[allow(clippy::too_many_arguments)]
     async fn exchange_managed_identity(
         &self,
         mi: &Arc<ManagedIdentityAssertion>,
-        http: &Clients,
-        clock: &Arc<dyn Clock>,
-        tenant: &str,
-        scope: &str,
-        claims: Option<&str>,
-        waiting: &Waiting,
+        request: &Request<'_>,
     ) -> Result<IssuedToken> {
+        let Request {
+            http,
+            clock,
+            tenant,
+            waiting,
+            ..
+        } = request;
         let mut retried = false;
         loop {
             let fetched = mi
@@ -487,9 +497,7 @@ impl Chain {
                 .await?;
             waiting.entra();
             let auth = ClientAuth::Assertion(fetched.token.token.clone());
-            let result = self
-                .exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
-                .await;
+            let result = self.exchange(request, &auth).await;
             match result {
                 Err(error)
                     if error
@@ -522,12 +530,14 @@ impl Chain {
     async fn exchange_key_vault(
         &self,
         vault: &Arc<KeyVaultCertificate>,
-        http: &Clients,
-        clock: &Arc<dyn Clock>,
-        tenant: &str,
-        scope: &str,
-        claims: Option<&str>,
+        request: &Request<'_>,
     ) -> Result<IssuedToken> {
+        let Request {
+            http,
+            clock,
+            tenant,
+            ..
+        } = request;
         let endpoint = self.authority.token_endpoint(tenant);
         // The version Entra refused, and its explained error.
         let mut refused: Option<(String, Error)> = None;
@@ -557,9 +567,7 @@ impl Chain {
                 now,
             )?;
             let auth = ClientAuth::Assertion(assertion);
-            let result = self
-                .exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
-                .await;
+            let result = self.exchange(request, &auth).await;
             match result {
                 Err(error) if refuses_certificate(&error) => {
                     let error =
