@@ -234,6 +234,18 @@ typedef void (*certless_token_callback)(void *userdata,
 #define CERTLESS_CERTIFICATE_UNUSABLE 110
 
 /**
+ * No certificate in the certificate store matches the configured thumbprint, distinguished name
+ * or subject (or none that is valid now and has its private key).
+ */
+#define CERTLESS_CERTIFICATE_NOT_IN_STORE 111
+
+/**
+ * The certificate store cannot be opened here (`LocalMachine` on Linux, or a store this process
+ * may not read).
+ */
+#define CERTLESS_CERTIFICATE_STORE_UNAVAILABLE 112
+
+/**
  * No connection to the managed-identity endpoint.
  */
 #define CERTLESS_MANAGED_IDENTITY_UNREACHABLE 200
@@ -294,6 +306,33 @@ typedef void (*certless_token_callback)(void *userdata,
  * The request was cancelled by the caller (`certless_pending_cancel`).
  */
 #define CERTLESS_CANCELLED 500
+
+/**
+ * No connection to Key Vault, or it did not answer in time.
+ */
+#define CERTLESS_KEY_VAULT_UNREACHABLE 600
+
+/**
+ * Key Vault refused the managed identity: the token's audience or tenant (401), or no access
+ * policy or role that lets it read the certificate, or the vault's firewall (403).
+ */
+#define CERTLESS_KEY_VAULT_ACCESS_DENIED 601
+
+/**
+ * Key Vault has no certificate of that name (or its current version is disabled).
+ */
+#define CERTLESS_KEY_VAULT_CERTIFICATE_NOT_FOUND 602
+
+/**
+ * Key Vault answered with another error status.
+ */
+#define CERTLESS_KEY_VAULT_REJECTED 603
+
+/**
+ * Key Vault answered with a body certless cannot use, or a certificate whose key is not
+ * exportable.
+ */
+#define CERTLESS_KEY_VAULT_INVALID_RESPONSE 604
 
 /**
  * A defect in certless (a caught panic, a broken invariant). Please report it.
@@ -583,8 +622,9 @@ certless_status certless_error_code(const certless_error *error);
 /**
  * The leg of the flow that failed, a stable lowercase name: `"config"` (the configuration or an
  * argument, before anything went on the wire), `"managed_identity"` (the managed-identity
- * endpoint: IMDS, App Service, ...), `"exchange"` (Entra's token endpoint), `"chain"` (several
- * credential sources failed), `"caller"` (cancelled) or `"internal"`. NULL for a NULL error.
+ * endpoint: IMDS, App Service, ...), `"exchange"` (Entra's token endpoint), `"key_vault"` (Azure
+ * Key Vault, holding a certificate of the credential list), `"chain"` (several credential sources
+ * failed), `"caller"` (cancelled) or `"internal"`. NULL for a NULL error.
  * Owned by the error object.
  */
 const char *certless_error_leg(const certless_error *error);

@@ -218,7 +218,7 @@ export class CertlessError extends Error {
     });
     /** The stable numeric code (see {@link ErrorCode}). */
     code: number;
-    /** `config`, `managed_identity`, `exchange`, `chain`, `caller` or `internal`. */
+    /** `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller` or `internal`. */
     leg: string;
     /** What went wrong, without the details and the fix. @type {string} */
     reason: string;
@@ -280,6 +280,8 @@ export const ErrorCode: Readonly<{
     UnsupportedManagedIdentitySource: 108;
     AssertionFileUnusable: 109;
     CertificateUnusable: 110;
+    CertificateNotInStore: 111;
+    CertificateStoreUnavailable: 112;
     ManagedIdentityUnreachable: 200;
     ManagedIdentityTimeout: 201;
     ManagedIdentityRejected: 202;
@@ -292,6 +294,11 @@ export const ErrorCode: Readonly<{
     ExchangeInvalidResponse: 303;
     AllCredentialSourcesFailed: 400;
     Cancelled: 500;
+    KeyVaultUnreachable: 600;
+    KeyVaultAccessDenied: 601;
+    KeyVaultCertificateNotFound: 602;
+    KeyVaultRejected: 603;
+    KeyVaultInvalidResponse: 604;
     Internal: 900;
 }>;
 /**

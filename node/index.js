@@ -65,6 +65,8 @@ const ErrorCode = Object.freeze({
   UnsupportedManagedIdentitySource: 108,
   AssertionFileUnusable: 109,
   CertificateUnusable: 110,
+  CertificateNotInStore: 111,
+  CertificateStoreUnavailable: 112,
   ManagedIdentityUnreachable: 200,
   ManagedIdentityTimeout: 201,
   ManagedIdentityRejected: 202,
@@ -77,6 +79,11 @@ const ErrorCode = Object.freeze({
   ExchangeInvalidResponse: 303,
   AllCredentialSourcesFailed: 400,
   Cancelled: 500,
+  KeyVaultUnreachable: 600,
+  KeyVaultAccessDenied: 601,
+  KeyVaultCertificateNotFound: 602,
+  KeyVaultRejected: 603,
+  KeyVaultInvalidResponse: 604,
   Internal: 900,
 });
 
@@ -143,7 +150,7 @@ class CertlessError extends Error {
     super(info.message, options);
     /** The stable numeric code (see {@link ErrorCode}). */
     this.code = info.code;
-    /** `config`, `managed_identity`, `exchange`, `chain`, `caller` or `internal`. */
+    /** `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller` or `internal`. */
     this.leg = info.leg;
     /** What went wrong, without the details and the fix. @type {string} */
     this.reason = info.reason;

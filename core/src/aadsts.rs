@@ -1,6 +1,14 @@
 //! What the AADSTS codes of the managed-identity → federated-credential flow mean, and how to fix
 //! them (docs/protocol.md §4). Branch on the numeric code, never on Entra's description text.
 
+/// The codes that mean "no federated credential on the app matches the assertion" (its issuer,
+/// subject or audience, or all three).
+pub(crate) const NO_MATCHING_FIC: [u32; 7] =
+    [70021, 700211, 700212, 7002121, 700213, 7002137, 7002138];
+
+/// Cross-tenant federation is restricted.
+pub(crate) const CROSS_TENANT: u32 = 700236;
+
 /// What one AADSTS code means in this flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AadstsInfo {

@@ -16,6 +16,8 @@ pub enum Leg {
     Config,
     /// The managed-identity endpoint (IMDS, App Service, ...), which supplies the assertion.
     ManagedIdentity,
+    /// Azure Key Vault, which holds a certificate of the credential list (Id.Web `KeyVault`).
+    KeyVault,
     /// Entra's token endpoint, which exchanges the assertion for the access token.
     Exchange,
     /// The ordered list of credential sources as a whole (each source's own failure is a cause).
@@ -32,6 +34,7 @@ impl Leg {
         match self {
             Leg::Config => "config",
             Leg::ManagedIdentity => "managed_identity",
+            Leg::KeyVault => "key_vault",
             Leg::Exchange => "exchange",
             Leg::Chain => "chain",
             Leg::Caller => "caller",
@@ -58,6 +61,7 @@ impl Leg {
         match self {
             Leg::Config => "configuration",
             Leg::ManagedIdentity => "managed-identity endpoint",
+            Leg::KeyVault => "Key Vault",
             Leg::Exchange => "Entra token exchange",
             Leg::Chain => "credential chain",
             Leg::Caller => "token request",
@@ -74,7 +78,7 @@ impl fmt::Display for Leg {
 
 /// Stable numeric error codes. 0 is reserved for success in the C ABI.
 /// 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 5xx caller,
-/// 9xx internal.
+/// 6xx Key Vault, 9xx internal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -87,7 +91,8 @@ pub enum ErrorCode {
     UnknownConfigKey = 102,
     /// A required value (tenant, client id, ...) is missing.
     MissingConfig = 103,
-    /// A `ClientCredentials` `SourceType` that is unknown or not supported yet.
+    /// A `ClientCredentials` `SourceType` that is unknown, or that exists only inside a .NET
+    /// program (`Certificate`, `CustomSignedAssertion`, ...).
     UnsupportedCredentialSource = 104,
     /// The authority is not https (and not a loopback address).
     InsecureAuthority = 105,
@@ -103,6 +108,12 @@ pub enum ErrorCode {
     /// The client certificate (`Path`, `Base64Encoded`, `AZURE_CLIENT_CERTIFICATE_PATH`) cannot be
     /// used: unreadable, wrong password, no RSA key, or a key that is not the certificate's.
     CertificateUnusable = 110,
+    /// No certificate in the certificate store matches the configured thumbprint, distinguished
+    /// name or subject (or none that is valid now and has its private key).
+    CertificateNotInStore = 111,
+    /// The certificate store cannot be opened here: a store this platform does not have
+    /// (`LocalMachine` on Linux), or one this process may not read.
+    CertificateStoreUnavailable = 112,
     /// No connection to the managed-identity endpoint.
     ManagedIdentityUnreachable = 200,
     /// The managed-identity endpoint did not answer in time.
@@ -127,6 +138,18 @@ pub enum ErrorCode {
     AllCredentialSourcesFailed = 400,
     /// The caller cancelled the request.
     Cancelled = 500,
+    /// No connection to Key Vault, or it did not answer in time.
+    KeyVaultUnreachable = 600,
+    /// Key Vault refused the managed identity (401: the token's audience or tenant; 403: no
+    /// access policy or role that lets it read the certificate, or the vault's firewall).
+    KeyVaultAccessDenied = 601,
+    /// Key Vault has no certificate of that name (or it is disabled).
+    KeyVaultCertificateNotFound = 602,
+    /// Key Vault answered with another error status.
+    KeyVaultRejected = 603,
+    /// Key Vault answered with a body certless cannot use (or a certificate whose private key is
+    /// not exportable).
+    KeyVaultInvalidResponse = 604,
     /// A defect in certless (a caught panic, a broken invariant). Please report it.
     Internal = 900,
 }
@@ -145,6 +168,7 @@ impl ErrorCode {
             300..=399 => Leg::Exchange,
             400..=499 => Leg::Chain,
             500..=599 => Leg::Caller,
+            600..=699 => Leg::KeyVault,
             _ => Leg::Internal,
         }
     }
@@ -164,6 +188,8 @@ impl ErrorCode {
             UnsupportedManagedIdentitySource,
             AssertionFileUnusable,
             CertificateUnusable,
+            CertificateNotInStore,
+            CertificateStoreUnavailable,
             ManagedIdentityUnreachable,
             ManagedIdentityTimeout,
             ManagedIdentityRejected,
@@ -176,6 +202,11 @@ impl ErrorCode {
             ExchangeInvalidResponse,
             AllCredentialSourcesFailed,
             Cancelled,
+            KeyVaultUnreachable,
+            KeyVaultAccessDenied,
+            KeyVaultCertificateNotFound,
+            KeyVaultRejected,
+            KeyVaultInvalidResponse,
             Internal,
         ];
         ALL.iter().copied().find(|c| c.as_u32() == value)
@@ -315,6 +346,12 @@ impl Error {
 
     pub(crate) fn with_unavailable(mut self) -> Self {
         self.0.unavailable = true;
+        self
+    }
+
+    /// Puts `prefix` before the message: what the failure means, said first.
+    pub(crate) fn with_message_prefix(mut self, prefix: &str) -> Self {
+        self.0.message.insert_str(0, prefix);
         self
     }
 

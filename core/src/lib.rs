@@ -48,7 +48,10 @@ pub use cache::CacheEntry;
 pub use config::{
     ASSERTION_SAFETY_MARGIN_SECS, CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValue,
 };
-pub use config::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind};
+pub use config::{
+    CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind,
+    KeyVaultReference, StoreFind, StoreLocation, StorePath,
+};
 pub use credential::{AccessToken, Credential, TokenRequestOptions};
 pub use error::{Error, ErrorCode, Leg, Result};
 pub use http::Timeouts;

@@ -123,6 +123,13 @@ fn verdict(error: &Error) -> Verdict {
             Verdict::Stop
         }
         ErrorCode::ManagedIdentityUnreachable | ErrorCode::ExchangeUnreachable => again,
+        // Key Vault: a dropped connection, 408, 429 (it always says how long) and 5xx.
+        ErrorCode::KeyVaultUnreachable if error.connect_failed() => Verdict::Stop,
+        ErrorCode::KeyVaultUnreachable => again,
+        ErrorCode::KeyVaultRejected => match error.http_status() {
+            Some(408 | 429 | 500..=599) => again,
+            _ => Verdict::Stop,
+        },
         ErrorCode::ManagedIdentityRejected => match error.http_status() {
             Some(410) => Verdict::Retry {
                 retry_after,

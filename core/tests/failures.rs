@@ -28,6 +28,8 @@ fn seed_config(emu: &certless_emulator::RunningEmulator) -> String {
         .replace("https://login.microsoftonline.com/", &format!("{}/", emu.authority_host()))
         .replace("YOUR_TENANT_ID", &emu.tenant_id())
         .replace("YOUR_CLIENT_ID", &emu.default_app_client_id())
+        // A vault of the emulator's that does not hold the certificate.
+        .replace("https://your-keyvault.vault.azure.net", &emu.key_vault_url("your-keyvault"))
         .replace("USER_ASSIGNED_MSI_CLIENT_ID", &emu.default_user_assigned().client_id)
 }
 
@@ -74,8 +76,8 @@ async fn seed_configuration_runs_and_falls_back_with_each_cause() {
         Some("SignedAssertionFromManagedIdentity")
     );
     assert_eq!(e.causes()[0].code(), ErrorCode::ExchangeRejected);
-    assert_eq!(e.causes()[1].code(), ErrorCode::UnsupportedCredentialSource);
-    assert!(e.causes()[1].to_string().contains("KeyVault"), "{e}");
+    assert_eq!(e.causes()[1].code(), ErrorCode::KeyVaultCertificateNotFound);
+    assert_eq!(e.causes()[1].credential_source(), Some("KeyVault"));
     assert!(!e.aadsts_codes().is_empty());
 }
 
@@ -415,7 +417,8 @@ async fn docker_desktop_and_a_chain_without_any_source_are_unavailable() {
 #[tokio::test]
 async fn plain_http_authority_is_refused() {
     let emu = emulator().await;
-    let json = seed_config(&emu).replace(&emu.authority_host(), "http://login.microsoftonline.com");
+    let json =
+        seed_config(&emu).replacen(&emu.authority_host(), "http://login.microsoftonline.com", 1);
     let e = Credential::from_config_json(&json).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InsecureAuthority);
     assert_eq!(e.leg(), Leg::Config);
@@ -502,4 +505,56 @@ async fn the_deadline_comes_from_the_environment_and_is_checked() {
     }
     with_env("90").unwrap();
     with_env(" 2.5 ").unwrap();
+}
+
+/// The runtime error knows what the doctor knows: a system-assigned identity is never accepted
+/// as an app's federated credential, and its own token's `xms_mirid` says that is the cause.
+#[tokio::test]
+async fn a_system_assigned_identity_is_named_as_the_cause_in_the_error() {
+    let emu = emulator().await;
+    let system = emu.system_assigned().unwrap();
+    // Even a federated credential naming it does not help: Entra refuses system-assigned ones.
+    emu.update_registry(|r| {
+        r.apps[0].federated_credentials[0].subject = system.object_id.clone();
+    });
+    let credential = builder(&emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap();
+    let e = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(e.aadsts_codes(), [70021]);
+    assert!(
+        e.message().starts_with(&format!(
+            "the managed identity is system-assigned (the identity of virtualMachines/{}), and \
+             Entra accepts only user-assigned identities as an app's federated credential \
+             (AADSTS70021): ",
+            certless_emulator::DEFAULT_VM_NAME
+        )),
+        "{e}"
+    );
+    assert!(
+        e.remedy()
+            .unwrap()
+            .starts_with("Create a user-assigned managed identity"),
+        "{e}"
+    );
+
+    // A user-assigned identity of another tenant: said first too.
+    let other = certless_emulator::DEFAULT_OTHER_TENANT_ID;
+    emu.update_registry(|r| r.user_assigned[0].tenant_id = Some(other.into()));
+    let e = credential_for_user_assigned(&emu)
+        .get_token(&[SHAREPOINT])
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().starts_with(&format!(
+            "the managed identity is in tenant {other}, the app registration in tenant {}",
+            emu.tenant_id()
+        )),
+        "{e}"
+    );
+}
+
+fn credential_for_user_assigned(emu: &certless_emulator::RunningEmulator) -> certless::Credential {
+    credential(emu, MiSourceKind::Imds)
 }

@@ -461,7 +461,7 @@ internal static class CertlessTests
 
     private static void ChainError()
     {
-        string keyVault = ",{\"SourceType\":\"KeyVault\",\"KeyVaultUrl\":\"https://kv.vault.azure.net\",\"KeyVaultCertificateName\":\"c\"}";
+        string keyVault = ",{\"SourceType\":\"CustomSignedAssertion\",\"CustomSignedAssertionProviderName\":\"MyProvider\"}";
         using (var credential = CertlessCredential.FromConfigJson(ConfigJson(UnknownApp, keyVault)))
         {
             CertlessException e = Throws<CertlessException>(() => credential.GetToken(Graph), "two failing sources");
@@ -469,7 +469,7 @@ internal static class CertlessTests
             if (e != null && e.Causes.Count == 2)
             {
                 Check(e.Causes[0].Code == 302 && e.Causes[0].AadstsCodes.Contains(700016), "first cause is the AADSTS error");
-                Check(e.Causes[1].Code == 104 && e.Causes[1].CredentialSource == "KeyVault", "second cause is the unsupported source");
+                Check(e.Causes[1].Code == 104 && e.Causes[1].CredentialSource == "CustomSignedAssertion", "second cause is the unsupported source");
             }
         }
     }

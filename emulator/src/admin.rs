@@ -46,6 +46,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/verify", post(verify))
         .route("/federated-token", post(federated_token))
         .route("/client-certificate", post(client_certificate))
+        .route("/key-vault/certificates", post(key_vault_certificate))
         .route("/shutdown", post(shutdown))
         .fallback(not_found)
 }
@@ -63,6 +64,15 @@ fn bad_request(message: impl std::fmt::Display) -> Response {
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
+/// An empty body means every option's default.
+fn parse_or_default<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse(body)
+    }
 }
 
 fn to_value(v: impl serde::Serialize) -> Value {
@@ -269,16 +279,23 @@ async fn federated_token(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
 }
 
 async fn client_certificate(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let options: crate::client_certificate::ClientCertificateOptions =
-        if body.iter().all(u8::is_ascii_whitespace) {
-            Default::default()
-        } else {
-            match parse(&body) {
-                Ok(o) => o,
-                Err(e) => return bad_request(e),
-            }
-        };
+    let options: crate::client_certificate::ClientCertificateOptions = match parse_or_default(&body)
+    {
+        Ok(o) => o,
+        Err(e) => return bad_request(e),
+    };
     match shared.issue_client_certificate(&options) {
+        Ok(issued) => ok(serde_json::to_value(issued).unwrap_or_default()),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+async fn key_vault_certificate(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let options: crate::key_vault::KeyVaultCertificateOptions = match parse_or_default(&body) {
+        Ok(o) => o,
+        Err(e) => return bad_request(e),
+    };
+    match shared.add_key_vault_certificate(&options) {
         Ok(issued) => ok(serde_json::to_value(issued).unwrap_or_default()),
         Err(e) => bad_request(e.to_string()),
     }

@@ -15,6 +15,7 @@
 //! | OpenID configuration | `GET /{tenant}/v2.0/.well-known/openid-configuration` |
 //! | keys | `GET /{tenant}/discovery/v2.0/keys` (also `common`) |
 //! | instance discovery | `GET /common/discovery/instance` |
+//! | Key Vault | `GET /keyvault/{vault}/certificates/{name}[/{version}]`, `GET /keyvault/{vault}/secrets/{name}[/{version}]` with `api-version`, a bearer token this emulator issued to a managed identity of the vault's tenant for `https://vault.azure.net` (see the `key_vault` module) |
 //!
 //! # Admin surface
 //!
@@ -35,9 +36,10 @@
 //! | `POST /_emulator/verify` | `{"token":".."}` | `{"valid":true,"claims":{..}}` or `{"valid":false,"error":".."}` |
 //! | `POST /_emulator/federated-token` | `{"issuer":"..","subject":"..","audience":"api://AzureADTokenExchange","lifetime_secs":3600}` | `{"token":".."}`: a token of an `external_issuers` entry (a Kubernetes service-account token) |
 //! | `POST /_emulator/client-certificate` | [`ClientCertificateOptions`] (all optional) | [`IssuedClientCertificate`]: an RSA certificate, its key (PEM) and a PFX, registered on the app |
+//! | `POST /_emulator/key-vault/certificates` | [`KeyVaultCertificateOptions`] (all optional) | [`KeyVaultCertificateIssued`]: a new version of a vault certificate (the vault is made if needed), registered on the app |
 //! | `POST /_emulator/shutdown` | | `{"ok":true}`, then the emulator stops |
 //!
-//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`;
+//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`, `key_vault`;
 //! `expires_on` formats are `number_string` (default), `number`, `date_string`, `iso8601`.
 //!
 //! # Entra's answers
@@ -105,6 +107,7 @@ mod error;
 mod faults;
 mod fic;
 mod imds;
+mod key_vault;
 mod managed_identity;
 mod router;
 mod server;
@@ -130,13 +133,18 @@ pub use config::{
     DEFAULT_SHAREPOINT_RESOURCE, DEFAULT_SUBSCRIPTION_ID, DEFAULT_SYSTEM_ASSIGNED_CLIENT_ID,
     DEFAULT_SYSTEM_ASSIGNED_OBJECT_ID, DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID,
     DEFAULT_USER_ASSIGNED_NAME, DEFAULT_USER_ASSIGNED_OBJECT_ID, DEFAULT_VM_NAME, EmulatorConfig,
-    FederatedCredential, GRAPH_RESOURCE, IdentityKind, ManagedIdentityInfo, Registry,
-    SystemAssignedIdentity, TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_AUDIENCE_CHINA,
-    TOKEN_EXCHANGE_AUDIENCE_USGOV, UserAssignedIdentity, entra_issuer,
+    FederatedCredential, GRAPH_RESOURCE, IdentityKind, KeyVault, ManagedIdentityInfo,
+    PermissionModel, Registry, SystemAssignedIdentity, TOKEN_EXCHANGE_AUDIENCE,
+    TOKEN_EXCHANGE_AUDIENCE_CHINA, TOKEN_EXCHANGE_AUDIENCE_USGOV, UserAssignedIdentity,
+    VaultCertificate, VaultCertificateVersion, entra_issuer,
 };
 pub use control::{EmulatorInfo, MiSourceKind};
 pub use error::EmulatorError;
 pub use faults::{Fault, FaultBody};
+pub use key_vault::{
+    DEFAULT_KEY_VAULT_CERTIFICATE_NAME, DEFAULT_KEY_VAULT_NAME, KEY_VAULT_RESOURCE,
+    KeyVaultCertificateIssued, KeyVaultCertificateOptions,
+};
 pub use managed_identity::ExpiresOnFormat;
 pub use state::{Counters, Endpoint, RecordedRequest};
 
@@ -522,6 +530,20 @@ impl RunningEmulator {
         options: &ClientCertificateOptions,
     ) -> Result<IssuedClientCertificate, EmulatorError> {
         self.inner.shared.issue_client_certificate(options)
+    }
+
+    /// Puts a new version of a certificate in a Key Vault (creating the vault if needed): made and registered on the
+    /// app as [`issue_client_certificate`](Self::issue_client_certificate) does.
+    pub fn add_key_vault_certificate(
+        &self,
+        options: &KeyVaultCertificateOptions,
+    ) -> Result<KeyVaultCertificateIssued, EmulatorError> {
+        self.inner.shared.add_key_vault_certificate(options)
+    }
+
+    /// The URL of the vault named `name` (`{http_url}/keyvault/{name}`), for `KeyVaultUrl`.
+    pub fn key_vault_url(&self, name: &str) -> String {
+        self.shared().key_vault_url(name)
     }
 
     /// Changes the directory in place (identities, apps, federated credentials) while it runs.

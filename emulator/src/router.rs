@@ -21,7 +21,9 @@ use crate::faults;
 use crate::server::ConnInfo;
 use crate::state::{Endpoint, RecordedRequest, Shared, redact_field, redact_header};
 use crate::wire::{form_pairs, is_form, query_pairs, set_header};
-use crate::{admin, app_service, arc, cloud_shell, discovery, entra, imds, service_fabric};
+use crate::{
+    admin, app_service, arc, cloud_shell, discovery, entra, imds, key_vault, service_fabric,
+};
 
 /// Bodies larger than this are refused (413): token requests are a few KB.
 const MAX_BODY: usize = 1024 * 1024;
@@ -87,6 +89,26 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             Endpoint::InstanceDiscovery,
             "/common/discovery/instance",
             get(discovery::instance),
+        ))
+        .merge(observed(
+            Endpoint::KeyVault,
+            "/keyvault/{vault}/certificates/{name}",
+            get(key_vault::certificate),
+        ))
+        .merge(observed(
+            Endpoint::KeyVault,
+            "/keyvault/{vault}/certificates/{name}/{version}",
+            get(key_vault::certificate),
+        ))
+        .merge(observed(
+            Endpoint::KeyVault,
+            "/keyvault/{vault}/secrets/{name}",
+            get(key_vault::secret),
+        ))
+        .merge(observed(
+            Endpoint::KeyVault,
+            "/keyvault/{vault}/secrets/{name}/{version}",
+            get(key_vault::secret),
         ))
         .nest("/_emulator", admin::router())
         .fallback(unmatched)
@@ -204,6 +226,7 @@ fn fault_response(
         Endpoint::OpenidMetadata | Endpoint::Jwks | Endpoint::InstanceDiscovery => {
             discovery::fault_response(status, headers, now)
         }
+        Endpoint::KeyVault => key_vault::fault_response(status),
     }
 }
 

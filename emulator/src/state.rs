@@ -38,6 +38,8 @@ pub enum Endpoint {
     Jwks,
     /// `GET /common/discovery/instance` (MSAL's instance discovery)
     InstanceDiscovery,
+    /// `GET /keyvault/{vault}/certificates/...` and `/secrets/...` (Azure Key Vault)
+    KeyVault,
 }
 
 /// Requests per endpoint since start or the last reset. Admin requests are not counted.
@@ -61,6 +63,9 @@ pub struct Counters {
     pub jwks: u64,
     /// Instance-discovery requests.
     pub instance_discovery: u64,
+    /// Key Vault requests.
+    #[serde(default)]
+    pub key_vault: u64,
     /// Requests no route matched (a client calling a wrong path shows up here).
     pub unmatched: u64,
 }
@@ -82,6 +87,7 @@ impl Counters {
             Some(Endpoint::OpenidMetadata) => &mut self.openid_metadata,
             Some(Endpoint::Jwks) => &mut self.jwks,
             Some(Endpoint::InstanceDiscovery) => &mut self.instance_discovery,
+            Some(Endpoint::KeyVault) => &mut self.key_vault,
             None => &mut self.unmatched,
         };
         *slot += 1;

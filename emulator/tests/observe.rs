@@ -39,6 +39,7 @@ async fn counts_each_endpoint_and_not_the_admin_surface() {
             openid_metadata: 1,
             jwks: 2,
             instance_discovery: 0,
+            key_vault: 0,
             unmatched: 1,
         }
     );

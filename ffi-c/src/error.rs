@@ -43,6 +43,12 @@ pub const CERTLESS_ASSERTION_FILE_UNUSABLE: certless_status = 109;
 /// The client certificate (`Path`, `Base64Encoded`, `AZURE_CLIENT_CERTIFICATE_PATH`) cannot be
 /// used: unreadable, wrong password, no RSA key, or a key that is not the certificate's.
 pub const CERTLESS_CERTIFICATE_UNUSABLE: certless_status = 110;
+/// No certificate in the certificate store matches the configured thumbprint, distinguished name
+/// or subject (or none that is valid now and has its private key).
+pub const CERTLESS_CERTIFICATE_NOT_IN_STORE: certless_status = 111;
+/// The certificate store cannot be opened here (`LocalMachine` on Linux, or a store this process
+/// may not read).
+pub const CERTLESS_CERTIFICATE_STORE_UNAVAILABLE: certless_status = 112;
 /// No connection to the managed-identity endpoint.
 pub const CERTLESS_MANAGED_IDENTITY_UNREACHABLE: certless_status = 200;
 /// The managed-identity endpoint did not answer in time.
@@ -69,6 +75,18 @@ pub const CERTLESS_EXCHANGE_INVALID_RESPONSE: certless_status = 303;
 pub const CERTLESS_ALL_CREDENTIAL_SOURCES_FAILED: certless_status = 400;
 /// The request was cancelled by the caller (`certless_pending_cancel`).
 pub const CERTLESS_CANCELLED: certless_status = 500;
+/// No connection to Key Vault, or it did not answer in time.
+pub const CERTLESS_KEY_VAULT_UNREACHABLE: certless_status = 600;
+/// Key Vault refused the managed identity: the token's audience or tenant (401), or no access
+/// policy or role that lets it read the certificate, or the vault's firewall (403).
+pub const CERTLESS_KEY_VAULT_ACCESS_DENIED: certless_status = 601;
+/// Key Vault has no certificate of that name (or its current version is disabled).
+pub const CERTLESS_KEY_VAULT_CERTIFICATE_NOT_FOUND: certless_status = 602;
+/// Key Vault answered with another error status.
+pub const CERTLESS_KEY_VAULT_REJECTED: certless_status = 603;
+/// Key Vault answered with a body certless cannot use, or a certificate whose key is not
+/// exportable.
+pub const CERTLESS_KEY_VAULT_INVALID_RESPONSE: certless_status = 604;
 /// A defect in certless (a caught panic, a broken invariant). Please report it.
 pub const CERTLESS_INTERNAL: certless_status = 900;
 
@@ -141,8 +159,9 @@ pub extern "C" fn certless_error_code(error: *const certless_error) -> certless_
 
 /// The leg of the flow that failed, a stable lowercase name: `"config"` (the configuration or an
 /// argument, before anything went on the wire), `"managed_identity"` (the managed-identity
-/// endpoint: IMDS, App Service, ...), `"exchange"` (Entra's token endpoint), `"chain"` (several
-/// credential sources failed), `"caller"` (cancelled) or `"internal"`. NULL for a NULL error.
+/// endpoint: IMDS, App Service, ...), `"exchange"` (Entra's token endpoint), `"key_vault"` (Azure
+/// Key Vault, holding a certificate of the credential list), `"chain"` (several credential sources
+/// failed), `"caller"` (cancelled) or `"internal"`. NULL for a NULL error.
 /// Owned by the error object.
 #[unsafe(no_mangle)]
 pub extern "C" fn certless_error_leg(error: *const certless_error) -> *const c_char {
@@ -301,6 +320,14 @@ mod tests {
                 ErrorCode::CertificateUnusable,
             ),
             (
+                CERTLESS_CERTIFICATE_NOT_IN_STORE,
+                ErrorCode::CertificateNotInStore,
+            ),
+            (
+                CERTLESS_CERTIFICATE_STORE_UNAVAILABLE,
+                ErrorCode::CertificateStoreUnavailable,
+            ),
+            (
                 CERTLESS_MANAGED_IDENTITY_UNREACHABLE,
                 ErrorCode::ManagedIdentityUnreachable,
             ),
@@ -339,6 +366,23 @@ mod tests {
                 ErrorCode::AllCredentialSourcesFailed,
             ),
             (CERTLESS_CANCELLED, ErrorCode::Cancelled),
+            (
+                CERTLESS_KEY_VAULT_UNREACHABLE,
+                ErrorCode::KeyVaultUnreachable,
+            ),
+            (
+                CERTLESS_KEY_VAULT_ACCESS_DENIED,
+                ErrorCode::KeyVaultAccessDenied,
+            ),
+            (
+                CERTLESS_KEY_VAULT_CERTIFICATE_NOT_FOUND,
+                ErrorCode::KeyVaultCertificateNotFound,
+            ),
+            (CERTLESS_KEY_VAULT_REJECTED, ErrorCode::KeyVaultRejected),
+            (
+                CERTLESS_KEY_VAULT_INVALID_RESPONSE,
+                ErrorCode::KeyVaultInvalidResponse,
+            ),
             (CERTLESS_INTERNAL, ErrorCode::Internal),
         ];
         for (c, core) in pairs {

@@ -119,12 +119,12 @@ def test_failed_credential_list_has_one_cause_per_source(emu: Emulator) -> None:
         "ClientId": str(uuid.uuid4()),
         "Instance": emu.url,
         "ClientCredentials": [
-            {"SourceType": "KeyVault", "KeyVaultUrl": "https://v.vault.azure.net", "KeyVaultCertificateName": "c"},
+            {"SourceType": "CustomSignedAssertion", "CustomSignedAssertionProviderName": "MyProvider"},
             {"SourceType": "SignedAssertionFromManagedIdentity", "ManagedIdentityClientId": emu.mi_client_id},
         ],
     }
     credential = certless.Credential.from_config(config, environment={"AZURE_POD_IDENTITY_AUTHORITY_HOST": emu.url})
-    assert credential.sources == ["KeyVault", "SignedAssertionFromManagedIdentity"]
+    assert credential.sources == ["CustomSignedAssertion", "SignedAssertionFromManagedIdentity"]
     with pytest.raises(certless.CertlessError) as caught:
         credential.get_token(GRAPH)
     e = caught.value

@@ -607,8 +607,8 @@ static void test_chain_error_causes(void) {
   certless_error *error = NULL;
   certless_credential *credential = from_json(
       UNKNOWN_APP,
-      ",{\"SourceType\":\"KeyVault\",\"KeyVaultUrl\":\"https://kv.vault.azure.net\","
-      "\"KeyVaultCertificateName\":\"c\"}",
+      ",{\"SourceType\":\"CustomSignedAssertion\","
+      "\"CustomSignedAssertionProviderName\":\"MyProvider\"}",
       &error, CERTLESS_OK);
   certless_token *token = NULL;
   const certless_error *first;
@@ -623,7 +623,7 @@ static void test_chain_error_causes(void) {
   CHECK_STATUS(certless_error_code(first), CERTLESS_EXCHANGE_REJECTED);
   CHECK(certless_error_aadsts_code(first, 0) == 700016);
   CHECK_STATUS(certless_error_code(second), CERTLESS_UNSUPPORTED_CREDENTIAL_SOURCE);
-  CHECK_STR(certless_error_credential_source(second), "KeyVault");
+  CHECK_STR(certless_error_credential_source(second), "CustomSignedAssertion");
   CHECK(certless_error_cause(error, 2) == NULL);
   CHECK(certless_error_aadsts_code(error, 0) == 700016);
   CHECK(!certless_error_is_unavailable(error) && !certless_error_is_unavailable(first));

@@ -37,7 +37,7 @@ impl ClientCertificate {
         }
     }
 
-    pub(super) fn from_pkcs12(der: &[u8], password: Option<&Secret>, origin: &str) -> Result<Self> {
+    pub(crate) fn from_pkcs12(der: &[u8], password: Option<&Secret>, origin: &str) -> Result<Self> {
         let archive = p12_keystore::Pkcs12Archive::from_pkcs12(
             der,
             password.map(Secret::expose).unwrap_or_default(),
@@ -203,8 +203,25 @@ impl ClientCertificate {
         let mut chain = certs;
         let leaf_der = chain.remove(index);
         chain.insert(0, leaf_der);
+        Ok(Self::with_signer(
+            super::Signer::Rsa(key),
+            chain,
+            subject,
+            not_before,
+            not_after,
+        ))
+    }
+
+    /// A certificate (the app's first in `chain`) and the key that signs for it.
+    pub(super) fn with_signer(
+        key: super::Signer,
+        chain: Vec<Vec<u8>>,
+        subject: String,
+        not_before: i64,
+        not_after: i64,
+    ) -> Self {
         let digest = |alg| URL_SAFE_NO_PAD.encode(ring::digest::digest(alg, &chain[0]).as_ref());
-        Ok(ClientCertificate {
+        ClientCertificate {
             key,
             x5t: digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
             x5t_s256: digest(&ring::digest::SHA256),
@@ -212,7 +229,7 @@ impl ClientCertificate {
             subject,
             not_before,
             not_after,
-        })
+        }
     }
 }
 
@@ -361,7 +378,9 @@ mod tests {
         assert!(e.to_string().contains("holds no private key"), "{e}");
         let source = CertificateSource::Base64(Secret::from("%%%"));
         assert_eq!(format!("{source:?}"), "Base64(<redacted>)");
-        let e = read(&source, None).err().unwrap();
+        let e = read(&source, None, &crate::env::MapEnv::new(), 0)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("is not base64"), "{e}");
     }
 

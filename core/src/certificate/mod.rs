@@ -8,10 +8,14 @@
 //! OpenSSL write) with or without a password, and PEM holding the certificate and its RSA key
 //! (`PRIVATE KEY`, `RSA PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with the password). A file on
 //! disk is re-read when it changes, so a renewed certificate is picked up without a restart.
-//! Reading is [`load`]'s job, signing [`sign`]'s; this file holds the credential over both.
+//! A certificate may also come from Azure Key Vault ([`key_vault`]) or the certificate store
+//! ([`store`]), whose keys on Windows sign without leaving it. Reading is [`load`]'s job,
+//! signing [`sign`]'s; this file holds the credential over them.
 
+pub(crate) mod key_vault;
 mod load;
 mod sign;
+pub(crate) mod store;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,20 +29,53 @@ use ring::signature::RsaKeyPair;
 use crate::bounded_file;
 use crate::clock::to_iso8601;
 use crate::echo::echo_path;
-use crate::error::Result;
+use crate::env::Environment;
+use crate::error::{Error, Result};
 use crate::secret::Secret;
+pub use key_vault::KeyVaultReference;
 use load::unusable;
+pub use store::{StoreFind, StoreLocation, StorePath};
+
+/// The key that signs: in memory, or (Windows) in the certificate store, never exported. One
+/// per certificate, so the size difference of the two does not matter.
+#[cfg_attr(windows, allow(clippy::large_enum_variant))]
+pub(crate) enum Signer {
+    Rsa(RsaKeyPair),
+    #[cfg(windows)]
+    Store(store::StoreKey),
+}
+
+impl Signer {
+    /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) of `message`.
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Signer::Rsa(key) => {
+                let mut signature = vec![0u8; key.public().modulus_len()];
+                key.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| Error::internal("RSA signing failed"))?;
+                Ok(signature)
+            }
+            #[cfg(windows)]
+            Signer::Store(key) => key.sign_rs256(message),
+        }
+    }
+}
 
 /// A certificate and the RSA key that signs with it.
 pub(crate) struct ClientCertificate {
-    pub(super) key: RsaKeyPair,
+    pub(super) key: Signer,
     /// DER, the app's certificate first.
     pub(super) chain: Vec<Vec<u8>>,
     pub(super) x5t: String,
     pub(super) x5t_s256: String,
-    pub(super) subject: String,
-    pub(super) not_before: i64,
-    pub(super) not_after: i64,
+    pub(crate) subject: String,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
 }
 
 impl fmt::Debug for ClientCertificate {
@@ -72,7 +109,7 @@ impl ClientCertificate {
         )
     }
 
-    fn expiry_warning(&self, now: i64) -> Option<String> {
+    pub(crate) fn expiry_warning(&self, now: i64) -> Option<String> {
         if now > self.not_after {
             Some(format!(
                 "has expired: {}; Entra refuses it (AADSTS700027 'The key used is expired')",
@@ -88,11 +125,29 @@ impl ClientCertificate {
 
 /// Where a certificate credential comes from.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CertificateSource {
     /// A PFX or PEM file, re-read when it changes.
     File(PathBuf),
     /// A PFX, base64 (Id.Web `Base64EncodedValue`).
     Base64(Secret),
+    /// A certificate in Azure Key Vault (Id.Web `KeyVault`), read with a managed-identity token
+    /// and read again when the vault has a newer version.
+    KeyVault {
+        /// The vault and the certificate's name.
+        reference: KeyVaultReference,
+        /// The identity that reads the vault; `None`: the credential list's managed identity
+        /// (the first `SignedAssertionFromManagedIdentity` entry's), else the system-assigned one.
+        managed_identity: Option<crate::managed_identity::ManagedIdentityId>,
+    },
+    /// A certificate in the certificate store (Id.Web `StoreWithThumbprint`,
+    /// `StoreWithDistinguishedName`, `StoreWithSubjectName`).
+    Store {
+        /// Which store (`CurrentUser/My`, `LocalMachine/My`, ...).
+        store: StorePath,
+        /// How the certificate is named.
+        find: StoreFind,
+    },
 }
 
 impl fmt::Debug for CertificateSource {
@@ -100,6 +155,19 @@ impl fmt::Debug for CertificateSource {
         match self {
             CertificateSource::File(path) => f.debug_tuple("File").field(path).finish(),
             CertificateSource::Base64(_) => f.write_str("Base64(<redacted>)"),
+            CertificateSource::KeyVault {
+                reference,
+                managed_identity,
+            } => f
+                .debug_struct("KeyVault")
+                .field("reference", reference)
+                .field("managed_identity", managed_identity)
+                .finish(),
+            CertificateSource::Store { store, find } => f
+                .debug_struct("Store")
+                .field("store", store)
+                .field("find", find)
+                .finish(),
         }
     }
 }
@@ -110,6 +178,7 @@ pub(crate) struct CertificateCredential {
     source: CertificateSource,
     password: Option<Secret>,
     send_x5c: bool,
+    env: Arc<dyn Environment>,
     current: Mutex<Loaded>,
 }
 
@@ -117,15 +186,22 @@ struct Loaded {
     certificate: Arc<ClientCertificate>,
     /// The file's modification time and size when it was read.
     stamp: Option<(SystemTime, u64)>,
+    /// When a store was last searched (Unix seconds).
+    searched_at: i64,
 }
+
+/// A store is searched again this long after the last search, for a renewed certificate.
+const STORE_RESEARCH_SECS: i64 = 3600;
 
 impl CertificateCredential {
     pub(crate) fn load(
         source: CertificateSource,
         password: Option<Secret>,
         send_x5c: bool,
+        env: Arc<dyn Environment>,
+        now: i64,
     ) -> Result<Self> {
-        let loaded = read(&source, password.as_ref())?;
+        let loaded = read(&source, password.as_ref(), env.as_ref(), now)?;
         log::info!(
             "certless: client certificate {}",
             loaded.certificate.describe()
@@ -134,6 +210,7 @@ impl CertificateCredential {
             source,
             password,
             send_x5c,
+            env,
             current: Mutex::new(loaded),
         })
     }
@@ -151,6 +228,7 @@ impl CertificateCredential {
     /// A fresh assertion for `audience`, from the file's current certificate.
     pub(crate) fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Result<Secret> {
         self.reload_if_changed();
+        self.research_store(now, false);
         let certificate = self.certificate();
         if let Some(warning) = certificate.expiry_warning(now) {
             log::warn!("certless: the client certificate {warning}");
@@ -160,8 +238,44 @@ impl CertificateCredential {
 
     /// What an error about this certificate should add: which one it was and whether it is in
     /// its validity period.
+    /// Entra refused the certificate: a store is searched again at once (a renewed certificate
+    /// may be there already).
+    pub(crate) fn rejected(&self, now: i64) {
+        self.research_store(now, true);
+    }
+
+    /// Searches the store again an hour after the last search, or at once when `now_please`.
+    fn research_store(&self, now: i64, now_please: bool) {
+        if !matches!(self.source, CertificateSource::Store { .. }) {
+            return;
+        }
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if !now_please && now - current.searched_at < STORE_RESEARCH_SECS {
+            return;
+        }
+        current.searched_at = now;
+        match read(&self.source, None, self.env.as_ref(), now) {
+            Ok(fresh) if fresh.certificate.chain[0] != current.certificate.chain[0] => {
+                log::info!(
+                    "certless: the certificate store now has {}",
+                    fresh.certificate.describe()
+                );
+                *current = fresh;
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!(
+                "certless: searching the certificate store again failed ({e}); keeping {}",
+                current.certificate.describe()
+            ),
+        }
+    }
+}
+
+impl ClientCertificate {
+    /// What an error about this certificate should add: which one it was and whether it is in
+    /// its validity period.
     pub(crate) fn context(&self, now: i64) -> String {
-        let certificate = self.certificate();
+        let certificate = self;
         match certificate.expiry_warning(now) {
             Some(warning) => format!(
                 "The certificate {warning}: upload a renewed one to the app registration and \
@@ -174,7 +288,9 @@ impl CertificateCredential {
             ),
         }
     }
+}
 
+impl CertificateCredential {
     fn reload_if_changed(&self) {
         let CertificateSource::File(path) = &self.source else {
             return;
@@ -184,7 +300,7 @@ impl CertificateCredential {
         if stamp.is_none() || stamp == current.stamp {
             return;
         }
-        match read(&self.source, self.password.as_ref()) {
+        match read(&self.source, self.password.as_ref(), self.env.as_ref(), 0) {
             Ok(fresh) => {
                 log::info!(
                     "certless: {} changed; now using {}",
@@ -220,7 +336,12 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded> {
+fn read(
+    source: &CertificateSource,
+    password: Option<&Secret>,
+    env: &dyn Environment,
+    now: i64,
+) -> Result<Loaded> {
     match source {
         CertificateSource::File(path) => {
             let origin = echo_path(path);
@@ -234,6 +355,7 @@ fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded>
             Ok(Loaded {
                 certificate: Arc::new(ClientCertificate::parse(&bytes, password, &origin)?),
                 stamp,
+                searched_at: now,
             })
         }
         CertificateSource::Base64(value) => {
@@ -253,7 +375,16 @@ fn read(source: &CertificateSource, password: Option<&Secret>) -> Result<Loaded>
             Ok(Loaded {
                 certificate: Arc::new(ClientCertificate::from_pkcs12(&der, password, origin)?),
                 stamp: None,
+                searched_at: now,
             })
         }
+        CertificateSource::Store { store, find } => Ok(Loaded {
+            certificate: Arc::new(store::load(store, find, env, now)?),
+            stamp: None,
+            searched_at: now,
+        }),
+        CertificateSource::KeyVault { .. } => Err(Error::internal(
+            "a Key Vault certificate is read by its own chain entry",
+        )),
     }
 }

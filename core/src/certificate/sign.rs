@@ -5,12 +5,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::rand::SystemRandom;
-use ring::signature::RSA_PKCS1_SHA256;
 use serde_json::json;
 
 use super::ClientCertificate;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::Secret;
 
 /// How long a signed assertion is valid (MSAL: 10 minutes).
@@ -48,15 +46,7 @@ impl ClientCertificate {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let mut signature = vec![0u8; self.key.public().modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                signing_input.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| Error::internal("RSA signing failed"))?;
+        let signature = self.key.sign_rs256(signing_input.as_bytes())?;
         Ok(Secret::from(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature)

@@ -8,7 +8,10 @@
 
 use serde_json::{Map, Value};
 
-use super::{CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind, jsonc};
+use super::{
+    CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind,
+    KeyVaultReference, StoreFind, StorePath, jsonc,
+};
 use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::ManagedIdentityId;
@@ -315,16 +318,13 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
             password,
         }));
     }
-    if kind != CredentialSourceKind::SignedAssertionFromManagedIdentity {
-        return Ok(Some(CredentialSource::Unsupported { kind }));
-    }
     let ids = [
         string(obj, "ManagedIdentityClientId", path)?.map(ManagedIdentityId::ClientId),
         string(obj, "ManagedIdentityObjectId", path)?.map(ManagedIdentityId::ObjectId),
         string(obj, "ManagedIdentityResourceId", path)?.map(ManagedIdentityId::ResourceId),
     ];
     let mut ids = ids.into_iter().flatten();
-    let id = ids.next().unwrap_or(ManagedIdentityId::SystemAssigned);
+    let named = ids.next();
     if ids.next().is_some() {
         return Err(Error::config(
             ErrorCode::InvalidConfig,
@@ -338,6 +338,78 @@ fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource
                 ManagedIdentityResourceId.",
         ));
     }
+    // Id.Web's generic pair: the container (vault URL, store path) and what is in it.
+    let container = string(obj, "Container", path)?;
+    let reference = string(obj, "ReferenceOrValue", path)?;
+    let required = |key: &str, fallback: Option<String>, example: &str| -> Result<String> {
+        match string(obj, key, path)?.or(fallback) {
+            Some(value) => Ok(value),
+            None => Err(Error::config(
+                ErrorCode::MissingConfig,
+                format!("{path} is a {kind} entry without {key}"),
+            )
+            .with_remedy(format!("Add \"{key}\": \"{example}\"."))),
+        }
+    };
+    let store = || -> Result<StorePath> {
+        match string(obj, "CertificateStorePath", path)?.or(container.clone()) {
+            Some(text) => StorePath::parse(&text),
+            None => Ok(StorePath::current_user_my()),
+        }
+    };
+    let store_entry = |find: StoreFind| -> Result<Option<CredentialSource>> {
+        Ok(Some(CredentialSource::Certificate {
+            source: CertificateSource::Store {
+                store: store()?,
+                find,
+            },
+            password: None,
+        }))
+    };
+    match kind {
+        CredentialSourceKind::SignedAssertionFromManagedIdentity => {}
+        CredentialSourceKind::KeyVault => {
+            let url = required(
+                "KeyVaultUrl",
+                container.clone(),
+                "https://<vault>.vault.azure.net",
+            )?;
+            let name = required(
+                "KeyVaultCertificateName",
+                reference.clone(),
+                "<certificate name>",
+            )?;
+            return Ok(Some(CredentialSource::Certificate {
+                source: CertificateSource::KeyVault {
+                    reference: KeyVaultReference::new(&url, &name)?,
+                    managed_identity: named,
+                },
+                password: None,
+            }));
+        }
+        CredentialSourceKind::StoreWithThumbprint => {
+            let thumbprint = required(
+                "CertificateThumbprint",
+                reference.clone(),
+                "<40 hex digits>",
+            )?;
+            return store_entry(StoreFind::thumbprint(&thumbprint)?);
+        }
+        CredentialSourceKind::StoreWithDistinguishedName => {
+            let name = required(
+                "CertificateDistinguishedName",
+                reference.clone(),
+                "CN=<subject>",
+            )?;
+            return store_entry(StoreFind::DistinguishedName(name));
+        }
+        CredentialSourceKind::StoreWithSubjectName => {
+            let name = required("CertificateSubjectName", reference.clone(), "<subject>")?;
+            return store_entry(StoreFind::SubjectName(name));
+        }
+        _ => return Ok(Some(CredentialSource::Unsupported { kind })),
+    }
+    let id = named.unwrap_or(ManagedIdentityId::SystemAssigned);
     let token_exchange_audience = string(obj, "TokenExchangeUrl", path)?;
     Ok(Some(CredentialSource::ManagedIdentity {
         id,
@@ -522,8 +594,16 @@ mod tests {
                     id: ManagedIdentityId::ClientId("USER_ASSIGNED_MSI_CLIENT_ID".into()),
                     token_exchange_audience: None
                 },
-                CredentialSource::Unsupported {
-                    kind: CredentialSourceKind::KeyVault
+                CredentialSource::Certificate {
+                    source: CertificateSource::KeyVault {
+                        reference: KeyVaultReference::new(
+                            "https://your-keyvault.vault.azure.net",
+                            "your-cert-name"
+                        )
+                        .unwrap(),
+                        managed_identity: None,
+                    },
+                    password: None,
                 },
             ]
         );

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use crate::bounded_file;
 use crate::broker::{BrokerAddress, BrokerSecret, BrokerSettings};
-pub use crate::certificate::CertificateSource;
+pub use crate::certificate::{
+    CertificateSource, KeyVaultReference, StoreFind, StoreLocation, StorePath,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::AuthorityHost;
 use crate::echo::{echo, echo_path};
@@ -51,14 +53,16 @@ pub enum CredentialSource {
         /// The file.
         path: Option<PathBuf>,
     },
-    /// A certificate whose key signs a client assertion (Id.Web `Path` and `Base64Encoded`).
+    /// A certificate whose key signs a client assertion (Id.Web `Path`, `Base64Encoded`,
+    /// `KeyVault` and the certificate-store types).
     Certificate {
         /// Where the certificate comes from.
         source: CertificateSource,
         /// The PFX's (or encrypted PEM key's) password.
         password: Option<Secret>,
     },
-    /// A kind certless recognises but does not support yet; reported when the chain reaches it.
+    /// A kind that exists only inside a .NET program (a certificate object or an assertion
+    /// provider given in code); reported when the chain reaches it.
     Unsupported {
         /// Which kind.
         kind: CredentialSourceKind,
@@ -79,6 +83,14 @@ impl CredentialSource {
             CredentialSource::Certificate { source, .. } => match source {
                 CertificateSource::File(_) => CredentialSourceKind::Path,
                 CertificateSource::Base64(_) => CredentialSourceKind::Base64Encoded,
+                CertificateSource::KeyVault { .. } => CredentialSourceKind::KeyVault,
+                CertificateSource::Store { find, .. } => match find {
+                    StoreFind::Thumbprint(_) => CredentialSourceKind::StoreWithThumbprint,
+                    StoreFind::DistinguishedName(_) => {
+                        CredentialSourceKind::StoreWithDistinguishedName
+                    }
+                    StoreFind::SubjectName(_) => CredentialSourceKind::StoreWithSubjectName,
+                },
             },
             CredentialSource::Unsupported { kind } => *kind,
         }
@@ -274,6 +286,33 @@ impl CredentialBuilder {
         self.sources.push(CredentialSource::Certificate {
             source: CertificateSource::Base64(pfx_base64.into()),
             password,
+        });
+        self
+    }
+
+    /// Appends a certificate kept in Azure Key Vault, read with the managed identity `reader`
+    /// (`None`: the credential list's managed identity, else the system-assigned one).
+    pub fn key_vault_certificate(
+        mut self,
+        reference: KeyVaultReference,
+        reader: Option<ManagedIdentityId>,
+    ) -> Self {
+        self.sources.push(CredentialSource::Certificate {
+            source: CertificateSource::KeyVault {
+                reference,
+                managed_identity: reader,
+            },
+            password: None,
+        });
+        self
+    }
+
+    /// Appends a certificate from the certificate store (on Windows its key signs without
+    /// leaving the store; elsewhere `CurrentUser/My` is .NET's folder of PFX files).
+    pub fn store_certificate(mut self, store: StorePath, find: StoreFind) -> Self {
+        self.sources.push(CredentialSource::Certificate {
+            source: CertificateSource::Store { store, find },
+            password: None,
         });
         self
     }

@@ -8,15 +8,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::assertion_file::AssertionFile;
-use crate::certificate::CertificateCredential;
+use crate::certificate::key_vault::KeyVaultCertificate;
+use crate::certificate::{CertificateCredential, ClientCertificate};
 use crate::clock::Clock;
 use crate::cloud::AuthorityHost;
-use crate::config::{CredentialSource, CredentialSourceKind, ValidatedOptions};
+use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
-use crate::http::{Clients, EntraClient, PinnedServerCertificate};
+use crate::http::{Clients, PinnedServerCertificate};
 use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
-use crate::managed_identity::{ManagedIdentityClient, SourceSelection, select_source};
+use crate::managed_identity::{
+    ManagedIdentityClient, ManagedIdentityId, SourceSelection, select_source,
+};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::Secret;
 use crate::stats::UpstreamCounters;
@@ -44,6 +47,7 @@ enum ChainEntry {
         kind: CredentialSourceKind,
         certificate: CertificateCredential,
     },
+    KeyVault(Arc<KeyVaultCertificate>),
     /// A source that cannot produce a token here; its error is reported when the chain reaches it.
     Unavailable {
         kind: CredentialSourceKind,
@@ -59,6 +63,7 @@ impl ChainEntry {
             }
             ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
             ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
+            ChainEntry::KeyVault(_) => CredentialSourceKind::KeyVault,
             ChainEntry::Certificate { kind, .. } | ChainEntry::Unavailable { kind, .. } => *kind,
         }
     }
@@ -117,11 +122,55 @@ impl ChainEntry {
                     "the SignedAssertionFilePath credential has no file",
                 ),
             },
+            CredentialSource::Certificate {
+                source:
+                    CertificateSource::KeyVault {
+                        reference,
+                        managed_identity,
+                    },
+                ..
+            } => {
+                // The vault is read with the identity the entry names, else the one the
+                // credential list presents to Entra, else the host's own.
+                let id = managed_identity.clone().unwrap_or_else(|| {
+                    o.sources
+                        .iter()
+                        .find_map(|s| match s {
+                            CredentialSource::ManagedIdentity { id, .. } => Some(id.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or(ManagedIdentityId::SystemAssigned)
+                });
+                let client = selection
+                    .get_or_insert_with(|| select_source(o.env.as_ref(), o.managed_identity_source))
+                    .clone()
+                    .and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone()));
+                match client {
+                    Ok(client) => {
+                        log::info!(
+                            "certless: {kind}: {reference:?}, read as the {id} managed identity \
+                             via {}",
+                            client.selection().source
+                        );
+                        ChainEntry::KeyVault(Arc::new(KeyVaultCertificate::new(
+                            reference.clone(),
+                            &o.authority,
+                            client,
+                            o.retries.managed_identity,
+                            o.retries.exchange,
+                            o.send_certificate_chain,
+                        )))
+                    }
+                    Err(error) => ChainEntry::Unavailable { kind, error },
+                }
+            }
             CredentialSource::Certificate { source, password } => {
                 let loaded = CertificateCredential::load(
                     source.clone(),
                     password.clone(),
                     o.send_certificate_chain,
+                    Arc::clone(&o.env),
+                    o.clock.now_unix(),
                 );
                 match loaded {
                     Ok(certificate) => ChainEntry::Certificate { kind, certificate },
@@ -132,16 +181,51 @@ impl ChainEntry {
                 kind: *kind,
                 error: Error::config(
                     ErrorCode::UnsupportedCredentialSource,
-                    format!("the {kind} credential source is not supported on this platform yet"),
+                    format!(
+                        "the {kind} credential source exists only inside a .NET application (an \
+                         object or provider given in code), so certless cannot use it"
+                    ),
                 )
                 .with_remedy(
-                    "Use a Path entry (CertificateDiskPath: the exported .pfx) for a certificate, \
-                     or put a SignedAssertionFromManagedIdentity entry first in \
-                     ClientCredentials; this entry is skipped.",
+                    "Use a Path, KeyVault or certificate-store entry for a certificate, or put a \
+                     SignedAssertionFromManagedIdentity entry first in ClientCredentials; this \
+                     entry is skipped.",
                 ),
             },
         }
     }
+}
+
+/// What one certificate entry holds (see [`Chain::inspect_certificates`]).
+pub(crate) struct CertificateFinding {
+    pub kind: CredentialSourceKind,
+    pub certificate: Result<Arc<ClientCertificate>>,
+    /// Where it came from, when that says more than the kind (a Key Vault version).
+    pub detail: Option<String>,
+}
+
+/// One token request as it goes through the entries: where to send, for what, and which leg it
+/// is waiting on (for the error when the deadline passes).
+struct Request<'a> {
+    http: &'a Clients,
+    clock: &'a Arc<dyn Clock>,
+    tenant: &'a str,
+    scope: &'a str,
+    claims: Option<&'a str>,
+    waiting: Waiting,
+}
+
+fn is_certificate_kind(kind: CredentialSourceKind) -> bool {
+    use CredentialSourceKind as K;
+    matches!(
+        kind,
+        K::Path
+            | K::Base64Encoded
+            | K::KeyVault
+            | K::StoreWithThumbprint
+            | K::StoreWithDistinguishedName
+            | K::StoreWithSubjectName
+    )
 }
 
 /// Where a fetch is, so that the deadline's error can name what it was still waiting for.
@@ -200,6 +284,41 @@ impl Chain {
         })
     }
 
+    /// Each certificate entry's certificate, without using it (a Key Vault certificate is read
+    /// now), or why the entry has none: what the doctor reports about fallbacks.
+    pub(super) async fn inspect_certificates(
+        &self,
+        http: &Clients,
+        clock: &Arc<dyn Clock>,
+    ) -> Vec<CertificateFinding> {
+        let mut findings = Vec::new();
+        for entry in &self.entries {
+            let kind = entry.kind();
+            let (certificate, detail) = match entry {
+                ChainEntry::Certificate { certificate, .. } => {
+                    (Ok(certificate.certificate()), None)
+                }
+                ChainEntry::KeyVault(vault) => match vault.certificate(http, clock).await {
+                    Ok(loaded) => (
+                        Ok(Arc::clone(&loaded.certificate)),
+                        Some(format!("Key Vault version {}", loaded.version)),
+                    ),
+                    Err(e) => (Err(e), None),
+                },
+                ChainEntry::Unavailable { error, .. } if is_certificate_kind(kind) => {
+                    (Err(error.clone()), None)
+                }
+                _ => continue,
+            };
+            findings.push(CertificateFinding {
+                kind,
+                certificate,
+                detail,
+            });
+        }
+        findings
+    }
+
     /// The requests sent upstream so far, by leg and outcome.
     pub(super) fn upstream_stats(&self) -> crate::stats::UpstreamStats {
         self.counters.snapshot()
@@ -234,23 +353,28 @@ impl Chain {
         scope: &str,
         claims: Option<&str>,
     ) -> Result<AccessToken> {
-        let waiting = Waiting::default();
-        let attempt = self.try_entries(http, clock, tenant, scope, claims, &waiting);
-        match tokio::time::timeout(self.deadline, attempt).await {
+        let request = Request {
+            http,
+            clock,
+            tenant,
+            scope,
+            claims,
+            waiting: Waiting::default(),
+        };
+        match tokio::time::timeout(self.deadline, self.try_entries(&request)).await {
             Ok(result) => result,
-            Err(_) => Err(self.deadline_passed(&waiting, tenant)),
+            Err(_) => Err(self.deadline_passed(&request.waiting, tenant)),
         }
     }
 
-    async fn try_entries(
-        &self,
-        http: &Clients,
-        clock: &Arc<dyn Clock>,
-        tenant: &str,
-        scope: &str,
-        claims: Option<&str>,
-        waiting: &Waiting,
-    ) -> Result<AccessToken> {
+    async fn try_entries(&self, request: &Request<'_>) -> Result<AccessToken> {
+        let Request {
+            clock,
+            tenant,
+            scope,
+            waiting,
+            ..
+        } = request;
         let mut failures = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {
             waiting.entry(index);
@@ -258,14 +382,10 @@ impl Chain {
                 waiting.entra();
             }
             let kind = entry.kind();
-            let exchange = |auth: ClientAuth| async move {
-                self.exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
-                    .await
-            };
+            let exchange = |auth: ClientAuth| async move { self.exchange(request, &auth).await };
             let attempt = match entry {
                 ChainEntry::ManagedIdentity(mi) => {
-                    self.exchange_managed_identity(mi, http, clock, tenant, scope, claims, waiting)
-                        .await
+                    self.exchange_managed_identity(mi, request).await
                 }
                 ChainEntry::AssertionFile(file) => match file.assertion(clock.now_unix()) {
                     Ok(assertion) => exchange(ClientAuth::Assertion(assertion)).await,
@@ -281,6 +401,7 @@ impl Chain {
                         Err(e) => Err(e),
                     }
                 }
+                ChainEntry::KeyVault(vault) => self.exchange_key_vault(vault, request).await,
                 ChainEntry::Unavailable { error, .. } => Err(error.clone()),
             };
             match attempt {
@@ -307,8 +428,15 @@ impl Chain {
                 }
                 Err(error) => {
                     let error = match entry {
-                        ChainEntry::Certificate { certificate, .. } => {
-                            explain_certificate_refusal(error, certificate, clock.now_unix())
+                        ChainEntry::Certificate { certificate, .. }
+                            if refuses_certificate(&error) =>
+                        {
+                            certificate.rejected(clock.now_unix());
+                            explain_certificate_refusal(
+                                error,
+                                &certificate.certificate(),
+                                clock.now_unix(),
+                            )
                         }
                         _ => error,
                     };
@@ -321,23 +449,23 @@ impl Chain {
     }
 
     /// One exchange at Entra's token endpoint, with the exchange leg's retries.
-    async fn exchange(
-        &self,
-        entra: &EntraClient,
-        clock: &dyn Clock,
-        tenant: &str,
-        scope: &str,
-        auth: &ClientAuth,
-        claims: Option<&str>,
-    ) -> Result<IssuedToken> {
+    async fn exchange(&self, request: &Request<'_>, auth: &ClientAuth) -> Result<IssuedToken> {
+        let Request {
+            http,
+            clock,
+            tenant,
+            scope,
+            claims,
+            ..
+        } = *request;
         with_retries(
             &self.exchange_retry,
-            clock,
+            clock.as_ref(),
             "the token exchange",
             || async {
                 let attempt = self
                     .endpoint
-                    .request_token(entra, tenant, scope, auth, claims, clock.now_unix())
+                    .request_token(&http.entra, tenant, scope, auth, claims, clock.now_unix())
                     .await;
                 self.counters.exchange.record(&attempt);
                 attempt
@@ -350,17 +478,18 @@ impl Chain {
     /// assertion itself (expired, unverifiable), that token is dropped, and if it was one in
     /// hand rather than one just fetched, the exchange is tried once more with a new one: a
     /// rejected assertion is never sent again.
-    #[allow(clippy::too_many_arguments)]
     async fn exchange_managed_identity(
         &self,
         mi: &Arc<ManagedIdentityAssertion>,
-        http: &Clients,
-        clock: &Arc<dyn Clock>,
-        tenant: &str,
-        scope: &str,
-        claims: Option<&str>,
-        waiting: &Waiting,
+        request: &Request<'_>,
     ) -> Result<IssuedToken> {
+        let Request {
+            http,
+            clock,
+            tenant,
+            waiting,
+            ..
+        } = request;
         let mut retried = false;
         loop {
             let fetched = mi
@@ -368,9 +497,7 @@ impl Chain {
                 .await?;
             waiting.entra();
             let auth = ClientAuth::Assertion(fetched.token.token.clone());
-            let result = self
-                .exchange(&http.entra, clock.as_ref(), tenant, scope, &auth, claims)
-                .await;
+            let result = self.exchange(request, &auth).await;
             match result {
                 Err(error)
                     if error
@@ -388,6 +515,68 @@ impl Chain {
                         error.message()
                     );
                     retried = true;
+                }
+                Err(error) => {
+                    return Err(explain_federation_refusal(error, &fetched.token, tenant));
+                }
+                ok => return ok,
+            }
+        }
+    }
+
+    /// The exchange with an assertion signed by the Key Vault certificate. When Entra refuses
+    /// it and the vault has a newer version by now (the certificate was rotated, and the app
+    /// registration already holds only the new one), the exchange is tried once more with it.
+    async fn exchange_key_vault(
+        &self,
+        vault: &Arc<KeyVaultCertificate>,
+        request: &Request<'_>,
+    ) -> Result<IssuedToken> {
+        let Request {
+            http,
+            clock,
+            tenant,
+            ..
+        } = request;
+        let endpoint = self.authority.token_endpoint(tenant);
+        // The version Entra refused, and its explained error.
+        let mut refused: Option<(String, Error)> = None;
+        loop {
+            let loaded = match vault.certificate(http, clock).await {
+                Ok(loaded) => loaded,
+                Err(e) => return Err(refused.map_or(e, |(_, refusal)| refusal)),
+            };
+            let retry = refused.is_some();
+            if let Some((version, refusal)) = refused.take() {
+                if version == loaded.version {
+                    return Err(refusal);
+                }
+                log::info!(
+                    "certless: Key Vault has version {} now; trying it",
+                    loaded.version
+                );
+            }
+            let now = clock.now_unix();
+            if let Some(warning) = loaded.certificate.expiry_warning(now) {
+                log::warn!("certless: the Key Vault certificate {warning}");
+            }
+            let assertion = loaded.certificate.sign_assertion(
+                &self.client_id,
+                &endpoint,
+                vault.send_x5c,
+                now,
+            )?;
+            let auth = ClientAuth::Assertion(assertion);
+            let result = self.exchange(request, &auth).await;
+            match result {
+                Err(error) if refuses_certificate(&error) => {
+                    let error =
+                        explain_certificate_refusal(error, &loaded.certificate, clock.now_unix());
+                    if retry {
+                        return Err(error);
+                    }
+                    vault.rejected(&loaded.version);
+                    refused = Some((loaded.version.clone(), error));
                 }
                 other => return other,
             }
@@ -436,19 +625,79 @@ impl Chain {
     }
 }
 
-/// Which certificate Entra refused, and whether it is still valid.
-fn explain_certificate_refusal(
+/// When Entra finds no federated credential for the managed identity and the identity's own
+/// token says why — a system-assigned identity (its `xms_mirid` is the host's resource, not a
+/// user-assigned identity), which Entra never accepts, or an identity of another tenant — the
+/// error says so first, with that fix, as `certless doctor` would.
+fn explain_federation_refusal(
     error: Error,
-    certificate: &CertificateCredential,
-    now: i64,
+    assertion: &crate::managed_identity::ManagedIdentityToken,
+    tenant: &str,
 ) -> Error {
-    if !error
+    let Some(code) = error.aadsts_codes().first().copied() else {
+        return error;
+    };
+    let no_match = crate::aadsts::NO_MATCHING_FIC.contains(&code);
+    if !no_match && code != crate::aadsts::CROSS_TENANT {
+        return error;
+    }
+    let Ok(claims) = crate::jwt::decode_claims(assertion.token.expose()) else {
+        return error;
+    };
+    let user_assigned = "/providers/microsoft.managedidentity/userassignedidentities/";
+    match (&claims.xms_mirid, &claims.tid) {
+        (Some(mirid), _) if no_match && !mirid.to_ascii_lowercase().contains(user_assigned) => {
+            error
+                .with_message_prefix(&format!(
+                    "the managed identity is system-assigned (the identity of {}), and Entra \
+                     accepts only user-assigned identities as an app's federated credential \
+                     (AADSTS{code}): ",
+                    crate::echo::echo(&host_resource(mirid))
+                ))
+                .with_remedy(
+                    "Create a user-assigned managed identity, assign it to this host, add a \
+                     federated credential for it on the app, and set ManagedIdentityClientId to \
+                     its client id (`certless doctor` prints the federated credential to create).",
+                )
+        }
+        (_, Some(tid))
+            if tid.len() == 36 && tenant.len() == 36 && !tid.eq_ignore_ascii_case(tenant) =>
+        {
+            error
+                .with_message_prefix(&format!(
+                    "the managed identity is in tenant {}, the app registration in tenant {tenant} \
+                 (AADSTS{code}): ",
+                    crate::echo::echo(tid)
+                ))
+                .with_remedy(
+                    "Use a user-assigned identity from the app's own tenant (or move the app): a \
+                 federated credential trusts identities of its own tenant.",
+                )
+        }
+        _ => error,
+    }
+}
+
+/// `virtualMachines/web-01` of an ARM id `/subscriptions/.../virtualMachines/web-01`.
+fn host_resource(resource_id: &str) -> String {
+    let parts: Vec<&str> = resource_id
+        .trim_end_matches('/')
+        .rsplit('/')
+        .take(2)
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
+/// Whether Entra's answer is about the certificate (its signature, its validity, its claims).
+fn refuses_certificate(error: &Error) -> bool {
+    error
         .aadsts_codes()
         .iter()
         .any(|c| CERTIFICATE_AADSTS.contains(c))
-    {
-        return error;
-    }
+}
+
+/// Which certificate Entra refused, and whether it is still valid.
+fn explain_certificate_refusal(error: Error, certificate: &ClientCertificate, now: i64) -> Error {
     let context = certificate.context(now);
     // 700027's usual remedy is about managed-identity tokens; here it is about which
     // certificate the app registration holds.

@@ -21,6 +21,7 @@ use crate::runtime::{self, PendingToken};
 use crate::scope::normalize_scopes;
 use crate::stats::UpstreamStats;
 pub use crate::token::{AccessToken, TokenRequestOptions};
+pub(crate) use chain::CertificateFinding;
 use chain::Chain;
 
 /// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
@@ -239,6 +240,15 @@ impl Credential {
             &format!("Entra OpenID configuration {url}"),
         )
         .await
+    }
+
+    /// Each certificate entry's certificate, read without being used (for the doctor).
+    pub(crate) async fn inspect_certificates(&self) -> Vec<CertificateFinding> {
+        // A broker credential has no certificate entries of its own: the broker's doctor watches them.
+        let (Some(chain), Ok(http)) = (&self.inner.chain, self.inner.http.get()) else {
+            return Vec::new();
+        };
+        chain.inspect_certificates(&http, &self.inner.clock).await
     }
 
     fn first_managed_identity(&self) -> Option<&Arc<ManagedIdentityAssertion>> {

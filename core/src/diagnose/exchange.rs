@@ -8,9 +8,7 @@ use crate::credential::Credential;
 use crate::error::Error;
 use crate::token::TokenRequestOptions;
 
-/// The AADSTS codes that mean "no federated credential on the app matches the assertion" (its
-/// issuer, subject or audience, or all three).
-const NO_MATCHING_FIC: [u32; 7] = [70021, 700211, 700212, 7002121, 700213, 7002137, 7002138];
+use crate::aadsts::NO_MATCHING_FIC;
 
 impl Doctor {
     pub(super) async fn exchange(&mut self, credential: &Credential, scope: &str) {
@@ -82,6 +80,12 @@ impl Doctor {
             .as_ref()
             .map(|fic| format!(" Create it with: {}", fic.az_command))
             .unwrap_or_default();
+        // Entra refused a certificate the certificates leg already found unusable.
+        if [700027, 700024].contains(&code) {
+            if let Some(finding) = self.certificate_finding(super::Status::Fail) {
+                return finding;
+            }
+        }
         if f.system_assigned && NO_MATCHING_FIC.contains(&code) {
             return (
                 format!(

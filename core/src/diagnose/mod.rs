@@ -8,6 +8,7 @@
 // This file holds the walk: the order of the legs, how a leg's checks make its status, and how
 // the findings make the headline. Each leg has its own file, named as in the report's `leg`
 // field; `report` is what they find.
+mod certificates;
 mod config;
 mod exchange;
 mod federated_credential;
@@ -19,7 +20,7 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-pub use report::{Check, ErrorSummary, LegReport, MatchingFic, Report, Status};
+pub use report::{CertificateReport, Check, ErrorSummary, LegReport, MatchingFic, Report, Status};
 
 use crate::config::CredentialBuilder;
 use crate::error::{Error, ErrorCode, Result};
@@ -73,6 +74,7 @@ struct Doctor {
     error: Option<ErrorSummary>,
     ok_summary: Option<String>,
     facts: Facts,
+    certificates: Vec<CertificateReport>,
 }
 
 fn check(status: Status, name: &str, detail: impl Into<String>) -> Check {
@@ -134,6 +136,7 @@ impl Doctor {
         let Some(credential) = self.configuration(builder) else {
             return;
         };
+        self.certificates(&credential).await;
         let ControlFlow::Continue(claims) = self.managed_identity(&credential).await else {
             return;
         };
@@ -178,15 +181,34 @@ impl Doctor {
         self.cause = Some((cause, fix));
     }
 
-    fn finish(self) -> Report {
+    /// The most urgent certificate finding of `status`, as a cause and its fix.
+    fn certificate_finding(&self, status: Status) -> Option<(String, String)> {
+        self.certificates
+            .iter()
+            .find(|c| c.status == status)
+            .map(|c| (c.detail.clone(), c.fix.clone().unwrap_or_default()))
+    }
+
+    fn finish(mut self) -> Report {
         let ok = self.ok_summary.is_some() && self.cause.is_none();
+        // A certificate that expires soon is the first warning: it is the next outage.
+        if let Some((detail, _)) = self.certificate_finding(Status::Warn) {
+            if let Some(i) = self.warnings.iter().position(|w| w.ends_with(&detail)) {
+                let first = self.warnings.remove(i);
+                self.warnings.insert(0, first);
+            }
+        }
+        let alarm = self.certificate_finding(Status::Fail);
         let headline = match (&self.ok_summary, &self.cause) {
-            (Some(summary), None) if self.warnings.is_empty() => format!("OK: {summary}"),
-            (Some(summary), None) => format!(
-                "OK with {} warning(s): {summary}; first warning: {}",
-                self.warnings.len(),
-                self.warnings[0]
-            ),
+            (Some(summary), None) => match &alarm {
+                Some((cause, fix)) => format!("ERROR: {cause}. Fix: {fix} ({summary})"),
+                None if self.warnings.is_empty() => format!("OK: {summary}"),
+                None => format!(
+                    "OK with {} warning(s): {summary}; first warning: {}",
+                    self.warnings.len(),
+                    self.warnings[0]
+                ),
+            },
             (_, Some((cause, fix))) => format!("FAIL: {cause}. Fix: {fix}"),
             (None, None) => "FAIL: no token was obtained".to_string(),
         };
@@ -202,6 +224,7 @@ impl Doctor {
             legs: self.legs,
             matching_federated_credential: self.fic,
             error: self.error,
+            certificates: self.certificates,
         }
     }
 }

@@ -115,6 +115,33 @@ impl From<&crate::Error> for ErrorSummary {
     }
 }
 
+/// A certificate of the credential list, loaded without being used.
+#[derive(Clone, Debug, Serialize)]
+pub struct CertificateReport {
+    /// The entry's `SourceType` (`Path`, `KeyVault`, `StoreWithThumbprint`, ...).
+    pub source: String,
+    /// `ok`; `warn` when it expires within 30 days; `fail` when it has expired or cannot be
+    /// loaded.
+    pub status: Status,
+    /// Its subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Its SHA-1 thumbprint, as the portal shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbprint: Option<String>,
+    /// The end of its validity (ISO-8601, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    /// Whole days until then (negative once expired), rounded toward zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    /// What was found, in one sentence.
+    pub detail: String,
+    /// What to do about a warning or a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
 /// The whole diagnosis.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -136,6 +163,9 @@ pub struct Report {
     /// The error that ended the walk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorSummary>,
+    /// The certificates of the credential list, the most urgent first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateReport>,
 }
 
 impl Report {

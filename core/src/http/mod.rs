@@ -71,7 +71,8 @@ pub(crate) fn managed_identity_client(
     }
     builder.build().map_err(|e| {
         Error::internal(format!(
-            "could not build the HTTP client for the managed-identity endpoint: {e}"
+            "could not build the HTTP client for the managed-identity endpoint: {}",
+            with_causes(&e)
         ))
     })
 }
@@ -272,7 +273,12 @@ fn entra_client(
         .apply(base_builder(timeouts))?
         .tls_certs_merge(extra_roots.iter().cloned())
         .build()
-        .map_err(|e| Error::internal(format!("could not build the HTTP client for Entra: {e}")))
+        .map_err(|e| {
+            Error::internal(format!(
+                "could not build the HTTP client for Entra: {}",
+                with_causes(&e)
+            ))
+        })
 }
 
 pub(crate) struct Response {
@@ -356,6 +362,17 @@ impl EntraClient {
         request: reqwest::RequestBuilder,
         target: &str,
     ) -> Result<Response> {
+        self.send_on(request, Leg::Exchange, target).await
+    }
+
+    /// [`send`] through Entra's client (its proxies and CA files) for another remote service of
+    /// `leg` (Key Vault).
+    pub(crate) async fn send_on(
+        &self,
+        request: reqwest::RequestBuilder,
+        leg: Leg,
+        target: &str,
+    ) -> Result<Response> {
         let (client, request) = request.build_split();
         let request = request.map_err(|e| {
             Error::internal(format!("the request to {target} could not be built ({e})"))
@@ -363,12 +380,10 @@ impl EntraClient {
         let route = self.proxies.route(request.url());
         let host = request.url().host_str().unwrap_or_default().to_string();
         let builder = reqwest::RequestBuilder::from_parts(client, request);
-        send(builder, Leg::Exchange, target)
-            .await
-            .map_err(|e| match &route {
-                Some(route) if e.in_connect() => route.explain(e, &host),
-                _ => e,
-            })
+        send(builder, leg, target).await.map_err(|e| match &route {
+            Some(route) if e.in_connect() => route.explain(e, &host),
+            _ => e,
+        })
     }
 }
 
@@ -424,6 +439,11 @@ pub(crate) async fn send(
             ErrorCode::ManagedIdentityUnreachable,
             ErrorCode::ManagedIdentityTimeout,
             ErrorCode::ManagedIdentityInvalidResponse,
+        ),
+        Leg::KeyVault => (
+            ErrorCode::KeyVaultUnreachable,
+            ErrorCode::KeyVaultUnreachable,
+            ErrorCode::KeyVaultInvalidResponse,
         ),
         _ => (
             ErrorCode::ExchangeUnreachable,
@@ -486,6 +506,18 @@ pub(crate) async fn send(
         headers,
         body,
     })
+}
+
+/// An error and each of its causes ("builder error: ...: ..."): reqwest's own text alone says
+/// only which step failed.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// reqwest's own message plus its innermost cause (the useful part: "connection refused",

@@ -7,6 +7,17 @@ use certless::env::MapEnv;
 use certless::{Credential, CredentialBuilder, ManagedIdentityId};
 use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, RunningEmulator, StartOptions};
 
+/// A day, in seconds: certificate lifetimes in the tests are days from [`now`].
+pub(crate) const DAY: i64 = 86_400;
+
+/// This machine's time, in Unix seconds.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs() as i64
+}
+
 pub(crate) const SHAREPOINT: &str = "https://contoso.sharepoint.com/.default";
 
 pub(crate) async fn emulator() -> RunningEmulator {
