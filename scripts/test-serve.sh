@@ -4,7 +4,8 @@
 # through CERTLESS_BROKER, process herds, /metrics through prometheus_client's parser.
 # Reuses what scripts/test-python.sh and scripts/test-node.sh set up (the venv with the certless
 # package, node/node_modules), and builds what is missing. The broker's own Rust tests are
-# cli/tests/serve.rs (cargo nextest run -p certless-cli --test serve).
+# cli/tests/serve.rs (cargo nextest run -p certless-cli --test serve). Last, the systemd unit
+# (scripts/check-systemd-unit.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,4 @@ if [ ! -f node/certless.node ]; then
 fi
 
 "$py" -m pytest tests/serve -q -p no:cacheprovider "$@"
+scripts/check-systemd-unit.sh

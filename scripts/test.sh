@@ -67,3 +67,5 @@ export CERTLESS_SKIP_AARCH64=${CERTLESS_SKIP_AARCH64:-1}
 ./scripts/package.sh --check
 # The certificate store on Windows (issue 16), in the Wine prefix and Windows build just made.
 ./scripts/test-windows-store.sh
+# The broker as a Windows service (issue 15): sc create/start/stop on the packaged certless.exe.
+./scripts/test-windows-service.sh

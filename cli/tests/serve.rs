@@ -653,3 +653,68 @@ fn a_non_loopback_listen_address_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The hex SHA-256 MSAL sends as `token_sha256_to_refresh`.
+fn sha256_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_refused_tokens_hash_gets_a_new_token_and_any_other_hash_does_not() {
+    let emu = emulator();
+    let broker = Broker::start(&emu, "refused", &[]);
+    let first = broker.get_token(GRAPH, "").json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(emu.counters().entra_token, 1);
+    // A hash of some other token (or a made-up one) cannot make the broker fetch anew.
+    let other = format!("&token_sha256_to_refresh={}", sha256_hex("not the token"));
+    let answer = broker.get_token(GRAPH, &other);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["access_token"], first.as_str());
+    assert_eq!(emu.counters().entra_token, 1);
+    // The hash of the token it holds (in upper case too: hex is compared without case): a new one.
+    let refused = format!(
+        "&token_sha256_to_refresh={}",
+        sha256_hex(&first).to_ascii_uppercase()
+    );
+    let answer = broker.get_token(GRAPH, &refused);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let second = answer.json()["access_token"].as_str().unwrap().to_string();
+    assert_ne!(second, first, "the refused token was served again");
+    assert_eq!(emu.counters().entra_token, 2);
+    emu.verify_access_token(&second).unwrap();
+    // The new token is what the cache serves from now on.
+    assert_eq!(broker.get_token(GRAPH, "").json()["access_token"], second.as_str());
+    assert_eq!(emu.counters().entra_token, 2);
+    assert!(broker.stderr().contains("reported the token for"));
+    assert!(!broker.stderr().contains(&first) && !broker.stderr().contains(&second));
+}
+
+#[test]
+fn an_upstream_failure_is_answered_from_the_hold_then_asked_again() {
+    let emu = emulator();
+    let broker = Broker::start(&emu, "hold", &["--failure-hold", "2"]);
+    // Entra refuses once (a 400 is not retried): the broker answers 502 and holds that answer.
+    emu.set_fault(Endpoint::EntraToken, Fault::http_status(400).times(1));
+    let failed = broker.get_token(GRAPH, "");
+    assert_eq!(failed.status, 502, "{}", failed.body);
+    assert_eq!(emu.counters().entra_token, 1);
+    // Within the hold: the same error, and no request upstream.
+    let held = broker.get_token(GRAPH, "");
+    assert_eq!(held.status, 502, "{}", held.body);
+    assert_eq!(held.json()["statusCode"], failed.json()["statusCode"]);
+    assert_eq!(emu.counters().entra_token, 1, "a held failure was asked again");
+    // Another resource is not held back by it.
+    assert_eq!(broker.get_token("https://vault.azure.net", "").status, 200);
+    // After the hold, the broker asks again (the fault is spent) and gets the token.
+    std::thread::sleep(Duration::from_millis(2_200));
+    let answer = broker.get_token(GRAPH, "");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(emu.counters().entra_token, 3);
+}
