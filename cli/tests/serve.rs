@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use certless_emulator::{
-    Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind, RunningEmulator, StartOptions,
+    Emulator, EmulatorConfig, Endpoint, Fault, FaultBody, MiSourceKind, RunningEmulator,
+    StartOptions,
 };
 
 const GRAPH: &str = "https://graph.microsoft.com";
@@ -690,7 +691,10 @@ fn a_refused_tokens_hash_gets_a_new_token_and_any_other_hash_does_not() {
     assert_eq!(emu.counters().entra_token, 2);
     emu.verify_access_token(&second).unwrap();
     // The new token is what the cache serves from now on.
-    assert_eq!(broker.get_token(GRAPH, "").json()["access_token"], second.as_str());
+    assert_eq!(
+        broker.get_token(GRAPH, "").json()["access_token"],
+        second.as_str()
+    );
     assert_eq!(emu.counters().entra_token, 2);
     assert!(broker.stderr().contains("reported the token for"));
     assert!(!broker.stderr().contains(&first) && !broker.stderr().contains(&second));
@@ -700,8 +704,18 @@ fn a_refused_tokens_hash_gets_a_new_token_and_any_other_hash_does_not() {
 fn an_upstream_failure_is_answered_from_the_hold_then_asked_again() {
     let emu = emulator();
     let broker = Broker::start(&emu, "hold", &["--failure-hold", "2"]);
-    // Entra refuses once (a 400 is not retried): the broker answers 502 and holds that answer.
-    emu.set_fault(Endpoint::EntraToken, Fault::http_status(400).times(1));
+    // Entra refuses once, for a reason retrying cannot fix (no federated credential matches):
+    // the broker answers 502 and holds that answer.
+    let refusal = concat!(
+        r#"{"error":"invalid_client","error_codes":[70021],"error_description":"#,
+        r#""AADSTS70021: No matching federated identity record found for presented assertion."}"#
+    );
+    emu.set_fault(
+        Endpoint::EntraToken,
+        Fault::http_status(400)
+            .with_body(FaultBody::Custom(refusal.to_string()))
+            .times(1),
+    );
     let failed = broker.get_token(GRAPH, "");
     assert_eq!(failed.status, 502, "{}", failed.body);
     assert_eq!(emu.counters().entra_token, 1);
@@ -709,7 +723,11 @@ fn an_upstream_failure_is_answered_from_the_hold_then_asked_again() {
     let held = broker.get_token(GRAPH, "");
     assert_eq!(held.status, 502, "{}", held.body);
     assert_eq!(held.json()["statusCode"], failed.json()["statusCode"]);
-    assert_eq!(emu.counters().entra_token, 1, "a held failure was asked again");
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "a held failure was asked again"
+    );
     // Another resource is not held back by it.
     assert_eq!(broker.get_token("https://vault.azure.net", "").status, 200);
     // After the hold, the broker asks again (the fault is spent) and gets the token.
