@@ -15,12 +15,9 @@ source scripts/emulator-env.sh
 
 unit=packaging/systemd/certless.service
 target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
-if ! command -v systemd-analyze >/dev/null; then
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
-fi
+# shellcheck source=scripts/apt-env.sh
+source scripts/apt-env.sh
+command -v systemd-analyze >/dev/null || apt_install systemd
 cargo build --locked -q -p certless-cli
 bin="$target_dir/debug/certless"
 
@@ -49,16 +46,7 @@ for word in words[1:]:
 PY
 )
 emulator_start "$bin" "$work/emulator" >/dev/null
-python3 - "$work/appsettings.json" <<'PY'
-import json, os, sys
-json.dump({"AzureAd": {
-    "Instance": os.environ["AZURE_AUTHORITY_HOST"],
-    "TenantId": os.environ["AZURE_TENANT_ID"],
-    "ClientId": os.environ["AZURE_CLIENT_ID"],
-    "ClientCredentials": [{"SourceType": "SignedAssertionFromManagedIdentity",
-                           "ManagedIdentityClientId": os.environ["CERTLESS_MANAGED_IDENTITY_CLIENT_ID"]}],
-}}, open(sys.argv[1], "w"), indent=2)
-PY
+emulator_appsettings "$work/appsettings.json"
 echo "certless ${args[*]}"
 "$bin" "${args[@]}" --ready-file "$work/ready.json" >"$work/broker.log" 2>&1 &
 broker_pid=$!

@@ -11,6 +11,9 @@
 #       builds the `certless` CLI (debug, the build the test suites share), starts its emulator, and
 #       fills the array EMULATOR_ENV with the same environment as NAME=VALUE words, exporting
 #       nothing: for `env -i "${EMULATOR_ENV[@]}" ...` in a clean environment
+#   emulator_appsettings FILE
+#       (after emulator_start) writes a Microsoft.Identity.Web appsettings.json for the emulator's
+#       app with its user-assigned managed identity as the only credential
 #   emulator_stop
 #
 # Both fill EMULATOR_ENV. Needs python3 (to read the emulator's ready file).
@@ -71,6 +74,19 @@ emulator_start() {
   done
   echo "emulator at $CERTLESS_TEST_EMULATOR_URL, Entra at $AZURE_AUTHORITY_HOST (pid $EMULATOR_PID)"
   [[ -n "${AZURE_TENANT_ID:-}" && -n "${AZURE_POD_IDENTITY_AUTHORITY_HOST:-}" ]]
+}
+
+emulator_appsettings() {
+  python3 - "$1" <<'PY'
+import json, os, sys
+json.dump({"AzureAd": {
+    "Instance": os.environ["AZURE_AUTHORITY_HOST"],
+    "TenantId": os.environ["AZURE_TENANT_ID"],
+    "ClientId": os.environ["AZURE_CLIENT_ID"],
+    "ClientCredentials": [{"SourceType": "SignedAssertionFromManagedIdentity",
+                           "ManagedIdentityClientId": os.environ["CERTLESS_MANAGED_IDENTITY_CLIENT_ID"]}],
+}}, open(sys.argv[1], "w"), indent=2)
+PY
 }
 
 emulator_start_isolated() {

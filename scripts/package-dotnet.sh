@@ -27,17 +27,8 @@ NUPKG="$DIST/Certless.$VERSION.nupkg"
 REFERENCE_ASSEMBLIES=/usr/lib/mono/4.5-api
 
 section() { printf '\n== %s ==\n' "$*"; }
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-apt_install() { # apt_install PACKAGE...: those not installed yet
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  echo "installing ${missing[*]}"
-  as_root apt-get update -qq &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=scripts/apt-env.sh
+source "$ROOT/scripts/apt-env.sh"
 write_sums() {
   (cd "$DIST" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs -r -d '\n' sha256sum >SHA256SUMS)
 }

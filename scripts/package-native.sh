@@ -32,17 +32,8 @@ CLI_LINUX="certless-$VERSION-linux-x64"
 CLI_WINDOWS="certless-$VERSION-win-x64.exe"
 
 section() { printf '\n== %s ==\n' "$*"; }
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-apt_install() { # apt_install PACKAGE...: those not installed yet
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  echo "installing ${missing[*]}"
-  as_root apt-get update -qq &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=scripts/apt-env.sh
+source "$ROOT/scripts/apt-env.sh"
 
 # The highest GLIBC_x.y symbol version a binary needs.
 glibc_needed() {

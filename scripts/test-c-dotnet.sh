@@ -37,18 +37,11 @@ step() {
 
 # ---------------------------------------------------------------------------------------------
 section "tools"
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=scripts/apt-env.sh
+source scripts/apt-env.sh
 wanted=(gcc mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind)
 [[ "${CERTLESS_SKIP_WINDOWS:-}" == 1 ]] || wanted+=(mingw-w64)
-missing=()
-for pkg in "${wanted[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  echo "installing ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "${wanted[@]}"
 if [[ "${CERTLESS_SKIP_WINDOWS:-}" != 1 ]]; then
   installed_targets="$(rustup target list --installed)"
   for t in x86_64-pc-windows-gnu i686-pc-windows-gnu; do

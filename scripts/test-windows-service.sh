@@ -31,16 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 emulator_start "$target_dir/debug/certless" "$work/emulator" >/dev/null
-python3 - "$work/appsettings.json" <<'PY'
-import json, os, sys
-json.dump({"AzureAd": {
-    "Instance": os.environ["AZURE_AUTHORITY_HOST"],
-    "TenantId": os.environ["AZURE_TENANT_ID"],
-    "ClientId": os.environ["AZURE_CLIENT_ID"],
-    "ClientCredentials": [{"SourceType": "SignedAssertionFromManagedIdentity",
-                           "ManagedIdentityClientId": os.environ["CERTLESS_MANAGED_IDENTITY_CLIENT_ID"]}],
-}}, open(sys.argv[1], "w"), indent=2)
-PY
+emulator_appsettings "$work/appsettings.json"
 cp "$exe_dist" "$work/certless.exe"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 

@@ -25,18 +25,9 @@ _certless_wine_setup() {
   target_dir="${CARGO_TARGET_DIR:-$root/target}"
   [[ "$target_dir" == /* ]] || target_dir="$root/$target_dir"
 
-  local wanted=(wine64 wine mingw-w64) missing=() pkg
-  for pkg in "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  if ((${#missing[@]})); then
-    echo "wine-env: installing ${missing[*]}" >&2
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq &&
-      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null || return 1
-  fi
+  # shellcheck source=scripts/apt-env.sh
+  source "$root/scripts/apt-env.sh"
+  apt_install wine64 wine mingw-w64 || return 1
 
   export WINEPREFIX="${CERTLESS_WINEPREFIX:-$target_dir/wine}"
   export WINEARCH=win64
