@@ -166,9 +166,9 @@ compile_dotnet() {
     mcs -langversion:7.2 -warnaserror+ -target:library -doc:"$OUT/dotnet/Certless.xml" -r:System.Net.Http.dll \
       -out:"$OUT/dotnet/Certless.dll" dotnet/Certless.cs dotnet/CertlessAuthenticationHandler.cs &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
-      -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs &&
+      -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs dotnet/tests/TestRunner.cs &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll -r:System.Net.Http.dll \
-      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs
+      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs dotnet/tests/TestRunner.cs
 }
 step ".NET wrapper and tests compile with mcs (C# 7.2)" compile_dotnet
 run_dotnet() {

@@ -10,6 +10,7 @@ using System.Reflection;
 using System.Threading;
 using System.Threading.Tasks;
 using Certless;
+using static TestRunner;
 
 internal static class CertlessTests
 {
@@ -17,8 +18,6 @@ internal static class CertlessTests
     private static readonly string[] Graph = { "https://graph.microsoft.com/.default" };
     private const string UnknownApp = "9e9e9e9e-1111-4222-8333-444444444444";
 
-    private static int passed;
-    private static int failed;
 
     private static int Main()
     {
@@ -43,64 +42,11 @@ internal static class CertlessTests
         Run("log callback", Logging);
         Run("Diagnose returns the report, the cause on its first line", Diagnose);
         Run("clean up the emulator's faults", () => Emulator("DELETE", "/_emulator/faults", ""));
-        Console.WriteLine("dotnet: {0} passed, {1} failed", passed, failed);
-        return failed == 0 ? 0 : 1;
+        return Summary("dotnet");
     }
 
-    private static void Run(string name, Action test)
-    {
-        int before = failed;
-        try
-        {
-            test();
-        }
-        catch (Exception e)
-        {
-            failed++;
-            Console.Error.WriteLine("FAIL {0}: unexpected {1}", name, e);
-        }
-        Console.WriteLine("{0} {1}", failed == before ? "ok  " : "FAIL", name);
-    }
 
-    private static void Check(bool condition, string what)
-    {
-        if (condition)
-        {
-            passed++;
-        }
-        else
-        {
-            failed++;
-            Console.Error.WriteLine("  check failed: " + what);
-        }
-    }
 
-    private static T Throws<T>(Action action, string what) where T : Exception
-    {
-        try
-        {
-            action();
-        }
-        catch (T e)
-        {
-            passed++;
-            return e;
-        }
-        catch (AggregateException e) when (e.InnerException is T)
-        {
-            passed++;
-            return (T)e.InnerException;
-        }
-        catch (Exception e)
-        {
-            failed++;
-            Console.Error.WriteLine("  check failed: {0} threw {1}, not {2}", what, e.GetType().Name, typeof(T).Name);
-            return null;
-        }
-        failed++;
-        Console.Error.WriteLine("  check failed: {0} did not throw {1}", what, typeof(T).Name);
-        return null;
-    }
 
     // ---- the emulator's admin API ----
 

@@ -13,14 +13,13 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using Certless;
+using static TestRunner;
 
 internal static class HandlerTests
 {
     private const string Scope = "https://contoso.sharepoint.com/.default";
     private const string Claims = "{\"access_token\":{\"nbf\":{\"essential\":true,\"value\":\"1700000000\"}}}";
 
-    private static int passed;
-    private static int failed;
 
     private static int Main()
     {
@@ -32,37 +31,10 @@ internal static class HandlerTests
             Run("a 401 without a Bearer claims challenge is returned as is", () => PlainUnauthorized(resource));
         }
         Run("arguments are checked", Arguments);
-        Console.WriteLine("dotnet-handler: {0} passed, {1} failed", passed, failed);
-        return failed == 0 ? 0 : 1;
+        return Summary("dotnet-handler");
     }
 
-    private static void Run(string name, Action test)
-    {
-        int before = failed;
-        try
-        {
-            test();
-        }
-        catch (Exception e)
-        {
-            failed++;
-            Console.Error.WriteLine("FAIL {0}: unexpected {1}", name, e);
-        }
-        Console.WriteLine("{0} {1}", failed == before ? "ok  " : "FAIL", name);
-    }
 
-    private static void Check(bool condition, string what)
-    {
-        if (condition)
-        {
-            passed++;
-        }
-        else
-        {
-            failed++;
-            Console.Error.WriteLine("  check failed: " + what);
-        }
-    }
 
     private static HttpClient Client(CertlessCredential credential)
     {
