@@ -1,12 +1,11 @@
 //! The `certless` binary as a user runs it.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind, StartOptions};
+use certless_emulator::{Endpoint, Fault, MiSourceKind};
 
-fn certless() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_certless"))
-}
+mod common;
+use common::*;
 
 #[test]
 fn demo_shows_the_three_legs_and_exits_0() {
@@ -44,15 +43,7 @@ fn demo_shows_the_three_legs_and_exits_0() {
 
 #[test]
 fn token_prints_json_or_a_clear_error() {
-    let emu = Emulator::start_blocking(
-        EmulatorConfig::default(),
-        StartOptions {
-            http_port: 0,
-            https_port: None,
-            state_dir: None,
-        },
-    )
-    .unwrap();
+    let emu = emulator();
     let env = emu.client_env(MiSourceKind::Imds);
     let out = certless()
         .args([
@@ -109,15 +100,7 @@ fn token_prints_json_or_a_clear_error() {
 
 #[test]
 fn token_reads_an_appsettings_file() {
-    let emu = Emulator::start_blocking(
-        EmulatorConfig::default(),
-        StartOptions {
-            http_port: 0,
-            https_port: None,
-            state_dir: None,
-        },
-    )
-    .unwrap();
+    let emu = emulator();
     let dir = std::env::temp_dir().join(format!("certless-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("appsettings.json");
@@ -157,15 +140,7 @@ fn token_reads_an_appsettings_file() {
 
 #[test]
 fn doctor_exits_0_only_with_a_token() {
-    let emu = Emulator::start_blocking(
-        EmulatorConfig::default(),
-        StartOptions {
-            http_port: 0,
-            https_port: None,
-            state_dir: None,
-        },
-    )
-    .unwrap();
+    let emu = emulator();
     let env = emu.client_env(MiSourceKind::Imds);
     let out = certless()
         .args([
@@ -207,18 +182,6 @@ fn doctor_exits_0_only_with_a_token() {
             .iter()
             .any(|l| l["leg"] == "exchange" && l["status"] == "fail")
     );
-}
-
-fn emulator_https() -> certless_emulator::RunningEmulator {
-    Emulator::start_blocking(
-        EmulatorConfig::default(),
-        StartOptions {
-            http_port: 0,
-            https_port: Some(0),
-            state_dir: None,
-        },
-    )
-    .unwrap()
 }
 
 /// `certless token` and `certless doctor` for `source`, while the emulator resets the connection

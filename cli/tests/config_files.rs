@@ -4,30 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use certless_emulator::{Emulator, EmulatorConfig, RunningEmulator, StartOptions};
+use certless_emulator::RunningEmulator;
 
-fn certless() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_certless"))
-}
-
-fn emulator() -> RunningEmulator {
-    Emulator::start_blocking(
-        EmulatorConfig::default(),
-        StartOptions {
-            http_port: 0,
-            https_port: None,
-            state_dir: None,
-        },
-    )
-    .unwrap()
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("certless-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::*;
 
 /// The shape of the identity template's appsettings.json (comment block, `//` lines, trailing
 /// commas), filled in for the emulator, with CRLF line ends.

@@ -8,35 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use certless_emulator::{
-    Emulator, EmulatorConfig, Endpoint, Fault, FaultBody, MiSourceKind, RunningEmulator,
-    StartOptions,
-};
+use certless_emulator::{Endpoint, Fault, FaultBody, MiSourceKind, RunningEmulator};
+
+mod common;
+use common::*;
 
 const GRAPH: &str = "https://graph.microsoft.com";
-
-fn certless() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_certless"))
-}
-
-fn emulator() -> RunningEmulator {
-    Emulator::start_blocking(
-        EmulatorConfig::default(),
-        StartOptions {
-            http_port: 0,
-            https_port: None,
-            state_dir: None,
-        },
-    )
-    .unwrap()
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("certless-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A running `certless serve`, stopped (SIGTERM) when dropped.
 struct Broker {
