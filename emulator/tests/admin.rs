@@ -2,10 +2,8 @@
 
 mod common;
 
-use certless_emulator::{
-    ARM_RESOURCE, DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID, EmulatorConfig, StartOptions,
-};
-use common::{client, exchange, imds, json, mi_assertion, start};
+use certless_emulator::{ARM_RESOURCE, DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID};
+use common::{client, exchange, imds, json, mi_assertion, start, start_https};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -25,14 +23,7 @@ async fn admin(
 
 #[tokio::test]
 async fn info_describes_the_emulator() {
-    let emu = common::start_with(
-        EmulatorConfig::default(),
-        StartOptions {
-            https_port: Some(0),
-            ..StartOptions::default()
-        },
-    )
-    .await;
+    let emu = start_https().await;
     let c = client();
     let (status, info) = admin(
         &c,
@@ -362,14 +353,7 @@ async fn shutdown_over_http_stops_the_listener() {
 
 #[tokio::test]
 async fn https_http2_switch_and_reset_fault_over_http() {
-    let emu = common::start_with(
-        EmulatorConfig::default(),
-        StartOptions {
-            https_port: Some(0),
-            ..StartOptions::default()
-        },
-    )
-    .await;
+    let emu = start_https().await;
     let c = client();
     let base = format!("{}/_emulator", emu.http_url());
     let (status, on) = admin(

@@ -4,8 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use certless_emulator::{ARM_RESOURCE, EmulatorConfig, Endpoint, Fault, FaultBody, StartOptions};
-use common::{client, exchange, imds, mi_assertion, start, start_with};
+use certless_emulator::{ARM_RESOURCE, Endpoint, Fault, FaultBody};
+use common::{client, exchange, imds, mi_assertion, start, start_https};
 use reqwest::{StatusCode, Version};
 
 async fn imds_raw(
@@ -178,14 +178,7 @@ fn alpn_client(ca_pem: &std::path::Path) -> reqwest::Client {
 
 #[tokio::test]
 async fn reset_mid_body_sends_the_head_and_half_the_body_then_resets() {
-    let emu = start_with(
-        EmulatorConfig::default(),
-        StartOptions {
-            https_port: Some(0),
-            ..StartOptions::default()
-        },
-    )
-    .await;
+    let emu = start_https().await;
     let https = emu.https_url().expect("https on");
     let ca = emu.ca_pem_path().expect("ca.pem");
     let cases = [

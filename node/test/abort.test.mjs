@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 
 import { AbortError, CertlessError, Credential, ErrorCode } from '../index.mjs';
 import { Emulator, GRAPH } from './helpers/emulator.mjs';
+import { rejection } from './helpers/rejection.mjs';
 
 let emu;
 
@@ -14,15 +15,6 @@ before(async () => {
   emu.applyEnv();
 });
 after(() => emu?.stop());
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a rejection');
-}
 
 test('an already aborted signal rejects without any request', async () => {
   await emu.resetCounters();

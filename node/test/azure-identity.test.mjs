@@ -10,6 +10,7 @@ import {
   CertlessError, Credential, CredentialUnavailableError, ErrorCode, ManagedIdentityError, TokenExchangeError,
 } from '../index.mjs';
 import { Emulator, GRAPH } from './helpers/emulator.mjs';
+import { rejection } from './helpers/rejection.mjs';
 
 const DOCKER_DESKTOP_403 = 'connecting to 169.254.169.254:80: connecting to 169.254.169.254:80: dial tcp '
   + '169.254.169.254:80: connectex: A socket operation was attempted to an unreachable network.';
@@ -21,15 +22,6 @@ before(async () => {
   emu.applyEnv();
 });
 after(() => emu?.stop());
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a rejection');
-}
 
 /** A loopback port nothing listens on. */
 async function closedPort() {

@@ -8,6 +8,7 @@ import {
   TokenExchangeError,
 } from '../index.mjs';
 import { Emulator, GRAPH } from './helpers/emulator.mjs';
+import { rejection } from './helpers/rejection.mjs';
 
 let emu;
 
@@ -18,15 +19,6 @@ before(async () => {
 after(() => emu?.stop());
 
 /** Awaits a rejection and returns the error (fails the test when the promise resolves). */
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a rejection');
-}
-
 /** Runs `fn`, expects it to throw synchronously, returns the error. */
 function thrown(fn) {
   try {

@@ -56,6 +56,18 @@ pub(crate) async fn start_with(config: EmulatorConfig, opts: StartOptions) -> Ru
         .expect("emulator starts")
 }
 
+/// The default emulator over http and https (its own CA), on free loopback ports.
+pub(crate) async fn start_https() -> RunningEmulator {
+    start_with(
+        EmulatorConfig::default(),
+        StartOptions {
+            https_port: Some(0),
+            ..StartOptions::default()
+        },
+    )
+    .await
+}
+
 pub(crate) async fn json(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
     let status = resp.status();
     let headers = resp.headers().clone();
