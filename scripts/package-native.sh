@@ -31,7 +31,6 @@ WIN32=i686-pc-windows-gnu
 CLI_LINUX="certless-$VERSION-linux-x64"
 CLI_WINDOWS="certless-$VERSION-win-x64.exe"
 
-section() { printf '\n== %s ==\n' "$*"; }
 # shellcheck source=scripts/apt-env.sh
 source "$ROOT/scripts/apt-env.sh"
 
@@ -116,21 +115,8 @@ build() {
 }
 
 # ---------------------------------------------------------------------------------------------
-RESULTS=()
-PASSED=0
-FAILED=0
-step() { # step NAME COMMAND...
-  local name="$1" start=$SECONDS
-  shift
-  section "$name"
-  if "$@"; then
-    RESULTS+=("PASS  $name ($((SECONDS - start)) s)")
-    PASSED=$((PASSED + 1))
-  else
-    RESULTS+=("FAIL  $name ($((SECONDS - start)) s)")
-    FAILED=$((FAILED + 1))
-  fi
-}
+# shellcheck source=scripts/steps-env.sh
+source "$ROOT/scripts/steps-env.sh"
 
 check_sums() { (cd "$DIST" && sha256sum --quiet -c SHA256SUMS) && echo "every file matches dist/SHA256SUMS"; }
 
@@ -233,10 +219,7 @@ check() {
   step "Windows CLI under Wine" check_windows_cli
   step "C tests (mingw-w64) against dist's certless.dll under Wine (Entra over http)" check_windows_library
 
-  section "summary (native packages)"
-  printf '%s\n' "${RESULTS[@]}"
-  echo "package-native: $PASSED passed, $FAILED failed"
-  ((FAILED == 0))
+  steps_summary package-native
 }
 
 case "${1:-}" in

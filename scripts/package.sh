@@ -21,19 +21,8 @@ case "$mode" in
   *) echo "usage: scripts/package.sh [--check]" >&2; exit 2 ;;
 esac
 
-RESULTS=()
-FAILED=0
-step() {
-  local name="$1" start=$SECONDS
-  shift
-  printf '\n==== %s ====\n' "$name"
-  if "$@"; then
-    RESULTS+=("PASS  $name ($((SECONDS - start)) s)")
-  else
-    RESULTS+=("FAIL  $name ($((SECONDS - start)) s)")
-    FAILED=$((FAILED + 1))
-  fi
-}
+# shellcheck source=scripts/steps-env.sh
+source scripts/steps-env.sh
 
 if [[ -z "$mode" ]]; then
   step "native libraries and CLIs" scripts/package-native.sh
@@ -50,6 +39,4 @@ else
   step "Python wheels and sdist: install checks" scripts/package-python.sh --check
 fi
 
-printf '\n==== summary ====\n'
-printf '%s\n' "${RESULTS[@]}"
-exit $((FAILED > 0))
+steps_summary "packages${mode:+ $mode}"

@@ -17,23 +17,8 @@ HOST_DIR="$TARGET_DIR/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}debug"
 OUT="$TARGET_DIR/c-dotnet"
 mkdir -p "$OUT"
 
-section() { printf '\n== %s ==\n' "$*"; }
-RESULTS=()
-PASSED=0
-FAILED=0
-# step NAME COMMAND...: runs it, records PASS/FAIL with its duration.
-step() {
-  local name="$1" start=$SECONDS
-  shift
-  section "$name"
-  if "$@"; then
-    RESULTS+=("PASS  $name ($((SECONDS - start)) s)")
-    PASSED=$((PASSED + 1))
-  else
-    RESULTS+=("FAIL  $name ($((SECONDS - start)) s)")
-    FAILED=$((FAILED + 1))
-  fi
-}
+# shellcheck source=scripts/steps-env.sh
+source scripts/steps-env.sh
 
 # ---------------------------------------------------------------------------------------------
 section "tools"
@@ -207,7 +192,4 @@ if [[ "${CERTLESS_SKIP_WINDOWS:-}" != 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "summary (C ABI and .NET)"
-printf '%s\n' "${RESULTS[@]}"
-echo "c-dotnet: $PASSED passed, $FAILED failed"
-((FAILED == 0))
+steps_summary c-dotnet
