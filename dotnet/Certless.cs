@@ -603,6 +603,35 @@ namespace Certless
                 configJson == null ? null : Native.Utf8(configJson),
                 scope == null ? null : Native.Utf8(scope),
                 ref report, ref error);
+            return TakeReport(status, report, error);
+        }
+
+        /// <summary>
+        /// <see cref="Diagnose(string, string, string)"/> for the credential <paramref name="options"/> describe (as
+        /// <see cref="FromOptions"/> would build it). Options that cannot make a credential (no tenant, say) are the
+        /// report's configuration failure, not an exception; an unknown option name or a value of the wrong kind
+        /// throws, as in <see cref="FromOptions"/>.
+        /// </summary>
+        /// <param name="options">The credential's options.</param>
+        /// <param name="scope">The scope to get a token for; null: Microsoft Graph.</param>
+        public static string Diagnose(CertlessOptions options, string scope = null)
+        {
+            if (options == null) throw new ArgumentNullException("options");
+            Native.EnsureLoaded();
+            using (OptionsHandle handle = OptionsHandle.Create())
+            {
+                options.ApplyTo(handle);
+                IntPtr report = IntPtr.Zero;
+                IntPtr error = IntPtr.Zero;
+                uint status = NativeMethods.certless_diagnose_options(
+                    handle, scope == null ? null : Native.Utf8(scope), ref report, ref error);
+                return TakeReport(status, report, error);
+            }
+        }
+
+        // The report's JSON, freeing the report; the error as an exception.
+        private static string TakeReport(uint status, IntPtr report, IntPtr error)
+        {
             Native.ThrowIfFailed(status, error);
             try
             {
@@ -1482,6 +1511,9 @@ namespace Certless
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_from_options(OptionsHandle options, ref IntPtr credential_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_diagnose_options(OptionsHandle options, byte[] scope, ref IntPtr report_out, ref IntPtr error_out);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void certless_options_free(IntPtr options);

@@ -589,6 +589,21 @@ certless_status certless_diagnose(const char *config_path,
                                   certless_error **error_out);
 
 /**
+ * [`certless_diagnose`] for the credential an options object describes (the options
+ * `certless_credential_from_options` takes): one attempt per leg with those settings. `scope`
+ * as for `certless_diagnose`. Options that cannot make a credential (a missing tenant, say) are
+ * the report's configuration failure, not an error. Errors (bad arguments) as for
+ * `certless_diagnose`. Thread-safe as long as no thread modifies `options` meanwhile.
+ *
+ * # Safety
+ * Pointers are NULL or valid as described.
+ */
+certless_status certless_diagnose_options(const certless_options *options,
+                                          const char *scope,
+                                          certless_report **report_out,
+                                          certless_error **error_out);
+
+/**
  * The report as JSON (the schema of `certless doctor --json`). Owned by the report. NULL for a
  * NULL report.
  */

@@ -380,6 +380,16 @@ internal static class CertlessTests
         Check(failing.Contains("\"ok\": false"), "the unknown app is not ok");
         Check(failing.Contains("\"headline\": \"FAIL: ") && failing.Contains("AADSTS700016"), "the cause on the first line: " + failing);
         Throws<CertlessException>(() => CertlessCredential.Diagnose("a.json", "{}"), "path and JSON together");
+
+        // The same from options: healthy, then options that cannot make a credential (the report says why).
+        string fromOptions = CertlessCredential.Diagnose(EmulatorOptions(), SharePoint[0]);
+        Check(fromOptions.Contains("\"ok\": true") && !fromOptions.Contains("eyJ"), "options: healthy: " + fromOptions);
+        CertlessOptions noTenant = EmulatorOptions();
+        noTenant.TenantId = null;
+        string unusable = CertlessCredential.Diagnose(noTenant);
+        Check(unusable.Contains("\"ok\": false") && unusable.Contains("\"headline\": \"FAIL: "), "options without a tenant: " + unusable);
+        Throws<ArgumentNullException>(() => CertlessCredential.Diagnose((CertlessOptions)null), "null options");
+        Throws<CertlessException>(() => CertlessCredential.Diagnose(new CertlessOptions().Set("NoSuchOption", "x")), "an unknown option");
     }
 
     private static void Unavailable()

@@ -5,8 +5,9 @@ use std::ffi::{CString, c_char};
 
 use certless::CredentialBuilder;
 
-use crate::boundary::{Out, c_string, guard, guard_value, invalid_argument, str_arg};
+use crate::boundary::{Out, c_string, guard, guard_value, invalid_argument, ref_arg, str_arg};
 use crate::error::{CERTLESS_OK, certless_error, certless_status};
+use crate::options::certless_options;
 
 /// A diagnosis: the report as JSON, its headline (the cause and the fix in one line), and whether
 /// a token was obtained. Immutable; may be read from any thread.
@@ -53,12 +54,8 @@ pub unsafe extern "C" fn certless_diagnose(
             // SAFETY: `config_json` is NULL or valid, as this function's `# Safety` requires of its caller.
             Some(unsafe { str_arg(config_json, "config_json") }?)
         };
-        let scope = if scope.is_null() {
-            certless::diagnose::DEFAULT_SCOPE.to_string()
-        } else {
-            // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
-            unsafe { str_arg(scope, "scope") }?.to_string()
-        };
+        // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
+        let scope = unsafe { scope_arg(scope) }?;
         let out = Out::new(report_out, "report_out")?;
         let builder = match (path, json) {
             (Some(_), Some(_)) => {
@@ -70,18 +67,66 @@ pub unsafe extern "C" fn certless_diagnose(
             (None, Some(json)) => CredentialBuilder::from_config_json(json),
             (None, None) => CredentialBuilder::from_env(),
         };
-        let report = match builder {
-            Ok(builder) => certless::runtime::block_on(async move {
-                certless::diagnose::diagnose(builder, &scope).await
-            })?,
-            Err(e) => certless::diagnose::unusable_configuration(&e),
-        };
-        out.write(certless_report {
-            json: c_string(&report.to_json()),
-            headline: c_string(&report.headline),
-            ok: report.ok,
-        });
+        out.write(run(builder, scope)?);
         Ok(CERTLESS_OK)
+    })
+}
+
+/// [`certless_diagnose`] for the credential an options object describes (the options
+/// `certless_credential_from_options` takes): one attempt per leg with those settings. `scope`
+/// as for `certless_diagnose`. Options that cannot make a credential (a missing tenant, say) are
+/// the report's configuration failure, not an error. Errors (bad arguments) as for
+/// `certless_diagnose`. Thread-safe as long as no thread modifies `options` meanwhile.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certless_diagnose_options(
+    options: *const certless_options,
+    scope: *const c_char,
+    report_out: *mut *mut certless_report,
+    error_out: *mut *mut certless_error,
+) -> certless_status {
+    guard(error_out, || {
+        // SAFETY: the caller's contract on `options`.
+        let options = unsafe { ref_arg(options, "options") }?;
+        // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
+        let scope = unsafe { scope_arg(scope) }?;
+        let out = Out::new(report_out, "report_out")?;
+        out.write(run(options.options().builder(), scope)?);
+        Ok(CERTLESS_OK)
+    })
+}
+
+/// The scope argument: NULL means Microsoft Graph.
+///
+/// # Safety
+/// `scope` is NULL or a valid NUL-terminated string.
+unsafe fn scope_arg(scope: *const c_char) -> Result<String, certless::Error> {
+    if scope.is_null() {
+        Ok(certless::diagnose::DEFAULT_SCOPE.to_string())
+    } else {
+        // SAFETY: `scope` is not NULL, and valid as this function's `# Safety` requires.
+        Ok(unsafe { str_arg(scope, "scope") }?.to_string())
+    }
+}
+
+/// Diagnoses what `builder` describes; a builder that could not be made is the report's
+/// configuration failure.
+fn run(
+    builder: certless::Result<CredentialBuilder>,
+    scope: String,
+) -> certless::Result<certless_report> {
+    let report = match builder {
+        Ok(builder) => certless::runtime::block_on(async move {
+            certless::diagnose::diagnose(builder, &scope).await
+        })?,
+        Err(e) => certless::diagnose::unusable_configuration(&e),
+    };
+    Ok(certless_report {
+        json: c_string(&report.to_json()),
+        headline: c_string(&report.headline),
+        ok: report.ok,
     })
 }
 

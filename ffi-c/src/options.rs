@@ -26,6 +26,13 @@ pub struct certless_options {
     options: CredentialOptions,
 }
 
+impl certless_options {
+    /// The options set so far.
+    pub(crate) fn options(&self) -> &CredentialOptions {
+        &self.options
+    }
+}
+
 /// Creates an options object with nothing set. On success `*options_out` receives it; the caller
 /// owns it (free it with `certless_options_free`). The only failure is a NULL `options_out`.
 ///

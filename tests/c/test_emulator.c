@@ -732,6 +732,35 @@ static void test_diagnose(void) {
   CHECK(certless_report_json(NULL) == NULL && !certless_report_ok(NULL));
 }
 
+/* certless_diagnose_options: the options that build a working credential give a healthy report;
+ * options that cannot make one give the configuration failure as the report; NULL is an error. */
+static void test_diagnose_options(void) {
+  certless_options *options = emulator_options();
+  certless_report *report = NULL;
+  certless_error *error = NULL;
+
+  CHECK_STATUS(certless_diagnose_options(options, SHAREPOINT[0], &report, &error), CERTLESS_OK);
+  CHECK(certless_report_ok(report));
+  CHECK_CONTAINS(certless_report_headline(report), "OK: token obtained");
+  CHECK(strstr(certless_report_json(report), "eyJ") == NULL);
+  certless_report_free(report);
+
+  report = NULL;
+  CHECK_STATUS(certless_options_unset(options, "tenant_id", NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_diagnose_options(options, NULL, &report, &error), CERTLESS_OK);
+  CHECK(!certless_report_ok(report));
+  CHECK_CONTAINS(certless_report_headline(report), "FAIL: ");
+  CHECK_CONTAINS(certless_report_headline(report), "tenant");
+  certless_report_free(report);
+  certless_options_free(options);
+
+  report = NULL;
+  CHECK_STATUS(certless_diagnose_options(NULL, NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK(report == NULL);
+  CHECK_CONTAINS(certless_error_message(error), "options");
+  certless_error_free(error);
+}
+
 int main(void) {
   require_env("CERTLESS_TEST_EMULATOR_URL");
   test_blocking_happy_path_and_cache();
@@ -747,6 +776,7 @@ int main(void) {
   test_unavailable();
   test_log_callback();
   test_diagnose();
+  test_diagnose_options();
   emulator_reset();
   return finish("test_emulator");
 }
