@@ -115,6 +115,9 @@ impl ClientCertificate {
                         .map_err(|e| {
                             unusable(origin, format!("has a damaged encrypted key ({e})"))
                         })?;
+                    if let Some(what) = excessive_key_derivation(&info.encryption_algorithm) {
+                        return Err(unusable(origin, what).with_remedy(REENCRYPT_KEY));
+                    }
                     let doc = info.decrypt(password.expose()).map_err(|_| {
                         unusable(origin, "cannot be decrypted with the password given")
                             .with_remedy("Set CertificatePassword to the key's passphrase.")
@@ -288,6 +291,49 @@ fn pem_blocks(text: &str) -> std::result::Result<Vec<(String, Vec<u8>)>, String>
 }
 
 /// Wraps a PKCS#1 `RSAPrivateKey` in a PKCS#8 `PrivateKeyInfo` (rsaEncryption, NULL parameters).
+/// The most PBKDF2 iterations an encrypted key may ask for: OpenSSL writes 2,048 and .NET 2,000
+/// to 100,000; the PKCS#12 reader stops at the same 1,000,000.
+const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// The most memory an scrypt-encrypted key may make its derivation take (128 · r · N bytes):
+/// OpenSSL's defaults (N = 16,384, r = 8) take 16 MiB.
+const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+
+const REENCRYPT_KEY: &str = "Re-encrypt the key with usual settings: \
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-encrypted.pem";
+
+/// Why decrypting a key with these parameters would take unreasonable time or memory (a damaged
+/// or hostile file: the password-based derivation runs before any check), if it would.
+fn excessive_key_derivation(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Option<String> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else {
+        return None;
+    };
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Some(format!(
+            "has an encrypted key that asks for {} PBKDF2 iterations (at most {MAX_PBKDF2_ITERATIONS} \
+             are accepted)",
+            p.iteration_count
+        )),
+        Kdf::Scrypt(p) => {
+            let memory = 128u64
+                .saturating_mul(u64::from(p.block_size))
+                .saturating_mul(p.cost_parameter);
+            (memory > MAX_SCRYPT_MEMORY || p.parallelization > 16).then(|| {
+                format!(
+                    "has an encrypted key whose scrypt parameters (N = {}, r = {}, p = {}) would \
+                     take over {} MiB or too many passes to derive",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    MAX_SCRYPT_MEMORY >> 20
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 fn rsa_pkcs1_to_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
     const ALGORITHM: &[u8] = &[
         0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
@@ -322,6 +368,75 @@ fn der_length(len: usize, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::certificate::{CertificateSource, read};
+
+    /// An encrypted-key PEM with these PBES2 parameters (the ciphertext is noise: a key whose
+    /// parameters are refused is never decrypted).
+    fn encrypted_key_pem(kdf: pkcs8::pkcs5::pbes2::Kdf) -> String {
+        use pkcs8::der::Encode;
+        use pkcs8::pkcs5::pbes2;
+        let params = pbes2::Parameters {
+            kdf,
+            encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: [0; 16] },
+        };
+        let noise = [0x5a; 48];
+        let info = pkcs8::EncryptedPrivateKeyInfoRef {
+            encryption_algorithm: params.into(),
+            encrypted_data: pkcs8::der::asn1::OctetStringRef::new(&noise).unwrap(),
+        };
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            STANDARD.encode(info.to_der().unwrap())
+        )
+    }
+
+    #[test]
+    fn a_key_asking_for_too_much_derivation_work_is_refused_before_deriving() {
+        use pkcs8::pkcs5::pbes2::Pbkdf2Params;
+        let password = Secret::new("pass");
+        // 50 million PBKDF2 rounds would take this machine about half a minute before failing.
+        let pem = encrypted_key_pem(
+            Pbkdf2Params::hmac_sha256(50_000_000, &[7; 16])
+                .unwrap()
+                .into(),
+        );
+        let error =
+            ClientCertificate::parse(pem.as_bytes(), Some(&password), "key.pem").unwrap_err();
+        assert_eq!(error.code(), crate::ErrorCode::CertificateUnusable);
+        assert!(
+            error
+                .message()
+                .contains("asks for 50000000 PBKDF2 iterations"),
+            "{error}"
+        );
+        assert!(
+            error.remedy().unwrap_or_default().contains("openssl pkcs8"),
+            "{error}"
+        );
+        // A usual count gets as far as decrypting (and this noise then fails to decrypt).
+        let pem = encrypted_key_pem(Pbkdf2Params::hmac_sha256(2_048, &[7; 16]).unwrap().into());
+        let error =
+            ClientCertificate::parse(pem.as_bytes(), Some(&password), "key.pem").unwrap_err();
+        assert!(error.message().contains("cannot be decrypted"), "{error}");
+        // scrypt that would need 2 GiB.
+        let pem = encrypted_key_pem(
+            pkcs8::pkcs5::pbes2::ScryptParams {
+                salt: pkcs8::pkcs5::pbes2::Salt::new([7; 16]).unwrap(),
+                cost_parameter: 1 << 21,
+                block_size: 8,
+                parallelization: 1,
+                key_length: None,
+            }
+            .into(),
+        );
+        let error =
+            ClientCertificate::parse(pem.as_bytes(), Some(&password), "key.pem").unwrap_err();
+        assert!(
+            error
+                .message()
+                .contains("scrypt parameters (N = 2097152, r = 8"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn pem_blocks_are_split_and_decoded() {
