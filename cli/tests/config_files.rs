@@ -9,36 +9,9 @@ use certless_emulator::RunningEmulator;
 mod common;
 use common::*;
 
-/// The shape of the identity template's appsettings.json (comment block, `//` lines, trailing
-/// commas), filled in for the emulator, with CRLF line ends.
+/// The identity template's appsettings.json for the emulator, as Visual Studio saves it (CRLF).
 fn template(emu: &RunningEmulator) -> String {
-    format!(
-        r#"{{
-  /*
-The following identity settings need to be configured
-before the project can be successfully executed.
-For more info see https://aka.ms/dotnet-template-ms-identity-platform
-*/
-  "AzureAd": {{
-    "Instance": "{}/",
-    "Domain": "contoso.onmicrosoft.com",
-    "TenantId": "{}",
-    "ClientId": "{}",
-    "ClientCredentials": [
-      {{ "SourceType": "SignedAssertionFromManagedIdentity", "ManagedIdentityClientId": "{}" }},
-    ],
-//    "ClientSecret": "Client secret from app-registration. Check user secrets/azure portal.",
-    "CallbackPath": "/signin-oidc",
-  }},
-  "AllowedHosts": "*"
-}}
-"#,
-        emu.authority_host(),
-        emu.tenant_id(),
-        emu.default_app_client_id(),
-        emu.default_user_assigned().client_id
-    )
-    .replace('\n', "\r\n")
+    emu.identity_template_appsettings().replace('\n', "\r\n")
 }
 
 fn token(emu: &RunningEmulator, config: &Path) -> Output {

@@ -9,58 +9,16 @@ use std::sync::Arc;
 
 use certless::env::MapEnv;
 use certless::{CredentialBuilder, ErrorCode, Leg};
-use certless_emulator::{MiSourceKind, RunningEmulator};
+use certless_emulator::{MiSourceKind, RunningEmulator, identity_template_appsettings};
 use common::*;
 
-/// The appsettings.json that `dotnet new webapi --auth SingleOrg` writes (a comment block at the
-/// top, `//` lines commenting out the secret and certificate keys), filled in for the emulator's
-/// app and given the ClientCredentials entry certless needs, with trailing commas as people
-/// leave them. Visual Studio saves it with CRLF line ends.
+/// The identity template's appsettings.json as Visual Studio saves it (CRLF line ends).
 fn identity_template(instance: &str, tenant: &str, client: &str, mi: &str) -> String {
-    format!(
-        r#"{{
-  /*
-The following identity settings need to be configured
-before the project can be successfully executed.
-For more info see https://aka.ms/dotnet-template-ms-identity-platform
-*/
-  "AzureAd": {{
-    "Instance": "{instance}/",
-    "Domain": "contoso.onmicrosoft.com",
-    "TenantId": "{tenant}",
-    "ClientId": "{client}",
-    "ClientCredentials": [
-      {{
-        "SourceType": "SignedAssertionFromManagedIdentity",
-        "ManagedIdentityClientId": "{mi}" // the user-assigned identity
-      }},
-    ],
-//    "ClientSecret": "Client secret from app-registration. Check user secrets/azure portal.",
-//    "ClientCertificates": [
-//    ],
-    "Scopes": "access_as_user",
-    "CallbackPath": "/signin-oidc"
-  }},
-  "Logging": {{
-    "LogLevel": {{
-      "Default": "Information",
-      "Microsoft.AspNetCore": "Warning"
-    }}
-  }},
-  "AllowedHosts": "*",
-}}
-"#
-    )
-    .replace('\n', "\r\n")
+    identity_template_appsettings(instance, tenant, client, mi).replace('\n', "\r\n")
 }
 
 fn template_for(emu: &RunningEmulator) -> String {
-    identity_template(
-        &emu.authority_host(),
-        &emu.tenant_id(),
-        &emu.default_app_client_id(),
-        &emu.default_user_assigned().client_id,
-    )
+    emu.identity_template_appsettings().replace('\n', "\r\n")
 }
 
 fn utf8_bom(text: &str) -> Vec<u8> {

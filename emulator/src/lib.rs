@@ -94,6 +94,7 @@
 
 mod admin;
 mod app_service;
+mod appsettings;
 mod arc;
 mod client_certificate;
 mod clock;
@@ -124,6 +125,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use appsettings::identity_template_appsettings;
 pub use client_certificate::{ClientCertificateOptions, IssuedClientCertificate};
 pub use config::{
     ARM_RESOURCE, AppRegistration, DEFAULT_ACCESS_TOKEN_LIFETIME_SECS, DEFAULT_APP_CLIENT_ID,
@@ -440,6 +442,17 @@ impl RunningEmulator {
         self.shared()
             .default_user_assigned()
             .unwrap_or_else(control::no_identity)
+    }
+
+    /// [`identity_template_appsettings`] filled in for this emulator: its authority, tenant and
+    /// default app, with its default user-assigned identity as the credential.
+    pub fn identity_template_appsettings(&self) -> String {
+        identity_template_appsettings(
+            &self.authority_host(),
+            &self.tenant_id(),
+            &self.default_app_client_id(),
+            &self.default_user_assigned().client_id,
+        )
     }
 
     /// The host's system-assigned identity, if it has one.
