@@ -1269,7 +1269,9 @@ namespace Certless
         /// reuses a loaded module of the same name). Searched: <c>CERTLESS_LIBRARY_PATH</c>, then the
         /// application base directory and its private bin path (ASP.NET's <c>bin</c>). When none is
         /// found, the normal DLL search applies (a <c>certless.dll</c> beside the application).
-        /// Elsewhere the platform's normal search applies.
+        /// Elsewhere the platform's normal search applies. Then one call proves the library answers: a
+        /// library that is missing, of the other bitness or older than this file throws the runtime's
+        /// own exception type, with a message that says where certless looked and how to fix it.
         /// </summary>
         internal static void EnsureLoaded()
         {
@@ -1277,18 +1279,69 @@ namespace Certless
             lock (Gate)
             {
                 if (loaded) return;
+                var looked = new List<string>();
                 if (Environment.OSVersion.Platform == PlatformID.Win32NT)
                 {
                     foreach (string candidate in WindowsCandidates())
                     {
-                        if (File.Exists(candidate) && LoadLibraryW(candidate) != IntPtr.Zero)
+                        if (!File.Exists(candidate))
+                        {
+                            looked.Add(candidate + " (not there)");
+                        }
+                        else if (LoadLibraryW(candidate) != IntPtr.Zero)
                         {
                             break;
                         }
+                        else
+                        {
+                            looked.Add(string.Format("{0} (LoadLibrary failed: Win32 error {1})", candidate, Marshal.GetLastWin32Error()));
+                        }
                     }
                 }
+                Probe(looked);
                 loaded = true;
             }
+        }
+
+        // The first call into the library, turned into an exception that says what to do when it fails.
+        private static void Probe(List<string> looked)
+        {
+            string where = looked.Count == 0 ? "" : " Looked for: " + string.Join("; ", looked.ToArray()) + ".";
+            string bitness = Environment.Is64BitProcess ? "64-bit" : "32-bit";
+            try
+            {
+                NativeMethods.certless_version();
+            }
+            catch (DllNotFoundException e)
+            {
+                throw new DllNotFoundException(
+                    "certless: the native library (certless.dll, libcertless.so) could not be loaded." + where + " " + Fix(bitness), e);
+            }
+            catch (BadImageFormatException e)
+            {
+                throw new BadImageFormatException(
+                    "certless: the native library found is not for this " + bitness + " process." + where + " " + Fix(bitness), e);
+            }
+            catch (EntryPointNotFoundException e)
+            {
+                throw new EntryPointNotFoundException(
+                    "certless: the native library found is older than this Certless.dll (it lacks certless_version); " +
+                    "deploy the native library of the same package version.", e);
+            }
+        }
+
+        private static string Fix(string bitness)
+        {
+            if (Environment.OSVersion.Platform == PlatformID.Win32NT)
+            {
+                return "The NuGet package Certless copies runtimes\\win-x64\\native\\certless.dll to bin\\x64 and " +
+                    "runtimes\\win-x86\\native\\certless.dll to bin\\x86 when the project builds: rebuild, make sure both " +
+                    "folders are deployed with the application, or set CERTLESS_LIBRARY_PATH to the DLL's full path. This " +
+                    "process is " + bitness + " (an IIS application pool with 'Enable 32-Bit Applications' is 32-bit and needs " +
+                    "the x86 DLL).";
+            }
+            return "Put libcertless.so (runtimes/linux-x64/native in the NuGet package, native/linux-x64 in a release) " +
+                "in a directory on LD_LIBRARY_PATH, or beside the application. This process is " + bitness + ".";
         }
 
         private static IEnumerable<string> WindowsCandidates()

@@ -153,7 +153,9 @@ compile_dotnet() {
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
       -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs dotnet/tests/TestRunner.cs &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll -r:System.Net.Http.dll \
-      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs dotnet/tests/TestRunner.cs
+      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs dotnet/tests/TestRunner.cs &&
+    mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" \
+      -out:"$OUT/dotnet/NoLibraryTests.exe" dotnet/tests/NoLibraryTests.cs dotnet/tests/TestRunner.cs
 }
 step ".NET wrapper and tests compile with mcs (C# 7.2)" compile_dotnet
 run_dotnet() {
@@ -168,6 +170,11 @@ run_dotnet_handler() {
     timeout --kill-after=10 120 mono --debug "$OUT/dotnet/HandlerTests.exe"
 }
 step ".NET HttpClient handler tests on mono (a local resource sends claims challenges)" with_emulator run_dotnet_handler
+run_dotnet_without_library() {
+  # No LD_LIBRARY_PATH: libcertless.so is nowhere Mono looks.
+  env -u LD_LIBRARY_PATH timeout --kill-after=10 60 mono --debug "$OUT/dotnet/NoLibraryTests.exe"
+}
+step ".NET without its native library: an exception that says where to put it" run_dotnet_without_library
 stop_emulator
 
 # ---------------------------------------------------------------------------------------------
