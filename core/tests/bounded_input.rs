@@ -99,6 +99,36 @@ fn ca_files_are_regular_files_of_at_most_4_mib() {
 }
 
 #[test]
+fn a_ca_file_with_a_damaged_certificate_fails_the_build_and_names_the_file() {
+    let dir = scratch_dir("damaged-ca");
+    let path = dir.join("corporate-ca.pem");
+    // PEM that parses, around bytes that are no certificate (a bundle damaged in transit).
+    std::fs::write(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nAAAAAAAAAAAAAAAAAAAAAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let env = MapEnv::new().with_var("CERTLESS_CA_FILE", path.display().to_string());
+    let e = base()
+        .environment(Arc::new(env))
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidConfig, "{e}");
+    assert_eq!(e.leg(), certless::Leg::Config, "{e}");
+    assert!(e.message().contains("corporate-ca.pem"), "{e}");
+    assert!(
+        e.message()
+            .contains("cannot be used to check Entra's certificate"),
+        "{e}"
+    );
+    assert!(
+        e.remedy().unwrap_or_default().contains("CERTLESS_CA_FILE"),
+        "{e}"
+    );
+}
+
+#[test]
 fn certificate_files_are_regular_files_of_at_most_1_mib() {
     let dir = scratch_dir("bounded-cert");
     for (path, expected) in hostile_paths(&dir) {

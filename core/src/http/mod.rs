@@ -267,6 +267,7 @@ fn load_ca_files(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>> {
 fn entra_client(
     timeouts: Timeouts,
     extra_roots: &[reqwest::Certificate],
+    ca_files: &[PathBuf],
     proxies: &ProxySettings,
 ) -> Result<reqwest::Client> {
     proxies
@@ -274,9 +275,29 @@ fn entra_client(
         .tls_certs_merge(extra_roots.iter().cloned())
         .build()
         .map_err(|e| {
-            Error::internal(format!(
-                "could not build the HTTP client for Entra: {}",
-                with_causes(&e)
+            let causes = with_causes(&e);
+            if ca_files.is_empty() {
+                return Error::internal(format!(
+                    "could not build the HTTP client for Entra: {causes}"
+                ));
+            }
+            // The extra CA certificates are what the verifier refused: PEM that parses, holding
+            // a certificate it cannot use (damaged base64, a truncated bundle).
+            let files = ca_files
+                .iter()
+                .map(|f| echo_path(f))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Error::config(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "the CA file {files} cannot be used to check Entra's certificate: {causes}"
+                ),
+            )
+            .with_remedy(concat!(
+                "Check that each certificate in it is intact (openssl storeutl -noout -certs ",
+                "<file> lists them), or unset CERTLESS_CA_FILE / SSL_CERT_FILE (or the ca_file ",
+                "setting): certless trusts the system's certificate store without one."
             ))
         })
 }
@@ -317,6 +338,8 @@ impl Response {
 pub(crate) struct HttpClients {
     timeouts: Timeouts,
     extra_roots: Vec<reqwest::Certificate>,
+    /// Where `extra_roots` came from, for errors.
+    ca_files: Vec<PathBuf>,
     proxies: Arc<ProxySettings>,
     pin: Option<Arc<PinnedServerCertificate>>,
     /// Built on first use (loading the system trust store takes a while), and again in a
@@ -398,9 +421,15 @@ impl HttpClients {
     ) -> Result<Self> {
         let extra_roots = load_ca_files(&ca_files)?;
         proxies.apply(reqwest::Client::builder()).map(drop)?;
+        if !extra_roots.is_empty() {
+            // Whether the verifier takes the extra CA certificates shows only when a client is
+            // built: once now, so that a bad CA file fails the credential's build.
+            entra_client(timeouts, &extra_roots, &ca_files, &proxies)?;
+        }
         Ok(HttpClients {
             timeouts,
             extra_roots,
+            ca_files,
             proxies: Arc::new(proxies),
             pin,
             current: std::sync::Mutex::new(None),
@@ -416,7 +445,12 @@ impl HttpClients {
                 let clients = Clients {
                     managed_identity: managed_identity_client(self.timeouts, self.pin.as_ref())?,
                     entra: EntraClient {
-                        client: entra_client(self.timeouts, &self.extra_roots, &self.proxies)?,
+                        client: entra_client(
+                            self.timeouts,
+                            &self.extra_roots,
+                            &self.ca_files,
+                            &self.proxies,
+                        )?,
                         proxies: Arc::clone(&self.proxies),
                     },
                 };
