@@ -18,6 +18,7 @@ target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
 # shellcheck source=scripts/apt-env.sh
 source scripts/apt-env.sh
 command -v systemd-analyze >/dev/null || apt_install systemd
+apt_install curl
 cargo build --locked -q -p certless-cli
 bin="$target_dir/debug/certless"
 

@@ -10,6 +10,11 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 [[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
 TOOLS="${CERTLESS_PKG_TOOLS:-$TARGET_DIR/pkg-tools}"
 
+# What the packaging scripts call besides the Rust and Python tools (a minimal Debian lacks both).
+# shellcheck source=scripts/apt-env.sh
+source "$ROOT/scripts/apt-env.sh"
+apt_install unzip curl
+
 section() { printf '\n== %s ==\n' "$*"; }
 
 # timed NAME COMMAND...: runs it and says how long it took (the numbers in BENCHMARKS.md). Not in

@@ -15,6 +15,7 @@ export CERTLESS_WINEPREFIX="$target_dir/wine-service"
 source scripts/wine-env.sh
 # shellcheck source=scripts/emulator-env.sh
 source scripts/emulator-env.sh
+apt_install curl
 
 version=$(scripts/version.sh)
 exe_dist="dist/certless-$version-win-x64.exe"

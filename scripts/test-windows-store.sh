@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 source scripts/wine-env.sh
 # shellcheck source=scripts/emulator-env.sh
 source scripts/emulator-env.sh
+apt_install curl
 
 target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
 triple=x86_64-pc-windows-gnu
