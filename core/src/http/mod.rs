@@ -421,19 +421,20 @@ impl HttpClients {
     ) -> Result<Self> {
         let extra_roots = load_ca_files(&ca_files)?;
         proxies.apply(reqwest::Client::builder()).map(drop)?;
-        if !extra_roots.is_empty() {
-            // Whether the verifier takes the extra CA certificates shows only when a client is
-            // built: once now, so that a bad CA file fails the credential's build.
-            entra_client(timeouts, &extra_roots, &ca_files, &proxies)?;
-        }
-        Ok(HttpClients {
+        let clients = HttpClients {
             timeouts,
             extra_roots,
             ca_files,
             proxies: Arc::new(proxies),
             pin,
             current: std::sync::Mutex::new(None),
-        })
+        };
+        if !clients.extra_roots.is_empty() {
+            // Whether the verifier takes the extra CA certificates shows only when a client is
+            // built: build (and keep) the clients now, so that a bad CA file fails the build.
+            clients.get()?;
+        }
+        Ok(clients)
     }
 
     pub(crate) fn get(&self) -> Result<Clients> {
