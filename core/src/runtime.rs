@@ -120,27 +120,28 @@ impl PendingToken {
     /// `false` and nothing happens. A fetch other callers share goes on for them.
     pub fn cancel(&self) -> bool {
         self.task.abort();
-        let pending = self
+        // Taken here, not in the spawned task: a second `cancel` (or the request's own end) then
+        // finds nothing to finish and says so.
+        let Some(callback) = self
             .finish
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some();
-        if !pending {
+            .take()
+        else {
             return false;
-        }
-        let finish = self.finish.clone();
+        };
         let cancelled = Error::new(
             ErrorCode::Cancelled,
             "the token request was cancelled by the caller",
         );
         match handle() {
             Ok(h) => {
-                h.spawn(async move { finish.finish(Err(cancelled)) });
-                true
+                h.spawn(async move { callback(Err(cancelled)) });
             }
-            Err(_) => finish.finish(Err(cancelled)),
+            Err(_) => callback(Err(cancelled)),
         }
+        true
     }
 }
 
