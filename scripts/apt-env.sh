@@ -11,7 +11,9 @@ apt_install() {
   ((${#missing[@]} == 0)) && return 0
   echo "installing ${missing[*]}" >&2
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  # Another apt (a second script, an unattended upgrade) may hold the lock for a while: wait for it
+  # rather than fail at once.
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
 }
