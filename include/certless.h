@@ -75,6 +75,13 @@ typedef struct certless_credential certless_credential;
 typedef struct certless_error certless_error;
 
 /**
+ * A log subscription: the messages up to `max_level`, delivered in order on a thread of its
+ * own, until `certless_log_unsubscribe`. Several may exist at once (one per AppDomain of an
+ * ASP.NET application pool, say); each gets every message within its level.
+ */
+typedef struct certless_log_subscription certless_log_subscription;
+
+/**
  * The options of a credential, set one by one by name, then built into a credential with
  * `certless_credential_from_options`.
  *
@@ -92,9 +99,10 @@ typedef struct certless_error certless_error;
 typedef struct certless_options certless_options;
 
 /**
- * A token request started by `certless_credential_get_token_async`, for cancelling it. Release
- * it with `certless_pending_free` (which does not cancel). Thread-safe: `certless_pending_cancel`
- * may be called from any thread, including from the completion callback.
+ * A token request started by `certless_credential_get_token_async`, for cancelling or abandoning
+ * it. Release it with `certless_pending_free` (which does neither). Thread-safe:
+ * `certless_pending_cancel` may be called from any thread, including from the completion
+ * callback; `certless_pending_abandon` from any thread but the callback's.
  */
 typedef struct certless_pending certless_pending;
 
@@ -142,10 +150,11 @@ typedef uint32_t certless_log_level;
 /**
  * Receives one log message: `level` is one of the `CERTLESS_LOG_*` levels, `message` a
  * NUL-terminated UTF-8 string valid only during the call (copy it to keep it). Messages never
- * contain tokens, assertions or secrets. Called on one thread certless keeps for logging, in
- * the order the messages were logged, never concurrently; that thread ends when logging is
- * turned off or the callback replaced. It must not unwind and must not call
- * `certless_log_set_callback`.
+ * contain tokens, assertions or secrets. Called on one thread certless keeps for each
+ * subscription, in the order the messages were logged, never concurrently; that thread ends when
+ * the subscription ends (logging turned off or the callback replaced, or
+ * `certless_log_unsubscribe`). It must not unwind and must not call `certless_log_set_callback`,
+ * `certless_log_subscribe` or `certless_log_unsubscribe`.
  */
 typedef void (*certless_log_callback)(void *userdata,
                                       certless_log_level level,
@@ -738,11 +747,11 @@ void certless_error_free(certless_error *error);
 
 /**
  * Sends certless's log messages up to `max_level` to `callback(userdata, level, message)` (see
- * `certless_log_callback`). One callback per process: a new call replaces the previous one. A
- * NULL `callback` or `CERTLESS_LOG_OFF` turns logging off. Before this returns, the previous
- * callback has been given every message queued for it and its thread has ended, so its
+ * `certless_log_callback`). This manages one process-wide subscription: a new call replaces the
+ * previous one, and a NULL `callback` or `CERTLESS_LOG_OFF` removes it. Before this returns, the
+ * previous callback has been given every message queued for it and its thread has ended, so its
  * `userdata` may be released afterwards. `userdata` must stay valid until then, and is used on
- * the logging thread.
+ * the logging thread. Subscriptions made with `certless_log_subscribe` are not affected.
  *
  * Returns `CERTLESS_OK`, or `CERTLESS_INVALID_ARGUMENT` for a level above `CERTLESS_LOG_TRACE`
  * (nothing changes then; `*error_out` as usual), or `CERTLESS_INTERNAL` if another logger of
@@ -757,6 +766,39 @@ certless_status certless_log_set_callback(certless_log_callback callback,
                                           void *userdata,
                                           certless_log_level max_level,
                                           certless_error **error_out);
+
+/**
+ * Adds a log subscriber: certless's messages up to `max_level` go to `callback(userdata, level,
+ * message)` (see `certless_log_callback`) on a thread of this subscription's, until
+ * `certless_log_unsubscribe`. Any number may exist at once, each with its own level, beside the
+ * one `certless_log_set_callback` manages: code that can be unloaded while the process lives on
+ * (an ASP.NET AppDomain, a plugin) subscribes for itself and unsubscribes before it goes.
+ *
+ * On `CERTLESS_OK`, `*subscription_out` receives the subscription, which the caller owns.
+ * `CERTLESS_INVALID_ARGUMENT` for a NULL `callback` or `subscription_out`, or a level of
+ * `CERTLESS_LOG_OFF` or above `CERTLESS_LOG_TRACE`; `CERTLESS_INTERNAL` as for
+ * `certless_log_set_callback`. Thread-safe.
+ *
+ * # Safety
+ * `callback` is NULL or a function with this signature; the out pointers are NULL or writable;
+ * `userdata` stays valid until `certless_log_unsubscribe` has returned.
+ */
+certless_status certless_log_subscribe(certless_log_callback callback,
+                                       void *userdata,
+                                       certless_log_level max_level,
+                                       certless_log_subscription **subscription_out,
+                                       certless_error **error_out);
+
+/**
+ * Ends a subscription and frees it: when this returns, its callback has been given every message
+ * queued for it and will never be called again, and its thread has ended, so `userdata` may be
+ * released. NULL does nothing. Thread-safe; must not be called from within the subscription's own
+ * callback (it then returns at once, and the thread ends after the callback returns).
+ *
+ * # Safety
+ * `subscription` is NULL or a subscription from `certless_log_subscribe`, not yet freed.
+ */
+void certless_log_unsubscribe(certless_log_subscription *subscription);
 
 /**
  * Creates an options object with nothing set. On success `*options_out` receives it; the caller
@@ -909,6 +951,23 @@ certless_status certless_credential_get_token_async(const certless_credential *c
  * `pending` is NULL or a live pending handle.
  */
 bool certless_pending_cancel(const certless_pending *pending);
+
+/**
+ * Abandons a running request for good: when this returns true, its callback will never run,
+ * and no certless thread will touch `userdata` again; release what `userdata` holds yourself.
+ * The request itself is cancelled (a fetch that other requests share goes on for them). When it
+ * returns false the callback has already run and returned (this waits for a callback running on
+ * another thread to return first), or `pending` is NULL.
+ *
+ * For hosts that unload code while the process lives on: an ASP.NET AppDomain being unloaded,
+ * a plugin being closed. Abandon every request the unloading code started before it goes, and no
+ * native thread enters that code afterwards. Thread-safe; must not be called from the request's
+ * own callback (it then returns false at once, as the callback is running).
+ *
+ * # Safety
+ * `pending` is NULL or a live pending handle.
+ */
+bool certless_pending_abandon(const certless_pending *pending);
 
 /**
  * Releases a pending handle. This does not cancel the request: its callback still runs. NULL

@@ -3,7 +3,8 @@
 
 use std::ffi::{c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, ThreadId};
 
 use certless::AccessToken;
 use certless::runtime::PendingToken;
@@ -32,11 +33,13 @@ pub type certless_token_callback = Option<
     ),
 >;
 
-/// A token request started by `certless_credential_get_token_async`, for cancelling it. Release
-/// it with `certless_pending_free` (which does not cancel). Thread-safe: `certless_pending_cancel`
-/// may be called from any thread, including from the completion callback.
+/// A token request started by `certless_credential_get_token_async`, for cancelling or abandoning
+/// it. Release it with `certless_pending_free` (which does neither). Thread-safe:
+/// `certless_pending_cancel` may be called from any thread, including from the completion
+/// callback; `certless_pending_abandon` from any thread but the callback's.
 pub struct certless_pending {
     pending: PendingToken,
+    delivery: Arc<DeliverySlot>,
 }
 
 /// The C callback and its user data, moved to the thread that completes the request.
@@ -49,26 +52,83 @@ struct Completion {
 // thread of certless's (documented there); certless only passes it back, never dereferences it.
 unsafe impl Send for Completion {}
 
-/// The callback's arguments, moved to the thread that runs it.
-struct Delivery {
-    completion: Completion,
-    token: *mut certless_token,
-    error: *mut certless_error,
+/// Where a request's completion callback stands. The callback is handed out once (`Waiting` to
+/// `Running`), or never (`Waiting` to `Abandoned`): a host that unloads code (an ASP.NET
+/// AppDomain) abandons what it started, and from then on no certless thread enters that code.
+enum Delivery {
+    /// The request runs, or its result waits for the callback's thread to start.
+    Waiting(Completion),
+    /// The callback runs on this thread.
+    Running(ThreadId),
+    /// The callback has returned.
+    Finished,
+    /// The callback will never run; the result, if one comes, is freed here.
+    Abandoned,
 }
 
-// SAFETY: the token and error objects are owned by this delivery until the callback takes them;
-// `Completion` is `Send` as documented there.
-unsafe impl Send for Delivery {}
+struct DeliverySlot {
+    state: Mutex<Delivery>,
+    /// Signalled when a running callback returns.
+    finished: Condvar,
+}
 
-impl Delivery {
-    fn run(self) {
-        // SAFETY: a callback the caller supplied with this signature; it now owns token/error.
-        unsafe { (self.completion.callback)(self.completion.userdata, self.token, self.error) }
+impl DeliverySlot {
+    fn new(completion: Completion) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(Delivery::Waiting(completion)),
+            finished: Condvar::new(),
+        })
     }
-}
 
-impl Completion {
-    fn complete(self, result: certless::Result<AccessToken>) {
+    fn lock(&self) -> MutexGuard<'_, Delivery> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the callback with `token`/`error` unless it was abandoned (then frees them).
+    fn deliver(&self, token: *mut certless_token, error: *mut certless_error) {
+        let completion = {
+            let mut state = self.lock();
+            match std::mem::replace(&mut *state, Delivery::Running(thread::current().id())) {
+                Delivery::Waiting(completion) => completion,
+                other => {
+                    *state = other;
+                    drop(state);
+                    free_result(token, error);
+                    return;
+                }
+            }
+        };
+        // SAFETY: a callback the caller supplied with this signature; it now owns token/error.
+        unsafe { (completion.callback)(completion.userdata, token, error) }
+        *self.lock() = Delivery::Finished;
+        self.finished.notify_all();
+    }
+
+    /// See `certless_pending_abandon`.
+    fn abandon(&self) -> bool {
+        let mut state = self.lock();
+        loop {
+            match &*state {
+                Delivery::Waiting(_) => {
+                    *state = Delivery::Abandoned;
+                    return true;
+                }
+                // Called from the callback itself: waiting would wait for ourselves.
+                Delivery::Running(on) if *on == thread::current().id() => return false,
+                Delivery::Running(_) => {
+                    state = self.finished.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                Delivery::Finished => return false,
+                Delivery::Abandoned => return true,
+            }
+        }
+    }
+
+    /// Converts the result and runs the callback on a thread of its own.
+    fn complete(self: Arc<Self>, result: certless::Result<AccessToken>) {
+        if matches!(*self.lock(), Delivery::Abandoned) {
+            return;
+        }
         let converted = catch_unwind(AssertUnwindSafe(|| match &result {
             Ok(token) => (
                 Box::into_raw(Box::new(certless_token::new(token))),
@@ -82,35 +142,52 @@ impl Completion {
                 certless_error::boxed(&panic_error(panic)),
             )
         });
+        let result = SendResult { token, error };
         // The callback runs on a short-lived thread of its own, never on a runtime worker: a slow
         // callback cannot stall other requests, and a managed host (Mono, a JVM) that attaches the
         // calling thread sees that thread end, rather than a worker that lives as long as the
-        // process (Mono waits for such threads forever at exit). A token fetch is rare (once an
-        // hour per resource), so a thread per completion costs nothing that matters.
-        let slot = Arc::new(Mutex::new(Some(Delivery {
-            completion: self,
-            token,
-            error,
-        })));
-        let on_thread = slot.clone();
-        let spawned = std::thread::Builder::new()
+        // process (Mono waits for such threads forever at exit, and will not unload an AppDomain
+        // such a thread has entered). A token fetch is rare (once an hour per resource), so a
+        // thread per completion costs nothing that matters.
+        let on_thread = Arc::new(Mutex::new(Some((self, result))));
+        let slot = on_thread.clone();
+        let spawned = thread::Builder::new()
             .name("certless-callback".into())
-            .spawn(move || {
-                if let Some(delivery) = take(&on_thread) {
-                    delivery.run();
-                }
-            });
+            .spawn(move || run_once(&slot));
         if spawned.is_err() {
             // No thread to be had: exactly once still holds, on this worker.
-            if let Some(delivery) = take(&slot) {
-                delivery.run();
-            }
+            run_once(&on_thread);
         }
     }
 }
 
-fn take(slot: &Mutex<Option<Delivery>>) -> Option<Delivery> {
-    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+/// The token or error of one completion, moved to the thread that runs the callback.
+struct SendResult {
+    token: *mut certless_token,
+    error: *mut certless_error,
+}
+
+// SAFETY: the token and error objects are owned by this value until the callback takes them.
+unsafe impl Send for SendResult {}
+
+type Handoff = Mutex<Option<(Arc<DeliverySlot>, SendResult)>>;
+
+fn run_once(handoff: &Handoff) {
+    let taken = handoff.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some((slot, result)) = taken {
+        slot.deliver(result.token, result.error);
+    }
+}
+
+fn free_result(token: *mut certless_token, error: *mut certless_error) {
+    if !token.is_null() {
+        // SAFETY: created by `complete` with `Box::into_raw` and never handed out.
+        drop(unsafe { Box::from_raw(token) });
+    }
+    if !error.is_null() {
+        // SAFETY: as above, created by `certless_error::boxed`.
+        unsafe { crate::error::certless_error_free(error) };
+    }
 }
 
 /// Starts getting an access token and returns at once; `callback(userdata, token, error)` runs
@@ -158,12 +235,13 @@ pub unsafe extern "C" fn certless_credential_get_token_async(
         } else {
             Some(Out::new(pending_out, "pending_out")?)
         };
-        let completion = Completion { callback, userdata };
+        let delivery = DeliverySlot::new(Completion { callback, userdata });
+        let completing = delivery.clone();
         let pending = credential
             .credential
-            .get_token_callback(scopes, options, move |result| completion.complete(result))?;
+            .get_token_callback(scopes, options, move |result| completing.complete(result))?;
         if let Some(out) = out {
-            out.write(certless_pending { pending });
+            out.write(certless_pending { pending, delivery });
         }
         Ok(CERTLESS_OK)
     })
@@ -184,6 +262,34 @@ pub unsafe extern "C" fn certless_pending_cancel(pending: *const certless_pendin
         unsafe { ref_arg(pending, "pending") }
             .map(|p| p.pending.cancel())
             .unwrap_or(false)
+    })
+}
+
+/// Abandons a running request for good: when this returns true, its callback will never run,
+/// and no certless thread will touch `userdata` again; release what `userdata` holds yourself.
+/// The request itself is cancelled (a fetch that other requests share goes on for them). When it
+/// returns false the callback has already run and returned (this waits for a callback running on
+/// another thread to return first), or `pending` is NULL.
+///
+/// For hosts that unload code while the process lives on: an ASP.NET AppDomain being unloaded,
+/// a plugin being closed. Abandon every request the unloading code started before it goes, and no
+/// native thread enters that code afterwards. Thread-safe; must not be called from the request's
+/// own callback (it then returns false at once, as the callback is running).
+///
+/// # Safety
+/// `pending` is NULL or a live pending handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certless_pending_abandon(pending: *const certless_pending) -> bool {
+    guard_value(false, || {
+        // SAFETY: `pending` is NULL or valid, as this function's `# Safety` requires of its caller.
+        let Ok(pending) = (unsafe { ref_arg(pending, "pending") }) else {
+            return false;
+        };
+        let abandoned = pending.delivery.abandon();
+        if abandoned {
+            pending.pending.cancel();
+        }
+        abandoned
     })
 }
 
