@@ -175,45 +175,63 @@ namespace Certless
     {
         private static readonly object Gate = new object();
         private static Action<CertlessLogLevel, string> logger;
-        private static bool exitHooked;
-        // Kept in a static field: the native side holds a pointer to it for the life of the process.
+        // This AppDomain's native subscription (certless_log_subscription *); zero when none.
+        private static IntPtr subscription;
+        // Kept in a static field: the native side holds a pointer to it while subscribed. Statics are
+        // per AppDomain, and so is the thunk the runtime makes for this delegate.
         private static readonly NativeMethods.LogCallback Callback = OnLog;
 
         /// <summary>
         /// Sends messages up to <paramref name="maxLevel"/> to <paramref name="log"/>, which is called on
-        /// certless's logging thread, one message at a time, in order, and must not call
-        /// <see cref="SetLogger"/>. Null turns logging off; once that returns, every message has been
-        /// delivered. One logger per process.
+        /// a thread certless keeps for this logger, one message at a time, in order, and must not call
+        /// <see cref="SetLogger"/>. Null (or <see cref="CertlessLogLevel.Off"/>) turns logging off; once that
+        /// returns, every message has been delivered. One logger per AppDomain: each application of an IIS
+        /// application pool (each in its AppDomain) may set its own. When the AppDomain unloads (an IIS
+        /// recycle) or the process exits, the logger is removed first, so no native thread calls into an
+        /// unloaded AppDomain.
         /// </summary>
         public static void SetLogger(Action<CertlessLogLevel, string> log, CertlessLogLevel maxLevel)
         {
             Native.EnsureLoaded();
+            DomainLifetime.EnsureHooked();
             lock (Gate)
             {
-                if (!exitHooked)
+                bool wanted = log != null && maxLevel != CertlessLogLevel.Off;
+                if (wanted && DomainLifetime.IsClosing)
                 {
-                    // The native logging thread calls into managed code, so the runtime knows it;
-                    // Mono waits at exit for every such thread. Turning logging off ends it.
-                    AppDomain.CurrentDomain.ProcessExit += (s, e) => TurnOff();
-                    exitHooked = true;
+                    throw new InvalidOperationException("certless: this AppDomain is unloading; no logger can be set now.");
+                }
+                IntPtr old = subscription;
+                subscription = IntPtr.Zero;
+                if (old != IntPtr.Zero)
+                {
+                    // Waits until the old logger has been given what was queued for it.
+                    NativeMethods.certless_log_unsubscribe(old);
                 }
                 logger = log;
+                if (!wanted) return;
+                IntPtr added = IntPtr.Zero;
                 IntPtr error = IntPtr.Zero;
-                uint status = NativeMethods.certless_log_set_callback(
-                    log == null ? null : Callback, IntPtr.Zero, log == null ? 0u : (uint)maxLevel, ref error);
+                uint status = NativeMethods.certless_log_subscribe(Callback, IntPtr.Zero, (uint)maxLevel, ref added, ref error);
                 Native.ThrowIfFailed(status, error);
+                subscription = added;
             }
         }
 
-        private static void TurnOff()
+        /// <summary>Removes this AppDomain's logger (it is unloading, or the process exits).</summary>
+        internal static void Detach()
         {
             try
             {
+                lock (Gate)
+                {
+                    if (subscription == IntPtr.Zero) return;
+                }
                 SetLogger(null, CertlessLogLevel.Off);
             }
             catch (Exception)
             {
-                // Exiting anyway.
+                // Unloading anyway.
             }
         }
 
@@ -232,6 +250,93 @@ namespace Certless
             {
                 // An exception must not unwind into native code; a failing logger loses one line.
             }
+        }
+    }
+
+    /// <summary>
+    /// The life of this AppDomain as certless sees it. Native threads call into managed code in two places:
+    /// the completion of a <see cref="CertlessCredential.GetTokenAsync(string[], CancellationToken)"/> and the
+    /// logger. Both enter the AppDomain that registered them, through a thunk that belongs to it. When the
+    /// AppDomain unloads (IIS recycles an application on every deployment to bin\ and every Web.config edit,
+    /// inside the same w3wp.exe, with the native library still loaded) or the process exits, this abandons every
+    /// request the AppDomain still has running (the native library then never calls their completion) and removes
+    /// its logger, before the runtime tears the AppDomain down. What the native side keeps (its runtime threads)
+    /// never runs managed code, so a new AppDomain uses the loaded library as the first one did.
+    /// </summary>
+    internal static class DomainLifetime
+    {
+        private static readonly object Gate = new object();
+        private static readonly HashSet<PendingRequest> Running = new HashSet<PendingRequest>();
+        private static bool hooked;
+        private static bool closing;
+
+        /// <summary>True once the AppDomain has begun to unload (or the process to exit).</summary>
+        internal static bool IsClosing
+        {
+            get { return Volatile.Read(ref closing); }
+        }
+
+        internal static void EnsureHooked()
+        {
+            if (Volatile.Read(ref hooked)) return;
+            lock (Gate)
+            {
+                if (hooked) return;
+                // .NET Framework raises DomainUnload in every AppDomain but the default one, and ProcessExit
+                // there; Mono raises both; modern .NET has one AppDomain and raises ProcessExit.
+                AppDomain.CurrentDomain.DomainUnload += OnUnload;
+                AppDomain.CurrentDomain.ProcessExit += OnUnload;
+                Volatile.Write(ref hooked, true);
+            }
+        }
+
+        /// <summary>
+        /// Starts a native request with <paramref name="start"/> and tracks it until it completes, atomically with
+        /// respect to <see cref="Close"/>: a request is either abandoned by it or not started. False when the
+        /// AppDomain is closing (nothing was started).
+        /// </summary>
+        internal static bool Track(PendingRequest request, Func<bool> start)
+        {
+            lock (Gate)
+            {
+                if (closing) return false;
+                if (start()) Running.Add(request);
+                return true;
+            }
+        }
+
+        internal static void Untrack(PendingRequest request)
+        {
+            lock (Gate)
+            {
+                Running.Remove(request);
+            }
+        }
+
+        private static void OnUnload(object sender, EventArgs e)
+        {
+            Close();
+        }
+
+        /// <summary>Abandons every running request and removes the logger. Idempotent.</summary>
+        internal static void Close()
+        {
+            PendingRequest[] running;
+            lock (Gate)
+            {
+                if (closing) return;
+                Volatile.Write(ref closing, true);
+                running = new PendingRequest[Running.Count];
+                Running.CopyTo(running);
+                Running.Clear();
+            }
+            // Outside the lock: abandoning waits for a completion running on another thread, which
+            // untracks itself under the lock.
+            foreach (PendingRequest request in running)
+            {
+                request.Abandon();
+            }
+            CertlessLog.Detach();
         }
     }
 
@@ -674,15 +779,19 @@ namespace Certless
         {
             TokenMemo.Entry kept = Kept(scopes, options);
             if (kept != null) return kept.Token;
-            using (var list = new Utf8List(scopes))
             using (TokenOptionsHandle native = options == null ? null : options.ToNative())
             {
-                IntPtr token = IntPtr.Zero;
-                IntPtr error = IntPtr.Zero;
-                uint status = NativeMethods.certless_credential_get_token(handle, list.Pointers, list.Length,
-                    Native.OrNull(native), ref token, ref error);
-                Native.ThrowIfFailed(status, error);
-                return Take(scopes, options, token).Token;
+                // The calling thread waits in managed code, not in a native call: an AppDomain being
+                // unloaded (an IIS recycle) can then abandon the request and end the wait at once,
+                // instead of waiting for the managed-identity endpoint and Entra to answer.
+                Task<CertlessToken> started = PendingRequest.Start(handle, scopes, native, CancellationToken.None);
+                if (started == null) return GetTokenBlocking(scopes, options, native);
+                CertlessToken token = started.GetAwaiter().GetResult();
+                if (scopes.Length != 1 || (options != null && !options.IsDefault)) return token;
+                // Kept for the next calls, which then hand out this very object while the native cache
+                // holds this token.
+                TokenMemo.Entry now = Cached(scopes);
+                return now != null && string.Equals(now.Token.Token, token.Token, StringComparison.Ordinal) ? now.Token : token;
             }
         }
 
@@ -729,13 +838,31 @@ namespace Certless
                 }
                 using (TokenOptionsHandle native = options == null ? null : options.ToNative())
                 {
-                    return PendingRequest.Start(handle, scopes, native, cancellationToken);
+                    Task<CertlessToken> started = PendingRequest.Start(handle, scopes, native, cancellationToken);
+                    if (started != null) return started;
+                    // The AppDomain is unloading: nothing may call back into it, so ask synchronously.
+                    failed.SetResult(GetTokenBlocking(scopes, options, native));
+                    return failed.Task;
                 }
             }
             catch (CertlessException e)
             {
                 failed.SetException(e);
                 return failed.Task;
+            }
+        }
+
+        // The native library's blocking call: the calling thread waits in native code, and nothing calls back.
+        private CertlessToken GetTokenBlocking(string[] scopes, CertlessTokenRequestOptions options, TokenOptionsHandle native)
+        {
+            using (var list = new Utf8List(scopes))
+            {
+                IntPtr token = IntPtr.Zero;
+                IntPtr error = IntPtr.Zero;
+                uint status = NativeMethods.certless_credential_get_token(handle, list.Pointers, list.Length,
+                    Native.OrNull(native), ref token, ref error);
+                Native.ThrowIfFailed(status, error);
+                return Take(scopes, options, token).Token;
             }
         }
 
@@ -909,6 +1036,8 @@ namespace Certless
         private readonly CancellationToken cancellationToken;
         private readonly object gate = new object();
         private PendingHandle pending;
+        // Keeps this request alive for the native callback (its userdata) until it runs or is abandoned.
+        private GCHandle selfHandle;
         private CancellationTokenRegistration registration;
         private bool registered;
         private bool completed;
@@ -918,42 +1047,21 @@ namespace Certless
             this.cancellationToken = cancellationToken;
         }
 
+        /// <summary>
+        /// Starts a request; null when this AppDomain is unloading (nothing started: the caller asks the
+        /// native library synchronously instead, which calls nothing back).
+        /// </summary>
         internal static Task<CertlessToken> Start(CredentialHandle credential, string[] scopes, TokenOptionsHandle options,
             CancellationToken cancellationToken)
         {
+            DomainLifetime.EnsureHooked();
             var request = new PendingRequest(cancellationToken);
-            GCHandle self = GCHandle.Alloc(request);
-            IntPtr pending = IntPtr.Zero;
-            IntPtr error = IntPtr.Zero;
-            uint status;
-            try
+            bool open;
+            using (var list = new Utf8List(scopes))
             {
-                using (var list = new Utf8List(scopes))
-                {
-                    status = NativeMethods.certless_credential_get_token_async(credential, list.Pointers, list.Length,
-                        Native.OrNull(options), Callback, GCHandle.ToIntPtr(self), ref pending, ref error);
-                }
+                open = DomainLifetime.Track(request, () => request.StartNative(credential, list, options));
             }
-            catch
-            {
-                self.Free();
-                throw;
-            }
-            if (status != Native.Ok)
-            {
-                self.Free(); // nothing started: the callback will never run
-                Native.ThrowIfFailed(status, error);
-            }
-            var pendingHandle = new PendingHandle(pending);
-            lock (request.gate)
-            {
-                if (request.completed)
-                {
-                    pendingHandle.Dispose(); // the callback already ran (a fast answer)
-                    return request.completion.Task;
-                }
-                request.pending = pendingHandle;
-            }
+            if (!open) return null;
             if (cancellationToken.CanBeCanceled)
             {
                 CancellationTokenRegistration r = cancellationToken.Register(s => ((PendingRequest)s).Cancel(), request);
@@ -970,6 +1078,83 @@ namespace Certless
                 }
             }
             return request.completion.Task;
+        }
+
+        // The native start; true when the request is still running when it returns (then tracked, for
+        // Abandon), false when its callback already ran (a fast answer). Throws when nothing started.
+        private bool StartNative(CredentialHandle credential, Utf8List list, TokenOptionsHandle options)
+        {
+            GCHandle self = GCHandle.Alloc(this);
+            IntPtr native = IntPtr.Zero;
+            IntPtr error = IntPtr.Zero;
+            uint status;
+            try
+            {
+                status = NativeMethods.certless_credential_get_token_async(credential, list.Pointers, list.Length,
+                    Native.OrNull(options), Callback, GCHandle.ToIntPtr(self), ref native, ref error);
+            }
+            catch
+            {
+                self.Free();
+                throw;
+            }
+            if (status != Native.Ok)
+            {
+                self.Free(); // nothing started: the callback will never run
+                Native.ThrowIfFailed(status, error);
+            }
+            var pendingHandle = new PendingHandle(native);
+            lock (gate)
+            {
+                if (completed)
+                {
+                    pendingHandle.Dispose();
+                    return false;
+                }
+                pending = pendingHandle;
+                selfHandle = self;
+                return true;
+            }
+        }
+
+        /// <summary>
+        /// The AppDomain is unloading: makes sure the native library never calls this request back (waiting for
+        /// a completion already running on another thread), and ends the task with a cancellation error.
+        /// </summary>
+        internal void Abandon()
+        {
+            PendingHandle handle;
+            lock (gate)
+            {
+                if (completed) return;
+                handle = pending;
+            }
+            bool abandoned;
+            try
+            {
+                abandoned = handle != null && NativeMethods.certless_pending_abandon(handle);
+            }
+            catch (Exception)
+            {
+                return;
+            }
+            if (!abandoned) return; // the completion ran (or runs no more): it finished the task
+            GCHandle self;
+            lock (gate)
+            {
+                completed = true;
+                pending = null;
+                self = selfHandle;
+            }
+            if (self.IsAllocated) self.Free();
+            handle.Dispose();
+            // Ended here, on the unloading thread: work queued to the thread pool of an AppDomain being
+            // unloaded may never run, and a thread waiting in GetToken must wake up now.
+            Finish(null, new CertlessException(
+                "certless: the token request was abandoned because its AppDomain is unloading (an IIS recycle or " +
+                "redeployment, or the process is exiting); a request in the new AppDomain gets a token as usual.",
+                Native.Cancelled, "caller", "the token request's AppDomain is unloading", null, null, new int[0], null,
+                null, null, null, new CertlessException[0], false), true);
         }
 
         private void Cancel()
@@ -1029,26 +1214,34 @@ namespace Certless
         private void Complete(CertlessToken result, Exception failure)
         {
             PendingHandle handle;
-            bool unregister;
             lock (gate)
             {
                 completed = true;
                 handle = pending;
                 pending = null;
+            }
+            DomainLifetime.Untrack(this);
+            if (handle != null)
+            {
+                handle.Dispose();
+            }
+            Finish(result, failure, false);
+        }
+
+        private void Finish(CertlessToken result, Exception failure, bool inline)
+        {
+            bool unregister;
+            lock (gate)
+            {
                 unregister = registered;
             }
             if (unregister)
             {
                 registration.Dispose();
             }
-            if (handle != null)
-            {
-                handle.Dispose();
-            }
-            // Continuations run on the thread pool, never on the native callback thread.
             var certless = failure as CertlessException;
             bool cancelled = certless != null && certless.Code == Native.Cancelled && cancellationToken.IsCancellationRequested;
-            ThreadPool.QueueUserWorkItem(_ =>
+            WaitCallback end = _ =>
             {
                 if (cancelled)
                 {
@@ -1062,7 +1255,16 @@ namespace Certless
                 {
                     completion.TrySetResult(result);
                 }
-            });
+            };
+            if (inline)
+            {
+                end(null);
+            }
+            else
+            {
+                // Continuations run on the thread pool, never on the native callback thread.
+                ThreadPool.QueueUserWorkItem(end);
+            }
         }
     }
 
@@ -1298,6 +1500,20 @@ namespace Certless
                         }
                     }
                 }
+                else
+                {
+                    foreach (string candidate in UnixCandidates())
+                    {
+                        if (!File.Exists(candidate))
+                        {
+                            looked.Add(candidate + " (not there)");
+                            continue;
+                        }
+                        string failure = DlOpen(candidate);
+                        if (failure == null) break;
+                        looked.Add(string.Format("{0} ({1})", candidate, failure));
+                    }
+                }
                 Probe(looked);
                 loaded = true;
             }
@@ -1352,25 +1568,81 @@ namespace Certless
                 yield return explicitPath;
             }
             string arch = Environment.Is64BitProcess ? "x64" : "x86";
-            var dirs = new List<string>();
-            string baseDir = AppDomain.CurrentDomain.BaseDirectory;
-            if (!string.IsNullOrEmpty(baseDir))
-            {
-                string privateBin = AppDomain.CurrentDomain.RelativeSearchPath;
-                if (!string.IsNullOrEmpty(privateBin))
-                {
-                    foreach (string p in privateBin.Split(';'))
-                    {
-                        if (p.Length > 0) dirs.Add(Path.Combine(baseDir, p));
-                    }
-                }
-                dirs.Add(baseDir);
-            }
-            foreach (string dir in dirs)
+            foreach (string dir in ApplicationDirectories())
             {
                 yield return Path.Combine(Path.Combine(dir, arch), "certless.dll");
             }
         }
+
+        // Linux: libcertless.so in the application's directories. An ASP.NET application on Mono runs its
+        // assemblies from a shadow copy, where P/Invoke looks, not from bin/ where the package put the
+        // library. Once loaded from a full path, the library answers P/Invoke's dlopen("libcertless.so")
+        // itself (it names itself so: ffi-c/build.rs).
+        private static IEnumerable<string> UnixCandidates()
+        {
+            string explicitPath = Environment.GetEnvironmentVariable("CERTLESS_LIBRARY_PATH");
+            if (!string.IsNullOrEmpty(explicitPath))
+            {
+                yield return explicitPath;
+            }
+            foreach (string dir in ApplicationDirectories())
+            {
+                yield return Path.Combine(dir, "libcertless.so");
+            }
+        }
+
+        // The application's private bin paths (ASP.NET's bin), then its base directory.
+        private static List<string> ApplicationDirectories()
+        {
+            var dirs = new List<string>();
+            string baseDir = AppDomain.CurrentDomain.BaseDirectory;
+            if (string.IsNullOrEmpty(baseDir)) return dirs;
+            string privateBin = AppDomain.CurrentDomain.RelativeSearchPath;
+            if (!string.IsNullOrEmpty(privateBin))
+            {
+                foreach (string p in privateBin.Split(';'))
+                {
+                    if (p.Length > 0) dirs.Add(Path.Combine(baseDir, p));
+                }
+            }
+            dirs.Add(baseDir);
+            return dirs;
+        }
+
+        // dlopen(path, RTLD_NOW | RTLD_GLOBAL); null on success, else why not. glibc before 2.34 has dlopen in
+        // libdl.so.2 only, later ones in libc.so.6 too; elsewhere (macOS) neither is found and the platform's
+        // own search applies.
+        private static string DlOpen(string path)
+        {
+            const int RtldNowGlobal = 0x2 | 0x100;
+            try
+            {
+                try
+                {
+                    return dlopen_libdl(path, RtldNowGlobal) != IntPtr.Zero ? null : "dlopen failed: " + Marshal.PtrToStringAnsi(dlerror_libdl());
+                }
+                catch (DllNotFoundException)
+                {
+                    return dlopen_libc(path, RtldNowGlobal) != IntPtr.Zero ? null : "dlopen failed: " + Marshal.PtrToStringAnsi(dlerror_libc());
+                }
+            }
+            catch (Exception e)
+            {
+                return "dlopen unavailable: " + e.GetType().Name;
+            }
+        }
+
+        [DllImport("libdl.so.2", EntryPoint = "dlopen", CharSet = CharSet.Ansi, BestFitMapping = false)]
+        private static extern IntPtr dlopen_libdl(string path, int flags);
+
+        [DllImport("libdl.so.2", EntryPoint = "dlerror")]
+        private static extern IntPtr dlerror_libdl();
+
+        [DllImport("libc.so.6", EntryPoint = "dlopen", CharSet = CharSet.Ansi, BestFitMapping = false)]
+        private static extern IntPtr dlopen_libc(string path, int flags);
+
+        [DllImport("libc.so.6", EntryPoint = "dlerror")]
+        private static extern IntPtr dlerror_libc();
 
         /// <summary>
         /// Called first in every native callback: the native thread running it is now known to
@@ -1615,6 +1887,10 @@ namespace Certless
         internal static extern bool certless_pending_cancel(PendingHandle pending);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool certless_pending_abandon(PendingHandle pending);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void certless_pending_free(IntPtr pending);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -1685,6 +1961,10 @@ namespace Certless
         internal static extern void certless_error_free(IntPtr error);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern uint certless_log_set_callback(LogCallback callback, IntPtr userdata, uint max_level, ref IntPtr error_out);
+        internal static extern uint certless_log_subscribe(LogCallback callback, IntPtr userdata, uint max_level,
+            ref IntPtr subscription_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void certless_log_unsubscribe(IntPtr subscription);
     }
 }

@@ -110,7 +110,7 @@ with_emulator() {
 # ---------------------------------------------------------------------------------------------
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$ROOT/include")
 LINK=(-L"$HOST_DIR" -lcertless -lpthread -Wl,-rpath,"$HOST_DIR")
-C_TESTS=(test_offline test_emulator test_sigpipe)
+C_TESTS=(test_offline test_emulator test_sigpipe test_unload)
 
 compile_c() {
   local t
@@ -147,13 +147,16 @@ step "C tests under valgrind (no errors, no definite leaks)" with_emulator run_c
 
 # ---------------------------------------------------------------------------------------------
 compile_dotnet() {
+  local shared=(dotnet/tests/TestRunner.cs dotnet/tests/EmulatorAdmin.cs)
   mkdir -p "$OUT/dotnet" &&
     mcs -langversion:7.2 -warnaserror+ -target:library -doc:"$OUT/dotnet/Certless.xml" -r:System.Net.Http.dll \
       -out:"$OUT/dotnet/Certless.dll" dotnet/Certless.cs dotnet/CertlessAuthenticationHandler.cs &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
-      -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs dotnet/tests/TestRunner.cs &&
+      -out:"$OUT/dotnet/CertlessTests.exe" dotnet/tests/CertlessTests.cs "${shared[@]}" &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll -r:System.Net.Http.dll \
-      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs dotnet/tests/TestRunner.cs &&
+      -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs "${shared[@]}" &&
+    mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
+      -out:"$OUT/dotnet/RecycleTests.exe" dotnet/tests/RecycleTests.cs "${shared[@]}" &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" \
       -out:"$OUT/dotnet/NoLibraryTests.exe" dotnet/tests/NoLibraryTests.cs dotnet/tests/TestRunner.cs
 }
@@ -170,6 +173,13 @@ run_dotnet_handler() {
     timeout --kill-after=10 120 mono --debug "$OUT/dotnet/HandlerTests.exe"
 }
 step ".NET HttpClient handler tests on mono (a local resource sends claims challenges)" with_emulator run_dotnet_handler
+run_dotnet_recycle() {
+  # IIS's recycle in one process: AppDomains unloaded with requests in flight and loggers set, 50
+  # times; a hang (an AppDomain that cannot unload) fails the step instead of stalling CI.
+  LD_LIBRARY_PATH="$HOST_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    timeout --kill-after=10 300 mono --debug "$OUT/dotnet/RecycleTests.exe" 50
+}
+step ".NET AppDomain recycles with requests in flight and loggers set (IIS's recycle, on mono)" with_emulator run_dotnet_recycle
 run_dotnet_without_library() {
   # No LD_LIBRARY_PATH: libcertless.so is nowhere Mono looks.
   env -u LD_LIBRARY_PATH timeout --kill-after=10 60 mono --debug "$OUT/dotnet/NoLibraryTests.exe"

@@ -11,6 +11,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Certless;
 using static TestRunner;
+using static EmulatorAdmin;
 
 internal static class CertlessTests
 {
@@ -47,46 +48,6 @@ internal static class CertlessTests
 
 
 
-
-    // ---- the emulator's admin API ----
-
-    private static string Emulator(string method, string path, string body)
-    {
-        using (var web = new WebClient())
-        {
-            web.Headers[HttpRequestHeader.ContentType] = "application/json";
-            string url = Env("CERTLESS_TEST_EMULATOR_URL") + path;
-            return method == "GET" ? web.DownloadString(url) : web.UploadString(url, method, body);
-        }
-    }
-
-    private static long Counter(string name)
-    {
-        string json = Emulator("GET", "/_emulator/counters", null);
-        string key = "\"" + name + "\":";
-        int at = json.IndexOf(key, StringComparison.Ordinal);
-        if (at < 0) return -1;
-        int start = at + key.Length;
-        int end = start;
-        while (end < json.Length && char.IsDigit(json[end])) end++;
-        return long.Parse(json.Substring(start, end - start));
-    }
-
-    private static void Reset()
-    {
-        Emulator("DELETE", "/_emulator/faults", "");
-        Emulator("POST", "/_emulator/counters/reset", "");
-    }
-
-    private static string Env(string name)
-    {
-        string value = Environment.GetEnvironmentVariable(name);
-        if (string.IsNullOrEmpty(value))
-        {
-            throw new InvalidOperationException(name + " is not set: run through scripts/test-c-dotnet.sh");
-        }
-        return value;
-    }
 
     private static string ConfigJson(string clientId, string extraCredential)
     {

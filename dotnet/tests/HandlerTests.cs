@@ -14,6 +14,7 @@ using System.Text;
 using System.Threading;
 using Certless;
 using static TestRunner;
+using static EmulatorAdmin;
 
 internal static class HandlerTests
 {
@@ -41,15 +42,6 @@ internal static class HandlerTests
         return new HttpClient(new CertlessAuthenticationHandler(credential, Scope) { InnerHandler = new HttpClientHandler() });
     }
 
-    private static string Emulator(string method, string path)
-    {
-        using (var web = new WebClient())
-        {
-            string url = Environment.GetEnvironmentVariable("CERTLESS_TEST_EMULATOR_URL") + path;
-            return method == "GET" ? web.DownloadString(url) : web.UploadString(url, method, "");
-        }
-    }
-
     private static void SendsToken(Resource resource)
     {
         resource.Reset(challenges: 0, header: null);
@@ -69,7 +61,7 @@ internal static class HandlerTests
     {
         // A PoP challenge first, whose quoted value holds an escaped quote and a decoy "claims=".
         resource.Reset(challenges: 1, header: "PoP nonce=\"a\\\", claims=x\", " + Challenge(Convert.ToBase64String(Encoding.UTF8.GetBytes(Claims))));
-        Emulator("DELETE", "/_emulator/requests");
+        Emulator("DELETE", "/_emulator/requests", "");
         using (var credential = CertlessCredential.FromEnvironment())
         using (HttpClient client = Client(credential))
         {
@@ -85,7 +77,7 @@ internal static class HandlerTests
             Check(resource.Authorizations.Count == 2 && resource.Authorizations[1] == "Bearer " + after,
                 "the retry carried the new token");
             Check(resource.Bodies.Count == 2 && resource.Bodies.All(b => b == "{\"Title\":\"x\"}"), "the body was sent both times");
-            string journal = Emulator("GET", "/_emulator/requests");
+            string journal = Emulator("GET", "/_emulator/requests", "");
             Check(journal.Contains("[\"claims\",\"" + Claims.Replace("\"", "\\\"") + "\"]"),
                 "Entra received the decoded claims");
 
