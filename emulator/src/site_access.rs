@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -96,7 +96,8 @@ impl SiteAccess {
             return Err("a grant needs an app_id and at least one role".into());
         }
         let id = grant.id.clone().unwrap_or_else(|| {
-            STANDARD.encode(format!("i:0i.t|ms.sp.ext|{}@{}", grant.app_id, grant.site))
+            // Graph's ids are base64 of the app's claim; URL-safe here, as they go into paths.
+            URL_SAFE_NO_PAD.encode(format!("i:0i.t|ms.sp.ext|{}@{}", grant.app_id, grant.site))
         });
         grant.id = Some(id);
         self.remember_site(&grant.site);
@@ -129,6 +130,15 @@ impl SiteAccess {
             .filter(|g| g.site == site)
             .cloned()
             .collect()
+    }
+
+    /// Removes the grant with Graph permission id `id` from `site`; whether there was one.
+    fn revoke_grant(&self, site: &str, id: &str) -> bool {
+        let site = site_key(site);
+        let mut grants = lock(&self.grants);
+        let before = grants.len();
+        grants.retain(|g| !(g.site == site && g.id.as_deref() == Some(id)));
+        grants.len() != before
     }
 
     pub(crate) fn clear_grants(&self) {
@@ -306,7 +316,8 @@ fn resolve_site(shared: &Shared, reference: &str) -> Option<String> {
     shared.site_access.site_with_id(reference)
 }
 
-/// `/v1.0/sites/{*rest}`: `GET` a site (`{host}:/sites/{name}` or its id), `GET`/`POST` its `/permissions`.
+/// `/v1.0/sites/{*rest}`: `GET` a site (`{host}:/sites/{name}` or its id), `GET`/`POST` its `/permissions`,
+/// `DELETE` one of them (`/permissions/{id}`).
 /// No token is asked for: granting is the administrator's business, not the app's.
 pub(crate) async fn graph_sites(
     State(shared): State<Arc<Shared>>,
@@ -315,6 +326,30 @@ pub(crate) async fn graph_sites(
     body: Bytes,
 ) -> Response {
     let rest = rest.trim_end_matches('/');
+    if let Some((reference, id)) = rest.split_once("/permissions/") {
+        let Some(site) = resolve_site(&shared, reference.trim_end_matches(':')) else {
+            return graph_error(
+                StatusCode::NOT_FOUND,
+                "itemNotFound",
+                "Requested site could not be found",
+            );
+        };
+        return match method {
+            Method::DELETE if shared.site_access.revoke_grant(&site, id) => {
+                json_response(StatusCode::NO_CONTENT, String::new())
+            }
+            Method::DELETE => graph_error(
+                StatusCode::NOT_FOUND,
+                "itemNotFound",
+                "Permission not found",
+            ),
+            _ => graph_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "methodNotAllowed",
+                "The method is not allowed here",
+            ),
+        };
+    }
     let (reference, permissions) = match rest.strip_suffix("/permissions") {
         Some(site) => (site.trim_end_matches(':'), true),
         None => (rest, false),

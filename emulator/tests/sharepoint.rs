@@ -315,6 +315,18 @@ async fn grants_made_the_way_graph_makes_them() {
     let url = format!("{}{ITEMS}", emu.sharepoint_site_url(SITE));
     assert_eq!(post_item(&c, &url, &token).await.0, StatusCode::CREATED);
 
+    // Graph's removal of that permission.
+    let permission_id = permission["id"].as_str().expect("permission id");
+    let removed = c
+        .delete(format!(
+            "{base}/v1.0/sites/{site_id}/permissions/{permission_id}"
+        ))
+        .send()
+        .await
+        .expect("remove");
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(post_item(&c, &url, &token).await.0, StatusCode::FORBIDDEN);
+
     // The admin route's grant, and its removal.
     let added = c
         .post(format!("{base}/_emulator/sharepoint/grants"))
@@ -322,7 +334,7 @@ async fn grants_made_the_way_graph_makes_them() {
         .send()
         .await
         .expect("grant");
-    assert_eq!(json(added).await.2.as_array().map(Vec::len), Some(2));
+    assert_eq!(json(added).await.2.as_array().map(Vec::len), Some(1));
     let hr = format!(
         "{}{ITEMS}",
         emu.sharepoint_site_url("contoso.sharepoint.com/sites/hr")
@@ -335,5 +347,5 @@ async fn grants_made_the_way_graph_makes_them() {
     assert_eq!(get(&c, &hr, Some(&token)).await.0, StatusCode::FORBIDDEN);
 
     let counters = emu.counters();
-    assert_eq!((counters.graph, counters.sharepoint), (2, 3));
+    assert_eq!((counters.graph, counters.sharepoint), (3, 4));
 }
