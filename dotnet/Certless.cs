@@ -97,7 +97,7 @@ namespace Certless
         /// <summary>The stable error code: 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 500 cancelled, 900 internal.</summary>
         public int Code { get; private set; }
 
-        /// <summary><c>config</c>, <c>managed_identity</c>, <c>exchange</c>, <c>key_vault</c>, <c>chain</c>, <c>caller</c> or <c>internal</c>.</summary>
+        /// <summary><c>config</c>, <c>managed_identity</c>, <c>exchange</c>, <c>key_vault</c>, <c>chain</c>, <c>caller</c>, <c>resource</c> or <c>internal</c>.</summary>
         public string Leg { get; private set; }
 
         /// <summary>What went wrong in one or two sentences, without the details and the fix.</summary>

@@ -138,7 +138,8 @@ typedef struct certless_token_options certless_token_options;
  * Python, Node, the CLI) reports. Codes are stable: they are never renumbered. New codes may be
  * added in later versions, so treat an unknown value as an error of its hundred's group:
  * 1xx configuration or argument, 2xx managed-identity endpoint, 3xx Entra token exchange,
- * 4xx credential chain, 5xx caller, 9xx internal.
+ * 4xx credential chain, 5xx caller, 6xx Key Vault, 7xx the resource the token was for,
+ * 9xx internal.
  */
 typedef uint32_t certless_status;
 
@@ -342,6 +343,12 @@ typedef void (*certless_token_callback)(void *userdata,
  * exportable.
  */
 #define CERTLESS_KEY_VAULT_INVALID_RESPONSE 604
+
+/**
+ * The resource the token was for (SharePoint, Graph, ...) refused it: the error object of
+ * `certless_explain_refusal` says what the token carried and what is missing.
+ */
+#define CERTLESS_RESOURCE_REFUSED 700
 
 /**
  * A defect in certless (a caught panic, a broken invariant). Please report it.
@@ -648,7 +655,8 @@ certless_status certless_error_code(const certless_error *error);
  * argument, before anything went on the wire), `"managed_identity"` (the managed-identity
  * endpoint: IMDS, App Service, ...), `"exchange"` (Entra's token endpoint), `"key_vault"` (Azure
  * Key Vault, holding a certificate of the credential list), `"chain"` (several credential sources
- * failed), `"caller"` (cancelled) or `"internal"`. NULL for a NULL error.
+ * failed), `"caller"` (cancelled), `"resource"` (the resource the token was for refused it) or
+ * `"internal"`. NULL for a NULL error.
  * Owned by the error object.
  */
 const char *certless_error_leg(const certless_error *error);
@@ -910,6 +918,38 @@ certless_status certless_credential_from_options(const certless_options *options
  * thread is using it.
  */
 void certless_options_free(certless_options *options);
+
+/**
+ * Explains why a resource (SharePoint, Microsoft Graph, ...) refused a token certless obtained:
+ * which resource and SharePoint site refused, what the token carried (its roles, audience, app and
+ * tenant — never the token itself) and, in the error's remedy, what is missing and how to add it.
+ * For a SharePoint 403 to an app with `Sites.Selected`, that is the site grant to make through
+ * Microsoft Graph, with the exact requests. Nothing goes on the wire.
+ *
+ * `url` is the URL of the refused request (required); `status` the answer's HTTP status (401 or
+ * 403, usually); `www_authenticate` the answer's `WWW-Authenticate` header, `body` its body and
+ * `token` the bearer token that was sent — each may be NULL when not known, and the explanation
+ * then says less. Strings are NUL-terminated UTF-8. The token is read, never verified, and appears
+ * in no text of the error.
+ *
+ * Return contract: the explanation **is** an error, so this function never returns `CERTLESS_OK`.
+ * It returns `CERTLESS_RESOURCE_REFUSED` and writes the explaining error to `*error_out`; read it
+ * with `certless_error_message`, `certless_error_remedy`, `certless_error_http_status`,
+ * `certless_error_oauth_error` (`"insufficient_claims"` for a claims challenge), and free it with
+ * `certless_error_free`. A bad argument (`url` NULL, a string that is not UTF-8) returns
+ * `CERTLESS_INVALID_ARGUMENT` with an error naming the argument in `*error_out`. `error_out` must
+ * not be NULL: with NULL, `CERTLESS_INVALID_ARGUMENT` is returned and nothing is written.
+ * Thread-safe.
+ *
+ * # Safety
+ * Each string is NULL or a valid NUL-terminated string; `error_out` is NULL or writable.
+ */
+certless_status certless_explain_refusal(const char *url,
+                                         uint16_t status,
+                                         const char *www_authenticate,
+                                         const char *body,
+                                         const char *token,
+                                         certless_error **error_out);
 
 /**
  * Starts getting an access token and returns at once; `callback(userdata, token, error)` runs

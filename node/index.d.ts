@@ -299,6 +299,7 @@ export const ErrorCode: Readonly<{
     KeyVaultCertificateNotFound: 602;
     KeyVaultRejected: 603;
     KeyVaultInvalidResponse: 604;
+    ResourceRefused: 700;
     Internal: 900;
 }>;
 /**

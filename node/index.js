@@ -84,6 +84,7 @@ const ErrorCode = Object.freeze({
   KeyVaultCertificateNotFound: 602,
   KeyVaultRejected: 603,
   KeyVaultInvalidResponse: 604,
+  ResourceRefused: 700,
   Internal: 900,
 });
 

@@ -24,6 +24,8 @@ pub enum Leg {
     Chain,
     /// The calling application (it cancelled the request).
     Caller,
+    /// The resource the token was for (SharePoint, Graph, ...), which refused it.
+    Resource,
     /// A defect in certless itself.
     Internal,
 }
@@ -38,6 +40,7 @@ impl Leg {
             Leg::Exchange => "exchange",
             Leg::Chain => "chain",
             Leg::Caller => "caller",
+            Leg::Resource => "resource",
             Leg::Internal => "internal",
         }
     }
@@ -50,6 +53,7 @@ impl Leg {
             Leg::Exchange,
             Leg::Chain,
             Leg::Caller,
+            Leg::Resource,
             Leg::Internal,
         ]
         .into_iter()
@@ -65,6 +69,7 @@ impl Leg {
             Leg::Exchange => "Entra token exchange",
             Leg::Chain => "credential chain",
             Leg::Caller => "token request",
+            Leg::Resource => "resource request",
             Leg::Internal => "certless internal",
         }
     }
@@ -78,7 +83,7 @@ impl fmt::Display for Leg {
 
 /// Stable numeric error codes. 0 is reserved for success in the C ABI.
 /// 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 5xx caller,
-/// 6xx Key Vault, 9xx internal.
+/// 6xx Key Vault, 7xx the resource the token is for, 9xx internal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -150,6 +155,10 @@ pub enum ErrorCode {
     /// Key Vault answered with a body certless cannot use (or a certificate whose private key is
     /// not exportable).
     KeyVaultInvalidResponse = 604,
+    /// The resource the token was for (SharePoint, Graph, ...) refused it (401 or 403); the
+    /// message says what the token carried and the remedy what is missing
+    /// ([`explain_refusal`](crate::resource::explain_refusal)).
+    ResourceRefused = 700,
     /// A defect in certless (a caught panic, a broken invariant). Please report it.
     Internal = 900,
 }
@@ -169,6 +178,7 @@ impl ErrorCode {
             400..=499 => Leg::Chain,
             500..=599 => Leg::Caller,
             600..=699 => Leg::KeyVault,
+            700..=799 => Leg::Resource,
             _ => Leg::Internal,
         }
     }
@@ -207,6 +217,7 @@ impl ErrorCode {
             KeyVaultCertificateNotFound,
             KeyVaultRejected,
             KeyVaultInvalidResponse,
+            ResourceRefused,
             Internal,
         ];
         ALL.iter().copied().find(|c| c.as_u32() == value)

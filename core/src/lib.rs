@@ -36,6 +36,7 @@ pub mod jwt;
 mod lifetime;
 pub mod managed_identity;
 mod random;
+pub mod resource;
 pub mod retry;
 pub mod runtime;
 mod scope;

@@ -47,6 +47,13 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/federated-token", post(federated_token))
         .route("/client-certificate", post(client_certificate))
         .route("/key-vault/certificates", post(key_vault_certificate))
+        .route(
+            "/sharepoint/grants",
+            get(crate::site_access::list_grants)
+                .post(crate::site_access::add_grant)
+                .delete(crate::site_access::clear_grants),
+        )
+        .route("/sharepoint/revoke", post(crate::site_access::revoke))
         .route("/shutdown", post(shutdown))
         .fallback(not_found)
 }

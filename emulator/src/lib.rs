@@ -16,6 +16,8 @@
 //! | keys | `GET /{tenant}/discovery/v2.0/keys` (also `common`) |
 //! | instance discovery | `GET /common/discovery/instance` |
 //! | Key Vault | `GET /keyvault/{vault}/certificates/{name}[/{version}]`, `GET /keyvault/{vault}/secrets/{name}[/{version}]` with `api-version`, a bearer token this emulator issued to a managed identity of the vault's tenant for `https://vault.azure.net` (see the `key_vault` module) |
+//! | SharePoint Online | `GET /sharepoint/{host}/sites/{site}/_api/web`, `GET .../_api/web/lists/getbytitle('{list}')/items[(N)]` (`{"value":[...]}`, or `{"d":{"results":[...]}}` for `Accept: application/json;odata=verbose`), `POST .../items` with the item's fields as JSON (201). A bearer token this emulator issued for `https://{host}`; `Sites.Selected` needs a site grant (see the `sharepoint` module for the 401, claims challenge and 403 answers) |
+//! | Microsoft Graph site permissions | `GET /v1.0/sites/{host}:/sites/{site}` (the site and its `id`), `GET`/`POST /v1.0/sites/{site-id}/permissions` with `{"roles":["write"],"grantedToIdentities":[{"application":{"id":"..","displayName":".."}}]}` (201). No token needed |
 //!
 //! # Admin surface
 //!
@@ -37,9 +39,11 @@
 //! | `POST /_emulator/federated-token` | `{"issuer":"..","subject":"..","audience":"api://AzureADTokenExchange","lifetime_secs":3600}` | `{"token":".."}`: a token of an `external_issuers` entry (a Kubernetes service-account token) |
 //! | `POST /_emulator/client-certificate` | [`ClientCertificateOptions`] (all optional) | [`IssuedClientCertificate`]: an RSA certificate, its key (PEM) and a PFX, registered on the app |
 //! | `POST /_emulator/key-vault/certificates` | [`KeyVaultCertificateOptions`] (all optional) | [`KeyVaultCertificateIssued`]: a new version of a vault certificate (the vault is made if needed), registered on the app |
+//! | `GET`/`POST`/`DELETE /_emulator/sharepoint/grants` | [`SiteGrant`]: `{"site":"contoso.sharepoint.com/sites/crm","app_id":"..","roles":["read"\|"write"\|"owner"\|"fullcontrol"]}` | every grant (POST replaces the app's grant on that site; DELETE removes all) |
+//! | `POST /_emulator/sharepoint/revoke` | | `{"revoked_at":1765000000,"revoked_tokens":2}`: SharePoint answers every token presented so far, and any issued before `revoked_at`, with a claims challenge (Continuous Access Evaluation) |
 //! | `POST /_emulator/shutdown` | | `{"ok":true}`, then the emulator stops |
 //!
-//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`, `key_vault`;
+//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`, `key_vault`, `sharepoint`, `graph`;
 //! `expires_on` formats are `number_string` (default), `number`, `date_string`, `iso8601`.
 //!
 //! # Entra's answers
@@ -113,6 +117,8 @@ mod managed_identity;
 mod router;
 mod server;
 mod service_fabric;
+mod sharepoint;
+mod site_access;
 mod state;
 mod tls;
 mod tokens;
@@ -148,6 +154,8 @@ pub use key_vault::{
     KeyVaultCertificateIssued, KeyVaultCertificateOptions,
 };
 pub use managed_identity::ExpiresOnFormat;
+pub use sharepoint::SHAREPOINT_APP_ID;
+pub use site_access::{SiteGrant, SiteRole};
 pub use state::{Counters, Endpoint, RecordedRequest};
 
 use state::{Addresses, Journal, Shared, lock};
@@ -240,6 +248,8 @@ impl Emulator {
                 server_thumbprint,
             },
             arc: arc::ArcState::new(arc_dir),
+            site_access: Default::default(),
+            sharepoint_lists: Default::default(),
             https_http2,
             shutdown,
         });
@@ -557,6 +567,39 @@ impl RunningEmulator {
     /// The URL of the vault named `name` (`{http_url}/keyvault/{name}`), for `KeyVaultUrl`.
     pub fn key_vault_url(&self, name: &str) -> String {
         self.shared().key_vault_url(name)
+    }
+
+    /// The SharePoint stand-in's URL for a site given as `{host}/sites/{name}`:
+    /// `{http_url}/sharepoint/{host}/sites/{name}`, to which a client appends `/_api/...`.
+    pub fn sharepoint_site_url(&self, site: &str) -> String {
+        self.shared().sharepoint_site_url(site)
+    }
+
+    /// Grants an app a role on a site, as Graph's `POST /v1.0/sites/{site-id}/permissions` does for an app with
+    /// `Sites.Selected`; replaces the app's earlier grant on that site. Returns the grant with its permission id.
+    pub fn grant_site(&self, grant: SiteGrant) -> Result<SiteGrant, EmulatorError> {
+        self.shared()
+            .site_access
+            .grant(grant)
+            .map_err(EmulatorError::Config)
+    }
+
+    /// Every site grant.
+    pub fn site_grants(&self) -> Vec<SiteGrant> {
+        self.shared().site_access.grants()
+    }
+
+    /// Removes every site grant.
+    pub fn clear_site_grants(&self) {
+        self.shared().site_access.clear_grants();
+    }
+
+    /// Continuous Access Evaluation: SharePoint refuses every token presented so far, and every token issued
+    /// before now, with a claims challenge. Returns the revocation time (Unix seconds, the emulator's clock).
+    pub fn revoke_sharepoint_tokens(&self) -> i64 {
+        let now = self.shared().clock.now();
+        self.shared().site_access.revoke(now);
+        now
     }
 
     /// Changes the directory in place (identities, apps, federated credentials) while it runs.

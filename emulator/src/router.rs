@@ -23,6 +23,7 @@ use crate::state::{Endpoint, RecordedRequest, Shared, redact_field, redact_heade
 use crate::wire::{form_pairs, is_form, query_pairs, set_header};
 use crate::{
     admin, app_service, arc, cloud_shell, discovery, entra, imds, key_vault, service_fabric,
+    sharepoint, site_access,
 };
 
 /// Bodies larger than this are refused (413): token requests are a few KB.
@@ -109,6 +110,16 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             Endpoint::KeyVault,
             "/keyvault/{vault}/secrets/{name}/{version}",
             get(key_vault::secret),
+        ))
+        .merge(observed(
+            Endpoint::SharePoint,
+            "/sharepoint/{host}/sites/{site}/_api/{*rest}",
+            any(sharepoint::api),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/sites/{*rest}",
+            any(site_access::graph_sites),
         ))
         .nest("/_emulator", admin::router())
         .fallback(unmatched)
@@ -227,6 +238,8 @@ fn fault_response(
             discovery::fault_response(status, headers, now)
         }
         Endpoint::KeyVault => key_vault::fault_response(status),
+        Endpoint::SharePoint => sharepoint::fault_response(status),
+        Endpoint::Graph => site_access::graph_fault_response(status),
     }
 }
 

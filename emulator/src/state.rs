@@ -40,6 +40,11 @@ pub enum Endpoint {
     InstanceDiscovery,
     /// `GET /keyvault/{vault}/certificates/...` and `/secrets/...` (Azure Key Vault)
     KeyVault,
+    /// `/sharepoint/{host}/sites/{site}/_api/...` (the SharePoint Online stand-in)
+    #[serde(rename = "sharepoint")]
+    SharePoint,
+    /// `/v1.0/sites/...` (Microsoft Graph's site permissions, which grant `Sites.Selected` apps a site)
+    Graph,
 }
 
 /// Requests per endpoint since start or the last reset. Admin requests are not counted.
@@ -66,6 +71,12 @@ pub struct Counters {
     /// Key Vault requests.
     #[serde(default)]
     pub key_vault: u64,
+    /// SharePoint REST requests.
+    #[serde(default)]
+    pub sharepoint: u64,
+    /// Microsoft Graph site requests.
+    #[serde(default)]
+    pub graph: u64,
     /// Requests no route matched (a client calling a wrong path shows up here).
     pub unmatched: u64,
 }
@@ -88,6 +99,8 @@ impl Counters {
             Some(Endpoint::Jwks) => &mut self.jwks,
             Some(Endpoint::InstanceDiscovery) => &mut self.instance_discovery,
             Some(Endpoint::KeyVault) => &mut self.key_vault,
+            Some(Endpoint::SharePoint) => &mut self.sharepoint,
+            Some(Endpoint::Graph) => &mut self.graph,
             None => &mut self.unmatched,
         };
         *slot += 1;
@@ -185,6 +198,10 @@ pub(crate) struct Shared {
     pub expires_on: Mutex<HashMap<Endpoint, ExpiresOnFormat>>,
     pub addresses: Addresses,
     pub arc: crate::arc::ArcState,
+    /// Sites granted to apps, and tokens revoked, for the SharePoint stand-in.
+    pub site_access: crate::site_access::SiteAccess,
+    /// The SharePoint stand-in's lists.
+    pub sharepoint_lists: crate::sharepoint::Lists,
     /// Whether the HTTPS listener offers HTTP/2 to new connections.
     pub https_http2: Arc<AtomicBool>,
     /// Sending `true` stops every listener and connection.

@@ -40,6 +40,8 @@ async fn counts_each_endpoint_and_not_the_admin_surface() {
             jwks: 2,
             instance_discovery: 0,
             key_vault: 0,
+            sharepoint: 0,
+            graph: 0,
             unmatched: 1,
         }
     );

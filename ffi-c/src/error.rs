@@ -12,7 +12,8 @@ use crate::boundary::{c_string, guard_value, opt_ptr};
 /// Python, Node, the CLI) reports. Codes are stable: they are never renumbered. New codes may be
 /// added in later versions, so treat an unknown value as an error of its hundred's group:
 /// 1xx configuration or argument, 2xx managed-identity endpoint, 3xx Entra token exchange,
-/// 4xx credential chain, 5xx caller, 9xx internal.
+/// 4xx credential chain, 5xx caller, 6xx Key Vault, 7xx the resource the token was for,
+/// 9xx internal.
 pub type certless_status = u32;
 
 /// Success.
@@ -87,6 +88,9 @@ pub const CERTLESS_KEY_VAULT_REJECTED: certless_status = 603;
 /// Key Vault answered with a body certless cannot use, or a certificate whose key is not
 /// exportable.
 pub const CERTLESS_KEY_VAULT_INVALID_RESPONSE: certless_status = 604;
+/// The resource the token was for (SharePoint, Graph, ...) refused it: the error object of
+/// `certless_explain_refusal` says what the token carried and what is missing.
+pub const CERTLESS_RESOURCE_REFUSED: certless_status = 700;
 /// A defect in certless (a caught panic, a broken invariant). Please report it.
 pub const CERTLESS_INTERNAL: certless_status = 900;
 
@@ -161,7 +165,8 @@ pub extern "C" fn certless_error_code(error: *const certless_error) -> certless_
 /// argument, before anything went on the wire), `"managed_identity"` (the managed-identity
 /// endpoint: IMDS, App Service, ...), `"exchange"` (Entra's token endpoint), `"key_vault"` (Azure
 /// Key Vault, holding a certificate of the credential list), `"chain"` (several credential sources
-/// failed), `"caller"` (cancelled) or `"internal"`. NULL for a NULL error.
+/// failed), `"caller"` (cancelled), `"resource"` (the resource the token was for refused it) or
+/// `"internal"`. NULL for a NULL error.
 /// Owned by the error object.
 #[unsafe(no_mangle)]
 pub extern "C" fn certless_error_leg(error: *const certless_error) -> *const c_char {
@@ -383,6 +388,7 @@ mod tests {
                 CERTLESS_KEY_VAULT_INVALID_RESPONSE,
                 ErrorCode::KeyVaultInvalidResponse,
             ),
+            (CERTLESS_RESOURCE_REFUSED, ErrorCode::ResourceRefused),
             (CERTLESS_INTERNAL, ErrorCode::Internal),
         ];
         for (c, core) in pairs {

@@ -25,6 +25,7 @@ mod diagnose;
 mod error;
 mod log;
 mod options;
+mod resource;
 mod runtime;
 mod token;
 
@@ -35,6 +36,7 @@ pub use diagnose::*;
 pub use error::*;
 pub use log::*;
 pub use options::*;
+pub use resource::*;
 pub use runtime::*;
 pub use token::*;
 

@@ -8,7 +8,7 @@ use napi_derive::napi;
 pub struct ErrorInfo {
     /// The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...).
     pub code: u32,
-    /// `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller` or `internal`.
+    /// `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller`, `resource` or `internal`.
     pub leg: String,
     /// The full text: what failed, the ids, the fix, and each cause.
     pub message: String,

@@ -506,6 +506,76 @@ static void test_log_callback_arguments(void) {
   CHECK_STATUS(certless_log_set_callback(NULL, NULL, CERTLESS_LOG_INFO, NULL), CERTLESS_OK);
 }
 
+/* A token as Entra issues it to a Sites.Selected app for SharePoint (the signature is never read). */
+static const char *const SITES_SELECTED_TOKEN =
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9."
+    "eyJhdWQiOiJodHRwczovL2NvbnRvc28uc2hhcmVwb2ludC5jb20iLCJhcHBpZCI6IjBmM2U4YjVjLTlhMmQtNGU2Zi1i"
+    "MWM3LTRkOGEyZTZmMGI5MyIsInRpZCI6IjcyZjk4OGJmLTg2ZjEtNDFhZi05MWFiLTJkN2NkMDExZGI0NyIsImV4cCI6"
+    "NDEwMjQ0NDgwMCwicm9sZXMiOlsiU2l0ZXMuU2VsZWN0ZWQiXX0."
+    "c2lnbmF0dXJlLXRoYXQtaXMtbG9uZw";
+
+static void test_explain_refusal(void) {
+  const char *url =
+      "https://contoso.sharepoint.com/sites/crm/_api/web/lists/getbytitle('Orders')/items";
+  const char *denied =
+      "{\"error\":{\"code\":\"-2147024891, System.UnauthorizedAccessException\",\"message\":"
+      "{\"lang\":\"en-US\",\"value\":\"Access denied. You do not have permission to perform this "
+      "action or access this resource.\"}}}";
+  certless_error *error = NULL;
+
+  CHECK_STATUS(certless_explain_refusal(url, 403, NULL, denied, SITES_SELECTED_TOKEN, &error),
+               CERTLESS_RESOURCE_REFUSED);
+  CHECK(error != NULL);
+  CHECK_STATUS(certless_error_code(error), CERTLESS_RESOURCE_REFUSED);
+  CHECK_STR(certless_error_leg(error), "resource");
+  CHECK(certless_error_http_status(error) == 403);
+  CHECK_CONTAINS(certless_error_message(error),
+                 "Sites.Selected but no grant on site contoso.sharepoint.com/sites/crm");
+  CHECK_CONTAINS(certless_error_remedy(error),
+                 "POST https://graph.microsoft.com/v1.0/sites/{site-id}/permissions");
+  CHECK_CONTAINS(certless_error_remedy(error), "Sites.FullControl.All");
+  CHECK(strstr(certless_error_text(error), "c2lnbmF0dXJl") == NULL); /* never the token */
+  CHECK(strstr(certless_error_text(error), "eyJhdWQi") == NULL);
+  certless_error_free(error);
+
+  /* Everything but the URL may be missing. */
+  error = NULL;
+  CHECK_STATUS(certless_explain_refusal(url, 401, NULL, NULL, NULL, &error),
+               CERTLESS_RESOURCE_REFUSED);
+  CHECK(certless_error_http_status(error) == 401);
+  certless_error_free(error);
+
+  /* A claims challenge. */
+  error = NULL;
+  CHECK_STATUS(certless_explain_refusal(
+                   url, 401,
+                   "Bearer realm=\"\",client_id=\"00000003-0000-0ff1-ce00-000000000000\","
+                   "error=\"insufficient_claims\",claims=\"eyJ9\"",
+                   "", SITES_SELECTED_TOKEN, &error),
+               CERTLESS_RESOURCE_REFUSED);
+  CHECK_STR(certless_error_oauth_error(error), "insufficient_claims");
+  certless_error_free(error);
+
+  /* Bad arguments: named, and nothing else written. */
+  error = NULL;
+  CHECK_STATUS(certless_explain_refusal(NULL, 403, NULL, NULL, NULL, &error),
+               CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`url` is NULL");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_explain_refusal(url, 403, NULL, "{\"x\":\"\xff\"}", NULL, &error),
+               CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`body` is not valid UTF-8");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_explain_refusal(url, 403, "Bearer \xc3(", NULL, NULL, &error),
+               CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`www_authenticate` is not valid UTF-8");
+  certless_error_free(error);
+  CHECK_STATUS(certless_explain_refusal(url, 403, NULL, NULL, NULL, NULL),
+               CERTLESS_INVALID_ARGUMENT);
+}
+
 int main(void) {
   /* Whatever the environment says, nothing here may reach a real managed-identity endpoint. */
   setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9", 1);
@@ -520,5 +590,6 @@ int main(void) {
   test_credential_options();
   test_async_failures();
   test_log_callback_arguments();
+  test_explain_refusal();
   return finish("test_offline");
 }

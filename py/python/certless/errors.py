@@ -56,7 +56,7 @@ class CertlessError(_Base):
     code: int
     """certless's stable error code: 1xx configuration, 2xx managed identity, 3xx exchange, 4xx chain."""
     leg: str
-    """``config``, ``managed_identity``, ``exchange``, ``key_vault``, ``chain``, ``caller`` or ``internal``."""
+    """``config``, ``managed_identity``, ``exchange``, ``key_vault``, ``chain``, ``caller``, ``resource`` or ``internal``."""
     reason: str
     """What went wrong, without the remedy."""
     remedy: Optional[str]
