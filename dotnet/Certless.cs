@@ -17,6 +17,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
@@ -94,7 +95,7 @@ namespace Certless
             Causes = Array.AsReadOnly(causes);
         }
 
-        /// <summary>The stable error code: 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 500 cancelled, 900 internal.</summary>
+        /// <summary>The stable error code: 1xx configuration, 2xx managed-identity endpoint, 3xx Entra exchange, 4xx chain, 500 cancelled, 700 the resource refused the token, 900 internal.</summary>
         public int Code { get; private set; }
 
         /// <summary><c>config</c>, <c>managed_identity</c>, <c>exchange</c>, <c>key_vault</c>, <c>chain</c>, <c>caller</c>, <c>resource</c> or <c>internal</c>.</summary>
@@ -206,16 +207,30 @@ namespace Certless
                 if (old != IntPtr.Zero)
                 {
                     // Waits until the old logger has been given what was queued for it.
-                    NativeMethods.certless_log_unsubscribe(old);
+                    Unsubscribe(old);
                 }
                 logger = log;
                 if (!wanted) return;
-                IntPtr added = IntPtr.Zero;
-                IntPtr error = IntPtr.Zero;
-                uint status = NativeMethods.certless_log_subscribe(Callback, IntPtr.Zero, (uint)maxLevel, ref added, ref error);
-                Native.ThrowIfFailed(status, error);
-                subscription = added;
+                subscription = Subscribe(maxLevel);
             }
+        }
+
+        // The native calls live in methods of their own, compiled only once the library is loaded (Mono
+        // binds a method's P/Invokes when it compiles the method: Native.EnsureLoaded).
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static IntPtr Subscribe(CertlessLogLevel maxLevel)
+        {
+            IntPtr added = IntPtr.Zero;
+            IntPtr error = IntPtr.Zero;
+            uint status = NativeMethods.certless_log_subscribe(Callback, IntPtr.Zero, (uint)maxLevel, ref added, ref error);
+            Native.ThrowIfFailed(status, error);
+            return added;
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void Unsubscribe(IntPtr old)
+        {
+            NativeMethods.certless_log_unsubscribe(old);
         }
 
         /// <summary>Removes this AppDomain's logger (it is unloading, or the process exits).</summary>
@@ -637,7 +652,7 @@ namespace Certless
             get
             {
                 Native.EnsureLoaded();
-                return Native.ReadUtf8(NativeMethods.certless_version());
+                return Native.Version();
             }
         }
 
@@ -701,6 +716,12 @@ namespace Certless
         public static string Diagnose(string configPath = null, string configJson = null, string scope = null)
         {
             Native.EnsureLoaded();
+            return DiagnoseNative(configPath, configJson, scope);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static string DiagnoseNative(string configPath, string configJson, string scope)
+        {
             IntPtr report = IntPtr.Zero;
             IntPtr error = IntPtr.Zero;
             uint status = NativeMethods.certless_diagnose(
@@ -723,6 +744,12 @@ namespace Certless
         {
             if (options == null) throw new ArgumentNullException("options");
             Native.EnsureLoaded();
+            return DiagnoseNative(options, scope);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static string DiagnoseNative(CertlessOptions options, string scope)
+        {
             using (OptionsHandle handle = OptionsHandle.Create())
             {
                 options.ApplyTo(handle);
@@ -732,6 +759,41 @@ namespace Certless
                     handle, scope == null ? null : Native.Utf8(scope), ref report, ref error);
                 return TakeReport(status, report, error);
             }
+        }
+
+        /// <summary>
+        /// Why a resource (SharePoint, Microsoft Graph, ...) refused a token from certless, as an exception to throw
+        /// or log: code 700, leg <c>resource</c>, a message that names the resource, the SharePoint site and what the
+        /// token carried (roles, audience, app; never the token), and a <see cref="CertlessException.Remedy"/> with
+        /// what is missing and how to add it (for <c>Sites.Selected</c>, the Microsoft Graph requests that grant the
+        /// site). <see cref="CertlessAuthenticationHandler.ExplainRefusalAsync"/> calls it for a response.
+        /// </summary>
+        /// <param name="url">The refused request's URL.</param>
+        /// <param name="status">The answer's HTTP status (401 or 403).</param>
+        /// <param name="wwwAuthenticate">The answer's <c>WWW-Authenticate</c> header; null when none.</param>
+        /// <param name="body">The answer's body; null when not read.</param>
+        /// <param name="token">The bearer token that was sent; null when not known (the explanation then says less).</param>
+        public static CertlessException ExplainRefusal(string url, int status, string wwwAuthenticate, string body, string token)
+        {
+            if (url == null) throw new ArgumentNullException("url");
+            if (status < 0 || status > 999) throw new ArgumentOutOfRangeException("status", "an HTTP status");
+            Native.EnsureLoaded();
+            return ExplainNative(url, status, wwwAuthenticate, body, token);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static CertlessException ExplainNative(string url, int status, string wwwAuthenticate, string body, string token)
+        {
+            IntPtr error = IntPtr.Zero;
+            NativeMethods.certless_explain_refusal(Native.Utf8(url), (ushort)status,
+                wwwAuthenticate == null ? null : Native.Utf8(wwwAuthenticate), body == null ? null : Native.Utf8(body),
+                token == null ? null : Native.Utf8(token), ref error);
+            if (error == IntPtr.Zero)
+            {
+                return new CertlessException("certless could not explain the refusal (HTTP " + status + ")", 900, "internal",
+                    null, null, status, new int[0], null, null, null, null, new CertlessException[0], false);
+            }
+            return Native.TakeError(error);
         }
 
         // The report's JSON, freeing the report; the error as an exception.
@@ -777,6 +839,7 @@ namespace Certless
         /// <exception cref="CertlessException">The token could not be obtained; see its code, leg and AADSTS codes.</exception>
         public CertlessToken GetToken(string[] scopes, CertlessTokenRequestOptions options)
         {
+            ThrowIfDisposed();
             TokenMemo.Entry kept = Kept(scopes, options);
             if (kept != null) return kept.Token;
             using (TokenOptionsHandle native = options == null ? null : options.ToNative())
@@ -798,6 +861,7 @@ namespace Certless
         /// <summary>The cached token for the scopes if a valid one is cached; never waits, never touches the network.</summary>
         public bool TryGetCachedToken(string[] scopes, out CertlessToken token)
         {
+            ThrowIfDisposed();
             TokenMemo.Entry entry = Cached(scopes);
             token = entry == null ? null : entry.Token;
             return entry != null;
@@ -823,6 +887,7 @@ namespace Certless
             CancellationToken cancellationToken = default(CancellationToken))
         {
             if (scopes == null) throw new ArgumentNullException("scopes");
+            ThrowIfDisposed();
             var failed = new TaskCompletionSource<CertlessToken>();
             if (cancellationToken.IsCancellationRequested)
             {
@@ -903,6 +968,14 @@ namespace Certless
             {
                 return new TokenMemo.Entry(null, null, null, Native.ReadToken(native));
             }
+        }
+
+        // A disposed credential is refused here, before any native call: an ObjectDisposedException raised inside
+        // Mono's P/Invoke marshalling of the closed handle can leave the runtime holding an object of the AppDomain,
+        // which aborts the process when that AppDomain is unloaded.
+        private void ThrowIfDisposed()
+        {
+            if (handle.IsClosed) throw new ObjectDisposedException("CertlessCredential", "this credential has been disposed");
         }
 
         /// <summary>Releases the native credential. Idempotent.</summary>
@@ -1471,7 +1544,10 @@ namespace Certless
         /// reuses a loaded module of the same name). Searched: <c>CERTLESS_LIBRARY_PATH</c>, then the
         /// application base directory and its private bin path (ASP.NET's <c>bin</c>). When none is
         /// found, the normal DLL search applies (a <c>certless.dll</c> beside the application).
-        /// Elsewhere the platform's normal search applies. Then one call proves the library answers: a
+        /// On Linux, loads <c>libcertless.so</c> from the same places (an ASP.NET application on Mono runs from a
+        /// shadow copy, where P/Invoke does not find bin's library); otherwise the platform's normal search applies.
+        /// Mono binds a method's P/Invokes when it compiles the method, so a method that calls this must call the
+        /// library only through other methods (NoInlining). Then one call proves the library answers: a
         /// library that is missing, of the other bitness or older than this file throws the runtime's
         /// own exception type, with a message that says where certless looked and how to fix it.
         /// </summary>
@@ -1557,7 +1633,8 @@ namespace Certless
                     "the x86 DLL).";
             }
             return "Put libcertless.so (runtimes/linux-x64/native in the NuGet package, native/linux-x64 in a release) " +
-                "in a directory on LD_LIBRARY_PATH, or beside the application. This process is " + bitness + ".";
+                "beside the application (bin/ for an ASP.NET application), in a directory on LD_LIBRARY_PATH, or set " +
+                "CERTLESS_LIBRARY_PATH to its full path. This process is " + bitness + ".";
         }
 
         private static IEnumerable<string> WindowsCandidates()
@@ -1643,6 +1720,12 @@ namespace Certless
 
         [DllImport("libc.so.6", EntryPoint = "dlerror")]
         private static extern IntPtr dlerror_libc();
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        internal static string Version()
+        {
+            return ReadUtf8(NativeMethods.certless_version());
+        }
 
         /// <summary>
         /// Called first in every native callback: the native thread running it is now known to
@@ -1792,6 +1875,10 @@ namespace Certless
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_diagnose(byte[] config_path, byte[] config_json, byte[] scope, ref IntPtr report_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_explain_refusal(byte[] url, ushort status, byte[] www_authenticate, byte[] body,
+            byte[] token, ref IntPtr error_out);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr certless_report_json(IntPtr report);

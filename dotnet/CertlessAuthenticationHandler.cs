@@ -23,7 +23,8 @@ namespace Certless
     /// challenge, sent when the resource no longer accepts the token it got — a revoked session, a
     /// changed policy), it gets a token with those claims (which bypasses the cache and replaces the
     /// cached token) and sends the request again, once. Any other response, and a second challenge,
-    /// is returned as is.
+    /// is returned as is — or, with <see cref="ThrowOnRefusal"/>, a refusal (403, an unanswerable 401) is
+    /// thrown as a <see cref="CertlessException"/> that says what is missing.
     /// </summary>
     /// <remarks>
     /// The request body is buffered before the first send so that it can be sent again. Thread-safe: one
@@ -76,7 +77,7 @@ namespace Certless
             string claims = response.StatusCode == HttpStatusCode.Unauthorized ? ClaimsChallenge(response) : null;
             if (claims == null)
             {
-                return response;
+                return await Refused(response).ConfigureAwait(false);
             }
             try
             {
@@ -88,7 +89,46 @@ namespace Certless
                 response.Dispose();
             }
             Authorize(request, token);
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            return await Refused(await base.SendAsync(request, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// When the resource refuses the token — a 403, or a 401 that is not a claims challenge (or a second
+        /// challenge) — throw the <see cref="CertlessException"/> of <see cref="ExplainRefusalAsync"/> (code 700,
+        /// leg <c>resource</c>: what the token carried and what is missing, e.g. a <c>Sites.Selected</c> grant on
+        /// a SharePoint site and how to add it) instead of returning the response. Default false: the response is
+        /// returned as is.
+        /// </summary>
+        public bool ThrowOnRefusal { get; set; }
+
+        /// <summary>
+        /// Why the resource refused the token sent with <paramref name="response"/>'s request, as a
+        /// <see cref="CertlessException"/> (code 700, leg <c>resource</c>) whose message says which resource and
+        /// SharePoint site refused, what the token carried (roles, audience, app; never the token) and whose
+        /// <see cref="CertlessException.Remedy"/> says what is missing and how to add it; null when the response
+        /// is not a 401 or 403. Reads the response's body.
+        /// </summary>
+        public static async Task<CertlessException> ExplainRefusalAsync(HttpResponseMessage response)
+        {
+            if (response == null) throw new ArgumentNullException("response");
+            int status = (int)response.StatusCode;
+            if (status != 401 && status != 403) return null;
+            string body = response.Content == null ? null : await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            IEnumerable<string> challenges;
+            string challenge = response.Headers.TryGetValues("WWW-Authenticate", out challenges) ? string.Join(", ", challenges) : null;
+            HttpRequestMessage request = response.RequestMessage;
+            string url = request == null || request.RequestUri == null ? "" : request.RequestUri.AbsoluteUri;
+            string token = request == null || request.Headers.Authorization == null ? null : request.Headers.Authorization.Parameter;
+            return CertlessCredential.ExplainRefusal(url, status, challenge, body, token);
+        }
+
+        private async Task<HttpResponseMessage> Refused(HttpResponseMessage response)
+        {
+            if (!ThrowOnRefusal) return response;
+            CertlessException refusal = await ExplainRefusalAsync(response).ConfigureAwait(false);
+            if (refusal == null) return response;
+            response.Dispose();
+            throw refusal;
         }
 
         private static void Authorize(HttpRequestMessage request, CertlessToken token)
