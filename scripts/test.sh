@@ -68,3 +68,6 @@ section "Packages: every artifact built once, then installed with no cargo or ru
 ./scripts/test-windows-store.sh
 # The broker as a Windows service (issue 15): sc create/start/stop on the packaged certless.exe.
 ./scripts/test-windows-service.sh
+
+section "The seed's host: an ASP.NET Web API built against the NuGet package, recycled under load (Mono's ASP.NET)"
+./scripts/test-aspnet.sh

@@ -1,0 +1,308 @@
+// A small stand-in for IIS: hosts an ASP.NET application (its Global.asax, Web.config and bin\) in the
+// ASP.NET runtime of .NET Framework / Mono (System.Web.Hosting.ApplicationHost), and feeds it the requests
+// an HttpListener on loopback receives. As under IIS, the application lives in an AppDomain of its own
+// inside this one process: touching its Web.config or copying a file into its bin\ makes ASP.NET unload
+// that AppDomain and the next request starts a new one, while native libraries stay loaded.
+//
+// Debian's xsp4 does not start on Debian's Mono (docs/windows-iis.md); this is the part of it we need.
+//
+//   mono AspNetHost.exe PORT_FILE APP_DIR
+// Listens on a free loopback port, writes "http://127.0.0.1:PORT/" to PORT_FILE, serves until stdin
+// closes or it is killed. GET /_host/stats answers with the process's thread and file-descriptor counts,
+// its resident memory and how many application AppDomains were started, without entering the
+// application. Compiled by scripts/test-aspnet.sh with mcs (C# 7.2) against System.Web.
+
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net;
+using System.Text;
+using System.Threading;
+using System.Web;
+using System.Web.Hosting;
+
+namespace AspNetHost
+{
+    /// <summary>What the application answered.</summary>
+    [Serializable]
+    public sealed class Reply
+    {
+        public int Status;
+        public string ContentType;
+        public byte[] Body;
+    }
+
+    /// <summary>Lives in the application's AppDomain (ASP.NET creates it there); one call per request.</summary>
+    public sealed class Runner : MarshalByRefObject
+    {
+        public override object InitializeLifetimeService()
+        {
+            return null; // as long as the AppDomain lives
+        }
+
+        public Reply Process(string verb, string path, string query, string contentType, byte[] body, string accept)
+        {
+            var request = new WorkerRequest(verb, path.TrimStart('/'), query, contentType, body, accept);
+            HttpRuntime.ProcessRequest(request);
+            return request.Wait();
+        }
+    }
+
+    /// <summary>One request as the ASP.NET runtime reads it, and its answer as the runtime writes it.</summary>
+    internal sealed class WorkerRequest : SimpleWorkerRequest
+    {
+        private readonly string verb;
+        private readonly string contentType;
+        private readonly byte[] body;
+        private readonly string accept;
+        private readonly MemoryStream output = new MemoryStream();
+        private readonly ManualResetEvent ended = new ManualResetEvent(false);
+        private int status = 200;
+        private string responseType;
+
+        internal WorkerRequest(string verb, string page, string query, string contentType, byte[] body, string accept)
+            : base(page, query, new StringWriter())
+        {
+            this.verb = verb;
+            this.contentType = contentType;
+            this.body = body ?? new byte[0];
+            this.accept = accept;
+        }
+
+        public override string GetHttpVerbName()
+        {
+            return verb;
+        }
+
+        public override string GetKnownRequestHeader(int index)
+        {
+            switch (index)
+            {
+                case HeaderContentType: return contentType;
+                case HeaderContentLength: return body.Length.ToString();
+                case HeaderAccept: return accept;
+                default: return base.GetKnownRequestHeader(index);
+            }
+        }
+
+        public override byte[] GetPreloadedEntityBody()
+        {
+            return body;
+        }
+
+        public override bool IsEntireEntityBodyIsPreloaded()
+        {
+            return true;
+        }
+
+        public override void SendStatus(int statusCode, string statusDescription)
+        {
+            status = statusCode;
+        }
+
+        public override void SendKnownResponseHeader(int index, string value)
+        {
+            if (index == HeaderContentType) responseType = value;
+        }
+
+        public override void SendUnknownResponseHeader(string name, string value)
+        {
+        }
+
+        public override void SendResponseFromMemory(byte[] data, int length)
+        {
+            lock (output) output.Write(data, 0, length);
+        }
+
+        public override void FlushResponse(bool finalFlush)
+        {
+            // Mono's runtime ends a request with a final flush; .NET Framework's calls EndOfRequest too.
+            if (finalFlush) ended.Set();
+        }
+
+        public override void EndOfRequest()
+        {
+            ended.Set();
+        }
+
+        internal Reply Wait()
+        {
+            // A request the application never finishes is the host's 504, not a hang of the host.
+            if (!ended.WaitOne(TimeSpan.FromSeconds(150)))
+            {
+                return new Reply { Status = 504, ContentType = "text/plain", Body = Encoding.UTF8.GetBytes("the application did not finish the request") };
+            }
+            lock (output)
+            {
+                return new Reply { Status = status, ContentType = responseType, Body = output.ToArray() };
+            }
+        }
+    }
+
+    internal static class Program
+    {
+        private static readonly object Gate = new object();
+        private static string appDir;
+        private static Runner current;
+        private static int started;
+        private static int refused;
+
+        private static int Main(string[] args)
+        {
+            if (args.Length != 2)
+            {
+                Console.Error.WriteLine("usage: mono AspNetHost.exe PORT_FILE APP_DIR");
+                return 2;
+            }
+            appDir = Path.GetFullPath(args[1]);
+            var listener = new HttpListener();
+            int port = FreePort();
+            listener.Prefixes.Add("http://127.0.0.1:" + port + "/");
+            listener.Start();
+            ThreadPool.SetMinThreads(256, 64);
+            Current();
+            File.WriteAllText(args[0], "http://127.0.0.1:" + port + "/\n");
+            Console.WriteLine("serving {0} on http://127.0.0.1:{1}/", appDir, port);
+            var stop = new Thread(() =>
+            {
+                // Ends when the test closes our stdin (or exits).
+                while (Console.In.ReadLine() != null) { }
+                listener.Stop();
+            });
+            stop.IsBackground = true;
+            stop.Start();
+            while (listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = listener.GetContext();
+                }
+                catch (Exception)
+                {
+                    break;
+                }
+                var worker = new Thread(Serve) { IsBackground = true };
+                worker.Start(context);
+            }
+            return 0;
+        }
+
+        private static Runner Current()
+        {
+            lock (Gate)
+            {
+                if (current == null)
+                {
+                    current = (Runner)ApplicationHost.CreateApplicationHost(typeof(Runner), "/", appDir);
+                    started++;
+                }
+                return current;
+            }
+        }
+
+        private static void Forget(Runner gone)
+        {
+            lock (Gate)
+            {
+                if (current == gone) current = null;
+            }
+        }
+
+        private static void Serve(object state)
+        {
+            var context = (HttpListenerContext)state;
+            HttpListenerRequest request = context.Request;
+            try
+            {
+                if (request.Url.AbsolutePath == "/_host/stats")
+                {
+                    Send(context, 200, "application/json", Encoding.UTF8.GetBytes(Stats()));
+                    return;
+                }
+                byte[] body;
+                using (var buffer = new MemoryStream())
+                {
+                    request.InputStream.CopyTo(buffer);
+                    body = buffer.ToArray();
+                }
+                string query = request.Url.Query.TrimStart('?');
+                Reply reply = null;
+                // A request that reaches an AppDomain ASP.NET has just unloaded goes to the new one, as IIS
+                // routes new requests to the new AppDomain; one that was inside it when it went is refused
+                // (503), as IIS refuses it.
+                for (int attempt = 0; attempt < 3 && reply == null; attempt++)
+                {
+                    Runner runner = Current();
+                    try
+                    {
+                        reply = runner.Process(request.HttpMethod, request.Url.AbsolutePath, query, request.ContentType, body,
+                            request.Headers["Accept"]);
+                    }
+                    catch (AppDomainUnloadedException)
+                    {
+                        Forget(runner);
+                    }
+                    catch (System.Runtime.Remoting.RemotingException)
+                    {
+                        Forget(runner);
+                    }
+                }
+                if (reply == null)
+                {
+                    Interlocked.Increment(ref refused);
+                    Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("the application is restarting"));
+                    return;
+                }
+                Send(context, reply.Status, reply.ContentType, reply.Body);
+            }
+            catch (Exception e)
+            {
+                Interlocked.Increment(ref refused);
+                try
+                {
+                    Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("host: " + e.GetType().Name + ": " + e.Message));
+                }
+                catch (Exception)
+                {
+                    // The client went away.
+                }
+            }
+        }
+
+        private static void Send(HttpListenerContext context, int status, string contentType, byte[] body)
+        {
+            HttpListenerResponse response = context.Response;
+            response.StatusCode = status;
+            if (contentType != null) response.ContentType = contentType;
+            response.ContentLength64 = body.Length;
+            response.OutputStream.Write(body, 0, body.Length);
+            response.Close();
+        }
+
+        private static string Stats()
+        {
+            long rss = -1;
+            foreach (string line in File.ReadAllLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = long.Parse(line.Substring(6).Trim().Split(' ')[0]);
+            }
+            int threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
+            int fds = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+            lock (Gate)
+            {
+                return string.Format("{{\"threads\":{0},\"fds\":{1},\"rss_kib\":{2},\"app_domains_started\":{3},\"refused\":{4}}}",
+                    threads, fds, rss, started, Volatile.Read(ref refused));
+            }
+        }
+
+        private static int FreePort()
+        {
+            var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            return port;
+        }
+    }
+}
