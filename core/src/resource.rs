@@ -291,60 +291,47 @@ pub fn explain_refusal(
         .unwrap_or_default();
     let name = resource.name();
     let carried = facts.describe();
-    let (message, remedy) = match () {
-        () if status == 401 && oauth_error.as_deref() == Some("insufficient_claims") => (
+    let refusal = classify(&resource, &facts, status, oauth_error.as_deref(), &said);
+    let (message, remedy) = match refusal {
+        Refusal::ClaimsChallenge => (
             format!(
-                "{name} answered 401 with a claims challenge (Continuous Access Evaluation): the token \
-                 was revoked, or no longer meets a policy, before it expired; {carried}."
+                "{name} answered 401 with a claims challenge (Continuous Access Evaluation): the \
+                 token was revoked, or no longer meets a policy, before it expired; {carried}."
             ),
-            "Ask Entra for a new token with the challenge's `claims` (certless: TokenRequestOptions.claims, \
-             which bypasses the cache) and retry the request once; CertlessAuthenticationHandler does this \
-             by itself. A second challenge means the policy refuses the app, not the token."
+            "Ask Entra for a new token with the challenge's `claims` (certless: \
+             TokenRequestOptions.claims, which bypasses the cache) and retry the request once; \
+             CertlessAuthenticationHandler does this by itself. A second challenge means the \
+             policy refuses the app, not the token."
                 .to_string(),
         ),
-        () if facts.readable
-            && !resource.audiences().is_empty()
-            && !facts.audience.as_deref().is_some_and(|aud| {
-                resource
-                    .audiences()
-                    .iter()
-                    .any(|want| aud.trim_end_matches('/').eq_ignore_ascii_case(want) || aud.starts_with(want.as_str()))
-            }) =>
-        {
-            (
-                format!(
-                    "{name} answered {status}: the token is for another resource; {carried}, but {name} \
-                     takes tokens for {}.{said}",
-                    resource.audiences()[0]
-                ),
-                format!(
-                    "Ask for a token with the scope {} (one resource per token: a Graph token does not \
-                     open SharePoint's REST API, and the reverse).",
-                    resource.scope().unwrap_or_default()
-                ),
-            )
-        }
-        () if status == 401 && facts.expires.is_some_and(|exp| exp <= now_unix()) => (
+        Refusal::WrongAudience => (
+            format!(
+                "{name} answered {status}: the token is for another resource; {carried}, but \
+                 {name} takes tokens for {}.{said}",
+                resource.audiences()[0]
+            ),
+            format!(
+                "Ask for a token with the scope {} (one resource per token: a Graph token does not \
+                 open SharePoint's REST API, and the reverse).",
+                resource.scope().unwrap_or_default()
+            ),
+        ),
+        Refusal::Expired => (
             format!("{name} answered 401: the token has expired; {carried}.{said}"),
-            "Get a token for each request from the credential (it refreshes before expiry) rather than \
-             keeping one."
+            "Get a token for each request from the credential (it refreshes before expiry) rather \
+             than keeping one."
                 .to_string(),
         ),
-        () if status == 401
-            && matches!(resource, Resource::SharePoint { .. })
-            && (facts.client_secret || said.contains("Unsupported app only token")) =>
-        {
-            (
-                format!(
-                    "{name} answered 401: SharePoint refuses app-only tokens obtained with a client \
-                     secret; {carried}.{said}"
-                ),
-                "Authenticate the app with a federated credential (certless's managed-identity \
-                 assertion) or a certificate instead of a client secret."
-                    .to_string(),
-            )
-        }
-        () if status == 401 => (
+        Refusal::ClientSecret => (
+            format!(
+                "{name} answered 401: SharePoint refuses app-only tokens obtained with a client \
+                 secret; {carried}.{said}"
+            ),
+            "Authenticate the app with a federated credential (certless's managed-identity \
+             assertion) or a certificate instead of a client secret."
+                .to_string(),
+        ),
+        Refusal::Unauthorized => (
             format!(
                 "{name} answered 401: it did not accept the token{}; {carried}.{said}",
                 oauth_error
@@ -361,7 +348,7 @@ pub fn explain_refusal(
                     .unwrap_or_else(|| "see the challenge's realm".into())
             ),
         ),
-        () if facts.readable && facts.roles.is_empty() => (
+        Refusal::NoRoles => (
             format!(
                 "{name} answered {status}: the token carries no application permission (no roles \
                  claim); {carried}.{said}"
@@ -369,8 +356,8 @@ pub fn explain_refusal(
             format!(
                 "Give the app an application permission on {} and have an administrator consent: \
                  Entra admin center > App registrations > the app ({}) > API permissions > Add a \
-                 permission > {} > Application permissions ({}), then \"Grant admin consent\". Tokens \
-                 issued before the consent keep their old roles until they expire.",
+                 permission > {} > Application permissions ({}), then \"Grant admin consent\". \
+                 Tokens issued before the consent keep their old roles until they expire.",
                 match resource {
                     Resource::SharePoint { .. } => "SharePoint",
                     Resource::Graph => "Microsoft Graph",
@@ -388,18 +375,12 @@ pub fn explain_refusal(
                 },
             ),
         ),
-        () if status == 403
-            && facts.has("Sites.Selected")
-            && !ALL_SITES_ROLES.iter().any(|r| facts.has(r))
-            && !matches!(resource, Resource::Other { .. }) =>
-        {
-            sites_selected(&resource, &facts, &carried, &said)
-        }
-        () => (
+        Refusal::NoSiteGrant => sites_selected(&resource, &facts, &carried, &said),
+        Refusal::Other => (
             format!("{name} answered {status}: it refused the token; {carried}.{said}"),
             "The app lacks a permission this request needs on that resource: compare the token's \
-             roles with what the resource's documentation asks for, and have an administrator grant \
-             and consent to it."
+             roles with what the resource's documentation asks for, and have an administrator \
+             grant and consent to it."
                 .to_string(),
         ),
     };
@@ -407,6 +388,71 @@ pub fn explain_refusal(
         .with_remedy(remedy)
         .with_http_status(status)
         .with_oauth_error(oauth_error)
+}
+
+/// The kinds of refusal, each with its own explanation.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// 401 `insufficient_claims`: Continuous Access Evaluation revoked the token.
+    ClaimsChallenge,
+    /// The token is for another resource.
+    WrongAudience,
+    /// 401, and the token's `exp` has passed.
+    Expired,
+    /// SharePoint's 401 for an app-only token obtained with a client secret.
+    ClientSecret,
+    /// Any other 401.
+    Unauthorized,
+    /// The token has no roles: no application permission was consented to.
+    NoRoles,
+    /// 403 to a `Sites.Selected` app (and no role that covers every site): no grant on the site.
+    NoSiteGrant,
+    /// Anything else.
+    Other,
+}
+
+/// Which refusal this is, first match wins (docs/protocol.md §9).
+fn classify(
+    resource: &Resource,
+    facts: &TokenFacts,
+    status: u16,
+    oauth_error: Option<&str>,
+    said: &str,
+) -> Refusal {
+    let audiences = resource.audiences();
+    let audience_fits = |aud: &str| {
+        audiences.iter().any(|want| {
+            aud.trim_end_matches('/').eq_ignore_ascii_case(want) || aud.starts_with(want.as_str())
+        })
+    };
+    let sharepoint = matches!(resource, Resource::SharePoint { .. });
+    if status == 401 && oauth_error == Some("insufficient_claims") {
+        Refusal::ClaimsChallenge
+    } else if facts.readable
+        && !audiences.is_empty()
+        && !facts.audience.as_deref().is_some_and(audience_fits)
+    {
+        Refusal::WrongAudience
+    } else if status == 401 && facts.expires.is_some_and(|exp| exp <= now_unix()) {
+        Refusal::Expired
+    } else if status == 401
+        && sharepoint
+        && (facts.client_secret || said.contains("Unsupported app only token"))
+    {
+        Refusal::ClientSecret
+    } else if status == 401 {
+        Refusal::Unauthorized
+    } else if facts.readable && facts.roles.is_empty() {
+        Refusal::NoRoles
+    } else if status == 403
+        && facts.has("Sites.Selected")
+        && !ALL_SITES_ROLES.iter().any(|r| facts.has(r))
+        && !matches!(resource, Resource::Other { .. })
+    {
+        Refusal::NoSiteGrant
+    } else {
+        Refusal::Other
+    }
 }
 
 /// A `Sites.Selected` app without a (sufficient) grant on the site.
@@ -432,21 +478,22 @@ fn sites_selected(
         format!("{host}:/{site}")
     };
     let message = format!(
-        "{} answered 403: the app has Sites.Selected but no grant on site {site_display} (or a grant \
-         whose role does not allow this operation); {carried}.{said}",
+        "{} answered 403: the app has Sites.Selected but no grant on site {site_display} (or a \
+         grant whose role does not allow this operation); {carried}.{said}",
         resource.name()
     );
     let remedy = format!(
-        "Sites.Selected opens only the sites granted to the app one by one, through Microsoft Graph. An \
-         administrator whose token has Sites.FullControl.All on Graph grants it: (1) GET \
+        "Sites.Selected opens only the sites granted to the app one by one, through Microsoft \
+         Graph. An administrator whose token has Sites.FullControl.All on Graph grants it: (1) GET \
          https://graph.microsoft.com/v1.0/sites/{site_ref} and take its \"id\"; (2) POST \
          https://graph.microsoft.com/v1.0/sites/{{site-id}}/permissions with the body \
          {{\"roles\":[\"read\"],\"grantedToIdentities\":[{{\"application\":{{\"id\":\"{app}\",\
-         \"displayName\":\"<app name>\"}}}}]}} (\"write\" to add or change items as well). With the \
-         Azure CLI: az rest --method post --url https://graph.microsoft.com/v1.0/sites/{{site-id}}/permissions \
-         --body '<that JSON>'; with PnP PowerShell: Grant-PnPAzureADAppSitePermission -AppId {app} \
-         -DisplayName '<app name>' -Site https://{site_display} -Permissions Read. The grant applies to \
-         the next request; the token need not change."
+         \"displayName\":\"<app name>\"}}}}]}} (\"write\" to add or change items as well). With \
+         the Azure CLI: az rest --method post --url \
+         https://graph.microsoft.com/v1.0/sites/{{site-id}}/permissions --body '<that JSON>'; with \
+         PnP PowerShell: Grant-PnPAzureADAppSitePermission -AppId {app} -DisplayName '<app name>' \
+         -Site https://{site_display} -Permissions Read. The grant applies to the next request; \
+         the token need not change."
     );
     (message, remedy)
 }

@@ -56,6 +56,11 @@ pub struct EmulatorInfo {
     pub authority_host_https: Option<String>,
     /// SHA-1 of the HTTPS listener's certificate (Service Fabric's `IDENTITY_SERVER_THUMBPRINT`).
     pub server_thumbprint: Option<String>,
+    /// The built-in SharePoint site on the http listener,
+    /// `{http_url}/sharepoint/contoso.sharepoint.com/sites/crm`: append `/_api/...`. Other sites
+    /// are `{http_url}/sharepoint/{host}/sites/{name}`.
+    #[serde(default)]
+    pub sharepoint_site_url: String,
     /// How far the emulator's clock is skewed (seconds).
     pub time_offset_secs: i64,
     /// `client_env` for each source, keyed `imds` / `app_service`.
@@ -275,6 +280,7 @@ impl Shared {
             authority_host: self.http_url(),
             authority_host_https: self.addresses.https_url.clone(),
             server_thumbprint: self.addresses.server_thumbprint.clone(),
+            sharepoint_site_url: self.sharepoint_site_url(crate::sharepoint::DEFAULT_SITE),
             time_offset_secs: self.clock.offset(),
             env: [
                 ("imds".to_string(), self.client_env(MiSourceKind::Imds)),

@@ -32,6 +32,10 @@ use crate::site_access::{SiteRole, site_key};
 use crate::state::{Shared, lock};
 use crate::wire::{header_str, json_response, set_header};
 
+/// The site [`EmulatorInfo`](crate::EmulatorInfo) names: `{host}/sites/{name}` of the built-in
+/// SharePoint resource.
+pub(crate) const DEFAULT_SITE: &str = "contoso.sharepoint.com/sites/crm";
+
 /// SharePoint Online's first-party application id, which its challenges name as `client_id`.
 pub const SHAREPOINT_APP_ID: &str = "00000003-0000-0ff1-ce00-000000000000";
 

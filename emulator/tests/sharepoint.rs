@@ -87,6 +87,7 @@ async fn a_granted_app_reads_the_list_at_the_url_a_client_builds() {
     let token = sharepoint_token(&emu, &c).await;
     let site = emu.sharepoint_site_url(SITE);
     assert_eq!(site, format!("{}/sharepoint/{SITE}", emu.http_url()));
+    assert_eq!(emu.info().sharepoint_site_url, site);
     let https_site = format!("{}/sharepoint/{SITE}", emu.https_url().expect("https"));
     for url in [
         format!("{site}{ITEMS}"),

@@ -16,6 +16,7 @@ mod error;
 mod exit;
 mod glue;
 mod options;
+mod resource;
 mod runtime;
 mod scope;
 
@@ -65,5 +66,6 @@ fn _certless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::CancelOnDone>()?;
     m.add_function(wrap_pyfunction!(glue::install, m)?)?;
     m.add_function(wrap_pyfunction!(diagnose::diagnose, m)?)?;
+    m.add_function(wrap_pyfunction!(resource::explain_refusal, m)?)?;
     Ok(())
 }

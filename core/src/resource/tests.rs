@@ -68,6 +68,34 @@ fn a_sites_selected_403_names_the_site_and_the_graph_grant() {
 }
 
 #[test]
+fn every_text_reads_as_one_line_with_single_spaces() {
+    let t = sharepoint_token(&["Sites.Selected"]);
+    let graph = token("https://graph.microsoft.com", &["Sites.Selected"], "");
+    let cases = [
+        (403, None, Some(t.clone())),
+        (403, None, Some(sharepoint_token(&[]))),
+        (
+            401,
+            Some(r#"Bearer error="insufficient_claims", claims="e30=""#),
+            Some(t.clone()),
+        ),
+        (
+            401,
+            Some(r#"Bearer realm="r", error="invalid_token""#),
+            Some(t.clone()),
+        ),
+        (401, None, Some(graph)),
+        (403, None, None),
+    ];
+    for (status, header, tok) in cases {
+        let e = explain_refusal(EMULATED, status, header, ACCESS_DENIED, tok.as_deref());
+        for text in [e.message(), e.remedy().unwrap_or_default()] {
+            assert!(!text.contains("  ") && !text.contains('\n'), "{text}");
+        }
+    }
+}
+
+#[test]
 fn an_app_that_reads_every_site_is_not_sent_to_graph_for_a_grant() {
     let t = sharepoint_token(&["Sites.Selected", "Sites.Read.All"]);
     let e = explain_refusal(EMULATED, 403, None, ACCESS_DENIED, Some(&t));

@@ -47,6 +47,7 @@ __all__ = [
     "TokenRequestOptions",
     "__version__",
     "diagnose",
+    "explain_refusal",
 ]
 
 __version__: str = _certless.__version__
@@ -129,3 +130,20 @@ def diagnose(
         kwargs["environment"] = dict(kwargs["environment"])
     report: Dict[str, Any] = json.loads(_certless.diagnose(scope, **kwargs))
     return report
+
+
+def explain_refusal(
+    url: str,
+    status: int,
+    www_authenticate: Union[str, None] = None,
+    body: Union[str, None] = None,
+    token: Union[str, None] = None,
+) -> CertlessError:
+    """Why a resource (SharePoint, Microsoft Graph, ...) refused a token certless obtained, as a
+    :class:`CertlessError` (code 700, leg ``resource``) to raise or log: ``reason`` names the
+    resource and SharePoint site and what the token carried (roles, audience; never the token),
+    ``remedy`` what is missing and how to add it — for a ``Sites.Selected`` app without a grant on
+    the site, the Microsoft Graph requests that add it. Pass the refused request's URL, the
+    answer's status, ``WWW-Authenticate`` header and body, and the token that was sent."""
+    error: CertlessError = _certless.explain_refusal(url, status, www_authenticate, body, token)
+    return error

@@ -8,7 +8,7 @@ from typing_extensions import Self, disjoint_base
 from ._tokens import AccessToken, AccessTokenInfo, TokenRequestOptions
 from .errors import CertlessError
 
-__all__ = ["__version__", "SyncCredential", "AsyncCredential", "Ready", "CancelOnDone", "install", "diagnose"]
+__all__ = ["__version__", "SyncCredential", "AsyncCredential", "Ready", "CancelOnDone", "install", "diagnose", "explain_refusal"]
 
 __version__: str
 
@@ -104,3 +104,11 @@ def diagnose(
     config_file: str | os.PathLike[str] | None = None,
     from_env: bool = False,
 ) -> str: ...
+
+def explain_refusal(
+    url: str,
+    status: int,
+    www_authenticate: str | None = None,
+    body: str | None = None,
+    token: str | None = None,
+) -> Any: ...
