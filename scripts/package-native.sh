@@ -16,7 +16,9 @@
 #                                       CLI's `certless demo`; the C tests against the Linux library
 #                                       and the emulator (Entra over https); under Wine, the Windows
 #                                       CLI's demo and the C tests cross-compiled with mingw-w64 against
-#                                       certless.dll (Entra over http: TLS does not verify under Wine)
+#                                       certless.dll (Entra over http: TLS does not verify under Wine);
+#                                       the same C tests built for i686 against the x86 certless.dll
+#                                       under 32-bit Wine (a WoW64 process, as a 32-bit IIS pool)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -170,25 +172,60 @@ check_windows_cli() {
   ((status == 0)) && grep -q '"accessToken":"eyJ' "$win/token.txt"
 }
 
-check_windows_library() {
-  local win="$WORK/win-lib" t ok=0
+# windows_c_tests DIR ARCH: the C tests cross-compiled for ARCH (x86_64 or i686) with mingw-w64,
+# exactly alike for both, linked against dist's certless.dll of that machine and run under Wine
+# against the emulator, in DIR.
+windows_c_tests() {
+  local win="$1" arch="$2" dll format t ok=0
+  case "$arch" in
+    x86_64) dll="$DIST/native/win-x64/certless.dll" format=pei-x86-64 ;;
+    i686) dll="$DIST/native/win-x86/certless.dll" format=pei-i386 ;;
+    *) echo "windows_c_tests: unknown architecture $arch"; return 2 ;;
+  esac
   mkdir -p "$win/compat/arpa" "$win/compat/netinet" "$win/compat/sys" || return 1
   # Empty stand-ins: tests/c/win32-compat.h, force-included, brings winsock instead.
   touch "$win/compat/arpa/inet.h" "$win/compat/netinet/in.h" "$win/compat/sys/socket.h"
-  cp "$DIST/native/win-x64/certless.dll" "$win/" || return 1
+  cp "$dll" "$win/" || return 1
   for t in test_offline test_emulator; do
     # Linked against certless.dll itself (GNU ld reads a DLL's exports; no import library needed).
-    x86_64-w64-mingw32-gcc -std=gnu11 -Wall -Wextra -Werror -O1 -include tests/c/win32-compat.h -I"$win/compat" \
+    "$arch-w64-mingw32-gcc" -std=gnu11 -Wall -Wextra -Werror -O1 -include tests/c/win32-compat.h -I"$win/compat" \
       -I"$DIST/native/include" "tests/c/$t.c" -o "$win/$t.exe" "$win/certless.dll" -static -lpthread -lws2_32 || return 1
+    # A test program of the other machine would not load this DLL at all; say which one it is.
+    x86_64-w64-mingw32-objdump -f "$win/$t.exe" | grep -q "file format $format" ||
+      { echo "$t.exe is not $format"; return 1; }
   done
+  echo "test_offline.exe and test_emulator.exe: $format, linked against $(basename "$(dirname "$dll")")/certless.dll"
   # Entra over http: Windows' certificate verification does not work under Wine 8 (see the README).
-  emulator_start "$WORK/bin/certless" "$WORK/emulator-http" || return 1
+  emulator_start "$WORK/bin/certless" "$WORK/emulator-http-$arch" || return 1
   for t in test_offline test_emulator; do
     wine_run "$win/$t.txt" "$win/$t.exe" || ok=1
     tr -d '\r' <"$win/$t.txt"
   done
   emulator_stop
   return $ok
+}
+
+check_windows_library() { windows_c_tests "$WORK/win-lib" x86_64; }
+
+# The x86 DLL (32-bit IIS application pools) in a 32-bit process, a WoW64 one as on 64-bit
+# Windows: the C tests check the ABI that differs there (4-byte pointers and size_t, 64-bit
+# returns in a register pair, the callbacks' calling convention and arguments).
+check_windows_x86_library() {
+  windows_c_tests "$WORK/win32-lib" i686 || return 1
+  # The tests print the width of the process they ran in.
+  local t
+  for t in test_offline test_emulator; do
+    grep -q "$t: ran in a 32-bit process" "$WORK/win32-lib/$t.txt" || { echo "$t.exe did not run as 32-bit"; return 1; }
+  done
+}
+
+# Wine for both Windows DLLs: one WoW64 prefix (CERTLESS_WINE32, scripts/wine-env.sh), in which
+# 64-bit and 32-bit programs run side by side.
+wine_env() {
+  export CERTLESS_WINE32=1
+  # shellcheck source=scripts/wine-env.sh
+  source scripts/wine-env.sh
+  wine_setup
 }
 
 check() {
@@ -204,8 +241,6 @@ check() {
   rm -rf "$WORK" && mkdir -p "$WORK"
   # shellcheck source=scripts/emulator-env.sh
   source scripts/emulator-env.sh
-  # shellcheck source=scripts/wine-env.sh
-  source scripts/wine-env.sh
   trap emulator_stop EXIT
   apt_install gcc libc6-dev binutils
 
@@ -215,9 +250,11 @@ check() {
   # An extra CA file (this machine sets SSL_CERT_FILE) makes building the Entra client fail under
   # Wine: its crypt32 rejects the certificate chain engine that the Windows verifier configures.
   unset SSL_CERT_FILE SSL_CERT_DIR CERTLESS_CA_FILE
-  step "Wine set-up" wine_setup
+  step "Wine set-up (64- and 32-bit, one WoW64 prefix)" wine_env
   step "Windows CLI under Wine" check_windows_cli
   step "C tests (mingw-w64) against dist's certless.dll under Wine (Entra over http)" check_windows_library
+  step "C tests (mingw-w64 i686) against dist's x86 certless.dll under 32-bit Wine (Entra over http)" \
+    check_windows_x86_library
 
   steps_summary package-native
 }

@@ -9,7 +9,11 @@
 #   - a 64-bit prefix in $CERTLESS_WINEPREFIX (default: <cargo target dir>/wine), Windows 10;
 #   - scripts/wine/bcryptprimitives.c built with mingw into the prefix's system32: Rust's std needs
 #     ProcessPrng from that DLL, which Wine 8 lacks (real Windows 10+ has it), so without the
-#     stand-in no Rust-built exe or DLL loads under Wine.
+#     stand-in no Rust-built exe or DLL loads under Wine;
+#   - with CERTLESS_WINE32=1, 32-bit Windows programs too (the x86 certless.dll of 32-bit IIS
+#     application pools): dpkg's i386 architecture and wine32:i386, installed before the prefix is
+#     made so that it is a WoW64 prefix from the start (as 64-bit Windows runs a 32-bit pool), and
+#     the stand-in built for i686 into the prefix's syswow64, where 32-bit programs look for it.
 # Exports WINEPREFIX, WINEARCH, WINEDEBUG and WINEDLLOVERRIDES.
 #
 #   wine_run LOG PROGRAM [ARG...]   runs a Windows program (a Unix path) with its stdout and stderr in
@@ -27,7 +31,12 @@ _certless_wine_setup() {
 
   # shellcheck source=scripts/apt-env.sh
   source "$root/scripts/apt-env.sh"
-  apt_install wine64 wine mingw-w64 || return 1
+  local packages=(wine64 wine mingw-w64)
+  if [[ "${CERTLESS_WINE32:-}" == 1 ]]; then
+    _certless_add_i386 || return 1
+    packages+=(wine32:i386)
+  fi
+  apt_install "${packages[@]}" || return 1
 
   export WINEPREFIX="${CERTLESS_WINEPREFIX:-$target_dir/wine}"
   export WINEARCH=win64
@@ -42,6 +51,8 @@ _certless_wine_setup() {
     wine wineboot -i >/dev/null 2>&1 || true
     wineserver -w
     [[ -f "$WINEPREFIX/system.reg" ]] || { echo "wine-env: 'wine wineboot -i' made no prefix" >&2; return 1; }
+    # Made with Wine's 32-bit side installed: its syswow64 already holds the 32-bit system.
+    if _certless_has_wine32; then touch "$WINEPREFIX/.certless-wow64"; fi
   fi
   # A new prefix says Windows 7, which Node.js 22 refuses to run on; certless targets Windows 10+.
   if ! grep -q '"ProductName"="Microsoft Windows 10"' "$WINEPREFIX/system.reg"; then
@@ -54,6 +65,33 @@ _certless_wine_setup() {
     x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -s -o "$dll" \
       "$source" "$root/scripts/wine/bcryptprimitives.def" -ladvapi32 || return 1
   fi
+  [[ "${CERTLESS_WINE32:-}" == 1 ]] || return 0
+
+  # A prefix made before wine32 was installed has no 32-bit system yet: update it, once.
+  if [[ ! -f "$WINEPREFIX/.certless-wow64" ]]; then
+    echo "wine-env: adding the 32-bit side to the prefix $WINEPREFIX" >&2
+    wine wineboot -u >/dev/null 2>&1 || true
+    wineserver -w
+    touch "$WINEPREFIX/.certless-wow64"
+  fi
+  dll="$WINEPREFIX/drive_c/windows/syswow64/bcryptprimitives.dll"
+  if [[ ! -f "$dll" || "$source" -nt "$dll" ]]; then
+    # WINAPI is stdcall on i686 (ProcessPrng@8); Rust's std imports the undecorated name, which
+    # the .def exports: --enable-stdcall-fixup links the two without a warning.
+    i686-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -s -Wl,--enable-stdcall-fixup -o "$dll" \
+      "$source" "$root/scripts/wine/bcryptprimitives.def" -ladvapi32 || return 1
+  fi
+}
+
+# dpkg's i386 architecture, which wine32:i386 comes from (apt_install then updates the index).
+_certless_add_i386() {
+  dpkg --print-foreign-architectures | grep -qx i386 && return 0
+  echo "wine-env: adding dpkg's i386 architecture (for wine32:i386)" >&2
+  if [[ $(id -u) -eq 0 ]]; then dpkg --add-architecture i386; else sudo dpkg --add-architecture i386; fi
+}
+
+_certless_has_wine32() {
+  dpkg-query -W -f='${Status}' wine32:i386 2>/dev/null | grep -q "install ok installed"
 }
 
 wine_run() {

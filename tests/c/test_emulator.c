@@ -3,7 +3,10 @@
  * exports its client environment and CERTLESS_TEST_EMULATOR_URL): the blocking, cache-only and
  * async calls, whether a kept token is still the cached one, credentials from options (the
  * deadline option included), async from several threads, cancellation, every error getter on real
- * managed-identity and AADSTS errors, and the log callback.
+ * managed-identity and AADSTS errors, and the log callback. The same file runs as a 32-bit
+ * Windows program (scripts/package-native.sh): the token times are checked to the second and
+ * every callback's arguments are checked, so that a mismatch of calling convention or of integer
+ * width between this header and the library fails a check rather than passing by luck.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -215,6 +218,150 @@ static void test_config_file(void) {
   unlink(path);
 }
 
+/* ---- token times, to the second ---- */
+
+/* The integer after "name": in JSON text (the first one); -1 when absent or not a number. */
+static long long json_integer(const char *json, const char *name) {
+  char key[64];
+  const char *at;
+  char *end;
+  long long value;
+  snprintf(key, sizeof key, "\"%s\":", name);
+  at = json ? strstr(json, key) : NULL;
+  if (at == NULL) return -1;
+  value = strtoll(at + strlen(key), &end, 10);
+  return end == at + strlen(key) ? -1 : value;
+}
+
+/* The exp claim of a JWT (its payload base64url-decoded); -1 when there is none. */
+static long long jwt_exp(const char *jwt) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  char payload[4096];
+  size_t used = 0;
+  unsigned long bits = 0;
+  int nbits = 0;
+  const char *p = jwt ? strchr(jwt, '.') : NULL;
+  if (p == NULL) return -1;
+  for (p++; *p != '.' && *p != '\0' && used < sizeof payload - 1; p++) {
+    const char *digit = strchr(alphabet, *p);
+    if (digit == NULL) return -1;
+    bits = (bits << 6) | (unsigned long)(digit - alphabet);
+    nbits += 6;
+    if (nbits >= 8) {
+      nbits -= 8;
+      payload[used++] = (char)((bits >> nbits) & 0xff);
+    }
+  }
+  payload[used] = '\0';
+  return json_integer(payload, "exp");
+}
+
+#define REFRESH_IN 1800
+
+/* The completion of test_token_times' async request. */
+static struct timed_call {
+  pthread_mutex_t lock;
+  pthread_cond_t done;
+  int calls;
+  int misfits; /* calls whose userdata was not &timed */
+  int one_of;  /* exactly one of token and error was non-NULL */
+  int64_t expires_on;
+  int64_t refresh_on;
+} timed = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
+
+static void on_timed(void *userdata, certless_token *token, certless_error *error) {
+  pthread_mutex_lock(&timed.lock);
+  if (userdata != &timed) {
+    /* Not used: arguments garbled by a calling-convention mismatch must fail a check. */
+    timed.misfits++;
+  } else {
+    timed.calls++;
+    timed.one_of = (token != NULL) != (error != NULL);
+    /* The 64-bit returns, read on certless's callback thread. */
+    timed.expires_on = certless_token_expires_on(token);
+    timed.refresh_on = certless_token_refresh_on(token);
+    certless_token_free(token);
+    certless_error_free(error);
+  }
+  pthread_cond_broadcast(&timed.done);
+  pthread_mutex_unlock(&timed.lock);
+}
+
+/* certless_token_expires_on and _refresh_on (int64_t, in a register pair on 32-bit x86) are the
+ * moment of the request plus the emulator's expires_in and refresh_in, to the second, and never
+ * later than the token's own exp claim (core/src/lifetime.rs): a value read with the wrong width
+ * or from the wrong register cannot land in a window one or two seconds wide. Then the same
+ * values through the completion callback, on certless's thread. */
+static void test_token_times(void) {
+  static char original[131072];
+  static char changed[131072];
+  const char *null_refresh = "\"refresh_in_secs\":null";
+  char *at;
+  long long lifetime;
+  certless_credential *credential;
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+  certless_status status;
+  int64_t before;
+  int64_t after;
+  int64_t expires_on;
+  int64_t refresh_on;
+  long long exp;
+
+  emulator_reset();
+  /* The registry with refresh_in set: Entra's answers then carry refresh_in. */
+  CHECK(emulator_http("GET", "/_emulator/registry", NULL, original, sizeof original) == 200);
+  lifetime = json_integer(original, "access_token_lifetime_secs");
+  CHECK(lifetime > 0);
+  at = strstr(original, null_refresh);
+  CHECK(at != NULL);
+  if (at == NULL || lifetime <= 0) return;
+  snprintf(changed, sizeof changed, "%.*s\"refresh_in_secs\":%d%s", (int)(at - original), original,
+           REFRESH_IN, at + strlen(null_refresh));
+  CHECK(emulator_http("PUT", "/_emulator/registry", changed, NULL, 0) == 200);
+
+  credential = from_env();
+  before = (int64_t)time(NULL);
+  status = certless_credential_get_token(credential, SHAREPOINT, 1, NULL, &token, &error);
+  after = (int64_t)time(NULL);
+  CHECK_STATUS(status, CERTLESS_OK);
+  if (status != CERTLESS_OK) fprintf(stderr, "  %s\n", certless_error_text(error));
+  expires_on = certless_token_expires_on(token);
+  refresh_on = certless_token_refresh_on(token);
+  exp = jwt_exp(certless_token_value(token));
+  if (expires_on < before + lifetime || expires_on > after + lifetime || refresh_on < before + REFRESH_IN ||
+      refresh_on > after + REFRESH_IN) {
+    fprintf(stderr, "  requested at %lld..%lld: expires_on %lld (expires_in %lld), refresh_on %lld (refresh_in %d)\n",
+            (long long)before, (long long)after, (long long)expires_on, lifetime, (long long)refresh_on,
+            REFRESH_IN);
+  }
+  CHECK(expires_on >= before + lifetime && expires_on <= after + lifetime);
+  CHECK(refresh_on >= before + REFRESH_IN && refresh_on <= after + REFRESH_IN);
+  CHECK(exp >= before + lifetime && expires_on <= exp);
+
+  /* The cached token through the completion callback: the same two numbers. */
+  CHECK_STATUS(certless_credential_get_token_async(credential, SHAREPOINT, 1, NULL, on_timed, &timed, NULL, NULL),
+               CERTLESS_OK);
+  {
+    struct timespec deadline;
+    int ok = 1;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 60;
+    pthread_mutex_lock(&timed.lock);
+    while (timed.calls + timed.misfits < 1 && ok) ok = pthread_cond_timedwait(&timed.done, &timed.lock, &deadline) == 0;
+    CHECK(timed.calls == 1);
+    CHECK(timed.misfits == 0);
+    CHECK(timed.one_of);
+    CHECK(timed.expires_on == expires_on);
+    CHECK(timed.refresh_on == refresh_on);
+    pthread_mutex_unlock(&timed.lock);
+  }
+  certless_token_free(token);
+  certless_error_free(error);
+  certless_credential_free(credential);
+  CHECK(emulator_http("PUT", "/_emulator/registry", original, NULL, 0) == 200);
+}
+
 /* ---- credential options by name ---- */
 
 /* Options in every spelling C callers meet, with the managed-identity environment given through
@@ -303,7 +450,9 @@ static void test_options_deadline(void) {
 
 struct request_slot {
   int calls;
+  int one_of; /* exactly one of token and error was non-NULL */
   certless_status status;
+  int64_t expires_on;
   char token[4096];
 };
 
@@ -322,14 +471,33 @@ struct slot_ref {
 };
 
 static struct slot_ref refs[THREADS * PER_THREAD];
+/* Completions whose userdata was none of refs. */
+static pthread_mutex_t foreign_lock = PTHREAD_MUTEX_INITIALIZER;
+static int foreign_userdata = 0;
+
+/* Whether p is exactly one of refs, compared as numbers: a userdata that arrived garbled (a
+ * calling-convention mismatch shifts every argument) must fail a check, not crash. */
+static int is_ref(const void *p) {
+  uintptr_t at = (uintptr_t)p;
+  uintptr_t first = (uintptr_t)refs;
+  return at >= first && at < first + sizeof refs && (at - first) % sizeof refs[0] == 0;
+}
 
 static void on_slot_token(void *userdata, certless_token *token, certless_error *error) {
   struct slot_ref *ref = userdata;
+  if (!is_ref(userdata)) {
+    pthread_mutex_lock(&foreign_lock);
+    foreign_userdata++;
+    pthread_mutex_unlock(&foreign_lock);
+    return;
+  }
   struct async_state *s = ref->state;
   struct request_slot *slot = &s->slots[ref->index];
   pthread_mutex_lock(&s->lock);
   slot->calls++;
+  slot->one_of = (token != NULL) != (error != NULL);
   slot->status = token ? CERTLESS_OK : certless_error_code(error);
+  slot->expires_on = certless_token_expires_on(token);
   if (token) snprintf(slot->token, sizeof slot->token, "%s", certless_token_value(token));
   s->completed++;
   pthread_cond_broadcast(&s->done);
@@ -376,6 +544,8 @@ static void test_async_from_threads(void) {
   int all_once = 1;
   int all_ok = 1;
   int all_same = 1;
+  int all_one_of = 1;
+  int all_same_expiry = 1;
 
   memset(&state, 0, sizeof state);
   pthread_mutex_init(&state.lock, NULL);
@@ -397,12 +567,22 @@ static void test_async_from_threads(void) {
     all_once &= state.slots[i].calls == 1;
     all_ok &= state.slots[i].status == CERTLESS_OK;
     all_same &= strcmp(state.slots[i].token, state.slots[0].token) == 0;
+    all_one_of &= state.slots[i].one_of;
+    all_same_expiry &= state.slots[i].expires_on == state.slots[0].expires_on;
   }
   pthread_mutex_unlock(&state.lock);
   CHECK(all_once);
   CHECK(all_ok);
   CHECK(is_jwt(state.slots[0].token));
   CHECK(all_same);
+  /* Every callback got its own userdata back and exactly one of token and error; the one token's
+   * expiry, a 64-bit return read on 64 callback threads, is the same every time. */
+  pthread_mutex_lock(&foreign_lock);
+  CHECK(foreign_userdata == 0);
+  pthread_mutex_unlock(&foreign_lock);
+  CHECK(all_one_of);
+  CHECK(all_same_expiry);
+  CHECK(state.slots[0].expires_on > (int64_t)time(NULL));
   /* One upstream request per leg for all 64 concurrent callers (the core cache is single-flight). */
   {
     long imds = emulator_counter("imds");
@@ -507,6 +687,8 @@ static void test_aadsts_error(void) {
   }
   CHECK(has_700016);
   CHECK(certless_error_aadsts_code(error, certless_error_aadsts_count(error)) == 0);
+  /* An index whose low 32 bits are 0: a size_t cut to 32 bits on its way in would read index 0. */
+  if (sizeof(size_t) > 4) CHECK(certless_error_aadsts_code(error, ~(size_t)UINT32_MAX) == 0);
   CHECK_CONTAINS(certless_error_message(error), "AADSTS700016");
   CHECK(certless_error_oauth_error(error) != NULL);
   CHECK(certless_error_trace_id(error) != NULL && strlen(certless_error_trace_id(error)) > 0);
@@ -644,8 +826,20 @@ struct log_capture {
   pthread_t main_thread;
 };
 
+static struct log_capture log_capture = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0};
+/* Log calls whose userdata was not &log_capture, or whose message was NULL. */
+static pthread_mutex_t log_misfit_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_misfits = 0;
+
 static void capture_log(void *userdata, certless_log_level level, const char *message) {
   struct log_capture *c = userdata;
+  /* Checked before use: arguments garbled by a calling-convention mismatch must fail a check. */
+  if (userdata != &log_capture || message == NULL) {
+    pthread_mutex_lock(&log_misfit_lock);
+    log_misfits++;
+    pthread_mutex_unlock(&log_misfit_lock);
+    return;
+  }
   pthread_mutex_lock(&c->lock);
   c->messages++;
   if (level < CERTLESS_LOG_ERROR || level > CERTLESS_LOG_INFO) c->bad_level++;
@@ -665,30 +859,33 @@ static void force_refresh(certless_credential *credential) {
 }
 
 static void test_log_callback(void) {
-  static struct log_capture capture = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0};
+  struct log_capture *const c = &log_capture;
   certless_credential *credential;
   int seen;
 
-  capture.main_thread = pthread_self();
-  CHECK_STATUS(certless_log_set_callback(capture_log, &capture, CERTLESS_LOG_INFO, NULL), CERTLESS_OK);
+  c->main_thread = pthread_self();
+  CHECK_STATUS(certless_log_set_callback(capture_log, c, CERTLESS_LOG_INFO, NULL), CERTLESS_OK);
   credential = from_env(); /* logs which managed-identity source it chose */
   force_refresh(credential);
   force_refresh(credential);
   /* Turning logging off delivers everything queued before it returns. */
   CHECK_STATUS(certless_log_set_callback(NULL, NULL, CERTLESS_LOG_OFF, NULL), CERTLESS_OK);
-  pthread_mutex_lock(&capture.lock);
-  seen = capture.messages;
+  pthread_mutex_lock(&c->lock);
+  seen = c->messages;
   CHECK(seen >= 3);
-  CHECK(capture.saw_certless >= 1);
-  CHECK(capture.bad_level == 0);
-  CHECK(capture.mentions_jwt == 0);
-  CHECK(capture.on_main_thread == 0); /* delivered on certless's logging thread */
-  pthread_mutex_unlock(&capture.lock);
+  CHECK(c->saw_certless >= 1);
+  CHECK(c->bad_level == 0);
+  CHECK(c->mentions_jwt == 0);
+  CHECK(c->on_main_thread == 0); /* delivered on certless's logging thread */
+  pthread_mutex_unlock(&c->lock);
+  pthread_mutex_lock(&log_misfit_lock);
+  CHECK(log_misfits == 0); /* every call had this userdata and a message */
+  pthread_mutex_unlock(&log_misfit_lock);
   /* Off: nothing more arrives. */
   force_refresh(credential);
-  pthread_mutex_lock(&capture.lock);
-  CHECK(capture.messages == seen);
-  pthread_mutex_unlock(&capture.lock);
+  pthread_mutex_lock(&c->lock);
+  CHECK(c->messages == seen);
+  pthread_mutex_unlock(&c->lock);
   certless_credential_free(credential);
 }
 
@@ -765,6 +962,7 @@ int main(void) {
   require_env("CERTLESS_TEST_EMULATOR_URL");
   test_blocking_happy_path_and_cache();
   test_token_is_current();
+  test_token_times();
   test_config_file();
   test_credential_from_options();
   test_options_deadline();

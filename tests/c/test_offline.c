@@ -21,6 +21,15 @@ static const char *const VALID_CONFIG =
     "\"ClientId\":\"" APP "\",\"ClientCredentials\":[{\"SourceType\":"
     "\"SignedAssertionFromManagedIdentity\",\"ManagedIdentityClientId\":\"" MI "\"}]}}";
 
+/* The C types this header gives Rust's: certless_status and certless_log_level are u32, bool is
+ * Rust's one-byte bool, size_t is usize (pointer-sized on every target certless builds for: 4
+ * bytes in the x86 DLL). No structure crosses the ABI by value (every object is an opaque pointer),
+ * so these are all the layout the two sides must agree on; a header that drifted fails to build. */
+_Static_assert(sizeof(certless_status) == 4, "certless_status is Rust's u32");
+_Static_assert(sizeof(certless_log_level) == 4, "certless_log_level is Rust's u32");
+_Static_assert(sizeof(bool) == 1, "bool is Rust's bool");
+_Static_assert(sizeof(size_t) == sizeof(void *), "size_t is Rust's usize");
+
 static certless_credential *SENTINEL_CREDENTIAL = (certless_credential *)&tests_passed;
 static certless_error *SENTINEL_ERROR = (certless_error *)&tests_failed;
 
@@ -433,13 +442,24 @@ struct completion {
   pthread_mutex_t lock;
   pthread_cond_t done;
   int calls;
+  int one_of; /* exactly one of token and error was non-NULL, in every call */
   certless_status status;
 };
 
+/* The userdata on_token expects, set before the request starts. */
+static struct completion *expected_completion = NULL;
+static int foreign_userdata = 0; /* written only if a callback gets another userdata */
+
 static void on_token(void *userdata, certless_token *token, certless_error *error) {
   struct completion *c = userdata;
+  /* Checked before use: arguments garbled by a calling-convention mismatch must fail a check. */
+  if (userdata != expected_completion) {
+    foreign_userdata++;
+    return;
+  }
   pthread_mutex_lock(&c->lock);
   c->calls++;
+  c->one_of &= (token != NULL) != (error != NULL);
   c->status = token != NULL ? CERTLESS_OK : certless_error_code(error);
   pthread_cond_broadcast(&c->done);
   pthread_mutex_unlock(&c->lock);
@@ -464,9 +484,11 @@ static int wait_calls(struct completion *c, int want) {
 static void test_async_failures(void) {
   certless_credential *credential = valid_credential();
   const char *delegated[] = {"https://graph.microsoft.com/User.Read"};
-  struct completion c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  struct completion c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
   certless_pending *pending = (certless_pending *)SENTINEL_ERROR;
   certless_error *error = NULL;
+
+  expected_completion = &c;
 
   /* Refused up front: nothing started, the callback never runs. */
   CHECK_STATUS(certless_credential_get_token_async(credential, delegated, 1, NULL, NULL, &c,
@@ -485,10 +507,13 @@ static void test_async_failures(void) {
   CHECK(pending != (certless_pending *)SENTINEL_ERROR && pending != NULL);
   CHECK(wait_calls(&c, 1));
   CHECK_STATUS(c.status, CERTLESS_INVALID_SCOPE);
+  CHECK(c.one_of); /* the error, and no token */
   CHECK(certless_pending_cancel(pending) == false); /* already completed: nothing to cancel */
   certless_pending_free(pending);
   certless_credential_free(credential);
   CHECK(c.calls == 1);
+  CHECK(foreign_userdata == 0); /* the callback got &c back */
+  expected_completion = NULL;
 }
 
 static void ignore_log(void *userdata, certless_log_level level, const char *message) {
