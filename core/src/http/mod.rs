@@ -48,9 +48,19 @@ fn ensure_crypto_provider() {
     });
 }
 
+/// How many header fields a response may carry. hyper's default, 100, is less than what a
+/// cookie-setting gateway or a TLS-inspecting proxy sends in front of a healthy endpoint
+/// (docs/protocol.md §3); past this, the answer is refused as one that is too large.
+pub(crate) const MAX_RESPONSE_HEADERS: usize = 1000;
+
+/// The same bound for HTTP/2, in bytes of header list (hyper's default is 16 KiB).
+const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
+
 fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
     ensure_crypto_provider();
     reqwest::Client::builder()
+        .http1_max_headers(MAX_RESPONSE_HEADERS)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
         // A redirect could carry a form with an assertion or secret to another host.
@@ -487,6 +497,21 @@ pub(crate) async fn send(
         ),
     };
     let transport = |e: reqwest::Error| {
+        if head_too_large(&e) {
+            return Error::new(
+                invalid,
+                format!(
+                    "{target} sent a response whose head is too large (more than \
+                    {MAX_RESPONSE_HEADERS} header fields, or headers of more than \
+                    {MAX_HEADER_LIST_BYTES} bytes)"
+                ),
+            )
+            .with_leg(leg)
+            .with_remedy(
+                "Something between certless and the endpoint (a gateway, a proxy) adds headers \
+                without bound: check what answers at that address and what it adds.",
+            );
+        }
         let (code, what) = if e.is_timeout() {
             (timeout, "did not answer in time")
         } else if e.is_connect() {
@@ -536,11 +561,34 @@ pub(crate) async fn send(
         }
         body.extend_from_slice(&chunk);
     }
+    // A UTF-8 byte order mark is not part of the JSON that follows it (RFC 8259 lets a parser
+    // ignore it, and some endpoints and proxies send one: docs/protocol.md §2): every parser
+    // sees the body without it.
+    if body.starts_with(UTF8_BOM) {
+        body.drain(..UTF8_BOM.len());
+    }
     Ok(Response {
         status,
         headers,
         body,
     })
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Whether hyper refused the response because its head (status line and headers) is over the
+/// limits set in [`base_builder`]: a message that arrived whole, not a connection that broke.
+fn head_too_large(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        // hyper's `Parse(TooLarge)`, and h2's refusal of an oversized header list.
+        let text = s.to_string();
+        if text.contains("message head is too large") || text.contains("header list size") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// An error and each of its causes ("builder error: ...: ..."): reqwest's own text alone says
