@@ -7,7 +7,7 @@
 //! The hold grows while the outage lasts (doubling from [`FailureHold::base`] up to
 //! [`FailureHold::max`]), is shortened at random by up to a fifth so that processes that failed
 //! together do not try again together, and starts over after a success. A server's Retry-After,
-//! when longer, wins.
+//! when longer, wins (docs/protocol.md §3).
 
 use std::time::Duration;
 

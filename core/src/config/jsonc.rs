@@ -113,8 +113,8 @@ fn position(text: &str, offset: usize) -> UnclosedComment {
 }
 
 /// A key that appears twice in one object, compared as .NET configuration compares keys
-/// (case-insensitively): .NET refuses such a file ("A duplicate key ... was found"), where a JSON
-/// parser would silently keep the last one.
+/// (case-insensitively): .NET refuses such a file ("A duplicate key ... was found",
+/// docs/protocol.md §6), where a JSON parser would silently keep the last one.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct DuplicateKey {
     /// The key's configuration path, `:`-separated with array indexes (`AzureAd:TenantId`,

@@ -497,7 +497,24 @@ pub(crate) async fn send(
         ),
     };
     let transport = |e: reqwest::Error| {
-        if head_too_large(&e) {
+        if refused(&e) == Some(Refused::NoCloseNotify) {
+            return Error::new(
+                invalid,
+                format!(
+                    "{target} closed the TLS connection without close_notify before its answer \
+                    was known to be complete, so the answer was refused (it could have been cut \
+                    short)"
+                ),
+            )
+            .with_leg(leg)
+            .with_remedy(
+                "The endpoint was reached: what answers there (often a TLS-terminating proxy or \
+                load balancer sending HTTP/1.0 answers without Content-Length) ends connections \
+                uncleanly. Have it send Content-Length (or chunked answers) and close TLS with \
+                close_notify, or bypass it (NO_PROXY).",
+            );
+        }
+        if refused(&e) == Some(Refused::HeadTooLarge) {
             return Error::new(
                 invalid,
                 format!(
@@ -562,7 +579,7 @@ pub(crate) async fn send(
         body.extend_from_slice(&chunk);
     }
     // A UTF-8 byte order mark is not part of the JSON that follows it (RFC 8259 lets a parser
-    // ignore it, and some endpoints and proxies send one: docs/protocol.md §2): every parser
+    // ignore it, and some endpoints and proxies send one: docs/protocol.md §3): every parser
     // sees the body without it.
     if body.starts_with(UTF8_BOM) {
         body.drain(..UTF8_BOM.len());
@@ -576,19 +593,39 @@ pub(crate) async fn send(
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Whether hyper refused the response because its head (status line and headers) is over the
-/// limits set in [`base_builder`]: a message that arrived whole, not a connection that broke.
-fn head_too_large(e: &reqwest::Error) -> bool {
+/// What a transport failure was, when it was not the network: an answer refused for its shape.
+#[derive(Debug, PartialEq, Eq)]
+enum Refused {
+    /// hyper refused the response because its head (status line and headers) is over the limits
+    /// set in [`base_builder`]: a message that arrived whole, not a connection that broke.
+    HeadTooLarge,
+    /// The peer closed TLS without `close_notify`: for an answer whose end is the connection's
+    /// end (HTTP/1.0 without `Content-Length`), a truncation cannot be told from the end, so
+    /// rustls refuses it. The peer is reachable; it closes uncleanly.
+    NoCloseNotify,
+}
+
+fn refused(e: &reqwest::Error) -> Option<Refused> {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        // hyper's `Parse(TooLarge)`, and h2's refusal of an oversized header list.
-        let text = s.to_string();
-        if text.contains("message head is too large") || text.contains("header list size") {
-            return true;
+        if let Some(r) = refused_by_text(&s.to_string()) {
+            return Some(r);
         }
         source = s.source();
     }
-    false
+    None
+}
+
+/// hyper's `Parse(TooLarge)`, h2's refusal of an oversized header list, and rustls's
+/// `UnexpectedEof` for a close without `close_notify`, as their messages say them.
+fn refused_by_text(text: &str) -> Option<Refused> {
+    if text.contains("message head is too large") || text.contains("header list size") {
+        Some(Refused::HeadTooLarge)
+    } else if text.contains("close_notify") {
+        Some(Refused::NoCloseNotify)
+    } else {
+        None
+    }
 }
 
 /// An error and each of its causes ("builder error: ...: ..."): reqwest's own text alone says
@@ -641,6 +678,22 @@ mod tests {
             headers: map,
             body: Vec::new(),
         }
+    }
+
+    #[test]
+    fn answers_refused_for_their_shape_are_told_from_network_failures() {
+        assert_eq!(
+            refused_by_text("message head is too large"),
+            Some(Refused::HeadTooLarge)
+        );
+        assert_eq!(
+            refused_by_text(
+                "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof"
+            ),
+            Some(Refused::NoCloseNotify)
+        );
+        assert_eq!(refused_by_text("connection reset by peer"), None);
+        assert_eq!(refused_by_text("Connection refused (os error 111)"), None);
     }
 
     #[test]
