@@ -168,7 +168,7 @@ test('the error classes are exported and distinct', () => {
 
 test('a secret the managed-identity endpoint echoes back is not in error.message', async () => {
   const info = await emu.admin('GET', 'info');
-  const environment = info.env.app_service;
+  const environment = Object.fromEntries(info.env.app_service);
   const secret = environment.IDENTITY_HEADER;
   await emu.fault({ endpoint: 'app_service', status: 401, body: 'echo_credentials' });
   try {
