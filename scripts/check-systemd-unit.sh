@@ -6,7 +6,7 @@
 #   3. the broker starts with exactly its ExecStart arguments (the paths moved into a scratch
 #      directory, the group made this user's own), reports ready on /healthz and /readyz over TCP,
 #      gets a token against the emulator over the Unix socket, and leaves the secret and the
-#      socket readable by owner and group only.
+#      socket readable by owner and group only, and the kept secret (StateDirectory) by its owner.
 # Needs systemd-analyze (Debian's systemd package, installed when missing), python3 and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,7 @@ words = shlex.split(line[len("ExecStart="):])
 assert words[0] == "/usr/local/bin/certless", words[0]
 for word in words[1:]:
     word = word.replace("/etc/certless", work).replace("/run/certless", work)
+    word = word.replace("/var/lib/certless", work + "/state")
     word = word.replace("certless-clients", group)
     print("127.0.0.1:0" if word == "127.0.0.1:8765" else word)
 PY
@@ -65,4 +66,6 @@ for file in secret certless.sock; do
   mode=$(stat -c %a "$work/$file")
   [[ "${mode: -1}" == 0 ]] || { echo "$file is mode $mode: others may use it" >&2; exit 1; }
 done
+mode=$(stat -c %a "$work/state/broker-secret")
+[[ "$mode" == 600 ]] || { echo "the kept secret is mode $mode, not 600" >&2; exit 1; }
 echo "check-systemd-unit: the broker runs with the unit's arguments and serves a token over its socket"

@@ -261,3 +261,35 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{command}");
     }
 }
+
+/// A managed-identity endpoint that quotes `X-IDENTITY-HEADER` back in its 401: neither
+/// `certless token` nor `certless doctor` (text or JSON) prints the value.
+#[test]
+fn an_identity_header_echoed_in_a_401_is_not_printed() {
+    let emu = emulator();
+    emu.set_fault(
+        Endpoint::AppService,
+        Fault::http_status(401).with_body(certless_emulator::FaultBody::EchoCredentials),
+    );
+    let env = emu.client_env(MiSourceKind::AppService);
+    let secret = emu.app_service_secret();
+    for args in [&["token"][..], &["doctor"][..], &["doctor", "--json"][..]] {
+        let out = certless()
+            .args(args)
+            .args(["--scope", "https://graph.microsoft.com/.default"])
+            .envs(env.clone())
+            .output()
+            .unwrap();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{args:?}: {shown}");
+        assert!(shown.contains("redacted secret"), "{args:?}: {shown}");
+        assert!(
+            !shown.contains(&secret),
+            "{args:?} prints the secret: {shown}"
+        );
+    }
+}

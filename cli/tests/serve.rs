@@ -38,6 +38,8 @@ impl Broker {
             .arg(dir.join("secret"))
             .arg("--ready-file")
             .arg(dir.join("ready.json"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
             .args(extra)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -501,13 +503,20 @@ fn certless_clients_ask_the_broker_and_name_it_when_it_is_down() {
     );
 }
 
+/// What an Azure SDK does: `IDENTITY_HEADER` read once, then sent with every request.
+fn with_secret(broker: &Broker, secret: &str) -> Answer {
+    let header = format!("X-IDENTITY-HEADER: {secret}\r\n");
+    broker.raw(&request(&Broker::token_path(GRAPH, ""), &header))
+}
+
 #[test]
-fn a_client_reads_the_new_secret_of_a_restarted_broker() {
+fn the_secret_outlives_a_restart_and_a_rotation_keeps_the_old_one_for_its_grace() {
     use certless::env::MapEnv;
     let emu = emulator();
     let dir = scratch_dir("restart");
     let mut first = Broker::start_at(&emu, &dir, "127.0.0.1:0", &[]);
     let port = first.port;
+    let old = first.secret.clone();
     let env = MapEnv::new()
         .with_var("CERTLESS_BROKER", format!("http://127.0.0.1:{port}"))
         .with_var(
@@ -524,14 +533,50 @@ fn a_client_reads_the_new_secret_of_a_restarted_broker() {
         ..Default::default()
     };
     credential.get_token_blocking(&scope, &refresh).unwrap();
+    assert_eq!(with_secret(&first, &old).status, 200);
     assert_eq!(first.terminate().code(), Some(0));
+
+    // Restarted (as Restart=on-failure, an upgrade or a reboot would): the same secret.
     let second = Broker::start_at(&emu, &dir, &format!("127.0.0.1:{port}"), &[]);
-    assert_ne!(first.secret, second.secret, "a new secret at every start");
-    // The secret in hand is refused; the client reads the file again and is served.
+    assert_eq!(second.secret, old, "the secret outlives the restart");
+    assert_eq!(with_secret(&second, &old).status, 200);
+
+    // Rotated with a grace of 4 s: both are accepted, the new one is published to the file.
+    let rotate = certless()
+        .args(["serve", "rotate-secret", "--grace", "4", "--state-dir"])
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    assert!(rotate.status.success(), "{rotate:?}");
+    let rotated_at = Instant::now();
+    let published = || {
+        std::fs::read_to_string(dir.join("secret"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    while published() == old {
+        assert!(
+            rotated_at.elapsed() < Duration::from_secs(10),
+            "not published"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let new = published();
+    assert_eq!(with_secret(&second, &new).status, 200);
+    assert_eq!(with_secret(&second, &old).status, 200, "within the grace");
+    credential.get_token_blocking(&scope, &refresh).unwrap();
+
+    // After the grace, the old one is refused; a certless client reads the file again.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(rotated_at.elapsed()));
+    assert_eq!(with_secret(&second, &old).status, 401, "after the grace");
+    assert_eq!(with_secret(&second, &new).status, 200);
     credential
         .get_token_blocking(&scope, &refresh)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(second.stderr().contains("with a wrong X-IDENTITY-HEADER"));
+    // Neither value is ever logged.
+    let log = second.stderr();
+    assert!(!log.contains(&old) && !log.contains(&new), "{log}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::error::Error;
+use crate::hold::{FailureHold, is_outage};
 use crate::singleflight::SingleFlight;
 use crate::token::AccessToken;
 
@@ -35,8 +36,6 @@ const HALF_LIFE_THRESHOLD_SECS: i64 = 2 * 3600;
 const REFRESH_BEFORE_EXPIRY_SECS: i64 = 300;
 /// While one caller starts a background refresh, others do not try to for this long.
 const REFRESH_CLAIM_SECS: i64 = 10;
-const BACKOFF_BASE_SECS: i64 = 2;
-const BACKOFF_MAX_SECS: i64 = 60;
 
 pub(crate) struct TokenCache {
     table: ArcSwap<Table>,
@@ -73,8 +72,9 @@ pub(crate) struct Slot {
     failures: AtomicU32,
     /// Unix second of the last hit or fetch, for eviction.
     last_used: AtomicI64,
-    /// Retry-After from a failed fetch while no token was valid: until then every caller gets
-    /// that error at once instead of a new request.
+    /// Retry-After from a failed fetch while no token was valid, or the failure hold of an
+    /// outage (src/hold.rs): until then every caller gets that error at once instead of a new
+    /// request.
     blocked: Mutex<Option<(i64, Error)>>,
 }
 
@@ -380,9 +380,10 @@ impl Slot {
         *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// A fetch failed. While a token is still valid, the next background refresh waits for an
-    /// exponential, jittered backoff (or the server's Retry-After, if longer); with no valid
-    /// token, only Retry-After holds callers back.
+    /// A fetch failed. While a token is still valid, it keeps being handed out and the next
+    /// background refresh waits for the failure hold (src/hold.rs; or the server's Retry-After,
+    /// if longer). With no valid token, callers get this error without a new request until the
+    /// hold ends when the service is down, or until Retry-After when it said so.
     pub(crate) fn failed(&self, error: &Error, now: i64) {
         let failures = self
             .failures
@@ -391,17 +392,31 @@ impl Slot {
         let retry_after = error
             .retry_after()
             .map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let hold = || {
+            let hold = FailureHold::default().after(failures);
+            // Whole seconds (the cache's unit), rounded up; at least one.
+            i64::try_from(hold.as_millis().div_ceil(1000))
+                .unwrap_or(i64::MAX)
+                .max(1)
+        };
         if self.usable(now).is_some() {
-            let exp = BACKOFF_BASE_SECS
-                .saturating_mul(1i64 << failures.min(16).saturating_sub(1))
-                .min(BACKOFF_MAX_SECS);
-            let jittered = exp - (exp * i64::from(crate::random::percent()) / 500); // up to 20% earlier
             self.next_refresh
-                .store(now + jittered.max(1).max(retry_after), Ordering::Release);
-        } else if retry_after > 0 {
+                .store(now + hold().max(retry_after), Ordering::Release);
+        } else if retry_after > 0 || is_outage(error) {
+            let until = if is_outage(error) {
+                hold().max(retry_after)
+            } else {
+                retry_after
+            };
             *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((now + retry_after, error.clone()));
+                Some((now.saturating_add(until), error.clone()));
         }
+    }
+
+    /// Whether the last fetch failed: a service that is down, which the next fetch only probes
+    /// (one attempt per leg, no retries).
+    pub(crate) fn in_outage(&self) -> bool {
+        self.failures.load(Ordering::Acquire) > 0
     }
 
     /// The error to answer with while a server's Retry-After holds.
@@ -417,22 +432,28 @@ impl Slot {
 /// Until when a token obtained at `now` is handed out, and when to refresh it.
 ///
 /// The margin (the token must not expire on its way to the resource) is at most a tenth of the
-/// lifetime, so that a short-lived token is still cached. The refresh comes at `refresh_in` when
-/// Entra gave one; at half the lifetime when that is over 2 hours; else 5 minutes before expiry,
-/// or at 80% of a lifetime shorter than 25 minutes. Never before half the lifetime has passed (a
-/// token that is "due" as soon as it arrives would be refreshed back to back), and up to 10%
-/// earlier (at most a minute) at random, so that processes started together do not refresh
-/// together.
+/// lifetime, so that a short-lived token is still cached. certless's own schedule refreshes at
+/// half the lifetime when that is over 2 hours; else 5 minutes before expiry, or at 80% of a
+/// lifetime shorter than 25 minutes; never before half the lifetime has passed (a token that is
+/// "due" as soon as it arrives would be refreshed back to back). When the server said when to
+/// refresh (`refresh_in`, as `refresh_on`), the earlier of the two wins: Entra sends it ahead of
+/// planned key or policy changes (docs/protocol.md §3). A `refresh_on` within the first tenth of
+/// the lifetime counts as that tenth, for the same back-to-back reason. Then up to 10% earlier
+/// (at most a minute) at random, so that processes started together do not refresh together.
 fn schedule(token: &AccessToken, now: i64, margin: i64) -> (i64, i64) {
     let lifetime = (token.expires_on - now).max(0);
     let margin = margin.min(lifetime / 10).max(0);
     let usable_until = token.expires_on - margin;
-    let base = match token.refresh_on {
-        Some(r) => r,
-        None if lifetime > HALF_LIFE_THRESHOLD_SECS => now + lifetime / 2,
-        None => token.expires_on - REFRESH_BEFORE_EXPIRY_SECS.min(lifetime / 5),
+    let own = if lifetime > HALF_LIFE_THRESHOLD_SECS {
+        now + lifetime / 2
+    } else {
+        token.expires_on - REFRESH_BEFORE_EXPIRY_SECS.min(lifetime / 5)
     };
-    let base = base.max(now + lifetime / 2);
+    let own = own.max(now + lifetime / 2);
+    let base = match token.refresh_on {
+        Some(r) => own.min(r.max(now + lifetime / 10)),
+        None => own,
+    };
     let span = base - now;
     let jitter = (span / 10).min(60) * i64::from(crate::random::percent()) / 100;
     let refresh_at = (base - jitter).min(usable_until).max(now);
@@ -473,12 +494,21 @@ mod tests {
                 "{}",
                 r - now
             );
-            // refresh_in wins.
+            // refresh_in, when earlier than certless's own schedule, wins...
+            let r = refresh_at(&token(now + 86_400, Some(now + 20_000)), now, 60);
+            assert!((now + 19_940..=now + 20_000).contains(&r), "{}", r - now);
+            let r = refresh_at(&token(now + 3600, Some(now + 900)), now, 60);
+            assert!((now + 810..=now + 900).contains(&r), "{}", r - now);
+            let r = refresh_at(&token(now + 90, Some(now + 30)), now, 0);
+            assert!((now + 27..=now + 30).contains(&r), "{}", r - now);
+            // ... when later, certless's own schedule does.
             let r = refresh_at(&token(now + 86_400, Some(now + 44_000)), now, 60);
-            assert!((now + 43_940..=now + 44_000).contains(&r), "{}", r - now);
-            // ... but a refresh_in that would refresh at once is not followed.
+            assert!((now + 43_140..=now + 43_200).contains(&r), "{}", r - now);
+            let r = refresh_at(&token(now + 3600, Some(now + 3500)), now, 60);
+            assert!((now + 3300 - 60..=now + 3300).contains(&r), "{}", r - now);
+            // A refresh_in that would refresh at once counts as a tenth of the lifetime.
             let r = refresh_at(&token(now + 3600, Some(now)), now, 60);
-            assert!((now + 1800 - 60..=now + 1800).contains(&r), "{}", r - now);
+            assert!((now + 324..=now + 360).contains(&r), "{}", r - now);
             // Short-lived (130 s): at 80%, and handed out until its last 13 s.
             let (until, r) = schedule(&token(now + 130, None), now, 60);
             assert_eq!(until, now + 117);
@@ -535,7 +565,7 @@ mod tests {
             slot.failed(&e, now);
         }
         let next = slot.next_refresh.load(Ordering::Acquire);
-        assert!((now + 48..=now + 60).contains(&next), "{}", next - now);
+        assert!((now + 24..=now + 30).contains(&next), "{}", next - now);
         slot.failed(&e.clone().with_retry_after(Some(600)), now);
         assert_eq!(slot.next_refresh.load(Ordering::Acquire), now + 600);
         assert!(
@@ -554,7 +584,24 @@ mod tests {
             &Error::new(crate::ErrorCode::ExchangeRejected, "400"),
             now + 40,
         );
-        assert!(cold.blocked(now + 40).is_none(), "no Retry-After, no block");
+        assert!(cold.blocked(now + 40).is_none(), "a refusal is not held");
+
+        // An outage with no valid token: held, longer at each failure, until a success.
+        let down = Error::new(crate::ErrorCode::ExchangeRejected, "503").with_http_status(503);
+        let outage = cache.slot("t", "outage", now);
+        outage.failed(&down, now);
+        assert!(outage.blocked(now).is_some());
+        assert!(outage.blocked(now + 2).is_none());
+        outage.failed(&down, now + 2);
+        outage.failed(&down, now + 6);
+        assert!(
+            outage.blocked(now + 6 + 6).is_some(),
+            "the third hold is 6.4 to 8 s"
+        );
+        assert!(outage.blocked(now + 6 + 8).is_none());
+        outage.store(token(now + 3600, None), now + 20, 60);
+        assert!(outage.blocked(now + 20).is_none());
+        assert!(!outage.in_outage(), "a success starts over");
     }
 
     #[test]

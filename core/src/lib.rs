@@ -31,6 +31,7 @@ mod exchange;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hold;
 mod http;
 pub mod jwt;
 mod lifetime;

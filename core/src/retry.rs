@@ -105,6 +105,22 @@ enum Verdict {
     },
 }
 
+/// Whether a retry would be tried for `error` (a policy with retries left permitting).
+pub(crate) fn is_retryable(error: &Error) -> bool {
+    matches!(verdict(error), Verdict::Retry { .. })
+}
+
+tokio::task_local! {
+    /// Set while a fetch probes a source that is down: one attempt per leg, no retries, so
+    /// that each probe costs one request (src/hold.rs).
+    static PROBE: ()
+}
+
+/// Runs `fetch` with no retries on any leg: a probe of a service that is down.
+pub(crate) async fn probe<F: Future>(fetch: F) -> F::Output {
+    PROBE.scope((), fetch).await
+}
+
 fn verdict(error: &Error) -> Verdict {
     let retry_after = error.retry_after().map(Duration::from_secs);
     let again = Verdict::Retry {
@@ -180,8 +196,10 @@ where
             Err(e) => e,
         };
         let elapsed = clock.now().duration_since(started).unwrap_or_default();
+        let probing = PROBE.try_with(|_| ()).is_ok();
         let delay = match verdict(&error) {
             Verdict::Stop => return Err(annotate(error, retries)),
+            Verdict::Retry { .. } if probing => return Err(error),
             Verdict::Retry { retry_after, gone } => {
                 // The time this call may still spend waiting.
                 let budget = if gone {

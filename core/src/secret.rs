@@ -1,7 +1,12 @@
-//! A string that must never be shown: access tokens, assertions, client secrets.
+//! A string that must never be shown: access tokens, assertions, client secrets, header secrets.
+//!
+//! Every [`Secret`] is also known to [`scrub_server_text`]: the one step that every piece of text
+//! a server sent passes through before it reaches an error, a log line or a report. A server (or a
+//! proxy in front of it) that echoes a secret back, e.g. a 401 body repeating the
+//! `X-IDENTITY-HEADER` it was sent, has that value cut out there, whatever kind of secret it is.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 /// A secret string. `Debug` and `Display` print a placeholder, never the value; the only way to
 /// the value is [`Secret::expose`], which makes every place that hands a secret out greppable.
@@ -14,7 +19,9 @@ pub struct Secret(Arc<str>);
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<Arc<str>>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        known::register(&value);
+        Secret(value)
     }
 
     /// The secret value. Never log or format it.
@@ -57,10 +64,53 @@ impl From<&str> for Secret {
     }
 }
 
+/// The secrets this process holds, as weak references: a secret is known from the moment it is
+/// wrapped (read from the environment, a file or a configuration, or received from a server)
+/// until its last copy is dropped, and costs nothing to forget.
+mod known {
+    use super::*;
+
+    /// Shorter values are not redacted: cutting every `abc` out of a message would hide the
+    /// message, and a secret this short protects nothing anyway.
+    pub(super) const MIN_LEN: usize = 8;
+
+    static SECRETS: Mutex<Vec<Weak<str>>> = Mutex::new(Vec::new());
+
+    pub(super) fn register(value: &Arc<str>) {
+        if value.len() < MIN_LEN {
+            return;
+        }
+        let mut secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+        secrets.retain(|w| w.strong_count() > 0);
+        secrets.push(Arc::downgrade(value));
+    }
+
+    /// The live secrets, longest first (so that a secret containing another is cut whole).
+    pub(super) fn live() -> Vec<Arc<str>> {
+        let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live: Vec<Arc<str>> = secrets.iter().filter_map(Weak::upgrade).collect();
+        drop(secrets);
+        live.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        live.dedup();
+        live
+    }
+}
+
+/// `text` with every secret this process holds replaced by `<redacted secret>`.
+fn cut_known_secrets(text: String) -> String {
+    let mut text = text;
+    for secret in known::live() {
+        if text.contains(&*secret) {
+            text = text.replace(&*secret, "<redacted secret>");
+        }
+    }
+    text
+}
+
 /// Text that came from a server and is about to go into an error message or a log line.
-/// A hostile or buggy server could echo a token back at us, so anything shaped like a JWT
-/// (three base64url segments starting with `eyJ`) is cut out, control characters are dropped
-/// and the length is capped.
+/// A hostile or buggy server could echo a secret back at us, so every secret this process holds
+/// (see [`Secret::new`]) and anything shaped like a JWT (three base64url segments starting with
+/// `eyJ`) is cut out, control characters are dropped and the length is capped.
 pub(crate) fn scrub_server_text(text: &str) -> String {
     const MAX: usize = 600;
     // Control characters go before the token check: dropped after it, they could join the
@@ -76,6 +126,7 @@ pub(crate) fn scrub_server_text(text: &str) -> String {
         })
         .filter(|c| !c.is_control())
         .collect();
+    let text = cut_known_secrets(text);
     let mut out = String::with_capacity(text.len().min(MAX));
     let mut rest = text.as_str();
     while let Some(pos) = rest.find("eyJ") {
@@ -125,6 +176,30 @@ mod tests {
         assert!(scrubbed.contains("<redacted token>"));
         assert!(!scrubbed.contains('\n'));
         assert_eq!(scrub_server_text(&"x".repeat(5000)).chars().count(), 601);
+    }
+
+    #[test]
+    fn every_secret_held_is_cut_out_of_server_text() {
+        let header = Secret::new("6f1c0d2e9a8b7c6d5e4f3a2b1c0d9e8f");
+        let client_secret = Secret::from("Abc8Q~not.a.jwt-but~secret");
+        let text = format!(
+            "401: bad X-IDENTITY-HEADER '{}' (client secret {})",
+            header.expose(),
+            client_secret.expose()
+        );
+        let scrubbed = scrub_server_text(&text);
+        assert_eq!(
+            scrubbed,
+            "401: bad X-IDENTITY-HEADER '<redacted secret>' (client secret <redacted secret>)"
+        );
+        // A value too short to be a secret worth the name is left alone.
+        let short = Secret::new("abc");
+        assert_eq!(scrub_server_text("abcdef"), "abcdef");
+        drop(short);
+        // Once the last copy is gone, the value is forgotten.
+        let gone = header.expose().to_string();
+        drop(header);
+        assert_eq!(scrub_server_text(&gone), gone);
     }
 
     /// Found by the `mi_error` fuzz target: control characters inside a token were dropped after

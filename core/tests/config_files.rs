@@ -232,3 +232,42 @@ fn broken_files_are_reported_with_the_place_in_the_file() {
     let (_, text) = config_error(&dir, "nobom.json", &no_bom);
     assert!(text.contains("byte order mark"), "{text}");
 }
+
+/// Two `TenantId`s (the last one would silently win): refused as .NET's JSON configuration
+/// refuses it, naming the key's path and both places; keys differing only in case are the same
+/// key, in nested sections and in array elements too.
+#[test]
+fn a_key_twice_is_refused_with_its_path_and_both_places() {
+    let dir = scratch_dir("duplicate-keys");
+    let cases = [
+        (
+            "{\n  \"AzureAd\": {\n    \"TenantId\": \"contoso.onmicrosoft.com\",\n    \
+             \"ClientId\": \"00000000-1111-2222-3333-444444444444\",\n    \
+             \"TenantId\": \"fabrikam.onmicrosoft.com\"\n  }\n}\n",
+            "AzureAd:TenantId",
+            "at line 3, column 5 and at line 5, column 5",
+        ),
+        (
+            "{\"AzureAd\":{\"tenantid\":\"a.com\",\"TENANTID\":\"b.com\"}}",
+            "AzureAd:TENANTID",
+            "line 1, column 13 and at line 1, column 32",
+        ),
+        (
+            "{\"AzureAd\":{\"ClientCredentials\":[\n  {\"SourceType\":\"ClientSecret\",\
+             \"ClientSecret\":\"x\"},\n  {\"SourceType\":\"A\",\"SourceType\":\"B\"}]}}",
+            "AzureAd:ClientCredentials:1:SourceType",
+            "line 3, column 4 and at line 3, column 21",
+        ),
+    ];
+    for (n, (json, path, places)) in cases.into_iter().enumerate() {
+        let file = write(&dir, &format!("appsettings.{n}.json"), json.as_bytes());
+        let e = CredentialBuilder::from_config_file(&file).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidConfig, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("'{path}'")) || text.contains(path),
+            "{text}"
+        );
+        assert!(text.contains(places), "{text}");
+    }
+}

@@ -208,7 +208,14 @@ async fn managed_identity_errors_name_the_leg_and_status() {
     assert_eq!(e.leg(), Leg::ManagedIdentity);
     assert_eq!(e.http_status(), Some(410));
     assert!(e.remedy().unwrap().contains("being updated"), "{e}");
-    // The fault is spent: the next call works (a failure is never latched).
+    // An outage is held: the next call at once gets the same error without a request
+    // (src/hold.rs)...
+    let sent = emu.counters().imds;
+    let held = credential.get_token(&[SHAREPOINT]).await.unwrap_err();
+    assert_eq!(held.http_status(), Some(410));
+    assert_eq!(emu.counters().imds, sent);
+    // ...and the fault is spent: the first call after the hold (2 s) works.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     credential.get_token(&[SHAREPOINT]).await.unwrap();
 
     let unknown = builder(&emu, MiSourceKind::Imds)
@@ -268,6 +275,9 @@ async fn hostile_and_broken_responses_are_clear_errors() {
     assert_eq!(e.code(), ErrorCode::ExchangeUnreachable, "{e}");
     assert!(e.correlation_id().is_some());
 
+    // That outage is held for this credential (src/hold.rs): a new one for the next case.
+    let credential = once(&emu);
+
     emu.set_fault(
         Endpoint::EntraToken,
         Fault {
@@ -304,7 +314,8 @@ async fn hostile_and_broken_responses_are_clear_errors() {
     assert!(!e.to_string().contains("eyJzdWIi"), "{e}");
     assert!(e.to_string().contains("<redacted token>"), "{e}");
 
-    // Everything works again once the faults are spent.
+    // Everything works again once the faults are spent (and the 500's hold, 2 s, is over).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     credential
         .get_token(&["https://graph.microsoft.com/.default"])
         .await

@@ -4,8 +4,8 @@ mod common;
 
 use std::sync::Mutex;
 
-use certless::ManagedIdentityId;
-use certless_emulator::MiSourceKind;
+use certless::{ManagedIdentityId, Retries};
+use certless_emulator::{Endpoint, Fault, FaultBody, MiSourceKind};
 use common::*;
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -97,4 +97,82 @@ async fn no_secret_in_logs_errors_or_debug() {
     for (what, text) in &outputs[1..3] {
         assert!(text.contains("redacted"), "{what}: {text}");
     }
+}
+
+/// Each secret a credential sends, quoted back by a server in a 401 body, is cut out of the error
+/// (Display and Debug): the managed-identity header secrets (`IDENTITY_HEADER` for App Service and
+/// Service Fabric, `MSI_SECRET` for Azure ML), the MI assertion and a client secret sent to Entra.
+#[tokio::test]
+async fn a_secret_a_server_echoes_back_is_not_shown() {
+    let emu = emulator_https().await;
+    let header_secrets = [
+        (
+            MiSourceKind::AppService,
+            Endpoint::AppService,
+            "IDENTITY_HEADER",
+        ),
+        (MiSourceKind::AzureMl, Endpoint::AppService, "MSI_SECRET"),
+        (
+            MiSourceKind::ServiceFabric,
+            Endpoint::ServiceFabric,
+            "IDENTITY_HEADER",
+        ),
+    ];
+    for (source, endpoint, variable) in header_secrets {
+        let secret = emu
+            .client_env(source)
+            .into_iter()
+            .find(|(k, _)| k == variable)
+            .map(|(_, v)| v)
+            .expect("the source's secret variable");
+        emu.set_fault(
+            endpoint,
+            Fault::http_status(401).with_body(FaultBody::EchoCredentials),
+        );
+        let error = builder(&emu, source)
+            .retries(Retries::none())
+            .managed_identity(ManagedIdentityId::SystemAssigned)
+            .build()
+            .unwrap()
+            .get_token(&[SHAREPOINT])
+            .await
+            .unwrap_err();
+        emu.clear_faults();
+        let shown = format!("{error}\n{error:?}");
+        // The echo reached certless (else the test would prove nothing) and was cut out.
+        assert!(shown.contains("<redacted secret>"), "{source:?}: {shown}");
+        assert!(
+            !shown.contains(&secret),
+            "{source:?} leaks {variable}: {shown}"
+        );
+    }
+
+    const CLIENT_SECRET: &str = "Qz8~echoed-client-secret-0123456789";
+    emu.update_registry(|r| r.apps[0].client_secrets = vec![CLIENT_SECRET.to_string()]);
+    emu.set_fault(
+        Endpoint::EntraToken,
+        Fault::http_status(401).with_body(FaultBody::EchoCredentials),
+    );
+    let by_secret = builder(&emu, MiSourceKind::Imds)
+        .retries(Retries::none())
+        .client_secret(CLIENT_SECRET)
+        .build()
+        .unwrap();
+    let error = by_secret.get_token(&[SHAREPOINT]).await.unwrap_err();
+    let shown = format!("{error}\n{error:?}");
+    assert!(shown.contains("<redacted secret>"), "{shown}");
+    assert!(
+        !shown.contains(CLIENT_SECRET),
+        "leaks the client secret: {shown}"
+    );
+
+    let by_assertion = credential(&emu, MiSourceKind::AppService);
+    let error = by_assertion.get_token(&[SHAREPOINT]).await.unwrap_err();
+    let assertion = by_assertion.managed_identity_assertion().await.unwrap();
+    let shown = format!("{error}\n{error:?}");
+    assert!(shown.contains("<redacted"), "{shown}");
+    assert!(
+        !shown.contains(&assertion.token.expose()[..40]),
+        "leaks the assertion: {shown}"
+    );
 }

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use certless::clock::ManualClock;
+use certless::clock::{Clock, ManualClock};
 use certless::env::MapEnv;
 use certless::{Credential, ErrorCode, ManagedIdentityId, Timeouts};
 use certless_emulator::{Endpoint, Fault, MiSourceKind, RunningEmulator};
@@ -360,4 +360,56 @@ async fn entra_503_with_a_long_retry_after_is_not_sent_again_early() {
     v.clock.advance(Duration::from_secs(1));
     v.token().await.unwrap();
     assert_eq!(v.counts(), (1, 2));
+}
+
+/// Entra down for 100 s once the cached token is no longer handed out, and a caller asking in a
+/// loop: the failure hold answers most calls with the last error, and each hold ends in one probe,
+/// so the outage costs at most 10 Entra requests (the bound; 35 before the hold). The
+/// first request after Entra is back succeeds.
+#[tokio::test]
+async fn an_entra_outage_with_a_caller_in_a_loop_costs_a_handful_of_requests() {
+    let v = Virtual::new().await;
+    v.emu
+        .update_registry(|r| r.access_token_lifetime_secs = 120);
+    let first = v.token().await.unwrap();
+    let past_expiry = first.expires_on - v.clock.now_unix() + 1;
+    v.clock.advance(Duration::from_secs(past_expiry as u64));
+    v.emu.set_fault(Endpoint::EntraToken, status(503, None));
+    v.emu.reset_counters();
+
+    let outage_start = v.elapsed();
+    let mut calls = 0u32;
+    while v.elapsed() - outage_start < Duration::from_secs(100) {
+        let e = v.token().await.unwrap_err();
+        assert_eq!(e.http_status(), Some(503), "{e}");
+        calls += 1;
+        v.clock.advance(Duration::from_millis(100));
+    }
+    let (_, entra) = v.counts();
+    println!("a 100 s Entra outage, {calls} calls in a loop: {entra} Entra requests");
+    assert!(entra <= 10, "{entra} Entra requests in 100 s");
+    assert!(
+        entra >= 4,
+        "the hold is bounded: each hold ends in a probe ({entra})"
+    );
+
+    v.emu.clear_faults();
+    v.emu.set_time_offset(v.elapsed().as_secs() as i64);
+    loop {
+        match v.token().await {
+            Ok(token) => {
+                v.emu.verify_access_token(token.token.expose()).unwrap();
+                break;
+            }
+            Err(e) => {
+                assert_eq!(v.counts().1, entra, "held, not sent: {e}");
+                v.clock.advance(Duration::from_millis(100));
+            }
+        }
+    }
+    assert_eq!(
+        v.counts().1,
+        entra + 1,
+        "the first request after Entra is back succeeds"
+    );
 }

@@ -37,6 +37,10 @@ pub struct Fault {
     /// when a load balancer or the endpoint's host dies mid-response. Over TLS the client is then left with a
     /// socket it can no longer write its close alert to.
     pub reset_mid_body: bool,
+    /// Put a UTF-8 byte order mark before the answer's body (valid JSON still follows it).
+    pub bom: bool,
+    /// Add this many `Set-Cookie` headers, as a cookie-setting gateway in front does.
+    pub header_flood: Option<u32>,
 }
 
 /// A replacement body.
@@ -49,6 +53,34 @@ pub enum FaultBody {
     Empty,
     /// Exactly this text.
     Custom(String),
+    /// A JSON error whose description quotes the request's credentials back: every secret header
+    /// (`X-IDENTITY-HEADER`, `secret`, `Authorization`) and the form's `client_assertion` and
+    /// `client_secret`, as a gateway or a proxy that repeats the rejected request does.
+    EchoCredentials,
+}
+
+/// The headers and form fields [`FaultBody::EchoCredentials`] quotes back.
+const ECHOED_HEADERS: [&str; 3] = ["x-identity-header", "secret", "authorization"];
+const ECHOED_FIELDS: [&str; 2] = ["client_assertion", "client_secret"];
+
+/// The body of [`FaultBody::EchoCredentials`] for this request.
+pub(crate) fn echo_credentials(headers: &axum::http::HeaderMap, form: &[u8]) -> String {
+    let mut quoted = Vec::new();
+    for name in ECHOED_HEADERS {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            quoted.push(format!("header {name} '{v}'"));
+        }
+    }
+    for (name, value) in url::form_urlencoded::parse(form) {
+        if ECHOED_FIELDS.contains(&name.as_ref()) {
+            quoted.push(format!("field {name} '{value}'"));
+        }
+    }
+    serde_json::json!({
+        "error": "unauthorized",
+        "error_description": format!("rejected credentials: {}", quoted.join(", ")),
+    })
+    .to_string()
 }
 
 impl Fault {
@@ -104,6 +136,22 @@ impl Fault {
         self
     }
 
+    /// Answer normally, with a UTF-8 byte order mark before the body.
+    pub fn bom() -> Self {
+        Fault {
+            bom: true,
+            ..Fault::default()
+        }
+    }
+
+    /// Answer normally, with `n` more `Set-Cookie` headers.
+    pub fn header_flood(n: u32) -> Self {
+        Fault {
+            header_flood: Some(n),
+            ..Fault::default()
+        }
+    }
+
     /// With this body.
     pub fn with_body(mut self, body: FaultBody) -> Self {
         self.body = Some(body);
@@ -136,6 +184,10 @@ pub(crate) struct FaultSpec {
     pub drop_connection: bool,
     #[serde(default)]
     pub reset_mid_body: bool,
+    #[serde(default)]
+    pub bom: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_flood: Option<u32>,
 }
 
 impl FaultSpec {
@@ -155,6 +207,8 @@ impl FaultSpec {
                 remaining: self.remaining,
                 drop_connection: self.drop_connection,
                 reset_mid_body: self.reset_mid_body,
+                bom: self.bom,
+                header_flood: self.header_flood,
             },
         ))
     }
@@ -171,6 +225,8 @@ impl FaultSpec {
             remaining: f.remaining,
             drop_connection: f.drop_connection,
             reset_mid_body: f.reset_mid_body,
+            bom: f.bom,
+            header_flood: f.header_flood,
         }
     }
 }
@@ -224,6 +280,8 @@ pub(crate) fn shape_response(mut response: Response, fault: &Fault) -> Response 
             FaultBody::Malformed => r#"{"access_token":"eyJ0eXAiOiJKV1Qi"#.to_string(),
             FaultBody::Empty => String::new(),
             FaultBody::Custom(s) => s.clone(),
+            // Made from the request by the router (`echo_credentials`), which sees it.
+            FaultBody::EchoCredentials => String::new(),
         };
         let headers = response.headers_mut();
         headers.remove(header::CONTENT_LENGTH);
@@ -236,6 +294,12 @@ pub(crate) fn shape_response(mut response: Response, fault: &Fault) -> Response 
             );
         }
         *response.body_mut() = Body::from(text);
+    }
+    for i in 0..fault.header_flood.unwrap_or(0) {
+        let cookie = format!("gateway-affinity-{i}=0123456789abcdef; Path=/; Secure; HttpOnly");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
     }
     if let Some(secs) = fault.retry_after {
         response

@@ -30,7 +30,7 @@
 //! | `GET /_emulator/info` | | [`EmulatorInfo`] |
 //! | `GET /_emulator/counters`, `POST /_emulator/counters/reset` | | [`Counters`] |
 //! | `GET /_emulator/requests`, `DELETE /_emulator/requests` | | list of [`RecordedRequest`] |
-//! | `GET`/`POST`/`DELETE /_emulator/faults` | `{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":"malformed"\|"empty"\|{"custom":".."},"remaining":2,"drop_connection":false,"reset_mid_body":false}` | active faults |
+//! | `GET`/`POST`/`DELETE /_emulator/faults` | `{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":"malformed"\|"empty"\|"echo_credentials"\|{"custom":".."},"remaining":2,"drop_connection":false,"reset_mid_body":false,"bom":false,"header_flood":150}` | active faults |
 //! | `GET`/`POST /_emulator/time-offset` | `{"secs":-600}` | `{"secs":-600}` |
 //! | `GET`/`POST /_emulator/https-http2` | `{"enabled":false}` | `{"enabled":false}`: whether new HTTPS connections are offered HTTP/2 (default) or HTTP/1.1 only |
 //! | `GET`/`POST`/`DELETE /_emulator/expires-on-format` | `{"endpoint":"imds","format":"date_string"}` | formats set, by endpoint |
@@ -45,6 +45,14 @@
 //!
 //! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`, `key_vault`, `sharepoint`, `graph`;
 //! `expires_on` formats are `number_string` (default), `number`, `date_string`, `iso8601`.
+//!
+//! Faults met on real networks, and how to make them here:
+//!
+//! | fault | body |
+//! |---|---|
+//! | a gateway answering 401 with the request's secret header (or the form's `client_assertion` / `client_secret`) quoted back | `{"status":401,"body":"echo_credentials"}` |
+//! | a JSON body after a UTF-8 byte order mark | `{"bom":true}` |
+//! | a gateway adding a cookie per backend, 150 `Set-Cookie` headers in one answer | `{"header_flood":150}` |
 //!
 //! # Entra's answers
 //!

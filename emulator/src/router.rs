@@ -153,7 +153,13 @@ async fn observe(
     };
     let mut record = draft(&shared, Some(endpoint), &parts, &bytes);
 
-    let fault = shared.faults.take(endpoint);
+    let mut fault = shared.faults.take(endpoint);
+    if let Some(f) = fault.as_mut() {
+        if f.body == Some(faults::FaultBody::EchoCredentials) {
+            let echoed = faults::echo_credentials(&parts.headers, &bytes);
+            f.body = Some(faults::FaultBody::Custom(echoed));
+        }
+    }
     if let Some(f) = &fault {
         record.fault_applied = true;
         log::info!("emulator: applying injected fault to {endpoint:?}");
@@ -178,6 +184,10 @@ async fn observe(
         Some(f) => faults::shape_response(response, f),
         None => response,
     };
+    let response = match &fault {
+        Some(f) if f.bom => with_bom(response).await,
+        _ => response,
+    };
     record.status = Some(response.status().as_u16());
     shared.journal.push(record);
     match conn {
@@ -186,6 +196,18 @@ async fn observe(
         }
         _ => response,
     }
+}
+
+/// The response with a UTF-8 byte order mark before its body.
+async fn with_bom(response: Response) -> Response {
+    let (mut head, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let mut with = b"\xEF\xBB\xBF".to_vec();
+    with.extend_from_slice(&bytes);
+    head.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(head, Body::from(with))
 }
 
 /// Closes the request's connection without an answer: the connection task drops this future with the socket.

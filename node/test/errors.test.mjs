@@ -165,3 +165,21 @@ test('the error classes are exported and distinct', () => {
   assert.equal(CredentialUnavailableError.prototype.name, 'CredentialUnavailableError');
   assert.ok(Object.isFrozen(ErrorCode));
 });
+
+test('a secret the managed-identity endpoint echoes back is not in error.message', async () => {
+  const info = await emu.admin('GET', 'info');
+  const environment = Object.fromEntries(info.env.app_service);
+  const secret = environment.IDENTITY_HEADER;
+  await emu.fault({ endpoint: 'app_service', status: 401, body: 'echo_credentials' });
+  try {
+    const credential = new Credential({ fromEnv: true, environment });
+    const e = await rejection(credential.getToken(GRAPH));
+    assert.ok(e instanceof ManagedIdentityError, `${e.name}: ${e.message}`);
+    assert.ok(e.message.includes('redacted secret'), e.message);
+    for (const shown of [e.message, e.stack, String(e.reason ?? '')]) {
+      assert.ok(!shown.includes(secret), `the secret is shown: ${shown}`);
+    }
+  } finally {
+    await emu.clearFaults();
+  }
+});

@@ -143,3 +143,16 @@ def test_errors_are_distinct_classes() -> None:
             assert cls is other or not issubclass(cls, other)
     e = certless.TokenExchangeError("m", code=302, leg="exchange", status=401, aadsts_codes=(7000215,))
     assert_round_trips(e)
+
+
+def test_a_secret_echoed_by_the_endpoint_is_not_in_the_exception(emu: Emulator) -> None:
+    env = emu.env("app_service")
+    secret = env["IDENTITY_HEADER"]
+    emu.fault(endpoint="app_service", status=401, body="echo_credentials")
+    credential = certless.Credential.from_env(env)
+    with pytest.raises(certless.CertlessError) as caught:
+        credential.get_token(GRAPH)
+    e = caught.value
+    assert "redacted secret" in str(e), str(e)
+    for shown in (str(e), repr(e), e.reason or "", e.message):
+        assert secret not in shown

@@ -730,6 +730,34 @@ static void test_managed_identity_error(void) {
   certless_credential_free(credential);
 }
 
+/* An App Service endpoint that quotes X-IDENTITY-HEADER back in its 401: the error text says a
+ * secret was cut out and does not hold it. */
+static void test_echoed_secret_is_not_in_the_error(void) {
+  static const char SECRET[] = "c-test-identity-header-5f0e1d2c3b4a";
+  char endpoint[256];
+  certless_credential *credential;
+  certless_token *token = NULL;
+  certless_error *error = NULL;
+
+  emulator_reset();
+  snprintf(endpoint, sizeof endpoint, "%s/msi/token", require_env("CERTLESS_TEST_EMULATOR_URL"));
+  setenv("IDENTITY_ENDPOINT", endpoint, 1);
+  setenv("IDENTITY_HEADER", SECRET, 1);
+  credential = from_env();
+  unsetenv("IDENTITY_ENDPOINT");
+  unsetenv("IDENTITY_HEADER");
+  CHECK(emulator_http("POST", "/_emulator/faults",
+                      "{\"endpoint\":\"app_service\",\"status\":401,\"body\":\"echo_credentials\"}", NULL,
+                      0) == 200);
+  CHECK_STATUS(certless_credential_get_token(credential, GRAPH, 1, NULL, &token, &error),
+               CERTLESS_MANAGED_IDENTITY_REJECTED);
+  CHECK_CONTAINS(certless_error_text(error), "redacted secret");
+  CHECK(strstr(certless_error_text(error), SECRET) == NULL);
+  certless_error_free(error);
+  certless_credential_free(credential);
+  emulator_http("DELETE", "/_emulator/faults", NULL, NULL, 0);
+}
+
 /* A loopback port nothing listens on: bound, then closed. 0 when there is none. */
 static int closed_port(void) {
   struct sockaddr_in addr;
@@ -970,6 +998,7 @@ int main(void) {
   test_cancel();
   test_aadsts_error();
   test_managed_identity_error();
+  test_echoed_secret_is_not_in_the_error();
   test_chain_error_causes();
   test_unavailable();
   test_log_callback();

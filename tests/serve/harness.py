@@ -108,19 +108,46 @@ class Broker:
         self.dir = Path(tempfile.mkdtemp(prefix="certless-serve-"))
         self.log = self.dir / "serve.log"
         self.socket = self.dir / "certless.sock"
+        self.state_dir = self.dir / "state"
+        self._env = env
+        self._extra = extra
+        self._binary = binary_path or binary()
+        self._start("127.0.0.1:0")
+
+    def _start(self, listen: str) -> None:
         ready = self.dir / "ready.json"
+        if ready.exists():
+            ready.unlink()
         self.proc = subprocess.Popen(
-            [binary_path or binary(), "serve", "--listen", "127.0.0.1:0",
+            [self._binary, "serve", "--listen", listen,
              "--secret-file", str(self.dir / "secret"), "--socket", str(self.socket),
-             "--ready-file", str(ready), *extra],
-            env={"PATH": os.environ.get("PATH", ""), **env},
-            stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"), stdin=subprocess.DEVNULL,
+             "--state-dir", str(self.state_dir), "--ready-file", str(ready), *self._extra],
+            env={"PATH": os.environ.get("PATH", ""), **self._env},
+            stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"), stdin=subprocess.DEVNULL,
         )
         self.ready = _wait_for(ready, self.proc, "certless serve", self.log)
         self.url: str = self.ready["url"]
         self.base = self.url.rsplit("/msi/token", 1)[0]
         self.secret_file = self.dir / "secret"
         self.secret = self.secret_file.read_text().strip()
+
+    def restart(self) -> None:
+        """Stops the broker and starts it again on the same port, as systemd would."""
+        port = self.url.split("//", 1)[1].split("/", 1)[0]
+        assert self.stop() == 0, self.log.read_text()
+        self._start(port)
+
+    def rotate_secret(self, grace: int) -> str:
+        """`certless serve rotate-secret`, then waits until the broker publishes the new secret."""
+        old = self.secret
+        subprocess.run([self._binary, "serve", "rotate-secret", "--state-dir", str(self.state_dir),
+                        "--grace", str(grace)], check=True, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while self.secret_file.read_text().strip() == old:
+            assert time.monotonic() < deadline, "the broker did not publish the rotated secret"
+            time.sleep(0.1)
+        self.secret = self.secret_file.read_text().strip()
+        return self.secret
 
     def sdk_env(self) -> Dict[str, str]:
         """What an unmodified Azure SDK needs (App Service's variables)."""
@@ -152,6 +179,15 @@ PY_AZURE_IDENTITY = (
 NODE_BINDING = (
     "const {{ Credential }} = require({module!r}); "
     "Credential.fromEnv().getToken({scope!r}).then(t => console.log(t.token.slice(0, 8)))"
+)
+# A long-running SDK client: one ManagedIdentityCredential, made once (IDENTITY_HEADER read then),
+# asked for the scope on each line of its standard input; answers "ok" or the error's first line.
+NODE_SDK_SESSION = (
+    "const {{ ManagedIdentityCredential }} = require({module!r}); "
+    "const credential = new ManagedIdentityCredential(); "
+    "const rl = require('readline').createInterface({{ input: process.stdin }}); "
+    "rl.on('line', (scope) => credential.getToken(scope).then("
+    "() => console.log('ok'), (e) => console.log(String(e.message).split('\\n')[0])));"
 )
 NODE_AZURE_IDENTITY = (
     "const {{ ManagedIdentityCredential }} = require({module!r}); "

@@ -156,3 +156,46 @@ def test_the_socket_and_the_secret_file_are_not_open_to_others(broker: Broker) -
         capture_output=True, text=True,
     )
     assert '"access_token"' in out.stdout, out.stdout + out.stderr
+
+
+def test_running_sdk_clients_survive_a_restart_and_a_rotation(emulator: Emulator, monkeypatch) -> None:
+    """Azure SDKs read IDENTITY_HEADER once, when the process starts: a still-running
+    azure-identity (this process) and @azure/identity (a node process) keep getting tokens after
+    the broker restarts, and after its secret is rotated (within the grace period). Each step asks
+    for a scope not asked before, so that each is a request to the broker, not the SDK's cache."""
+    from azure.identity import ManagedIdentityCredential
+
+    from harness import NODE_SDK_SESSION, REPO
+
+    emulator.reset()
+    b = Broker(emulator.env("imds"))
+    for name, value in b.sdk_env().items():
+        monkeypatch.setenv(name, value)
+    python_sdk = ManagedIdentityCredential()
+    module = str(REPO / "node" / "node_modules" / "@azure" / "identity")
+    node_sdk = subprocess.Popen(
+        ["node", "-e", NODE_SDK_SESSION.format(module=module)],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **b.sdk_env()},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+
+    def node_token(scope: str) -> str:
+        assert node_sdk.stdin and node_sdk.stdout
+        node_sdk.stdin.write(scope + "\n")
+        node_sdk.stdin.flush()
+        return node_sdk.stdout.readline().strip()
+
+    try:
+        assert python_sdk.get_token(GRAPH).token
+        assert node_token(GRAPH) == "ok"
+        b.restart()
+        assert python_sdk.get_token(SHAREPOINT).token
+        assert node_token(SHAREPOINT) == "ok"
+        old = b.secret
+        assert b.rotate_secret(grace=3600) != old
+        assert python_sdk.get_token("https://management.azure.com/.default").token
+        assert node_token("https://management.azure.com/.default") == "ok"
+    finally:
+        node_sdk.kill()
+        node_sdk.wait()
+        assert b.stop() == 0, b.log.read_text()

@@ -19,7 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::apps::{App, Apps, Selector};
 use super::metrics::{Metrics, Outcome, Refusal, scope_class};
-use super::secret::BrokerSecret;
+use super::secret::{SecretSet, SecretState};
 
 pub(super) type Body = Full<Bytes>;
 
@@ -29,7 +29,12 @@ type FailureKey = (usize, String, String);
 /// Everything a request needs, shared by every connection.
 pub(super) struct Broker {
     pub apps: Apps,
-    pub secret: BrokerSecret,
+    /// The secrets accepted on TCP: the current one, and a rotated one during its grace.
+    secrets: Mutex<SecretSet>,
+    /// Where they are kept across restarts; re-read when a presented secret is not one of
+    /// them, so that a rotation reaches the running broker (at most once a second).
+    state: Option<SecretState>,
+    last_reload: Mutex<Option<Instant>>,
     /// Where the secret is, for the fix in a 401's message.
     pub secret_file: String,
     pub metrics: Metrics,
@@ -63,7 +68,8 @@ impl std::fmt::Display for Via {
 impl Broker {
     pub(super) fn new(
         apps: Apps,
-        secret: BrokerSecret,
+        secrets: SecretSet,
+        state: Option<SecretState>,
         secret_file: String,
         scopes: Vec<String>,
         failure_hold: Duration,
@@ -71,12 +77,49 @@ impl Broker {
         let metrics = Metrics::new(apps.all().len());
         Broker {
             apps,
-            secret,
+            secrets: Mutex::new(secrets),
+            state,
+            last_reload: Mutex::new(None),
             secret_file,
             metrics,
             scopes,
             failures: Mutex::new(HashMap::new()),
             failure_hold,
+        }
+    }
+
+    /// Takes the secrets a rotation left in the state file.
+    pub(super) fn replace_secrets(&self, secrets: SecretSet) {
+        *lock(&self.secrets) = secrets;
+    }
+
+    /// Whether `presented` is a secret the broker accepts now.
+    fn accepts(&self, presented: &[u8]) -> bool {
+        let now = super::unix_now();
+        if lock(&self.secrets).accepts(presented, now) {
+            return true;
+        }
+        let Some(state) = &self.state else {
+            return false;
+        };
+        {
+            let mut last = lock(&self.last_reload);
+            if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match state.load() {
+            Ok(Some(set)) => {
+                let accepted = set.accepts(presented, now);
+                *lock(&self.secrets) = set;
+                accepted
+            }
+            Ok(None) => false,
+            Err(e) => {
+                log::warn!("certless serve: {e}");
+                false
+            }
         }
     }
 
@@ -223,7 +266,7 @@ async fn token(broker: &Broker, via: &Via, request: &Parts) -> Response<Body> {
         let presented = request.headers.get(wire::SECRET_HEADER);
         let refusal = match presented {
             None => Some((Refusal::SecretMissing, "without")),
-            Some(v) if !broker.secret.matches(v.as_bytes()) => {
+            Some(v) if !broker.accepts(v.as_bytes()) => {
                 Some((Refusal::SecretWrong, "with a wrong"))
             }
             Some(_) => None,
@@ -235,13 +278,14 @@ async fn token(broker: &Broker, via: &Via, request: &Parts) -> Response<Body> {
             );
             let error = Error::new(
                 ErrorCode::ManagedIdentityRejected,
-                format!("the broker refused a token request {what} its secret"),
+                format!("the broker refused a token request {what} secret"),
             )
             .with_remedy(format!(
                 "Send the broker's secret in X-IDENTITY-HEADER: for Azure SDKs set \
                  IDENTITY_HEADER to the contents of {0}; for certless set \
-                 CERTLESS_BROKER_SECRET_FILE={0}. The broker makes a new secret each time it \
-                 starts: read the file, do not copy the value.",
+                 CERTLESS_BROKER_SECRET_FILE={0}. The secret stays the same across the \
+                 broker's restarts and changes when an operator rotates it \
+                 (certless serve rotate-secret): then restart the client.",
                 broker.secret_file
             ));
             return error_response(&error, 401);
@@ -548,6 +592,10 @@ fn shown(text: &str) -> String {
         out.push('…');
     }
     out
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

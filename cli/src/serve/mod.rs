@@ -29,11 +29,14 @@ use certless::broker::TOKEN_PATH;
 use crate::output::{errln, outln};
 use apps::Apps;
 use handler::Broker;
-use secret::BrokerSecret;
+use secret::{BrokerSecret, SecretSet, SecretState};
 use server::{Limits, Server};
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
     /// A Microsoft.Identity.Web appsettings.json (or its AzureAd section). Repeat it to serve
     /// several apps: a request's client_id picks one, the first is the default. Default: the
     /// environment (AZURE_TENANT_ID, AZURE_CLIENT_ID, ...).
@@ -60,9 +63,15 @@ pub(crate) struct Args {
     /// Let this group read the secret file (mode 0640 instead of 0600).
     #[arg(long)]
     secret_group: Option<String>,
-    /// Use the secret already in --secret-file instead of making a new one.
+    /// Use the secret already in --secret-file instead of the broker's own (kept in
+    /// --state-dir).
     #[arg(long)]
     keep_secret: bool,
+    /// Where the secret is kept across restarts, readable by the broker's account only
+    /// (default $STATE_DIRECTORY under systemd, %ProgramData%\certless on Windows, else
+    /// $XDG_STATE_HOME/certless or ~/.local/state/certless).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
     /// A scope to fetch at start, keep warm whether or not it is asked for, and check in
     /// /readyz (repeatable; for every app).
     #[arg(long = "scope")]
@@ -100,8 +109,87 @@ pub(crate) struct Args {
     pub service: bool,
 }
 
+/// What `certless serve` does instead of serving.
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Replace the broker's secret with a new one. The old one is still accepted for --grace
+    /// seconds, so that clients holding it (Azure SDKs read IDENTITY_HEADER once, at start) can
+    /// be restarted with the new one meanwhile. The running broker picks the change up itself.
+    RotateSecret(RotateArgs),
+}
+
+#[derive(clap::Args)]
+struct RotateArgs {
+    /// The broker's state directory (as given to `certless serve --state-dir`; default as there).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Seconds the old secret is still accepted (0: refused at once).
+    #[arg(long, default_value_t = 86_400)]
+    grace: u64,
+}
+
+/// The file in the state directory that keeps the secret.
+const STATE_FILE: &str = "broker-secret";
+
+/// The state file: in `given`, else where the platform keeps a service's state.
+fn state_path(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = given {
+        return Some(dir.join(STATE_FILE));
+    }
+    let first = |v: std::ffi::OsString| {
+        // systemd's StateDirectory= (several are separated by ':'; the first is ours).
+        PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default())
+    };
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+        return Some(first(dir).join(STATE_FILE));
+    }
+    #[cfg(windows)]
+    if let Some(dir) = std::env::var_os("ProgramData") {
+        return Some(PathBuf::from(dir).join("certless").join(STATE_FILE));
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir).join("certless").join(STATE_FILE));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| {
+            PathBuf::from(home)
+                .join(".local/state/certless")
+                .join(STATE_FILE)
+        })
+}
+
+/// `certless serve rotate-secret`.
+fn rotate_secret(args: &RotateArgs) -> ExitCode {
+    let Some(path) = state_path(args.state_dir.as_deref()) else {
+        errln!("certless serve rotate-secret: give --state-dir: the broker's state directory");
+        return ExitCode::from(2);
+    };
+    let state = SecretState { path };
+    let grace = i64::try_from(args.grace).unwrap_or(i64::MAX / 2);
+    match state.rotate(unix_now(), grace) {
+        Ok(_) => {
+            outln!(
+                "certless serve: a new secret is in {}; the running broker publishes it to its \
+                 secret file within seconds. The old one is accepted for {} more second(s): \
+                 restart the clients that hold it (IDENTITY_HEADER) before then.",
+                state.path.display(),
+                args.grace
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            errln!("certless serve rotate-secret: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// `certless serve` in the foreground, until SIGTERM or SIGINT.
 pub(crate) async fn run(args: Args) -> ExitCode {
+    if let Some(Action::RotateSecret(rotate)) = &args.action {
+        return rotate_secret(rotate);
+    }
     if let Err(e) = logger::install(&args.log_level, args.log_file.as_deref()) {
         errln!("certless serve: {e}");
         return ExitCode::from(2);
@@ -154,19 +242,48 @@ async fn start(args: &Args) -> Result<Started, String> {
         refuse_self_loop(&apps, addr)?;
     }
     // The secret guards the TCP port; the Unix socket is guarded by its file mode.
-    let (secret, secret_file) = match listen {
+    let (secrets, state, secret_file) = match listen {
         Some(_) => {
             let path = secret_path(args.secret_file.as_deref())?;
-            let secret = if args.keep_secret {
-                BrokerSecret::read(&path)?
+            if args.keep_secret {
+                let current = BrokerSecret::read(&path)?;
+                (
+                    SecretSet {
+                        current,
+                        previous: None,
+                    },
+                    None,
+                    Some(path),
+                )
             } else {
-                let secret = BrokerSecret::generate()?;
-                secret.write(&path, args.secret_group.as_deref())?;
-                secret
-            };
-            (secret, Some(path))
+                // The same secret as at the last start: running SDK clients keep working.
+                let state = state_path(args.state_dir.as_deref()).map(|path| SecretState { path });
+                let secrets = match &state {
+                    Some(state) => state.load_or_create()?,
+                    None => {
+                        log::warn!(
+                            "certless serve: no state directory (give --state-dir): the secret \
+                             changes at every start, and running Azure SDK clients must then be \
+                             restarted"
+                        );
+                        SecretSet {
+                            current: BrokerSecret::generate()?,
+                            previous: None,
+                        }
+                    }
+                };
+                secrets.current.write(&path, args.secret_group.as_deref())?;
+                (secrets, state, Some(path))
+            }
         }
-        None => (BrokerSecret::generate()?, None),
+        None => (
+            SecretSet {
+                current: BrokerSecret::generate()?,
+                previous: None,
+            },
+            None,
+            None,
+        ),
     };
     let tcp = match listen {
         Some(addr) => Some(
@@ -178,7 +295,8 @@ async fn start(args: &Args) -> Result<Started, String> {
     };
     let broker = Arc::new(Broker::new(
         apps,
-        secret,
+        secrets,
+        state.clone(),
         secret_file
             .as_ref()
             .map_or_else(String::new, |p| p.display().to_string()),
@@ -224,11 +342,53 @@ async fn start(args: &Args) -> Result<Started, String> {
         Arc::clone(&broker),
         Duration::from_secs(args.keep_warm),
     ));
+    if let (Some(state), Some(path)) = (state, &secret_file) {
+        tokio::spawn(follow_rotations(
+            Arc::clone(&broker),
+            state,
+            path.clone(),
+            args.secret_group.clone(),
+        ));
+    }
     Ok(Started {
         server,
         socket,
         secret_file,
     })
+}
+
+/// Watches the state file: after `certless serve rotate-secret`, the broker takes the new secret
+/// (and keeps the old one for its grace) and publishes it to the secret file its clients read.
+async fn follow_rotations(
+    broker: Arc<Broker>,
+    state: SecretState,
+    secret_file: PathBuf,
+    group: Option<String>,
+) {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&state.path);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = modified(&state.path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match state.load() {
+            Ok(Some(set)) => {
+                if let Err(e) = set.current.write(&secret_file, group.as_deref()) {
+                    log::error!("certless serve: after a rotation of the secret: {e}");
+                }
+                broker.replace_secrets(set);
+                log::info!(
+                    "certless serve: the secret was rotated; the new one is in {}",
+                    secret_file.display()
+                );
+            }
+            Ok(None) => {}
+            Err(e) => log::error!("certless serve: {e}"),
+        }
+    }
 }
 
 /// `--listen`: a loopback socket address, or `none`.

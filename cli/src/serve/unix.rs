@@ -36,6 +36,29 @@ pub(super) fn group_id(name: &str) -> Result<libc::gid_t, String> {
     Ok(group.gr_gid)
 }
 
+/// Gives `path` to `uid` and `gid` (a file that replaces another keeps its owner), when they are
+/// not already its owner and group.
+pub(super) fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let current = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if current.uid() == uid && current.gid() == gid {
+        return Ok(());
+    }
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("the path {} has a NUL", path.display()))?;
+    // SAFETY: a valid NUL-terminated path.
+    let rc = unsafe { libc::chown(c_path.as_ptr(), uid, gid) };
+    if rc != 0 {
+        return Err(format!(
+            "cannot give {} to the owner of the file it replaces (uid {uid}): {} (run this as \
+             root or as the broker's account)",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 /// Gives `path` to group `group`, keeping its owner.
 pub(super) fn chown_group(path: &Path, group: &str) -> Result<(), String> {
     let gid = group_id(group)?;

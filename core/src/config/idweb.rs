@@ -210,7 +210,7 @@ fn parse_json(json: &str, origin: &str) -> Result<Value> {
         Error::config(ErrorCode::InvalidConfig, format!("the {origin} {e}"))
             .with_remedy("Close the comment with */, or remove the stray /*.")
     })?;
-    serde_json::from_str(&strict).map_err(|e| {
+    let value = serde_json::from_str(&strict).map_err(|e| {
         // serde_json ends its message with " at line L column C"; the place is said our way.
         let message = e.to_string();
         let message = message
@@ -231,7 +231,18 @@ fn parse_json(json: &str, origin: &str) -> Result<Value> {
             "Fix the JSON there: keys and strings in double quotes, a comma between entries. \
              Comments and trailing commas are fine, as in .NET.",
         )
-    })
+    })?;
+    if let Some(duplicate) = jsonc::duplicate_key(json, &strict) {
+        return Err(Error::config(
+            ErrorCode::InvalidConfig,
+            format!("the {origin} {duplicate}"),
+        )
+        .with_remedy(
+            "Keep one of them: .NET's JSON configuration refuses a file with a key twice, and \
+             which one a parser keeps is not something to rely on.",
+        ));
+    }
+    Ok(value)
 }
 
 fn credential_entry(entry: &Value, path: &str) -> Result<Option<CredentialSource>> {

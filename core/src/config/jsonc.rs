@@ -112,6 +112,113 @@ fn position(text: &str, offset: usize) -> UnclosedComment {
     }
 }
 
+/// A key that appears twice in one object, compared as .NET configuration compares keys
+/// (case-insensitively): .NET refuses such a file ("A duplicate key ... was found",
+/// docs/protocol.md §6), where a JSON parser would silently keep the last one.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct DuplicateKey {
+    /// The key's configuration path, `:`-separated with array indexes (`AzureAd:TenantId`,
+    /// `AzureAd:ClientCredentials:0:SourceType`), spelled as at its second appearance.
+    pub path: String,
+    /// 1-based line and column (in characters) of each appearance.
+    pub first: (usize, usize),
+    pub second: (usize, usize),
+}
+
+impl fmt::Display for DuplicateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "has the key '{}' twice: at line {}, column {} and at line {}, column {} \
+             (keys are case-insensitive)",
+            crate::echo::echo(&self.path),
+            self.first.0,
+            self.first.1,
+            self.second.0,
+            self.second.1
+        )
+    }
+}
+
+/// The first key that appears twice in one object of `strict`, which must be valid JSON: the
+/// output of [`strip`] for the user's `text`, which serde_json accepted. Places are said in
+/// `text` (a blanked comment may have held multi-byte characters).
+pub(super) fn duplicate_key(text: &str, strict: &str) -> Option<DuplicateKey> {
+    enum Frame {
+        /// An object: its keys (lowercased) with where each was, and the path of the open one.
+        Object(std::collections::HashMap<String, usize>, Option<String>),
+        /// An array and the index of its current element.
+        Array(usize),
+    }
+    let bytes = strict.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let path = |stack: &[Frame], last: &str| {
+        let mut parts: Vec<String> = stack
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Object(_, key) => key.clone(),
+                Frame::Array(i) => Some(i.to_string()),
+            })
+            .collect();
+        parts.push(last.to_string());
+        parts.join(":")
+    };
+    let place = |offset: usize| {
+        let at = position(text, offset);
+        (at.line, at.column)
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => stack.push(Frame::Object(Default::default(), None)),
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+                // The element or member just closed belonged to its parent; the parent's
+                // current key stays until the next key replaces it.
+            }
+            b',' => {
+                if let Some(Frame::Array(n)) = stack.last_mut() {
+                    *n += 1;
+                }
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let raw = &strict[start..=i.min(bytes.len() - 1)];
+                // A string followed by `:` is a key.
+                let after = strict[i + 1..].trim_start();
+                if after.starts_with(':') {
+                    let key: String = serde_json::from_str(raw).unwrap_or_default();
+                    let lower = key.to_lowercase();
+                    let Some(Frame::Object(keys, _)) = stack.last() else {
+                        i += 1;
+                        continue;
+                    };
+                    if let Some(&first) = keys.get(&lower) {
+                        let parents = &stack[..stack.len() - 1];
+                        return Some(DuplicateKey {
+                            path: path(parents, &key),
+                            first: place(first),
+                            second: place(start),
+                        });
+                    }
+                    if let Some(Frame::Object(keys, current)) = stack.last_mut() {
+                        keys.insert(lower, start);
+                        *current = Some(key);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// serde_json counts columns in bytes; people count characters. `column` is serde_json's
 /// (1-based, bytes) on `line` (1-based) of `text`.
 pub(super) fn char_column(text: &str, line: usize, column: usize) -> usize {
@@ -128,6 +235,50 @@ pub(super) fn char_column(text: &str, line: usize, column: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn duplicate(text: &str) -> Option<DuplicateKey> {
+        let stripped = strip(text).unwrap();
+        serde_json::from_str::<serde_json::Value>(&stripped).unwrap();
+        duplicate_key(text, &stripped)
+    }
+
+    #[test]
+    fn a_key_twice_is_found_with_its_path_and_both_places() {
+        let found = duplicate(
+            "{\n  \"AzureAd\": {\n    \"TenantId\": \"a\",\n    // the second one\n    \"TenantId\": \"b\"\n  }\n}",
+        )
+        .unwrap();
+        assert_eq!(found.path, "AzureAd:TenantId");
+        assert_eq!((found.first, found.second), ((3, 5), (5, 5)));
+        // Keys are case-insensitive, as in .NET configuration.
+        let found = duplicate(r#"{"AzureAd":{"TenantId":"a","tenantid":"b"}}"#).unwrap();
+        assert_eq!(found.path, "AzureAd:tenantid");
+        // In an array element, by its index; a whole section twice counts too.
+        let found = duplicate(
+            r#"{"AzureAd":{"ClientCredentials":[{"SourceType":"ClientSecret"},{"SourceType":"A","sourceType":"B"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(found.path, "AzureAd:ClientCredentials:1:sourceType");
+        let found = duplicate(r#"{"AzureAd":{"a":1},"Logging":{},"azuread":{"b":2}}"#).unwrap();
+        assert_eq!(found.path, "azuread");
+        assert_eq!(found.first, (1, 2));
+        assert!(
+            found
+                .to_string()
+                .contains("at line 1, column 2 and at line 1, column 33"),
+            "{found}"
+        );
+    }
+
+    #[test]
+    fn the_same_key_in_different_objects_is_fine() {
+        assert_eq!(
+            duplicate(
+                r#"{"A":{"k":1,"s":"k:"},"B":{"k":[{"k":1},{"k":2}]},"C":"\"k\":","k":{"\"":1,"'":2}}"#
+            ),
+            None
+        );
+    }
 
     fn strict(text: &str) -> serde_json::Value {
         let stripped = strip(text).unwrap();

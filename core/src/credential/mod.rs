@@ -450,7 +450,14 @@ impl Inner {
     ) -> Result<AccessToken> {
         let now = inner.clock.now_unix();
         let (tenant, scope) = slot.key();
-        let result = inner.acquire(tenant, scope, claims.as_deref()).await;
+        let fetch = inner.acquire(tenant, scope, claims.as_deref());
+        // A service that failed the last fetch is probed, not retried: the failure hold already
+        // spaces the attempts (src/hold.rs).
+        let result = if slot.in_outage() {
+            crate::retry::probe(fetch).await
+        } else {
+            fetch.await
+        };
         let margin = inner.cache.margin();
         match &result {
             Ok(token) => {

@@ -48,9 +48,19 @@ fn ensure_crypto_provider() {
     });
 }
 
+/// How many header fields a response may carry. hyper's default, 100, is less than what a
+/// cookie-setting gateway or a TLS-inspecting proxy sends in front of a healthy endpoint
+/// (docs/protocol.md §3); past this, the answer is refused as one that is too large.
+pub(crate) const MAX_RESPONSE_HEADERS: usize = 1000;
+
+/// The same bound for HTTP/2, in bytes of header list (hyper's default is 16 KiB).
+const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
+
 fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
     ensure_crypto_provider();
     reqwest::Client::builder()
+        .http1_max_headers(MAX_RESPONSE_HEADERS)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
         // A redirect could carry a form with an assertion or secret to another host.
@@ -487,6 +497,38 @@ pub(crate) async fn send(
         ),
     };
     let transport = |e: reqwest::Error| {
+        if refused(&e) == Some(Refused::NoCloseNotify) {
+            return Error::new(
+                invalid,
+                format!(
+                    "{target} closed the TLS connection without close_notify before its answer \
+                    was known to be complete, so the answer was refused (it could have been cut \
+                    short)"
+                ),
+            )
+            .with_leg(leg)
+            .with_remedy(
+                "The endpoint was reached: what answers there (often a TLS-terminating proxy or \
+                load balancer sending HTTP/1.0 answers without Content-Length) ends connections \
+                uncleanly. Have it send Content-Length (or chunked answers) and close TLS with \
+                close_notify, or bypass it (NO_PROXY).",
+            );
+        }
+        if refused(&e) == Some(Refused::HeadTooLarge) {
+            return Error::new(
+                invalid,
+                format!(
+                    "{target} sent a response whose head is too large (more than \
+                    {MAX_RESPONSE_HEADERS} header fields, or headers of more than \
+                    {MAX_HEADER_LIST_BYTES} bytes)"
+                ),
+            )
+            .with_leg(leg)
+            .with_remedy(
+                "Something between certless and the endpoint (a gateway, a proxy) adds headers \
+                without bound: check what answers at that address and what it adds.",
+            );
+        }
         let (code, what) = if e.is_timeout() {
             (timeout, "did not answer in time")
         } else if e.is_connect() {
@@ -536,11 +578,54 @@ pub(crate) async fn send(
         }
         body.extend_from_slice(&chunk);
     }
+    // A UTF-8 byte order mark is not part of the JSON that follows it (RFC 8259 lets a parser
+    // ignore it, and some endpoints and proxies send one: docs/protocol.md §3): every parser
+    // sees the body without it.
+    if body.starts_with(UTF8_BOM) {
+        body.drain(..UTF8_BOM.len());
+    }
     Ok(Response {
         status,
         headers,
         body,
     })
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What a transport failure was, when it was not the network: an answer refused for its shape.
+#[derive(Debug, PartialEq, Eq)]
+enum Refused {
+    /// hyper refused the response because its head (status line and headers) is over the limits
+    /// set in [`base_builder`]: a message that arrived whole, not a connection that broke.
+    HeadTooLarge,
+    /// The peer closed TLS without `close_notify`: for an answer whose end is the connection's
+    /// end (HTTP/1.0 without `Content-Length`), a truncation cannot be told from the end, so
+    /// rustls refuses it. The peer is reachable; it closes uncleanly.
+    NoCloseNotify,
+}
+
+fn refused(e: &reqwest::Error) -> Option<Refused> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(r) = refused_by_text(&s.to_string()) {
+            return Some(r);
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// hyper's `Parse(TooLarge)`, h2's refusal of an oversized header list, and rustls's
+/// `UnexpectedEof` for a close without `close_notify`, as their messages say them.
+fn refused_by_text(text: &str) -> Option<Refused> {
+    if text.contains("message head is too large") || text.contains("header list size") {
+        Some(Refused::HeadTooLarge)
+    } else if text.contains("close_notify") {
+        Some(Refused::NoCloseNotify)
+    } else {
+        None
+    }
 }
 
 /// An error and each of its causes ("builder error: ...: ..."): reqwest's own text alone says
@@ -593,6 +678,22 @@ mod tests {
             headers: map,
             body: Vec::new(),
         }
+    }
+
+    #[test]
+    fn answers_refused_for_their_shape_are_told_from_network_failures() {
+        assert_eq!(
+            refused_by_text("message head is too large"),
+            Some(Refused::HeadTooLarge)
+        );
+        assert_eq!(
+            refused_by_text(
+                "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof"
+            ),
+            Some(Refused::NoCloseNotify)
+        );
+        assert_eq!(refused_by_text("connection reset by peer"), None);
+        assert_eq!(refused_by_text("Connection refused (os error 111)"), None);
     }
 
     #[test]
