@@ -4,7 +4,6 @@
 // released at its end; IIS recycles the AppDomain on every deployment and Web.config edit.
 using System;
 using System.Configuration;
-using System.Diagnostics;
 using System.Net.Http;
 using System.Web;
 using System.Web.Http;
@@ -42,8 +41,9 @@ namespace CrmBridge
                 handler.InnerHandler = new HttpClientHandler();
                 return new HttpClient(handler);
             });
-            CertlessLog.SetLogger((level, message) => Trace.WriteLine("certless " + level + ": " + message),
-                CertlessLogLevel.Information);
+            // No CertlessLog.SetLogger here: on Mono's ASP.NET runtime, a site that sets a logger has been seen to
+            // crash Mono at a later recycle (docs/windows-iis.md, "Known problem"); dotnet/tests/RecycleTests.cs
+            // unloads AppDomains with loggers set.
         }
 
         // No Application_End: the credential and the HttpClient live as long as the AppDomain, and its unload
