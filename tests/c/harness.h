@@ -67,6 +67,21 @@ static int tests_failed = 0;
     }                                                                                    \
   } while (0)
 
+/* A credential from the environment the test scripts export (the emulator's); the test program
+ * ends when there is none, as every later check would fail for the same reason. */
+static inline certless_credential *from_env(void) {
+  certless_credential *credential = NULL;
+  certless_error *error = NULL;
+  certless_status status = certless_credential_from_env(&credential, &error);
+  CHECK_STATUS(status, CERTLESS_OK);
+  if (status != CERTLESS_OK) {
+    fprintf(stderr, "  %s\n", certless_error_text(error));
+    certless_error_free(error);
+    exit(1);
+  }
+  return credential;
+}
+
 /* Prints the closing line the CI reads and returns the exit code. The line before says which
  * kind of process ran the checks (scripts/package-native.sh looks for "32-bit process"). */
 static inline int finish(const char *name) {

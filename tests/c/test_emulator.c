@@ -19,19 +19,6 @@ static const char *const GRAPH[] = {"https://graph.microsoft.com/.default"};
 /* An app id the emulator's tenant does not know: Entra answers AADSTS700016. */
 #define UNKNOWN_APP "9e9e9e9e-1111-4222-8333-444444444444"
 
-static certless_credential *from_env(void) {
-  certless_credential *credential = NULL;
-  certless_error *error = NULL;
-  certless_status status = certless_credential_from_env(&credential, &error);
-  CHECK_STATUS(status, CERTLESS_OK);
-  if (status != CERTLESS_OK) {
-    fprintf(stderr, "  %s\n", certless_error_text(error));
-    certless_error_free(error);
-    exit(1);
-  }
-  return credential;
-}
-
 /* A configuration JSON for the emulator's tenant with the given app id and extra credentials. */
 static certless_credential *from_json(const char *client_id, const char *extra_credential,
                                       certless_error **error_out, certless_status want) {

@@ -47,19 +47,6 @@ static void check_retried(const char *what) {
   CHECK_STR(faults, "[]");
 }
 
-static certless_credential *from_env(void) {
-  certless_credential *credential = NULL;
-  certless_error *error = NULL;
-  certless_status status = certless_credential_from_env(&credential, &error);
-  CHECK_STATUS(status, CERTLESS_OK);
-  if (status != CERTLESS_OK) {
-    fprintf(stderr, "  %s\n", certless_error_text(error));
-    certless_error_free(error);
-    exit(1);
-  }
-  return credential;
-}
-
 static void test_blocking(void) {
   certless_credential *credential = from_env();
   certless_token *token = NULL;

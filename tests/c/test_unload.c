@@ -12,19 +12,6 @@
 
 static const char *const SHAREPOINT[] = {"https://contoso.sharepoint.com/.default"};
 
-static certless_credential *from_env(void) {
-  certless_credential *credential = NULL;
-  certless_error *error = NULL;
-  certless_status status = certless_credential_from_env(&credential, &error);
-  CHECK_STATUS(status, CERTLESS_OK);
-  if (status != CERTLESS_OK) {
-    fprintf(stderr, "  %s\n", certless_error_text(error));
-    certless_error_free(error);
-    exit(1);
-  }
-  return credential;
-}
-
 static void sleep_ms(long ms) {
   struct timespec pause;
   pause.tv_sec = ms / 1000;
