@@ -1,7 +1,7 @@
 // The seed user's shape: an ASP.NET Web API on .NET Framework (System.Web, Global.asax, Web.config,
 // packages.config) that reads a SharePoint Online list with an app granted Sites.Selected, its token
-// from certless. One credential and one HttpClient for the application's AppDomain, made at start and
-// released at its end; IIS recycles the AppDomain on every deployment and Web.config edit.
+// from certless. One credential and one HttpClient for the application's AppDomain, made on
+// first use and released with it; IIS recycles the AppDomain on every deployment and Web.config edit.
 using System;
 using System.Configuration;
 using System.Net.Http;
@@ -31,6 +31,10 @@ namespace CrmBridge
                 "api", "api/{controller}/{id}", new { id = RouteParameter.Optional });
             SiteUrl = ConfigurationManager.AppSettings["SharePointSite"];
             string scope = ConfigurationManager.AppSettings["SharePointScope"];
+            // Made on first use, not here: on Mono's ASP.NET runtime a call into any native library from
+            // Application_Start (even libc's getpid) makes Mono crash at a later recycle. No logger either: with
+            // one, Mono's ASP.NET crashed at a later recycle too (docs/windows-iis.md, section 7);
+            // dotnet/tests/RecycleTests.cs unloads AppDomains with loggers set.
             sharePoint = new Lazy<HttpClient>(() =>
             {
                 // The managed identity and the app registration come from the application pool's environment
@@ -41,9 +45,6 @@ namespace CrmBridge
                 handler.InnerHandler = new HttpClientHandler();
                 return new HttpClient(handler);
             });
-            // No CertlessLog.SetLogger here: on Mono's ASP.NET runtime, a site that sets a logger has been seen to
-            // crash Mono at a later recycle (docs/windows-iis.md, "Known problem"); dotnet/tests/RecycleTests.cs
-            // unloads AppDomains with loggers set.
         }
 
         // No Application_End: the credential and the HttpClient live as long as the AppDomain, and its unload
