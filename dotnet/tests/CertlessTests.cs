@@ -42,12 +42,32 @@ internal static class CertlessTests
         Run("finalizer safety and callbacks across garbage collections", FinalizerSafety);
         Run("log callback", Logging);
         Run("Diagnose returns the report, the cause on its first line", Diagnose);
+        Run("ExplainRefusal: a SharePoint 403 names the missing Sites.Selected grant, never the token", ExplainRefusal);
         Run("clean up the emulator's faults", () => Emulator("DELETE", "/_emulator/faults", ""));
         return Summary("dotnet");
     }
 
 
 
+
+    private static void ExplainRefusal()
+    {
+        using (var credential = CertlessCredential.FromEnvironment())
+        {
+            CertlessToken token = credential.GetToken(SharePoint);
+            const string denied = "{\"error\":{\"code\":\"-2147024891, System.UnauthorizedAccessException\"," +
+                "\"message\":{\"lang\":\"en-US\",\"value\":\"Access denied.\"}}}";
+            CertlessException e = CertlessCredential.ExplainRefusal(
+                "https://contoso.sharepoint.com/sites/finance/_api/web/lists", 403, null, denied, token.Token);
+            Check(e != null && e.Code == 700 && e.Leg == "resource", "code 700, leg resource: " + (e == null ? "null" : e.Code + " " + e.Leg));
+            Check(e.Message.Contains("Sites.Selected") && e.Message.Contains("sites/finance"), "names the role and the site: " + e.Message);
+            Check(e.Remedy != null && e.Remedy.Contains("/permissions"), "the remedy gives the Graph request: " + e.Remedy);
+            Check(e.HttpStatus == 403, "carries the status");
+            Check(!e.Message.Contains(token.Token) && !e.Remedy.Contains(token.Token) && !e.ToString().Contains(token.Token),
+                "the token appears nowhere");
+            Throws<ArgumentNullException>(() => CertlessCredential.ExplainRefusal(null, 403, null, null, null), "a null url");
+        }
+    }
 
     private static string ConfigJson(string clientId, string extraCredential)
     {
