@@ -235,9 +235,12 @@ pub(crate) fn parse_issued(body: &[u8], now: i64, target: &str) -> Result<Issued
                 claim)",
         ));
     }
+    // An empty token_type is no type at all: the default, as when it is missing (found by the
+    // entra_token fuzz target; it would have made an `Authorization` header with no scheme).
     let token_type = json
         .get("token_type")
         .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
         .unwrap_or("Bearer");
     if token_type.len() > 32
         || !token_type
@@ -268,6 +271,13 @@ mod tests {
         assert_eq!(t.expires_on, 3699);
         assert_eq!(t.refresh_on, None);
         assert_eq!(&*t.token_type, "Bearer");
+        let empty = parse_issued(
+            br#"{"token_type":"","expires_in":3599,"access_token":"tok"}"#,
+            100,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(&*empty.token_type, "Bearer");
         let t = parse_issued(
             br#"{"expires_in":"7200","refresh_in":3600,"access_token":"tok"}"#,
             0,
