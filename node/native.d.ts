@@ -91,7 +91,7 @@ export interface DiagnoseTarget {
 export interface ErrorInfo {
   /** The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...). */
   code: number
-  /** `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller` or `internal`. */
+  /** `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller`, `resource` or `internal`. */
   leg: string
   /** The full text: what failed, the ids, the fix, and each cause. */
   message: string
