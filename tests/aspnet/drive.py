@@ -212,9 +212,11 @@ def many_recycles():
     # Keep-alive connections of old AppDomains' HttpClients close on their own time, so the count
     # wanders by a few; a leak of one descriptor per recycle would add one per cycle.
     check(last["fds"] <= first["fds"] + 12, "file descriptors flat")
-    # Mono's ASP.NET keeps a little of every unloaded application (compiled Global.asax, metadata);
-    # what a leak of certless's would add per recycle (its threads' stacks, its caches) is far more.
-    check(per_cycle < 2048, f"memory grows less than 2 MiB per recycle ({per_cycle:.0f} KiB)")
+    # Mono's ASP.NET keeps some of every unloaded application (JIT code, metadata of the site and of
+    # System.Web.Http): 0.25 to 1.5 MiB per recycle in the runs of 2026-12-06, with or without
+    # certless. certless's own share is measured to the KiB by dotnet/tests/RecycleTests.cs; this
+    # catches what a leak of a whole runtime or cache per AppDomain would add.
+    check(per_cycle < 4096, f"memory grows less than 4 MiB per recycle ({per_cycle:.0f} KiB)")
 
 
 def main():
