@@ -136,15 +136,19 @@ check_linux_cli() {
   ((status == 0)) && grep -q "made 0 upstream request" "$WORK/demo-linux.txt"
 }
 
+# The C test programs run against the packaged libraries: the ABI, the emulator's flows, and what a
+# host that unloads code relies on (abandoned requests never called back, log subscriptions).
+PACKAGED_C_TESTS=(test_offline test_emulator test_unload)
+
 check_linux_library() {
   local lib="$WORK/linux-lib" t ok=0
   mkdir -p "$lib" && cp "$DIST/native/linux-x64/libcertless.so" "$lib/" || return 1
-  for t in test_offline test_emulator; do
+  for t in "${PACKAGED_C_TESTS[@]}"; do
     gcc -std=c11 -Wall -Wextra -Werror -pedantic -O1 -I"$DIST/native/include" "tests/c/$t.c" -o "$lib/$t" \
       -L"$lib" -lcertless -lpthread -Wl,-rpath,"$lib" || return 1
   done
   emulator_start "$WORK/bin/certless" "$WORK/emulator-https" --https-port 0 || return 1
-  for t in test_offline test_emulator; do
+  for t in "${PACKAGED_C_TESTS[@]}"; do
     "$lib/$t" || ok=1
   done
   emulator_stop
@@ -186,7 +190,7 @@ windows_c_tests() {
   # Empty stand-ins: tests/c/win32-compat.h, force-included, brings winsock instead.
   touch "$win/compat/arpa/inet.h" "$win/compat/netinet/in.h" "$win/compat/sys/socket.h"
   cp "$dll" "$win/" || return 1
-  for t in test_offline test_emulator; do
+  for t in "${PACKAGED_C_TESTS[@]}"; do
     # Linked against certless.dll itself (GNU ld reads a DLL's exports; no import library needed).
     "$arch-w64-mingw32-gcc" -std=gnu11 -Wall -Wextra -Werror -O1 -include tests/c/win32-compat.h -I"$win/compat" \
       -I"$DIST/native/include" "tests/c/$t.c" -o "$win/$t.exe" "$win/certless.dll" -static -lpthread -lws2_32 || return 1
@@ -194,10 +198,10 @@ windows_c_tests() {
     x86_64-w64-mingw32-objdump -f "$win/$t.exe" | grep -q "file format $format" ||
       { echo "$t.exe is not $format"; return 1; }
   done
-  echo "test_offline.exe and test_emulator.exe: $format, linked against $(basename "$(dirname "$dll")")/certless.dll"
+  echo "${PACKAGED_C_TESTS[*]/%/.exe}: $format, linked against $(basename "$(dirname "$dll")")/certless.dll"
   # Entra over http: Windows' certificate verification does not work under Wine 8 (see the README).
   emulator_start "$WORK/bin/certless" "$WORK/emulator-http-$arch" || return 1
-  for t in test_offline test_emulator; do
+  for t in "${PACKAGED_C_TESTS[@]}"; do
     wine_run "$win/$t.txt" "$win/$t.exe" || ok=1
     tr -d '\r' <"$win/$t.txt"
   done
@@ -214,7 +218,7 @@ check_windows_x86_library() {
   windows_c_tests "$WORK/win32-lib" i686 || return 1
   # The tests print the width of the process they ran in.
   local t
-  for t in test_offline test_emulator; do
+  for t in "${PACKAGED_C_TESTS[@]}"; do
     grep -q "$t: ran in a 32-bit process" "$WORK/win32-lib/$t.txt" || { echo "$t.exe did not run as 32-bit"; return 1; }
   done
 }
