@@ -55,3 +55,33 @@ async fn a_response_with_too_many_headers_is_refused_once_and_says_so() {
     assert!(!text.contains("identity is enabled"), "{text}");
     assert_eq!(emu.counters().imds, 1, "not retried as a network failure");
 }
+
+#[tokio::test]
+async fn a_tls_close_without_close_notify_is_named_for_what_it_is() {
+    // Service Fabric's endpoint is https only: the answer comes through rustls, which refuses an
+    // answer whose end it cannot know (no Content-Length, the connection dropped without
+    // close_notify). That is an endpoint that answers badly, not one that cannot be reached.
+    let emu = emulator_https().await;
+    emu.set_fault(Endpoint::ServiceFabric, Fault::tls_close_without_notify());
+    let error = builder(&emu, MiSourceKind::ServiceFabric)
+        .managed_identity(certless::ManagedIdentityId::SystemAssigned)
+        .build()
+        .unwrap()
+        .get_token(&[SHAREPOINT])
+        .await
+        .unwrap_err();
+    emu.clear_faults();
+    assert_eq!(
+        error.code(),
+        ErrorCode::ManagedIdentityInvalidResponse,
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("without close_notify"), "{text}");
+    assert!(!text.contains("could not be reached"), "{text}");
+    assert!(
+        error.remedy().is_some_and(|r| r.contains("Content-Length")),
+        "{:?}",
+        error.remedy()
+    );
+}

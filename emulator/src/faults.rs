@@ -37,6 +37,10 @@ pub struct Fault {
     /// when a load balancer or the endpoint's host dies mid-response. Over TLS the client is then left with a
     /// socket it can no longer write its close alert to.
     pub reset_mid_body: bool,
+    /// Send the answer with its end marked only by the end of the connection (no `Content-Length`,
+    /// `Connection: close`), then drop the connection without TLS's `close_notify`: what a TLS-terminating
+    /// proxy or load balancer that speaks HTTP/1.0 does. The client cannot know the answer was complete.
+    pub tls_close_without_notify: bool,
     /// Put a UTF-8 byte order mark before the answer's body (valid JSON still follows it).
     pub bom: bool,
     /// Add this many `Set-Cookie` headers, as a cookie-setting gateway in front does.
@@ -116,6 +120,14 @@ impl Fault {
         }
     }
 
+    /// Answer normally, then close the connection without TLS's `close_notify` (see the field).
+    pub fn tls_close_without_notify() -> Self {
+        Fault {
+            tls_close_without_notify: true,
+            ..Fault::default()
+        }
+    }
+
     /// Answer normally but with this body.
     pub fn broken_body(body: FaultBody) -> Self {
         Fault {
@@ -185,6 +197,8 @@ pub(crate) struct FaultSpec {
     #[serde(default)]
     pub reset_mid_body: bool,
     #[serde(default)]
+    pub tls_close_without_notify: bool,
+    #[serde(default)]
     pub bom: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_flood: Option<u32>,
@@ -207,6 +221,7 @@ impl FaultSpec {
                 remaining: self.remaining,
                 drop_connection: self.drop_connection,
                 reset_mid_body: self.reset_mid_body,
+                tls_close_without_notify: self.tls_close_without_notify,
                 bom: self.bom,
                 header_flood: self.header_flood,
             },
@@ -225,6 +240,7 @@ impl FaultSpec {
             remaining: f.remaining,
             drop_connection: f.drop_connection,
             reset_mid_body: f.reset_mid_body,
+            tls_close_without_notify: f.tls_close_without_notify,
             bom: f.bom,
             header_flood: f.header_flood,
         }

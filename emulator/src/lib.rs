@@ -30,7 +30,7 @@
 //! | `GET /_emulator/info` | | [`EmulatorInfo`] |
 //! | `GET /_emulator/counters`, `POST /_emulator/counters/reset` | | [`Counters`] |
 //! | `GET /_emulator/requests`, `DELETE /_emulator/requests` | | list of [`RecordedRequest`] |
-//! | `GET`/`POST`/`DELETE /_emulator/faults` | `{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":"malformed"\|"empty"\|"echo_credentials"\|{"custom":".."},"remaining":2,"drop_connection":false,"reset_mid_body":false,"bom":false,"header_flood":150}` | active faults |
+//! | `GET`/`POST`/`DELETE /_emulator/faults` | `{"endpoint":"imds","status":429,"retry_after":5,"delay_ms":100,"body":"malformed"\|"empty"\|"echo_credentials"\|{"custom":".."},"remaining":2,"drop_connection":false,"reset_mid_body":false,"tls_close_without_notify":false,"bom":false,"header_flood":150}` | active faults |
 //! | `GET`/`POST /_emulator/time-offset` | `{"secs":-600}` | `{"secs":-600}` |
 //! | `GET`/`POST /_emulator/https-http2` | `{"enabled":false}` | `{"enabled":false}`: whether new HTTPS connections are offered HTTP/2 (default) or HTTP/1.1 only |
 //! | `GET`/`POST`/`DELETE /_emulator/expires-on-format` | `{"endpoint":"imds","format":"date_string"}` | formats set, by endpoint |

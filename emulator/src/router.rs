@@ -191,8 +191,11 @@ async fn observe(
     record.status = Some(response.status().as_u16());
     shared.journal.push(record);
     match conn {
-        Some(conn) if fault.is_some_and(|f| f.reset_mid_body) => {
+        Some(conn) if fault.as_ref().is_some_and(|f| f.reset_mid_body) => {
             reset_mid_body(response, conn).await
+        }
+        Some(conn) if fault.as_ref().is_some_and(|f| f.tls_close_without_notify) => {
+            close_without_notify(response, conn).await
         }
         _ => response,
     }
@@ -240,6 +243,26 @@ async fn reset_mid_body(response: Response, conn: ConnInfo) -> Response {
         std::future::pending::<Result<Bytes, Infallible>>().await
     };
     let body = stream::once(std::future::ready(Ok(first_half))).chain(stream::once(reset));
+    Response::from_parts(head, Body::from_stream(body))
+}
+
+/// Sends the whole answer with no `Content-Length` and `Connection: close`, then ends the connection by dropping
+/// it: over TLS, without `close_notify`.
+async fn close_without_notify(response: Response, conn: ConnInfo) -> Response {
+    let (mut head, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    head.headers.remove(header::CONTENT_LENGTH);
+    head.headers
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let close = async move {
+        // The pause lets hyper flush the body before the connection goes.
+        tokio::time::sleep(RESET_PAUSE).await;
+        conn.kill.notify_one();
+        std::future::pending::<Result<Bytes, Infallible>>().await
+    };
+    let body = stream::once(std::future::ready(Ok(bytes))).chain(stream::once(close));
     Response::from_parts(head, Body::from_stream(body))
 }
 
