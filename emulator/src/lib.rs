@@ -53,6 +53,7 @@
 //! | a gateway answering 401 with the request's secret header (or the form's `client_assertion` / `client_secret`) quoted back | `{"status":401,"body":"echo_credentials"}` |
 //! | a JSON body after a UTF-8 byte order mark | `{"bom":true}` |
 //! | a gateway adding a cookie per backend, 150 `Set-Cookie` headers in one answer | `{"header_flood":150}` |
+//! | a TLS-terminating proxy speaking HTTP/1.0: the answer ends where the connection ends, with no `close_notify` | `{"tls_close_without_notify":true}` |
 //!
 //! # Entra's answers
 //!
