@@ -207,11 +207,18 @@ def many_recycles():
           f"(max {max(s['threads'] for s in samples)}), fds {first['fds']} -> {last['fds']} "
           f"(max {max(s['fds'] for s in samples)}), RSS {first['rss_kib']} -> {last['rss_kib']} KiB "
           f"({per_cycle:.0f} KiB per cycle)", flush=True)
-    print(f"  fds per cycle: {[s['fds'] for s in samples]}", flush=True)
-    check(last["threads"] <= first["threads"] + 4, "threads flat")
-    # Keep-alive connections of old AppDomains' HttpClients close on their own time, so the count
-    # wanders by a few; a leak of one descriptor per recycle would add one per cycle.
-    check(last["fds"] <= first["fds"] + 12, "file descriptors flat")
+    threads = [s["threads"] for s in samples]
+    fds = [s["fds"] for s in samples]
+    print(f"  threads per cycle: {threads}", flush=True)
+    print(f"  fds per cycle: {fds}", flush=True)
+    # Thread-pool threads come and go with the load (Mono's pool grows slowly under repeated bursts),
+    # and old AppDomains' keep-alive connections close on their own time, so samples wander by several.
+    # A leak of one thread or descriptor per recycle (a logger's thread, a runtime per AppDomain) would
+    # lift the last ten samples above the ten after warm-up by one per cycle between them; allow half.
+    early = slice(settle, min(settle + 10, CYCLES))
+    allowed = max(4, (CYCLES - settle - 10) // 2)
+    check(min(threads[-10:]) <= max(threads[early]) + allowed, f"threads flat (within {allowed})")
+    check(min(fds[-10:]) <= max(fds[early]) + allowed, f"file descriptors flat (within {allowed})")
     # Mono's ASP.NET keeps some of every unloaded application (JIT code, metadata of the site and of
     # System.Web.Http): 0.25 to 1.5 MiB per recycle in the runs of 2026-12-06, with or without
     # certless. certless's own share is measured to the KiB by dotnet/tests/RecycleTests.cs; this
