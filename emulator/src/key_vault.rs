@@ -22,7 +22,7 @@ use crate::client_certificate::{ClientCertificateOptions, IssuedClientCertificat
 use crate::config::{KeyVault, PermissionModel, VaultCertificate, VaultCertificateVersion};
 use crate::error::EmulatorError;
 use crate::state::Shared;
-use crate::wire::{header_str, json_response, param, query_pairs, set_header};
+use crate::wire::{bearer_token, json_response, param, query_pairs, set_header};
 
 /// The audience of tokens Key Vault accepts (global cloud).
 pub const KEY_VAULT_RESOURCE: &str = "https://vault.azure.net";
@@ -391,12 +391,7 @@ fn authenticate(
     tenant: &str,
     headers: &HeaderMap,
 ) -> Result<Map<String, Value>, Box<Response>> {
-    let Some(token) = header_str(headers, "authorization").and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-    }) else {
+    let Some(token) = bearer_token(headers) else {
         return Err(Box::new(unauthorized(
             tenant,
             "AKV10000: Request is missing a Bearer or PoP token.",

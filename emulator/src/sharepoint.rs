@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 
 use crate::site_access::{SiteRole, site_key};
 use crate::state::{Shared, lock};
-use crate::wire::{header_str, json_response, set_header};
+use crate::wire::{bearer_token, header_str, json_response, set_header};
 
 /// The site [`EmulatorInfo`](crate::EmulatorInfo) names: `{host}/sites/{name}` of the built-in
 /// SharePoint resource.
@@ -208,12 +208,7 @@ fn authenticate(
 ) -> Result<Map<String, Value>, Box<Response>> {
     let tenant = shared.registry().tenant_id;
     let refuse = |description: &str| Box::new(unauthorized(&tenant, description));
-    let Some(token) = header_str(headers, "authorization").and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-    }) else {
+    let Some(token) = bearer_token(headers) else {
         let mut response = sp_error(StatusCode::UNAUTHORIZED, ACCESS_DENIED_CODE, ACCESS_DENIED);
         set_header(
             &mut response,

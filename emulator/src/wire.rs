@@ -30,6 +30,14 @@ pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a s
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case); `None` without one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = header_str(headers, "authorization")?.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     header_str(headers, header::CONTENT_TYPE.as_str())
         .map(|ct| {
