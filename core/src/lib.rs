@@ -13,38 +13,29 @@
 //! # Ok(()) }
 //! ```
 
-pub mod aadsts;
-mod assertion_file;
-mod bounded_file;
 pub mod broker;
 mod cache;
 mod certificate;
-pub mod clock;
-pub mod cloud;
 mod config;
 mod credential;
 pub mod diagnose;
-mod echo;
-pub mod env;
+mod entra;
 mod error;
-mod exchange;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hold;
 mod http;
-pub mod jwt;
-mod lifetime;
 pub mod managed_identity;
-mod random;
 pub mod resource;
-pub mod retry;
-pub mod runtime;
-mod scope;
-mod secret;
-mod singleflight;
-pub mod stats;
+mod support;
 mod token;
+
+// Public module paths the hosts use, wherever the module lives in the tree.
+pub use cache::hold;
+pub use credential::stats;
+pub use entra::{aadsts, cloud, jwt};
+pub use http::retry;
+pub use support::{clock, env, runtime};
 
 pub use cache::CacheEntry;
 pub use config::{
@@ -61,8 +52,8 @@ pub use managed_identity::{
     ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection,
 };
 pub use retry::{Retries, RetryPolicy};
-pub use scope::normalize_scopes;
-pub use secret::Secret;
+pub use support::secret::Secret;
+pub use token::scope::normalize_scopes;
 
 /// The certless version (the workspace's `Cargo.toml`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

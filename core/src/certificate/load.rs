@@ -12,7 +12,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 
 use super::ClientCertificate;
 use crate::error::{Error, ErrorCode, Result};
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 pub(super) fn unusable(origin: &str, what: impl fmt::Display) -> Error {
     Error::new(
@@ -493,7 +493,7 @@ mod tests {
         assert!(e.to_string().contains("holds no private key"), "{e}");
         let source = CertificateSource::Base64(Secret::from("%%%"));
         assert_eq!(format!("{source:?}"), "Base64(<redacted>)");
-        let e = read(&source, None, &crate::env::MapEnv::new(), 0)
+        let e = read(&source, None, &crate::support::env::MapEnv::new(), 0)
             .err()
             .unwrap();
         assert!(e.to_string().contains("is not base64"), "{e}");

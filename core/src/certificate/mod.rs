@@ -26,12 +26,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::signature::RsaKeyPair;
 
-use crate::bounded_file;
-use crate::clock::to_iso8601;
-use crate::echo::echo_path;
-use crate::env::Environment;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::support::bounded_file;
+use crate::support::clock::to_iso8601;
+use crate::support::echo::echo_path;
+use crate::support::env::Environment;
+use crate::support::secret::Secret;
 pub use key_vault::KeyVaultReference;
 use load::unusable;
 pub use store::{StoreFind, StoreLocation, StorePath};

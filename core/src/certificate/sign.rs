@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::ClientCertificate;
 use crate::error::Result;
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 /// How long a signed assertion is valid (MSAL: 10 minutes).
 const ASSERTION_LIFETIME_SECS: i64 = 600;

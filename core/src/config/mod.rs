@@ -13,20 +13,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bounded_file;
 use crate::broker::{BrokerAddress, BrokerSecret, BrokerSettings};
 pub use crate::certificate::{
     CertificateSource, KeyVaultReference, StoreFind, StoreLocation, StorePath,
 };
-use crate::clock::{Clock, SystemClock};
-use crate::cloud::AuthorityHost;
-use crate::echo::{echo, echo_path};
-use crate::env::{Environment, process_env, vars};
+use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Timeouts;
+use crate::http::retry::Retries;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
-use crate::retry::Retries;
-use crate::secret::Secret;
+use crate::support::bounded_file;
+use crate::support::clock::{Clock, SystemClock};
+use crate::support::echo::{echo, echo_path};
+use crate::support::env::{Environment, process_env, vars};
+use crate::support::secret::Secret;
 pub use crate::token::CredentialSourceKind;
 pub use options::{CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValue};
 
@@ -401,7 +401,7 @@ impl CredentialBuilder {
         self
     }
 
-    /// Where time comes from; default the system clock (tests pass a [`crate::clock::ManualClock`]).
+    /// Where time comes from; default the system clock (tests pass a [`crate::support::clock::ManualClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self

@@ -2,7 +2,9 @@
 //! through the ordered credential list ([`chain`]) once per (tenant, scope) for any number of
 //! concurrent callers.
 
+pub(crate) mod assertion_file;
 mod chain;
+pub mod stats;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,16 +12,16 @@ use std::sync::Arc;
 
 use crate::broker::{BrokerAddress, BrokerClient};
 use crate::cache::{CacheEntry, Lookup, Slot, TokenCache};
-use crate::clock::Clock;
-use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSourceKind, ValidatedOptions};
+use crate::credential::stats::UpstreamStats;
+use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{HttpClients, ProxySettings};
 use crate::managed_identity::assertion::ManagedIdentityAssertion;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSelection};
-use crate::runtime::{self, PendingToken};
-use crate::scope::normalize_scopes;
-use crate::stats::UpstreamStats;
+use crate::support::clock::Clock;
+use crate::support::runtime::{self, PendingToken};
+use crate::token::scope::normalize_scopes;
 pub use crate::token::{AccessToken, TokenRequestOptions};
 pub(crate) use chain::CertificateFinding;
 use chain::Chain;
@@ -77,7 +79,7 @@ impl Credential {
         CredentialBuilder::from_config_file(path)?.build()
     }
 
-    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ... (see [`crate::env::vars`]).
+    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ... (see [`crate::support::env::vars`]).
     pub fn from_env() -> Result<Self> {
         CredentialBuilder::from_env()?.build()
     }
@@ -193,7 +195,7 @@ impl Credential {
 
     /// The managed-identity token the first managed-identity entry presents as its assertion
     /// (reused while it has more than the assertion margin left), for diagnostics: decode it
-    /// with [`crate::jwt::decode_claims`] to see what a federated credential must match.
+    /// with [`crate::entra::jwt::decode_claims`] to see what a federated credential must match.
     pub async fn managed_identity_assertion(&self) -> Result<ManagedIdentityToken> {
         let mi = self.first_managed_identity().ok_or_else(|| {
             Error::config(
@@ -454,7 +456,7 @@ impl Inner {
         // A service that failed the last fetch is probed, not retried: the failure hold already
         // spaces the attempts (src/hold.rs).
         let result = if slot.in_outage() {
-            crate::retry::probe(fetch).await
+            crate::http::retry::probe(fetch).await
         } else {
             fetch.await
         };

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::{Doctor, Status, check, leg};
-use crate::clock::to_iso8601;
-use crate::jwt::decode_claims;
+use crate::entra::jwt::decode_claims;
+use crate::support::clock::to_iso8601;
 use crate::token::AccessToken;
 
 impl Doctor {

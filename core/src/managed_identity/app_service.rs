@@ -6,9 +6,9 @@ use super::response::ErrorDetails;
 use super::source::{Source, selector};
 use super::variables;
 use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
-use crate::secret::Secret;
+use crate::support::env::{Environment, vars};
+use crate::support::secret::Secret;
 
 const API_VERSION: &str = "2019-08-01";
 

@@ -4,12 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::clock::Clock;
+use crate::cache::singleflight::SingleFlight;
+use crate::credential::stats::UpstreamCounters;
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::retry::{RetryPolicy, with_retries};
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
-use crate::retry::{RetryPolicy, with_retries};
-use crate::singleflight::SingleFlight;
-use crate::stats::UpstreamCounters;
+use crate::support::clock::Clock;
 
 /// Entra's answers that condemn the assertion itself, not the app's set-up: outside its valid
 /// time range (700024), signature not verifiable (700027), not a valid JWT (50027). A new

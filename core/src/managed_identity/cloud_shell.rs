@@ -4,8 +4,8 @@
 use super::response::ErrorDetails;
 use super::source::Source;
 use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
+use crate::support::env::{Environment, vars};
 
 const UNREACHABLE_REMEDY: &str = "The Cloud Shell identity endpoint (MSI_ENDPOINT) did not \
     answer: restart the Cloud Shell session.";

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::clock::{civil_to_unix, parse_hms};
+use crate::support::clock::{civil_to_unix, parse_hms};
 
 /// 2001-01-01T00:00:00Z: below it a number is a duration, above it an instant.
 const RELATIVE_THRESHOLD: i64 = 978_307_200;

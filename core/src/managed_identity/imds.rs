@@ -6,8 +6,8 @@ use super::response::ErrorDetails;
 use super::source::{Source, selector};
 use super::variables;
 use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, Result};
+use crate::support::env::{Environment, vars};
 
 const DEFAULT_HOST: &str = "http://169.254.169.254";
 const PATH: &str = "/metadata/identity/oauth2/token";

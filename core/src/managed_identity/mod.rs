@@ -17,10 +17,10 @@ mod variables;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::echo::echo;
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, PinnedServerCertificate, Response};
+use crate::support::echo::echo;
+use crate::support::env::{Environment, vars};
 
 pub use response::ManagedIdentityToken;
 
@@ -305,7 +305,7 @@ impl ManagedIdentityClient {
                 details.correlation_id.clone().or_else(|| {
                     response
                         .header("x-ms-request-id")
-                        .map(crate::secret::scrub_server_text)
+                        .map(crate::support::secret::scrub_server_text)
                 }),
             )
             .with_retry_after(response.retry_after());
@@ -333,7 +333,7 @@ fn proxy_evidence(response: &Response) -> Option<String> {
         if let Some(value) = response.header(name) {
             return Some(format!(
                 "the answer carries '{name}: {}'",
-                crate::secret::scrub_server_text(value)
+                crate::support::secret::scrub_server_text(value)
             ));
         }
     }
@@ -365,7 +365,7 @@ fn proxy_error(error: Error, evidence: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::MapEnv;
+    use crate::support::env::MapEnv;
 
     fn select(env: MapEnv) -> ManagedIdentitySource {
         select_source(&env, None).unwrap().source

@@ -10,9 +10,9 @@ use super::{
     ManagedIdentityId, ManagedIdentitySource, app_service, azure_arc, azure_ml, cloud_shell, imds,
     service_fabric,
 };
-use crate::env::Environment;
 use crate::error::{Error, Result};
 use crate::http::{PinnedServerCertificate, Response};
+use crate::support::env::Environment;
 
 /// One managed-identity source, configured for one identity on one host.
 pub(crate) trait Source: Send + Sync {

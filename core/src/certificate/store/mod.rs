@@ -20,10 +20,10 @@ pub(crate) use windows::StoreKey;
 use std::fmt;
 
 use super::ClientCertificate;
-use crate::clock::to_iso8601;
-use crate::echo::echo;
-use crate::env::Environment;
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::support::clock::to_iso8601;
+use crate::support::echo::echo;
+use crate::support::env::Environment;
 
 /// `CurrentUser` or `LocalMachine`, as in .NET's `StoreLocation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -89,7 +89,7 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
         let task = fetch();
         let handle = match tokio::runtime::Handle::try_current() {
             Ok(h) => h,
-            Err(_) => crate::runtime::handle()?,
+            Err(_) => crate::support::runtime::handle()?,
         };
         handle.spawn(async move {
             let outcome = task.await;

@@ -38,7 +38,7 @@ impl FailureHold {
         let doublings = failures.saturating_sub(1).min(16);
         let full = self.base.saturating_mul(1u32 << doublings).min(self.max);
         // Up to 20% earlier, never later: the maximum stays a maximum.
-        let early = full.as_millis() as u64 * u64::from(crate::random::percent()) / 500;
+        let early = full.as_millis() as u64 * u64::from(crate::support::random::percent()) / 500;
         full.saturating_sub(Duration::from_millis(early))
     }
 }
@@ -57,7 +57,7 @@ pub fn is_outage(error: &Error) -> bool {
         | ErrorCode::ManagedIdentityTimeout
         | ErrorCode::KeyVaultUnreachable => true,
         ErrorCode::ManagedIdentityUnreachable => !error.connect_failed(),
-        _ => crate::retry::is_retryable(error),
+        _ => crate::http::retry::is_retryable(error),
     }
 }
 

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use url::Url;
 
-use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
+use crate::support::echo::echo;
 
 /// The global cloud's login host.
 pub const GLOBAL_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";

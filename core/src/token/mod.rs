@@ -1,10 +1,13 @@
 //! The vocabulary every layer shares: an access token and the options of one request. A leaf:
 //! the cache, the single-flight and the credential all use it, and it uses none of them.
 
+pub(crate) mod lifetime;
+pub(crate) mod scope;
+
 use std::fmt;
 use std::sync::Arc;
 
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 /// An access token and what is known about it.
 #[derive(Clone, Debug)]

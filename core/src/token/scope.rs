@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 
-use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
+use crate::support::echo::echo;
 
 const DEFAULT_SUFFIX: &str = "/.default";
 

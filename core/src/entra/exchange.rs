@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::aadsts;
-use crate::cloud::AuthorityHost;
+use crate::entra::aadsts;
+use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, Response};
-use crate::lifetime;
 use crate::managed_identity::expiry::{parse_expires_in, parse_expires_on};
-use crate::secret::{Secret, scrub_server_text};
+use crate::support::secret::{Secret, scrub_server_text};
+use crate::token::lifetime;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

@@ -9,6 +9,9 @@
 //! The cache is bounded: slots that hold nothing usable (failed fetches, expired tokens) are
 //! dropped as new ones are added, and past [`MAX_SLOTS`] the least recently used go.
 
+pub mod hold;
+pub(crate) mod singleflight;
+
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
@@ -16,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
+use crate::cache::hold::{FailureHold, is_outage};
+use crate::cache::singleflight::SingleFlight;
 use crate::error::Error;
-use crate::hold::{FailureHold, is_outage};
-use crate::singleflight::SingleFlight;
 use crate::token::AccessToken;
 
 /// At most this many (tenant, scope) slots per credential: a multi-tenant app asking for a few
@@ -455,7 +458,7 @@ fn schedule(token: &AccessToken, now: i64, margin: i64) -> (i64, i64) {
         None => own,
     };
     let span = base - now;
-    let jitter = (span / 10).min(60) * i64::from(crate::random::percent()) / 100;
+    let jitter = (span / 10).min(60) * i64::from(crate::support::random::percent()) / 100;
     let refresh_at = (base - jitter).min(usable_until).max(now);
     (usable_until, refresh_at)
 }
@@ -464,7 +467,7 @@ fn schedule(token: &AccessToken, now: i64, margin: i64) -> (i64, i64) {
 mod tests {
     use super::*;
     use crate::config::CredentialSourceKind;
-    use crate::secret::Secret;
+    use crate::support::secret::Secret;
 
     fn token(expires_on: i64, refresh_on: Option<i64>) -> AccessToken {
         AccessToken {
