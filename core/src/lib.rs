@@ -27,15 +27,16 @@ pub mod fuzzing;
 mod http;
 pub mod managed_identity;
 pub mod resource;
+pub mod retry;
 mod support;
 mod token;
 
 // Public module paths the hosts use, wherever the module lives in the tree.
 pub use cache::hold;
-pub use credential::stats;
-pub use entra::{aadsts, cloud, jwt};
-pub use http::retry;
-pub use support::{clock, env, runtime};
+pub use entra::{aadsts, cloud};
+pub use http::stats;
+pub use support::{clock, env};
+pub use token::jwt;
 
 pub use cache::CacheEntry;
 pub use config::{
@@ -54,6 +55,12 @@ pub use managed_identity::{
 pub use retry::{Retries, RetryPolicy};
 pub use support::secret::Secret;
 pub use token::scope::normalize_scopes;
+
+/// The async runtime certless runs on when the host has none, and a request started on it.
+pub mod runtime {
+    pub use crate::credential::pending::PendingToken;
+    pub use crate::support::runtime::{block_on, handle};
+}
 
 /// The certless version (the workspace's `Cargo.toml`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -57,7 +57,7 @@ pub fn is_outage(error: &Error) -> bool {
         | ErrorCode::ManagedIdentityTimeout
         | ErrorCode::KeyVaultUnreachable => true,
         ErrorCode::ManagedIdentityUnreachable => !error.connect_failed(),
-        _ => crate::http::retry::is_retryable(error),
+        _ => crate::retry::is_retryable(error),
     }
 }
 

@@ -18,18 +18,18 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use url::Url;
 
-use super::ClientCertificate;
+use super::client_certificate::ClientCertificate;
 use super::load::unusable;
 use crate::cache::singleflight::SingleFlight;
 use crate::entra::cloud::AuthorityHost;
-use crate::entra::jwt::decode_claims;
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::http::retry::{RetryPolicy, with_retries};
 use crate::http::{Clients, Response};
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
+use crate::retry::{RetryPolicy, with_retries};
 use crate::support::clock::Clock;
 use crate::support::echo::echo;
 use crate::support::secret::{Secret, scrub_server_text};
+use crate::token::jwt::decode_claims;
 
 /// The Key Vault REST API version certless speaks.
 const API_VERSION: &str = "7.4";
@@ -545,7 +545,7 @@ impl KeyVaultCertificate {
     }
 
     /// Why a 401: the vault's challenge names the tenant and audience it wants.
-    fn unauthorized(&self, response: &Response, claims: &crate::entra::jwt::Claims) -> String {
+    fn unauthorized(&self, response: &Response, claims: &crate::token::jwt::Claims) -> String {
         let challenge = response
             .header("www-authenticate")
             .map(parse_challenge)

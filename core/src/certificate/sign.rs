@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 
-use super::ClientCertificate;
+use super::client_certificate::ClientCertificate;
 use crate::error::Result;
 use crate::support::secret::Secret;
 

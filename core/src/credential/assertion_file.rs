@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::entra::jwt::decode_claims;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::support::bounded_file;
 use crate::support::echo::echo_path;
 use crate::support::secret::Secret;
+use crate::token::jwt::decode_claims;
 
 /// Re-read at least this often (the Azure SDKs cache the file for at most 10 minutes).
 const REREAD_SECS: i64 = 300;

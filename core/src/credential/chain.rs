@@ -11,16 +11,16 @@ use crate::certificate::key_vault::KeyVaultCertificate;
 use crate::certificate::{CertificateCredential, ClientCertificate};
 use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
 use crate::credential::assertion_file::AssertionFile;
-use crate::credential::stats::UpstreamCounters;
 use crate::entra::cloud::AuthorityHost;
 use crate::entra::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::http::retry::{RetryPolicy, with_retries};
+use crate::http::stats::UpstreamCounters;
 use crate::http::{Clients, PinnedServerCertificate};
 use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, SourceSelection, select_source,
 };
+use crate::retry::{RetryPolicy, with_retries};
 use crate::support::clock::Clock;
 use crate::support::secret::Secret;
 use crate::token::AccessToken;
@@ -320,7 +320,7 @@ impl Chain {
     }
 
     /// The requests sent upstream so far, by leg and outcome.
-    pub(super) fn upstream_stats(&self) -> crate::credential::stats::UpstreamStats {
+    pub(super) fn upstream_stats(&self) -> crate::http::stats::UpstreamStats {
         self.counters.snapshot()
     }
 
@@ -641,7 +641,7 @@ fn explain_federation_refusal(
     if !no_match && code != crate::entra::aadsts::CROSS_TENANT {
         return error;
     }
-    let Ok(claims) = crate::entra::jwt::decode_claims(assertion.token.expose()) else {
+    let Ok(claims) = crate::token::jwt::decode_claims(assertion.token.expose()) else {
         return error;
     };
     let user_assigned = "/providers/microsoft.managedidentity/userassignedidentities/";

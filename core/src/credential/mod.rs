@@ -4,7 +4,7 @@
 
 pub(crate) mod assertion_file;
 mod chain;
-pub mod stats;
+pub(crate) mod pending;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,18 +13,19 @@ use std::sync::Arc;
 use crate::broker::{BrokerAddress, BrokerClient};
 use crate::cache::{CacheEntry, Lookup, Slot, TokenCache};
 use crate::config::{CredentialBuilder, CredentialSourceKind, ValidatedOptions};
-use crate::credential::stats::UpstreamStats;
 use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::stats::UpstreamStats;
 use crate::http::{HttpClients, ProxySettings};
 use crate::managed_identity::assertion::ManagedIdentityAssertion;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSelection};
 use crate::support::clock::Clock;
-use crate::support::runtime::{self, PendingToken};
+use crate::support::runtime;
 use crate::token::scope::normalize_scopes;
 pub use crate::token::{AccessToken, TokenRequestOptions};
 pub(crate) use chain::CertificateFinding;
 use chain::Chain;
+use pending::PendingToken;
 
 /// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
 /// app registration across the process: it is `Send + Sync`, caches tokens, and any number of
@@ -195,7 +196,7 @@ impl Credential {
 
     /// The managed-identity token the first managed-identity entry presents as its assertion
     /// (reused while it has more than the assertion margin left), for diagnostics: decode it
-    /// with [`crate::entra::jwt::decode_claims`] to see what a federated credential must match.
+    /// with [`crate::token::jwt::decode_claims`] to see what a federated credential must match.
     pub async fn managed_identity_assertion(&self) -> Result<ManagedIdentityToken> {
         let mi = self.first_managed_identity().ok_or_else(|| {
             Error::config(
@@ -403,7 +404,7 @@ impl Credential {
         F: FnOnce(Result<AccessToken>) + Send + 'static,
     {
         let credential = self.clone();
-        runtime::spawn_with_callback(
+        pending::spawn_with_callback(
             async move { credential.get_token_with(&scopes, &options).await },
             callback,
         )
@@ -456,7 +457,7 @@ impl Inner {
         // A service that failed the last fetch is probed, not retried: the failure hold already
         // spaces the attempts (src/hold.rs).
         let result = if slot.in_outage() {
-            crate::http::retry::probe(fetch).await
+            crate::retry::probe(fetch).await
         } else {
             fetch.await
         };

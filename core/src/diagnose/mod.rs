@@ -23,8 +23,8 @@ use std::time::Instant;
 pub use report::{CertificateReport, Check, ErrorSummary, LegReport, MatchingFic, Report, Status};
 
 use crate::config::CredentialBuilder;
-use crate::entra::jwt::Claims;
 use crate::error::{Error, ErrorCode, Result};
+use crate::token::jwt::Claims;
 
 /// The scope `diagnose` asks for when none is given.
 pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -37,7 +37,7 @@ pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 pub async fn diagnose(builder: CredentialBuilder, scope: &str) -> Report {
     let mut doctor = Doctor::default();
     doctor
-        .run(builder.retries(crate::http::retry::Retries::none()), scope)
+        .run(builder.retries(crate::retry::Retries::none()), scope)
         .await;
     doctor.finish()
 }

@@ -9,8 +9,8 @@ use crate::entra::aadsts;
 use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, Response};
-use crate::managed_identity::expiry::{parse_expires_in, parse_expires_on};
 use crate::support::secret::{Secret, scrub_server_text};
+use crate::token::expiry::{parse_expires_in, parse_expires_on};
 use crate::token::lifetime;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

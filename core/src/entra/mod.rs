@@ -5,4 +5,3 @@
 pub mod aadsts;
 pub mod cloud;
 pub(crate) mod exchange;
-pub mod jwt;

@@ -2,7 +2,7 @@
 //! through a proxy; Entra honours HTTPS_PROXY/NO_PROXY), bounded response bodies, and transport
 //! failures turned into errors that name the leg.
 
-pub mod retry;
+pub mod stats;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use crate::cache::singleflight::SingleFlight;
-use crate::credential::stats::UpstreamCounters;
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::http::retry::{RetryPolicy, with_retries};
+use crate::http::stats::UpstreamCounters;
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
+use crate::retry::{RetryPolicy, with_retries};
 use crate::support::clock::Clock;
 
 /// Entra's answers that condemn the assertion itself, not the app's set-up: outside its valid

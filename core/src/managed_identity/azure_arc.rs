@@ -10,10 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::{Source, selector};
 use super::variables;
-use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::Response;
 use crate::support::bounded_file::{self, FileError};

@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::Source;
-use super::{ManagedIdentityId, ManagedIdentitySource};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{PinnedServerCertificate, Thumbprint};
 use crate::support::env::{Environment, vars};

@@ -8,9 +8,9 @@
 //! them: it is our own token, read only to explain) and names what is missing.
 //! The wire shapes it relies on are in docs/protocol.md §9.
 
-use crate::entra::jwt::decode_claims;
 use crate::error::{Error, ErrorCode};
 use crate::support::secret::scrub_server_text;
+use crate::token::jwt::decode_claims;
 
 /// SharePoint's host name suffixes (global, US Government, China, Germany).
 const SHAREPOINT_SUFFIXES: &[&str] = &[

@@ -7,5 +7,5 @@ pub mod clock;
 pub(crate) mod echo;
 pub mod env;
 pub(crate) mod random;
-pub mod runtime;
+pub(crate) mod runtime;
 pub(crate) mod secret;

@@ -1,7 +1,7 @@
 //! The one async runtime certless runs on when the host has none: C, .NET, Python's sync API.
 //! Created lazily; after `fork()` the child gets a new one (the parent's worker threads do not
-//! exist there). Bindings call [`Credential::get_token_blocking`] or
-//! [`Credential::get_token_callback`] and never see it.
+//! exist there). Bindings call [`Credential::get_token_blocking`](crate::Credential::get_token_blocking)
+//! or [`Credential::get_token_callback`](crate::Credential::get_token_callback) and never see it.
 //!
 //! Every request of such a host runs on the runtime's own threads, never on a thread of the
 //! host, and those threads block SIGPIPE: a connection reset by the server must not kill a
@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::error::{Error, ErrorCode, Result};
-use crate::token::AccessToken;
+use crate::error::{Error, Result};
 
 static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
 
@@ -79,94 +78,6 @@ fn block_sigpipe() {
 /// Windows has no SIGPIPE: a write to a reset socket only fails.
 #[cfg(not(unix))]
 fn block_sigpipe() {}
-
-/// A token request running on the certless runtime; see
-/// [`Credential::get_token_callback`](crate::Credential::get_token_callback).
-#[derive(Debug)]
-pub struct PendingToken {
-    task: tokio::task::AbortHandle,
-    finish: Finisher,
-}
-
-type Callback = Box<dyn FnOnce(Result<AccessToken>) + Send + 'static>;
-
-/// Holds the completion callback until it has been called, so that it runs exactly once
-/// whether the request completes, fails or is cancelled.
-#[derive(Clone)]
-struct Finisher(Arc<Mutex<Option<Callback>>>);
-
-impl std::fmt::Debug for Finisher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Finisher")
-    }
-}
-
-impl Finisher {
-    fn finish(&self, result: Result<AccessToken>) -> bool {
-        let callback = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match callback {
-            Some(cb) => {
-                cb(result);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-impl PendingToken {
-    /// Cancels the request. The callback then runs once, on a runtime worker thread, with an
-    /// [`ErrorCode::Cancelled`] error — unless it has already run, in which case this returns
-    /// `false` and nothing happens. A fetch other callers share goes on for them.
-    pub fn cancel(&self) -> bool {
-        self.task.abort();
-        // Taken here, not in the spawned task: a second `cancel` (or the request's own end) then
-        // finds nothing to finish and says so.
-        let Some(callback) = self
-            .finish
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return false;
-        };
-        let cancelled = Error::new(
-            ErrorCode::Cancelled,
-            "the token request was cancelled by the caller",
-        );
-        match handle() {
-            Ok(h) => {
-                h.spawn(async move { callback(Err(cancelled)) });
-            }
-            Err(_) => callback(Err(cancelled)),
-        }
-        true
-    }
-}
-
-/// Runs `request` on the certless runtime and returns at once; `callback` runs exactly once, on
-/// a runtime worker thread, with its result (or [`ErrorCode::Cancelled`] after
-/// [`PendingToken::cancel`]).
-pub(crate) fn spawn_with_callback<F>(
-    request: impl Future<Output = Result<AccessToken>> + Send + 'static,
-    callback: F,
-) -> Result<PendingToken>
-where
-    F: FnOnce(Result<AccessToken>) + Send + 'static,
-{
-    let handle = handle()?;
-    let finish = Finisher(Arc::new(Mutex::new(Some(Box::new(callback)))));
-    let done = finish.clone();
-    let task = handle.spawn(async move {
-        let result = request.await;
-        done.finish(result);
-    });
-    Ok(PendingToken {
-        task: task.abort_handle(),
-        finish,
-    })
-}
 
 #[cfg(all(test, unix))]
 mod tests {

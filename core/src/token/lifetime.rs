@@ -8,8 +8,8 @@
 //! to refresh early, and both clock errors (ours ahead of the issuer's, or behind) then end in an
 //! early refresh rather than a token presented after it died.
 
-use crate::entra::jwt::decode_claims;
 use crate::support::clock::to_iso8601;
+use crate::token::jwt::decode_claims;
 
 /// The longest an Entra or managed-identity token lives: an hour usually, 24 h for managed-
 /// identity tokens, up to about 28 h for Continuous Access Evaluation's long-lived tokens.

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
-use crate::certificate::ClientCertificate;
+use super::find::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
+use crate::certificate::client_certificate::ClientCertificate;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::support::bounded_file;
 use crate::support::echo::echo_path;
