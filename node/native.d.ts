@@ -89,7 +89,7 @@ export interface DiagnoseTarget {
 
 /** A certless error, field for field (core `Error`); never contains a token. */
 export interface ErrorInfo {
-  /** The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...). */
+  /** The stable numeric code (docs/errors.md: 1xx config, 2xx managed identity, 3xx exchange, ...). */
   code: number
   /** `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller`, `resource` or `internal`. */
   leg: string

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The systemd unit users install (packaging/systemd/certless.service, README "One broker per
-# machine"), checked without a running systemd:
+# The systemd unit users install (packaging/systemd/certless.service, docs/broker.md,
+# "Linux: systemd"), checked without a running systemd:
 #   1. `systemd-analyze verify` accepts it;
 #   2. its sandbox scores an exposure level of at most 2.0 (`systemd-analyze security --offline`);
 #   3. the broker starts with exactly its ExecStart arguments (the paths moved into a scratch

@@ -199,7 +199,7 @@ windows_c_tests() {
       { echo "$t.exe is not $format"; return 1; }
   done
   echo "${PACKAGED_C_TESTS[*]/%/.exe}: $format, linked against $(basename "$(dirname "$dll")")/certless.dll"
-  # Entra over http: Windows' certificate verification does not work under Wine 8 (see the README).
+  # Entra over http: Windows' certificate verification does not work under Wine 8 (docs/packaging.md).
   emulator_start "$WORK/bin/certless" "$WORK/emulator-http-$arch" || return 1
   for t in "${PACKAGED_C_TESTS[@]}"; do
     wine_run "$win/$t.txt" "$win/$t.exe" || ok=1

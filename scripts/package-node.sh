@@ -14,8 +14,8 @@
 #                                     from the emulator: on Linux offline with no cargo or rustc on
 #                                     PATH; without a prebuilt addon (a clear error, then a build
 #                                     from the tarball's sources with cargo); and the win32 addon in
-#                                     the official Windows Node under Wine (over http: README
-#                                     "Windows under Wine")
+#                                     the official Windows Node under Wine (over http: docs/packaging.md,
+#                                     "TLS on Windows")
 #
 # Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no win32 package, no Wine). The Rust
 # builds are scripts/package-env.sh's, shared with scripts/package-native.sh: one compile per target.

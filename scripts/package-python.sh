@@ -8,7 +8,7 @@
 #                                       gets a token from the emulator with it: the Linux wheel in
 #                                       fresh venvs with no cargo or rustc on PATH, the sdist from
 #                                       source (with cargo), the Windows wheel in Windows CPython
-#                                       under Wine (over http: see README "Windows under Wine")
+#                                       under Wine (over http: see docs/packaging.md)
 #
 # Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no Windows wheel, no Wine);
 # CERTLESS_SKIP_AARCH64=1 (no aarch64 wheel); CERTLESS_PY_CHECK_PYTHONS (interpreters for the

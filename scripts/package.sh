@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every artifact users install without a Rust toolchain (README "Install", "Packages and Windows"),
+# Every artifact users install without a Rust toolchain (README "Install", docs/packaging.md),
 # into dist/, all of one version (the workspace Cargo.toml's):
 #
 #   scripts/package.sh           builds: the native libraries and CLIs (package-native.sh), the npm

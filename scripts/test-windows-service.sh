@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The broker as a Windows service, under Wine (issue 15): the certless.exe that
-# scripts/package-native.sh put into dist/ is registered with `sc create` as README "One broker
-# per machine" shows (serve --service), started by the service control manager, answers /healthz
+# scripts/package-native.sh put into dist/ is registered with `sc create` as docs/broker.md
+# ("Windows: a service") shows (serve --service), started by the service control manager, answers /healthz
 # and a token request from the emulator's managed identity, and stops cleanly on `sc stop`
 # (SERVICE_CONTROL_STOP: finish requests in flight, report STOPPED).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Wine, for running certless's Windows artifacts on this Linux machine (README "Windows under Wine").
+# Wine, for running certless's Windows artifacts on this Linux machine (docs/packaging.md, "Verified under Wine 8, not on Windows").
 #
 #   source scripts/wine-env.sh     sets up (once) and exports the environment, defines wine_run/wine_stop
 #   scripts/wine-env.sh            only sets up, and prints the prefix
@@ -113,7 +113,7 @@ wine_run() {
 
 # Windows programs under Wine see the whole Unix environment. Call in a subshell before wine_run
 # to give them only what Wine needs: this machine's SSL_CERT_FILE, for one, would reach certless
-# as a CA file, which Wine 8's crypt32 cannot take (README "Windows under Wine").
+# as a CA file, which Wine 8's crypt32 cannot take (docs/packaging.md, "Verified under Wine 8, not on Windows").
 wine_clean_env() {
   local name keep=" HOME USER LOGNAME LANG WINEPREFIX WINEARCH WINEDEBUG WINEDLLOVERRIDES "
   for name in $(compgen -e); do

@@ -6,7 +6,7 @@ use napi_derive::napi;
 /// A certless error, field for field (core `Error`); never contains a token.
 #[napi(object)]
 pub struct ErrorInfo {
-    /// The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...).
+    /// The stable numeric code (docs/errors.md: 1xx config, 2xx managed identity, 3xx exchange, ...).
     pub code: u32,
     /// `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller`, `resource` or `internal`.
     pub leg: String,

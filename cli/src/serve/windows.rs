@@ -1,6 +1,6 @@
 //! `certless serve --service`: the broker under the Windows service control manager. The
-//! service's command line carries the same options as a console run (see the README for the
-//! `sc.exe create` line); Stop and system shutdown end it gracefully, like SIGTERM on Linux.
+//! service's command line carries the same options as a console run (docs/broker.md has
+//! the `sc.exe create` line); Stop and system shutdown end it gracefully, like SIGTERM on Linux.
 //! A service has no console: log to a file (`--log-file`).
 
 use std::ffi::OsString;
