@@ -14,12 +14,12 @@ pub(crate) mod singleflight;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::cache::hold::{FailureHold, is_outage};
+use crate::cache::hold::{Hold, HoldRule};
 use crate::cache::singleflight::SingleFlight;
 use crate::error::Error;
 use crate::token::AccessToken;
@@ -72,13 +72,11 @@ pub(crate) struct Slot {
     /// No background refresh starts before this (Unix seconds): a refresh in progress, backoff
     /// after failures, or the server's Retry-After.
     next_refresh: AtomicI64,
-    failures: AtomicU32,
     /// Unix second of the last hit or fetch, for eviction.
     last_used: AtomicI64,
-    /// Retry-After from a failed fetch while no token was valid, or the failure hold of an
-    /// outage (src/hold.rs): until then every caller gets that error at once instead of a new
-    /// request.
-    blocked: Mutex<Option<(i64, Error)>>,
+    /// The failure hold ([`hold`]): consecutive failures, and while no token is valid, the error
+    /// every caller gets at once instead of a new request.
+    hold: Hold,
 }
 
 /// What the cache holds for one (tenant, scope), for hosts that report on it (metrics) or keep
@@ -298,9 +296,9 @@ impl Slot {
             entry: ArcSwapOption::empty(),
             flight: SingleFlight::default(),
             next_refresh: AtomicI64::new(i64::MIN),
-            failures: AtomicU32::new(0),
+
             last_used: AtomicI64::new(now),
-            blocked: Mutex::new(None),
+            hold: Hold::new(HoldRule::IN_PROCESS),
         }
     }
 
@@ -378,57 +376,31 @@ impl Slot {
             usable_until,
             refresh_at,
         })));
-        self.failures.store(0, Ordering::Release);
         self.next_refresh.store(i64::MIN, Ordering::Release);
-        *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.hold.succeeded();
     }
 
     /// A fetch failed. While a token is still valid, it keeps being handed out and the next
-    /// background refresh waits for the failure hold (src/hold.rs; or the server's Retry-After,
-    /// if longer). With no valid token, callers get this error without a new request until the
-    /// hold ends when the service is down, or until Retry-After when it said so.
+    /// background refresh waits (the rule is [`hold`]'s). With no valid token, callers get this
+    /// error without a new request while the hold lasts.
     pub(crate) fn failed(&self, error: &Error, now: i64) {
-        let failures = self
-            .failures
-            .fetch_add(1, Ordering::AcqRel)
-            .saturating_add(1);
-        let retry_after = error
-            .retry_after()
-            .map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
-        let hold = || {
-            let hold = FailureHold::default().after(failures);
-            // Whole seconds (the cache's unit), rounded up; at least one.
-            i64::try_from(hold.as_millis().div_ceil(1000))
-                .unwrap_or(i64::MAX)
-                .max(1)
-        };
         if self.usable(now).is_some() {
-            self.next_refresh
-                .store(now + hold().max(retry_after), Ordering::Release);
-        } else if retry_after > 0 || is_outage(error) {
-            let until = if is_outage(error) {
-                hold().max(retry_after)
-            } else {
-                retry_after
-            };
-            *self.blocked.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((now.saturating_add(until), error.clone()));
+            let next = self.hold.failed_in_hand(error, now);
+            self.next_refresh.store(next, Ordering::Release);
+        } else {
+            self.hold.failed(error, now);
         }
     }
 
     /// Whether the last fetch failed: a service that is down, which the next fetch only probes
     /// (one attempt per leg, no retries).
     pub(crate) fn in_outage(&self) -> bool {
-        self.failures.load(Ordering::Acquire) > 0
+        self.hold.failures() > 0
     }
 
-    /// The error to answer with while a server's Retry-After holds.
+    /// The error to answer with while the failure hold lasts.
     pub(crate) fn blocked(&self, now: i64) -> Option<Error> {
-        let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        blocked
-            .as_ref()
-            .filter(|(until, _)| now < *until)
-            .map(|(_, e)| e.clone())
+        self.hold.check(now)
     }
 }
 
