@@ -27,7 +27,7 @@ FILES=(
 )
 
 listed="$(printf '%s\n' "${FILES[@]}" | LC_ALL=C sort)"
-present="$(cd dotnet/src && ls -- *.cs | LC_ALL=C sort)"
+present="$(for f in dotnet/src/*.cs; do echo "${f##*/}"; done | LC_ALL=C sort)"
 if [[ "$listed" != "$present" ]]; then
   echo "dotnet/src and the file list of $0 differ (list every file, in drop-in order):" >&2
   diff <(echo "$listed") <(echo "$present") >&2 || true
