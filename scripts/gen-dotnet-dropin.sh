@@ -35,7 +35,8 @@ if [[ "$listed" != "$present" ]]; then
 fi
 
 # part FILE: the lines inside `namespace Certless { ... }`. A file is comments, `using` lines,
-# `namespace Certless`, `{`, its types, and `}` as its last line; anything else is refused.
+# `namespace Certless`, `{`, its types, and `}` as its last line; anything else is refused. Comments
+# before the namespace stay in dotnet/src (the drop-in has its own header, below).
 part() {
   awk -v file="$1" '
     function fail(why) { printf "%s:%d: %s\n", file, NR, why > "/dev/stderr"; bad = 1; exit 1 }
