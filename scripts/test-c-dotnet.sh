@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C ABI and .NET suites (issue 4), self-installing on a fresh Debian bookworm machine:
-#   1. header drift check (pinned cbindgen) and the ffi crate's unit tests;
+#   1. header drift check (pinned cbindgen), the .NET drop-in's drift check, the ffi crate's unit tests;
 #   2. C tests compiled with -Wall -Wextra -Werror -pedantic against include/certless.h, run
 #      against the emulator on loopback: plain, under ASAN+UBSan, and under valgrind;
 #   3. the .NET wrapper and its tests compiled with mcs (C# 7.2) and run on mono;
@@ -39,6 +39,10 @@ valgrind --version
 
 # ---------------------------------------------------------------------------------------------
 step "header include/certless.h is what cbindgen generates" scripts/gen-header.sh --check
+step "drop-in dotnet/Certless.cs is what scripts/gen-dotnet-dropin.sh makes of dotnet/src" scripts/gen-dotnet-dropin.sh --check
+# The drop-in merges every file's usings, which would hide one a file lacks: dotnet/src compiles as it is too.
+step "dotnet/src compiles as it is (C# 7.2)" mcs -langversion:7.2 -warnaserror+ -target:library -r:System.Net.Http.dll \
+  -out:"$OUT/dotnet-src.dll" dotnet/src/*.cs dotnet/CertlessAuthenticationHandler.cs
 
 build_native() {
   # One build of the library (cdylib) and the emulator, reused by every step below.
