@@ -47,7 +47,7 @@ pub use config::{
     KeyVaultReference, StoreFind, StoreLocation, StorePath,
 };
 pub use credential::{AccessToken, Credential, TokenRequestOptions};
-pub use error::{Error, ErrorCode, Leg, Result};
+pub use error::{Error, ErrorCode, ErrorReport, Leg, Result};
 pub use http::Timeouts;
 pub use managed_identity::{
     ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection,

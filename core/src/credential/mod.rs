@@ -270,20 +270,23 @@ impl Credential {
         scopes: &[S],
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
+        if let Some(token) = self.cached_token_with(scopes, options)? {
+            return Ok(token);
+        }
+        self.get_token_after_miss(scopes, options).await
+    }
+
+    /// [`get_token_with`](Self::get_token_with) for a caller that has just seen
+    /// [`cached_token_with`](Self::cached_token_with) miss: the cache is not looked up again (a
+    /// token another caller stored in between is still found, by the single flight).
+    pub async fn get_token_after_miss<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
         let tenant = self.request_tenant(options)?;
         let tenant = tenant.as_ref();
-        let use_cache = !options.force_refresh && options.claims.is_none();
-        if use_cache {
-            if let Some(token) = self.exact_hit(tenant, scopes) {
-                return Ok(token);
-            }
-        }
         let scope = normalize_scopes(scopes)?;
-        if use_cache {
-            if let Some(token) = self.cache_hit(tenant, &scope) {
-                return Ok(token);
-            }
-        }
         let now = self.inner.clock.now_unix();
         let slot = self.inner.cache.slot(tenant, &scope, now);
         if let Some(claims) = &options.claims {
@@ -385,10 +388,20 @@ impl Credential {
         if let Some(token) = self.cached_token_with(scopes, options)? {
             return Ok(token);
         }
+        self.get_token_blocking_after_miss(scopes, options)
+    }
+
+    /// [`get_token_blocking`](Self::get_token_blocking) for a caller that has just seen
+    /// [`cached_token_with`](Self::cached_token_with) miss: no second lookup.
+    pub fn get_token_blocking_after_miss<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
         let credential = self.clone();
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
         let options = options.clone();
-        runtime::block_on(async move { credential.get_token_with(&scopes, &options).await })?
+        runtime::block_on(async move { credential.get_token_after_miss(&scopes, &options).await })?
     }
 
     /// Starts a token request on the certless runtime and returns at once. `callback` runs
@@ -406,6 +419,24 @@ impl Credential {
         let credential = self.clone();
         pending::spawn_with_callback(
             async move { credential.get_token_with(&scopes, &options).await },
+            callback,
+        )
+    }
+
+    /// [`get_token_callback`](Self::get_token_callback) for a caller that has just seen
+    /// [`cached_token_with`](Self::cached_token_with) miss: no second lookup.
+    pub fn get_token_callback_after_miss<F>(
+        &self,
+        scopes: Vec<String>,
+        options: TokenRequestOptions,
+        callback: F,
+    ) -> Result<PendingToken>
+    where
+        F: FnOnce(Result<AccessToken>) + Send + 'static,
+    {
+        let credential = self.clone();
+        pending::spawn_with_callback(
+            async move { credential.get_token_after_miss(&scopes, &options).await },
             callback,
         )
     }

@@ -5,6 +5,10 @@
 //! carries the same [`ErrorCode`] numbers, so they are part of the public contract: never renumber
 //! one, and keep retired numbers as comments.
 
+mod report;
+
+pub use report::ErrorReport;
+
 use std::borrow::Cow;
 use std::fmt;
 
