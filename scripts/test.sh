@@ -4,7 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n== %s ==\n' "$*"; }
+# Each section prints the seconds since the start; at exit (pass or fail) a table of how long each
+# section took: CI's output is the only record of where its time goes.
+SECTION_NAMES=()
+SECTION_STARTS=()
+section() {
+  SECTION_NAMES+=("$*")
+  SECTION_STARTS+=("$SECONDS")
+  printf '\n== %s == (%d s since the start)\n' "$*" "$SECONDS"
+}
+section_summary() {
+  local status=$? i end
+  printf '\n== time per section (%s) ==\n' "$( ((status == 0)) && echo passed || echo "failed, exit status $status")"
+  for i in "${!SECTION_NAMES[@]}"; do
+    end=${SECTION_STARTS[i + 1]:-$SECONDS}
+    printf '%6d s  %s%s\n' "$((end - SECTION_STARTS[i]))" "${SECTION_NAMES[i]}" \
+      "$( ((status != 0 && i == ${#SECTION_NAMES[@]} - 1)) && echo '  <- failed here')"
+  done
+  printf '%6d s  in all\n' "$SECONDS"
+}
+trap section_summary EXIT
 
 section "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -21,6 +40,8 @@ if rustup run nightly rustfmt --version >/dev/null 2>&1; then
   cargo +nightly fmt -p certless -p certless-emulator -p certless-cli -- --check \
     --config error_on_line_overflow=true,error_on_unformatted=false
 fi
+
+section "lints (clippy) and the module graph"
 cargo clippy --workspace --all-targets --features certless/test-hooks --locked -- -D warnings
 # Dependencies inside core point one way (credential -> cache -> token, never back).
 scripts/module-graph.py
@@ -34,6 +55,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test "${rust_tests[@]}"
 fi
+
+section "Rust doc tests"
 cargo test --workspace --exclude certless-py --locked --doc
 
 section "the demo (README's main command)"
@@ -59,13 +82,19 @@ section "Node package: build, generated declarations, node --test against the em
 section "The broker (certless serve) seen by azure-identity, @azure/identity, the CLI and the bindings"
 ./scripts/test-serve.sh
 
-section "Packages: every artifact built once, then installed with no cargo or rustc on PATH (Windows ones under Wine)"
+section "Packages: every artifact built once (scripts/package.sh)"
 # Every artifact, the aarch64 wheel included: this x86_64 host cannot run it, but its cross build
 # and auditwheel's manylinux check show it is still whole (about 5 minutes of a cold CI).
 ./scripts/package.sh
+
+section "Packages: install checks, no cargo or rustc on PATH (Windows ones under Wine)"
 ./scripts/package.sh --check
+
+section "The Windows certificate store under Wine"
 # The certificate store on Windows (issue 16), in the Wine prefix and Windows build just made.
 ./scripts/test-windows-store.sh
+
+section "The broker as a Windows service under Wine"
 # The broker as a Windows service (issue 15): sc create/start/stop on the packaged certless.exe.
 ./scripts/test-windows-service.sh
 
