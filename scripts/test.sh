@@ -57,10 +57,17 @@ else
 fi
 
 section "Rust doc tests"
-cargo test --workspace --exclude certless-py --locked --doc
+# With the tests' features, the doc tests link the libraries nextest just built; without them cargo
+# compiled certless once more for them alone (test-hooks only adds one variable to Azure Arc's key
+# lookup, which no doc example sets).
+cargo test --workspace --exclude certless-py --features certless/test-hooks --locked --doc
 
 section "the demo (README's main command)"
-cargo run --locked -q -p certless-cli --features certless/test-hooks -- demo
+# Exactly the README's command, which is also the build of the CLI that every suite below shares
+# (`cargo build -p certless-cli`). With --features certless/test-hooks it reused nothing: with
+# -p certless-cli alone cargo resolves features apart from the workspace build above, so that was
+# one more build of certless and the CLI, used by nothing else.
+cargo run --locked -q -p certless-cli -- demo
 
 section "fuzzing: every parser of outside input, briefly (cargo-fuzz on nightly, ASan)"
 # fuzz/ is its own workspace: the workspace-wide fmt above does not see it.
