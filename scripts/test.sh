@@ -29,6 +29,52 @@ section "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
 
+section "system packages and Rust targets: installing in the background"
+# The Debian packages and rustup targets that the scripts below each install when missing
+# (apt_install, need_rust_target), all in one apt-get update and one install, started now so that
+# the downloads and dpkg overlap the Rust builds instead of stopping the run seven times later (a
+# fresh CI machine has none of them; wine32:i386 alone took 145 s, BENCHMARKS.md). The scripts
+# still install whatever is missing themselves: a package added to one of them and not here only
+# costs time. The first section that needs them waits (prefetch_wait).
+# shellcheck source=scripts/apt-env.sh
+source scripts/apt-env.sh
+ci_packages=(gcc libc6-dev binutils valgrind unzip curl zip nasm mingw-w64 wine64 wine
+  mono-mcs mono-runtime mono-devel mono-xbuild nuget libmono-system-net-http4.0-cil
+  libmono-system-web4.0-cil libmono-system-web-http4.0-cil libmono-system-web-http-webhost4.0-cil
+  libmono-system-net-http-formatting4.0-cil libmono-system-configuration4.0-cil python3)
+command -v systemd-analyze >/dev/null || ci_packages+=(systemd)
+prefetch_log="$(mktemp)"
+prefetch() {
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
+  # In the background nobody can type a sudo password: then the scripts install in the foreground.
+  "${sudo[@]}" true 2>/dev/null || { echo "prefetch: not root and no password-less sudo, skipped"; return 0; }
+  # wine32:i386 (the 32-bit Wine of scripts/wine-env.sh) needs dpkg's i386 architecture first.
+  local wine32=()
+  if ! dpkg-query -W -f='${Status}' wine32:i386 2>/dev/null | grep -q "install ok installed"; then
+    dpkg --print-foreign-architectures | grep -qx i386 || "${sudo[@]}" dpkg --add-architecture i386
+    wine32=(wine32:i386)
+  fi
+  # The i386 index has been inconsistent before (TOOLCHAIN.md): then at least the rest.
+  apt_install "${ci_packages[@]}" "${wine32[@]}" ||
+    { ((${#wine32[@]})) && echo "prefetch: again without wine32:i386" && apt_install "${ci_packages[@]}"; }
+}
+prefetch_start=$SECONDS
+(prefetch && echo "prefetch: apt done") >"$prefetch_log" 2>&1 &
+prefetch_pid=$!
+# rustup's own downloads, beside apt's: the cross targets of the packaging.
+(rustup target add x86_64-pc-windows-gnu i686-pc-windows-gnu aarch64-unknown-linux-gnu >"$prefetch_log.rustup" 2>&1 ||
+  echo "prefetch: rustup target add failed (the packaging scripts add their targets themselves)" >>"$prefetch_log.rustup") &
+prefetch_rustup_pid=$!
+prefetch_wait() {
+  local status=0
+  wait "$prefetch_pid" || status=$?
+  wait "$prefetch_rustup_pid" || true
+  cat "$prefetch_log" "$prefetch_log.rustup"
+  rm -f "$prefetch_log" "$prefetch_log.rustup"
+  echo "prefetch: finished $((SECONDS - prefetch_start)) s after it started (exit status $status; what is still missing, the scripts install)"
+}
+
 section "format and lints"
 cargo fmt --all --check
 # fuzz/ is its own workspace with its own lock file: a core dependency added without refreshing it
@@ -76,6 +122,7 @@ cargo fmt --manifest-path fuzz/Cargo.toml --check
 CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
 
 section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono"
+prefetch_wait
 # The Windows DLLs are built once, in release, by the packaging below, which checks their imports
 # and runs them under Wine: a debug cross-build here would compile both Windows targets twice.
 CERTLESS_SKIP_WINDOWS=1 ./scripts/test-c-dotnet.sh
