@@ -29,7 +29,7 @@ section "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
 
-section "system packages and Rust targets: installing in the background"
+section "system packages, Rust targets, packaging tools: installing in the background"
 # The Debian packages and rustup targets that the scripts below each install when missing
 # (apt_install, need_rust_target), all in one apt-get update and one install, started now so that
 # the downloads and dpkg overlap the Rust builds instead of stopping the run seven times later (a
@@ -48,7 +48,7 @@ prefetch() {
   local sudo=()
   [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
   # In the background nobody can type a sudo password: then the scripts install in the foreground.
-  "${sudo[@]}" true 2>/dev/null || { echo "prefetch: not root and no password-less sudo, skipped"; return 0; }
+  "${sudo[@]}" true 2>/dev/null || { echo "prefetch: not root and no password-less sudo, skipped"; return 3; }
   # wine32:i386 (the 32-bit Wine of scripts/wine-env.sh) needs dpkg's i386 architecture first.
   local wine32=()
   if ! dpkg-query -W -f='${Status}' wine32:i386 2>/dev/null | grep -q "install ok installed"; then
@@ -60,7 +60,10 @@ prefetch() {
     { ((${#wine32[@]})) && echo "prefetch: again without wine32:i386" && apt_install "${ci_packages[@]}"; }
 }
 prefetch_start=$SECONDS
-(prefetch && echo "prefetch: apt done") >"$prefetch_log" 2>&1 &
+# Then the packaging's pinned build tools (maturin, ziglang, cargo-zigbuild, auditwheel: a venv that
+# scripts/package-env.sh makes once), downloaded now rather than when the packaging starts.
+(prefetch && echo "prefetch: apt done" && source scripts/package-env.sh && echo "prefetch: build tools in $TOOLS") \
+  >"$prefetch_log" 2>&1 &
 prefetch_pid=$!
 # rustup's own downloads, beside apt's: the cross targets of the packaging.
 (rustup target add x86_64-pc-windows-gnu i686-pc-windows-gnu aarch64-unknown-linux-gnu >"$prefetch_log.rustup" 2>&1 ||
@@ -121,8 +124,10 @@ cargo fmt --manifest-path fuzz/Cargo.toml --check
 # Two targets at a time: one per core of the CI machine, which runs nothing else meanwhile.
 CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
 
-section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono"
+section "waiting for the background installs"
 prefetch_wait
+
+section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono"
 # The Windows DLLs are built once, in release, by the packaging below, which checks their imports
 # and runs them under Wine: a debug cross-build here would compile both Windows targets twice.
 CERTLESS_SKIP_WINDOWS=1 ./scripts/test-c-dotnet.sh
