@@ -40,8 +40,8 @@ section "system packages, Rust targets, packaging tools: installing in the backg
 # fresh CI machine has none of them; wine32:i386 alone took 145 s, BENCHMARKS.md). The scripts
 # still install whatever is missing themselves: a package added to one of them and not here only
 # costs time. The first section that needs them waits (prefetch_wait).
-# shellcheck source=scripts/apt-env.sh
-source scripts/apt-env.sh
+# shellcheck source=scripts/lib/apt-env.sh
+source scripts/lib/apt-env.sh
 ci_packages=(gcc libc6-dev binutils valgrind unzip curl zip nasm mingw-w64 wine64 wine
   mono-mcs mono-runtime mono-devel mono-xbuild nuget libmono-system-net-http4.0-cil
   libmono-system-web4.0-cil libmono-system-web-http4.0-cil libmono-system-web-http-webhost4.0-cil
@@ -53,7 +53,7 @@ prefetch() {
   [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
   # In the background nobody can type a sudo password: then the scripts install in the foreground.
   "${sudo[@]}" true 2>/dev/null || { echo "prefetch: not root and no password-less sudo, skipped"; return 3; }
-  # wine32:i386 (the 32-bit Wine of scripts/wine-env.sh) needs dpkg's i386 architecture first.
+  # wine32:i386 (the 32-bit Wine of scripts/lib/wine-env.sh) needs dpkg's i386 architecture first.
   local wine32=()
   if ! dpkg-query -W -f='${Status}' wine32:i386 2>/dev/null | grep -q "install ok installed"; then
     dpkg --print-foreign-architectures | grep -qx i386 || "${sudo[@]}" dpkg --add-architecture i386
@@ -65,8 +65,8 @@ prefetch() {
 }
 prefetch_start=$SECONDS
 # Then the packaging's pinned build tools (maturin, ziglang, cargo-zigbuild, auditwheel: a venv that
-# scripts/package-env.sh makes once), downloaded now rather than when the packaging starts.
-(prefetch && echo "prefetch: apt done" && source scripts/package-env.sh && echo "prefetch: build tools in $TOOLS") \
+# scripts/lib/package-env.sh makes once), downloaded now rather than when the packaging starts.
+(prefetch && echo "prefetch: apt done" && source scripts/lib/package-env.sh && echo "prefetch: build tools in $TOOLS") \
   >"$prefetch_log" 2>&1 &
 prefetch_pid=$!
 # rustup's own downloads, beside apt's: the cross targets of the packaging.
@@ -97,7 +97,7 @@ fi
 section "lints (clippy) and the module graph"
 cargo clippy --workspace --all-targets --features certless/test-hooks --locked -- -D warnings
 # Dependencies inside core point one way (credential -> cache -> token, never back).
-scripts/module-graph.py
+scripts/test/module-graph.py
 
 section "Rust tests (core, emulator, CLI) against the emulator on loopback"
 # test-hooks: lets the Azure Arc tests point the agent's key directory at the emulator's (test builds only).
@@ -126,7 +126,7 @@ section "fuzzing: every parser of outside input, briefly (cargo-fuzz on nightly,
 # fuzz/ is its own workspace: the workspace-wide fmt above does not see it.
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 # Two targets at a time: one per core of the CI machine, which runs nothing else meanwhile.
-CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
+CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/test/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
 
 section "waiting for the background installs"
 prefetch_wait
@@ -165,22 +165,22 @@ background_wait() {
 # below, which leave much of the two cores idle (valgrind and Mono run one thread, pytest, node
 # --test and the broker's clients mostly wait on loopback). The same builds, by package-env.sh's
 # own functions, start now.
-background_start "release builds of scripts/package.sh" bash -c 'source scripts/package-env.sh &&
+background_start "release builds of scripts/package.sh" bash -c 'source scripts/lib/package-env.sh &&
   build_linux_glibc217 && build_windows_x64 && build_windows_x86'
 
 section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono"
 # The Windows DLLs are built once, in release, by the packaging below, which checks their imports
 # and runs them under Wine: a debug cross-build here would compile both Windows targets twice.
-CERTLESS_SKIP_WINDOWS=1 ./scripts/test-c-dotnet.sh
+CERTLESS_SKIP_WINDOWS=1 ./scripts/test/test-c-dotnet.sh
 
 section "Python package: pip install ./py, pytest against the emulator"
-./scripts/test-python.sh
+./scripts/test/test-python.sh
 
 section "Node package: build, generated declarations, node --test against the emulator, npm install ./node"
-./scripts/test-node.sh
+./scripts/test/test-node.sh
 
 section "The broker (certless serve) seen by azure-identity, @azure/identity, the CLI and the bindings"
-./scripts/test-serve.sh
+./scripts/test/test-serve.sh
 
 section "waiting for the release builds started in the background"
 background_wait
@@ -195,17 +195,17 @@ section "Packages: install checks, no cargo or rustc on PATH (Windows ones under
 # core's dev-dependencies (the emulator, criterion, rcgen) and with them other features of tokio,
 # hyper, serde..., so it compiles 76 crate units the packages' Windows build does not share
 # (BENCHMARKS.md), while the checks mostly wait on Wine, npm and pip.
-background_start "the Windows store example's release build" scripts/test-windows-store.sh --build-only
+background_start "the Windows store example's release build" scripts/test/test-windows-store.sh --build-only
 ./scripts/package.sh --check
 
 section "The Windows certificate store under Wine"
 background_wait
 # The certificate store on Windows (issue 16), in the Wine prefix and Windows build just made.
-./scripts/test-windows-store.sh
+./scripts/test/test-windows-store.sh
 
 section "The broker as a Windows service under Wine"
 # The broker as a Windows service (issue 15): sc create/start/stop on the packaged certless.exe.
-./scripts/test-windows-service.sh
+./scripts/test/test-windows-service.sh
 
 section "The seed's host: an ASP.NET Web API built against the NuGet package, recycled under load (Mono's ASP.NET)"
-./scripts/test-aspnet.sh
+./scripts/test/test-aspnet.sh

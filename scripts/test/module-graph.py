@@ -6,14 +6,14 @@ low-level module must not need the façade to understand it. Every `crate::name`
 (in `use` items or inline) is an edge from the file's top-level module to `name`. Test modules
 (`#[cfg(test)]` to the end of the file) are left out: tests may reach anywhere.
 
-    scripts/module-graph.py            # check, print cycles if any
-    scripts/module-graph.py --edges    # also print every edge
+    scripts/test/module-graph.py            # check, print cycles if any
+    scripts/test/module-graph.py --edges    # also print every edge
 """
 import pathlib
 import re
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent / "core" / "src"
+ROOT = pathlib.Path(__file__).resolve().parents[2] / "core" / "src"
 
 
 def module_of(path: pathlib.Path) -> str:
