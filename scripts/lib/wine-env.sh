@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Wine, for running certless's Windows artifacts on this Linux machine (docs/packaging.md, "Verified under Wine 8, not on Windows").
 #
-#   source scripts/wine-env.sh     sets up (once) and exports the environment, defines wine_run/wine_stop
-#   scripts/wine-env.sh            only sets up, and prints the prefix
+#   source scripts/lib/wine-env.sh     sets up (once) and exports the environment, defines wine_run/wine_stop
+#   scripts/lib/wine-env.sh            only sets up, and prints the prefix
 #
 # Set-up, each step skipped when already done:
 #   - apt packages wine64, wine (Wine 8 on Debian 12; the command is `wine`) and mingw-w64;
 #   - a 64-bit prefix in $CERTLESS_WINEPREFIX (default: <cargo target dir>/wine), Windows 10;
-#   - scripts/wine/bcryptprimitives.c built with mingw into the prefix's system32: Rust's std needs
+#   - scripts/lib/wine/bcryptprimitives.c built with mingw into the prefix's system32: Rust's std needs
 #     ProcessPrng from that DLL, which Wine 8 lacks (real Windows 10+ has it), so without the
 #     stand-in no Rust-built exe or DLL loads under Wine;
 #   - with CERTLESS_WINE32=1, 32-bit Windows programs too (the x86 certless.dll of 32-bit IIS
@@ -25,12 +25,12 @@
 
 _certless_wine_setup() {
   local root target_dir
-  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   target_dir="${CARGO_TARGET_DIR:-$root/target}"
   [[ "$target_dir" == /* ]] || target_dir="$root/$target_dir"
 
-  # shellcheck source=scripts/apt-env.sh
-  source "$root/scripts/apt-env.sh"
+  # shellcheck source=scripts/lib/apt-env.sh
+  source "$root/scripts/lib/apt-env.sh"
   local packages=(wine64 wine mingw-w64)
   if [[ "${CERTLESS_WINE32:-}" == 1 ]]; then
     _certless_add_i386 || return 1
@@ -60,10 +60,10 @@ _certless_wine_setup() {
     wineserver -w
   fi
 
-  local source="$root/scripts/wine/bcryptprimitives.c" dll="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+  local source="$root/scripts/lib/wine/bcryptprimitives.c" dll="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
   if [[ ! -f "$dll" || "$source" -nt "$dll" ]]; then
     x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -s -o "$dll" \
-      "$source" "$root/scripts/wine/bcryptprimitives.def" -ladvapi32 || return 1
+      "$source" "$root/scripts/lib/wine/bcryptprimitives.def" -ladvapi32 || return 1
   fi
   [[ "${CERTLESS_WINE32:-}" == 1 ]] || return 0
 
@@ -79,7 +79,7 @@ _certless_wine_setup() {
     # WINAPI is stdcall on i686 (ProcessPrng@8); Rust's std imports the undecorated name, which
     # the .def exports: --enable-stdcall-fixup links the two without a warning.
     i686-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -s -Wl,--enable-stdcall-fixup -o "$dll" \
-      "$source" "$root/scripts/wine/bcryptprimitives.def" -ladvapi32 || return 1
+      "$source" "$root/scripts/lib/wine/bcryptprimitives.def" -ladvapi32 || return 1
   fi
 }
 
@@ -134,7 +134,7 @@ else
   _certless_wine_setup
 fi
 
-# The name scripts/package-native.sh uses: the set-up (already done when sourced), then the version.
+# The name scripts/package/package-native.sh uses: the set-up (already done when sourced), then the version.
 wine_setup() {
   _certless_wine_setup && wine --version
 }

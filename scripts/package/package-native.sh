@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The native artifacts, for users without a Rust toolchain, into dist/ (version from
-# scripts/version.sh, i.e. the workspace Cargo.toml):
+# scripts/package/version.sh, i.e. the workspace Cargo.toml):
 #   dist/certless-VERSION-linux-x64          the CLI, Linux x86_64, glibc >= 2.17 (cargo-zigbuild)
 #   dist/certless-VERSION-win-x64.exe        the CLI, Windows x64 (x86_64-pc-windows-gnu)
 #   dist/native/linux-x64/libcertless.so     the C ABI, glibc >= 2.17
@@ -8,11 +8,11 @@
 #   dist/native/win-x86/certless.dll         the C ABI, Windows x86 (32-bit IIS application pools)
 #   dist/native/include/certless.h
 #   dist/SHA256SUMS                          every file under dist/
-# Each target is built once, in release; scripts/package-dotnet.sh and the Wine runs below reuse
+# Each target is built once, in release; scripts/package/package-dotnet.sh and the Wine runs below reuse
 # these files rather than building their own.
 #
-#   scripts/package-native.sh           build
-#   scripts/package-native.sh --check   check dist/ with no cargo or rustc on PATH: the sums; the Linux
+#   scripts/package/package-native.sh           build
+#   scripts/package/package-native.sh --check   check dist/ with no cargo or rustc on PATH: the sums; the Linux
 #                                       CLI's `certless demo`; the C tests against the Linux library
 #                                       and the emulator (Entra over https); under Wine, the Windows
 #                                       CLI's demo and the C tests cross-compiled with mingw-w64 against
@@ -20,12 +20,12 @@
 #                                       the same C tests built for i686 against the x86 certless.dll
 #                                       under 32-bit Wine (a WoW64 process, as a 32-bit IIS pool)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 [[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
 DIST="$ROOT/dist"
-VERSION="$(scripts/version.sh)" || exit 1
+VERSION="$(scripts/package/version.sh)" || exit 1
 LINUX=x86_64-unknown-linux-gnu
 GLIBC_FLOOR=2.17
 WIN64=x86_64-pc-windows-gnu
@@ -33,8 +33,8 @@ WIN32=i686-pc-windows-gnu
 CLI_LINUX="certless-$VERSION-linux-x64"
 CLI_WINDOWS="certless-$VERSION-win-x64.exe"
 
-# shellcheck source=scripts/apt-env.sh
-source "$ROOT/scripts/apt-env.sh"
+# shellcheck source=scripts/lib/apt-env.sh
+source "$ROOT/scripts/lib/apt-env.sh"
 
 # The highest GLIBC_x.y symbol version a binary needs.
 glibc_needed() {
@@ -60,8 +60,8 @@ build() {
     grep -qx "$t" <<<"$installed" || rustup target add "$t" || return 1
   done
 
-  # shellcheck source=scripts/package-env.sh
-  source scripts/package-env.sh
+  # shellcheck source=scripts/lib/package-env.sh
+  source scripts/lib/package-env.sh
   section "Linux x86_64, glibc >= $GLIBC_FLOOR: libcertless.so and the CLI"
   build_linux_glibc217 || return 1
   section "Windows x64: certless.dll and certless.exe"
@@ -117,8 +117,8 @@ build() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# shellcheck source=scripts/steps-env.sh
-source "$ROOT/scripts/steps-env.sh"
+# shellcheck source=scripts/lib/steps-env.sh
+source "$ROOT/scripts/lib/steps-env.sh"
 
 check_sums() { (cd "$DIST" && sha256sum --quiet -c SHA256SUMS) && echo "every file matches dist/SHA256SUMS"; }
 
@@ -223,12 +223,12 @@ check_windows_x86_library() {
   done
 }
 
-# Wine for both Windows DLLs: one WoW64 prefix (CERTLESS_WINE32, scripts/wine-env.sh), in which
+# Wine for both Windows DLLs: one WoW64 prefix (CERTLESS_WINE32, scripts/lib/wine-env.sh), in which
 # 64-bit and 32-bit programs run side by side.
 wine_env() {
   export CERTLESS_WINE32=1
-  # shellcheck source=scripts/wine-env.sh
-  source scripts/wine-env.sh
+  # shellcheck source=scripts/lib/wine-env.sh
+  source scripts/lib/wine-env.sh
   wine_setup
 }
 
@@ -240,11 +240,11 @@ check() {
     echo "cargo or rustc is still on PATH; the check needs an environment without them"
     return 1
   fi
-  [[ -f "$DIST/SHA256SUMS" && -f "$DIST/$CLI_LINUX" ]] || { echo "dist/ is empty: run scripts/package-native.sh first"; return 1; }
+  [[ -f "$DIST/SHA256SUMS" && -f "$DIST/$CLI_LINUX" ]] || { echo "dist/ is empty: run scripts/package/package-native.sh first"; return 1; }
   WORK="$TARGET_DIR/package-check/native"
   rm -rf "$WORK" && mkdir -p "$WORK"
-  # shellcheck source=scripts/emulator-env.sh
-  source scripts/emulator-env.sh
+  # shellcheck source=scripts/lib/emulator-env.sh
+  source scripts/lib/emulator-env.sh
   trap emulator_stop EXIT
   apt_install gcc libc6-dev binutils
 
@@ -266,5 +266,5 @@ check() {
 case "${1:-}" in
   --check) check ;;
   "") build ;;
-  *) echo "usage: scripts/package-native.sh [--check]" >&2; exit 2 ;;
+  *) echo "usage: scripts/package/package-native.sh [--check]" >&2; exit 2 ;;
 esac

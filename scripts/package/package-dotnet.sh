@@ -1,34 +1,34 @@
 #!/usr/bin/env bash
-# The NuGet package dist/Certless.VERSION.nupkg (version from scripts/version.sh):
+# The NuGet package dist/Certless.VERSION.nupkg (version from scripts/package/version.sh):
 #   lib/net45/Certless.dll (+ .xml)      dotnet/Certless.cs and CertlessAuthenticationHandler.cs, compiled
 #                                        against the .NET Framework 4.5 reference assemblies, so that an
 #                                        API added after 4.5 fails this build
 #   runtimes/{win-x64,win-x86,linux-x64}/native/   the native libraries of dist/native/ (built once by
-#                                        scripts/package-native.sh, which must run first)
+#                                        scripts/package/package-native.sh, which must run first)
 #   build/net45/Certless.targets and buildTransitive/net45/Certless.targets
 #                                        copy the native libraries into the output's x64\ and x86\ (and
 #                                        libcertless.so beside the .exe on Mono) for packages.config
 #                                        .NET Framework projects, which NuGet gives no runtimes/ handling
 #
-#   scripts/package-dotnet.sh           build
-#   scripts/package-dotnet.sh --check   with no cargo or rustc on PATH: install the package from dist/ as
+#   scripts/package/package-dotnet.sh           build
+#   scripts/package/package-dotnet.sh --check   with no cargo or rustc on PATH: install the package from dist/ as
 #                                       a local feed (nuget install) into an old-style packages.config
 #                                       .csproj, build it with xbuild, check the native libraries landed
 #                                       in bin\x64, bin\x86 (and libcertless.so), and run it on Mono to
 #                                       get a token from the emulator through CertlessAuthenticationHandler
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 [[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
 DIST="$ROOT/dist"
-VERSION="$(scripts/version.sh)" || exit 1
+VERSION="$(scripts/package/version.sh)" || exit 1
 NUPKG="$DIST/Certless.$VERSION.nupkg"
 REFERENCE_ASSEMBLIES=/usr/lib/mono/4.5-api
 
 section() { printf '\n== %s ==\n' "$*"; }
-# shellcheck source=scripts/apt-env.sh
-source "$ROOT/scripts/apt-env.sh"
+# shellcheck source=scripts/lib/apt-env.sh
+source "$ROOT/scripts/lib/apt-env.sh"
 write_sums() {
   (cd "$DIST" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs -r -d '\n' sha256sum >SHA256SUMS)
 }
@@ -48,7 +48,7 @@ build() {
   [[ -f "$REFERENCE_ASSEMBLIES/mscorlib.dll" ]] || { echo "$REFERENCE_ASSEMBLIES is missing"; return 1; }
   local rid
   for rid in win-x64/certless.dll win-x86/certless.dll linux-x64/libcertless.so; do
-    [[ -f "$DIST/native/$rid" ]] || { echo "dist/native/$rid is missing: run scripts/package-native.sh first"; return 1; }
+    [[ -f "$DIST/native/$rid" ]] || { echo "dist/native/$rid is missing: run scripts/package/package-native.sh first"; return 1; }
   done
 
   local work="$TARGET_DIR/package-dotnet"
@@ -183,10 +183,10 @@ check() {
     echo "cargo or rustc is still on PATH; the check needs an environment without them"
     return 1
   fi
-  [[ -f "$NUPKG" ]] || { echo "$NUPKG is missing: run scripts/package-dotnet.sh first"; return 1; }
+  [[ -f "$NUPKG" ]] || { echo "$NUPKG is missing: run scripts/package/package-dotnet.sh first"; return 1; }
   local cli
   cli="$(ls "$DIST"/certless-"$VERSION"-linux-x64 2>/dev/null)"
-  [[ -x "$cli" ]] || { echo "dist/certless-$VERSION-linux-x64 (the emulator) is missing: run scripts/package-native.sh"; return 1; }
+  [[ -x "$cli" ]] || { echo "dist/certless-$VERSION-linux-x64 (the emulator) is missing: run scripts/package/package-native.sh"; return 1; }
   # xbuild builds old-style projects; Debian's nuget (2.8, on Mono) installs from a folder feed.
   apt_install mono-devel mono-xbuild nuget libmono-system-net-http4.0-cil || return 1
   local start=$SECONDS work="$TARGET_DIR/package-check/dotnet"
@@ -227,8 +227,8 @@ EOF
   echo "bin/Release has App.exe, Certless.dll, x64\\certless.dll, x86\\certless.dll and libcertless.so"
 
   section "run on Mono against the emulator"
-  # shellcheck source=scripts/emulator-env.sh
-  source scripts/emulator-env.sh
+  # shellcheck source=scripts/lib/emulator-env.sh
+  source scripts/lib/emulator-env.sh
   trap emulator_stop EXIT
   emulator_start "$cli" "$work/emulator" --https-port 0 || return 1
   (cd "$bin" && timeout 120 mono App.exe) | tee "$work/app.txt"
@@ -312,5 +312,5 @@ EOF
 case "${1:-}" in
   --check) check ;;
   "") build ;;
-  *) echo "usage: scripts/package-dotnet.sh [--check]" >&2; exit 2 ;;
+  *) echo "usage: scripts/package/package-dotnet.sh [--check]" >&2; exit 2 ;;
 esac

@@ -7,7 +7,7 @@
 #                         build) or release (what a plain `pip install ./py` builds; use it to benchmark)
 #   PYTHON                the interpreter that creates the venv (default python3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 venv=${CERTLESS_PY_VENV:-target/py-venv}
 profile=${CERTLESS_PY_PROFILE:-dev}

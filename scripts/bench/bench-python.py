@@ -3,10 +3,10 @@
 ManagedIdentityCredential, both against the same local emulator.
 
 Run it with the Python that has certless (and azure-identity) installed, e.g. after
-`scripts/test-python.sh`:
+`scripts/test/test-python.sh`:
 
-    target/py-venv/bin/python scripts/bench-python.py            # starts target/debug/certless emulator
-    target/py-venv/bin/python scripts/bench-python.py --calls 200000 --batches 51
+    target/py-venv/bin/python scripts/bench/bench-python.py            # starts target/debug/certless emulator
+    target/py-venv/bin/python scripts/bench/bench-python.py --calls 200000 --batches 51
 
 Each figure is the median (and 10th/90th percentile) over batches of the per-call time of a
 tight loop of cache hits, including the loop's own overhead (printed as "empty loop").
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCOPE = "https://graph.microsoft.com/.default"
 
 

@@ -14,15 +14,15 @@ only re-exports (`pub use x::Name;`) are followed to the module that defines the
 are no edge of their own: a folder's face is not a dependency. Test code is left out (a
 `#[cfg(test)] mod tests` to the end of a file, and `tests` module files): tests may reach anywhere.
 
-    scripts/module-graph.py                 # core and the broker crate: check, print circles
-    scripts/module-graph.py --edges         # also print every edge
-    scripts/module-graph.py path/to/src ... # other crates
+    scripts/test/module-graph.py                 # core and the broker crate: check, print circles
+    scripts/test/module-graph.py --edges         # also print every edge
+    scripts/test/module-graph.py path/to/src ... # other crates
 """
 import pathlib
 import re
 import sys
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+REPO = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CRATES = ["core/src", "broker/src"]
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"

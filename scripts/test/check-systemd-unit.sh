@@ -9,14 +9,14 @@
 #      socket readable by owner and group only, and the kept secret (StateDirectory) by its owner.
 # Needs systemd-analyze (Debian's systemd package, installed when missing), python3 and curl.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-# shellcheck source=scripts/emulator-env.sh
-source scripts/emulator-env.sh
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/emulator-env.sh
+source scripts/lib/emulator-env.sh
 
 unit=packaging/systemd/certless.service
 target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
-# shellcheck source=scripts/apt-env.sh
-source scripts/apt-env.sh
+# shellcheck source=scripts/lib/apt-env.sh
+source scripts/lib/apt-env.sh
 command -v systemd-analyze >/dev/null || apt_install systemd
 apt_install curl
 cargo build --locked -q -p certless-cli

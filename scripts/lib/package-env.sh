@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Shared by the packaging scripts (scripts/package-*.sh); source it from the repository root.
+# Shared by the packaging scripts (scripts/package/package-*.sh); source it from the repository root.
 #
 # Sets ROOT, TARGET_DIR (CARGO_TARGET_DIR or target/, shared with every other script so each
 # target is compiled once), VERSION (the workspace's, the one version of every artifact), TOOLS (a
 # venv of pinned build tools) and ZIG_ENV (see below); defines section, timed, need_rust_target.
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 [[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
 TOOLS="${CERTLESS_PKG_TOOLS:-$TARGET_DIR/pkg-tools}"
 
 # What the packaging scripts call besides the Rust and Python tools (a minimal Debian lacks both).
-# shellcheck source=scripts/apt-env.sh
-source "$ROOT/scripts/apt-env.sh"
+# shellcheck source=scripts/lib/apt-env.sh
+source "$ROOT/scripts/lib/apt-env.sh"
 apt_install unzip curl
 
 section() { printf '\n== %s ==\n' "$*"; }

@@ -5,7 +5,7 @@
 # and checks that `npm install ./node` works in a fresh directory.
 # Needs Node >= 20 with npm, and Rust. Run from anywhere; CI runs it from scripts/test.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repo=$(pwd)
 
 section() { printf '\n== %s ==\n' "$*"; }

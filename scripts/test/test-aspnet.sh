@@ -9,25 +9,25 @@
 # challenge and 50 recycles in a row. Needs dist/ from scripts/package.sh (the package and the Linux CLI,
 # which is the emulator).
 #
-#   scripts/test-aspnet.sh [CYCLES]     (default 50)
+#   scripts/test/test-aspnet.sh [CYCLES]     (default 50)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 [[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
 DIST="$ROOT/dist"
-VERSION="$(scripts/version.sh)" || exit 1
+VERSION="$(scripts/package/version.sh)" || exit 1
 NUPKG="$DIST/Certless.$VERSION.nupkg"
 CLI="$DIST/certless-$VERSION-linux-x64"
 WORK="$TARGET_DIR/aspnet"
 CYCLES="${1:-50}"
 
-# shellcheck source=scripts/steps-env.sh
-source scripts/steps-env.sh
-# shellcheck source=scripts/apt-env.sh
-source scripts/apt-env.sh
-# shellcheck source=scripts/emulator-env.sh
-source scripts/emulator-env.sh
+# shellcheck source=scripts/lib/steps-env.sh
+source scripts/lib/steps-env.sh
+# shellcheck source=scripts/lib/apt-env.sh
+source scripts/lib/apt-env.sh
+# shellcheck source=scripts/lib/emulator-env.sh
+source scripts/lib/emulator-env.sh
 
 HOST_PID=""
 stop_all() {

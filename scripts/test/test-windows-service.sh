@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The broker as a Windows service, under Wine (issue 15): the certless.exe that
-# scripts/package-native.sh put into dist/ is registered with `sc create` as docs/broker.md
+# scripts/package/package-native.sh put into dist/ is registered with `sc create` as docs/broker.md
 # ("Windows: a service") shows (serve --service), started by the service control manager, answers /healthz
 # and a token request from the emulator's managed identity, and stops cleanly on `sc stop`
 # (SERVICE_CONTROL_STOP: finish requests in flight, report STOPPED).
@@ -8,18 +8,18 @@
 # Its own Wine prefix (target/wine-service): the managed-identity variable a service sees comes
 # from the machine's environment in the registry, which must not reach the other Wine checks.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 target_dir="${CARGO_TARGET_DIR:-$(pwd)/target}"
 export CERTLESS_WINEPREFIX="$target_dir/wine-service"
-# shellcheck source=scripts/wine-env.sh
-source scripts/wine-env.sh
-# shellcheck source=scripts/emulator-env.sh
-source scripts/emulator-env.sh
+# shellcheck source=scripts/lib/wine-env.sh
+source scripts/lib/wine-env.sh
+# shellcheck source=scripts/lib/emulator-env.sh
+source scripts/lib/emulator-env.sh
 apt_install curl
 
-version=$(scripts/version.sh)
+version=$(scripts/package/version.sh)
 exe_dist="dist/certless-$version-win-x64.exe"
-[[ -f "$exe_dist" ]] || { echo "test-windows-service: $exe_dist is missing: run scripts/package-native.sh" >&2; exit 2; }
+[[ -f "$exe_dist" ]] || { echo "test-windows-service: $exe_dist is missing: run scripts/package/package-native.sh" >&2; exit 2; }
 cargo build --locked -q -p certless-cli
 
 work=$(mktemp -d)

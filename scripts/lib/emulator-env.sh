@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The emulator as a separate process, for checks of built artifacts (scripts/package-*.sh --check).
+# The emulator as a separate process, for checks of built artifacts (scripts/package/package-*.sh --check).
 # Source it, then one of:
 #
 #   emulator_start CERTLESS_BIN DIR [emulator option...]
@@ -21,7 +21,7 @@
 
 EMULATOR_PID=""
 EMULATOR_ENV=()
-_EMULATOR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_EMULATOR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 emulator_stop() {
   if [[ -n "$EMULATOR_PID" ]]; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Measurements of `certless serve` (BENCHMARKS.md): prints numbers, asserts nothing.
 
-  target/py-venv/bin/python scripts/bench-serve.py            # after scripts/test-serve.sh
-  CERTLESS_BIN=target/release/certless target/py-venv/bin/python scripts/bench-serve.py
+  target/py-venv/bin/python scripts/bench/bench-serve.py            # after scripts/test/test-serve.sh
+  CERTLESS_BIN=target/release/certless target/py-venv/bin/python scripts/bench/bench-serve.py
 
 1. process herds of 16 and 64 (CLI, Python binding, Node binding, unmodified azure-identity and
    @azure/identity ManagedIdentityCredential) against a fresh broker each: upstream requests;
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "serve"))
 from harness import KINDS, REPO, Broker, Emulator, herd  # noqa: E402
 
 

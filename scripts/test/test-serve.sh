@@ -2,12 +2,12 @@
 # The broker (`certless serve`) seen by its clients: the real azure-identity (Python) and
 # @azure/identity (Node) ManagedIdentityCredential, the certless CLI, Python and Node bindings
 # through CERTLESS_BROKER, process herds, /metrics through prometheus_client's parser.
-# Reuses what scripts/test-python.sh and scripts/test-node.sh set up (the venv with the certless
+# Reuses what scripts/test/test-python.sh and scripts/test/test-node.sh set up (the venv with the certless
 # package, node/node_modules), and builds what is missing. The broker's own Rust tests are
 # cli/tests/serve.rs (cargo nextest run -p certless-cli --test serve). Last, the systemd unit
-# (scripts/check-systemd-unit.sh).
+# (scripts/test/check-systemd-unit.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 venv=${CERTLESS_PY_VENV:-target/py-venv}
 py="$venv/bin/python"
@@ -33,4 +33,4 @@ if [ ! -f node/certless.node ]; then
 fi
 
 "$py" -m pytest tests/serve -q -p no:cacheprovider "$@"
-scripts/check-systemd-unit.sh
+scripts/test/check-systemd-unit.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every parser that sees outside input (fuzz/, cargo-fuzz, nightly).
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
+#   scripts/test/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
 #
 # Builds all targets once (libFuzzer + AddressSanitizer), then runs each for the given time,
 # starting from its committed seed corpus (fuzz/corpus/TARGET, only read) plus what earlier
@@ -10,13 +10,13 @@
 # out-of-memory fails the script, which prints the input that did it and how to turn it into
 # a regression test.
 set -euo pipefail
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/../../fuzz"
 
 seconds=${1:-60}
 shift || true
 jobs=${CERTLESS_FUZZ_JOBS:-1}
 if ! [[ $seconds =~ ^[0-9]+$ && $jobs =~ ^[1-9][0-9]*$ ]]; then
-  echo "usage: [CERTLESS_FUZZ_JOBS=N] scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2
+  echo "usage: [CERTLESS_FUZZ_JOBS=N] scripts/test/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2
   exit 2
 fi
 

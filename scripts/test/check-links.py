@@ -7,7 +7,7 @@ be a heading of the target file (GitHub's slug: lower case, punctuation dropped,
 hyphens, `-1`, `-2`, ... for repeats) or an explicit `<a id="...">`. Links inside code fences
 and code spans are not links; `http:`, `https:` and `mailto:` links are not checked.
 
-    scripts/check-links.py [ROOT]     # exit 1 and one line per broken link
+    scripts/test/check-links.py [ROOT]     # exit 1 and one line per broken link
 """
 import pathlib
 import re
