@@ -187,44 +187,45 @@ impl ErrorCode {
         }
     }
 
+    /// Every code, in numeric order.
+    pub const ALL: [ErrorCode; 32] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::InvalidConfig,
+        ErrorCode::UnknownConfigKey,
+        ErrorCode::MissingConfig,
+        ErrorCode::UnsupportedCredentialSource,
+        ErrorCode::InsecureAuthority,
+        ErrorCode::InvalidScope,
+        ErrorCode::ConfigFileUnreadable,
+        ErrorCode::UnsupportedManagedIdentitySource,
+        ErrorCode::AssertionFileUnusable,
+        ErrorCode::CertificateUnusable,
+        ErrorCode::CertificateNotInStore,
+        ErrorCode::CertificateStoreUnavailable,
+        ErrorCode::ManagedIdentityUnreachable,
+        ErrorCode::ManagedIdentityTimeout,
+        ErrorCode::ManagedIdentityRejected,
+        ErrorCode::ManagedIdentityInvalidResponse,
+        ErrorCode::ManagedIdentityKeyFileUnreadable,
+        ErrorCode::ManagedIdentityWrongIdentity,
+        ErrorCode::ExchangeUnreachable,
+        ErrorCode::ExchangeTimeout,
+        ErrorCode::ExchangeRejected,
+        ErrorCode::ExchangeInvalidResponse,
+        ErrorCode::AllCredentialSourcesFailed,
+        ErrorCode::Cancelled,
+        ErrorCode::KeyVaultUnreachable,
+        ErrorCode::KeyVaultAccessDenied,
+        ErrorCode::KeyVaultCertificateNotFound,
+        ErrorCode::KeyVaultRejected,
+        ErrorCode::KeyVaultInvalidResponse,
+        ErrorCode::ResourceRefused,
+        ErrorCode::Internal,
+    ];
+
     /// The code with this number, if it is one.
     pub fn from_u32(value: u32) -> Option<ErrorCode> {
-        use ErrorCode::*;
-        const ALL: &[ErrorCode] = &[
-            InvalidArgument,
-            InvalidConfig,
-            UnknownConfigKey,
-            MissingConfig,
-            UnsupportedCredentialSource,
-            InsecureAuthority,
-            InvalidScope,
-            ConfigFileUnreadable,
-            UnsupportedManagedIdentitySource,
-            AssertionFileUnusable,
-            CertificateUnusable,
-            CertificateNotInStore,
-            CertificateStoreUnavailable,
-            ManagedIdentityUnreachable,
-            ManagedIdentityTimeout,
-            ManagedIdentityRejected,
-            ManagedIdentityInvalidResponse,
-            ManagedIdentityKeyFileUnreadable,
-            ManagedIdentityWrongIdentity,
-            ExchangeUnreachable,
-            ExchangeTimeout,
-            ExchangeRejected,
-            ExchangeInvalidResponse,
-            AllCredentialSourcesFailed,
-            Cancelled,
-            KeyVaultUnreachable,
-            KeyVaultAccessDenied,
-            KeyVaultCertificateNotFound,
-            KeyVaultRejected,
-            KeyVaultInvalidResponse,
-            ResourceRefused,
-            Internal,
-        ];
-        ALL.iter().copied().find(|c| c.as_u32() == value)
+        Self::ALL.into_iter().find(|c| c.as_u32() == value)
     }
 }
 
