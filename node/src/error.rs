@@ -67,14 +67,3 @@ impl From<certless::Error> for ErrorInfo {
         ErrorInfo::from(e.report())
     }
 }
-
-/// Core's error codes by name (`ExchangeRejected: 302`, ...): what `index.js`'s `ErrorCode` table
-/// must equal, and a test compares them.
-#[napi]
-#[allow(unreachable_pub)] // reached from JavaScript, through #[napi]'s registration
-pub fn error_codes() -> std::collections::HashMap<String, u32> {
-    certless::ErrorCode::ALL
-        .iter()
-        .map(|code| (format!("{code:?}"), code.as_u32()))
-        .collect()
-}
