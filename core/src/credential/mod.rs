@@ -64,6 +64,13 @@ impl crate::config::CredentialOptions {
     }
 }
 
+/// Whether a request still has to look the cache up, or its caller has just seen it miss.
+#[derive(Clone, Copy)]
+enum CacheLookup {
+    First,
+    AlreadyMissed,
+}
+
 impl Credential {
     /// A builder, for a credential configured in code.
     pub fn builder() -> CredentialBuilder {
@@ -416,11 +423,7 @@ impl Credential {
     where
         F: FnOnce(Result<AccessToken>) + Send + 'static,
     {
-        let credential = self.clone();
-        pending::spawn_with_callback(
-            async move { credential.get_token_with(&scopes, &options).await },
-            callback,
-        )
+        self.spawn_request(scopes, options, CacheLookup::First, callback)
     }
 
     /// [`get_token_callback`](Self::get_token_callback) for a caller that has just seen
@@ -434,11 +437,29 @@ impl Credential {
     where
         F: FnOnce(Result<AccessToken>) + Send + 'static,
     {
+        self.spawn_request(scopes, options, CacheLookup::AlreadyMissed, callback)
+    }
+
+    fn spawn_request<F>(
+        &self,
+        scopes: Vec<String>,
+        options: TokenRequestOptions,
+        lookup: CacheLookup,
+        callback: F,
+    ) -> Result<PendingToken>
+    where
+        F: FnOnce(Result<AccessToken>) + Send + 'static,
+    {
         let credential = self.clone();
-        pending::spawn_with_callback(
-            async move { credential.get_token_after_miss(&scopes, &options).await },
-            callback,
-        )
+        let request = async move {
+            match lookup {
+                CacheLookup::First => credential.get_token_with(&scopes, &options).await,
+                CacheLookup::AlreadyMissed => {
+                    credential.get_token_after_miss(&scopes, &options).await
+                }
+            }
+        };
+        pending::spawn_with_callback(request, callback)
     }
 
     /// Waits until no fetch or refresh is in flight (for tests that drive the clock).
