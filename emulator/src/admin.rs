@@ -211,7 +211,7 @@ async fn set_expires_on_format(State(shared): State<Arc<Shared>>, body: Bytes) -
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    if let Err(e) = crate::check_expires_on_endpoint(setting.endpoint) {
+    if let Err(e) = crate::managed_identity::check_expires_on_endpoint(setting.endpoint) {
         return bad_request(e);
     }
     lock(&shared.expires_on).insert(setting.endpoint, setting.format);

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::clock;
 use crate::config::{ManagedIdentityInfo, Registry};
 use crate::error::EmulatorError;
-use crate::state::Shared;
+use crate::state::{Endpoint, Shared};
 use crate::tokens::{Validity, managed_identity_claims};
 
 /// The JSON shape of `expires_on` in a managed-identity response (docs/protocol.md §2, Responses).
@@ -135,6 +135,20 @@ pub(crate) fn issue_token(
         lifetime_secs,
         resource,
     })
+}
+
+/// Only managed-identity endpoints have an `expires_on` to shape.
+pub(crate) fn check_expires_on_endpoint(endpoint: Endpoint) -> Result<(), String> {
+    match endpoint {
+        Endpoint::Imds
+        | Endpoint::AppService
+        | Endpoint::CloudShell
+        | Endpoint::AzureArc
+        | Endpoint::ServiceFabric => Ok(()),
+        other => Err(format!(
+            "{other:?} has no expires_on; use imds or app_service"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -28,107 +28,16 @@ impl CredentialBuilder {
         }
         let env = self.env.unwrap_or_else(process_env);
         let from = &self.origin;
-        let tenant_id = self.tenant_id.ok_or_else(|| {
-            Error::config(
-                ErrorCode::MissingConfig,
-                format!("no tenant id in the {from}"),
-            )
-            .with_remedy(
-                "Set TenantId (appsettings AzureAd section) or AZURE_TENANT_ID to \
-                    the app registration's Directory (tenant) ID.",
-            )
-        })?;
-        let tenant_id = validate_tenant(&tenant_id, "TenantId")?;
-        let client_id = self.client_id.ok_or_else(|| {
-            Error::config(
-                ErrorCode::MissingConfig,
-                format!("no client id in the {from}"),
-            )
-            .with_remedy(
-                "Set ClientId (appsettings AzureAd section) or AZURE_CLIENT_ID to \
-                    the app registration's Application (client) ID.",
-            )
-        })?;
-        let client_id = validate_guid(
-            &client_id,
-            "ClientId",
-            "the app registration's Application (client) ID",
-        )?;
-        let authority = match &self.authority_host {
-            Some(host) => AuthorityHost::parse(host)?,
-            None => AuthorityHost::global(),
-        };
-        if self.sources.is_empty() {
-            return Err(Error::config(
-                ErrorCode::MissingConfig,
-                format!(
-                    "no client credential in \
-                the {from}"
-                ),
-            )
-            .with_remedy(
-                "Add a ClientCredentials entry {\"SourceType\": \
-                    \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \
-                    \"<user-assigned MI client id>\"}.",
-            ));
-        }
-        for source in &self.sources {
-            match source {
-                CredentialSource::ManagedIdentity {
-                    id,
-                    token_exchange_audience,
-                } => {
-                    validate_managed_identity_id(id)?;
-                    if let Some(aud) = token_exchange_audience {
-                        validate_audience(aud)?;
-                    }
-                }
-                CredentialSource::SignedAssertionFile { path: None }
-                    if env.var(vars::AZURE_FEDERATED_TOKEN_FILE).is_none() =>
-                {
-                    return Err(Error::config(
-                        ErrorCode::MissingConfig,
-                        "the \
-                        SignedAssertionFilePath credential has no file",
-                    )
-                    .with_remedy(
-                        "Set SignedAssertionFileDiskPath, or \
-                            AZURE_FEDERATED_TOKEN_FILE (on AKS the workload-identity webhook \
-                            sets it).",
-                    ));
-                }
-                CredentialSource::ClientSecret { secret } if secret.expose().trim().is_empty() => {
-                    return Err(Error::config(
-                        ErrorCode::MissingConfig,
-                        "the ClientSecret credential has an empty secret",
-                    )
-                    .with_remedy("Set the secret's value (not its id), or remove the entry."));
-                }
-                _ => {}
-            }
-        }
-        let sources: Vec<CredentialSource> = self
-            .sources
-            .into_iter()
-            .map(|source| match source {
-                CredentialSource::SignedAssertionFile { path: None } => {
-                    CredentialSource::SignedAssertionFile {
-                        path: env.var(vars::AZURE_FEDERATED_TOKEN_FILE).map(PathBuf::from),
-                    }
-                }
-                other => other,
-            })
-            .collect();
+        let tenant_id = required_tenant(self.tenant_id, from)?;
+        let client_id = required_client(self.client_id, from)?;
+        let authority = authority(self.authority_host.as_deref())?;
+        check_sources(&self.sources, env.as_ref(), from)?;
+        let sources = with_federated_token_file(self.sources, env.as_ref());
         let default_audience = match self.token_exchange_audience {
             Some(aud) => validate_audience(&aud)?,
             None => authority.default_exchange_audience().to_string(),
         };
-        let mut ca_files = self.ca_files;
-        for name in [vars::CA_FILE, vars::SSL_CERT_FILE] {
-            if let Some(path) = env.var(name) {
-                ca_files.push(PathBuf::from(path));
-            }
-        }
+        let ca_files = with_ca_files_from_env(self.ca_files, env.as_ref());
         Ok(ValidatedOptions {
             tenant_id,
             client_id,
@@ -194,10 +103,7 @@ impl CredentialBuilder {
             )?,
             None => String::new(),
         };
-        let authority = match &self.authority_host {
-            Some(host) => AuthorityHost::parse(host)?,
-            None => AuthorityHost::global(),
-        };
+        let authority = authority(self.authority_host.as_deref())?;
         let default_audience = authority.default_exchange_audience().to_string();
         Ok(ValidatedOptions {
             tenant_id,
@@ -242,6 +148,131 @@ pub(crate) struct ValidatedOptions {
     pub origin: String,
     /// A broker to ask instead of (or, with its fallback, before) the sources.
     pub broker: Option<BrokerSettings>,
+}
+
+/// The tenant id, which must be set.
+fn required_tenant(tenant_id: Option<String>, from: &str) -> Result<String> {
+    let tenant_id = tenant_id.ok_or_else(|| {
+        Error::config(
+            ErrorCode::MissingConfig,
+            format!("no tenant id in the {from}"),
+        )
+        .with_remedy(
+            "Set TenantId (appsettings AzureAd section) or AZURE_TENANT_ID to \
+                the app registration's Directory (tenant) ID.",
+        )
+    })?;
+    validate_tenant(&tenant_id, "TenantId")
+}
+
+/// The client id, which must be set.
+fn required_client(client_id: Option<String>, from: &str) -> Result<String> {
+    let client_id = client_id.ok_or_else(|| {
+        Error::config(
+            ErrorCode::MissingConfig,
+            format!("no client id in the {from}"),
+        )
+        .with_remedy(
+            "Set ClientId (appsettings AzureAd section) or AZURE_CLIENT_ID to \
+                the app registration's Application (client) ID.",
+        )
+    })?;
+    validate_guid(
+        &client_id,
+        "ClientId",
+        "the app registration's Application (client) ID",
+    )
+}
+
+/// The login host set, else the global cloud's.
+fn authority(host: Option<&str>) -> Result<AuthorityHost> {
+    match host {
+        Some(host) => AuthorityHost::parse(host),
+        None => Ok(AuthorityHost::global()),
+    }
+}
+
+/// At least one source, each complete: a managed identity's id and audience well formed, a
+/// federated token file named (or in `AZURE_FEDERATED_TOKEN_FILE`), a client secret not empty.
+fn check_sources(sources: &[CredentialSource], env: &dyn Environment, from: &str) -> Result<()> {
+    if sources.is_empty() {
+        return Err(Error::config(
+            ErrorCode::MissingConfig,
+            format!(
+                "no client credential in \
+            the {from}"
+            ),
+        )
+        .with_remedy(
+            "Add a ClientCredentials entry {\"SourceType\": \
+                \"SignedAssertionFromManagedIdentity\", \"ManagedIdentityClientId\": \
+                \"<user-assigned MI client id>\"}.",
+        ));
+    }
+    for source in sources {
+        match source {
+            CredentialSource::ManagedIdentity {
+                id,
+                token_exchange_audience,
+            } => {
+                validate_managed_identity_id(id)?;
+                if let Some(aud) = token_exchange_audience {
+                    validate_audience(aud)?;
+                }
+            }
+            CredentialSource::SignedAssertionFile { path: None }
+                if env.var(vars::AZURE_FEDERATED_TOKEN_FILE).is_none() =>
+            {
+                return Err(Error::config(
+                    ErrorCode::MissingConfig,
+                    "the \
+                    SignedAssertionFilePath credential has no file",
+                )
+                .with_remedy(
+                    "Set SignedAssertionFileDiskPath, or \
+                        AZURE_FEDERATED_TOKEN_FILE (on AKS the workload-identity webhook \
+                        sets it).",
+                ));
+            }
+            CredentialSource::ClientSecret { secret } if secret.expose().trim().is_empty() => {
+                return Err(Error::config(
+                    ErrorCode::MissingConfig,
+                    "the ClientSecret credential has an empty secret",
+                )
+                .with_remedy("Set the secret's value (not its id), or remove the entry."));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The sources with a federated token file left unnamed given `AZURE_FEDERATED_TOKEN_FILE`'s.
+fn with_federated_token_file(
+    sources: Vec<CredentialSource>,
+    env: &dyn Environment,
+) -> Vec<CredentialSource> {
+    sources
+        .into_iter()
+        .map(|source| match source {
+            CredentialSource::SignedAssertionFile { path: None } => {
+                CredentialSource::SignedAssertionFile {
+                    path: env.var(vars::AZURE_FEDERATED_TOKEN_FILE).map(PathBuf::from),
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// The CA files set, then those of `CERTLESS_CA_FILE` and `SSL_CERT_FILE`.
+fn with_ca_files_from_env(mut ca_files: Vec<PathBuf>, env: &dyn Environment) -> Vec<PathBuf> {
+    for name in [vars::CA_FILE, vars::SSL_CERT_FILE] {
+        if let Some(path) = env.var(name) {
+            ca_files.push(PathBuf::from(path));
+        }
+    }
+    ca_files
 }
 
 /// The deadline set on the builder, else `CERTLESS_REQUEST_DEADLINE`, else the default; between

@@ -2,32 +2,30 @@
 //! endpoint: each entry proves the app's identity its own way — a managed-identity token, a
 //! federated token file, a certificate-signed assertion, a client secret — and the first entry
 //! that yields a token wins. One fetch through it has an overall deadline.
+//!
+//! This file runs the entries; `sources` builds them from the configuration, `refusal` explains
+//! why they produced no token.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::refusal::{
+    chain_error, explain_certificate_refusal, explain_federation_refusal, refuses_certificate,
+};
+use super::sources::{ChainEntry, build_entries, is_certificate_kind};
+use crate::certificate::ClientCertificate;
 use crate::certificate::key_vault::KeyVaultCertificate;
-use crate::certificate::{CertificateCredential, ClientCertificate};
-use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
-use crate::credential::assertion_file::AssertionFile;
+use crate::config::{CredentialSourceKind, ValidatedOptions};
 use crate::entra::cloud::AuthorityHost;
 use crate::entra::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::stats::UpstreamCounters;
 use crate::http::{Clients, PinnedServerCertificate};
 use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
-use crate::managed_identity::{
-    ManagedIdentityClient, ManagedIdentityId, SourceSelection, select_source,
-};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::support::clock::Clock;
-use crate::support::secret::Secret;
 use crate::token::AccessToken;
-
-/// Entra's answers about a client certificate: signature or key not accepted (700027), key
-/// assertion outside its time range (700024), not for this app (700021) or endpoint (700023).
-const CERTIFICATE_AADSTS: &[u32] = &[700027, 700024, 700021, 700023];
 
 pub(crate) struct Chain {
     entries: Vec<ChainEntry>,
@@ -37,163 +35,6 @@ pub(crate) struct Chain {
     exchange_retry: RetryPolicy,
     deadline: Duration,
     counters: Arc<UpstreamCounters>,
-}
-
-enum ChainEntry {
-    ManagedIdentity(Arc<ManagedIdentityAssertion>),
-    ClientSecret(Secret),
-    AssertionFile(AssertionFile),
-    Certificate {
-        kind: CredentialSourceKind,
-        certificate: CertificateCredential,
-    },
-    KeyVault(Arc<KeyVaultCertificate>),
-    /// A source that cannot produce a token here; its error is reported when the chain reaches it.
-    Unavailable {
-        kind: CredentialSourceKind,
-        error: Error,
-    },
-}
-
-impl ChainEntry {
-    fn kind(&self) -> CredentialSourceKind {
-        match self {
-            ChainEntry::ManagedIdentity(_) => {
-                CredentialSourceKind::SignedAssertionFromManagedIdentity
-            }
-            ChainEntry::ClientSecret(_) => CredentialSourceKind::ClientSecret,
-            ChainEntry::AssertionFile(_) => CredentialSourceKind::SignedAssertionFilePath,
-            ChainEntry::KeyVault(_) => CredentialSourceKind::KeyVault,
-            ChainEntry::Certificate { kind, .. } | ChainEntry::Unavailable { kind, .. } => *kind,
-        }
-    }
-
-    /// Builds the entry for one configured source. A source that cannot work here (no
-    /// managed-identity endpoint, an unreadable certificate, ...) becomes `Unavailable`: the
-    /// others may still produce tokens.
-    fn new(
-        source: &CredentialSource,
-        o: &ValidatedOptions,
-        selection: &mut Option<Result<SourceSelection>>,
-        counters: &Arc<UpstreamCounters>,
-    ) -> ChainEntry {
-        let kind = source.kind();
-        match source {
-            CredentialSource::ManagedIdentity {
-                id,
-                token_exchange_audience,
-            } => {
-                let selection = selection
-                    .get_or_insert_with(|| select_source(o.env.as_ref(), o.managed_identity_source))
-                    .clone();
-                let audience = token_exchange_audience
-                    .clone()
-                    .unwrap_or_else(|| o.default_audience.clone());
-                let client = selection
-                    .and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone()));
-                match client {
-                    Ok(client) => {
-                        log::info!(
-                            "certless: {kind}: {id} managed identity via {} ({}), audience \
-                             {audience}",
-                            client.selection().source,
-                            client.selection().reason
-                        );
-                        ChainEntry::ManagedIdentity(Arc::new(ManagedIdentityAssertion::new(
-                            client,
-                            audience,
-                            o.assertion_margin,
-                            o.retries.managed_identity,
-                            Arc::clone(counters),
-                        )))
-                    }
-                    Err(error) => ChainEntry::Unavailable { kind, error },
-                }
-            }
-            CredentialSource::ClientSecret { secret } => ChainEntry::ClientSecret(secret.clone()),
-            CredentialSource::SignedAssertionFile { path: Some(path) } => {
-                log::info!("certless: {kind}: federated token file {}", path.display());
-                ChainEntry::AssertionFile(AssertionFile::new(path.clone(), o.assertion_margin))
-            }
-            CredentialSource::SignedAssertionFile { path: None } => ChainEntry::Unavailable {
-                kind,
-                error: Error::config(
-                    ErrorCode::MissingConfig,
-                    "the SignedAssertionFilePath credential has no file",
-                ),
-            },
-            CredentialSource::Certificate {
-                source:
-                    CertificateSource::KeyVault {
-                        reference,
-                        managed_identity,
-                    },
-                ..
-            } => {
-                // The vault is read with the identity the entry names, else the one the
-                // credential list presents to Entra, else the host's own.
-                let id = managed_identity.clone().unwrap_or_else(|| {
-                    o.sources
-                        .iter()
-                        .find_map(|s| match s {
-                            CredentialSource::ManagedIdentity { id, .. } => Some(id.clone()),
-                            _ => None,
-                        })
-                        .unwrap_or(ManagedIdentityId::SystemAssigned)
-                });
-                let client = selection
-                    .get_or_insert_with(|| select_source(o.env.as_ref(), o.managed_identity_source))
-                    .clone()
-                    .and_then(|s| ManagedIdentityClient::new(s, o.env.as_ref(), id.clone()));
-                match client {
-                    Ok(client) => {
-                        log::info!(
-                            "certless: {kind}: {reference:?}, read as the {id} managed identity \
-                             via {}",
-                            client.selection().source
-                        );
-                        ChainEntry::KeyVault(Arc::new(KeyVaultCertificate::new(
-                            reference.clone(),
-                            &o.authority,
-                            client,
-                            o.retries.managed_identity,
-                            o.retries.exchange,
-                            o.send_certificate_chain,
-                        )))
-                    }
-                    Err(error) => ChainEntry::Unavailable { kind, error },
-                }
-            }
-            CredentialSource::Certificate { source, password } => {
-                let loaded = CertificateCredential::load(
-                    source.clone(),
-                    password.clone(),
-                    o.send_certificate_chain,
-                    Arc::clone(&o.env),
-                    o.clock.now_unix(),
-                );
-                match loaded {
-                    Ok(certificate) => ChainEntry::Certificate { kind, certificate },
-                    Err(error) => ChainEntry::Unavailable { kind, error },
-                }
-            }
-            CredentialSource::Unsupported { kind } => ChainEntry::Unavailable {
-                kind: *kind,
-                error: Error::config(
-                    ErrorCode::UnsupportedCredentialSource,
-                    format!(
-                        "the {kind} credential source exists only inside a .NET application (an \
-                         object or provider given in code), so certless cannot use it"
-                    ),
-                )
-                .with_remedy(
-                    "Use a Path, KeyVault or certificate-store entry for a certificate, or put a \
-                     SignedAssertionFromManagedIdentity entry first in ClientCredentials; this \
-                     entry is skipped.",
-                ),
-            },
-        }
-    }
 }
 
 /// What one certificate entry holds (see [`Chain::inspect_certificates`]).
@@ -213,19 +54,6 @@ struct Request<'a> {
     scope: &'a str,
     claims: Option<&'a str>,
     waiting: Waiting,
-}
-
-fn is_certificate_kind(kind: CredentialSourceKind) -> bool {
-    use CredentialSourceKind as K;
-    matches!(
-        kind,
-        K::Path
-            | K::Base64Encoded
-            | K::KeyVault
-            | K::StoreWithThumbprint
-            | K::StoreWithDistinguishedName
-            | K::StoreWithSubjectName
-    )
 }
 
 /// Where a fetch is, so that the deadline's error can name what it was still waiting for.
@@ -251,13 +79,8 @@ impl Waiting {
 impl Chain {
     /// The entries of the configured sources, in order; an error when none of them can work.
     pub(super) fn new(o: &ValidatedOptions) -> Result<Chain> {
-        let mut selection = None;
         let counters = Arc::new(UpstreamCounters::default());
-        let entries: Vec<ChainEntry> = o
-            .sources
-            .iter()
-            .map(|source| ChainEntry::new(source, o, &mut selection, &counters))
-            .collect();
+        let entries = build_entries(o, &counters);
         if entries
             .iter()
             .all(|e| matches!(e, ChainEntry::Unavailable { .. }))
@@ -623,126 +446,4 @@ impl Chain {
         }
         error
     }
-}
-
-/// When Entra finds no federated credential for the managed identity and the identity's own
-/// token says why — a system-assigned identity (its `xms_mirid` is the host's resource, not a
-/// user-assigned identity), which Entra never accepts, or an identity of another tenant — the
-/// error says so first, with that fix, as `certless doctor` would.
-fn explain_federation_refusal(
-    error: Error,
-    assertion: &crate::managed_identity::ManagedIdentityToken,
-    tenant: &str,
-) -> Error {
-    let Some(code) = error.aadsts_codes().first().copied() else {
-        return error;
-    };
-    let no_match = crate::entra::aadsts::NO_MATCHING_FIC.contains(&code);
-    if !no_match && code != crate::entra::aadsts::CROSS_TENANT {
-        return error;
-    }
-    let Ok(claims) = crate::token::jwt::decode_claims(assertion.token.expose()) else {
-        return error;
-    };
-    let user_assigned = "/providers/microsoft.managedidentity/userassignedidentities/";
-    match (&claims.xms_mirid, &claims.tid) {
-        (Some(mirid), _) if no_match && !mirid.to_ascii_lowercase().contains(user_assigned) => {
-            error
-                .with_message_prefix(&format!(
-                    "the managed identity is system-assigned (the identity of {}), and Entra \
-                     accepts only user-assigned identities as an app's federated credential \
-                     (AADSTS{code}): ",
-                    crate::support::echo::echo(&host_resource(mirid))
-                ))
-                .with_remedy(
-                    "Create a user-assigned managed identity, assign it to this host, add a \
-                     federated credential for it on the app, and set ManagedIdentityClientId to \
-                     its client id (`certless doctor` prints the federated credential to create).",
-                )
-        }
-        (_, Some(tid))
-            if tid.len() == 36 && tenant.len() == 36 && !tid.eq_ignore_ascii_case(tenant) =>
-        {
-            error
-                .with_message_prefix(&format!(
-                    "the managed identity is in tenant {}, the app registration in tenant {tenant} \
-                 (AADSTS{code}): ",
-                    crate::support::echo::echo(tid)
-                ))
-                .with_remedy(
-                    "Use a user-assigned identity from the app's own tenant (or move the app): a \
-                 federated credential trusts identities of its own tenant.",
-                )
-        }
-        _ => error,
-    }
-}
-
-/// `virtualMachines/web-01` of an ARM id `/subscriptions/.../virtualMachines/web-01`.
-fn host_resource(resource_id: &str) -> String {
-    let parts: Vec<&str> = resource_id
-        .trim_end_matches('/')
-        .rsplit('/')
-        .take(2)
-        .collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
-}
-
-/// Whether Entra's answer is about the certificate (its signature, its validity, its claims).
-fn refuses_certificate(error: &Error) -> bool {
-    error
-        .aadsts_codes()
-        .iter()
-        .any(|c| CERTIFICATE_AADSTS.contains(c))
-}
-
-/// Which certificate Entra refused, and whether it is still valid.
-fn explain_certificate_refusal(error: Error, certificate: &ClientCertificate, now: i64) -> Error {
-    let context = certificate.context(now);
-    // 700027's usual remedy is about managed-identity tokens; here it is about which
-    // certificate the app registration holds.
-    let remedy = match error.remedy() {
-        Some(r) if !error.aadsts_codes().contains(&700027) => format!("{context} {r}"),
-        _ => context,
-    };
-    error.with_remedy(remedy)
-}
-
-/// One failure is reported as itself; several as one error whose causes list each source's
-/// failure, carrying the leg, status, AADSTS codes and ids of the most telling one.
-fn chain_error(mut failures: Vec<Error>) -> Error {
-    if failures.len() == 1 {
-        return failures.remove(0);
-    }
-    let unavailable = !failures.is_empty() && failures.iter().all(Error::is_unavailable);
-    let summary =
-        Error::new(ErrorCode::AllCredentialSourcesFailed, "no source").with_causes(failures);
-    let primary = summary.primary().clone();
-    let mut error = Error::new(
-        ErrorCode::AllCredentialSourcesFailed,
-        format!(
-            "all {} credential sources failed; first: {}",
-            summary.causes().len(),
-            primary.message()
-        ),
-    )
-    .with_leg(primary.leg())
-    .with_aadsts_codes(primary.aadsts_codes().to_vec())
-    .with_oauth_error(primary.oauth_error().map(str::to_string))
-    .with_ids(
-        primary.trace_id().map(str::to_string),
-        primary.correlation_id().map(str::to_string),
-    )
-    .with_retry_after(primary.retry_after())
-    .with_causes(summary.causes().to_vec());
-    if let Some(status) = primary.http_status() {
-        error = error.with_http_status(status);
-    }
-    if let Some(remedy) = primary.remedy() {
-        error = error.with_remedy(remedy.to_string());
-    }
-    if unavailable {
-        error = error.with_unavailable();
-    }
-    error
 }

@@ -5,6 +5,8 @@
 pub(crate) mod assertion_file;
 mod chain;
 pub(crate) mod pending;
+mod refusal;
+mod sources;
 
 use std::borrow::Cow;
 use std::fmt;
