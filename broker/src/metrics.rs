@@ -8,10 +8,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::apps::Apps;
+use crate::apps::Apps;
 
 /// Resources by kind, so that the request counters' labels stay few whatever clients ask for.
-pub(super) const SCOPE_CLASSES: [&str; 10] = [
+pub(crate) const SCOPE_CLASSES: [&str; 10] = [
     "graph",
     "sharepoint",
     "arm",
@@ -25,7 +25,7 @@ pub(super) const SCOPE_CLASSES: [&str; 10] = [
 ];
 
 /// The class of a resource (`https://contoso.sharepoint.com` → `sharepoint`).
-pub(super) fn scope_class(resource: &str) -> usize {
+pub(crate) fn scope_class(resource: &str) -> usize {
     let host = resource
         .split_once("://")
         .map_or(resource, |(_, rest)| rest)
@@ -52,7 +52,7 @@ pub(super) fn scope_class(resource: &str) -> usize {
 
 /// How a token request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     Hit = 0,
     Miss = 1,
     Error = 2,
@@ -96,7 +96,7 @@ impl Histogram {
 
 /// Why a request was turned away before reaching an endpoint.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Refusal {
+pub(crate) enum Refusal {
     SecretMissing = 0,
     SecretWrong = 1,
     HostNotLoopback = 2,
@@ -112,7 +112,7 @@ const REFUSALS: [&str; 5] = [
     "too_large",
 ];
 
-pub(super) struct Metrics {
+pub(crate) struct Metrics {
     started_unix: i64,
     apps: usize,
     /// (app, scope class, outcome) → token requests.
@@ -121,15 +121,15 @@ pub(super) struct Metrics {
     /// (endpoint, status) → HTTP responses.
     responses: Mutex<BTreeMap<(&'static str, u16), u64>>,
     refusals: [AtomicU64; REFUSALS.len()],
-    pub connections_open: AtomicI64,
-    pub connections_total: AtomicU64,
-    pub connections_refused: AtomicU64,
+    pub(crate) connections_open: AtomicI64,
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
     /// Per app: refreshes started by the keep-warm loop.
     background_refreshes: Vec<AtomicU64>,
 }
 
 impl Metrics {
-    pub(super) fn new(apps: usize) -> Self {
+    pub(crate) fn new(apps: usize) -> Self {
         Metrics {
             started_unix: now_unix(),
             apps,
@@ -146,7 +146,7 @@ impl Metrics {
         }
     }
 
-    pub(super) fn token(&self, app: usize, class: usize, outcome: Outcome, elapsed: Duration) {
+    pub(crate) fn token(&self, app: usize, class: usize, outcome: Outcome, elapsed: Duration) {
         let i = (app * SCOPE_CLASSES.len() + class) * OUTCOMES.len() + outcome as usize;
         if let Some(c) = self.tokens.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -154,25 +154,29 @@ impl Metrics {
         self.latency[outcome as usize].observe(elapsed);
     }
 
-    pub(super) fn response(&self, endpoint: &'static str, status: u16) {
+    pub(crate) fn response(&self, endpoint: &'static str, status: u16) {
         let mut map = self.responses.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((endpoint, status)).or_default() += 1;
     }
 
-    pub(super) fn refused(&self, why: Refusal) {
+    pub(crate) fn refused(&self, why: Refusal) {
         self.refusals[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(super) fn background_refreshes(&self, app: usize, started: usize) {
+    pub(crate) fn background_refreshes(&self, app: usize, started: usize) {
         if let Some(c) = self.background_refreshes.get(app) {
             c.fetch_add(started as u64, Ordering::Relaxed);
         }
     }
 
     /// The whole exposition.
-    pub(super) fn render(&self, apps: &Apps) -> String {
+    pub(crate) fn render(&self, apps: &Apps) -> String {
+        self.render_at(apps, now_unix())
+    }
+
+    /// The exposition as at `now` (Unix seconds).
+    fn render_at(&self, apps: &Apps, now: i64) -> String {
         let mut out = String::with_capacity(8192);
-        let now = now_unix();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let app_ids: Vec<&str> = apps.all().iter().map(|a| a.client_id.as_str()).collect();
 
@@ -429,5 +433,72 @@ mod tests {
         assert_eq!(class("api://11111111-2222-3333-4444-555555555555"), "other");
         assert_eq!(class("weird"), "other");
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    /// The exposition's whole text, every family with samples, against a snapshot
+    /// (`tests/data/metrics.txt`, written from the text before `render` became table-driven).
+    /// The emulator's ids, the version and the token's expiry are replaced by names.
+    #[test]
+    fn the_exposition_matches_its_snapshot() {
+        use certless::env::MapEnv;
+        use certless::{CredentialBuilder, Secret};
+        use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
+
+        let emu = Emulator::start_blocking(
+            EmulatorConfig::default(),
+            StartOptions {
+                http_port: 0,
+                https_port: None,
+                state_dir: None,
+            },
+        )
+        .expect("the emulator starts");
+        let env = MapEnv::new().with_vars(emu.client_env(MiSourceKind::Imds));
+        let first = CredentialBuilder::from_environment(std::sync::Arc::new(env)).unwrap();
+        let second = CredentialBuilder::new()
+            .tenant_id(emu.tenant_id())
+            .client_id("22222222-2222-2222-2222-222222222222")
+            .authority_host(emu.authority_host())
+            .client_secret(Secret::new("not used"));
+        let apps = Apps::from_builders(vec![
+            (first, "the environment".into()),
+            (second, "the second".into()),
+        ])
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let credential = &apps.all()[0].credential;
+        runtime
+            .block_on(credential.get_token(&["https://graph.microsoft.com/.default"]))
+            .unwrap();
+        let expires_on = credential.cache_entries()[0].expires_on.unwrap();
+
+        let mut metrics = Metrics::new(2);
+        metrics.started_unix = 1_700_000_000;
+        metrics.token(0, 0, Outcome::Miss, Duration::from_millis(300));
+        metrics.token(0, 0, Outcome::Hit, Duration::from_micros(30));
+        metrics.token(1, 3, Outcome::Error, Duration::from_secs(200));
+        metrics.response("token", 200);
+        metrics.response("token", 401);
+        metrics.response("metrics", 200);
+        metrics.refused(Refusal::Origin);
+        metrics.refused(Refusal::SecretWrong);
+        metrics.connections_open.store(2, Ordering::Relaxed);
+        metrics.connections_total.store(5, Ordering::Relaxed);
+        metrics.connections_refused.store(1, Ordering::Relaxed);
+        metrics.background_refreshes(1, 3);
+
+        let text = metrics
+            .render_at(&apps, expires_on - 3000)
+            .replace(&emu.tenant_id(), "TENANT")
+            .replace(&emu.default_app_client_id(), "APP")
+            .replace(certless::VERSION, "VERSION");
+        let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/metrics.txt");
+        if std::env::var_os("CERTLESS_WRITE_SNAPSHOT").is_some() {
+            std::fs::write(snapshot, &text).unwrap();
+        }
+        assert_eq!(text, std::fs::read_to_string(snapshot).unwrap());
     }
 }
