@@ -3,12 +3,15 @@
 //! credential's own (upstream requests, cache entries, expiries).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::apps::Apps;
+use certless::CacheEntry;
+
+use crate::apps::{App, Apps};
+use crate::lock;
 
 /// Resources by kind, so that the request counters' labels stay few whatever clients ask for.
 pub(crate) const SCOPE_CLASSES: [&str; 10] = [
@@ -174,234 +177,247 @@ impl Metrics {
         self.render_at(apps, now_unix())
     }
 
-    /// The exposition as at `now` (Unix seconds).
+    /// The exposition as at `now` (Unix seconds): each family of [`FAMILIES`], in order, its
+    /// `# HELP` and `# TYPE` lines, then its samples.
     fn render_at(&self, apps: &Apps, now: i64) -> String {
+        let scrape = Scrape {
+            metrics: self,
+            apps,
+            now,
+            entries: apps
+                .all()
+                .iter()
+                .map(|a| (a, a.credential.cache_entries()))
+                .collect(),
+        };
         let mut out = String::with_capacity(8192);
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let app_ids: Vec<&str> = apps.all().iter().map(|a| a.client_id.as_str()).collect();
-
-        header(
-            &mut out,
-            "certless_build_info",
-            "gauge",
-            "certless version.",
-        );
-        let _ = writeln!(
-            out,
-            "certless_build_info{{version=\"{}\"}} 1",
-            certless::VERSION
-        );
-        header(
-            &mut out,
-            "certless_broker_start_time_seconds",
-            "gauge",
-            "When the broker started, Unix seconds.",
-        );
-        let _ = writeln!(
-            out,
-            "certless_broker_start_time_seconds {}",
-            self.started_unix
-        );
-
-        header(
-            &mut out,
-            "certless_broker_token_requests_total",
-            "counter",
-            "Token requests by app, scope class and outcome (hit: from the cache; miss: fetched; error).",
-        );
-        for (a, app) in app_ids.iter().enumerate().take(self.apps) {
-            for (c, class) in SCOPE_CLASSES.iter().enumerate() {
-                for (o, outcome) in OUTCOMES.iter().enumerate() {
-                    let i = (a * SCOPE_CLASSES.len() + c) * OUTCOMES.len() + o;
-                    let _ = writeln!(
-                        out,
-                        "certless_broker_token_requests_total{{app=\"{app}\",scope_class=\"{class}\",outcome=\"{outcome}\"}} {}",
-                        load(&self.tokens[i])
-                    );
-                }
-            }
-        }
-
-        header(
-            &mut out,
-            "certless_broker_token_request_duration_seconds",
-            "histogram",
-            "Time to answer a token request, by outcome.",
-        );
-        for (o, outcome) in OUTCOMES.iter().enumerate() {
-            let h = &self.latency[o];
-            let mut cumulative = 0;
-            for (b, le) in BUCKETS.iter().enumerate() {
-                cumulative += load(&h.buckets[b]);
-                let _ = writeln!(
-                    out,
-                    "certless_broker_token_request_duration_seconds_bucket{{outcome=\"{outcome}\",le=\"{le}\"}} {cumulative}"
-                );
-            }
-            let count = load(&h.count);
-            let _ = writeln!(
-                out,
-                "certless_broker_token_request_duration_seconds_bucket{{outcome=\"{outcome}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "certless_broker_token_request_duration_seconds_sum{{outcome=\"{outcome}\"}} {}",
-                load(&h.sum_nanos) as f64 / 1e9
-            );
-            let _ = writeln!(
-                out,
-                "certless_broker_token_request_duration_seconds_count{{outcome=\"{outcome}\"}} {count}"
-            );
-        }
-
-        header(
-            &mut out,
-            "certless_broker_http_responses_total",
-            "counter",
-            "HTTP responses by endpoint and status.",
-        );
-        let responses = self
-            .responses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        for ((endpoint, status), n) in responses {
-            let _ = writeln!(
-                out,
-                "certless_broker_http_responses_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
-            );
-        }
-
-        header(
-            &mut out,
-            "certless_broker_refused_requests_total",
-            "counter",
-            "Requests turned away before reaching an endpoint, by reason.",
-        );
-        for (i, reason) in REFUSALS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "certless_broker_refused_requests_total{{reason=\"{reason}\"}} {}",
-                load(&self.refusals[i])
-            );
-        }
-
-        header(
-            &mut out,
-            "certless_broker_connections_open",
-            "gauge",
-            "Client connections open now.",
-        );
-        let _ = writeln!(
-            out,
-            "certless_broker_connections_open {}",
-            self.connections_open.load(Ordering::Relaxed)
-        );
-        header(
-            &mut out,
-            "certless_broker_connections_total",
-            "counter",
-            "Client connections accepted.",
-        );
-        let _ = writeln!(
-            out,
-            "certless_broker_connections_total {}",
-            load(&self.connections_total)
-        );
-        header(
-            &mut out,
-            "certless_broker_connections_refused_total",
-            "counter",
-            "Connections closed at once because --max-connections were open.",
-        );
-        let _ = writeln!(
-            out,
-            "certless_broker_connections_refused_total {}",
-            load(&self.connections_refused)
-        );
-
-        header(
-            &mut out,
-            "certless_upstream_requests_total",
-            "counter",
-            "Requests to the managed-identity endpoint and to Entra, by app, leg and outcome.",
-        );
-        for app in apps.all() {
-            let stats = app.credential.upstream_stats();
-            for (leg, counts) in [
-                ("managed_identity", stats.managed_identity),
-                ("exchange", stats.exchange),
-            ] {
-                for (outcome, n) in counts.by_outcome() {
-                    let _ = writeln!(
-                        out,
-                        "certless_upstream_requests_total{{app=\"{}\",leg=\"{leg}\",outcome=\"{outcome}\"}} {n}",
-                        app.client_id
-                    );
-                }
-            }
-        }
-
-        header(
-            &mut out,
-            "certless_broker_background_refreshes_total",
-            "counter",
-            "Token refreshes the broker started on its own, before they were due to a client.",
-        );
-        for (a, app) in app_ids.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "certless_broker_background_refreshes_total{{app=\"{app}\"}} {}",
-                self.background_refreshes.get(a).map_or(0, load)
-            );
-        }
-
-        header(
-            &mut out,
-            "certless_cache_entries",
-            "gauge",
-            "(tenant, scope) entries in each app's token cache.",
-        );
-        let entries: Vec<_> = apps
-            .all()
-            .iter()
-            .map(|a| (a, a.credential.cache_entries()))
-            .collect();
-        for (app, list) in &entries {
-            let _ = writeln!(
-                out,
-                "certless_cache_entries{{app=\"{}\"}} {}",
-                app.client_id,
-                list.len()
-            );
-        }
-        header(
-            &mut out,
-            "certless_token_expiry_seconds",
-            "gauge",
-            "Seconds until each cached token expires (negative: expired).",
-        );
-        for (app, list) in &entries {
-            for entry in list {
-                if let Some(expires_on) = entry.expires_on {
-                    let _ = writeln!(
-                        out,
-                        "certless_token_expiry_seconds{{app=\"{}\",tenant=\"{}\",scope=\"{}\"}} {}",
-                        app.client_id,
-                        escape(&entry.tenant),
-                        escape(&entry.scope),
-                        expires_on - now
-                    );
-                }
-            }
+        for family in FAMILIES {
+            let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
+            let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
+            let mut samples = Samples {
+                out: &mut out,
+                name: family.name,
+            };
+            (family.samples)(&scrape, &mut samples);
         }
         out
     }
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// One metric family: its name, type and help, and what writes its samples.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: fn(&Scrape<'_>, &mut Samples<'_>),
+}
+
+/// What a scrape reads: the broker's counters, each app's credential, and the time.
+struct Scrape<'a> {
+    metrics: &'a Metrics,
+    apps: &'a Apps,
+    now: i64,
+    /// Each app's cache entries, read once for the families that show them.
+    entries: Vec<(&'a App, Vec<CacheEntry>)>,
+}
+
+/// Writes one family's sample lines: `name[suffix]{label="value",...} value`.
+struct Samples<'o> {
+    out: &'o mut String,
+    name: &'static str,
+}
+
+type Labels<'l> = [(&'l str, &'l dyn fmt::Display)];
+
+impl Samples<'_> {
+    fn sample(&mut self, labels: &Labels<'_>, value: impl fmt::Display) {
+        self.series("", labels, value);
+    }
+
+    /// A sample of the series `name` + `suffix` (a histogram's `_bucket`, `_sum`, `_count`).
+    fn series(&mut self, suffix: &str, labels: &Labels<'_>, value: impl fmt::Display) {
+        let _ = write!(self.out, "{}{suffix}", self.name);
+        for (i, (label, text)) in labels.iter().enumerate() {
+            let open = if i == 0 { '{' } else { ',' };
+            let _ = write!(self.out, "{open}{label}=\"{text}\"");
+        }
+        if !labels.is_empty() {
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// The exposition, family by family.
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "certless_build_info",
+        kind: "gauge",
+        help: "certless version.",
+        samples: |_, w| w.sample(&[("version", &certless::VERSION)], 1),
+    },
+    Family {
+        name: "certless_broker_start_time_seconds",
+        kind: "gauge",
+        help: "When the broker started, Unix seconds.",
+        samples: |s, w| w.sample(&[], s.metrics.started_unix),
+    },
+    Family {
+        name: "certless_broker_token_requests_total",
+        kind: "counter",
+        help: "Token requests by app, scope class and outcome (hit: from the cache; miss: \
+               fetched; error).",
+        samples: token_requests,
+    },
+    Family {
+        name: "certless_broker_token_request_duration_seconds",
+        kind: "histogram",
+        help: "Time to answer a token request, by outcome.",
+        samples: token_request_durations,
+    },
+    Family {
+        name: "certless_broker_http_responses_total",
+        kind: "counter",
+        help: "HTTP responses by endpoint and status.",
+        samples: |s, w| {
+            let responses = lock(&s.metrics.responses).clone();
+            for ((endpoint, status), n) in responses {
+                w.sample(&[("endpoint", &endpoint), ("status", &status)], n);
+            }
+        },
+    },
+    Family {
+        name: "certless_broker_refused_requests_total",
+        kind: "counter",
+        help: "Requests turned away before reaching an endpoint, by reason.",
+        samples: |s, w| {
+            for (reason, count) in REFUSALS.iter().zip(&s.metrics.refusals) {
+                w.sample(&[("reason", reason)], load(count));
+            }
+        },
+    },
+    Family {
+        name: "certless_broker_connections_open",
+        kind: "gauge",
+        help: "Client connections open now.",
+        samples: |s, w| w.sample(&[], s.metrics.connections_open.load(Ordering::Relaxed)),
+    },
+    Family {
+        name: "certless_broker_connections_total",
+        kind: "counter",
+        help: "Client connections accepted.",
+        samples: |s, w| w.sample(&[], load(&s.metrics.connections_total)),
+    },
+    Family {
+        name: "certless_broker_connections_refused_total",
+        kind: "counter",
+        help: "Connections closed at once because --max-connections were open.",
+        samples: |s, w| w.sample(&[], load(&s.metrics.connections_refused)),
+    },
+    Family {
+        name: "certless_upstream_requests_total",
+        kind: "counter",
+        help: "Requests to the managed-identity endpoint and to Entra, by app, leg and outcome.",
+        samples: upstream_requests,
+    },
+    Family {
+        name: "certless_broker_background_refreshes_total",
+        kind: "counter",
+        help: "Token refreshes the broker started on its own, before they were due to a client.",
+        samples: |s, w| {
+            for (a, app) in s.apps.all().iter().enumerate() {
+                let started = s.metrics.background_refreshes.get(a).map_or(0, load);
+                w.sample(&[("app", &app.client_id)], started);
+            }
+        },
+    },
+    Family {
+        name: "certless_cache_entries",
+        kind: "gauge",
+        help: "(tenant, scope) entries in each app's token cache.",
+        samples: |s, w| {
+            for (app, list) in &s.entries {
+                w.sample(&[("app", &app.client_id)], list.len());
+            }
+        },
+    },
+    Family {
+        name: "certless_token_expiry_seconds",
+        kind: "gauge",
+        help: "Seconds until each cached token expires (negative: expired).",
+        samples: token_expiries,
+    },
+];
+
+fn token_requests(s: &Scrape<'_>, w: &mut Samples<'_>) {
+    let apps = s.apps.all().iter().enumerate().take(s.metrics.apps);
+    for (a, app) in apps {
+        for (c, class) in SCOPE_CLASSES.iter().enumerate() {
+            for (o, outcome) in OUTCOMES.iter().enumerate() {
+                let i = (a * SCOPE_CLASSES.len() + c) * OUTCOMES.len() + o;
+                let labels: &Labels<'_> = &[
+                    ("app", &app.client_id),
+                    ("scope_class", class),
+                    ("outcome", outcome),
+                ];
+                w.sample(labels, load(&s.metrics.tokens[i]));
+            }
+        }
+    }
+}
+
+fn token_request_durations(s: &Scrape<'_>, w: &mut Samples<'_>) {
+    for (outcome, h) in OUTCOMES.iter().zip(&s.metrics.latency) {
+        let mut cumulative = 0;
+        for (le, bucket) in BUCKETS.iter().zip(&h.buckets) {
+            cumulative += load(bucket);
+            w.series("_bucket", &[("outcome", outcome), ("le", le)], cumulative);
+        }
+        let count = load(&h.count);
+        w.series("_bucket", &[("outcome", outcome), ("le", &"+Inf")], count);
+        let sum = load(&h.sum_nanos) as f64 / 1e9;
+        w.series("_sum", &[("outcome", outcome)], sum);
+        w.series("_count", &[("outcome", outcome)], count);
+    }
+}
+
+fn upstream_requests(s: &Scrape<'_>, w: &mut Samples<'_>) {
+    for app in s.apps.all() {
+        let stats = app.credential.upstream_stats();
+        let legs = [
+            ("managed_identity", stats.managed_identity),
+            ("exchange", stats.exchange),
+        ];
+        for (leg, counts) in legs {
+            for (outcome, n) in counts.by_outcome() {
+                let labels: &Labels<'_> = &[
+                    ("app", &app.client_id),
+                    ("leg", &leg),
+                    ("outcome", &outcome),
+                ];
+                w.sample(labels, n);
+            }
+        }
+    }
+}
+
+fn token_expiries(s: &Scrape<'_>, w: &mut Samples<'_>) {
+    for (app, list) in &s.entries {
+        for entry in list {
+            if let Some(expires_on) = entry.expires_on {
+                let labels: &Labels<'_> = &[
+                    ("app", &app.client_id),
+                    ("tenant", &escape(&entry.tenant)),
+                    ("scope", &escape(&entry.scope)),
+                ];
+                w.sample(labels, expires_on - s.now);
+            }
+        }
+    }
 }
 
 /// A label value as the exposition format writes it.
@@ -437,7 +453,8 @@ mod tests {
 
     /// The exposition's whole text, every family with samples, against a snapshot
     /// (`tests/data/metrics.txt`, written from the text before `render` became table-driven).
-    /// The emulator's ids, the version and the token's expiry are replaced by names.
+    /// The emulator's ids, the version and the token's expiry are replaced by names;
+    /// `CERTLESS_WRITE_SNAPSHOT=1` rewrites the snapshot (then review its diff).
     #[test]
     fn the_exposition_matches_its_snapshot() {
         use certless::env::MapEnv;
