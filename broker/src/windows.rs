@@ -22,7 +22,12 @@ const SERVICE_NAME: &str = "certless";
 /// The configuration and where to announce, handed from [`run_service`] to the service's entry
 /// point (which the dispatcher calls on a thread of its own, with only the arguments of
 /// `sc.exe start`).
-static SERVICE: Mutex<Option<(Config, fn(&str))>> = Mutex::new(None);
+static SERVICE: Mutex<Option<Service>> = Mutex::new(None);
+
+struct Service {
+    config: Config,
+    announce: fn(&str),
+}
 
 define_windows_service!(ffi_service_main, service_main);
 
@@ -30,7 +35,7 @@ define_windows_service!(ffi_service_main, service_main);
 /// logger of `config`); returns when the service has stopped. `announce` is as for
 /// [`crate::run`]. Fails when this process was not started by the service control manager.
 pub fn run_service(config: Config, announce: fn(&str)) -> Result<(), Error> {
-    *crate::lock(&SERVICE) = Some((config, announce));
+    *crate::lock(&SERVICE) = Some(Service { config, announce });
     service_dispatcher::start(SERVICE_NAME, ffi_service_main).map_err(|e| {
         Error::from(format!(
             "the service control manager did not start this process ({e}); in a console, run \
@@ -40,7 +45,7 @@ pub fn run_service(config: Config, announce: fn(&str)) -> Result<(), Error> {
 }
 
 fn service_main(_arguments: Vec<OsString>) {
-    let Some((config, announce)) = crate::lock(&SERVICE).take() else {
+    let Some(Service { config, announce }) = crate::lock(&SERVICE).take() else {
         return;
     };
     if let Err(e) = run(config, announce) {
