@@ -1,7 +1,7 @@
 export type AccessToken = import("./native").AccessToken;
 export type ErrorInfo = import("./native").ErrorInfo;
 /**
- * Options of `new Credential(options)`: certless's options (README "Options by name"), checked
+ * Options of `new Credential(options)`: certless's options (docs/configuration.md, "Options by name"), checked
  * by its core with the same rules and error text in every language. A misspelt name is a
  * {@link ConfigurationError} (code 102) naming the option meant; a duration must be more than 0
  * and at most one hour. `undefined` or `null` leaves an option unset.
@@ -163,7 +163,7 @@ export class Credential {
  * @typedef {import('./native').ErrorInfo} ErrorInfo
  */
 /**
- * Options of `new Credential(options)`: certless's options (README "Options by name"), checked
+ * Options of `new Credential(options)`: certless's options (docs/configuration.md, "Options by name"), checked
  * by its core with the same rules and error text in every language. A misspelt name is a
  * {@link ConfigurationError} (code 102) naming the option meant; a duration must be more than 0
  * and at most one hour. `undefined` or `null` leaves an option unset.
@@ -266,7 +266,7 @@ export class TokenExchangeError extends CertlessError {
 export class AbortError extends CertlessError {
 }
 /**
- * Stable numeric error codes, the same in every certless binding (README "Errors").
+ * Stable numeric error codes, the same in every certless binding (docs/errors.md).
  */
 export const ErrorCode: Readonly<{
     InvalidArgument: 100;

@@ -51,7 +51,7 @@ function loadAddon() {
 const MAX_STRING = 1024 * 1024;
 
 /**
- * Stable numeric error codes, the same in every certless binding (README "Errors").
+ * Stable numeric error codes, the same in every certless binding (docs/errors.md).
  */
 const ErrorCode = Object.freeze({
   InvalidArgument: 100,
@@ -94,7 +94,7 @@ const ErrorCode = Object.freeze({
  */
 
 /**
- * Options of `new Credential(options)`: certless's options (README "Options by name"), checked
+ * Options of `new Credential(options)`: certless's options (docs/configuration.md, "Options by name"), checked
  * by its core with the same rules and error text in every language. A misspelt name is a
  * {@link ConfigurationError} (code 102) naming the option meant; a duration must be more than 0
  * and at most one hour. `undefined` or `null` leaves an option unset.

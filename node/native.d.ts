@@ -87,9 +87,15 @@ export interface DiagnoseTarget {
   configJson?: string
 }
 
+/**
+ * Core's error codes by name (`ExchangeRejected: 302`, ...): what `index.js`'s `ErrorCode` table
+ * must equal, and a test compares them.
+ */
+export declare function errorCodes(): Record<string, number>
+
 /** A certless error, field for field (core `Error`); never contains a token. */
 export interface ErrorInfo {
-  /** The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...). */
+  /** The stable numeric code (docs/errors.md: 1xx config, 2xx managed identity, 3xx exchange, ...). */
   code: number
   /** `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller`, `resource` or `internal`. */
   leg: string

@@ -4,11 +4,83 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n== %s ==\n' "$*"; }
+# Each section prints the seconds since the start; at exit (pass or fail) a table of how long each
+# section took: CI's output is the only record of where its time goes.
+SECTION_NAMES=()
+SECTION_STARTS=()
+section() {
+  SECTION_NAMES+=("$*")
+  SECTION_STARTS+=("$SECONDS")
+  printf '\n== %s == (%d s since the start)\n' "$*" "$SECONDS"
+}
+section_summary() {
+  local status=$? i end
+  # A build started in the background (background_start), when this ends before it does.
+  if [[ -n "${background_pid:-}" ]] && kill -0 "$background_pid" 2>/dev/null; then
+    kill -- "-$background_pid" 2>/dev/null || kill "$background_pid" 2>/dev/null || true
+  fi
+  printf '\n== time per section (%s) ==\n' "$( ((status == 0)) && echo passed || echo "failed, exit status $status")"
+  for i in "${!SECTION_NAMES[@]}"; do
+    end=${SECTION_STARTS[i + 1]:-$SECONDS}
+    printf '%6d s  %s%s\n' "$((end - SECTION_STARTS[i]))" "${SECTION_NAMES[i]}" \
+      "$( ((status != 0 && i == ${#SECTION_NAMES[@]} - 1)) && echo '  <- failed here')"
+  done
+  printf '%6d s  in all\n' "$SECONDS"
+}
+trap section_summary EXIT
 
 section "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
+
+section "system packages, Rust targets, packaging tools: installing in the background"
+# The Debian packages and rustup targets that the scripts below each install when missing
+# (apt_install, need_rust_target), all in one apt-get update and one install, started now so that
+# the downloads and dpkg overlap the Rust builds instead of stopping the run seven times later (a
+# fresh CI machine has none of them; wine32:i386 alone took 145 s, BENCHMARKS.md). The scripts
+# still install whatever is missing themselves: a package added to one of them and not here only
+# costs time. The first section that needs them waits (prefetch_wait).
+# shellcheck source=scripts/lib/apt-env.sh
+source scripts/lib/apt-env.sh
+ci_packages=(gcc libc6-dev binutils valgrind unzip curl zip nasm mingw-w64 wine64 wine
+  mono-mcs mono-runtime mono-devel mono-xbuild nuget libmono-system-net-http4.0-cil
+  libmono-system-web4.0-cil libmono-system-web-http4.0-cil libmono-system-web-http-webhost4.0-cil
+  libmono-system-net-http-formatting4.0-cil libmono-system-configuration4.0-cil python3)
+command -v systemd-analyze >/dev/null || ci_packages+=(systemd)
+prefetch_log="$(mktemp)"
+prefetch() {
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo -n)
+  # In the background nobody can type a sudo password: then the scripts install in the foreground.
+  "${sudo[@]}" true 2>/dev/null || { echo "prefetch: not root and no password-less sudo, skipped"; return 3; }
+  # wine32:i386 (the 32-bit Wine of scripts/lib/wine-env.sh) needs dpkg's i386 architecture first.
+  local wine32=()
+  if ! dpkg-query -W -f='${Status}' wine32:i386 2>/dev/null | grep -q "install ok installed"; then
+    dpkg --print-foreign-architectures | grep -qx i386 || "${sudo[@]}" dpkg --add-architecture i386
+    wine32=(wine32:i386)
+  fi
+  # The i386 index has been inconsistent before (TOOLCHAIN.md): then at least the rest.
+  apt_install "${ci_packages[@]}" "${wine32[@]}" ||
+    { ((${#wine32[@]})) && echo "prefetch: again without wine32:i386" && apt_install "${ci_packages[@]}"; }
+}
+prefetch_start=$SECONDS
+# Then the packaging's pinned build tools (maturin, ziglang, cargo-zigbuild, auditwheel: a venv that
+# scripts/lib/package-env.sh makes once), downloaded now rather than when the packaging starts.
+(prefetch && echo "prefetch: apt done" && source scripts/lib/package-env.sh && echo "prefetch: build tools in $TOOLS") \
+  >"$prefetch_log" 2>&1 &
+prefetch_pid=$!
+# rustup's own downloads, beside apt's: the cross targets of the packaging.
+(rustup target add x86_64-pc-windows-gnu i686-pc-windows-gnu aarch64-unknown-linux-gnu >"$prefetch_log.rustup" 2>&1 ||
+  echo "prefetch: rustup target add failed (the packaging scripts add their targets themselves)" >>"$prefetch_log.rustup") &
+prefetch_rustup_pid=$!
+prefetch_wait() {
+  local status=0
+  wait "$prefetch_pid" || status=$?
+  wait "$prefetch_rustup_pid" || true
+  cat "$prefetch_log" "$prefetch_log.rustup"
+  rm -f "$prefetch_log" "$prefetch_log.rustup"
+  echo "prefetch: finished $((SECONDS - prefetch_start)) s after it started (exit status $status; what is still missing, the scripts install)"
+}
 
 section "format and lints"
 cargo fmt --all --check
@@ -21,9 +93,13 @@ if rustup run nightly rustfmt --version >/dev/null 2>&1; then
   cargo +nightly fmt -p certless -p certless-emulator -p certless-broker -p certless-cli -- --check \
     --config error_on_line_overflow=true,error_on_unformatted=false
 fi
+
+section "lints (clippy) and the module graph"
 cargo clippy --workspace --all-targets --features certless/test-hooks --locked -- -D warnings
 # Dependencies inside core point one way (credential -> cache -> token, never back).
-scripts/module-graph.py
+scripts/test/module-graph.py
+# Every relative link of every markdown file (README, docs/, ARCHITECTURE.md) points at something.
+scripts/test/check-links.py
 
 section "Rust tests (core, emulator, broker, CLI) against the emulator on loopback"
 # test-hooks: lets the Azure Arc tests point the agent's key directory at the emulator's (test builds only).
@@ -34,40 +110,104 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test "${rust_tests[@]}"
 fi
-cargo test --workspace --exclude certless-py --locked --doc
+
+section "Rust doc tests"
+# With the tests' features, the doc tests link the libraries nextest just built; without them cargo
+# compiled certless once more for them alone (test-hooks only adds one variable to Azure Arc's key
+# lookup, which no doc example sets).
+cargo test --workspace --exclude certless-py --features certless/test-hooks --locked --doc
 
 section "the demo (README's main command)"
-cargo run --locked -q -p certless-cli --features certless/test-hooks -- demo
+# Exactly the README's command, which is also the build of the CLI that every suite below shares
+# (`cargo build -p certless-cli`). With --features certless/test-hooks it reused nothing: with
+# -p certless-cli alone cargo resolves features apart from the workspace build above, so that was
+# one more build of certless and the CLI, used by nothing else.
+cargo run --locked -q -p certless-cli -- demo
 
 section "fuzzing: every parser of outside input, briefly (cargo-fuzz on nightly, ASan)"
 # fuzz/ is its own workspace: the workspace-wide fmt above does not see it.
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 # Two targets at a time: one per core of the CI machine, which runs nothing else meanwhile.
-CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
+CERTLESS_FUZZ_JOBS=${CERTLESS_FUZZ_JOBS:-2} ./scripts/test/fuzz.sh "${CERTLESS_FUZZ_SECONDS:-15}"
+
+section "waiting for the background installs"
+prefetch_wait
+
+section "release builds for the packages: starting in the background, at the lowest priority"
+# Builds that a later section needs start early, in the background, when the sections before it
+# leave much of the two cores idle: at nice 19 and idle I/O priority, so those sections get the
+# machine whenever they want it. The later section then finds them done (or waits on cargo's lock
+# for the rest). Nothing is built that was not built before, by the same commands; a failure in
+# the background fails nothing (the later section builds again and reports it); if this script
+# ends first, its EXIT trap ends the build's process group. One at a time:
+#   background_start NAME COMMAND...    background_wait
+background_priority=(nice -n 19)
+if ionice -c 3 true 2>/dev/null; then background_priority+=(ionice -c 3); fi
+# Its own session: no terminal for a sudo prompt to stop it on, one process group to end.
+if command -v setsid >/dev/null; then background_priority=(setsid -w "${background_priority[@]}"); fi
+background_pid=""
+background_start() {
+  background_name="$1"
+  shift
+  background_log="$(mktemp)"
+  background_started=$SECONDS
+  "${background_priority[@]}" "$@" >"$background_log" 2>&1 &
+  background_pid=$!
+}
+background_wait() {
+  local status=0
+  wait "$background_pid" || status=$?
+  background_pid=""
+  tail -n 20 "$background_log"
+  rm -f "$background_log"
+  echo "$background_name: done $((SECONDS - background_started)) s after it started (exit status $status)"
+}
+# scripts/package.sh compiles three release targets first (Linux x86_64 for glibc 2.17, Windows x64,
+# Windows x86: 667 of the release phase's ~1,080 crate units, BENCHMARKS.md), after the suites
+# below, which leave much of the two cores idle (valgrind and Mono run one thread, pytest, node
+# --test and the broker's clients mostly wait on loopback). The same builds, by package-env.sh's
+# own functions, start now.
+background_start "release builds of scripts/package.sh" bash -c 'source scripts/lib/package-env.sh &&
+  build_linux_glibc217 && build_windows_x64 && build_windows_x86'
 
 section "C ABI (header drift, C tests plain/ASAN/valgrind), .NET on Mono"
 # The Windows DLLs are built once, in release, by the packaging below, which checks their imports
 # and runs them under Wine: a debug cross-build here would compile both Windows targets twice.
-CERTLESS_SKIP_WINDOWS=1 ./scripts/test-c-dotnet.sh
+CERTLESS_SKIP_WINDOWS=1 ./scripts/test/test-c-dotnet.sh
 
 section "Python package: pip install ./py, pytest against the emulator"
-./scripts/test-python.sh
+./scripts/test/test-python.sh
 
 section "Node package: build, generated declarations, node --test against the emulator, npm install ./node"
-./scripts/test-node.sh
+./scripts/test/test-node.sh
 
 section "The broker (certless serve) seen by azure-identity, @azure/identity, the CLI and the bindings"
-./scripts/test-serve.sh
+./scripts/test/test-serve.sh
 
-section "Packages: every artifact built once, then installed with no cargo or rustc on PATH (Windows ones under Wine)"
+section "waiting for the release builds started in the background"
+background_wait
+
+section "Packages: every artifact built once (scripts/package.sh)"
 # Every artifact, the aarch64 wheel included: this x86_64 host cannot run it, but its cross build
 # and auditwheel's manylinux check show it is still whole (about 5 minutes of a cold CI).
 ./scripts/package.sh
+
+section "Packages: install checks, no cargo or rustc on PATH (Windows ones under Wine)"
+# Meanwhile, in the background, the Windows store check's own release build: an example brings
+# core's dev-dependencies (the emulator, criterion, rcgen) and with them other features of tokio,
+# hyper, serde..., so it compiles 76 crate units the packages' Windows build does not share
+# (BENCHMARKS.md), while the checks mostly wait on Wine, npm and pip.
+background_start "the Windows store example's release build" scripts/test/test-windows-store.sh --build-only
 ./scripts/package.sh --check
+
+section "The Windows certificate store under Wine"
+background_wait
 # The certificate store on Windows (issue 16), in the Wine prefix and Windows build just made.
-./scripts/test-windows-store.sh
+./scripts/test/test-windows-store.sh
+
+section "The broker as a Windows service under Wine"
 # The broker as a Windows service (issue 15): sc create/start/stop on the packaged certless.exe.
-./scripts/test-windows-service.sh
+./scripts/test/test-windows-service.sh
 
 section "The seed's host: an ASP.NET Web API built against the NuGet package, recycled under load (Mono's ASP.NET)"
-./scripts/test-aspnet.sh
+./scripts/test/test-aspnet.sh

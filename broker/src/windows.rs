@@ -1,7 +1,7 @@
 //! The broker as a Windows service (`certless serve --service`), under the service control
-//! manager. The
-//! service's command line carries the same options as a console run (see the README for the
-//! `sc.exe create` line); Stop and system shutdown end it gracefully, like SIGTERM on Linux.
+//! manager. The service's command line carries the same options as a console run
+//! (docs/broker.md has the `sc.exe create` line); Stop and system shutdown end it gracefully,
+//! like SIGTERM on Linux.
 //! A service has no console: log to a file (`--log-file`).
 
 use std::ffi::OsString;

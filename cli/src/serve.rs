@@ -81,7 +81,7 @@ pub(crate) struct Args {
     /// Once listening, write the addresses, the secret file's path and the apps as JSON here.
     #[arg(long)]
     ready_file: Option<PathBuf>,
-    /// Run as a Windows service (what the service's command line says; see the README).
+    /// Run as a Windows service (what the service's command line says; see docs/broker.md).
     #[cfg(windows)]
     #[arg(long)]
     pub service: bool,

@@ -1,6 +1,6 @@
 //! Checks the certificate store on Windows (or under Wine): imports a PFX into CurrentUser\My
 //! without marking its key exportable, then gets a token through a `StoreWithThumbprint` entry,
-//! so the key signs inside the store. Run by `scripts/test-windows-store.sh` against the emulator.
+//! so the key signs inside the store. Run by `scripts/test/test-windows-store.sh` against the emulator.
 //!
 //! Usage: `windows_store <pfx file> <thumbprint> <authority> <tenant> <client id> <scope>`
 

@@ -7,18 +7,18 @@ use std::path::Path;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::certificate::ClientCertificate;
-use crate::cloud::AuthorityHost;
-use crate::env::MapEnv;
+use crate::entra::cloud::AuthorityHost;
+use crate::entra::exchange::TokenEndpoint;
 use crate::error::{Error, Result};
-use crate::exchange::TokenEndpoint;
 use crate::http::Response;
 use crate::managed_identity::response::{ErrorDetails, parse_token};
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken,
     SourceSelection,
 };
-use crate::secret::Secret;
-use crate::{CredentialBuilder, aadsts, lifetime};
+use crate::support::env::MapEnv;
+use crate::support::secret::Secret;
+use crate::{CredentialBuilder, entra::aadsts, token::lifetime};
 
 /// The longest a token is believed to live; every expiry certless computes stays within it.
 pub const MAX_LIFETIME_SECS: i64 = lifetime::MAX_LIFETIME_SECS;
@@ -116,11 +116,13 @@ pub struct IssuedToken {
 }
 
 pub fn entra_token(body: &[u8], now: i64) -> Result<IssuedToken> {
-    crate::exchange::parse_issued(body, now, "fuzzed Entra token endpoint").map(|t| IssuedToken {
-        token: t.token,
-        token_type: t.token_type.to_string(),
-        expires_on: t.expires_on,
-        refresh_on: t.refresh_on,
+    crate::entra::exchange::parse_issued(body, now, "fuzzed Entra token endpoint").map(|t| {
+        IssuedToken {
+            token: t.token,
+            token_type: t.token_type.to_string(),
+            expires_on: t.expires_on,
+            refresh_on: t.refresh_on,
+        }
     })
 }
 

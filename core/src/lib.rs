@@ -13,38 +13,30 @@
 //! # Ok(()) }
 //! ```
 
-pub mod aadsts;
-mod assertion_file;
-mod bounded_file;
 pub mod broker;
 mod cache;
 mod certificate;
-pub mod clock;
-pub mod cloud;
 mod config;
 mod credential;
 pub mod diagnose;
-mod echo;
-pub mod env;
+mod entra;
 mod error;
-mod exchange;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hold;
 mod http;
-pub mod jwt;
-mod lifetime;
 pub mod managed_identity;
-mod random;
 pub mod resource;
 pub mod retry;
-pub mod runtime;
-mod scope;
-mod secret;
-mod singleflight;
-pub mod stats;
+mod support;
 mod token;
+
+// Public module paths the hosts use, wherever the module lives in the tree.
+pub use cache::hold;
+pub use entra::{aadsts, cloud};
+pub use http::stats;
+pub use support::{clock, env};
+pub use token::jwt;
 
 pub use cache::CacheEntry;
 pub use config::{
@@ -55,14 +47,20 @@ pub use config::{
     KeyVaultReference, StoreFind, StoreLocation, StorePath,
 };
 pub use credential::{AccessToken, Credential, TokenRequestOptions};
-pub use error::{Error, ErrorCode, Leg, Result};
+pub use error::{Error, ErrorCode, ErrorReport, Leg, Result};
 pub use http::Timeouts;
 pub use managed_identity::{
     ManagedIdentityId, ManagedIdentitySource, ManagedIdentityToken, SourceSelection,
 };
 pub use retry::{Retries, RetryPolicy};
-pub use scope::normalize_scopes;
-pub use secret::Secret;
+pub use support::secret::Secret;
+pub use token::scope::normalize_scopes;
+
+/// The async runtime certless runs on when the host has none, and a request started on it.
+pub mod runtime {
+    pub use crate::credential::pending::PendingToken;
+    pub use crate::support::runtime::{block_on, handle};
+}
 
 /// The certless version (the workspace's `Cargo.toml`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
+use crate::support::clock::Clock;
 
 /// How one leg retries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +158,7 @@ fn verdict(error: &Error) -> Verdict {
             let transient = error
                 .aadsts_codes()
                 .iter()
-                .any(|c| crate::aadsts::lookup(*c).is_some_and(|i| i.transient));
+                .any(|c| crate::entra::aadsts::lookup(*c).is_some_and(|i| i.transient));
             match error.http_status() {
                 // Entra always says how long; how long is too long is decided with the budget.
                 Some(429) if retry_after.is_some() => again,
@@ -252,7 +252,7 @@ fn throttled(error: Error, retry_after: Duration, clock: &dyn Clock) -> Error {
          certless sends nothing to it before {}, and answers from the cache or with this \
          error until then",
         retry_after.as_secs(),
-        crate::clock::to_iso8601(at)
+        crate::support::clock::to_iso8601(at)
     ))
 }
 
@@ -262,7 +262,7 @@ fn backoff(policy: &RetryPolicy, retries: u32) -> Duration {
         .saturating_mul(1u32 << retries.min(16))
         .min(policy.max_delay);
     // ±25% jitter, so that processes that failed together do not retry together.
-    let jitter = crate::random::percent() as i64 - 50; // -50..=49
+    let jitter = crate::support::random::percent() as i64 - 50; // -50..=49
     let nanos = exp.as_nanos() as i64;
     Duration::from_nanos((nanos + nanos * jitter / 200).max(0) as u64)
 }
@@ -281,7 +281,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::support::clock::ManualClock;
 
     fn rejected(code: ErrorCode, status: u16, retry_after: Option<u64>) -> Error {
         Error::new(code, format!("HTTP {status}"))
@@ -319,7 +319,7 @@ mod tests {
         let policy = RetryPolicy::managed_identity();
         let gone = || rejected(ErrorCode::ManagedIdentityRejected, 410, None);
         for seed in 0..1000 {
-            crate::random::seeded::set(seed);
+            crate::support::random::seeded::set(seed);
             for outage in (0..=75)
                 .map(Duration::from_secs)
                 .chain([Duration::from_millis(75_900)])
@@ -338,7 +338,7 @@ mod tests {
     async fn an_endless_410_is_retried_until_the_budget_is_spent() {
         let policy = RetryPolicy::managed_identity();
         for seed in 0..200 {
-            crate::random::seeded::set(seed);
+            crate::support::random::seeded::set(seed);
             let (result, sent) = against_outage(&policy, Duration::MAX, Duration::ZERO, || {
                 rejected(ErrorCode::ManagedIdentityRejected, 410, None)
             })
@@ -389,7 +389,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_failures_keep_their_retry_counts() {
-        crate::random::seeded::set(1);
+        crate::support::random::seeded::set(1);
         let (result, sent) = against_outage(
             &RetryPolicy::managed_identity(),
             Duration::MAX,

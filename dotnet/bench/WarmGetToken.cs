@@ -1,5 +1,5 @@
 // The cost of a cache hit from .NET: GetToken (and GetTokenAsync) on a warm credential, against the
-// emulator (scripts/bench-dotnet.sh starts it and exports its client environment).
+// emulator (scripts/bench/bench-dotnet.sh starts it and exports its client environment).
 //
 //   mono WarmGetToken.exe [samples] [calls-per-sample]
 //

@@ -1,5 +1,5 @@
 // Tests of the certless .NET wrapper against the emulator on loopback, compiled with mcs (C# 7.2)
-// and run with mono by scripts/test-c-dotnet.sh, which starts the emulator and exports its client
+// and run with mono by scripts/test/test-c-dotnet.sh, which starts the emulator and exports its client
 // environment and CERTLESS_TEST_EMULATOR_URL. Prints "N passed, M failed"; exit code 1 on failure.
 
 using System;

@@ -42,7 +42,7 @@ internal static class EmulatorAdmin
         string value = Environment.GetEnvironmentVariable(name);
         if (string.IsNullOrEmpty(value))
         {
-            throw new InvalidOperationException(name + " is not set: run through scripts/test-c-dotnet.sh");
+            throw new InvalidOperationException(name + " is not set: run through scripts/test/test-c-dotnet.sh");
         }
         return value;
     }

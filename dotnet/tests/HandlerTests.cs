@@ -1,6 +1,6 @@
 // Tests of CertlessAuthenticationHandler: HttpClient requests to a local resource (an HttpListener on
 // 127.0.0.1) that may answer 401 with a Continuous Access Evaluation claims challenge, with tokens
-// from the emulator (scripts/test-c-dotnet.sh starts it and exports its client environment).
+// from the emulator (scripts/test/test-c-dotnet.sh starts it and exports its client environment).
 // Prints "N passed, M failed"; exit code 1 on failure.
 
 using System;

@@ -1,7 +1,7 @@
 // The IIS recycle, reproduced in one process (issue 19): an application's AppDomain is unloaded while
 // its token requests are still running and its logger is set, the native library staying loaded,
 // then a new AppDomain of the same process gets tokens. Compiled with mcs (C# 7.2) and run with mono
-// by scripts/test-c-dotnet.sh against the emulator, whose managed-identity endpoint is slowed down so
+// by scripts/test/test-c-dotnet.sh against the emulator, whose managed-identity endpoint is slowed down so
 // that every request is still in flight when its AppDomain goes. Prints "N passed, M failed".
 
 using System;

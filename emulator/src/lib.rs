@@ -1,4 +1,4 @@
-//! A local, faithful emulator of Azure's managed-identity endpoints (IMDS, App Service) and Entra's token endpoint,
+//! A local, faithful emulator of Azure's managed-identity endpoints (IMDS, App Service, ...) and Entra's token endpoint,
 //! with real federated-identity-credential matching, real RS256 tokens, fault injection and a skewable clock.
 //!
 //! It listens on 127.0.0.1 only. Every endpoint is served on the HTTP listener and, when asked for, on an HTTPS
@@ -11,6 +11,8 @@
 //! | IMDS | `GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R[&client_id=\|object_id=\|msi_res_id=]`, header `Metadata: true` |
 //! | App Service | `GET /msi/token?api-version=2019-08-01&resource=R[&client_id=\|principal_id=\|object_id=\|mi_res_id=]`, header `X-IDENTITY-HEADER` (also `2017-09-01` with `secret` and `clientid`) |
 //! | Service Fabric | `GET /servicefabric/metadata/identity/oauth2/token?api-version=2019-07-01-preview&resource=R`, header `secret`, HTTPS listener only; its certificate's SHA-1 is `server_thumbprint` |
+//! | Azure Arc | `GET /arc/metadata/identity/oauth2/token?api-version=2020-06-01&resource=R`, header `Metadata: true`: 401 with `WWW-Authenticate: Basic realm=<key file>`, then the request again with `Authorization: Basic <file contents>` (see the `arc` module) |
+//! | Cloud Shell | `POST /oauth2/token` with the form `resource=R`, header `Metadata: true` |
 //! | Entra token | `POST /{tenant}/oauth2/v2.0/token`, client credentials with `client_assertion` or `client_secret` |
 //! | OpenID configuration | `GET /{tenant}/v2.0/.well-known/openid-configuration` |
 //! | keys | `GET /{tenant}/discovery/v2.0/keys` (also `common`) |

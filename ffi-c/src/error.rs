@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use certless::Error;
+use certless::{Error, ErrorReport};
 
 use crate::boundary::{c_string, guard_value, opt_ptr};
 
@@ -119,20 +119,29 @@ pub struct certless_error {
 
 impl certless_error {
     pub(crate) fn new(error: &Error) -> Self {
+        certless_error::from_report(error.report())
+    }
+
+    /// The C form of core's error record, field for field.
+    fn from_report(report: ErrorReport) -> Self {
         certless_error {
-            code: error.code().as_u32(),
-            leg: c_string(error.leg().as_str()),
-            message: c_string(error.message()),
-            text: c_string(&error.to_string()),
-            remedy: error.remedy().map(c_string),
-            http_status: error.http_status().unwrap_or(0),
-            aadsts_codes: error.aadsts_codes().to_vec(),
-            oauth_error: error.oauth_error().map(c_string),
-            trace_id: error.trace_id().map(c_string),
-            correlation_id: error.correlation_id().map(c_string),
-            credential_source: error.credential_source().map(c_string),
-            causes: error.causes().iter().map(certless_error::new).collect(),
-            unavailable: error.is_unavailable(),
+            code: report.code,
+            leg: c_string(&report.leg),
+            message: c_string(&report.reason),
+            text: c_string(&report.text),
+            remedy: report.remedy.as_deref().map(c_string),
+            http_status: report.http_status.unwrap_or(0),
+            aadsts_codes: report.aadsts_codes,
+            oauth_error: report.oauth_error.as_deref().map(c_string),
+            trace_id: report.trace_id.as_deref().map(c_string),
+            correlation_id: report.correlation_id.as_deref().map(c_string),
+            credential_source: report.credential_source.as_deref().map(c_string),
+            causes: report
+                .causes
+                .into_iter()
+                .map(certless_error::from_report)
+                .collect(),
+            unavailable: report.unavailable,
         }
     }
 

@@ -12,7 +12,7 @@ use crate::error::{CERTLESS_OK, certless_error, certless_status};
 /// The options of a credential, set one by one by name, then built into a credential with
 /// `certless_credential_from_options`.
 ///
-/// Names are those of the README's options table in any spelling: `"tenant_id"`, `"tenantId"`
+/// Names are those of docs/configuration.md's options in any spelling: `"tenant_id"`, `"tenantId"`
 /// and `"TenantId"` are one option. A duration takes seconds, or milliseconds under its name plus
 /// `_ms` (`"connect_timeout_ms"`). An unknown name is `CERTLESS_UNKNOWN_CONFIG_KEY` with the name
 /// probably meant in `certless_error_remedy`; a value of the wrong kind or out of range is

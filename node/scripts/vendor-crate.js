@@ -6,7 +6,7 @@
 //   node scripts/vendor-crate.js [OUT_DIR]
 //
 // npm runs it as `prepare`, before `npm pack` and before installing this directory as a
-// dependency; scripts/package-node.sh runs it too. It needs cargo and a checkout of the repository:
+// dependency; scripts/package/package-node.sh runs it too. It needs cargo and a checkout of the repository:
 // `cargo package` resolves the workspace inheritance (`version.workspace = true`, ...) into plain
 // values. The crate keeps the repository's Cargo.lock (pruned to what the addon uses), so a build
 // from the package compiles the exact dependency versions the repository tests.

@@ -6,7 +6,7 @@ use napi_derive::napi;
 /// A certless error, field for field (core `Error`); never contains a token.
 #[napi(object)]
 pub struct ErrorInfo {
-    /// The stable numeric code (README "Errors": 1xx config, 2xx managed identity, 3xx exchange, ...).
+    /// The stable numeric code (docs/errors.md: 1xx config, 2xx managed identity, 3xx exchange, ...).
     pub code: u32,
     /// `config`, `managed_identity`, `exchange`, `key_vault`, `chain`, `caller`, `resource` or `internal`.
     pub leg: String,
@@ -35,28 +35,35 @@ pub struct ErrorInfo {
     pub unavailable: bool,
 }
 
+impl From<certless::ErrorReport> for ErrorInfo {
+    /// Node's form of core's error record, field for field.
+    fn from(report: certless::ErrorReport) -> Self {
+        ErrorInfo {
+            code: report.code,
+            leg: report.leg,
+            message: report.text,
+            reason: report.reason,
+            remedy: report.remedy,
+            status: report.http_status.map(u32::from),
+            oauth_error: report.oauth_error,
+            aadsts_codes: report.aadsts_codes,
+            trace_id: report.trace_id,
+            correlation_id: report.correlation_id,
+            credential_source: report.credential_source,
+            causes: report.causes.into_iter().map(ErrorInfo::from).collect(),
+            unavailable: report.unavailable,
+        }
+    }
+}
+
 impl From<&certless::Error> for ErrorInfo {
     fn from(e: &certless::Error) -> Self {
-        ErrorInfo {
-            code: e.code().as_u32(),
-            leg: e.leg().as_str().to_string(),
-            message: e.to_string(),
-            reason: e.message().to_string(),
-            remedy: e.remedy().map(str::to_string),
-            status: e.http_status().map(u32::from),
-            oauth_error: e.oauth_error().map(str::to_string),
-            aadsts_codes: e.aadsts_codes().to_vec(),
-            trace_id: e.trace_id().map(str::to_string),
-            correlation_id: e.correlation_id().map(str::to_string),
-            credential_source: e.credential_source().map(str::to_string),
-            causes: e.causes().iter().map(ErrorInfo::from).collect(),
-            unavailable: e.is_unavailable(),
-        }
+        ErrorInfo::from(e.report())
     }
 }
 
 impl From<certless::Error> for ErrorInfo {
     fn from(e: certless::Error) -> Self {
-        ErrorInfo::from(&e)
+        ErrorInfo::from(e.report())
     }
 }

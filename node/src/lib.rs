@@ -20,3 +20,13 @@ pub use runtime::TokenRequest;
 /// The certless version this addon was built from.
 #[napi_derive::napi]
 pub const VERSION: &str = certless::VERSION;
+
+/// Core's error codes by name (`ExchangeRejected: 302`, ...): what `index.js`'s `ErrorCode` table
+/// must equal, and a test compares them.
+#[napi_derive::napi]
+pub fn error_codes() -> std::collections::HashMap<String, u32> {
+    certless::ErrorCode::ALL
+        .iter()
+        .map(|code| (format!("{code:?}"), code.as_u32()))
+        .collect()
+}

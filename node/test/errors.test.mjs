@@ -183,3 +183,11 @@ test('a secret the managed-identity endpoint echoes back is not in error.message
     await emu.clearFaults();
   }
 });
+
+test("ErrorCode is core's table: every code, by the same name and number", async () => {
+  const { createRequire } = await import('node:module');
+  const addon = createRequire(import.meta.url)('../certless.node');
+  const core = addon.errorCodes();
+  assert.ok(Object.keys(core).length >= 30, JSON.stringify(core));
+  assert.deepEqual({ ...ErrorCode }, core);
+});

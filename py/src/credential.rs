@@ -134,7 +134,7 @@ impl Shared {
                 return Ok(token);
             }
             let credential = &self.credential;
-            py.detach(|| credential.get_token_blocking(scopes, &options))
+            py.detach(|| credential.get_token_blocking_after_miss(scopes, &options))
         })?
         .map_err(|e| to_pyerr(py, &e))?;
         self.token_object(py, token, shape)

@@ -13,27 +13,33 @@ pub(crate) fn exception<'py>(
     py: Python<'py>,
     error: &certless::Error,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let causes = error
-        .causes()
-        .iter()
-        .map(|c| exception(py, c))
+    from_report(py, error.report())
+}
+
+/// Python's form of core's error record: the fields the factory in `errors.py` sets as the
+/// exception's attributes.
+fn from_report(py: Python<'_>, report: certless::ErrorReport) -> PyResult<Bound<'_, PyAny>> {
+    let causes = report
+        .causes
+        .into_iter()
+        .map(|c| from_report(py, c))
         .collect::<PyResult<Vec<_>>>()?;
     let fields = PyDict::new(py);
-    fields.set_item("message", error.to_string())?;
-    fields.set_item("code", error.code().as_u32())?;
-    fields.set_item("leg", error.leg().as_str())?;
-    fields.set_item("reason", error.message())?;
-    fields.set_item("remedy", error.remedy())?;
-    fields.set_item("status", error.http_status())?;
-    fields.set_item("aadsts_codes", PyTuple::new(py, error.aadsts_codes())?)?;
-    fields.set_item("oauth_error", error.oauth_error())?;
-    fields.set_item("trace_id", error.trace_id())?;
-    fields.set_item("correlation_id", error.correlation_id())?;
-    fields.set_item("credential_source", error.credential_source())?;
+    fields.set_item("message", report.text)?;
+    fields.set_item("code", report.code)?;
+    fields.set_item("leg", report.leg)?;
+    fields.set_item("reason", report.reason)?;
+    fields.set_item("remedy", report.remedy)?;
+    fields.set_item("status", report.http_status)?;
+    fields.set_item("aadsts_codes", PyTuple::new(py, report.aadsts_codes)?)?;
+    fields.set_item("oauth_error", report.oauth_error)?;
+    fields.set_item("trace_id", report.trace_id)?;
+    fields.set_item("correlation_id", report.correlation_id)?;
+    fields.set_item("credential_source", report.credential_source)?;
     fields.set_item("causes", PyTuple::new(py, causes)?)?;
     // No managed identity on this host: raised as `CredentialUnavailableError`, so that Azure SDK
     // credential chains move on to their next credential.
-    fields.set_item("unavailable", error.is_unavailable())?;
+    fields.set_item("unavailable", report.unavailable)?;
     glue::get(py)?.error_factory.bind(py).call1((fields,))
 }
 

@@ -92,7 +92,7 @@ pub(crate) fn start(
     let callback_shared = Arc::clone(&shared);
     let pending = shared
         .credential
-        .get_token_callback(scopes, options, move |result| {
+        .get_token_callback_after_miss(scopes, options, move |result| {
             // Once Python has begun to exit, the result is dropped: nobody is waiting any more.
             exit::attach(move |py| {
                 let outcome = match result {

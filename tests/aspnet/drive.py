@@ -3,7 +3,7 @@
 a cold start under 200 concurrent requests, recycles (Web.config edited, a DLL copied into bin\\)
 while 200 requests are in flight, a SharePoint site that was never granted, a Continuous Access
 Evaluation challenge, and 50 recycles in a row with the process's threads, descriptors and memory
-watched. Run by scripts/test-aspnet.sh, which builds the site against the NuGet package, starts the
+watched. Run by scripts/test/test-aspnet.sh, which builds the site against the NuGet package, starts the
 emulator and the host, and passes their addresses. Prints "N passed, M failed"; exits 1 on failure.
 
     drive.py HOST_URL EMULATOR_URL APP_DIR HOST_PID [CYCLES]
@@ -20,7 +20,7 @@ import urllib.request
 
 HOST, EMULATOR, APP, PID = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/"), sys.argv[3], int(sys.argv[4])
 CYCLES = int(sys.argv[5]) if len(sys.argv) > 5 else 50
-# A small assembly of the site's (scripts/test-aspnet.sh builds it) that "deployments" copy into bin\.
+# A small assembly of the site's (scripts/test/test-aspnet.sh builds it) that "deployments" copy into bin\.
 DEPLOY_DLL = os.environ["CERTLESS_TEST_DEPLOY_DLL"]
 CONCURRENT = 200
 passed = failed = 0

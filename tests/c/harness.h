@@ -83,7 +83,7 @@ static inline certless_credential *from_env(void) {
 }
 
 /* Prints the closing line the CI reads and returns the exit code. The line before says which
- * kind of process ran the checks (scripts/package-native.sh looks for "32-bit process"). */
+ * kind of process ran the checks (scripts/package/package-native.sh looks for "32-bit process"). */
 static inline int finish(const char *name) {
   printf("%s: ran in a %d-bit process\n", name, (int)(sizeof(void *) * 8));
   printf("%s: %d passed, %d failed\n", name, tests_passed, tests_failed);
@@ -93,7 +93,7 @@ static inline int finish(const char *name) {
 static inline const char *require_env(const char *name) {
   const char *value = getenv(name);
   if (value == NULL || value[0] == '\0') {
-    fprintf(stderr, "%s is not set: run this test through scripts/test-c-dotnet.sh\n", name);
+    fprintf(stderr, "%s is not set: run this test through scripts/test/test-c-dotnet.sh\n", name);
     exit(2);
   }
   return value;

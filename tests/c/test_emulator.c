@@ -1,10 +1,10 @@
 /*
- * The certless C ABI against the emulator on loopback (started by scripts/test-c-dotnet.sh, which
+ * The certless C ABI against the emulator on loopback (started by scripts/test/test-c-dotnet.sh, which
  * exports its client environment and CERTLESS_TEST_EMULATOR_URL): the blocking, cache-only and
  * async calls, whether a kept token is still the cached one, credentials from options (the
  * deadline option included), async from several threads, cancellation, every error getter on real
  * managed-identity and AADSTS errors, and the log callback. The same file runs as a 32-bit
- * Windows program (scripts/package-native.sh): the token times are checked to the second and
+ * Windows program (scripts/package/package-native.sh): the token times are checked to the second and
  * every callback's arguments are checked, so that a mismatch of calling convention or of integer
  * width between this header and the library fails a check rather than passing by luck.
  */

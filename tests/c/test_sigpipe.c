@@ -5,7 +5,7 @@
  * HTTP/1.1 the client then writes its TLS close alert to the dead socket, which raised SIGPIPE
  * and killed the host (exit 141). Each call must instead get its token after one retry.
  *
- * Run by scripts/test-c-dotnet.sh against an emulator whose authority is https (under valgrind
+ * Run by scripts/test/test-c-dotnet.sh against an emulator whose authority is https (under valgrind
  * it is http: the reset is then a plain retry, still checked).
  */
 #define _POSIX_C_SOURCE 200809L

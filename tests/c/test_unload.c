@@ -2,7 +2,7 @@
  * What a host that unloads code while the process lives on needs from the C ABI (an ASP.NET
  * AppDomain recycled by IIS, a plugin closed): requests abandoned before their code goes are never
  * called back, and each piece of code has a log subscription of its own that it can end without
- * touching the others'. Against the emulator on loopback (scripts/test-c-dotnet.sh starts it).
+ * touching the others'. Against the emulator on loopback (scripts/test/test-c-dotnet.sh starts it).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>

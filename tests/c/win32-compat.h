@@ -1,6 +1,6 @@
 /*
  * Builds the POSIX-flavoured C tests for Windows with mingw-w64: force-included (gcc -include)
- * ahead of every other header by scripts/package-native.sh, which also puts empty
+ * ahead of every other header by scripts/package/package-native.sh, which also puts empty
  * arpa/inet.h, netinet/in.h and sys/socket.h on the include path (winsock declares what they
  * would). Sockets become winsock calls, setenv/unsetenv the CRT's _putenv_s (which also sets
  * the process environment the DLL reads).

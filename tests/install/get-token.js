@@ -1,6 +1,6 @@
 // Install check: the installed certless package gets a token from the emulator.
 //
-// scripts/package-node.sh --check runs it from a fresh directory where certless was installed
+// scripts/package/package-node.sh --check runs it from a fresh directory where certless was installed
 // from its npm tarballs (no cargo, no rustc), with the emulator's client environment:
 // AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, CERTLESS_MANAGED_IDENTITY_CLIENT_ID, ...
 // and CERTLESS_TEST_EMULATOR_URL. The token must be an app token for that tenant and client, and

@@ -1,6 +1,6 @@
 """Install check: the installed certless package gets a token from the emulator.
 
-scripts/package-python.sh --check runs it from a fresh environment (no cargo, no rustc, not the
+scripts/package/package-python.sh --check runs it from a fresh environment (no cargo, no rustc, not the
 repository's sources) with the emulator's client environment: AZURE_TENANT_ID, AZURE_CLIENT_ID,
 AZURE_AUTHORITY_HOST, CERTLESS_MANAGED_IDENTITY_CLIENT_ID, ... and CERTLESS_TEST_EMULATOR_URL.
 The token must be an app token for that tenant and client, and the emulator must recognise it as

@@ -1,6 +1,6 @@
 """An emulator and a `certless serve` in front of it, as separate processes, and process herds.
 
-Shared by the broker's tests (test_broker.py) and its benchmark (scripts/bench-serve.py).
+Shared by the broker's tests (test_broker.py) and its benchmark (scripts/bench/bench-serve.py).
 CERTLESS_BIN names the `certless` binary (default: target/debug, then target/release).
 """
 

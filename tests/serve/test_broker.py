@@ -1,7 +1,7 @@
 """`certless serve` seen by its clients: the real azure-identity and @azure/identity
 `ManagedIdentityCredential`, unmodified, pointed at the broker with IDENTITY_ENDPOINT and
 IDENTITY_HEADER; certless's own clients through CERTLESS_BROKER; herds of separate processes; and
-/metrics read by Prometheus's own parser. Run by scripts/test-serve.sh."""
+/metrics read by Prometheus's own parser. Run by scripts/test/test-serve.sh."""
 
 from __future__ import annotations
 

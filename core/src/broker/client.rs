@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::wire::{self, AppSelector, SECRET_HEADER, TOKEN_PATH, TokenRequest, is_loopback_host};
-use crate::echo::{echo, echo_path};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{self, Timeouts};
 use crate::managed_identity::response::ErrorDetails;
-use crate::secret::Secret;
+use crate::support::echo::{echo, echo_path};
+use crate::support::secret::Secret;
 use crate::token::AccessToken;
 
 /// Where a broker listens: a loopback HTTP URL, or a Unix domain socket (Linux and other Unix).
@@ -325,17 +325,18 @@ impl BrokerClient {
 fn read_secret_file(path: &Path) -> Result<Secret> {
     let shown = echo_path(path);
     let bytes =
-        crate::bounded_file::read(path, crate::bounded_file::BROKER_SECRET_FILE).map_err(|e| {
-            Error::config(
-                ErrorCode::ConfigFileUnreadable,
-                format!("the broker's secret file {shown} (CERTLESS_BROKER_SECRET_FILE) {e}"),
-            )
-            .with_remedy(
-                "`certless serve` writes this file when it starts: start the broker, or point \
+        crate::support::bounded_file::read(path, crate::support::bounded_file::BROKER_SECRET_FILE)
+            .map_err(|e| {
+                Error::config(
+                    ErrorCode::ConfigFileUnreadable,
+                    format!("the broker's secret file {shown} (CERTLESS_BROKER_SECRET_FILE) {e}"),
+                )
+                .with_remedy(
+                    "`certless serve` writes this file when it starts: start the broker, or point \
              CERTLESS_BROKER_SECRET_FILE at the file it names (--secret-file), and give this \
              account read access (its group, --secret-group).",
-            )
-        })?;
+                )
+            })?;
     let text = String::from_utf8(bytes).ok().map(|s| s.trim().to_string());
     match text {
         Some(s) if !s.is_empty() && reqwest::header::HeaderValue::from_str(&s).is_ok() => {

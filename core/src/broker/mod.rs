@@ -17,7 +17,7 @@ pub use wire::{
     API_VERSION, SECRET_HEADER, TOKEN_PATH, error_body, error_status, is_loopback_host, token_body,
 };
 
-/// `config/` names the client's [`client::SecretLocation`] by its old name until core's modules
-/// have moved into their folders (another change under way): then it takes the new name and
-/// this alias goes.
+/// `config/` still names the client's [`client::SecretLocation`] by its old name: the rename
+/// there is left to a change of `config/` (this one touches only `core/src/broker/`); then this
+/// alias goes.
 pub(crate) use client::SecretLocation as BrokerSecret;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::managed_identity::response::parse_token;
-use crate::secret::scrub_server_text;
+use crate::support::secret::scrub_server_text;
 use crate::token::{AccessToken, CredentialSourceKind};
 
 /// The protocol version the broker speaks (App Service's).

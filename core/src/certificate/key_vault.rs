@@ -18,18 +18,18 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use url::Url;
 
-use super::ClientCertificate;
+use super::client_certificate::ClientCertificate;
 use super::load::unusable;
-use crate::clock::Clock;
-use crate::cloud::AuthorityHost;
-use crate::echo::echo;
+use crate::cache::singleflight::SingleFlight;
+use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{Clients, Response};
-use crate::jwt::decode_claims;
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
 use crate::retry::{RetryPolicy, with_retries};
-use crate::secret::{Secret, scrub_server_text};
-use crate::singleflight::SingleFlight;
+use crate::support::clock::Clock;
+use crate::support::echo::echo;
+use crate::support::secret::{Secret, scrub_server_text};
+use crate::token::jwt::decode_claims;
 
 /// The Key Vault REST API version certless speaks.
 const API_VERSION: &str = "7.4";
@@ -141,8 +141,8 @@ impl KeyVaultReference {
             return resource;
         }
         match authority.default_exchange_audience() {
-            crate::cloud::US_GOVERNMENT_EXCHANGE_AUDIENCE => CLOUDS[1].1,
-            crate::cloud::CHINA_EXCHANGE_AUDIENCE => CLOUDS[2].1,
+            crate::entra::cloud::US_GOVERNMENT_EXCHANGE_AUDIENCE => CLOUDS[1].1,
+            crate::entra::cloud::CHINA_EXCHANGE_AUDIENCE => CLOUDS[2].1,
             _ => CLOUDS[0].1,
         }
     }
@@ -545,7 +545,7 @@ impl KeyVaultCertificate {
     }
 
     /// Why a 401: the vault's challenge names the tenant and audience it wants.
-    fn unauthorized(&self, response: &Response, claims: &crate::jwt::Claims) -> String {
+    fn unauthorized(&self, response: &Response, claims: &crate::token::jwt::Claims) -> String {
         let challenge = response
             .header("www-authenticate")
             .map(parse_challenge)

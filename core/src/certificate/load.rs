@@ -10,9 +10,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 
-use super::ClientCertificate;
+use super::client_certificate::ClientCertificate;
 use crate::error::{Error, ErrorCode, Result};
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 pub(super) fn unusable(origin: &str, what: impl fmt::Display) -> Error {
     Error::new(
@@ -207,7 +207,7 @@ impl ClientCertificate {
         let leaf_der = chain.remove(index);
         chain.insert(0, leaf_der);
         Ok(Self::with_signer(
-            super::Signer::Rsa(key),
+            super::client_certificate::Signer::Rsa(key),
             chain,
             subject,
             not_before,
@@ -217,7 +217,7 @@ impl ClientCertificate {
 
     /// A certificate (the app's first in `chain`) and the key that signs for it.
     pub(super) fn with_signer(
-        key: super::Signer,
+        key: super::client_certificate::Signer,
         chain: Vec<Vec<u8>>,
         subject: String,
         not_before: i64,
@@ -367,7 +367,7 @@ fn der_length(len: usize, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certificate::{CertificateSource, read};
+    use crate::certificate::credential::{CertificateSource, read};
 
     /// An encrypted-key PEM with these PBES2 parameters (the ciphertext is noise: a key whose
     /// parameters are refused is never decrypted).
@@ -493,7 +493,7 @@ mod tests {
         assert!(e.to_string().contains("holds no private key"), "{e}");
         let source = CertificateSource::Base64(Secret::from("%%%"));
         assert_eq!(format!("{source:?}"), "Base64(<redacted>)");
-        let e = read(&source, None, &crate::env::MapEnv::new(), 0)
+        let e = read(&source, None, &crate::support::env::MapEnv::new(), 0)
             .err()
             .unwrap();
         assert!(e.to_string().contains("is not base64"), "{e}");

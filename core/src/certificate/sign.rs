@@ -7,9 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 
-use super::ClientCertificate;
+use super::client_certificate::ClientCertificate;
 use crate::error::Result;
-use crate::secret::Secret;
+use crate::support::secret::Secret;
 
 /// How long a signed assertion is valid (MSAL: 10 minutes).
 const ASSERTION_LIFETIME_SECS: i64 = 600;

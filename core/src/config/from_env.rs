@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use super::{CredentialBuilder, CredentialSource};
 use crate::broker::{BrokerAddress, BrokerSecret};
-use crate::echo::echo;
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
-use crate::secret::Secret;
+use crate::support::echo::echo;
+use crate::support::env::{Environment, vars};
+use crate::support::secret::Secret;
 
 pub(super) fn parse(env: Arc<dyn Environment>) -> Result<CredentialBuilder> {
     let selectors = [
@@ -162,7 +162,7 @@ fn broker(builder: &mut CredentialBuilder, env: &dyn Environment, address: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::MapEnv;
+    use crate::support::env::MapEnv;
 
     #[test]
     fn reads_the_azure_sdk_variables() {

@@ -12,10 +12,10 @@ use super::{
     CertificateSource, CredentialBuilder, CredentialSource, CredentialSourceKind,
     KeyVaultReference, StoreFind, StorePath, jsonc,
 };
-use crate::echo::echo;
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::ManagedIdentityId;
-use crate::secret::Secret;
+use crate::support::echo::echo;
+use crate::support::secret::Secret;
 
 /// Keys of the `AzureAd` section that certless ignores: Id.Web's `MicrosoftIdentityOptions` and
 /// the OpenID Connect options it inherits, which concern web sign-in, not app-only tokens.

@@ -131,7 +131,7 @@ impl fmt::Display for DuplicateKey {
             f,
             "has the key '{}' twice: at line {}, column {} and at line {}, column {} \
              (keys are case-insensitive)",
-            crate::echo::echo(&self.path),
+            crate::support::echo::echo(&self.path),
             self.first.0,
             self.first.1,
             self.second.0,

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{CredentialBuilder, idweb::edit_distance};
-use crate::echo::echo;
-use crate::env::{Environment, MapEnv};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::Timeouts;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
+use crate::support::echo::echo;
+use crate::support::env::{Environment, MapEnv};
 
 /// The kind of value an option takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,22 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::assertion_file::AssertionFile;
 use crate::certificate::key_vault::KeyVaultCertificate;
 use crate::certificate::{CertificateCredential, ClientCertificate};
-use crate::clock::Clock;
-use crate::cloud::AuthorityHost;
 use crate::config::{CertificateSource, CredentialSource, CredentialSourceKind, ValidatedOptions};
+use crate::credential::assertion_file::AssertionFile;
+use crate::entra::cloud::AuthorityHost;
+use crate::entra::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::exchange::{ClientAuth, IssuedToken, TokenEndpoint};
+use crate::http::stats::UpstreamCounters;
 use crate::http::{Clients, PinnedServerCertificate};
 use crate::managed_identity::assertion::{ASSERTION_REJECTED_AADSTS, ManagedIdentityAssertion};
 use crate::managed_identity::{
     ManagedIdentityClient, ManagedIdentityId, SourceSelection, select_source,
 };
 use crate::retry::{RetryPolicy, with_retries};
-use crate::secret::Secret;
-use crate::stats::UpstreamCounters;
+use crate::support::clock::Clock;
+use crate::support::secret::Secret;
 use crate::token::AccessToken;
 
 /// Entra's answers about a client certificate: signature or key not accepted (700027), key
@@ -320,7 +320,7 @@ impl Chain {
     }
 
     /// The requests sent upstream so far, by leg and outcome.
-    pub(super) fn upstream_stats(&self) -> crate::stats::UpstreamStats {
+    pub(super) fn upstream_stats(&self) -> crate::http::stats::UpstreamStats {
         self.counters.snapshot()
     }
 
@@ -637,11 +637,11 @@ fn explain_federation_refusal(
     let Some(code) = error.aadsts_codes().first().copied() else {
         return error;
     };
-    let no_match = crate::aadsts::NO_MATCHING_FIC.contains(&code);
-    if !no_match && code != crate::aadsts::CROSS_TENANT {
+    let no_match = crate::entra::aadsts::NO_MATCHING_FIC.contains(&code);
+    if !no_match && code != crate::entra::aadsts::CROSS_TENANT {
         return error;
     }
-    let Ok(claims) = crate::jwt::decode_claims(assertion.token.expose()) else {
+    let Ok(claims) = crate::token::jwt::decode_claims(assertion.token.expose()) else {
         return error;
     };
     let user_assigned = "/providers/microsoft.managedidentity/userassignedidentities/";
@@ -652,7 +652,7 @@ fn explain_federation_refusal(
                     "the managed identity is system-assigned (the identity of {}), and Entra \
                      accepts only user-assigned identities as an app's federated credential \
                      (AADSTS{code}): ",
-                    crate::echo::echo(&host_resource(mirid))
+                    crate::support::echo::echo(&host_resource(mirid))
                 ))
                 .with_remedy(
                     "Create a user-assigned managed identity, assign it to this host, add a \
@@ -667,7 +667,7 @@ fn explain_federation_refusal(
                 .with_message_prefix(&format!(
                     "the managed identity is in tenant {}, the app registration in tenant {tenant} \
                  (AADSTS{code}): ",
-                    crate::echo::echo(tid)
+                    crate::support::echo::echo(tid)
                 ))
                 .with_remedy(
                     "Use a user-assigned identity from the app's own tenant (or move the app): a \

@@ -2,7 +2,9 @@
 //! through the ordered credential list ([`chain`]) once per (tenant, scope) for any number of
 //! concurrent callers.
 
+pub(crate) mod assertion_file;
 mod chain;
+pub(crate) mod pending;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -10,19 +12,20 @@ use std::sync::Arc;
 
 use crate::broker::{BrokerAddress, BrokerClient};
 use crate::cache::{CacheEntry, Lookup, Slot, TokenCache};
-use crate::clock::Clock;
-use crate::cloud::AuthorityHost;
 use crate::config::{CredentialBuilder, CredentialSourceKind, ValidatedOptions};
+use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::stats::UpstreamStats;
 use crate::http::{HttpClients, ProxySettings};
 use crate::managed_identity::assertion::ManagedIdentityAssertion;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSelection};
-use crate::runtime::{self, PendingToken};
-use crate::scope::normalize_scopes;
-use crate::stats::UpstreamStats;
+use crate::support::clock::Clock;
+use crate::support::runtime;
+use crate::token::scope::normalize_scopes;
 pub use crate::token::{AccessToken, TokenRequestOptions};
 pub(crate) use chain::CertificateFinding;
 use chain::Chain;
+use pending::PendingToken;
 
 /// Gets Entra access tokens for one app registration. Cheap to clone (an `Arc`); share one per
 /// app registration across the process: it is `Send + Sync`, caches tokens, and any number of
@@ -77,7 +80,7 @@ impl Credential {
         CredentialBuilder::from_config_file(path)?.build()
     }
 
-    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ... (see [`crate::env::vars`]).
+    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, ... (see [`crate::support::env::vars`]).
     pub fn from_env() -> Result<Self> {
         CredentialBuilder::from_env()?.build()
     }
@@ -193,7 +196,7 @@ impl Credential {
 
     /// The managed-identity token the first managed-identity entry presents as its assertion
     /// (reused while it has more than the assertion margin left), for diagnostics: decode it
-    /// with [`crate::jwt::decode_claims`] to see what a federated credential must match.
+    /// with [`crate::token::jwt::decode_claims`] to see what a federated credential must match.
     pub async fn managed_identity_assertion(&self) -> Result<ManagedIdentityToken> {
         let mi = self.first_managed_identity().ok_or_else(|| {
             Error::config(
@@ -267,20 +270,23 @@ impl Credential {
         scopes: &[S],
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
+        if let Some(token) = self.cached_token_with(scopes, options)? {
+            return Ok(token);
+        }
+        self.get_token_after_miss(scopes, options).await
+    }
+
+    /// [`get_token_with`](Self::get_token_with) for a caller that has just seen
+    /// [`cached_token_with`](Self::cached_token_with) miss: the cache is not looked up again (a
+    /// token another caller stored in between is still found, by the single flight).
+    pub async fn get_token_after_miss<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
         let tenant = self.request_tenant(options)?;
         let tenant = tenant.as_ref();
-        let use_cache = !options.force_refresh && options.claims.is_none();
-        if use_cache {
-            if let Some(token) = self.exact_hit(tenant, scopes) {
-                return Ok(token);
-            }
-        }
         let scope = normalize_scopes(scopes)?;
-        if use_cache {
-            if let Some(token) = self.cache_hit(tenant, &scope) {
-                return Ok(token);
-            }
-        }
         let now = self.inner.clock.now_unix();
         let slot = self.inner.cache.slot(tenant, &scope, now);
         if let Some(claims) = &options.claims {
@@ -382,10 +388,20 @@ impl Credential {
         if let Some(token) = self.cached_token_with(scopes, options)? {
             return Ok(token);
         }
+        self.get_token_blocking_after_miss(scopes, options)
+    }
+
+    /// [`get_token_blocking`](Self::get_token_blocking) for a caller that has just seen
+    /// [`cached_token_with`](Self::cached_token_with) miss: no second lookup.
+    pub fn get_token_blocking_after_miss<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+    ) -> Result<AccessToken> {
         let credential = self.clone();
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().to_string()).collect();
         let options = options.clone();
-        runtime::block_on(async move { credential.get_token_with(&scopes, &options).await })?
+        runtime::block_on(async move { credential.get_token_after_miss(&scopes, &options).await })?
     }
 
     /// Starts a token request on the certless runtime and returns at once. `callback` runs
@@ -401,8 +417,26 @@ impl Credential {
         F: FnOnce(Result<AccessToken>) + Send + 'static,
     {
         let credential = self.clone();
-        runtime::spawn_with_callback(
+        pending::spawn_with_callback(
             async move { credential.get_token_with(&scopes, &options).await },
+            callback,
+        )
+    }
+
+    /// [`get_token_callback`](Self::get_token_callback) for a caller that has just seen
+    /// [`cached_token_with`](Self::cached_token_with) miss: no second lookup.
+    pub fn get_token_callback_after_miss<F>(
+        &self,
+        scopes: Vec<String>,
+        options: TokenRequestOptions,
+        callback: F,
+    ) -> Result<PendingToken>
+    where
+        F: FnOnce(Result<AccessToken>) + Send + 'static,
+    {
+        let credential = self.clone();
+        pending::spawn_with_callback(
+            async move { credential.get_token_after_miss(&scopes, &options).await },
             callback,
         )
     }

@@ -5,8 +5,8 @@
 //! and the report's first line when nothing is more urgent.
 
 use super::{CertificateReport, Doctor, Status, check, leg};
-use crate::clock::to_iso8601;
 use crate::credential::Credential;
+use crate::support::clock::to_iso8601;
 
 /// A certificate expiring sooner than this is a warning.
 const WARN_DAYS: i64 = 30;

@@ -4,9 +4,9 @@
 use super::{Doctor, LegReport, Status, check, leg};
 use crate::config::CredentialBuilder;
 use crate::credential::Credential;
-use crate::env::process_env;
 use crate::error::Error;
 use crate::managed_identity::{ManagedIdentityId, select_source};
+use crate::support::env::process_env;
 
 impl Doctor {
     /// The credential the configuration describes, or `None` when the walk ends here.

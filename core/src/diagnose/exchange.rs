@@ -3,12 +3,12 @@
 
 use super::federated_credential::{SKEW_WARN_SECS, SYNCHRONISE_CLOCK, describe_skew};
 use super::{Doctor, Status, check, leg, send};
-use crate::clock::to_iso8601;
 use crate::credential::Credential;
 use crate::error::Error;
+use crate::support::clock::to_iso8601;
 use crate::token::TokenRequestOptions;
 
-use crate::aadsts::NO_MATCHING_FIC;
+use crate::entra::aadsts::NO_MATCHING_FIC;
 
 impl Doctor {
     pub(super) async fn exchange(&mut self, credential: &Credential, scope: &str) {
@@ -25,7 +25,7 @@ impl Doctor {
             Err(e) => {
                 let p = e.primary().clone();
                 for code in p.aadsts_codes() {
-                    if let Some(info) = crate::aadsts::lookup(*code) {
+                    if let Some(info) = crate::entra::aadsts::lookup(*code) {
                         report.checks.push(check(
                             Status::Info,
                             &format!("AADSTS{code}"),
@@ -179,12 +179,12 @@ impl Doctor {
                     "Entra has no app {app} in tenant {} (AADSTS700016)",
                     f.tenant_id
                 ),
-                crate::aadsts::lookup(700016)
+                crate::entra::aadsts::lookup(700016)
                     .map(|i| i.remedy.to_string())
                     .unwrap_or_default(),
             ),
             _ => {
-                let meaning = crate::aadsts::lookup(code)
+                let meaning = crate::entra::aadsts::lookup(code)
                     .map(|i| format!("{} (AADSTS{code})", i.meaning.trim_end_matches('.')));
                 (
                     meaning.unwrap_or_else(|| format!("the exchange failed: {}", e.message())),

@@ -6,9 +6,9 @@
 use serde_json::Value;
 
 use super::{Doctor, MatchingFic, Status, check, leg};
-use crate::clock::parse_http_date;
 use crate::credential::Credential;
-use crate::jwt::Claims;
+use crate::support::clock::parse_http_date;
+use crate::token::jwt::Claims;
 
 /// Beyond this, a clock difference with Entra is reported (Entra tolerates about 5 minutes).
 pub(super) const SKEW_WARN_SECS: i64 = 60;

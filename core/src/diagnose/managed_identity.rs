@@ -6,10 +6,10 @@ use std::ops::ControlFlow;
 use serde_json::Value;
 
 use super::{Doctor, Status, check, leg, send};
-use crate::clock::to_iso8601;
 use crate::credential::Credential;
-use crate::jwt::{Claims, decode_claims};
 use crate::managed_identity::ManagedIdentityId;
+use crate::support::clock::to_iso8601;
+use crate::token::jwt::{Claims, decode_claims};
 
 impl Doctor {
     /// The managed-identity leg. It breaks the walk when the endpoint fails, and hands on the

@@ -24,7 +24,7 @@ pub use report::{CertificateReport, Check, ErrorSummary, LegReport, MatchingFic,
 
 use crate::config::CredentialBuilder;
 use crate::error::{Error, ErrorCode, Result};
-use crate::jwt::Claims;
+use crate::token::jwt::Claims;
 
 /// The scope `diagnose` asks for when none is given.
 pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";

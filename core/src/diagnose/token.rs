@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use super::{Doctor, Status, check, leg};
-use crate::clock::to_iso8601;
-use crate::jwt::decode_claims;
+use crate::support::clock::to_iso8601;
 use crate::token::AccessToken;
+use crate::token::jwt::decode_claims;
 
 impl Doctor {
     pub(super) fn token(&mut self, token: &AccessToken, scope: &str) {

@@ -2,6 +2,8 @@
 //! through a proxy; Entra honours HTTPS_PROXY/NO_PROXY), bounded response bodies, and transport
 //! failures turned into errors that name the leg.
 
+pub mod stats;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Once};
@@ -12,9 +14,9 @@ use reqwest::header::HeaderMap;
 mod pinned;
 pub(crate) use pinned::{PinnedServerCertificate, Thumbprint};
 
-use crate::bounded_file;
-use crate::echo::echo_path;
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::support::bounded_file;
+use crate::support::echo::echo_path;
 
 /// Responses larger than this are hostile or broken; a token response is a few KB.
 const MAX_BODY: usize = 256 * 1024;
@@ -133,7 +135,7 @@ struct ProxyVariable {
 }
 
 impl ProxySettings {
-    pub(crate) fn from_env(env: &dyn crate::env::Environment) -> Self {
+    pub(crate) fn from_env(env: &dyn crate::support::env::Environment) -> Self {
         let var = |lower: &'static str, upper: &'static str| {
             [lower, upper]
                 .into_iter()
@@ -331,11 +333,13 @@ impl Response {
         let seconds = match value.parse::<u64>() {
             Ok(s) => s,
             Err(_) => {
-                let at = crate::clock::parse_http_date(value)?;
+                let at = crate::support::clock::parse_http_date(value)?;
                 let base = self
                     .header("date")
-                    .and_then(crate::clock::parse_http_date)
-                    .unwrap_or_else(|| crate::clock::unix_seconds(std::time::SystemTime::now()));
+                    .and_then(crate::support::clock::parse_http_date)
+                    .unwrap_or_else(|| {
+                        crate::support::clock::unix_seconds(std::time::SystemTime::now())
+                    });
                 u64::try_from(at - base).unwrap_or(0)
             }
         };

@@ -2,13 +2,13 @@
 //! `GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=R` with `X-IDENTITY-HEADER`;
 //! user-assigned by `client_id`, `principal_id` or `mi_res_id`.
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::{Source, selector};
 use super::variables;
-use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
-use crate::secret::Secret;
+use crate::support::env::{Environment, vars};
+use crate::support::secret::Secret;
 
 const API_VERSION: &str = "2019-08-01";
 

@@ -4,12 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::clock::Clock;
+use crate::cache::hold::{Hold, HoldRule};
+use crate::cache::singleflight::SingleFlight;
 use crate::error::{Error, ErrorCode, Leg, Result};
+use crate::http::stats::UpstreamCounters;
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
 use crate::retry::{RetryPolicy, with_retries};
-use crate::singleflight::SingleFlight;
-use crate::stats::UpstreamCounters;
+use crate::support::clock::Clock;
 
 /// Entra's answers that condemn the assertion itself, not the app's set-up: outside its valid
 /// time range (700024), signature not verifiable (700027), not a valid JWT (50027). A new
@@ -25,8 +26,9 @@ pub(crate) struct ManagedIdentityAssertion {
     /// The credential's upstream counters: every request to the endpoint is counted.
     counters: Arc<UpstreamCounters>,
     current: Mutex<Option<ManagedIdentityToken>>,
-    /// The endpoint's Retry-After: until then (Unix seconds) nothing is sent to it.
-    held_until: Mutex<Option<(i64, Error)>>,
+    /// The endpoint's Retry-After, shared by every scope of the credential: while it lasts
+    /// nothing is sent to the endpoint ([`hold`](crate::cache::hold); outages are held by the cache slots above).
+    hold: Hold,
     flight: SingleFlight<Fetched>,
 }
 
@@ -52,7 +54,7 @@ impl ManagedIdentityAssertion {
             retry,
             counters,
             current: Mutex::new(None),
-            held_until: Mutex::new(None),
+            hold: Hold::new(HoldRule::RETRY_AFTER_ONLY),
             flight: SingleFlight::default(),
         }
     }
@@ -63,16 +65,6 @@ impl ManagedIdentityAssertion {
             .as_ref()
             .filter(|t| t.expires_on - now > self.margin)
             .cloned()
-    }
-
-    fn held(&self, now: i64) -> Option<Error> {
-        let held = self.held_until.lock().unwrap_or_else(|e| e.into_inner());
-        held.as_ref()
-            .filter(|(until, _)| now < *until)
-            .map(|(until, e)| {
-                e.clone()
-                    .with_retry_after(Some((until - now).unsigned_abs()))
-            })
     }
 
     /// Entra refused `token` as an assertion: forget it, so that the next exchange presents a
@@ -101,7 +93,7 @@ impl ManagedIdentityAssertion {
                 fresh: false,
             });
         }
-        if let Some(error) = self.held(now) {
+        if let Some(error) = self.hold.check(now) {
             return Err(error);
         }
         let this = Arc::clone(self);
@@ -114,11 +106,10 @@ impl ManagedIdentityAssertion {
                     });
                 }
                 let fetched = this.fetch(&http, clock.as_ref()).await;
-                if let Err(error) = &fetched {
-                    if let Some(secs) = error.retry_after().filter(|s| *s > 0) {
-                        let until = clock.now_unix().saturating_add(secs as i64);
-                        *this.held_until.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some((until, error.clone()));
+                match &fetched {
+                    Ok(_) => this.hold.succeeded(),
+                    Err(error) => {
+                        this.hold.failed(error, clock.now_unix());
                     }
                 }
                 fetched.map(|token| Fetched { token, fresh: true })

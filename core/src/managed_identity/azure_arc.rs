@@ -10,16 +10,16 @@
 
 use std::path::{Path, PathBuf};
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::{Source, selector};
 use super::variables;
-use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::bounded_file::{self, FileError};
-use crate::echo::echo_path;
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::Response;
-use crate::secret::Secret;
+use crate::support::bounded_file::{self, FileError};
+use crate::support::echo::echo_path;
+use crate::support::env::{Environment, vars};
+use crate::support::secret::Secret;
 
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2020-06-01";
@@ -193,7 +193,7 @@ pub(crate) fn key_from_challenge(response: &Response, directory: &Path) -> Resul
     if stem.is_empty() || stem.starts_with('.') || name.contains("..") {
         return Err(refused(format!(
             "the key file '{}' is not a '<name>.key' file",
-            crate::secret::scrub_server_text(name)
+            crate::support::secret::scrub_server_text(name)
         )));
     }
     let file = directory.join(name);
@@ -249,7 +249,7 @@ fn check_identity(body: &[u8], id: &ManagedIdentityId) -> Result<()> {
             id,
             &format!(
                 "it answered for client id {}",
-                crate::secret::scrub_server_text(got)
+                crate::support::secret::scrub_server_text(got)
             ),
         )),
         None => Err(mismatch(id, "the answer names no client id")),

@@ -2,13 +2,13 @@
 //! &resource=R&clientid=C` with `secret: {MSI_SECRET}`. The identity is always named by client
 //! id: a user-assigned one's, or the compute's own from `DEFAULT_IDENTITY_CLIENT_ID`.
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::Source;
 use super::variables;
-use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
-use crate::secret::Secret;
+use crate::support::env::{Environment, vars};
+use crate::support::secret::Secret;
 
 const API_VERSION: &str = "2017-09-01";
 

@@ -1,11 +1,11 @@
 //! Azure Cloud Shell (docs/protocol.md §2): `POST {MSI_ENDPOINT}` with a form `resource=R` and
 //! `Metadata: true`. It serves the signed-in user's identity only: no user-assigned selector.
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::Source;
-use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
+use crate::support::env::{Environment, vars};
 
 const UNREACHABLE_REMEDY: &str = "The Cloud Shell identity endpoint (MSI_ENDPOINT) did not \
     answer: restart the Cloud Shell session.";

@@ -2,12 +2,12 @@
 //! `GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=R`
 //! with `Metadata: true`; user-assigned by `client_id`, `object_id` or `msi_res_id`.
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::{Source, selector};
 use super::variables;
-use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, Result};
+use crate::support::env::{Environment, vars};
 
 const DEFAULT_HOST: &str = "http://169.254.169.254";
 const PATH: &str = "/metadata/identity/oauth2/token";

@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use super::expiry::{parse_expires_in, parse_expires_on};
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::lifetime;
-use crate::secret::{Secret, scrub_server_text};
+use crate::support::secret::{Secret, scrub_server_text};
+use crate::token::expiry::{parse_expires_in, parse_expires_on};
+use crate::token::lifetime;
 
 /// A managed-identity token, used as the client assertion.
 #[derive(Clone, Debug)]

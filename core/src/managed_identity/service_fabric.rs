@@ -9,13 +9,13 @@
 
 use std::sync::Arc;
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
 use super::source::Source;
-use super::{ManagedIdentityId, ManagedIdentitySource};
-use crate::env::{Environment, vars};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{PinnedServerCertificate, Thumbprint};
-use crate::secret::Secret;
+use crate::support::env::{Environment, vars};
+use crate::support::secret::Secret;
 
 const API_VERSION: &str = "2019-07-01-preview";
 
@@ -62,7 +62,7 @@ impl ServiceFabric {
                 format!(
                     "IDENTITY_ENDPOINT '{}' is not https, but IDENTITY_SERVER_THUMBPRINT says \
                 this is Service Fabric, whose identity endpoint is always https",
-                    crate::echo::echo(&endpoint)
+                    crate::support::echo::echo(&endpoint)
                 ),
             )
             .with_remedy(
@@ -81,7 +81,7 @@ impl ServiceFabric {
             format!(
                 "IDENTITY_SERVER_THUMBPRINT '{}' is not 40 hex digits (the SHA-1 of the identity \
                     endpoint's certificate)",
-                crate::echo::echo(&raw)
+                crate::support::echo::echo(&raw)
             ),
         )
         .with_remedy("Use the value Service Fabric sets; never copy it by hand from another node \
@@ -202,7 +202,7 @@ impl Source for ServiceFabric {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::MapEnv;
+    use crate::support::env::MapEnv;
 
     const PIN: &str = "0123456789ABCDEF0123456789abcdef01234567";
 

@@ -1,16 +1,12 @@
 //! What every managed-identity source is: one small type per source (the shape of MSAL.NET's
-//! per-source classes), behind this trait, chosen in one place ([`super::select_source`]) and
-//! built in one place ([`build`]). The request loop that drives a source — retries aside — is
+//! per-source classes), behind this trait, chosen and built in one place
+//! ([`super::select`]). The request loop that drives a source — retries aside — is
 //! [`super::ManagedIdentityClient::fetch`].
 
 use std::sync::Arc;
 
+use super::identity::{ManagedIdentityId, ManagedIdentitySource};
 use super::response::ErrorDetails;
-use super::{
-    ManagedIdentityId, ManagedIdentitySource, app_service, azure_arc, azure_ml, cloud_shell, imds,
-    service_fabric,
-};
-use crate::env::Environment;
 use crate::error::{Error, Result};
 use crate::http::{PinnedServerCertificate, Response};
 
@@ -63,25 +59,6 @@ pub(crate) trait Source: Send + Sync {
     fn pinned_certificate(&self) -> Option<&Arc<PinnedServerCertificate>> {
         None
     }
-}
-
-/// The source `kind` for identity `id`, with what it needs from the environment — checked now,
-/// so that a mistake shows when the credential is built.
-pub(crate) fn build(
-    kind: ManagedIdentitySource,
-    env: &dyn Environment,
-    id: ManagedIdentityId,
-) -> Result<Box<dyn Source>> {
-    Ok(match kind {
-        ManagedIdentitySource::Imds => Box::new(imds::Imds::new(env, id)?),
-        ManagedIdentitySource::AppService => Box::new(app_service::AppService::new(env, id)?),
-        ManagedIdentitySource::ServiceFabric => {
-            Box::new(service_fabric::ServiceFabric::new(env, &id)?)
-        }
-        ManagedIdentitySource::AzureArc => Box::new(azure_arc::AzureArc::new(env, id)?),
-        ManagedIdentitySource::CloudShell => Box::new(cloud_shell::CloudShell::new(env, &id)?),
-        ManagedIdentitySource::AzureMl => Box::new(azure_ml::AzureMl::new(env, &id)?),
-    })
 }
 
 /// The query parameter each source's protocol uses for each kind of user-assigned selector

@@ -6,10 +6,10 @@
 
 use reqwest::header::HeaderValue;
 
-use crate::echo::echo;
-use crate::env::Environment;
 use crate::error::{Error, ErrorCode, Result};
-use crate::secret::Secret;
+use crate::support::echo::echo;
+use crate::support::env::Environment;
+use crate::support::secret::Secret;
 
 /// The URL in endpoint variable `name`, which must be set.
 pub(super) fn endpoint_url(env: &dyn Environment, name: &str) -> Result<String> {
@@ -87,7 +87,7 @@ pub(super) fn header_secret(env: &dyn Environment, name: &str) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::MapEnv;
+    use crate::support::env::MapEnv;
 
     #[test]
     fn endpoints_must_be_http_urls_with_a_host() {

@@ -18,7 +18,7 @@ function emulatorBinary() {
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(repoRoot, 'target');
   const bin = path.join(targetDir, 'debug', process.platform === 'win32' ? 'certless.exe' : 'certless');
   if (!fs.existsSync(bin)) {
-    // scripts/test-node.sh builds it first; this keeps `npm test` working on its own.
+    // scripts/test/test-node.sh builds it first; this keeps `npm test` working on its own.
     const built = spawnSync('cargo', ['build', '-q', '-p', 'certless-cli'], { cwd: repoRoot, stdio: 'inherit' });
     if (built.status !== 0) throw new Error(`cannot build the emulator (cargo build -p certless-cli exited ${built.status})`);
   }

@@ -1,6 +1,6 @@
 """certless's exceptions: one class per leg of the flow that failed.
 
-Every exception carries core's stable numeric ``code`` (the table in the README), the ``leg``
+Every exception carries core's stable numeric ``code`` (the table in docs/errors.md), the ``leg``
 (``config``, ``managed_identity``, ``exchange``, ...), the HTTP ``status``, Entra's
 ``aadsts_codes``, and the ``trace_id`` / ``correlation_id`` to quote in a support ticket. ``str()``
 is the full message, including the fix for the common causes.

@@ -10,7 +10,7 @@
 // Listens on a free loopback port, writes "http://127.0.0.1:PORT/" to PORT_FILE, serves until stdin
 // closes or it is killed. GET /_host/stats answers with the process's thread and file-descriptor counts,
 // its resident memory and how many application AppDomains were started, without entering the
-// application. Compiled by scripts/test-aspnet.sh with mcs (C# 7.2) against System.Web.
+// application. Compiled by scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
 
 using System;
 using System.Collections.Generic;

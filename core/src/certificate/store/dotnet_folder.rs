@@ -6,13 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
-use crate::bounded_file;
-use crate::certificate::ClientCertificate;
-use crate::echo::echo_path;
-use crate::env::Environment;
+use super::find::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
+use crate::certificate::client_certificate::ClientCertificate;
 use crate::error::{Error, ErrorCode, Leg, Result};
-use crate::secret::Secret;
+use crate::support::bounded_file;
+use crate::support::echo::echo_path;
+use crate::support::env::Environment;
+use crate::support::secret::Secret;
 
 /// More files than any real store holds: a folder past this is not a certificate store.
 const MAX_FILES: usize = 2_000;

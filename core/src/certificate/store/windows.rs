@@ -20,8 +20,8 @@ use windows_sys::Win32::Security::Cryptography::{
     PROV_RSA_AES,
 };
 
-use super::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
-use crate::certificate::{ClientCertificate, Signer};
+use super::find::{Candidate, StoreFind, StoreLocation, StorePath, choose, unavailable};
+use crate::certificate::client_certificate::PlatformKey;
 use crate::error::{Error, ErrorCode, Leg, Result};
 
 /// A private key in the store, and the certificate context that keeps it reachable.
@@ -80,8 +80,8 @@ fn os_error(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
-impl StoreKey {
-    pub(crate) fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>> {
+impl PlatformKey for StoreKey {
+    fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>> {
         let digest = ring::digest::digest(&ring::digest::SHA256, message);
         let hash = digest.as_ref();
         let key = self.key.lock().unwrap_or_else(|e| e.into_inner());
@@ -213,7 +213,18 @@ impl Drop for Contexts {
     }
 }
 
-pub(super) fn load(store: &StorePath, find: &StoreFind, now: i64) -> Result<ClientCertificate> {
+/// A store certificate and the key that signs for it inside the store: what
+/// [`ClientCertificate`](crate::certificate::ClientCertificate) is made of on Windows.
+pub(super) struct StoreCertificate {
+    pub(super) key: StoreKey,
+    /// DER.
+    pub(super) certificate: Vec<u8>,
+    pub(super) subject: String,
+    pub(super) not_before: i64,
+    pub(super) not_after: i64,
+}
+
+pub(super) fn load(store: &StorePath, find: &StoreFind, now: i64) -> Result<StoreCertificate> {
     let location = match store.location {
         StoreLocation::CurrentUser => CERT_SYSTEM_STORE_CURRENT_USER,
         StoreLocation::LocalMachine => CERT_SYSTEM_STORE_LOCAL_MACHINE,
@@ -287,14 +298,14 @@ pub(super) fn load(store: &StorePath, find: &StoreFind, now: i64) -> Result<Clie
     };
     // Sign once now: a key this account may not use shows when the credential is built.
     store_key.sign_rs256(b"certless")?;
-    let subject = super::render_name(&candidate.subject);
-    Ok(ClientCertificate::with_signer(
-        Signer::Store(store_key),
-        vec![der],
+    let subject = super::find::render_name(&candidate.subject);
+    Ok(StoreCertificate {
+        key: store_key,
+        certificate: der,
         subject,
-        candidate.not_before,
-        candidate.not_after,
-    ))
+        not_before: candidate.not_before,
+        not_after: candidate.not_after,
+    })
 }
 
 /// The certificate's private key, where it lives; an error says what is wrong and how to fix it.

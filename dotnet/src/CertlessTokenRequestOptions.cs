@@ -1,0 +1,58 @@
+using System;
+
+namespace Certless
+{
+    /// <summary>
+    /// Options of one token request beyond the scopes: the claims of a Continuous Access Evaluation
+    /// challenge, another tenant, a forced refresh. Null or a default instance means none.
+    /// </summary>
+    public sealed class CertlessTokenRequestOptions
+    {
+        /// <summary>
+        /// The claims a resource asked for in a Continuous Access Evaluation challenge (the JSON, decoded
+        /// from the <c>claims</c> parameter of its <c>WWW-Authenticate: Bearer</c> header). Such a
+        /// request bypasses the cache, and its token replaces the cached one.
+        /// </summary>
+        public string Claims { get; set; }
+
+        /// <summary>Another tenant than the configured one (multi-tenant apps): a GUID or a domain.</summary>
+        public string TenantId { get; set; }
+
+        /// <summary>Fetch a new token even if a cached one is valid (it then replaces the cached one).</summary>
+        public bool ForceRefresh { get; set; }
+
+        internal bool IsDefault
+        {
+            get { return Claims == null && TenantId == null && !ForceRefresh; }
+        }
+
+        /// <summary>A native copy for one call; null for the defaults.</summary>
+        internal TokenOptionsHandle ToNative()
+        {
+            if (IsDefault) return null;
+            TokenOptionsHandle handle = TokenOptionsHandle.Create();
+            try
+            {
+                IntPtr error = IntPtr.Zero;
+                if (Claims != null)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_claims(handle, Native.Utf8(Claims), ref error), error);
+                }
+                if (TenantId != null)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_tenant_id(handle, Native.Utf8(TenantId), ref error), error);
+                }
+                if (ForceRefresh)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_force_refresh(handle, true, ref error), error);
+                }
+                return handle;
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
+    }
+}
