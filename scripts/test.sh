@@ -90,7 +90,7 @@ cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev
 # rustfmt silently leaves a statement alone when it cannot fit it (a long string literal): the
 # nightly's error_on_line_overflow makes that a failure, so every statement stays formatted.
 if rustup run nightly rustfmt --version >/dev/null 2>&1; then
-  cargo +nightly fmt -p certless -p certless-emulator -p certless-cli -- --check \
+  cargo +nightly fmt -p certless -p certless-emulator -p certless-broker -p certless-cli -- --check \
     --config error_on_line_overflow=true,error_on_unformatted=false
 fi
 
@@ -101,7 +101,7 @@ scripts/test/module-graph.py
 # Every relative link of every markdown file (README, docs/, ARCHITECTURE.md) points at something.
 scripts/test/check-links.py
 
-section "Rust tests (core, emulator, CLI) against the emulator on loopback"
+section "Rust tests (core, emulator, broker, CLI) against the emulator on loopback"
 # test-hooks: lets the Azure Arc tests point the agent's key directory at the emulator's (test builds only).
 # certless-py has no Rust tests, and its test binary would link libpython: its suite is pytest, below.
 rust_tests=(--workspace --exclude certless-py --features certless/test-hooks --locked --no-fail-fast)

@@ -89,7 +89,7 @@ fn main() -> ExitCode {
     #[cfg(windows)]
     if let Command::Serve(args) = cli.command {
         if args.service {
-            return serve::windows::run_service(*args);
+            return serve::run_service(*args);
         }
         return run(Command::Serve(args));
     }

@@ -2,9 +2,10 @@
 # The broker (`certless serve`) seen by its clients: the real azure-identity (Python) and
 # @azure/identity (Node) ManagedIdentityCredential, the certless CLI, Python and Node bindings
 # through CERTLESS_BROKER, process herds, /metrics through prometheus_client's parser.
-# Reuses what scripts/test/test-python.sh and scripts/test/test-node.sh set up (the venv with the certless
-# package, node/node_modules), and builds what is missing. The broker's own Rust tests are
-# cli/tests/serve.rs (cargo nextest run -p certless-cli --test serve). Last, the systemd unit
+# Reuses what scripts/test/test-python.sh and scripts/test/test-node.sh set up (the venv with the
+# certless package, node/node_modules), and builds what is missing. The broker's own Rust tests are
+# the crate's (cargo nextest run -p certless-broker) and cli/tests/serve.rs, which runs the binary
+# (cargo nextest run -p certless-cli --test serve). Last, the systemd unit
 # (scripts/test/check-systemd-unit.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

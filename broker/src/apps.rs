@@ -10,34 +10,27 @@
 
 use std::path::PathBuf;
 
+use certless::broker::wire::AppSelector;
 use certless::{Credential, CredentialBuilder, Error, ErrorCode, ManagedIdentityId};
 
 /// One app registration the broker serves.
-pub(super) struct App {
-    pub credential: Credential,
+pub(crate) struct App {
+    pub(crate) credential: Credential,
     /// Lower case, as core keeps it.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Where it was configured, for messages.
-    pub origin: String,
+    pub(crate) origin: String,
 }
 
-/// What a request asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Selector<'a> {
-    None,
-    ClientId(&'a str),
-    ObjectId(&'a str),
-    ResourceId(&'a str),
-}
-
-pub(super) struct Apps {
+/// The apps, in the order they were configured: the first is the default.
+pub(crate) struct Apps {
     list: Vec<App>,
 }
 
 impl Apps {
     /// One credential per `--config` file, or one from the environment. A broker never asks
     /// a broker: `CERTLESS_BROKER` in its own environment is ignored.
-    pub(super) fn load(configs: &[PathBuf]) -> Result<Apps, Error> {
+    pub(crate) fn load(configs: &[PathBuf]) -> Result<Apps, Error> {
         let builders: Vec<(CredentialBuilder, String)> = if configs.is_empty() {
             vec![(
                 CredentialBuilder::from_env()?,
@@ -52,6 +45,12 @@ impl Apps {
                 })
                 .collect::<Result<_, _>>()?
         };
+        Apps::from_builders(builders)
+    }
+
+    /// One app per builder (with where it was configured, for messages); a client id
+    /// configured twice is refused.
+    pub(crate) fn from_builders(builders: Vec<(CredentialBuilder, String)>) -> Result<Apps, Error> {
         let mut list: Vec<App> = Vec::new();
         for (builder, origin) in builders {
             let credential = builder.without_broker().build()?;
@@ -75,12 +74,12 @@ impl Apps {
         Ok(Apps { list })
     }
 
-    pub(super) fn all(&self) -> &[App] {
+    pub(crate) fn all(&self) -> &[App] {
         &self.list
     }
 
     /// The app a request's selector names.
-    pub(super) fn select(&self, selector: Selector<'_>) -> Result<&App, Error> {
+    pub(crate) fn select(&self, selector: AppSelector<'_>) -> Result<&App, Error> {
         let by_identity = |wanted: &dyn Fn(&ManagedIdentityId) -> bool| -> Vec<&App> {
             self.list
                 .iter()
@@ -88,8 +87,8 @@ impl Apps {
                 .collect()
         };
         let (what, value, found) = match selector {
-            Selector::None => return Ok(&self.list[0]),
-            Selector::ClientId(id) => {
+            AppSelector::Default => return Ok(&self.list[0]),
+            AppSelector::ClientId(id) => {
                 if let Some(app) = self
                     .list
                     .iter()
@@ -101,12 +100,12 @@ impl Apps {
                     by_identity(&|mi| matches!(mi, ManagedIdentityId::ClientId(c) if same(c, id)));
                 ("client_id", id, found)
             }
-            Selector::ObjectId(id) => (
+            AppSelector::ObjectId(id) => (
                 "object_id",
                 id,
                 by_identity(&|mi| matches!(mi, ManagedIdentityId::ObjectId(o) if same(o, id))),
             ),
-            Selector::ResourceId(id) => (
+            AppSelector::ResourceId(id) => (
                 "mi_res_id",
                 id,
                 by_identity(&|mi| matches!(mi, ManagedIdentityId::ResourceId(r) if same(r, id))),
@@ -145,7 +144,7 @@ impl Apps {
     }
 
     /// `app 1111… (default), app 2222…`
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.list
             .iter()
             .enumerate()

@@ -13,22 +13,23 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use super::handler::{Broker, Via, handle};
+use crate::handler::handle;
+use crate::shared::{Broker, Via};
 
 /// The limits of `--max-connections` and `--header-timeout`.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Limits {
-    pub max_connections: usize,
+pub(crate) struct Limits {
+    pub(crate) max_connections: usize,
     /// Time to send a request's head once the connection waits for one (also how long an idle
     /// keep-alive connection stays open).
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
 }
 
 /// Request heads larger than this are answered 431: a token request's is a few hundred bytes.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 const MAX_HEADERS: usize = 64;
 
-pub(super) struct Server {
+pub(crate) struct Server {
     broker: Arc<Broker>,
     limits: Limits,
     connections: Arc<Semaphore>,
@@ -36,7 +37,7 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn new(broker: Arc<Broker>, limits: Limits) -> Self {
+    pub(crate) fn new(broker: Arc<Broker>, limits: Limits) -> Self {
         Server {
             broker,
             limits,
@@ -45,7 +46,7 @@ impl Server {
         }
     }
 
-    pub(super) fn spawn_tcp(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_tcp(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
         let server = self.clone_parts();
         tokio::spawn(async move {
             let mut stop = server.shutdown.subscribe();
@@ -66,7 +67,7 @@ impl Server {
     }
 
     #[cfg(unix)]
-    pub(super) fn spawn_unix(
+    pub(crate) fn spawn_unix(
         &self,
         listener: tokio::net::UnixListener,
     ) -> tokio::task::JoinHandle<()> {
@@ -80,7 +81,7 @@ impl Server {
                 };
                 match accepted {
                     Ok((stream, _)) => {
-                        let peer = super::unix::peer(&stream);
+                        let peer = crate::unix::peer(&stream);
                         server.connection(stream, Via::Unix(peer));
                     }
                     Err(e) => accept_failed(&e).await,
@@ -159,7 +160,7 @@ impl Server {
 
     /// Stops accepting, asks every connection to finish its request in flight and close, and
     /// waits for them up to `drain`. Returns how many were still open at the end.
-    pub(super) async fn shutdown(&self, drain: Duration) -> usize {
+    pub(crate) async fn shutdown(&self, drain: Duration) -> usize {
         let _ = self.shutdown.send(true);
         let all = u32::try_from(self.limits.max_connections).unwrap_or(u32::MAX);
         match tokio::time::timeout(drain, self.connections.acquire_many(all)).await {

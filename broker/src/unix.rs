@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The id of group `name` (or a number).
-pub(super) fn group_id(name: &str) -> Result<libc::gid_t, String> {
+pub(crate) fn group_id(name: &str) -> Result<libc::gid_t, String> {
     if let Ok(gid) = name.parse::<libc::gid_t>() {
         return Ok(gid);
     }
@@ -38,7 +38,7 @@ pub(super) fn group_id(name: &str) -> Result<libc::gid_t, String> {
 
 /// Gives `path` to `uid` and `gid` (a file that replaces another keeps its owner), when they are
 /// not already its owner and group.
-pub(super) fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+pub(crate) fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let current = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if current.uid() == uid && current.gid() == gid {
@@ -60,7 +60,7 @@ pub(super) fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
 }
 
 /// Gives `path` to group `group`, keeping its owner.
-pub(super) fn chown_group(path: &Path, group: &str) -> Result<(), String> {
+pub(crate) fn chown_group(path: &Path, group: &str) -> Result<(), String> {
     let gid = group_id(group)?;
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| format!("the path {} has a NUL", path.display()))?;
@@ -79,7 +79,7 @@ pub(super) fn chown_group(path: &Path, group: &str) -> Result<(), String> {
 /// Binds the Unix socket at `path` with `mode` (and `group`): created under a umask that lets
 /// nobody but the owner in, then opened up to `mode`. A stale socket left by a broker that died
 /// is replaced; a live one (another broker answering) is an error.
-pub(super) fn bind_socket(
+pub(crate) fn bind_socket(
     path: &Path,
     mode: u32,
     group: Option<&str>,
@@ -116,7 +116,7 @@ pub(super) fn bind_socket(
 }
 
 /// `uid 1000, pid 4242` of the process at the other end of a socket connection, for logs.
-pub(super) fn peer(stream: &tokio::net::UnixStream) -> String {
+pub(crate) fn peer(stream: &tokio::net::UnixStream) -> String {
     match stream.peer_cred() {
         Ok(cred) => match cred.pid() {
             Some(pid) => format!("unix socket, uid {}, pid {pid}", cred.uid()),

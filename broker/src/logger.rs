@@ -66,11 +66,13 @@ fn now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    crate::output::iso8601(secs)
+    certless::clock::to_iso8601(secs)
 }
 
-/// Installs the logger: `level` is error, warn, info (default) or debug.
-pub(super) fn install(level: &str, file: Option<&Path>) -> Result<(), String> {
+/// Installs the broker's logger for the whole process: `level` is error, warn, info (default)
+/// or debug; the log goes to `file`, else to standard error. Fails when a logger is installed
+/// already.
+pub fn install(level: &str, file: Option<&Path>) -> Result<(), crate::Error> {
     let level = match level.to_ascii_lowercase().as_str() {
         "error" => LevelFilter::Error,
         "warn" | "warning" => LevelFilter::Warn,
@@ -78,9 +80,9 @@ pub(super) fn install(level: &str, file: Option<&Path>) -> Result<(), String> {
         "debug" => LevelFilter::Debug,
         "trace" => LevelFilter::Trace,
         other => {
-            return Err(format!(
+            return Err(crate::Error::from(format!(
                 "--log-level must be error, warn, info or debug, not '{other}'"
-            ));
+            )));
         }
     };
     let sink = match file {
@@ -97,7 +99,7 @@ pub(super) fn install(level: &str, file: Option<&Path>) -> Result<(), String> {
     };
     // Installed once per process, for its whole life.
     log::set_logger(Box::leak(Box::new(Logger { level, sink })))
-        .map_err(|_| "a logger is already installed".to_string())?;
+        .map_err(|_| crate::Error::from("a logger is already installed".to_string()))?;
     log::set_max_level(level);
     Ok(())
 }

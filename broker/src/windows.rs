@@ -1,10 +1,10 @@
-//! `certless serve --service`: the broker under the Windows service control manager. The
-//! service's command line carries the same options as a console run (docs/broker.md has
-//! the `sc.exe create` line); Stop and system shutdown end it gracefully, like SIGTERM on Linux.
+//! The broker as a Windows service (`certless serve --service`), under the service control
+//! manager. The service's command line carries the same options as a console run
+//! (docs/broker.md has the `sc.exe create` line); Stop and system shutdown end it gracefully,
+//! like SIGTERM on Linux.
 //! A service has no console: log to a file (`--log-file`).
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,44 +14,46 @@ use windows_service::service::{
 use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
 use windows_service::{define_windows_service, service_dispatcher};
 
-use super::Args;
-use crate::output::errln;
+use crate::{Config, Error};
 
 /// The name the service is registered under (`sc.exe create certless ...`).
 const SERVICE_NAME: &str = "certless";
 
-/// The options, handed from `main` to the service's entry point (which the dispatcher calls on
-/// a thread of its own, with only the arguments of `sc.exe start`).
-static ARGS: Mutex<Option<Args>> = Mutex::new(None);
+/// The configuration and where to announce, handed from [`run_service`] to the service's entry
+/// point (which the dispatcher calls on a thread of its own, with only the arguments of
+/// `sc.exe start`).
+static SERVICE: Mutex<Option<Service>> = Mutex::new(None);
+
+struct Service {
+    config: Config,
+    announce: fn(&str),
+}
 
 define_windows_service!(ffi_service_main, service_main);
 
-/// Connects to the service control manager and runs the broker as its service; returns when
-/// the service has stopped.
-pub fn run_service(args: Args) -> ExitCode {
-    *ARGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(args);
-    match service_dispatcher::start(SERVICE_NAME, ffi_service_main) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            errln!(
-                "certless serve --service: the service control manager did not start this \
-                 process ({e}); in a console, run `certless serve` without --service"
-            );
-            ExitCode::from(2)
-        }
-    }
+/// Connects to the service control manager and runs the broker as its service (installing the
+/// logger of `config`); returns when the service has stopped. `announce` is as for
+/// [`crate::run`]. Fails when this process was not started by the service control manager.
+pub fn run_service(config: Config, announce: fn(&str)) -> Result<(), Error> {
+    *crate::lock(&SERVICE) = Some(Service { config, announce });
+    service_dispatcher::start(SERVICE_NAME, ffi_service_main).map_err(|e| {
+        Error::from(format!(
+            "the service control manager did not start this process ({e}); in a console, run \
+             `certless serve` without --service"
+        ))
+    })
 }
 
 fn service_main(_arguments: Vec<OsString>) {
-    let Some(args) = ARGS.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    let Some(Service { config, announce }) = crate::lock(&SERVICE).take() else {
         return;
     };
-    if let Err(e) = run(args) {
+    if let Err(e) = run(config, announce) {
         log::error!("certless serve: the service failed: {e}");
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+fn run(config: Config, announce: fn(&str)) -> Result<(), Error> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let stop_tx = Mutex::new(Some(stop_tx));
     let handler = move |event| match event {
@@ -85,7 +87,7 @@ fn run(args: Args) -> Result<(), String> {
             process_id: None,
         });
     };
-    if let Err(e) = super::logger::install(&args.log_level, args.log_file.as_deref()) {
+    if let Err(e) = crate::install_logger(&config.log_level, config.log_file.as_deref()) {
         report(ServiceState::Stopped, 2, Duration::ZERO);
         return Err(e);
     }
@@ -95,14 +97,15 @@ fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     report(ServiceState::Running, 0, Duration::ZERO);
-    let drain = Duration::from_secs(args.shutdown_timeout + 5);
-    let code = runtime.block_on(super::serve(args, async move {
+    let drain = config.shutdown_timeout + Duration::from_secs(5);
+    let stop = async move {
         let _ = stop_rx.await;
         report(ServiceState::StopPending, 0, drain);
-    }));
+    };
+    let served = runtime.block_on(crate::run(&config, stop, announce));
     report(
         ServiceState::Stopped,
-        if code == ExitCode::SUCCESS { 0 } else { 2 },
+        if served.is_ok() { 0 } else { 2 },
         Duration::ZERO,
     );
     Ok(())

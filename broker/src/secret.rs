@@ -13,27 +13,28 @@ use std::path::{Path, PathBuf};
 
 use ring::rand::SecureRandom;
 
-/// The secret. Shown as nothing: it must never reach a log.
+/// The broker's own secret, which TCP clients must present (a client's side of it is
+/// `certless::broker`'s secret location). Shown as nothing: it must never reach a log.
 #[derive(Clone)]
-pub(super) struct BrokerSecret(certless::Secret);
+pub(crate) struct ServerSecret(certless::Secret);
 
-impl fmt::Debug for BrokerSecret {
+impl fmt::Debug for ServerSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BrokerSecret(..)")
+        f.write_str("ServerSecret(..)")
     }
 }
 
 /// A supplied secret must be at least this long (128 bits as hex).
 const MIN_SUPPLIED_LEN: usize = 32;
 
-impl BrokerSecret {
+impl ServerSecret {
     /// 256 bits from the operating system's generator, as 64 hex digits (sendable as a header).
-    pub(super) fn generate() -> Result<Self, String> {
+    pub(crate) fn generate() -> Result<Self, String> {
         let mut bytes = [0u8; 32];
         ring::rand::SystemRandom::new()
             .fill(&mut bytes)
             .map_err(|_| "the operating system's random generator failed".to_string())?;
-        Ok(BrokerSecret(certless::Secret::new(
+        Ok(ServerSecret(certless::Secret::new(
             bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         )))
     }
@@ -52,18 +53,18 @@ impl BrokerSecret {
                 origin.display()
             ));
         }
-        Ok(BrokerSecret(certless::Secret::new(text)))
+        Ok(ServerSecret(certless::Secret::new(text)))
     }
 
     /// The secret already in `path` (`--keep-secret`).
-    pub(super) fn read(path: &Path) -> Result<Self, String> {
+    pub(crate) fn read(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the secret file {}: {e}", path.display()))?;
-        BrokerSecret::parse(&text, path)
+        ServerSecret::parse(&text, path)
     }
 
     /// Whether `presented` is the secret, in time that does not depend on where they differ.
-    pub(super) fn matches(&self, presented: &[u8]) -> bool {
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
         let expected = self.0.expose().as_bytes();
         let mut diff = u8::from(expected.len() != presented.len());
         for (i, e) in expected.iter().enumerate() {
@@ -76,7 +77,7 @@ impl BrokerSecret {
     }
 
     /// Writes the secret to `path`, readable by the owner only, or also by `group` (0640).
-    pub(super) fn write(&self, path: &Path, group: Option<&str>) -> Result<(), String> {
+    pub(crate) fn write(&self, path: &Path, group: Option<&str>) -> Result<(), String> {
         write_private(path, group, &format!("{}\n", self.0.expose()))
     }
 }
@@ -84,14 +85,14 @@ impl BrokerSecret {
 /// The secrets the broker accepts: the current one and, until its grace period ends (Unix
 /// seconds), the one a rotation replaced.
 #[derive(Clone, Debug)]
-pub(super) struct SecretSet {
-    pub current: BrokerSecret,
-    pub previous: Option<(BrokerSecret, i64)>,
+pub(crate) struct SecretSet {
+    pub(crate) current: ServerSecret,
+    pub(crate) previous: Option<(ServerSecret, i64)>,
 }
 
 impl SecretSet {
     /// Whether `presented` is a secret accepted at `now`.
-    pub(super) fn accepts(&self, presented: &[u8], now: i64) -> bool {
+    pub(crate) fn accepts(&self, presented: &[u8], now: i64) -> bool {
         let previous = self
             .previous
             .as_ref()
@@ -104,13 +105,13 @@ impl SecretSet {
 /// The state file that keeps the secret across restarts: readable by the broker's account only.
 /// Its lines: `current <secret>`, then after a rotation `previous <secret> <until>`.
 #[derive(Clone, Debug)]
-pub(super) struct SecretState {
-    pub path: PathBuf,
+pub(crate) struct SecretState {
+    pub(crate) path: PathBuf,
 }
 
 impl SecretState {
     /// The secrets in the state file; `None` when there is no file yet.
-    pub(super) fn load(&self) -> Result<Option<SecretSet>, String> {
+    pub(crate) fn load(&self) -> Result<Option<SecretSet>, String> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -134,11 +135,11 @@ impl SecretState {
             let mut words = line.split_whitespace();
             match (words.next(), words.next(), words.next()) {
                 (Some("current"), Some(secret), None) => {
-                    current = Some(BrokerSecret::parse(secret, &self.path)?);
+                    current = Some(ServerSecret::parse(secret, &self.path)?);
                 }
                 (Some("previous"), Some(secret), Some(until)) => {
                     let until = until.parse::<i64>().map_err(|_| broken())?;
-                    previous = Some((BrokerSecret::parse(secret, &self.path)?, until));
+                    previous = Some((ServerSecret::parse(secret, &self.path)?, until));
                 }
                 _ => return Err(broken()),
             }
@@ -148,9 +149,9 @@ impl SecretState {
     }
 
     /// Replaces the state file with `set` (owner only, 0600).
-    pub(super) fn save(&self, set: &SecretSet) -> Result<(), String> {
+    pub(crate) fn save(&self, set: &SecretSet) -> Result<(), String> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            super::create_private_dir(dir)?;
+            crate::paths::create_private_dir(dir)?;
         }
         let mut text = format!("current {}\n", set.current.0.expose());
         if let Some((secret, until)) = &set.previous {
@@ -160,12 +161,12 @@ impl SecretState {
     }
 
     /// The secrets kept from the last run, or a new secret, kept for the next.
-    pub(super) fn load_or_create(&self) -> Result<SecretSet, String> {
+    pub(crate) fn load_or_create(&self) -> Result<SecretSet, String> {
         if let Some(set) = self.load()? {
             return Ok(set);
         }
         let set = SecretSet {
-            current: BrokerSecret::generate()?,
+            current: ServerSecret::generate()?,
             previous: None,
         };
         self.save(&set)?;
@@ -173,7 +174,7 @@ impl SecretState {
     }
 
     /// A new current secret; the old one stays accepted until `now + grace_secs`.
-    pub(super) fn rotate(&self, now: i64, grace_secs: i64) -> Result<SecretSet, String> {
+    pub(crate) fn rotate(&self, now: i64, grace_secs: i64) -> Result<SecretSet, String> {
         let old = self.load()?.ok_or_else(|| {
             format!(
                 "there is no broker secret to rotate at {}: start the broker once (it makes one), \
@@ -182,7 +183,7 @@ impl SecretState {
             )
         })?;
         let set = SecretSet {
-            current: BrokerSecret::generate()?,
+            current: ServerSecret::generate()?,
             previous: (grace_secs > 0).then(|| (old.current, now.saturating_add(grace_secs))),
         };
         self.save(&set)?;
@@ -236,10 +237,10 @@ fn write_new(
         .open(staging)
         .map_err(|e| format!("cannot create the secret file {}: {e}", staging.display()))?;
     if let Ok(old) = std::fs::metadata(replaces) {
-        super::unix::chown(staging, old.uid(), old.gid())?;
+        crate::unix::chown(staging, old.uid(), old.gid())?;
     }
     if let Some(group) = group {
-        super::unix::chown_group(staging, group)?;
+        crate::unix::chown_group(staging, group)?;
     }
     // The umask may have narrowed the mode asked for; never widened it.
     std::fs::set_permissions(staging, std::fs::Permissions::from_mode(mode))
@@ -297,17 +298,17 @@ mod tests {
 
     #[test]
     fn generated_secrets_are_256_bits_of_hex_and_differ() {
-        let a = BrokerSecret::generate().unwrap();
-        let b = BrokerSecret::generate().unwrap();
+        let a = ServerSecret::generate().unwrap();
+        let b = ServerSecret::generate().unwrap();
         assert_eq!(a.0.len(), 64);
         assert!(a.0.expose().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a.0.expose(), b.0.expose());
-        assert_eq!(format!("{a:?}"), "BrokerSecret(..)");
+        assert_eq!(format!("{a:?}"), "ServerSecret(..)");
     }
 
     #[test]
     fn matching_is_exact() {
-        let s = BrokerSecret(certless::Secret::new("0123456789abcdef0123456789abcdef"));
+        let s = ServerSecret(certless::Secret::new("0123456789abcdef0123456789abcdef"));
         assert!(s.matches(b"0123456789abcdef0123456789abcdef"));
         assert!(!s.matches(b"0123456789abcdef0123456789abcdee"));
         assert!(!s.matches(b"0123456789abcdef0123456789abcde"));
