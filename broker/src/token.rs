@@ -135,14 +135,18 @@ async fn token_for(
         resource: asked.resource.to_string(),
     };
     if asked.claims.is_none() {
-        if let Some(error) = broker.hold.check(&key, Instant::now()) {
+        if let Some(error) = broker.hold.check(&key, now_unix()) {
             return Err(error);
         }
     }
-    match credential.get_token_with(&scopes, &options).await {
-        Ok(token) => Ok((token, Outcome::Miss)),
+    // The cache missed just above: no second lookup.
+    match credential.get_token_after_miss(&scopes, &options).await {
+        Ok(token) => {
+            broker.hold.clear(&key);
+            Ok((token, Outcome::Miss))
+        }
         Err(error) => {
-            broker.hold.record(key, &error, Instant::now());
+            broker.hold.record(key, &error, now_unix());
             Err(error)
         }
     }
@@ -179,4 +183,10 @@ fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The holds' clock: Unix seconds, as core's holds count them.
+fn now_unix() -> i64 {
+    use certless::clock::Clock;
+    certless::clock::SystemClock.now_unix()
 }

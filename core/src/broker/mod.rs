@@ -12,12 +12,7 @@ mod client;
 pub mod wire;
 
 pub use client::BrokerAddress;
-pub(crate) use client::{BrokerClient, BrokerSettings};
+pub(crate) use client::{BrokerClient, BrokerSettings, SecretLocation};
 pub use wire::{
     API_VERSION, SECRET_HEADER, TOKEN_PATH, error_body, error_status, is_loopback_host, token_body,
 };
-
-/// `config/` still names the client's [`client::SecretLocation`] by its old name: the rename
-/// there is left to a change of `config/` (this one touches only `core/src/broker/`); then this
-/// alias goes.
-pub(crate) use client::SecretLocation as BrokerSecret;

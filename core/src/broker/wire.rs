@@ -247,37 +247,19 @@ pub fn error_body(error: &Error, status: u16) -> String {
         "error": error_name(error.code()),
         "error_description": text,
         "correlationId": error.correlation_id(),
-        "certless": error_fields(error, 0),
+        "certless": error_fields(error),
     })
     .to_string()
 }
 
-/// The `certless` object of an error answer; causes one level deep.
-fn error_fields(error: &Error, depth: usize) -> Value {
-    let causes: Vec<Value> = if depth == 0 {
-        error
-            .causes()
-            .iter()
-            .map(|c| error_fields(c, depth + 1))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    json!({
-        "code": error.code().as_u32(),
-        "leg": error.leg().as_str(),
-        "message": error.message(),
-        "remedy": error.remedy(),
-        "http_status": error.http_status(),
-        "oauth_error": error.oauth_error(),
-        "aadsts_codes": error.aadsts_codes(),
-        "trace_id": error.trace_id(),
-        "correlation_id": error.correlation_id(),
-        "credential_source": error.credential_source(),
-        "retry_after": error.retry_after(),
-        "unavailable": error.is_unavailable(),
-        "causes": causes,
-    })
+/// The `certless` object of an error answer: core's error record ([`crate::ErrorReport`]), its causes one
+/// level deep (what a client rebuilds).
+fn error_fields(error: &Error) -> Value {
+    let mut report = error.report();
+    for cause in &mut report.causes {
+        cause.causes.clear();
+    }
+    serde_json::to_value(report).unwrap_or(Value::Null)
 }
 
 /// The error an answer's `certless` object ([`error_body`]) describes. At the top

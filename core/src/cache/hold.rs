@@ -142,16 +142,16 @@ impl Hold {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The error to answer with at `now`, without a request, while a hold lasts; its
-    /// Retry-After says how long is left.
+    /// The error to answer with at `now`, without a request, while a hold lasts.
     pub fn check(&self, now: i64) -> Option<Error> {
+        self.held(now).map(|(error, _)| error)
+    }
+
+    /// [`check`](Self::check), with the seconds the hold has left.
+    pub fn held(&self, now: i64) -> Option<(Error, u64)> {
         let state = self.state();
         let (until, error) = state.held.as_ref().filter(|(until, _)| now < *until)?;
-        Some(
-            error
-                .clone()
-                .with_retry_after(Some((until - now).unsigned_abs())),
-        )
+        Some((error.clone(), (until - now).unsigned_abs()))
     }
 
     /// Whether the hold holds nothing at `now` (for sweeping idle keys).
@@ -251,12 +251,9 @@ mod tests {
             (101..=104).contains(&until),
             "second failure: 4 s less jitter, {until}"
         );
-        let held = hold.check(100).expect("held");
-        assert_eq!(
-            held.retry_after(),
-            Some((until - 100) as u64),
-            "says how long is left"
-        );
+        let (held, left) = hold.held(100).expect("held");
+        assert_eq!(held.code(), ErrorCode::ExchangeRejected);
+        assert_eq!(left, (until - 100) as u64, "says how long is left");
         assert!(
             hold.check(until).is_none() && hold.is_idle(until),
             "ends on time"

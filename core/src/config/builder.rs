@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::source::CredentialSource;
-use crate::broker::{BrokerAddress, BrokerSecret};
+use crate::broker::{BrokerAddress, SecretLocation};
 use crate::certificate::{CertificateSource, KeyVaultReference, StoreFind, StorePath};
 use crate::http::Timeouts;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
@@ -50,7 +50,7 @@ pub struct CredentialBuilder {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) origin: String,
     pub(crate) broker: Option<BrokerAddress>,
-    pub(crate) broker_secret: BrokerSecret,
+    pub(crate) broker_secret: SecretLocation,
     pub(crate) broker_fallback: bool,
     /// Where the broker was named (`CERTLESS_BROKER`, or the builder), for messages.
     pub(crate) broker_setting: &'static str,
@@ -90,7 +90,7 @@ impl Default for CredentialBuilder {
             clock: None,
             origin: "builder".to_string(),
             broker: None,
-            broker_secret: BrokerSecret::None,
+            broker_secret: SecretLocation::None,
             broker_fallback: false,
             broker_setting: "the broker option",
         }
@@ -294,14 +294,14 @@ impl CredentialBuilder {
 
     /// The broker's secret (needed for a TCP broker).
     pub fn broker_secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.broker_secret = BrokerSecret::Value(secret.into());
+        self.broker_secret = SecretLocation::Value(secret.into());
         self
     }
 
     /// The file the broker writes its secret to; read before the first request and again
     /// whenever the broker refuses the secret (it makes a new one each time it starts).
     pub fn broker_secret_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.broker_secret = BrokerSecret::File(path.into());
+        self.broker_secret = SecretLocation::File(path.into());
         self
     }
 

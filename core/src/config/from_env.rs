@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{CredentialBuilder, CredentialSource};
-use crate::broker::{BrokerAddress, BrokerSecret};
+use crate::broker::{BrokerAddress, SecretLocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentitySource};
 use crate::support::echo::echo;
@@ -121,7 +121,7 @@ fn broker(builder: &mut CredentialBuilder, env: &dyn Environment, address: &str)
                 vars::BROKER_SECRET_FILE
             )));
         }
-        (Some(path), None) => builder.broker_secret = BrokerSecret::File(path.into()),
+        (Some(path), None) => builder.broker_secret = SecretLocation::File(path.into()),
         (None, Some(value)) => {
             if reqwest::header::HeaderValue::from_str(&value).is_err() {
                 return Err(Error::config(
@@ -132,7 +132,7 @@ fn broker(builder: &mut CredentialBuilder, env: &dyn Environment, address: &str)
                     "Copy the secret without line breaks, or use CERTLESS_BROKER_SECRET_FILE.",
                 ));
             }
-            builder.broker_secret = BrokerSecret::Value(Secret::from(value));
+            builder.broker_secret = SecretLocation::Value(Secret::from(value));
         }
         (None, None) => {}
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::builder::{CredentialBuilder, DEFAULT_DEADLINE_SECS};
 use super::source::CredentialSource;
-use crate::broker::{BrokerAddress, BrokerSecret, BrokerSettings};
+use crate::broker::{BrokerAddress, BrokerSettings, SecretLocation};
 use crate::entra::cloud::AuthorityHost;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::Timeouts;
@@ -64,7 +64,7 @@ impl CredentialBuilder {
             return Ok(None);
         };
         if matches!(address, BrokerAddress::Http(_))
-            && matches!(self.broker_secret, BrokerSecret::None)
+            && matches!(self.broker_secret, SecretLocation::None)
         {
             return Err(Error::config(
                 ErrorCode::MissingConfig,

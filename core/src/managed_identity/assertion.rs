@@ -93,8 +93,8 @@ impl ManagedIdentityAssertion {
                 fresh: false,
             });
         }
-        if let Some(error) = self.hold.check(now) {
-            return Err(error);
+        if let Some((error, left)) = self.hold.held(now) {
+            return Err(error.with_retry_after(Some(left)));
         }
         let this = Arc::clone(self);
         self.flight
