@@ -69,7 +69,7 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = defaults::SHUTDOWN_TIMEOUT_SECS)]
     shutdown_timeout: u64,
     /// Answer a request that just failed upstream with the same error for this many seconds
-    /// rather than asking again (0: never).
+    /// rather than asking again (a refusal; an outage's hold grows from this to 30 s; 0: never).
     #[arg(long, default_value_t = defaults::FAILURE_HOLD_SECS)]
     failure_hold: u64,
     /// error, warn, info or debug.

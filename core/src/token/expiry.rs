@@ -11,7 +11,7 @@ use crate::support::clock::{civil_to_unix, parse_hms};
 const RELATIVE_THRESHOLD: i64 = 978_307_200;
 
 /// Interprets an `expires_on` value as Unix seconds. `now` anchors relative values.
-pub(crate) fn parse_expires_on(value: &Value, now: i64) -> Option<i64> {
+pub fn parse_expires_on(value: &Value, now: i64) -> Option<i64> {
     match value {
         Value::Number(n) => number_to_instant(n.as_f64()?, now),
         Value::String(s) => {
@@ -26,7 +26,7 @@ pub(crate) fn parse_expires_on(value: &Value, now: i64) -> Option<i64> {
 }
 
 /// Interprets an `expires_in` value (always relative seconds) as Unix seconds.
-pub(crate) fn parse_expires_in(value: &Value, now: i64) -> Option<i64> {
+pub fn parse_expires_in(value: &Value, now: i64) -> Option<i64> {
     let secs = match value {
         Value::Number(n) => n.as_f64()?,
         Value::String(s) => s.trim().parse::<f64>().ok()?,

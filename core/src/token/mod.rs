@@ -1,7 +1,7 @@
 //! The vocabulary every layer shares: an access token and the options of one request. A leaf:
 //! the cache, the single-flight and the credential all use it, and it uses none of them.
 
-pub(crate) mod expiry;
+pub mod expiry;
 pub mod jwt;
 pub(crate) mod lifetime;
 pub(crate) mod scope;
