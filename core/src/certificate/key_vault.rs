@@ -21,7 +21,7 @@ use url::Url;
 use super::client_certificate::ClientCertificate;
 use super::load::unusable;
 use crate::cache::singleflight::SingleFlight;
-use crate::entra::cloud::AuthorityHost;
+use crate::entra::cloud::{AuthorityHost, Cloud};
 use crate::error::{Error, ErrorCode, Leg, Result};
 use crate::http::{Clients, Response};
 use crate::managed_identity::{ManagedIdentityClient, ManagedIdentityToken};
@@ -129,22 +129,9 @@ impl KeyVaultReference {
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .unwrap_or_default();
-        const CLOUDS: [(&str, &str); 3] = [
-            (".vault.azure.net", "https://vault.azure.net"),
-            (
-                ".vault.usgovcloudapi.net",
-                "https://vault.usgovcloudapi.net",
-            ),
-            (".vault.azure.cn", "https://vault.azure.cn"),
-        ];
-        if let Some((_, resource)) = CLOUDS.iter().find(|(suffix, _)| host.ends_with(suffix)) {
-            return resource;
-        }
-        match authority.default_exchange_audience() {
-            crate::entra::cloud::US_GOVERNMENT_EXCHANGE_AUDIENCE => CLOUDS[1].1,
-            crate::entra::cloud::CHINA_EXCHANGE_AUDIENCE => CLOUDS[2].1,
-            _ => CLOUDS[0].1,
-        }
+        Cloud::with_key_vault_host(&host)
+            .unwrap_or_else(|| authority.cloud())
+            .key_vault
     }
 
     fn describe(&self) -> String {

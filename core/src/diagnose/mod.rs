@@ -10,6 +10,7 @@
 // field; `report` is what they find.
 mod certificates;
 mod config;
+mod credentials;
 mod exchange;
 mod federated_credential;
 mod managed_identity;
@@ -20,6 +21,7 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+pub use credentials::FederatedCredential;
 pub use report::{CertificateReport, Check, ErrorSummary, LegReport, MatchingFic, Report, Status};
 
 use crate::config::CredentialBuilder;
