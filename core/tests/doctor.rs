@@ -48,6 +48,7 @@ async fn healthy_setup_is_all_ok() {
         statuses,
         [
             ("config", Status::Ok),
+            ("platform", Status::Ok),
             ("managed_identity", Status::Ok),
             ("federated_credential", Status::Ok),
             ("exchange", Status::Ok),

@@ -537,16 +537,20 @@ async fn a_system_assigned_identity_is_named_as_the_cause_in_the_error() {
     assert!(
         e.message().starts_with(&format!(
             "the managed identity is system-assigned (the identity of virtualMachines/{}), and \
-             Entra accepts only user-assigned identities as an app's federated credential \
-             (AADSTS70021): ",
+             Entra accepts no federated credential of the app for it (AADSTS70021): ",
             certless_emulator::DEFAULT_VM_NAME
         )),
         "{e}"
     );
     assert!(
-        e.remedy()
+        e.remedy().unwrap().starts_with(&format!(
+            "Either no credential names its object id {} — a system-assigned identity gets a new \
+             one",
+            system.object_id
+        )) && e
+            .remedy()
             .unwrap()
-            .starts_with("Create a user-assigned managed identity"),
+            .contains("create a user-assigned managed identity"),
         "{e}"
     );
 

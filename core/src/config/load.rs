@@ -39,19 +39,7 @@ impl CredentialBuilder {
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let origin = format!("configuration file {}", echo_path(path));
-        let bytes = bounded_file::read(path, bounded_file::CONFIG_FILE).map_err(|e| {
-            let error = Error::config(ErrorCode::ConfigFileUnreadable, format!("the {origin} {e}"));
-            match e {
-                bounded_file::FileError::Io(_) => error.with_remedy(
-                    "Check the path and that this process's account may read the file.",
-                ),
-                _ => error.with_remedy("Give the path of the appsettings.json file itself."),
-            }
-        })?;
-        let text = encoding::decode(&bytes).map_err(|e| {
-            Error::config(ErrorCode::InvalidConfig, format!("the {origin} {e}"))
-                .with_remedy(e.remedy())
-        })?;
+        let text = read_text_file(path, &origin)?;
         idweb::parse(&text, &origin)
     }
 
@@ -65,4 +53,22 @@ impl CredentialBuilder {
     pub fn from_environment(env: Arc<dyn Environment>) -> Result<Self> {
         from_env::parse(env)
     }
+}
+
+/// The text of a JSON file someone named (`origin` says what it is, for errors): a regular file of
+/// at most 1 MiB, in the encoding its byte order mark says (UTF-8, UTF-16 or UTF-32; UTF-8
+/// without one), as .NET reads it. PowerShell 5's `>` writes UTF-16, so `az ... > list.json`
+/// files arrive that way too.
+pub(crate) fn read_text_file(path: &Path, origin: &str) -> Result<String> {
+    let bytes = bounded_file::read(path, bounded_file::CONFIG_FILE).map_err(|e| {
+        let error = Error::config(ErrorCode::ConfigFileUnreadable, format!("the {origin} {e}"));
+        match e {
+            bounded_file::FileError::Io(_) => error
+                .with_remedy("Check the path and that this process's account may read the file."),
+            _ => error.with_remedy("Give the path of the file itself."),
+        }
+    })?;
+    encoding::decode(&bytes).map_err(|e| {
+        Error::config(ErrorCode::InvalidConfig, format!("the {origin} {e}")).with_remedy(e.remedy())
+    })
 }

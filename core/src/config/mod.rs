@@ -17,6 +17,7 @@ pub use crate::certificate::{
 };
 pub use crate::token::CredentialSourceKind;
 pub use builder::{ASSERTION_SAFETY_MARGIN_SECS, CredentialBuilder};
+pub(crate) use load::read_text_file;
 pub use options::{CredentialOptions, OPTIONS, OptionInfo, OptionKind, OptionValue};
 pub use source::CredentialSource;
 pub(crate) use validate::{ValidatedOptions, validate_tenant};

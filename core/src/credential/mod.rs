@@ -254,6 +254,52 @@ impl Credential {
         .await
     }
 
+    /// The configured authority (for the doctor: its cloud).
+    pub(crate) fn authority(&self) -> &AuthorityHost {
+        &self.inner.authority
+    }
+
+    /// GETs `url` with a bearer token through the client that reaches Entra (its proxy and CA
+    /// settings), for the doctor's reads from Microsoft Graph.
+    pub(crate) async fn get_with_bearer(
+        &self,
+        url: &str,
+        bearer: &crate::support::secret::Secret,
+        target: &str,
+    ) -> Result<crate::http::Response> {
+        let http = self.inner.http.get()?;
+        crate::http::send(
+            http.entra.get(url).bearer_auth(bearer.expose()),
+            Leg::Resource,
+            target,
+        )
+        .await
+    }
+
+    /// GETs `path` (with its query) from IMDS, with its `Metadata` header, when the first
+    /// managed-identity entry gets its tokens from IMDS; `None` for any other source. For the
+    /// doctor, which reads what the platform advertises without asking for a token.
+    pub(crate) async fn probe_imds(&self, path: &str) -> Option<Result<crate::http::Response>> {
+        let mi = self.first_managed_identity()?;
+        if mi.client.selection().source != crate::managed_identity::ManagedIdentitySource::Imds {
+            return None;
+        }
+        let base = crate::managed_identity::imds_base(mi.client.endpoint());
+        let url = format!("{base}{path}");
+        let http = match self.inner.http.get() {
+            Ok(http) => http,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(
+            crate::http::send(
+                http.managed_identity.get(&url).header("Metadata", "true"),
+                Leg::ManagedIdentity,
+                &format!("IMDS {url}"),
+            )
+            .await,
+        )
+    }
+
     /// Each certificate entry's certificate, read without being used (for the doctor).
     pub(crate) async fn inspect_certificates(&self) -> Vec<CertificateFinding> {
         // A broker credential has no certificate entries of its own: the broker's doctor watches them.

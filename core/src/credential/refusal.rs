@@ -11,8 +11,9 @@ const CERTIFICATE_AADSTS: &[u32] = &[700027, 700024, 700021, 700023];
 
 /// When Entra finds no federated credential for the managed identity and the identity's own
 /// token says why — a system-assigned identity (its `xms_mirid` is the host's resource, not a
-/// user-assigned identity), which Entra never accepts, or an identity of another tenant — the
-/// error says so first, with that fix, as `certless doctor` would.
+/// user-assigned identity), whose object id changes with the host and which Microsoft documents
+/// as unsupported, or an identity of another tenant — the error says so first, with that fix, as
+/// `certless doctor` would.
 pub(super) fn explain_federation_refusal(
     error: Error,
     assertion: &crate::managed_identity::ManagedIdentityToken,
@@ -31,18 +32,24 @@ pub(super) fn explain_federation_refusal(
     let user_assigned = "/providers/microsoft.managedidentity/userassignedidentities/";
     match (&claims.xms_mirid, &claims.tid) {
         (Some(mirid), _) if no_match && !mirid.to_ascii_lowercase().contains(user_assigned) => {
+            let subject = claims.sub.as_deref().unwrap_or_default();
             error
                 .with_message_prefix(&format!(
                     "the managed identity is system-assigned (the identity of {}), and Entra \
-                     accepts only user-assigned identities as an app's federated credential \
-                     (AADSTS{code}): ",
+                     accepts no federated credential of the app for it (AADSTS{code}): ",
                     crate::support::echo::echo(&host_resource(mirid))
                 ))
-                .with_remedy(
-                    "Create a user-assigned managed identity, assign it to this host, add a \
-                     federated credential for it on the app, and set ManagedIdentityClientId to \
-                     its client id (`certless doctor` prints the federated credential to create).",
-                )
+                .with_remedy(format!(
+                    "Either no credential names its object id {} — a system-assigned identity \
+                     gets a new one when it is disabled and enabled again or the machine is \
+                     recreated (`certless doctor --graph` compares them) — or Entra refuses \
+                     system-assigned identities, as Microsoft's page on this feature says. The \
+                     lasting fix for both: create a user-assigned managed identity, assign it to \
+                     this host, add a federated credential for it on the app, and set \
+                     ManagedIdentityClientId to its client id (`certless doctor` prints the \
+                     federated credential to create).",
+                    crate::support::echo::echo(subject)
+                ))
         }
         (_, Some(tid))
             if tid.len() == 36 && tenant.len() == 36 && !tid.eq_ignore_ascii_case(tenant) =>

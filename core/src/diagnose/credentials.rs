@@ -68,8 +68,12 @@ pub(crate) fn parse_list(text: &str, origin: &str) -> Result<Vec<FederatedCreden
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            serde_json::from_value::<FederatedCredential>(item)
-                .map_err(|e| invalid(format!("has an entry (number {}) that is not one ({e})", i + 1)))
+            serde_json::from_value::<FederatedCredential>(item).map_err(|e| {
+                invalid(format!(
+                    "has an entry (number {}) that is not one ({e})",
+                    i + 1
+                ))
+            })
         })
         .collect()
 }
@@ -211,13 +215,24 @@ pub(crate) fn compare(
     }
     let candidates: Vec<&Fit<'_>> = fits.iter().filter(|f| f.is_near()).collect();
     let nearest = candidates.iter().map(|f| f.distance()).min();
-    let near: Vec<&Fit<'_>> = candidates
+    let mut near: Vec<&Fit<'_>> = candidates
         .into_iter()
         .filter(|f| Some(f.distance()) == nearest)
         .collect();
+    // A subject whose principal is gone is the likeliest to have been this identity's; one that
+    // still exists belongs to another identity.
+    near.sort_by_key(|f| {
+        let subject = f.credential.subject.as_deref().unwrap_or_default();
+        match resolves.get(&subject.to_ascii_lowercase()) {
+            Some(false) => 0,
+            None => 1,
+            Some(true) => 2,
+        }
+    });
     // With no room left, the fix that adds a credential has to make room first.
     if count >= MAX_CREDENTIALS && near.iter().all(|f| !is_fixed_in_place(f, resolves)) {
-        out.findings.push(full(presented, count, Severity::Blocking));
+        out.findings
+            .push(full(presented, count, Severity::Blocking));
     }
     if near.is_empty() {
         out.findings.push(Finding {
@@ -397,8 +412,9 @@ fn near_miss(fit: &Fit<'_>, presented: &Presented, resolves: &HashMap<String, bo
                      this credential"
                 )),
                 None if presented.system_assigned => text.push_str(
-                    " — a system-assigned identity gets a new object id when it is disabled and \
-                     enabled again or the machine is recreated",
+                    " — if it was this host's, the identity was recreated: a system-assigned \
+                     identity gets a new object id when it is disabled and enabled again or the \
+                     machine is recreated",
                 ),
                 None => {}
             }
@@ -454,9 +470,11 @@ fn cloud_of_issuer(issuer: &str) -> &'static str {
 /// A credential whose only audience belongs to a cloud other than the configured authority's.
 fn audience_of_another_cloud(fit: &Fit<'_>, presented: &Presented) -> Option<Finding> {
     let authority = presented.cloud?;
-    let foreign = fit.credential.audiences.iter().find_map(|a| {
-        Cloud::with_exchange_audience(a).filter(|c| *c != authority)
-    })?;
+    let foreign = fit
+        .credential
+        .audiences
+        .iter()
+        .find_map(|a| Cloud::with_exchange_audience(a).filter(|c| *c != authority))?;
     if fit.distance() == 0 {
         return None;
     }
@@ -494,7 +512,10 @@ fn duplicates(credentials: &[FederatedCredential], app: &str) -> Vec<Finding> {
             out.push(Finding {
                 severity: Severity::Warning,
                 name: "duplicate",
-                detail: format!("federated credentials '{}' and '{}' have {how}", a.name, b.name),
+                detail: format!(
+                    "federated credentials '{}' and '{}' have {how}",
+                    a.name, b.name
+                ),
                 fix: Some(format!(
                     "az ad app federated-credential delete --id {app} --federated-credential-id {}",
                     b.name
@@ -523,10 +544,10 @@ fn full(presented: &Presented, count: usize, severity: Severity) -> Finding {
         name: "credential limit",
         detail,
         fix: Some(format!(
-            "Remove a credential no host uses (az ad app federated-credential delete --id {} \
-             --federated-credential-id <name>), then: {}. A farm of system-assigned identities \
-             needs one credential per machine; one user-assigned identity shared by the farm \
-             needs one in all.",
+            "az ad app federated-credential delete --id {} --federated-credential-id <the name \
+             of one no host uses>, then {}. A farm of system-assigned identities needs one \
+             credential per machine; one user-assigned identity shared by the farm needs one in \
+             all.",
             presented.app,
             create_command(presented)
         )),

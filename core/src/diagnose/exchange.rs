@@ -10,6 +10,11 @@ use crate::token::TokenRequestOptions;
 
 use crate::entra::aadsts::NO_MATCHING_FIC;
 
+/// The lasting fix for a system-assigned identity.
+const SWITCH_TO_USER_ASSIGNED: &str = "For a lasting fix, use a user-assigned identity: its object \
+    id survives the machine, and one credential serves a whole farm (the identity-kind check of \
+    this report has the commands).";
+
 impl Doctor {
     pub(super) async fn exchange(&mut self, credential: &Credential, scope: &str) {
         let mut report = leg("exchange", "Entra token exchange");
@@ -55,10 +60,27 @@ impl Doctor {
             "token",
             format!("{} from {}", token.token_type, token.source),
         ));
+        if let Some((cause, _)) = &self.facts.credential_finding {
+            // Entra accepted what the list read back says it should not: the list is stale.
+            report.checks.push(check(
+                Status::Warn,
+                "credentials read back",
+                format!(
+                    "Entra accepted the token, yet the list read back says: {cause} — it is not \
+                     the app's current list"
+                ),
+            ));
+        }
         self.push(report);
         self.token(&token, scope);
+        let through = self
+            .facts
+            .matching_credential
+            .as_ref()
+            .map(|name| format!(" through federated credential '{name}'"))
+            .unwrap_or_default();
         self.ok_summary = Some(format!(
-            "token obtained for {scope} from {}, expires {}",
+            "token obtained for {scope} from {}{through}, expires {}",
             token.source,
             to_iso8601(token.expires_on)
         ));
@@ -86,16 +108,36 @@ impl Doctor {
                 return finding;
             }
         }
+        // The list read back names the credential and the field: the most precise cause.
+        if NO_MATCHING_FIC.contains(&code) {
+            if let Some((cause, fix)) = &f.credential_finding {
+                return (format!("{cause} (AADSTS{code})"), fix.clone());
+            }
+        }
         if f.system_assigned && NO_MATCHING_FIC.contains(&code) {
-            return (
-                format!(
-                    "the managed identity is system-assigned, and Entra accepts only \
-                     user-assigned identities as an app's federated credential (AADSTS{code})"
+            return match &f.matching_credential {
+                // A credential matches, and Entra still refuses: the identity's kind is the cause.
+                Some(name) => (
+                    format!(
+                        "federated credential '{name}' matches this system-assigned identity, \
+                         yet Entra refuses it (AADSTS{code}): Entra documents only user-assigned \
+                         identities as an app's federated credential"
+                    ),
+                    SWITCH_TO_USER_ASSIGNED.into(),
                 ),
-                "Create a user-assigned managed identity, assign it to this host, add a federated \
-                 credential for it on the app, and set ManagedIdentityClientId to its client id."
-                    .into(),
-            );
+                None => (
+                    format!(
+                        "no federated credential on app {app} matches this system-assigned \
+                         identity (object id '{sub}') (AADSTS{code})"
+                    ),
+                    format!(
+                        "Compare the credentials' subjects with '{sub}' (certless doctor \
+                         --federated-credentials or --graph does it): a system-assigned \
+                         identity's object id changes when it is disabled and enabled again or \
+                         the machine is recreated. {SWITCH_TO_USER_ASSIGNED}{create}"
+                    ),
+                ),
+            };
         }
         if let Some(tid) = &f.foreign_tenant {
             if code == 700236 || NO_MATCHING_FIC.contains(&code) {

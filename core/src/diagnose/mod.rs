@@ -13,8 +13,12 @@ mod config;
 mod credentials;
 mod exchange;
 mod federated_credential;
+mod graph;
 mod managed_identity;
+mod platform;
+mod readback;
 mod report;
+mod settings;
 mod token;
 
 use std::future::Future;
@@ -23,6 +27,7 @@ use std::time::Instant;
 
 pub use credentials::FederatedCredential;
 pub use report::{CertificateReport, Check, ErrorSummary, LegReport, MatchingFic, Report, Status};
+pub use settings::{DiagnoseSettings, GraphAccess};
 
 use crate::config::CredentialBuilder;
 use crate::error::{Error, ErrorCode, Result};
@@ -37,9 +42,24 @@ pub const DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// the endpoints say right now; only a connection dropped mid-answer is tried a second time, as
 /// the token flow would (and the report says so).
 pub async fn diagnose(builder: CredentialBuilder, scope: &str) -> Report {
+    let settings = DiagnoseSettings {
+        scope: Some(scope.to_string()),
+        ..Default::default()
+    };
+    diagnose_with(builder, &settings).await
+}
+
+/// [`diagnose`] with settings: the scope, and where to read the app's federated credentials back
+/// from (a file, JSON, or Microsoft Graph), to name the credential that matches or the one that
+/// nearly does and what differs.
+pub async fn diagnose_with(builder: CredentialBuilder, settings: &DiagnoseSettings) -> Report {
     let mut doctor = Doctor::default();
+    if let Err(e) = settings.check() {
+        doctor.configuration_unusable(leg("config", "configuration"), &e);
+        return doctor.finish();
+    }
     doctor
-        .run(builder.retries(crate::retry::Retries::none()), scope)
+        .run(builder.retries(crate::retry::Retries::none()), settings)
         .await;
     doctor.finish()
 }
@@ -63,6 +83,10 @@ struct Facts {
     /// This machine minus Entra, seconds.
     skew: Option<i64>,
     cloud_audience: String,
+    /// The first blocking finding of the app's federated credentials read back: cause, fix.
+    credential_finding: Option<(String, String)>,
+    /// The credential read back that matches the managed-identity token.
+    matching_credential: Option<String>,
 }
 
 /// The findings so far; each leg's file adds its own `impl Doctor` block.
@@ -134,18 +158,20 @@ fn dropped_mid_answer(error: &Error) -> bool {
 }
 
 impl Doctor {
-    async fn run(&mut self, builder: CredentialBuilder, scope: &str) {
+    async fn run(&mut self, builder: CredentialBuilder, settings: &DiagnoseSettings) {
         let Some(credential) = self.configuration(builder) else {
             return;
         };
         self.certificates(&credential).await;
+        self.platform(&credential).await;
         let ControlFlow::Continue(claims) = self.managed_identity(&credential).await else {
             return;
         };
         if let Some(claims) = claims {
             self.federated_credential(&credential, claims).await;
         }
-        self.exchange(&credential, scope).await;
+        self.federated_credentials(&credential, settings).await;
+        self.exchange(&credential, settings.scope()).await;
     }
 
     /// Adds a finished leg: its status is its worst check's, and its warnings join the report's.

@@ -35,7 +35,11 @@ pub static CLOUDS: [Cloud; 5] = [
     Cloud {
         name: "public",
         display_name: "Azure public cloud",
-        login_hosts: &["login.microsoftonline.com", "login.windows.net", "sts.windows.net"],
+        login_hosts: &[
+            "login.microsoftonline.com",
+            "login.windows.net",
+            "sts.windows.net",
+        ],
         exchange_audience: GLOBAL_EXCHANGE_AUDIENCE,
         graph: "https://graph.microsoft.com",
         key_vault: "https://vault.azure.net",
@@ -344,22 +348,37 @@ mod tests {
     #[test]
     fn every_cloud_is_found_by_its_hosts_and_its_audience() {
         let names: Vec<&str> = CLOUDS.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["public", "us-government", "china", "us-nat", "us-sec"]);
+        assert_eq!(
+            names,
+            ["public", "us-government", "china", "us-nat", "us-sec"]
+        );
         for cloud in &CLOUDS {
             for host in cloud.login_hosts {
                 assert_eq!(Cloud::with_login_host(host), Some(cloud), "{host}");
                 let authority = AuthorityHost::parse(&format!("https://{host}/")).unwrap();
                 assert_eq!(authority.known_cloud(), Some(cloud));
-                assert_eq!(authority.default_exchange_audience(), cloud.exchange_audience);
+                assert_eq!(
+                    authority.default_exchange_audience(),
+                    cloud.exchange_audience
+                );
             }
-            assert_eq!(Cloud::with_exchange_audience(cloud.exchange_audience), Some(cloud));
+            assert_eq!(
+                Cloud::with_exchange_audience(cloud.exchange_audience),
+                Some(cloud)
+            );
             assert_eq!(Cloud::named(&cloud.name.to_uppercase()), Some(cloud));
             let vault = format!("contoso.{}", cloud.key_vault.trim_start_matches("https://"));
             assert_eq!(Cloud::with_key_vault_host(&vault), Some(cloud), "{vault}");
-            assert!(cloud.graph.starts_with("https://") && cloud.resource_manager.starts_with("https://"));
+            assert!(
+                cloud.graph.starts_with("https://")
+                    && cloud.resource_manager.starts_with("https://")
+            );
         }
         // Audiences are compared exactly, as Entra compares them.
-        assert_eq!(Cloud::with_exchange_audience("api://azureadtokenexchange"), None);
+        assert_eq!(
+            Cloud::with_exchange_audience("api://azureadtokenexchange"),
+            None
+        );
         assert_eq!(Cloud::with_key_vault_host("vault.azure.net.evil.com"), None);
         assert_eq!(
             Cloud::with_login_host("LOGIN.MICROSOFTONLINE.US").map(|c| c.name),
@@ -381,14 +400,23 @@ mod tests {
 
     #[test]
     fn other_hosts_are_no_known_cloud_and_get_the_public_defaults() {
-        for host in ["http://127.0.0.1:8080", "http://[::1]:9", "https://login.contoso.internal"] {
+        for host in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:9",
+            "https://login.contoso.internal",
+        ] {
             let authority = AuthorityHost::parse(host).unwrap();
             assert_eq!(authority.known_cloud(), None, "{host}");
             assert_eq!(authority.cloud(), Cloud::public());
         }
-        assert_eq!(AuthorityHost::parse("http://[::1]:9").unwrap().host(), "::1");
         assert_eq!(
-            AuthorityHost::parse("http://127.0.0.1:8080").unwrap().host(),
+            AuthorityHost::parse("http://[::1]:9").unwrap().host(),
+            "::1"
+        );
+        assert_eq!(
+            AuthorityHost::parse("http://127.0.0.1:8080")
+                .unwrap()
+                .host(),
             "127.0.0.1"
         );
     }

@@ -48,6 +48,11 @@ impl ManagedIdentityClient {
         &self.selection
     }
 
+    /// The token URL of the source.
+    pub(crate) fn endpoint(&self) -> &str {
+        self.source.endpoint()
+    }
+
     pub(crate) fn id(&self) -> &ManagedIdentityId {
         &self.id
     }

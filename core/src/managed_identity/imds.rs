@@ -28,6 +28,11 @@ pub(super) fn detect(env: &dyn Environment) -> Option<String> {
     )
 }
 
+/// IMDS's base URL (`http://169.254.169.254`) from its token URL, for its other paths.
+pub(crate) fn imds_base(token_url: &str) -> &str {
+    token_url.strip_suffix(PATH).unwrap_or(token_url)
+}
+
 pub(super) struct Imds {
     endpoint: String,
     id: ManagedIdentityId,

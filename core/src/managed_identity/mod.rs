@@ -21,5 +21,6 @@ mod variables;
 pub use crate::token::expiry;
 pub(crate) use client::ManagedIdentityClient;
 pub use identity::{ManagedIdentityId, ManagedIdentitySource};
+pub(crate) use imds::imds_base;
 pub use response::ManagedIdentityToken;
 pub use select::{SourceSelection, select_source};

@@ -63,7 +63,10 @@ fn reads_az_output_graph_lists_and_single_credentials() {
     let single = r#"{"name":"one","issuer":"i","subject":null,"audiences":["a"],
         "claimsMatchingExpression":{"value":"claims['sub'] matches 'x*'"}}"#;
     let list = parse_list(single, "file").unwrap();
-    assert_eq!((list[0].name.as_str(), list[0].subject.clone()), ("one", None));
+    assert_eq!(
+        (list[0].name.as_str(), list[0].subject.clone()),
+        ("one", None)
+    );
     assert!(parse_list("[]", "file").unwrap().is_empty());
 }
 
@@ -80,14 +83,23 @@ fn input_that_is_no_list_says_what_it_is_and_what_to_pass() {
         assert_eq!(e.code(), ErrorCode::InvalidArgument, "{text}");
         assert!(e.message().contains(says), "{text}: {e}");
         assert!(e.message().contains("f.json"), "{e}");
-        assert!(e.remedy().unwrap().contains("az ad app federated-credential list"));
+        assert!(
+            e.remedy()
+                .unwrap()
+                .contains("az ad app federated-credential list")
+        );
     }
 }
 
 #[test]
 fn a_matching_credential_is_named_and_nothing_blocks() {
     let list = [
-        credential("other", &issuer("login.microsoftonline.com", TENANT), OLD_SUBJECT, "api://AzureADTokenExchange"),
+        credential(
+            "other",
+            &issuer("login.microsoftonline.com", TENANT),
+            OLD_SUBJECT,
+            "api://AzureADTokenExchange",
+        ),
         matching("crm-vm"),
     ];
     let c = compare(&list, &presented(), &HashMap::new());
@@ -97,25 +109,61 @@ fn a_matching_credential_is_named_and_nothing_blocks() {
 
 #[test]
 fn a_recreated_system_assigned_identity_is_named_with_the_update_command() {
-    let p = Presented { system_assigned: true, ..presented() };
+    let p = Presented {
+        system_assigned: true,
+        ..presented()
+    };
     let list = [credential("crm-vm", &p.issuer, OLD_SUBJECT, &p.audience)];
     let gone = HashMap::from([(OLD_SUBJECT.to_string(), false)]);
     let c = compare(&list, &p, &gone);
     assert_eq!(c.matching, None);
     let first = blocking(&c)[0];
-    assert!(first.detail.contains(&format!("'crm-vm': it expects subject {OLD_SUBJECT}, but this host's identity is now {SUBJECT}")), "{}", first.detail);
-    assert!(first.detail.contains("system-assigned identity was recreated"), "{}", first.detail);
+    assert!(
+        first.detail.contains(&format!(
+            "'crm-vm': it expects subject {OLD_SUBJECT}, but this host's identity is now {SUBJECT}"
+        )),
+        "{}",
+        first.detail
+    );
+    assert!(
+        first
+            .detail
+            .contains("system-assigned identity was recreated"),
+        "{}",
+        first.detail
+    );
     let fix = first.fix.as_deref().unwrap();
-    assert!(fix.starts_with(&format!("az ad app federated-credential update --id {APP} --federated-credential-id crm-vm")), "{fix}");
+    assert!(
+        fix.starts_with(&format!(
+            "az ad app federated-credential update --id {APP} --federated-credential-id crm-vm"
+        )),
+        "{fix}"
+    );
     assert!(fix.contains(&format!("\"subject\":\"{SUBJECT}\"")), "{fix}");
 
     // Without Graph the doctor cannot know the old principal is gone: it says what it means
     // and adds a credential rather than taking one another host may use.
     let c = compare(&list, &p, &HashMap::new());
     let first = blocking(&c)[0];
-    assert!(first.detail.contains("gets a new object id when it is disabled"), "{}", first.detail);
-    assert!(!first.detail.contains("was recreated"), "{}", first.detail);
-    assert!(first.fix.as_deref().unwrap().contains("federated-credential create"));
+    assert!(
+        first
+            .detail
+            .contains("if it was this host's, the identity was recreated"),
+        "{}",
+        first.detail
+    );
+    assert!(
+        !first.detail.contains("no longer exists"),
+        "{}",
+        first.detail
+    );
+    assert!(
+        first
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("federated-credential create")
+    );
     // Still in use elsewhere: said so.
     let used = HashMap::from([(OLD_SUBJECT.to_string(), true)]);
     let c = compare(&list, &p, &used);
@@ -125,7 +173,12 @@ fn a_recreated_system_assigned_identity_is_named_with_the_update_command() {
 #[test]
 fn a_subject_differing_only_in_case_is_named() {
     let p = presented();
-    let list = [credential("crm-vm", &p.issuer, &SUBJECT.to_uppercase(), &p.audience)];
+    let list = [credential(
+        "crm-vm",
+        &p.issuer,
+        &SUBJECT.to_uppercase(),
+        &p.audience,
+    )];
     let c = compare(&list, &p, &HashMap::new());
     let first = blocking(&c)[0];
     assert!(first.detail.contains("only in case"), "{}", first.detail);
@@ -137,47 +190,112 @@ fn a_subject_differing_only_in_case_is_named() {
 fn issuers_of_another_tenant_another_cloud_a_slash_or_v1_are_told_apart() {
     let p = presented();
     let cases = [
-        (issuer("login.microsoftonline.com", OTHER_TENANT), "another tenant's"),
-        (issuer("login.microsoftonline.us", TENANT), "Azure US Government"),
+        (
+            issuer("login.microsoftonline.com", OTHER_TENANT),
+            "another tenant's",
+        ),
+        (
+            issuer("login.microsoftonline.us", TENANT),
+            "Azure US Government",
+        ),
         (format!("{}/", p.issuer), "trailing slash"),
         (format!("https://sts.windows.net/{TENANT}/"), "v1 form"),
         (p.issuer.to_uppercase(), "in case only"),
-        ("https://token.actions.githubusercontent.com".to_string(), "is not the token's"),
+        (
+            "https://token.actions.githubusercontent.com".to_string(),
+            "is not the token's",
+        ),
     ];
     for (their_issuer, says) in cases {
         let list = [credential("x", &their_issuer, SUBJECT, &p.audience)];
         let c = compare(&list, &p, &HashMap::new());
         let first = blocking(&c)[0];
-        assert!(first.detail.contains(says), "{their_issuer}: {}", first.detail);
-        assert!(first.fix.as_deref().unwrap().contains(&format!("\"issuer\":\"{}\"", p.issuer)));
+        assert!(
+            first.detail.contains(says),
+            "{their_issuer}: {}",
+            first.detail
+        );
+        assert!(
+            first
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains(&format!("\"issuer\":\"{}\"", p.issuer))
+        );
     }
 }
 
 #[test]
 fn an_audience_of_another_cloud_is_flagged_against_the_authority() {
     let p = presented();
-    let list = [credential("gov", &p.issuer, SUBJECT, "api://AzureADTokenExchangeUSGov")];
+    let list = [credential(
+        "gov",
+        &p.issuer,
+        SUBJECT,
+        "api://AzureADTokenExchangeUSGov",
+    )];
     let c = compare(&list, &p, &HashMap::new());
-    let warning = c.findings.iter().find(|f| f.name == "audience of another cloud").unwrap();
-    assert!(warning.detail.contains("Azure US Government"), "{}", warning.detail);
+    let warning = c
+        .findings
+        .iter()
+        .find(|f| f.name == "audience of another cloud")
+        .unwrap();
+    assert!(
+        warning.detail.contains("Azure US Government"),
+        "{}",
+        warning.detail
+    );
     assert!(warning.detail.contains("Azure public cloud"));
     let first = blocking(&c)[0];
-    assert!(first.detail.contains("are the Azure US Government's"), "{}", first.detail);
-    assert!(first.fix.as_deref().unwrap().contains("\"audiences\":[\"api://AzureADTokenExchange\"]"));
+    assert!(
+        first.detail.contains("are the Azure US Government's"),
+        "{}",
+        first.detail
+    );
+    assert!(
+        first
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("\"audiences\":[\"api://AzureADTokenExchange\"]")
+    );
 }
 
 #[test]
 fn twenty_credentials_without_a_match_leave_no_room() {
     let p = presented();
     let list: Vec<FederatedCredential> = (0..20)
-        .map(|i| credential(&format!("vm-{i}"), "https://token.actions.githubusercontent.com", &format!("repo:x:{i}"), "api://AzureADTokenExchange"))
+        .map(|i| {
+            credential(
+                &format!("vm-{i}"),
+                "https://token.actions.githubusercontent.com",
+                &format!("repo:x:{i}"),
+                "api://AzureADTokenExchange",
+            )
+        })
         .collect();
     let c = compare(&list, &p, &HashMap::new());
     let first = blocking(&c)[0];
     assert_eq!(first.name, "credential limit");
-    assert!(first.detail.contains("holds 20 federated credentials, the most Entra allows"));
-    assert!(first.fix.as_deref().unwrap().contains("federated-credential delete"));
-    assert!(first.fix.as_deref().unwrap().contains("federated-credential create"));
+    assert!(
+        first
+            .detail
+            .contains("holds 20 federated credentials, the most Entra allows")
+    );
+    assert!(
+        first
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("federated-credential delete")
+    );
+    assert!(
+        first
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("federated-credential create")
+    );
     // 19 leave room: the headline is the missing credential itself.
     let c = compare(&list[..19], &p, &HashMap::new());
     assert_eq!(blocking(&c)[0].name, "no match");
@@ -192,9 +310,17 @@ fn duplicates_and_expression_credentials_are_reported() {
         credential("c", &p.issuer, &SUBJECT.to_uppercase(), &p.audience),
     ];
     let c = compare(&list, &p, &HashMap::new());
-    let dups: Vec<&Finding> = c.findings.iter().filter(|f| f.name == "duplicate").collect();
+    let dups: Vec<&Finding> = c
+        .findings
+        .iter()
+        .filter(|f| f.name == "duplicate")
+        .collect();
     assert_eq!(dups.len(), 3, "{dups:?}");
-    assert!(dups[0].detail.contains("'a' and 'b' have the same issuer and subject"));
+    assert!(
+        dups[0]
+            .detail
+            .contains("'a' and 'b' have the same issuer and subject")
+    );
     assert!(dups[1].detail.contains("differ only in case"));
 
     let mut flexible = matching("flex");
@@ -209,6 +335,9 @@ fn an_empty_list_gets_the_create_command() {
     let c = compare(&[], &presented(), &HashMap::new());
     let first = blocking(&c)[0];
     assert!(first.detail.contains("has no federated credential"));
-    assert_eq!(first.fix.as_deref(), Some(create_command(&presented()).as_str()));
+    assert_eq!(
+        first.fix.as_deref(),
+        Some(create_command(&presented()).as_str())
+    );
     assert!(create_command(&presented()).contains("\"name\":\"certless-9b21c0de\""));
 }

@@ -1,0 +1,256 @@
+//! `diagnose` reading the app's federated credentials back (issue: "the doctor reads the app's
+//! federated credentials back"): for each case users meet, the report's first line names the
+//! credential, what differs, and the command that fixes it. The list comes from a file shaped as
+//! `az ad app federated-credential list` prints it, as the emulator's registry holds it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use certless::diagnose::{DiagnoseSettings, Report, Status, diagnose_with};
+use certless::{CredentialBuilder, ManagedIdentityId};
+use certless_emulator::{MiSourceKind, RunningEmulator};
+use common::*;
+
+const OTHER_TENANT: &str = "4a4a4a4a-5b5b-4c6c-8d7d-9e9e9e9e9e9e";
+
+fn user_assigned(emu: &RunningEmulator) -> CredentialBuilder {
+    builder(emu, MiSourceKind::Imds).managed_identity(ManagedIdentityId::ClientId(
+        emu.default_user_assigned().client_id,
+    ))
+}
+
+/// What `az ad app federated-credential list --id <app>` prints for the emulator's default app,
+/// written to a file.
+fn az_list(emu: &RunningEmulator) -> PathBuf {
+    let registry = emu.registry();
+    let list: Vec<serde_json::Value> = registry.apps[0]
+        .federated_credentials
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            serde_json::json!({
+                "audiences": c.audiences,
+                "description": null,
+                "id": format!("00000000-0000-0000-0000-{i:012}"),
+                "issuer": c.issuer,
+                "name": c.name,
+                "subject": c.subject,
+            })
+        })
+        .collect();
+    let path = scratch_dir("fic-list").join("fics.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&list).unwrap()).unwrap();
+    path
+}
+
+async fn doctor_with_file(builder: CredentialBuilder, file: PathBuf) -> (Report, String) {
+    let settings = DiagnoseSettings {
+        scope: Some(SHAREPOINT.into()),
+        federated_credentials_file: Some(file),
+        ..Default::default()
+    };
+    let report = diagnose_with(builder, &settings).await;
+    let first = report
+        .to_text()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(first, report.headline);
+    (report, first)
+}
+
+fn assert_first_line(first: &str, words: &[&str]) {
+    assert!(first.starts_with("FAIL: "), "{first}");
+    assert!(
+        first.contains(" Fix: az ad app federated-credential "),
+        "{first}"
+    );
+    for w in words {
+        assert!(first.contains(w), "'{w}' missing from: {first}");
+    }
+}
+
+fn leg_checks(report: &Report) -> Vec<(String, Status)> {
+    report
+        .legs
+        .iter()
+        .find(|l| l.leg == "federated_credentials")
+        .expect("the federated_credentials leg")
+        .checks
+        .iter()
+        .map(|c| (c.name.clone(), c.status))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_matching_credential_is_named_on_the_first_line() {
+    let emu = emulator().await;
+    let name = emu.registry().apps[0].federated_credentials[0].name.clone();
+    let (report, first) = doctor_with_file(user_assigned(&emu), az_list(&emu)).await;
+    assert!(report.ok, "{}", report.to_text());
+    assert!(first.starts_with("OK: token obtained"), "{first}");
+    assert!(
+        first.contains(&format!("through federated credential '{name}'")),
+        "{first}"
+    );
+    assert!(leg_checks(&report).contains(&("matching credential".into(), Status::Ok)));
+}
+
+#[tokio::test]
+async fn a_recreated_system_assigned_identity() {
+    let emu = emulator().await;
+    let old = emu
+        .system_assigned()
+        .expect("a system-assigned identity")
+        .object_id;
+    let new = "9b21c0de-7f1e-4c55-8a4e-2f9d5c3b1a07".to_string();
+    emu.update_registry(|r| {
+        let issuer = r.apps[0].federated_credentials[0].issuer.clone();
+        r.apps[0].allow_system_assigned_fic = true;
+        r.apps[0].federated_credentials[0] = certless_emulator::FederatedCredential {
+            name: "crm-vm".into(),
+            issuer,
+            subject: old.clone(),
+            audiences: vec!["api://AzureADTokenExchange".into()],
+        };
+        r.system_assigned.as_mut().unwrap().object_id = new.clone();
+    });
+    let builder =
+        builder(&emu, MiSourceKind::Imds).managed_identity(ManagedIdentityId::SystemAssigned);
+    let (report, first) = doctor_with_file(builder, az_list(&emu)).await;
+    assert!(!report.ok);
+    assert_first_line(
+        &first,
+        &[
+            "'crm-vm': it expects subject",
+            &old,
+            &format!("this host's identity is now {new}"),
+            "a system-assigned identity gets a new object id",
+            "AADSTS700213",
+            &format!("\"subject\":\"{new}\""),
+        ],
+    );
+    // The identity-kind check explains what system-assigned means, with the commands to switch.
+    let kind = report
+        .legs
+        .iter()
+        .flat_map(|l| &l.checks)
+        .find(|c| c.name == "identity kind")
+        .unwrap();
+    assert_eq!(kind.status, Status::Warn);
+    assert!(
+        kind.detail.contains("each machine has its own"),
+        "{}",
+        kind.detail
+    );
+    assert!(
+        kind.fix
+            .as_deref()
+            .unwrap()
+            .contains("az vm identity assign -g "),
+        "{:?}",
+        kind.fix
+    );
+}
+
+#[tokio::test]
+async fn a_subject_differing_only_in_case() {
+    let emu = emulator().await;
+    let oid = emu.default_user_assigned().object_id;
+    emu.update_registry(|r| r.apps[0].federated_credentials[0].subject = oid.to_uppercase());
+    let name = emu.registry().apps[0].federated_credentials[0].name.clone();
+    let (_, first) = doctor_with_file(user_assigned(&emu), az_list(&emu)).await;
+    assert_first_line(
+        &first,
+        &[
+            &format!("'{name}'"),
+            "only in case",
+            &oid.to_uppercase(),
+            "AADSTS7002138",
+            "update",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn a_credential_of_another_cloud() {
+    let emu = emulator().await;
+    emu.update_registry(|r| {
+        r.apps[0].federated_credentials[0].audiences =
+            vec!["api://AzureADTokenExchangeUSGov".into()]
+    });
+    let (report, first) = doctor_with_file(user_assigned(&emu), az_list(&emu)).await;
+    assert_first_line(
+        &first,
+        &[
+            "are the Azure US Government's",
+            "the token carries 'api://AzureADTokenExchange'",
+            "AADSTS700212",
+        ],
+    );
+    assert!(report.to_json().contains("\"federated_credentials\""));
+}
+
+#[tokio::test]
+async fn a_credential_of_another_tenant() {
+    let emu = emulator().await;
+    let tenant = emu.tenant_id();
+    emu.update_registry(|r| {
+        let c = &mut r.apps[0].federated_credentials[0];
+        c.issuer = c.issuer.replace(&tenant, OTHER_TENANT);
+    });
+    let (_, first) = doctor_with_file(user_assigned(&emu), az_list(&emu)).await;
+    assert_first_line(&first, &[OTHER_TENANT, "another tenant's", "AADSTS700211"]);
+}
+
+#[tokio::test]
+async fn twenty_credentials_and_none_for_this_identity() {
+    let emu = emulator().await;
+    emu.update_registry(|r| {
+        let template = r.apps[0].federated_credentials[0].clone();
+        r.apps[0].federated_credentials = (0..20)
+            .map(|i| certless_emulator::FederatedCredential {
+                name: format!("vm-{i:02}"),
+                subject: format!("{i:08}-0000-4000-8000-000000000000"),
+                ..template.clone()
+            })
+            .collect();
+    });
+    let (report, first) = doctor_with_file(user_assigned(&emu), az_list(&emu)).await;
+    assert_first_line(
+        &first,
+        &[
+            "holds 20 federated credentials, the most Entra allows",
+            "federated-credential delete",
+            "federated-credential create",
+        ],
+    );
+    let checks = leg_checks(&report);
+    assert!(
+        checks.contains(&("credential limit".into(), Status::Fail)),
+        "{checks:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_list_that_cannot_be_read_is_a_warning_not_the_diagnosis() {
+    let emu = emulator().await;
+    let file = scratch_dir("fic-bad").join("fics.json");
+    std::fs::write(&file, "{\"not\": \"a list\"}").unwrap();
+    let (report, first) = doctor_with_file(user_assigned(&emu), file).await;
+    assert!(report.ok, "{first}");
+    assert!(first.contains("read back"), "{first}");
+    // A UTF-16 file, as PowerShell 5's `>` writes it, is read.
+    let path = az_list(&emu);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&path, utf16).unwrap();
+    let (report, first) = doctor_with_file(user_assigned(&emu), path).await;
+    assert!(
+        report.ok && first.contains("through federated credential"),
+        "{first}"
+    );
+}
