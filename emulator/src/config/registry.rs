@@ -68,6 +68,13 @@ pub struct Registry {
     /// Key Vaults and the certificates in them.
     #[serde(default)]
     pub key_vaults: Vec<KeyVault>,
+    /// The `Server` header of every IMDS answer.
+    #[serde(default = "d_imds_server")]
+    pub imds_server: String,
+    /// Whether IMDS serves `/metadata/identity/getPlatformMetadata` (platforms with the newer credential
+    /// endpoint); otherwise it answers 404 there.
+    #[serde(default)]
+    pub imds_platform_metadata: bool,
 }
 
 impl Default for Registry {
@@ -116,6 +123,7 @@ impl Default for Registry {
                     ),
                 ]),
                 service_principal_id: Some(DEFAULT_APP_SERVICE_PRINCIPAL_ID.into()),
+                object_id: Some(DEFAULT_APP_OBJECT_ID.into()),
             }],
             resources: d_resources(),
             mi_token_lifetime_secs: d_mi_lifetime(),
@@ -124,6 +132,8 @@ impl Default for Registry {
             assertion_clock_skew_secs: d_skew(),
             app_service_secret: d_app_service_secret(),
             key_vaults: Vec::new(),
+            imds_server: d_imds_server(),
+            imds_platform_metadata: false,
         }
     }
 }
@@ -214,6 +224,9 @@ impl Registry {
         let bad = |m: String| Err(EmulatorError::Config(m));
         if self.tenant_id.trim().is_empty() {
             return bad("`tenant_id` is empty".into());
+        }
+        if axum::http::HeaderValue::from_str(&self.imds_server).is_err() {
+            return bad("`imds_server` is not a valid header value".into());
         }
         if self.system_assigned.is_none() && self.user_assigned.is_empty() {
             return bad(
