@@ -123,6 +123,7 @@ mod error;
 mod faults;
 mod fic;
 mod imds;
+mod imds_metadata;
 mod key_vault;
 mod managed_identity;
 mod router;
