@@ -122,6 +122,8 @@ mod entra_error;
 mod error;
 mod faults;
 mod fic;
+mod graph_auth;
+mod graph_directory;
 mod imds;
 mod imds_metadata;
 mod key_vault;

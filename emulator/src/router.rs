@@ -22,8 +22,8 @@ use crate::server::ConnInfo;
 use crate::state::{Endpoint, RecordedRequest, Shared, redact_field, redact_header};
 use crate::wire::{form_pairs, is_form, query_pairs, set_header};
 use crate::{
-    admin, app_service, arc, cloud_shell, discovery, entra, imds, imds_metadata, key_vault,
-    service_fabric, sharepoint, site_access,
+    admin, app_service, arc, cloud_shell, discovery, entra, graph_directory, imds, imds_metadata,
+    key_vault, service_fabric, sharepoint, site_access,
 };
 
 /// Bodies larger than this are refused (413): token requests are a few KB.
@@ -142,6 +142,27 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             Endpoint::Graph,
             "/v1.0/sites/{*rest}",
             any(site_access::graph_sites),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/applications/{object_id}/federatedIdentityCredentials",
+            get(graph_directory::credentials_by_object_id),
+        ))
+        // `applications(appId='..')` is one path segment.
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/{reference}/federatedIdentityCredentials",
+            get(graph_directory::credentials_by_reference),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/servicePrincipals/{id}",
+            get(graph_directory::service_principal_by_id),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/directoryObjects/{id}",
+            get(graph_directory::directory_object_by_id),
         ))
         .nest("/_emulator", admin::router())
         .fallback(unmatched)
