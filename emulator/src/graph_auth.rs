@@ -227,7 +227,13 @@ pub(crate) async fn mint(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
     }
     let token = match shared.key.sign(&claims) {
         Ok(t) => t,
-        Err(e) => return bad_request(e),
+        Err(e) => {
+            log::error!("emulator: cannot sign a Graph token: {e}");
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": format!("cannot sign: {e}") }).to_string(),
+            );
+        }
     };
     log::info!(
         "emulator: minted a Graph token for tenant {tenant} (scp '{scp}', roles {roles:?}), expiring at {exp}"

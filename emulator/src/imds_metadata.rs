@@ -3,7 +3,7 @@
 //! (`GET /metadata/identity/getPlatformMetadata`), and the `Server` header every IMDS answer carries. A client's
 //! doctor reads these to tell a real IMDS from something else on 169.254.169.254, and an old platform from a new one.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -55,7 +55,13 @@ pub(crate) async fn server_header(
     req: Request,
     next: Next,
 ) -> Response {
-    let server = shared.registry().imds_server;
+    // Only the one field: this runs on every IMDS request.
+    let server = shared
+        .registry
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .imds_server
+        .clone();
     let mut response = next.run(req).await;
     set_header(&mut response, "server", &server);
     response
