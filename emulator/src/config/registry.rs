@@ -261,7 +261,16 @@ impl Registry {
             }
         }
         let mut app_ids = HashSet::new();
+        let mut object_ids = HashSet::new();
         for app in &self.apps {
+            // Graph finds an application by its object id alone.
+            if !object_ids.insert(app.application_object_id().to_ascii_lowercase()) {
+                return bad(format!(
+                    "app '{}' has the object id '{}' of another app",
+                    app.client_id,
+                    app.application_object_id()
+                ));
+            }
             let tenant = app.tenant_id.as_deref().unwrap_or(&self.tenant_id);
             if app.client_id.trim().is_empty() {
                 return bad("an app has an empty `client_id`".into());
@@ -324,6 +333,21 @@ mod tests {
             Some(ARM_RESOURCE)
         );
         assert_eq!(r.find_resource("https://example.com"), None);
+    }
+
+    #[test]
+    fn application_object_ids_are_unique() {
+        let mut r = Registry::default();
+        let mut second = r.apps[0].clone();
+        second.client_id = "1a2b3c4d-0000-4000-8000-000000000001".into();
+        r.apps.push(second.clone());
+        assert!(r.validate().is_err(), "the same object_id twice");
+        r.apps[1].object_id = None;
+        assert!(r.validate().is_ok());
+        assert_ne!(
+            r.apps[1].application_object_id(),
+            r.apps[0].application_object_id()
+        );
     }
 
     #[test]
