@@ -54,6 +54,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
                 .delete(crate::site_access::clear_grants),
         )
         .route("/sharepoint/revoke", post(crate::site_access::revoke))
+        .route("/graph-token", post(crate::graph_auth::mint))
         .route("/shutdown", post(shutdown))
         .fallback(not_found)
 }

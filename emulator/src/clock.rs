@@ -89,6 +89,16 @@ pub(crate) fn entra_timestamp(secs: i64) -> String {
     )
 }
 
+/// The Azure CLI's `expiresOn` (`az account get-access-token`): `2026-12-07 03:30:00.000000`. The CLI prints local
+/// time; the emulator's clock is UTC.
+pub(crate) fn az_cli_time(secs: i64) -> String {
+    let t = Utc::from_epoch(secs);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.000000",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
 /// .NET round-trip style with seven fraction digits, as in AADSTS700024's text:
 /// `2024-10-02T22:05:03.6755165Z`.
 pub(crate) fn dotnet_round_trip(nanos: i128) -> String {
@@ -160,6 +170,7 @@ mod tests {
         );
         assert_eq!(iso8601(1_579_152_252), "2020-01-16T05:24:12Z");
         assert_eq!(entra_timestamp(1_579_152_252), "2020-01-16 05:24:12Z");
+        assert_eq!(az_cli_time(1_579_152_252), "2020-01-16 05:24:12.000000");
         assert_eq!(
             dotnet_date_string(1_579_132_800 + 13 * 3600),
             "1/16/2020 1:00:00 PM +00:00"

@@ -20,6 +20,8 @@
 //! | Key Vault | `GET /keyvault/{vault}/certificates/{name}[/{version}]`, `GET /keyvault/{vault}/secrets/{name}[/{version}]` with `api-version`, a bearer token this emulator issued to a managed identity of the vault's tenant for `https://vault.azure.net` (see the `key_vault` module) |
 //! | SharePoint Online | `GET /sharepoint/{host}/sites/{site}/_api/web`, `GET .../_api/web/lists/getbytitle('{list}')/items[(N)]` (`{"value":[...]}`, or `{"d":{"results":[...]}}` for `Accept: application/json;odata=verbose`), `POST .../items` with the item's fields as JSON (201). A bearer token this emulator issued for `https://{host}`; `Sites.Selected` needs a site grant (see the `sharepoint` module for the 401, claims challenge and 403 answers) |
 //! | Microsoft Graph site permissions | `GET /v1.0/sites/{host}:/sites/{site}` (the site and its `id`), `GET`/`POST /v1.0/sites/{site-id}/permissions` with `{"roles":["write"],"grantedToIdentities":[{"application":{"id":"..","displayName":".."}}]}` (201). No token needed |
+//! | Microsoft Graph directory | `GET /v1.0/applications(appId='{appId}')/federatedIdentityCredentials`, `GET /v1.0/applications/{object-id}/federatedIdentityCredentials`, `GET /v1.0/servicePrincipals/{id}`, `GET /v1.0/directoryObjects/{id}`, with a Graph bearer token that may read applications (see "Microsoft Graph's directory" below) |
+//! | IMDS metadata | `GET /metadata/versions` (`{"apiVersions":[..]}`), `GET /metadata/identity/getPlatformMetadata?api-version=..` (also all lowercase; 404 unless `imds_platform_metadata`), header `Metadata: true`. Every IMDS answer carries `Server: {imds_server}` |
 //!
 //! # Admin surface
 //!
@@ -42,10 +44,11 @@
 //! | `POST /_emulator/client-certificate` | [`ClientCertificateOptions`] (all optional) | [`IssuedClientCertificate`]: an RSA certificate, its key (PEM) and a PFX, registered on the app |
 //! | `POST /_emulator/key-vault/certificates` | [`KeyVaultCertificateOptions`] (all optional) | [`KeyVaultCertificateIssued`]: a new version of a vault certificate (the vault is made if needed), registered on the app |
 //! | `GET`/`POST`/`DELETE /_emulator/sharepoint/grants` | [`SiteGrant`]: `{"site":"contoso.sharepoint.com/sites/crm","app_id":"..","roles":["read"\|"write"\|"owner"\|"fullcontrol"]}` | every grant (POST replaces the app's grant on that site; DELETE removes all) |
+//! | `POST /_emulator/graph-token` | `{"tenant_id":"..","roles":[".."],"scp":"..","expires_in_secs":3600}` (all optional; default: the registry's tenant, `scp` `Application.Read.All User.Read`, 3600 s; `roles` alone make an app-only token, `"scp":""` none) | what `az account get-access-token --resource-type ms-graph` prints: `{"accessToken":"..","expiresOn":"2026-12-07 03:30:00.000000","expires_on":1765078200,"subscription":"..","tenant":"..","tokenType":"Bearer"}` |
 //! | `POST /_emulator/sharepoint/revoke` | | `{"revoked_at":1765000000,"revoked_tokens":2}`: SharePoint answers every token presented so far, and any issued before `revoked_at`, with a claims challenge (Continuous Access Evaluation) |
 //! | `POST /_emulator/shutdown` | | `{"ok":true}`, then the emulator stops |
 //!
-//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`, `key_vault`, `sharepoint`, `graph`;
+//! Endpoint names are `imds`, `app_service`, `service_fabric`, `cloud_shell`, `azure_arc`, `entra_token`, `openid_metadata`, `jwks`, `instance_discovery`, `key_vault`, `sharepoint`, `graph`, `imds_metadata`;
 //! `expires_on` formats are `number_string` (default), `number`, `date_string`, `iso8601`.
 //!
 //! Faults met on real networks, and how to make them here:
@@ -56,6 +59,26 @@
 //! | a JSON body after a UTF-8 byte order mark | `{"bom":true}` |
 //! | a gateway adding a cookie per backend, 150 `Set-Cookie` headers in one answer | `{"header_flood":150}` |
 //! | a TLS-terminating proxy speaking HTTP/1.0: the answer ends where the connection ends, with no `close_notify` | `{"tls_close_without_notify":true}` |
+//!
+//! # Microsoft Graph's directory
+//!
+//! What a doctor needs to check a federated credential: the app's credentials as Graph lists them
+//! (`{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#applications('{objectId}')/federatedIdentityCredentials",
+//! "value":[{"id","name","issuer","subject","description":null,"audiences"}]}`), and whether a subject names an
+//! object that exists: `servicePrincipals/{id}` resolves the managed identities (`servicePrincipalType`
+//! `ManagedIdentity`, `appId` its client id, `alternativeNames` `["isExplicit=False"|"isExplicit=True", resource id]`)
+//! and the apps' service principals (`Application`); `directoryObjects/{id}` also the application objects. All of it
+//! is read from the registry as it is now. An app's object id is `object_id`, or one derived from its client id.
+//!
+//! | failure | status | `error.code` |
+//! |---|---|---|
+//! | no bearer token, a signature that does not verify, expired or not yet valid, audience not Graph (`https://graph.microsoft.com` or `00000003-0000-0000-c000-000000000000`, trailing slash or not) | 401, with `WWW-Authenticate: Bearer ..` | `InvalidAuthenticationToken` |
+//! | neither a delegated `scp` nor `roles` holding `Application.Read.All`, `Application.ReadWrite.All`, `Application.ReadWrite.OwnedBy`, `Directory.Read.All` or `Directory.ReadWrite.All` | 403 | `Authorization_RequestDenied` |
+//! | no such object in the token's tenant (`tid`) | 404 | `Request_ResourceNotFound` |
+//!
+//! An app-only token with a role comes from the token endpoint when the app's `app_roles`, keyed by the resource
+//! as the registry's `resources` spell it, grant one: `"app_roles": {"https://graph.microsoft.com":
+//! ["Application.Read.All"]}`; a delegated token comes from `POST /_emulator/graph-token`.
 //!
 //! # Entra's answers
 //!
@@ -96,7 +119,10 @@
 //! the built-in directory whose ids are the `DEFAULT_*` constants: tenant [`DEFAULT_TENANT_ID`], user-assigned
 //! identity `certless-demo-mi`, a system-assigned identity, and app `certless-demo-app` whose FIC trusts
 //! `certless-demo-mi` and which holds `Sites.Selected` on [`DEFAULT_SHAREPOINT_RESOURCE`] and `User.Read.All` on
-//! [`GRAPH_RESOURCE`].
+//! [`GRAPH_RESOURCE`]. Optional fields added since: `imds_server` (IMDS's `Server` header, default
+//! [`DEFAULT_IMDS_SERVER`]), `imds_platform_metadata` (serve `getPlatformMetadata`, default `false`) and, per app,
+//! `object_id` (its application object's id; derived from `client_id` when left out, see
+//! [`AppRegistration::application_object_id`]).
 //!
 //! ```no_run
 //! use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
@@ -122,7 +148,10 @@ mod entra_error;
 mod error;
 mod faults;
 mod fic;
+mod graph_auth;
+mod graph_directory;
 mod imds;
+mod imds_metadata;
 mod key_vault;
 mod managed_identity;
 mod router;
@@ -141,16 +170,17 @@ pub use appsettings::identity_template_appsettings;
 pub use client_certificate::{ClientCertificateOptions, IssuedClientCertificate};
 pub use config::{
     ARM_RESOURCE, AppRegistration, DEFAULT_ACCESS_TOKEN_LIFETIME_SECS, DEFAULT_APP_CLIENT_ID,
-    DEFAULT_APP_NAME, DEFAULT_APP_SERVICE_PRINCIPAL_ID, DEFAULT_APP_SERVICE_SECRET,
-    DEFAULT_ASSERTION_CLOCK_SKEW_SECS, DEFAULT_FIC_NAME, DEFAULT_KUBERNETES_ISSUER,
-    DEFAULT_MI_TOKEN_LIFETIME_SECS, DEFAULT_OTHER_TENANT_ID, DEFAULT_RESOURCE_GROUP,
-    DEFAULT_SHAREPOINT_RESOURCE, DEFAULT_SUBSCRIPTION_ID, DEFAULT_SYSTEM_ASSIGNED_CLIENT_ID,
-    DEFAULT_SYSTEM_ASSIGNED_OBJECT_ID, DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID,
-    DEFAULT_USER_ASSIGNED_NAME, DEFAULT_USER_ASSIGNED_OBJECT_ID, DEFAULT_VM_NAME, EmulatorConfig,
-    FederatedCredential, GRAPH_RESOURCE, IdentityKind, KeyVault, ManagedIdentityInfo,
-    PermissionModel, Registry, SystemAssignedIdentity, TOKEN_EXCHANGE_AUDIENCE,
-    TOKEN_EXCHANGE_AUDIENCE_CHINA, TOKEN_EXCHANGE_AUDIENCE_USGOV, UserAssignedIdentity,
-    VaultCertificate, VaultCertificateVersion, entra_issuer,
+    DEFAULT_APP_NAME, DEFAULT_APP_OBJECT_ID, DEFAULT_APP_SERVICE_PRINCIPAL_ID,
+    DEFAULT_APP_SERVICE_SECRET, DEFAULT_ASSERTION_CLOCK_SKEW_SECS, DEFAULT_FIC_NAME,
+    DEFAULT_IMDS_SERVER, DEFAULT_KUBERNETES_ISSUER, DEFAULT_MI_TOKEN_LIFETIME_SECS,
+    DEFAULT_OTHER_TENANT_ID, DEFAULT_RESOURCE_GROUP, DEFAULT_SHAREPOINT_RESOURCE,
+    DEFAULT_SUBSCRIPTION_ID, DEFAULT_SYSTEM_ASSIGNED_CLIENT_ID, DEFAULT_SYSTEM_ASSIGNED_OBJECT_ID,
+    DEFAULT_TENANT_ID, DEFAULT_USER_ASSIGNED_CLIENT_ID, DEFAULT_USER_ASSIGNED_NAME,
+    DEFAULT_USER_ASSIGNED_OBJECT_ID, DEFAULT_VM_NAME, EmulatorConfig, FederatedCredential,
+    GRAPH_RESOURCE, IdentityKind, KeyVault, ManagedIdentityInfo, PermissionModel, Registry,
+    SystemAssignedIdentity, TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_AUDIENCE_CHINA,
+    TOKEN_EXCHANGE_AUDIENCE_USGOV, UserAssignedIdentity, VaultCertificate, VaultCertificateVersion,
+    entra_issuer,
 };
 pub use control::{EmulatorInfo, MiSourceKind};
 pub use error::EmulatorError;

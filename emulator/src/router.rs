@@ -22,8 +22,8 @@ use crate::server::ConnInfo;
 use crate::state::{Endpoint, RecordedRequest, Shared, redact_field, redact_header};
 use crate::wire::{form_pairs, is_form, query_pairs, set_header};
 use crate::{
-    admin, app_service, arc, cloud_shell, discovery, entra, imds, key_vault, service_fabric,
-    sharepoint, site_access,
+    admin, app_service, arc, cloud_shell, discovery, entra, graph_directory, imds, imds_metadata,
+    key_vault, service_fabric, sharepoint, site_access,
 };
 
 /// Bodies larger than this are refused (413): token requests are a few KB.
@@ -39,17 +39,39 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
                     observe,
                 ))
         };
+    // Every IMDS answer, injected faults included, carries IMDS's `Server` header.
+    let imds = |endpoint: Endpoint, path: &str, route: axum::routing::MethodRouter<Arc<Shared>>| {
+        observed(endpoint, path, route).layer(middleware::from_fn_with_state(
+            shared.clone(),
+            imds_metadata::server_header,
+        ))
+    };
     Router::new()
-        .merge(observed(
+        .merge(imds(
             Endpoint::Imds,
             "/metadata/identity/oauth2/token",
             get(imds::token),
         ))
         // MSAL asks for the same path with a trailing slash; the real IMDS answers both.
-        .merge(observed(
+        .merge(imds(
             Endpoint::Imds,
             "/metadata/identity/oauth2/token/",
             get(imds::token),
+        ))
+        .merge(imds(
+            Endpoint::ImdsMetadata,
+            "/metadata/versions",
+            get(imds_metadata::versions),
+        ))
+        .merge(imds(
+            Endpoint::ImdsMetadata,
+            "/metadata/identity/getPlatformMetadata",
+            get(imds_metadata::platform_metadata),
+        ))
+        .merge(imds(
+            Endpoint::ImdsMetadata,
+            "/metadata/identity/getplatformmetadata",
+            get(imds_metadata::platform_metadata),
         ))
         .merge(observed(
             Endpoint::AppService,
@@ -120,6 +142,27 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             Endpoint::Graph,
             "/v1.0/sites/{*rest}",
             any(site_access::graph_sites),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/applications/{object_id}/federatedIdentityCredentials",
+            get(graph_directory::credentials_by_object_id),
+        ))
+        // `applications(appId='..')` is one path segment.
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/{reference}/federatedIdentityCredentials",
+            get(graph_directory::credentials_by_reference),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/servicePrincipals/{id}",
+            get(graph_directory::service_principal_by_id),
+        ))
+        .merge(observed(
+            Endpoint::Graph,
+            "/v1.0/directoryObjects/{id}",
+            get(graph_directory::directory_object_by_id),
         ))
         .nest("/_emulator", admin::router())
         .fallback(unmatched)
@@ -275,7 +318,9 @@ fn fault_response(
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let now = shared.clock.now();
     match endpoint {
-        Endpoint::Imds | Endpoint::CloudShell | Endpoint::AzureArc => imds::fault_response(status),
+        Endpoint::Imds | Endpoint::ImdsMetadata | Endpoint::CloudShell | Endpoint::AzureArc => {
+            imds::fault_response(status)
+        }
         Endpoint::AppService => app_service::fault_response(status),
         Endpoint::ServiceFabric => service_fabric::fault_response(status),
         Endpoint::EntraToken => entra::fault_response(status, headers, now),

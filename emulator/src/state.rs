@@ -43,8 +43,13 @@ pub enum Endpoint {
     /// `/sharepoint/{host}/sites/{site}/_api/...` (the SharePoint Online stand-in)
     #[serde(rename = "sharepoint")]
     SharePoint,
-    /// `/v1.0/sites/...` (Microsoft Graph's site permissions, which grant `Sites.Selected` apps a site)
+    /// Microsoft Graph: `/v1.0/sites/...` (the site permissions that grant `Sites.Selected` apps a site),
+    /// `/v1.0/applications/.../federatedIdentityCredentials`, `/v1.0/servicePrincipals/{id}`,
+    /// `/v1.0/directoryObjects/{id}`
     Graph,
+    /// IMDS's own metadata: `GET /metadata/versions` and `/metadata/identity/getPlatformMetadata` (apart from
+    /// `Imds`, so token-request counts stay token-request counts)
+    ImdsMetadata,
 }
 
 /// Requests per endpoint since start or the last reset. Admin requests are not counted.
@@ -74,9 +79,12 @@ pub struct Counters {
     /// SharePoint REST requests.
     #[serde(default)]
     pub sharepoint: u64,
-    /// Microsoft Graph site requests.
+    /// Microsoft Graph requests.
     #[serde(default)]
     pub graph: u64,
+    /// IMDS metadata requests (`/metadata/versions`, `getPlatformMetadata`); not in [`Counters::managed_identity`].
+    #[serde(default)]
+    pub imds_metadata: u64,
     /// Requests no route matched (a client calling a wrong path shows up here).
     pub unmatched: u64,
 }
@@ -101,6 +109,7 @@ impl Counters {
             Some(Endpoint::KeyVault) => &mut self.key_vault,
             Some(Endpoint::SharePoint) => &mut self.sharepoint,
             Some(Endpoint::Graph) => &mut self.graph,
+            Some(Endpoint::ImdsMetadata) => &mut self.imds_metadata,
             None => &mut self.unmatched,
         };
         *slot += 1;

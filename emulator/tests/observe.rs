@@ -42,6 +42,7 @@ async fn counts_each_endpoint_and_not_the_admin_surface() {
             key_vault: 0,
             sharepoint: 0,
             graph: 0,
+            imds_metadata: 0,
             unmatched: 1,
         }
     );

@@ -41,6 +41,9 @@ pub struct AppRegistration {
     /// Object id of the app's service principal; derived from `client_id` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_principal_id: Option<String>,
+    /// Object id of the application object (Graph's `/applications/{id}`); derived from `client_id` when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +75,7 @@ impl fmt::Debug for AppRegistration {
                 &format_args!("<{} redacted>", self.client_secrets.len()),
             )
             .field("app_roles", &self.app_roles)
+            .field("object_id", &self.object_id)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +85,22 @@ impl AppRegistration {
         self.service_principal_id
             .clone()
             .unwrap_or_else(|| derived_guid(&self.client_id))
+    }
+
+    /// The application object's id: `object_id`, or one derived from `client_id` (not the service principal's).
+    pub fn application_object_id(&self) -> String {
+        self.object_id
+            .clone()
+            .unwrap_or_else(|| derived_guid(&format!("application:{}", self.client_id)))
+    }
+
+    /// Graph's id of one of the app's federated credentials: stable for the app and the credential's name.
+    pub(crate) fn federated_credential_id(&self, fic: &FederatedCredential) -> String {
+        derived_guid(&format!(
+            "federatedIdentityCredential:{}:{}",
+            self.client_id.to_ascii_lowercase(),
+            fic.name
+        ))
     }
 
     /// Roles granted on a resource, matched like `Registry::find_resource`.
@@ -99,7 +119,7 @@ pub(crate) fn normalize_resource(r: &str) -> String {
 }
 
 /// A stable GUID-shaped id derived from a seed (FNV-1a), for ids the configuration leaves out.
-fn derived_guid(seed: &str) -> String {
+pub(crate) fn derived_guid(seed: &str) -> String {
     let fnv = |salt: u64| {
         seed.bytes().fold(0xcbf2_9ce4_8422_2325_u64 ^ salt, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)

@@ -30,6 +30,8 @@ pub const DEFAULT_APP_NAME: &str = "certless-demo-app";
 pub const DEFAULT_APP_CLIENT_ID: &str = "0f3e8b5c-9a2d-4e6f-b1c7-4d8a2e6f0b93";
 /// Object id of the demo app's service principal (the `oid`/`sub` of the app tokens it gets).
 pub const DEFAULT_APP_SERVICE_PRINCIPAL_ID: &str = "6c2a9e4f-1b7d-4a3e-9c5b-8e0f2d4a6c71";
+/// Object id of the demo app's application object (Graph's `/v1.0/applications/{id}`).
+pub const DEFAULT_APP_OBJECT_ID: &str = "3e7b1c9a-5d2f-4a8e-b4c6-9f1a3d5e7b20";
 /// The name of the built-in app's federated credential (trusting the user-assigned identity).
 pub const DEFAULT_FIC_NAME: &str = "certless-demo-mi-fic";
 
@@ -49,6 +51,9 @@ pub const DEFAULT_SHAREPOINT_RESOURCE: &str = "https://contoso.sharepoint.com";
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 /// Azure Resource Manager.
 pub const ARM_RESOURCE: &str = "https://management.azure.com";
+
+/// The `Server` header IMDS answers with (a real one's build number).
+pub const DEFAULT_IMDS_SERVER: &str = "IMDS/150.870.65.1854";
 
 /// IMDS hands out tokens that live about a day.
 pub const DEFAULT_MI_TOKEN_LIFETIME_SECS: u64 = 86_399;
@@ -86,6 +91,9 @@ pub(super) fn d_skew() -> u64 {
 }
 pub(super) fn d_app_service_secret() -> String {
     DEFAULT_APP_SERVICE_SECRET.into()
+}
+pub(super) fn d_imds_server() -> String {
+    DEFAULT_IMDS_SERVER.into()
 }
 pub(super) fn yes() -> bool {
     true

@@ -68,6 +68,13 @@ pub struct Registry {
     /// Key Vaults and the certificates in them.
     #[serde(default)]
     pub key_vaults: Vec<KeyVault>,
+    /// The `Server` header of every IMDS answer.
+    #[serde(default = "d_imds_server")]
+    pub imds_server: String,
+    /// Whether IMDS serves `/metadata/identity/getPlatformMetadata` (platforms with the newer credential
+    /// endpoint); otherwise it answers 404 there.
+    #[serde(default)]
+    pub imds_platform_metadata: bool,
 }
 
 impl Default for Registry {
@@ -116,6 +123,7 @@ impl Default for Registry {
                     ),
                 ]),
                 service_principal_id: Some(DEFAULT_APP_SERVICE_PRINCIPAL_ID.into()),
+                object_id: Some(DEFAULT_APP_OBJECT_ID.into()),
             }],
             resources: d_resources(),
             mi_token_lifetime_secs: d_mi_lifetime(),
@@ -124,6 +132,8 @@ impl Default for Registry {
             assertion_clock_skew_secs: d_skew(),
             app_service_secret: d_app_service_secret(),
             key_vaults: Vec::new(),
+            imds_server: d_imds_server(),
+            imds_platform_metadata: false,
         }
     }
 }
@@ -215,6 +225,9 @@ impl Registry {
         if self.tenant_id.trim().is_empty() {
             return bad("`tenant_id` is empty".into());
         }
+        if axum::http::HeaderValue::from_str(&self.imds_server).is_err() {
+            return bad("`imds_server` is not a valid header value".into());
+        }
         if self.system_assigned.is_none() && self.user_assigned.is_empty() {
             return bad(
                 "no managed identity: set `system_assigned` or add one to `user_assigned`".into(),
@@ -248,7 +261,16 @@ impl Registry {
             }
         }
         let mut app_ids = HashSet::new();
+        let mut object_ids = HashSet::new();
         for app in &self.apps {
+            // Graph finds an application by its object id alone.
+            if !object_ids.insert(app.application_object_id().to_ascii_lowercase()) {
+                return bad(format!(
+                    "app '{}' has the object id '{}' of another app",
+                    app.client_id,
+                    app.application_object_id()
+                ));
+            }
             let tenant = app.tenant_id.as_deref().unwrap_or(&self.tenant_id);
             if app.client_id.trim().is_empty() {
                 return bad("an app has an empty `client_id`".into());
@@ -311,6 +333,21 @@ mod tests {
             Some(ARM_RESOURCE)
         );
         assert_eq!(r.find_resource("https://example.com"), None);
+    }
+
+    #[test]
+    fn application_object_ids_are_unique() {
+        let mut r = Registry::default();
+        let mut second = r.apps[0].clone();
+        second.client_id = "1a2b3c4d-0000-4000-8000-000000000001".into();
+        r.apps.push(second.clone());
+        assert!(r.validate().is_err(), "the same object_id twice");
+        r.apps[1].object_id = None;
+        assert!(r.validate().is_ok());
+        assert_ne!(
+            r.apps[1].application_object_id(),
+            r.apps[0].application_object_id()
+        );
     }
 
     #[test]
