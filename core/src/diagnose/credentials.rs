@@ -250,10 +250,66 @@ pub(crate) fn compare(
             fix: Some(create_command(presented)),
         });
     }
+    if let Some(finding) = undecided(&near, presented, resolves) {
+        out.findings.push(finding);
+    }
     for fit in near {
         out.findings.push(near_miss(fit, presented, resolves));
     }
     out
+}
+
+/// When several credentials differ only in naming other principals and nothing tells which was
+/// this identity's (no Graph to say which principals are gone), one finding names them all
+/// rather than picking one at random.
+fn undecided(
+    near: &[&Fit<'_>],
+    presented: &Presented,
+    resolves: &HashMap<String, bool>,
+) -> Option<Finding> {
+    let unknown = |f: &&&Fit<'_>| {
+        f.distance() == 1
+            && f.subject == Difference::OtherPrincipal
+            && f.credential
+                .subject
+                .as_deref()
+                .is_some_and(|s| !resolves.contains_key(&s.to_ascii_lowercase()))
+    };
+    let candidates: Vec<&&Fit<'_>> = near.iter().filter(unknown).collect();
+    if candidates.len() < 2 || !unknown(&near.first()?) {
+        return None;
+    }
+    let names: Vec<String> = candidates
+        .iter()
+        .map(|f| {
+            format!(
+                "'{}' ({})",
+                f.credential.name,
+                f.credential.subject.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    let recreated = if presented.system_assigned {
+        " — if one of them was this host's, the identity was recreated: a system-assigned \
+         identity gets a new object id when it is disabled and enabled again or the machine is \
+         recreated"
+    } else {
+        ""
+    };
+    Some(Finding {
+        severity: Severity::Blocking,
+        name: "no match",
+        detail: format!(
+            "no federated credential of app {} names this host's identity {}: {} trust its \
+             issuer and audience but name other principals: {}{recreated} (--graph tells which \
+             still exist)",
+            presented.app,
+            presented.subject,
+            candidates.len(),
+            names.join(", ")
+        ),
+        fix: Some(create_command(presented)),
+    })
 }
 
 /// Whether the fix for a near miss edits that credential (rather than adding another).

@@ -341,3 +341,58 @@ fn an_empty_list_gets_the_create_command() {
     );
     assert!(create_command(&presented()).contains("\"name\":\"certless-9b21c0de\""));
 }
+
+#[test]
+fn several_credentials_of_unknown_principals_are_named_together() {
+    let p = Presented {
+        system_assigned: true,
+        ..presented()
+    };
+    let list = [
+        credential("web-1", &p.issuer, OLD_SUBJECT, &p.audience),
+        credential(
+            "web-2",
+            &p.issuer,
+            "0b0b0b0b-1b1b-4c4c-8d8d-9e9e9e9e9e9e",
+            &p.audience,
+        ),
+    ];
+    let c = compare(&list, &p, &HashMap::new());
+    let first = blocking(&c)[0];
+    assert_eq!(first.name, "no match");
+    assert!(
+        first.detail.contains("'web-1' (5f0c4e2a"),
+        "{}",
+        first.detail
+    );
+    assert!(
+        first.detail.contains("'web-2' (0b0b0b0b"),
+        "{}",
+        first.detail
+    );
+    assert!(
+        first.detail.contains("if one of them was this host's"),
+        "{}",
+        first.detail
+    );
+    assert!(first.fix.as_deref().unwrap().contains("create"));
+    // Once Graph says which principal is gone, that credential is the headline.
+    let gone = HashMap::from([
+        (OLD_SUBJECT.to_string(), false),
+        ("0b0b0b0b-1b1b-4c4c-8d8d-9e9e9e9e9e9e".to_string(), true),
+    ]);
+    let c = compare(&list, &p, &gone);
+    let first = blocking(&c)[0];
+    assert!(
+        first.detail.starts_with("federated credential 'web-1'"),
+        "{}",
+        first.detail
+    );
+    assert!(
+        first
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("--federated-credential-id web-1")
+    );
+}
