@@ -72,6 +72,8 @@ async fn doctor_with_file(builder: CredentialBuilder, file: PathBuf) -> (Report,
 /// A Graph token from the emulator, in the JSON `az account get-access-token` prints, and the
 /// command that prints it (as the operator's `--graph-token-command`).
 async fn graph_token_command(emu: &RunningEmulator, body: serde_json::Value) -> String {
+    // This test's own client (certless builds its clients with its own provider).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let answer = reqwest::Client::new()
         .post(format!("{}/_emulator/graph-token", emu.http_url()))
         .json(&body)
