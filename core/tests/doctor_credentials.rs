@@ -457,3 +457,49 @@ async fn a_list_that_cannot_be_read_is_a_warning_not_the_diagnosis() {
         "{first}"
     );
 }
+
+/// The README's doctor section shows a real report: this test makes it again (the same
+/// scenario, the emulator's default registry) and compares the lines the README quotes.
+#[tokio::test]
+async fn the_readme_report_is_what_the_doctor_prints() {
+    let emu = emulator().await;
+    let old = emu.system_assigned().unwrap().object_id;
+    emu.update_registry(|r| {
+        let issuer = r.apps[0].federated_credentials[0].issuer.clone();
+        r.apps[0].allow_system_assigned_fic = true;
+        r.apps[0]
+            .federated_credentials
+            .push(certless_emulator::FederatedCredential {
+                name: "crm-vm".into(),
+                issuer,
+                subject: old.clone(),
+                audiences: vec!["api://AzureADTokenExchange".into()],
+            });
+        r.system_assigned.as_mut().unwrap().object_id =
+            "9b21c0de-7f1e-4c55-8a4e-2f9d5c3b1a07".into();
+    });
+    let command = graph_token_command(&emu, serde_json::json!({})).await;
+    let system =
+        builder(&emu, MiSourceKind::Imds).managed_identity(ManagedIdentityId::SystemAssigned);
+    let (report, _) = doctor_with(system, graph(&emu, command)).await;
+    let text = report
+        .to_text()
+        .replace(&emu.http_url(), "http://127.0.0.1:18090");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("## When it fails: `certless doctor`")
+        .nth(1)
+        .and_then(|s| s.split("```\nFAIL: ").nth(1))
+        .and_then(|s| s.split("\n```\n").next())
+        .map(|s| format!("FAIL: {s}"))
+        .expect("the README's report");
+    let quoted: Vec<&str> = section.lines().filter(|l| *l != "...").collect();
+    assert!(quoted.len() > 8, "{section}");
+    for line in quoted {
+        assert!(
+            text.lines().any(|l| l == line),
+            "the README quotes a line the doctor no longer prints:\n{line}\n\nit prints:\n{text}"
+        );
+    }
+}

@@ -253,10 +253,49 @@ pub(crate) fn compare(
     if let Some(finding) = undecided(&near, presented, resolves) {
         out.findings.push(finding);
     }
+    // A credential whose principal still exists is another identity's, not a mistake.
+    let (others, near): (Vec<&Fit<'_>>, Vec<&Fit<'_>>) = near
+        .into_iter()
+        .partition(|f| belongs_to_another(f, resolves));
+    if near.is_empty() && !others.is_empty() {
+        out.findings.push(Finding {
+            severity: Severity::Blocking,
+            name: "no match",
+            detail: format!(
+                "no federated credential of app {} names this host's identity {}: the ones with \
+                 its issuer and audience name other identities, which still exist",
+                presented.app, presented.subject
+            ),
+            fix: Some(create_command(presented)),
+        });
+    }
     for fit in near {
         out.findings.push(near_miss(fit, presented, resolves));
     }
+    for fit in others {
+        out.findings.push(Finding {
+            severity: Severity::Info,
+            name: "another identity's",
+            detail: format!(
+                "federated credential '{}' names {}, another identity that still exists",
+                fit.credential.name,
+                fit.credential.subject.as_deref().unwrap_or_default()
+            ),
+            fix: None,
+        });
+    }
     out
+}
+
+/// A credential one subject away whose principal Graph says still exists.
+fn belongs_to_another(fit: &Fit<'_>, resolves: &HashMap<String, bool>) -> bool {
+    fit.distance() == 1
+        && fit.subject == Difference::OtherPrincipal
+        && fit
+            .credential
+            .subject
+            .as_deref()
+            .is_some_and(|s| resolves.get(&s.to_ascii_lowercase()) == Some(&true))
 }
 
 /// When several credentials differ only in naming other principals and nothing tells which was

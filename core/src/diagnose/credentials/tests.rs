@@ -164,10 +164,18 @@ fn a_recreated_system_assigned_identity_is_named_with_the_update_command() {
             .unwrap()
             .contains("federated-credential create")
     );
-    // Still in use elsewhere: said so.
+    // Still in use elsewhere: that credential is another identity's, and this one has none.
     let used = HashMap::from([(OLD_SUBJECT.to_string(), true)]);
     let c = compare(&list, &p, &used);
-    assert!(blocking(&c)[0].detail.contains("still exists"));
+    assert_eq!(blocking(&c).len(), 1, "{:?}", c.findings);
+    assert!(
+        blocking(&c)[0]
+            .detail
+            .contains("name other identities, which still exist")
+    );
+    assert!(blocking(&c)[0].fix.as_deref().unwrap().contains("create"));
+    assert!(c.findings.iter().any(|f| f.severity == Severity::Info
+        && f.detail == format!("federated credential 'crm-vm' names {OLD_SUBJECT}, another identity that still exists")));
 }
 
 #[test]
