@@ -104,12 +104,54 @@ async fn fic_subject_mismatch_names_the_leg_code_ids_and_fix() {
     );
     assert!(e.trace_id().is_some_and(|t| !t.is_empty()));
     assert!(e.correlation_id().is_some_and(|t| !t.is_empty()));
-    assert!(
-        e.remedy()
-            .unwrap()
-            .contains("subject = the managed identity's object (principal) id"),
+    // The remedy names the field and the exact value, from the assertion itself.
+    assert_eq!(e.aadsts_codes(), [7002138]);
+    assert_eq!(
+        e.remedy().unwrap(),
+        format!(
+            "A federated credential's subject differs from this identity's object id '{0}' only \
+             in case, and Entra compares subjects case-sensitively: set it to exactly '{0}'.",
+            mi.object_id
+        ),
         "{e}"
     );
+    // The other fields likewise.
+    for (change, code, says) in [
+        (
+            0,
+            700213,
+            "No federated credential names this identity's object id",
+        ),
+        (
+            1,
+            700211,
+            "No federated credential trusts the issuer 'https://login.microsoftonline.com/",
+        ),
+        (
+            2,
+            700212,
+            "No federated credential accepts the audience 'api://AzureADTokenExchange'",
+        ),
+    ] {
+        emu.update_registry(|r| {
+            let c = &mut r.apps[0].federated_credentials[0];
+            c.subject = mi.object_id.clone();
+            match change {
+                0 => c.subject = "00000000-1111-2222-3333-444444444444".into(),
+                1 => c.issuer.push('/'),
+                _ => c.audiences = vec!["api://AzureADTokenExchangeUSGov".into()],
+            }
+        });
+        let e = once(&emu).get_token(&[SHAREPOINT]).await.unwrap_err();
+        assert_eq!(e.aadsts_codes(), [code], "{e}");
+        assert!(e.remedy().unwrap().starts_with(says), "{e}");
+        emu.update_registry(|r| {
+            r.apps[0].federated_credentials[0] =
+                certless_emulator::EmulatorConfig::default().registry.apps[0].federated_credentials
+                    [0]
+                .clone()
+        });
+    }
     let text = e.to_string();
     assert!(
         text.contains("AADSTS") && text.contains("certless code 302"),

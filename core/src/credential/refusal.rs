@@ -65,8 +65,41 @@ pub(super) fn explain_federation_refusal(
                  federated credential trusts identities of its own tenant.",
                 )
         }
-        _ => error,
+        _ => name_the_field(error, code, &claims),
     }
+}
+
+/// For a refusal that names the field no federated credential matches, the remedy gives the
+/// exact value the credential needs, from the assertion itself (the doctor compares the app's
+/// credentials field by field).
+fn name_the_field(error: Error, code: u32, claims: &crate::token::jwt::Claims) -> Error {
+    let value = |v: &Option<String>| {
+        crate::support::echo::echo(v.as_deref().unwrap_or_default()).to_string()
+    };
+    let (sub, iss, aud) = (value(&claims.sub), value(&claims.iss), value(&claims.aud));
+    let remedy = match code {
+        7002138 => format!(
+            "A federated credential's subject differs from this identity's object id '{sub}' only \
+             in case, and Entra compares subjects case-sensitively: set it to exactly '{sub}'."
+        ),
+        700213 | 7002137 => format!(
+            "No federated credential names this identity's object id '{sub}' (its Object \
+             (principal) ID, not its Client ID): add one, or correct the subject of the one meant \
+             for it (`certless doctor --graph` names it)."
+        ),
+        700211 => format!(
+            "No federated credential trusts the issuer '{iss}': set the credential's issuer to \
+             exactly that (no trailing slash, not the sts.windows.net form, this tenant and \
+             cloud)."
+        ),
+        700212 | 7002121 => format!(
+            "No federated credential accepts the audience '{aud}': set the credential's audience \
+             to exactly that (each cloud has its own: docs/protocol.md §5), or TokenExchangeUrl \
+             to the one the credential names."
+        ),
+        _ => return error,
+    };
+    error.with_remedy(remedy)
 }
 
 /// `virtualMachines/web-01` of an ARM id `/subscriptions/.../virtualMachines/web-01`.
