@@ -139,24 +139,10 @@ fn leg_checks(report: &Report) -> Vec<(String, Status)> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_matching_credential_is_named_on_the_first_line() {
-    let emu = emulator().await;
-    let name = emu.registry().apps[0].federated_credentials[0].name.clone();
-    for (report, first) in from_file_and_graph(&emu, || user_assigned(&emu)).await {
-        assert!(report.ok, "{}", report.to_text());
-        assert!(first.starts_with("OK: token obtained"), "{first}");
-        assert!(
-            first.contains(&format!("through federated credential '{name}'")),
-            "{first}"
-        );
-        assert!(leg_checks(&report).contains(&("matching credential".into(), Status::Ok)));
-    }
-}
-
-#[tokio::test]
-async fn a_recreated_system_assigned_identity() {
-    let emu = emulator().await;
+/// The VM's system-assigned identity recreated: the app trusted its old object id in a credential
+/// named `crm-vm` (and accepts system-assigned identities, as real Entra may); the identity now
+/// has a new one. Returns (old, new).
+fn recreate_system_assigned(emu: &RunningEmulator) -> (String, String) {
     let old = emu
         .system_assigned()
         .expect("a system-assigned identity")
@@ -175,6 +161,28 @@ async fn a_recreated_system_assigned_identity() {
             });
         r.system_assigned.as_mut().unwrap().object_id = new.clone();
     });
+    (old, new)
+}
+
+#[tokio::test]
+async fn the_matching_credential_is_named_on_the_first_line() {
+    let emu = emulator().await;
+    let name = emu.registry().apps[0].federated_credentials[0].name.clone();
+    for (report, first) in from_file_and_graph(&emu, || user_assigned(&emu)).await {
+        assert!(report.ok, "{}", report.to_text());
+        assert!(first.starts_with("OK: token obtained"), "{first}");
+        assert!(
+            first.contains(&format!("through federated credential '{name}'")),
+            "{first}"
+        );
+        assert!(leg_checks(&report).contains(&("matching credential".into(), Status::Ok)));
+    }
+}
+
+#[tokio::test]
+async fn a_recreated_system_assigned_identity() {
+    let emu = emulator().await;
+    let (old, new) = recreate_system_assigned(&emu);
     let system =
         || builder(&emu, MiSourceKind::Imds).managed_identity(ManagedIdentityId::SystemAssigned);
     let [(file, from_file), (graph, from_graph)] = from_file_and_graph(&emu, system).await;
@@ -463,21 +471,7 @@ async fn a_list_that_cannot_be_read_is_a_warning_not_the_diagnosis() {
 #[tokio::test]
 async fn the_readme_report_is_what_the_doctor_prints() {
     let emu = emulator().await;
-    let old = emu.system_assigned().unwrap().object_id;
-    emu.update_registry(|r| {
-        let issuer = r.apps[0].federated_credentials[0].issuer.clone();
-        r.apps[0].allow_system_assigned_fic = true;
-        r.apps[0]
-            .federated_credentials
-            .push(certless_emulator::FederatedCredential {
-                name: "crm-vm".into(),
-                issuer,
-                subject: old.clone(),
-                audiences: vec!["api://AzureADTokenExchange".into()],
-            });
-        r.system_assigned.as_mut().unwrap().object_id =
-            "9b21c0de-7f1e-4c55-8a4e-2f9d5c3b1a07".into();
-    });
+    recreate_system_assigned(&emu);
     let command = graph_token_command(&emu, serde_json::json!({})).await;
     let system =
         builder(&emu, MiSourceKind::Imds).managed_identity(ManagedIdentityId::SystemAssigned);

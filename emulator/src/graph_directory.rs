@@ -208,25 +208,9 @@ pub(crate) async fn service_principal_by_id(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let claims = match authorize(&shared, &headers) {
-        Ok(c) => c,
-        Err(refused) => return *refused,
-    };
-    let registry = shared.registry();
-    let found = service_principal(&registry, &id)
-        .filter(|o| o.tenant(&registry).eq_ignore_ascii_case(tenant_of(&claims)));
-    let Some(object) = found else {
-        return not_found(&id);
-    };
-    let mut body = object.json(&registry);
-    if let Some(map) = body.as_object_mut() {
-        map.remove("@odata.type");
-        map.insert(
-            "@odata.context".into(),
-            json!(format!("{METADATA}#servicePrincipals/$entity")),
-        );
-    }
-    ok(body)
+    answer_object(&shared, &headers, &id, "servicePrincipals", |registry| {
+        service_principal(registry, &id)
+    })
 }
 
 /// `GET /v1.0/directoryObjects/{id}`: a service principal or an application object.
@@ -235,28 +219,45 @@ pub(crate) async fn directory_object_by_id(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let claims = match authorize(&shared, &headers) {
-        Ok(c) => c,
-        Err(refused) => return *refused,
-    };
-    let registry = shared.registry();
-    let found = service_principal(&registry, &id)
-        .or_else(|| {
+    answer_object(&shared, &headers, &id, "directoryObjects", |registry| {
+        service_principal(registry, &id).or_else(|| {
             registry
                 .apps
                 .iter()
                 .find(|a| a.application_object_id().eq_ignore_ascii_case(&id))
                 .map(DirectoryObject::Application)
         })
-        .filter(|o| o.tenant(&registry).eq_ignore_ascii_case(tenant_of(&claims)));
+    })
+}
+
+/// One directory object, Graph's way: for an authorized token of the object's tenant, the
+/// object with the `@odata.context` of `collection` (a service principal's own collection
+/// names no `@odata.type`); anything else is not found.
+fn answer_object(
+    shared: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    collection: &str,
+    find: impl for<'a> FnOnce(&'a Registry) -> Option<DirectoryObject<'a>>,
+) -> Response {
+    let claims = match authorize(shared, headers) {
+        Ok(c) => c,
+        Err(refused) => return *refused,
+    };
+    let registry = shared.registry();
+    let found =
+        find(&registry).filter(|o| o.tenant(&registry).eq_ignore_ascii_case(tenant_of(&claims)));
     let Some(object) = found else {
-        return not_found(&id);
+        return not_found(id);
     };
     let mut body = object.json(&registry);
     if let Some(map) = body.as_object_mut() {
+        if collection == "servicePrincipals" {
+            map.remove("@odata.type");
+        }
         map.insert(
             "@odata.context".into(),
-            json!(format!("{METADATA}#directoryObjects/$entity")),
+            json!(format!("{METADATA}#{collection}/$entity")),
         );
     }
     ok(body)

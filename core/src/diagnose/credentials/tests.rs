@@ -36,6 +36,10 @@ fn matching(name: &str) -> FederatedCredential {
     credential(name, &p.issuer, &p.subject, &p.audience)
 }
 
+fn fix_of(f: &Finding) -> &str {
+    f.fix.as_deref().expect("a fix")
+}
+
 fn blocking(c: &Comparison) -> Vec<&Finding> {
     c.findings
         .iter()
@@ -132,7 +136,7 @@ fn a_recreated_system_assigned_identity_is_named_with_the_update_command() {
         "{}",
         first.detail
     );
-    let fix = first.fix.as_deref().unwrap();
+    let fix = fix_of(first);
     assert!(
         fix.starts_with(&format!(
             "az ad app federated-credential update --id {APP} --federated-credential-id crm-vm"
@@ -157,13 +161,7 @@ fn a_recreated_system_assigned_identity_is_named_with_the_update_command() {
         "{}",
         first.detail
     );
-    assert!(
-        first
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("federated-credential create")
-    );
+    assert!(fix_of(first).contains("federated-credential create"));
     // Still in use elsewhere: that credential is another identity's, and this one has none.
     let used = HashMap::from([(OLD_SUBJECT.to_string(), true)]);
     let c = compare(&list, &p, &used);
@@ -191,7 +189,7 @@ fn a_subject_differing_only_in_case_is_named() {
     let first = blocking(&c)[0];
     assert!(first.detail.contains("only in case"), "{}", first.detail);
     assert!(first.detail.contains("AADSTS7002138"));
-    assert!(first.fix.as_deref().unwrap().contains("update"));
+    assert!(fix_of(first).contains("update"));
 }
 
 #[test]
@@ -223,13 +221,7 @@ fn issuers_of_another_tenant_another_cloud_a_slash_or_v1_are_told_apart() {
             "{their_issuer}: {}",
             first.detail
         );
-        assert!(
-            first
-                .fix
-                .as_deref()
-                .unwrap()
-                .contains(&format!("\"issuer\":\"{}\"", p.issuer))
-        );
+        assert!(fix_of(first).contains(&format!("\"issuer\":\"{}\"", p.issuer)));
     }
 }
 
@@ -260,13 +252,7 @@ fn an_audience_of_another_cloud_is_flagged_against_the_authority() {
         "{}",
         first.detail
     );
-    assert!(
-        first
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("\"audiences\":[\"api://AzureADTokenExchange\"]")
-    );
+    assert!(fix_of(first).contains("\"audiences\":[\"api://AzureADTokenExchange\"]"));
 }
 
 #[test]
@@ -290,20 +276,8 @@ fn twenty_credentials_without_a_match_leave_no_room() {
             .detail
             .contains("holds 20 federated credentials, the most Entra allows")
     );
-    assert!(
-        first
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("federated-credential delete")
-    );
-    assert!(
-        first
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("federated-credential create")
-    );
+    assert!(fix_of(first).contains("federated-credential delete"));
+    assert!(fix_of(first).contains("federated-credential create"));
     // 19 leave room: the headline is the missing credential itself.
     let c = compare(&list[..19], &p, &HashMap::new());
     assert_eq!(blocking(&c)[0].name, "no match");
@@ -383,7 +357,7 @@ fn several_credentials_of_unknown_principals_are_named_together() {
         "{}",
         first.detail
     );
-    assert!(first.fix.as_deref().unwrap().contains("create"));
+    assert!(fix_of(first).contains("create"));
     // Once Graph says which principal is gone, that credential is the headline.
     let gone = HashMap::from([
         (OLD_SUBJECT.to_string(), false),
@@ -396,11 +370,5 @@ fn several_credentials_of_unknown_principals_are_named_together() {
         "{}",
         first.detail
     );
-    assert!(
-        first
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("--federated-credential-id web-1")
-    );
+    assert!(fix_of(first).contains("--federated-credential-id web-1"));
 }
