@@ -573,6 +573,13 @@ fn audience_of_another_cloud(fit: &Fit<'_>, presented: &Presented) -> Option<Fin
     if fit.distance() == 0 {
         return None;
     }
+    let c = fit.credential;
+    let corrected = serde_json::json!({
+        "name": c.name,
+        "issuer": c.issuer,
+        "subject": c.subject,
+        "audiences": [authority.exchange_audience],
+    });
     Some(Finding {
         severity: Severity::Warning,
         name: "audience of another cloud",
@@ -585,7 +592,11 @@ fn audience_of_another_cloud(fit: &Fit<'_>, presented: &Presented) -> Option<Fin
             authority.display_name,
             authority.exchange_audience
         ),
-        fix: None,
+        fix: Some(format!(
+            "az ad app federated-credential update --id {} --federated-credential-id {} \
+             --parameters '{corrected}'",
+            presented.app, c.name
+        )),
     })
 }
 

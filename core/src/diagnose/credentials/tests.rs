@@ -246,6 +246,11 @@ fn an_audience_of_another_cloud_is_flagged_against_the_authority() {
         warning.detail
     );
     assert!(warning.detail.contains("Azure public cloud"));
+    assert!(
+        fix_of(warning).contains("--federated-credential-id gov")
+            && fix_of(warning).contains("\"audiences\":[\"api://AzureADTokenExchange\"]"),
+        "{warning:?}"
+    );
     let first = blocking(&c)[0];
     assert!(
         first.detail.contains("are the Azure US Government's"),
