@@ -182,3 +182,47 @@ impl Certificate {
         self.0.sign_assertion(CLIENT_ID, audience, send_x5c, now)
     }
 }
+
+/// What the doctor found in a list of federated credentials.
+pub struct CredentialFindings {
+    /// The credential that matches the fixed token, if one does.
+    pub matching: Option<String>,
+    /// Each finding: whether it blocks the exchange, and the command that fixes it.
+    pub findings: Vec<(bool, Option<String>)>,
+}
+
+/// The doctor's read-back: a list of federated credentials as `az` or Graph prints it, held
+/// against a fixed managed-identity token of app [`CLIENT_ID`] in tenant [`TENANT_ID`] (public
+/// cloud, issuer [`FIC_ISSUER`], subject [`FIC_SUBJECT`], audience `api://AzureADTokenExchange`).
+/// `gone` subjects are ones Graph said no longer exist.
+pub fn federated_credentials(text: &str, gone: &[String]) -> Result<CredentialFindings> {
+    use crate::diagnose::credentials::{Presented, Severity, compare, parse_list};
+    let list = parse_list(text, "fuzzed list")?;
+    let presented = Presented {
+        issuer: FIC_ISSUER.into(),
+        subject: FIC_SUBJECT.into(),
+        audience: crate::entra::cloud::GLOBAL_EXCHANGE_AUDIENCE.into(),
+        app: CLIENT_ID.into(),
+        cloud: Some(crate::entra::cloud::Cloud::public()),
+        system_assigned: true,
+    };
+    let resolves = gone
+        .iter()
+        .map(|s| (s.to_ascii_lowercase(), false))
+        .collect();
+    let comparison = compare(&list, &presented, &resolves);
+    Ok(CredentialFindings {
+        matching: comparison.matching,
+        findings: comparison
+            .findings
+            .into_iter()
+            .map(|f| (f.severity == Severity::Blocking, f.fix))
+            .collect(),
+    })
+}
+
+/// The issuer of [`federated_credentials`]' token.
+pub const FIC_ISSUER: &str =
+    "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000a1/v2.0";
+/// The subject of [`federated_credentials`]' token.
+pub const FIC_SUBJECT: &str = "9b21c0de-7f1e-4c55-8a4e-2f9d5c3b1a07";

@@ -10,7 +10,7 @@
 // field; `report` is what they find.
 mod certificates;
 mod config;
-mod credentials;
+pub(crate) mod credentials;
 mod exchange;
 mod federated_credential;
 mod graph;
