@@ -4,7 +4,7 @@
 use std::ffi::{CString, c_char};
 
 use certless::CredentialBuilder;
-use certless::diagnose::DiagnoseSettings;
+use certless::diagnose::{DEFAULT_SCOPE, DiagnoseSettings};
 
 use crate::boundary::{Out, c_string, guard, guard_value, invalid_argument, opt_str_arg, ref_arg};
 use crate::error::{CERTLESS_OK, certless_error, certless_status};
@@ -172,7 +172,7 @@ unsafe fn scope_arg(scope: *const c_char) -> Result<DiagnoseSettings, certless::
     // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires.
     let scope = unsafe { opt_str_arg(scope, "scope") }?;
     Ok(DiagnoseSettings {
-        scope: Some(scope.unwrap_or(certless::diagnose::DEFAULT_SCOPE).to_string()),
+        scope: Some(scope.unwrap_or(DEFAULT_SCOPE).to_string()),
         ..Default::default()
     })
 }

@@ -30,9 +30,9 @@ pub(crate) fn diagnose(
         Err(e) => return Ok(certless::diagnose::unusable_configuration(&e).to_json()),
     };
     let report = py.detach(|| {
-        certless::runtime::block_on(
-            async move { certless::diagnose::diagnose_with(builder, &settings).await },
-        )
+        certless::runtime::block_on(async move {
+            certless::diagnose::diagnose_with(builder, &settings).await
+        })
     });
     report.map(|r| r.to_json()).map_err(|e| to_pyerr(py, &e))
 }
