@@ -44,11 +44,11 @@ pub unsafe extern "C" fn certless_diagnose(
 ) -> certless_status {
     guard(error_out, || {
         // SAFETY: each pointer is NULL or valid, as this function's `# Safety` requires of its caller.
-        let builder = unsafe { builder_arg(config_path, config_json, std::ptr::null()) }?;
+        let target = unsafe { target_arg(config_path, config_json, std::ptr::null()) }?;
         // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
         let settings = unsafe { scope_arg(scope) }?;
         let out = Out::new(report_out, "report_out")?;
-        out.write(run(builder, settings)?);
+        out.write(run(target.builder(), settings)?);
         Ok(CERTLESS_OK)
     })
 }
@@ -122,29 +122,48 @@ pub unsafe extern "C" fn certless_diagnose_with(
 ) -> certless_status {
     guard(error_out, || {
         // SAFETY: each pointer is NULL or valid, as this function's `# Safety` requires of its caller.
-        let builder = unsafe { builder_arg(config_path, config_json, options) }?;
+        let target = unsafe { target_arg(config_path, config_json, options) }?;
         // SAFETY: `settings_json` is NULL or valid, as this function's `# Safety` requires of its caller.
         let settings = match unsafe { opt_str_arg(settings_json, "settings_json") }? {
             Some(json) => DiagnoseSettings::from_json(json)?,
             None => DiagnoseSettings::default(),
         };
         let out = Out::new(report_out, "report_out")?;
-        out.write(run(builder, settings)?);
+        out.write(run(target.builder(), settings)?);
         Ok(CERTLESS_OK)
     })
 }
 
-/// The credential to diagnose, from at most one of its three descriptions; none means the
-/// environment. The outer error is a bad argument; the inner one a configuration that cannot make
-/// a credential (the report's configuration failure).
+/// What to diagnose: at most one configuration was given; none means the environment.
+enum Target<'a> {
+    Environment,
+    File(&'a str),
+    Json(&'a str),
+    Options(&'a certless_options),
+}
+
+impl Target<'_> {
+    /// The builder; an error is a configuration that cannot make a credential (the report's
+    /// configuration failure, not the call's).
+    fn builder(self) -> certless::Result<CredentialBuilder> {
+        match self {
+            Target::Environment => CredentialBuilder::from_env(),
+            Target::File(path) => CredentialBuilder::from_config_file(path),
+            Target::Json(json) => CredentialBuilder::from_config_json(json),
+            Target::Options(options) => options.options().builder(),
+        }
+    }
+}
+
+/// The configuration arguments: at most one of them may be given.
 ///
 /// # Safety
 /// Each pointer is NULL or valid: a NUL-terminated string, or a live options object.
-unsafe fn builder_arg(
+unsafe fn target_arg<'a>(
     config_path: *const c_char,
     config_json: *const c_char,
     options: *const certless_options,
-) -> Result<certless::Result<CredentialBuilder>, certless::Error> {
+) -> Result<Target<'a>, certless::Error> {
     // SAFETY: `config_path` is NULL or valid, as this function's `# Safety` requires.
     let path = unsafe { opt_str_arg(config_path, "config_path") }?;
     // SAFETY: `config_json` is NULL or valid, as this function's `# Safety` requires.
@@ -152,14 +171,23 @@ unsafe fn builder_arg(
     // SAFETY: `options` is NULL or a live options object, as this function's `# Safety` requires.
     let options = unsafe { options.as_ref() };
     Ok(match (path, json, options) {
-        (None, None, None) => CredentialBuilder::from_env(),
-        (Some(path), None, None) => CredentialBuilder::from_config_file(path),
-        (None, Some(json), None) => CredentialBuilder::from_config_json(json),
-        (None, None, Some(options)) => options.options().builder(),
+        (None, None, None) => Target::Environment,
+        (Some(path), None, None) => Target::File(path),
+        (None, Some(json), None) => Target::Json(json),
+        (None, None, Some(options)) => Target::Options(options),
         _ => {
-            return Err(invalid_argument(
-                "pass at most one of config_path, config_json and options",
-            ));
+            let given: Vec<&str> = [
+                (path.is_some(), "config_path"),
+                (json.is_some(), "config_json"),
+                (options.is_some(), "options"),
+            ]
+            .into_iter()
+            .filter_map(|(given, name)| given.then_some(name))
+            .collect();
+            return Err(invalid_argument(format!(
+                "{} are given: pass one configuration at most",
+                given.join(" and ")
+            )));
         }
     })
 }

@@ -936,6 +936,7 @@ static void test_diagnose(void) {
   CHECK_CONTAINS(certless_report_headline(report), "configuration file /nonexistent/appsettings.json cannot be read");
   certless_report_free(report);
   CHECK_STATUS(certless_diagnose("a", "{}", NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "config_path and config_json are given");
   certless_error_free(error);
   error = NULL;
   CHECK_STATUS(certless_diagnose(NULL, NULL, NULL, NULL, &error), CERTLESS_INVALID_ARGUMENT);
@@ -1071,7 +1072,7 @@ static void test_diagnose_with(void) {
   report = NULL;
   CHECK_STATUS(certless_diagnose_with("a.json", NULL, options, NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
   CHECK(report == NULL);
-  CHECK_CONTAINS(certless_error_message(error), "at most one of config_path, config_json and options");
+  CHECK_CONTAINS(certless_error_message(error), "config_path and options are given: pass one configuration at most");
   certless_error_free(error);
   error = NULL;
   CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, NULL, NULL, &error), CERTLESS_INVALID_ARGUMENT);
