@@ -589,6 +589,7 @@ void certless_token_options_free(certless_token_options *options);
  * What to diagnose: `config_path` (an `appsettings.json`) or `config_json` (its text), at most
  * one of them; both NULL means the process environment (`AZURE_TENANT_ID`, ...). `scope` is the
  * scope to get a token for; NULL means `https://graph.microsoft.com/.default`.
+ * `certless_diagnose_with` also reads the app's federated credentials back.
  *
  * A failing flow is not an error: the call succeeds and the report says what failed. On
  * success `*report_out` receives a report the caller owns (free it with `certless_report_free`);
@@ -618,6 +619,47 @@ certless_status certless_diagnose_options(const certless_options *options,
                                           const char *scope,
                                           certless_report **report_out,
                                           certless_error **error_out);
+
+/**
+ * [`certless_diagnose`] with settings: the scope, and where to read the app's federated
+ * credentials back from, so that the report's headline names the credential that matches the
+ * managed identity's token (`... through federated credential '<name>'`) or the one that nearly
+ * does, what differs and the `az` command that fixes it.
+ *
+ * What to diagnose: at most one of `config_path` (an `appsettings.json`), `config_json` (its
+ * text) and `options` (as `certless_credential_from_options` takes them); all NULL means the
+ * process environment. A configuration that cannot make a credential is the report's
+ * configuration failure, not an error.
+ *
+ * `settings_json` is NULL (the defaults: Microsoft Graph's default scope, nothing read back) or
+ * a JSON object with any of these keys, and no others:
+ * - `"scope"`: the scope to get a token for;
+ * - `"federated_credentials_file"`: the path of a file holding what
+ *   `az ad app federated-credential list --id <app>` prints (or Graph's `{"value": [...]}`);
+ * - `"federated_credentials"`: that list itself, as a JSON array or Graph's `{"value": [...]}`;
+ * - `"graph"`: read the list from Microsoft Graph, `{"token_env": "VAR"}` or
+ *   `{"token_command": "az account get-access-token --resource-type ms-graph"}`, and optionally
+ *   `"url"` (default: the configured cloud's Graph). The token is used for the reads only.
+ *
+ * At most one of the last three. Settings that are not valid UTF-8, not JSON, hold an unknown
+ * key or contradict themselves fail the call with `CERTLESS_INVALID_ARGUMENT` and an error whose
+ * message says what is wrong. A list that cannot be read (a missing file) is a warning in the
+ * report, not an error.
+ *
+ * On success `*report_out` receives a report the caller owns (free it with
+ * `certless_report_free`); on failure the status code is returned and `*error_out`, if not NULL,
+ * receives an error object. Blocking. Thread-safe as long as no thread modifies `options`
+ * meanwhile.
+ *
+ * # Safety
+ * Pointers are NULL or valid as described.
+ */
+certless_status certless_diagnose_with(const char *config_path,
+                                       const char *config_json,
+                                       const certless_options *options,
+                                       const char *settings_json,
+                                       certless_report **report_out,
+                                       certless_error **error_out);
 
 /**
  * The report as JSON (the schema of `certless doctor --json`). Owned by the report. NULL for a

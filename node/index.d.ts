@@ -1,3 +1,37 @@
+/**
+ * Microsoft Graph, to read the app's federated credentials from.
+ */
+export type DiagnoseGraph = {
+    /**
+     * the environment variable that holds a Graph token (read access to the app)
+     */
+    tokenEnv?: string | undefined;
+    /**
+     * a command that prints one (or `az`'s JSON with `accessToken`)
+     */
+    tokenCommand?: string | undefined;
+    /**
+     * Graph's URL (default: the configured cloud's)
+     */
+    url?: string | undefined;
+};
+export type DiagnoseSettings = {
+    /**
+     * the scope to get a token for (default Microsoft Graph)
+     */
+    scope?: string | undefined;
+    /**
+     * the app's
+     * federated credentials: a file's path or `file:` URL, or the list itself
+     */
+    federatedCredentials?: string | URL | object[] | {
+        value: object[];
+    } | undefined;
+    /**
+     * read them from Microsoft Graph instead
+     */
+    graph?: DiagnoseGraph | undefined;
+};
 export type AccessToken = import("./native").AccessToken;
 export type ErrorInfo = import("./native").ErrorInfo;
 /**
@@ -307,13 +341,20 @@ export const ErrorCode: Readonly<{
  * credential needs, the exchange, the token — and resolves to the report (the same as
  * `certless doctor --json`): `report.headline` is the cause and the fix in one line, `report.ok`
  * whether a token was obtained. A failing flow is the report, not a rejection.
+ *
+ * To name the app's federated credential that matches the managed identity (`... through federated
+ * credential '<name>'` on the headline), or the one that nearly does and the `az` command that fixes
+ * it, read the app's list back, one way: `federatedCredentials`, a path (or `file:` URL) to what
+ * `az ad app federated-credential list --id <app>` prints, or that list itself (an array, or
+ * Graph's `{ value: [...] }`); or `graph`, to read it from Microsoft Graph with a token from
+ * `tokenEnv` (an environment variable's name) or `tokenCommand` (e.g.
+ * `az account get-access-token --resource-type ms-graph`), and optionally its `url`.
  * @param {string | URL | object | undefined} [config] an `appsettings.json` path or `file:` URL, its
  *   parsed object, or `{ options: CredentialOptions }`; omitted: the environment (`AZURE_TENANT_ID`, ...)
- * @param {{ scope?: string }} [settings] the scope to get a token for (default Microsoft Graph)
+ * @param {DiagnoseSettings} [settings] the scope to get a token for (default Microsoft Graph) and
+ *   where to read the app's federated credentials back from; an unknown key is refused
  * @returns {Promise<Record<string, any>>}
  */
-export function diagnose(config?: string | URL | object | undefined, settings?: {
-    scope?: string;
-}): Promise<Record<string, any>>;
+export function diagnose(config?: string | URL | object | undefined, settings?: DiagnoseSettings): Promise<Record<string, any>>;
 /** The certless version of the addon. */
 export const version: string;

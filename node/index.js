@@ -493,18 +493,96 @@ function abortable(credential, scopes, claims, tenantId, signal) {
 }
 
 /**
+ * @typedef {object} DiagnoseGraph Microsoft Graph, to read the app's federated credentials from.
+ * @property {string} [tokenEnv] the environment variable that holds a Graph token (read access to the app)
+ * @property {string} [tokenCommand] a command that prints one (or `az`'s JSON with `accessToken`)
+ * @property {string} [url] Graph's URL (default: the configured cloud's)
+ */
+
+/**
+ * @typedef {object} DiagnoseSettings
+ * @property {string} [scope] the scope to get a token for (default Microsoft Graph)
+ * @property {string | URL | object[] | { value: object[] }} [federatedCredentials] the app's
+ *   federated credentials: a file's path or `file:` URL, or the list itself
+ * @property {DiagnoseGraph} [graph] read them from Microsoft Graph instead
+ */
+
+/**
+ * `diagnose`'s settings as core's JSON (`DiagnoseSettings`); core checks what they mean.
+ * @param {unknown} settings
+ * @returns {string}
+ */
+function diagnoseSettings(settings) {
+  const given = /** @type {Record<string, unknown>} */ (checkKeys(settings ?? {}, 'the diagnose settings', ['scope', 'federatedCredentials', 'graph']));
+  /** @type {Record<string, unknown>} */
+  const out = { scope: checkString(given.scope ?? 'https://graph.microsoft.com/.default', 'the scope') };
+  const credentials = given.federatedCredentials;
+  if (credentials instanceof URL) {
+    if (credentials.protocol !== 'file:') throw invalidArgument('a federated credentials URL must be a file: URL');
+    out.federated_credentials_file = fileURLToPath(credentials);
+  } else if (typeof credentials === 'string') {
+    out.federated_credentials_file = checkString(credentials, 'the federated credentials path');
+  } else if (credentials !== undefined && credentials !== null && typeof credentials === 'object') {
+    out.federated_credentials = credentials;
+  } else if (credentials !== undefined && credentials !== null) {
+    throw invalidArgument(`federatedCredentials must be a file path, a list or Graph's { value: [...] }, not ${describe(credentials)}`);
+  }
+  if (given.graph !== undefined && given.graph !== null) {
+    const graph = checkKeys(given.graph, 'the graph settings', ['tokenEnv', 'tokenCommand', 'url']);
+    out.graph = {
+      token_env: optionalString(graph.tokenEnv, 'graph.tokenEnv'),
+      token_command: optionalString(graph.tokenCommand, 'graph.tokenCommand'),
+      url: optionalString(graph.url, 'graph.url'),
+    };
+  }
+  try {
+    return checkString(JSON.stringify(out), 'the diagnose settings');
+  } catch (e) {
+    if (e instanceof CertlessError) throw e;
+    throw invalidArgument(`the diagnose settings cannot be serialised as JSON: ${/** @type {Error} */ (e).message}`);
+  }
+}
+
+/**
+ * An object whose keys are all `known`.
+ * @param {unknown} value
+ * @param {string} name
+ * @param {string[]} known
+ * @returns {Record<string, unknown>}
+ */
+function checkKeys(value, name, known) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgument(`${name} must be an object, not ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw invalidArgument(`${name} have no '${key}': use ${known.join(', ')}`);
+    }
+  }
+  return /** @type {Record<string, unknown>} */ (value);
+}
+
+/**
  * Walks the flow leg by leg — configuration, managed-identity endpoint, what a matching federated
  * credential needs, the exchange, the token — and resolves to the report (the same as
  * `certless doctor --json`): `report.headline` is the cause and the fix in one line, `report.ok`
  * whether a token was obtained. A failing flow is the report, not a rejection.
+ *
+ * To name the app's federated credential that matches the managed identity (`... through federated
+ * credential '<name>'` on the headline), or the one that nearly does and the `az` command that fixes
+ * it, read the app's list back, one way: `federatedCredentials`, a path (or `file:` URL) to what
+ * `az ad app federated-credential list --id <app>` prints, or that list itself (an array, or
+ * Graph's `{ value: [...] }`); or `graph`, to read it from Microsoft Graph with a token from
+ * `tokenEnv` (an environment variable's name) or `tokenCommand` (e.g.
+ * `az account get-access-token --resource-type ms-graph`), and optionally its `url`.
  * @param {string | URL | object | undefined} [config] an `appsettings.json` path or `file:` URL, its
  *   parsed object, or `{ options: CredentialOptions }`; omitted: the environment (`AZURE_TENANT_ID`, ...)
- * @param {{ scope?: string }} [settings] the scope to get a token for (default Microsoft Graph)
+ * @param {DiagnoseSettings} [settings] the scope to get a token for (default Microsoft Graph) and
+ *   where to read the app's federated credentials back from; an unknown key is refused
  * @returns {Promise<Record<string, any>>}
  */
 async function diagnose(config, settings = {}) {
-  const scope = settings?.scope ?? 'https://graph.microsoft.com/.default';
-  checkString(scope, 'the scope');
+  const settingsJson = diagnoseSettings(settings);
   /** @type {import('./native').DiagnoseTarget} */
   let target = {};
   /** @type {Record<string, unknown> | undefined} */
@@ -529,7 +607,7 @@ async function diagnose(config, settings = {}) {
   } else if (config !== undefined && config !== null) {
     throw invalidArgument(`diagnose takes a file path, a configuration object or { options }, not ${describe(config)}`);
   }
-  const report = native.diagnose(target, scope, options);
+  const report = native.diagnose(target, settingsJson, options);
   if (typeof report === 'object' && 'code' in report) throw toError(report);
   return JSON.parse(await report);
 }

@@ -71,10 +71,12 @@ export interface AccessToken {
 
 /**
  * Resolves to the JSON report; never rejects for a failing flow (the failure is the report).
- * Options core refuses (an unknown name, a value out of range, two managed identities) are the
+ * `settings` is `DiagnoseSettings`' JSON (`scope`, `federated_credentials_file`,
+ * `federated_credentials`, `graph`). Settings or options core refuses (an unknown name, a value
+ * out of range, two managed identities, two sources of the federated credentials) are the
  * caller's mistake, not a diagnosis: they come back at once as an `ErrorInfo`.
  */
-export declare function diagnose(target: DiagnoseTarget, scope: string, options?: Record<string, unknown>): Promise<string> | ErrorInfo
+export declare function diagnose(target: DiagnoseTarget, settings: string, options?: Record<string, unknown>): Promise<string> | ErrorInfo
 
 /**
  * What to diagnose: at most one of a configuration file and a configuration JSON; with

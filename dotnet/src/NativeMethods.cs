@@ -68,6 +68,15 @@ namespace Certless
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_from_options(OptionsHandle options, ref IntPtr credential_out, ref IntPtr error_out);
 
+        // certless_diagnose_with, with an options object or without one (NULL).
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_diagnose_with(byte[] config_path, byte[] config_json, OptionsHandle options,
+            byte[] settings_json, ref IntPtr report_out, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_diagnose_with(byte[] config_path, byte[] config_json, IntPtr options,
+            byte[] settings_json, ref IntPtr report_out, ref IntPtr error_out);
+
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_diagnose_options(OptionsHandle options, byte[] scope, ref IntPtr report_out, ref IntPtr error_out);
 

@@ -4,6 +4,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Net;
 using System.Reflection;
@@ -42,6 +43,7 @@ internal static class CertlessTests
         Run("finalizer safety and callbacks across garbage collections", FinalizerSafety);
         Run("log callback", Logging);
         Run("Diagnose returns the report, the cause on its first line", Diagnose);
+        Run("Diagnose with settings names the app's matching federated credential; bad settings throw", DiagnoseWithSettings);
         Run("ExplainRefusal: a SharePoint 403 names the missing Sites.Selected grant, never the token", ExplainRefusal);
         Run("clean up the emulator's faults", () => Emulator("DELETE", "/_emulator/faults", ""));
         return Summary("dotnet");
@@ -371,6 +373,71 @@ internal static class CertlessTests
         Check(unusable.Contains("\"ok\": false") && unusable.Contains("\"headline\": \"FAIL: "), "options without a tenant: " + unusable);
         Throws<ArgumentNullException>(() => CertlessCredential.Diagnose((CertlessOptions)null), "null options");
         Throws<CertlessException>(() => CertlessCredential.Diagnose(new CertlessOptions().Set("NoSuchOption", "x")), "an unknown option");
+    }
+
+    private static void DiagnoseWithSettings()
+    {
+        // The emulator's app's federated credentials, as `az ad app federated-credential list` prints them.
+        string credentials = JsonArray(Emulator("GET", "/_emulator/registry", null), "\"federated_credentials\"");
+        string named = "through federated credential '" + JsonString(credentials, "\"name\"") + "'";
+        var inline = new CertlessDiagnoseSettings { Scope = SharePoint[0], FederatedCredentialsJson = credentials };
+        string fromEnvironment = CertlessCredential.Diagnose(inline);
+        Check(fromEnvironment.Contains("\"ok\": true") && fromEnvironment.Contains(named), "inline list: " + fromEnvironment);
+        string fromOptions = CertlessCredential.Diagnose(EmulatorOptions(),
+            new CertlessDiagnoseSettings { FederatedCredentialsJson = "{\"value\": " + credentials + "}" });
+        Check(fromOptions.Contains(named), "options, Graph's shape: " + fromOptions);
+        string file = Path.Combine(Path.GetTempPath(), "certless-fics-" + Guid.NewGuid().ToString("N") + ".json");
+        try
+        {
+            File.WriteAllText(file, credentials);
+            string fromFile = CertlessCredential.Diagnose(new CertlessDiagnoseSettings { FederatedCredentialsFile = file });
+            Check(fromFile.Contains(named), "a file: " + fromFile);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        Check(CertlessCredential.Diagnose((CertlessDiagnoseSettings)null).Contains("\"ok\": true"), "null settings: the defaults");
+        // A scope with a quote and a control character reaches the native library as a JSON string.
+        string quoted = CertlessCredential.Diagnose(new CertlessDiagnoseSettings { Scope = "api://\"x\"\t/.default" });
+        Check(quoted.Contains("\"headline\": "), "a scope that needs escaping is read: " + quoted);
+
+        // Settings the native library refuses throw, saying what is wrong.
+        CheckRefused(new CertlessDiagnoseSettings { FederatedCredentialsJson = credentials, GraphTokenEnvironmentVariable = "GRAPH_TOKEN" }, "one way");
+        CheckRefused(new CertlessDiagnoseSettings { GraphUrl = "https://graph.microsoft.com" }, "exactly one token source");
+        CheckRefused(new CertlessDiagnoseSettings { GraphTokenEnvironmentVariable = "A", GraphTokenCommand = "b" }, "exactly one token source");
+        CheckRefused(new CertlessDiagnoseSettings { FederatedCredentialsJson = "[{" }, "not valid");
+        CertlessException e = Throws<CertlessException>(
+            () => CertlessCredential.Diagnose(new CertlessDiagnoseSettings(), "a.json", "{}"), "path and JSON together");
+        Check(e.Code == 100, "code 100: " + e.Code);
+        Throws<ArgumentNullException>(() => CertlessCredential.Diagnose((CertlessOptions)null, inline), "null options");
+    }
+
+    private static void CheckRefused(CertlessDiagnoseSettings settings, string says)
+    {
+        CertlessException e = Throws<CertlessException>(() => CertlessCredential.Diagnose(settings), says);
+        Check(e.Code == 100 && e.Message.Contains(says), "code 100 saying '" + says + "': " + e.Code + " " + e.Message);
+    }
+
+    /// <summary>The JSON array after <paramref name="key"/> in <paramref name="json"/>, as text (brackets counted; its
+    /// strings hold no brackets).</summary>
+    private static string JsonArray(string json, string key)
+    {
+        int start = json.IndexOf('[', json.IndexOf(key, StringComparison.Ordinal));
+        int depth = 0;
+        for (int i = start; i < json.Length; i++)
+        {
+            if (json[i] == '[') depth++;
+            else if (json[i] == ']' && --depth == 0) return json.Substring(start, i - start + 1);
+        }
+        throw new InvalidOperationException(key + " holds no complete array: " + json);
+    }
+
+    /// <summary>The first string value of <paramref name="key"/> in <paramref name="json"/> (no escapes in it).</summary>
+    private static string JsonString(string json, string key)
+    {
+        int start = json.IndexOf('"', json.IndexOf(':', json.IndexOf(key, StringComparison.Ordinal)) + 1) + 1;
+        return json.Substring(start, json.IndexOf('"', start) - start);
     }
 
     private static void Unavailable()

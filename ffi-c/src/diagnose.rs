@@ -4,8 +4,9 @@
 use std::ffi::{CString, c_char};
 
 use certless::CredentialBuilder;
+use certless::diagnose::{DEFAULT_SCOPE, DiagnoseSettings};
 
-use crate::boundary::{Out, c_string, guard, guard_value, invalid_argument, ref_arg, str_arg};
+use crate::boundary::{Out, c_string, guard, guard_value, invalid_argument, opt_str_arg, ref_arg};
 use crate::error::{CERTLESS_OK, certless_error, certless_status};
 use crate::options::certless_options;
 
@@ -24,6 +25,7 @@ pub struct certless_report {
 /// What to diagnose: `config_path` (an `appsettings.json`) or `config_json` (its text), at most
 /// one of them; both NULL means the process environment (`AZURE_TENANT_ID`, ...). `scope` is the
 /// scope to get a token for; NULL means `https://graph.microsoft.com/.default`.
+/// `certless_diagnose_with` also reads the app's federated credentials back.
 ///
 /// A failing flow is not an error: the call succeeds and the report says what failed. On
 /// success `*report_out` receives a report the caller owns (free it with `certless_report_free`);
@@ -41,33 +43,12 @@ pub unsafe extern "C" fn certless_diagnose(
     error_out: *mut *mut certless_error,
 ) -> certless_status {
     guard(error_out, || {
-        // SAFETY: the caller's contract on each string (NULL allowed).
-        let path = if config_path.is_null() {
-            None
-        } else {
-            // SAFETY: `config_path` is NULL or valid, as this function's `# Safety` requires of its caller.
-            Some(unsafe { str_arg(config_path, "config_path") }?)
-        };
-        let json = if config_json.is_null() {
-            None
-        } else {
-            // SAFETY: `config_json` is NULL or valid, as this function's `# Safety` requires of its caller.
-            Some(unsafe { str_arg(config_json, "config_json") }?)
-        };
+        // SAFETY: each pointer is NULL or valid, as this function's `# Safety` requires of its caller.
+        let target = unsafe { target_arg(config_path, config_json, std::ptr::null()) }?;
         // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
-        let scope = unsafe { scope_arg(scope) }?;
+        let settings = unsafe { scope_arg(scope) }?;
         let out = Out::new(report_out, "report_out")?;
-        let builder = match (path, json) {
-            (Some(_), Some(_)) => {
-                return Err(invalid_argument(
-                    "pass config_path or config_json, not both",
-                ));
-            }
-            (Some(path), None) => CredentialBuilder::from_config_file(path),
-            (None, Some(json)) => CredentialBuilder::from_config_json(json),
-            (None, None) => CredentialBuilder::from_env(),
-        };
-        out.write(run(builder, scope)?);
+        out.write(run(target.builder(), settings)?);
         Ok(CERTLESS_OK)
     })
 }
@@ -91,35 +72,148 @@ pub unsafe extern "C" fn certless_diagnose_options(
         // SAFETY: the caller's contract on `options`.
         let options = unsafe { ref_arg(options, "options") }?;
         // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires of its caller.
-        let scope = unsafe { scope_arg(scope) }?;
+        let settings = unsafe { scope_arg(scope) }?;
         let out = Out::new(report_out, "report_out")?;
-        out.write(run(options.options().builder(), scope)?);
+        out.write(run(options.options().builder(), settings)?);
         Ok(CERTLESS_OK)
     })
 }
 
-/// The scope argument: NULL means Microsoft Graph.
+/// [`certless_diagnose`] with settings: the scope, and where to read the app's federated
+/// credentials back from, so that the report's headline names the credential that matches the
+/// managed identity's token (`... through federated credential '<name>'`) or the one that nearly
+/// does, what differs and the `az` command that fixes it.
+///
+/// What to diagnose: at most one of `config_path` (an `appsettings.json`), `config_json` (its
+/// text) and `options` (as `certless_credential_from_options` takes them); all NULL means the
+/// process environment. A configuration that cannot make a credential is the report's
+/// configuration failure, not an error.
+///
+/// `settings_json` is NULL (the defaults: Microsoft Graph's default scope, nothing read back) or
+/// a JSON object with any of these keys, and no others:
+/// - `"scope"`: the scope to get a token for;
+/// - `"federated_credentials_file"`: the path of a file holding what
+///   `az ad app federated-credential list --id <app>` prints (or Graph's `{"value": [...]}`);
+/// - `"federated_credentials"`: that list itself, as a JSON array or Graph's `{"value": [...]}`;
+/// - `"graph"`: read the list from Microsoft Graph, `{"token_env": "VAR"}` or
+///   `{"token_command": "az account get-access-token --resource-type ms-graph"}`, and optionally
+///   `"url"` (default: the configured cloud's Graph). The token is used for the reads only.
+///
+/// At most one of the last three. Settings that are not valid UTF-8, not JSON, hold an unknown
+/// key or contradict themselves fail the call with `CERTLESS_INVALID_ARGUMENT` and an error whose
+/// message says what is wrong. A list that cannot be read (a missing file) is a warning in the
+/// report, not an error.
+///
+/// On success `*report_out` receives a report the caller owns (free it with
+/// `certless_report_free`); on failure the status code is returned and `*error_out`, if not NULL,
+/// receives an error object. Blocking. Thread-safe as long as no thread modifies `options`
+/// meanwhile.
+///
+/// # Safety
+/// Pointers are NULL or valid as described.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certless_diagnose_with(
+    config_path: *const c_char,
+    config_json: *const c_char,
+    options: *const certless_options,
+    settings_json: *const c_char,
+    report_out: *mut *mut certless_report,
+    error_out: *mut *mut certless_error,
+) -> certless_status {
+    guard(error_out, || {
+        // SAFETY: each pointer is NULL or valid, as this function's `# Safety` requires of its caller.
+        let target = unsafe { target_arg(config_path, config_json, options) }?;
+        // SAFETY: `settings_json` is NULL or valid, as this function's `# Safety` requires of its caller.
+        let settings = match unsafe { opt_str_arg(settings_json, "settings_json") }? {
+            Some(json) => DiagnoseSettings::from_json(json)?,
+            None => DiagnoseSettings::default(),
+        };
+        let out = Out::new(report_out, "report_out")?;
+        out.write(run(target.builder(), settings)?);
+        Ok(CERTLESS_OK)
+    })
+}
+
+/// What to diagnose: at most one configuration was given; none means the environment.
+enum Target<'a> {
+    Environment,
+    File(&'a str),
+    Json(&'a str),
+    Options(&'a certless_options),
+}
+
+impl Target<'_> {
+    /// The builder; an error is a configuration that cannot make a credential (the report's
+    /// configuration failure, not the call's).
+    fn builder(self) -> certless::Result<CredentialBuilder> {
+        match self {
+            Target::Environment => CredentialBuilder::from_env(),
+            Target::File(path) => CredentialBuilder::from_config_file(path),
+            Target::Json(json) => CredentialBuilder::from_config_json(json),
+            Target::Options(options) => options.options().builder(),
+        }
+    }
+}
+
+/// The configuration arguments: at most one of them may be given.
+///
+/// # Safety
+/// Each pointer is NULL or valid: a NUL-terminated string, or a live options object.
+unsafe fn target_arg<'a>(
+    config_path: *const c_char,
+    config_json: *const c_char,
+    options: *const certless_options,
+) -> Result<Target<'a>, certless::Error> {
+    // SAFETY: `config_path` is NULL or valid, as this function's `# Safety` requires.
+    let path = unsafe { opt_str_arg(config_path, "config_path") }?;
+    // SAFETY: `config_json` is NULL or valid, as this function's `# Safety` requires.
+    let json = unsafe { opt_str_arg(config_json, "config_json") }?;
+    // SAFETY: `options` is NULL or a live options object, as this function's `# Safety` requires.
+    let options = unsafe { options.as_ref() };
+    Ok(match (path, json, options) {
+        (None, None, None) => Target::Environment,
+        (Some(path), None, None) => Target::File(path),
+        (None, Some(json), None) => Target::Json(json),
+        (None, None, Some(options)) => Target::Options(options),
+        _ => {
+            let given: Vec<&str> = [
+                (path.is_some(), "config_path"),
+                (json.is_some(), "config_json"),
+                (options.is_some(), "options"),
+            ]
+            .into_iter()
+            .filter_map(|(given, name)| given.then_some(name))
+            .collect();
+            return Err(invalid_argument(format!(
+                "{} are given: pass one configuration at most",
+                given.join(" and ")
+            )));
+        }
+    })
+}
+
+/// The settings of a call that names only a scope: NULL means Microsoft Graph.
 ///
 /// # Safety
 /// `scope` is NULL or a valid NUL-terminated string.
-unsafe fn scope_arg(scope: *const c_char) -> Result<String, certless::Error> {
-    if scope.is_null() {
-        Ok(certless::diagnose::DEFAULT_SCOPE.to_string())
-    } else {
-        // SAFETY: `scope` is not NULL, and valid as this function's `# Safety` requires.
-        Ok(unsafe { str_arg(scope, "scope") }?.to_string())
-    }
+unsafe fn scope_arg(scope: *const c_char) -> Result<DiagnoseSettings, certless::Error> {
+    // SAFETY: `scope` is NULL or valid, as this function's `# Safety` requires.
+    let scope = unsafe { opt_str_arg(scope, "scope") }?;
+    Ok(DiagnoseSettings {
+        scope: Some(scope.unwrap_or(DEFAULT_SCOPE).to_string()),
+        ..Default::default()
+    })
 }
 
 /// Diagnoses what `builder` describes; a builder that could not be made is the report's
 /// configuration failure.
 fn run(
     builder: certless::Result<CredentialBuilder>,
-    scope: String,
+    settings: DiagnoseSettings,
 ) -> certless::Result<certless_report> {
     let report = match builder {
         Ok(builder) => certless::runtime::block_on(async move {
-            certless::diagnose::diagnose(builder, &scope).await
+            certless::diagnose::diagnose_with(builder, &settings).await
         })?,
         Err(e) => certless::diagnose::unusable_configuration(&e),
     };

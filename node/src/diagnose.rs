@@ -1,6 +1,9 @@
 //! `diagnose`: core's leg-by-leg diagnosis (`certless::diagnose`), handed to JS as the JSON
-//! report. It runs on a libuv pool thread (it is not a hot path), never on the event loop.
+//! report. It runs on a libuv pool thread (it is not a hot path), never on the event loop. Its
+//! settings (the scope, where to read the app's federated credentials back from) come as core's
+//! `DiagnoseSettings` JSON, which index.js writes.
 
+use certless::diagnose::DiagnoseSettings;
 use certless::{CredentialBuilder, ErrorCode};
 use napi::bindgen_prelude::{AsyncTask, Either, Object};
 use napi::{Env, Task};
@@ -22,7 +25,7 @@ pub struct DiagnoseTarget {
 /// A diagnosis running on a libuv pool thread.
 pub struct Diagnosis {
     builder: Option<certless::Result<CredentialBuilder>>,
-    scope: String,
+    settings: DiagnoseSettings,
 }
 
 impl Task for Diagnosis {
@@ -30,10 +33,10 @@ impl Task for Diagnosis {
     type JsValue = String;
 
     fn compute(&mut self) -> napi::Result<String> {
-        let scope = std::mem::take(&mut self.scope);
+        let settings = std::mem::take(&mut self.settings);
         let report = match self.builder.take() {
             Some(Ok(builder)) => certless::runtime::block_on(async move {
-                certless::diagnose::diagnose(builder, &scope).await
+                certless::diagnose::diagnose_with(builder, &settings).await
             })
             .map_err(|e| napi::Error::from_reason(e.to_string()))?,
             Some(Err(e)) => certless::diagnose::unusable_configuration(&e),
@@ -48,18 +51,24 @@ impl Task for Diagnosis {
 }
 
 /// Resolves to the JSON report; never rejects for a failing flow (the failure is the report).
-/// Options core refuses (an unknown name, a value out of range, two managed identities) are the
+/// `settings` is `DiagnoseSettings`' JSON (`scope`, `federated_credentials_file`,
+/// `federated_credentials`, `graph`). Settings or options core refuses (an unknown name, a value
+/// out of range, two managed identities, two sources of the federated credentials) are the
 /// caller's mistake, not a diagnosis: they come back at once as an `ErrorInfo`.
 #[napi(
     catch_unwind,
-    ts_args_type = "target: DiagnoseTarget, scope: string, options?: Record<string, unknown>",
+    ts_args_type = "target: DiagnoseTarget, settings: string, options?: Record<string, unknown>",
     ts_return_type = "Promise<string> | ErrorInfo"
 )]
 pub fn diagnose(
     target: DiagnoseTarget,
-    scope: String,
+    settings: String,
     options: Option<Object<'_>>,
 ) -> napi::Result<Either<AsyncTask<Diagnosis>, ErrorInfo>> {
+    let settings = match DiagnoseSettings::from_json(&settings) {
+        Ok(settings) => settings,
+        Err(e) => return Ok(Either::B(e.into())),
+    };
     let builder = match (target.config_file, target.config_json, options) {
         (Some(path), None, None) => CredentialBuilder::from_config_file(path),
         (None, Some(json), None) => CredentialBuilder::from_config_json(&json),
@@ -80,6 +89,6 @@ pub fn diagnose(
     };
     Ok(Either::A(AsyncTask::new(Diagnosis {
         builder: Some(builder),
-        scope,
+        settings,
     })))
 }

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any, Dict, List
+
+import pytest
+
 import certless
 from conftest import Emulator
 
@@ -12,7 +17,7 @@ def test_a_healthy_setup_is_ok(emu: Emulator) -> None:
     report = certless.diagnose(environment=emu.env("imds"), scope=SHAREPOINT)
     assert report["ok"] is True, report["headline"]
     assert report["headline"].startswith("OK: token obtained")
-    assert [leg["leg"] for leg in report["legs"]] == ["config", "managed_identity", "federated_credential", "exchange", "token"]
+    assert [leg["leg"] for leg in report["legs"]] == ["config", "platform", "managed_identity", "federated_credential", "exchange", "token"]
     assert all(leg["status"] == "ok" for leg in report["legs"])
     fic = report["matching_federated_credential"]
     assert fic["az_command"].startswith("az ad app federated-credential create")
@@ -43,3 +48,53 @@ def test_a_configuration_file_and_a_dict(emu: Emulator, tmp_path) -> None:  # ty
     path.write_text('{"AzureAd": {"TennantId": "x"}}')
     report = certless.diagnose(path)
     assert "TennantId" in report["headline"] and "Did you mean 'TenantId'" in report["headline"]
+
+
+def _app_credentials(emu: Emulator) -> List[Dict[str, Any]]:
+    """The emulator's app's federated credentials (name, issuer, subject, audiences): the fields
+    `az ad app federated-credential list` prints."""
+    credentials: List[Dict[str, Any]] = emu._call("GET", "registry")["apps"][0]["federated_credentials"]
+    assert credentials, "the emulator's app has a federated credential"
+    return credentials
+
+
+def test_the_matching_federated_credential_is_named_from_a_list(emu: Emulator) -> None:
+    credentials = _app_credentials(emu)
+    name = credentials[0]["name"]
+    report = certless.diagnose(environment=emu.env("imds"), scope=SHAREPOINT, federated_credentials=credentials)
+    assert report["ok"] is True, report["headline"]
+    assert f"through federated credential '{name}'" in report["headline"]
+    # Graph's shape, {"value": [...]}, is read the same way.
+    report = certless.diagnose(environment=emu.env("imds"), federated_credentials={"value": credentials})
+    assert f"through federated credential '{name}'" in report["headline"], report["headline"]
+
+
+def test_the_matching_federated_credential_is_named_from_a_file(emu: Emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    credentials = _app_credentials(emu)
+    path = tmp_path / "fics.json"
+    path.write_text(json.dumps(credentials))
+    for given in (path, str(path)):
+        report = certless.diagnose(environment=emu.env("imds"), scope=SHAREPOINT, federated_credentials=given)
+        assert f"through federated credential '{credentials[0]['name']}'" in report["headline"], report["headline"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"graph": {"token_env": "GRAPH_TOKEN", "tokn": "x"}}, "unknown field `tokn`"),
+        ({"graph": {}}, "exactly one token source"),
+        ({"graph": {"token_env": "GRAPH_TOKEN"}, "federated_credentials": []}, "one way"),
+        ({"graph": {"token_env": "A", "token_command": "b"}}, "exactly one token source"),
+    ],
+)
+def test_settings_core_refuses_raise(emu: Emulator, settings: Dict[str, Any], says: str) -> None:
+    with pytest.raises(certless.ConfigurationError) as caught:
+        certless.diagnose(environment=emu.env("imds"), **settings)
+    assert caught.value.code == 100 and says in str(caught.value)
+
+
+def test_settings_of_the_wrong_type_raise_type_error() -> None:
+    with pytest.raises(TypeError, match="federated_credentials must be"):
+        certless.diagnose(federated_credentials=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="graph must be a dict"):
+        certless.diagnose(graph="GRAPH_TOKEN")  # type: ignore[arg-type]

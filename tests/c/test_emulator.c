@@ -936,6 +936,7 @@ static void test_diagnose(void) {
   CHECK_CONTAINS(certless_report_headline(report), "configuration file /nonexistent/appsettings.json cannot be read");
   certless_report_free(report);
   CHECK_STATUS(certless_diagnose("a", "{}", NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "config_path and config_json are given");
   certless_error_free(error);
   error = NULL;
   CHECK_STATUS(certless_diagnose(NULL, NULL, NULL, NULL, &error), CERTLESS_INVALID_ARGUMENT);
@@ -973,6 +974,115 @@ static void test_diagnose_options(void) {
   certless_error_free(error);
 }
 
+/* Copies the JSON array that follows `key` in `json` into `out` (brackets counted: the registry's
+ * strings hold none); 0 when there is none or it does not fit. */
+static int json_array(const char *json, const char *key, char *out, size_t cap) {
+  const char *start = strstr(json, key);
+  int depth = 0;
+  start = start ? strchr(start, '[') : NULL;
+  for (const char *p = start; p && *p; p++) {
+    if (*p == '[') {
+      depth++;
+    } else if (*p == ']' && --depth == 0) {
+      size_t len = (size_t)(p - start) + 1;
+      if (len >= cap) return 0;
+      memcpy(out, start, len);
+      out[len] = '\0';
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Expects certless_diagnose_with to refuse `settings` with CERTLESS_INVALID_ARGUMENT, an error
+ * whose message holds `says`, and no report. */
+static void check_refused(const char *settings, const char *says) {
+  certless_report *report = NULL;
+  certless_error *error = NULL;
+  CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, settings, &report, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK(report == NULL);
+  CHECK(error != NULL && certless_error_code(error) == CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), says);
+  certless_error_free(error);
+}
+
+/* certless_diagnose_with: the app's federated credentials handed in (inline, Graph's shape, a file)
+ * and the one that matches named on the headline; NULL settings are the defaults; settings that
+ * are malformed, unknown or contradictory are errors that say so. */
+static void test_diagnose_with(void) {
+  static char registry[131072];
+  char credentials[8192];
+  char settings[16384];
+  char named[512];
+  certless_report *report = NULL;
+  certless_error *error = NULL;
+
+  CHECK(emulator_http("GET", "/_emulator/registry", NULL, registry, sizeof registry) == 200);
+  CHECK(json_array(registry, "\"federated_credentials\"", credentials, sizeof credentials));
+  const char *name = strstr(credentials, "\"name\"");
+  name = name ? strchr(strchr(name + 6, ':'), '"') : NULL;
+  CHECK(name != NULL);
+  if (name == NULL) return;
+  snprintf(named, sizeof named, "through federated credential '%.*s'", (int)strcspn(name + 1, "\""), name + 1);
+
+  /* Inline, from the environment. */
+  snprintf(settings, sizeof settings, "{\"scope\":\"%s\",\"federated_credentials\":%s}", SHAREPOINT[0], credentials);
+  CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, settings, &report, &error), CERTLESS_OK);
+  CHECK(certless_report_ok(report));
+  CHECK_CONTAINS(certless_report_headline(report), "OK: token obtained");
+  CHECK_CONTAINS(certless_report_headline(report), named);
+  certless_report_free(report);
+
+  /* Graph's {"value": [...]}, from options. */
+  certless_options *options = emulator_options();
+  snprintf(settings, sizeof settings, "{\"federated_credentials\":{\"value\":%s}}", credentials);
+  report = NULL;
+  CHECK_STATUS(certless_diagnose_with(NULL, NULL, options, settings, &report, &error), CERTLESS_OK);
+  CHECK_CONTAINS(certless_report_headline(report), named);
+  certless_report_free(report);
+
+  /* A file, as `az ad app federated-credential list` writes it. */
+  char path[] = "/tmp/certless-fics-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    FILE *file = fdopen(fd, "w");
+    CHECK(file != NULL && fputs(credentials, file) >= 0 && fclose(file) == 0);
+    snprintf(settings, sizeof settings, "{\"federated_credentials_file\":\"%s\"}", path);
+    report = NULL;
+    CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, settings, &report, &error), CERTLESS_OK);
+    CHECK_CONTAINS(certless_report_headline(report), named);
+    certless_report_free(report);
+    remove(path);
+  }
+
+  /* NULL settings: the defaults (Microsoft Graph's scope, nothing read back). */
+  report = NULL;
+  CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, NULL, &report, &error), CERTLESS_OK);
+  CHECK(certless_report_ok(report));
+  CHECK(strstr(certless_report_headline(report), "through federated credential") == NULL);
+  certless_report_free(report);
+
+  /* Bad settings and arguments are errors that say what is wrong. */
+  check_refused("{\"scop\":\"x\"}", "unknown field `scop`");
+  check_refused("{\"scope\":", "not valid");
+  check_refused("{\"federated_credentials_file\":\"f.json\",\"graph\":{\"token_env\":\"GRAPH_TOKEN\"}}", "one way");
+  check_refused("{\"graph\":{}}", "exactly one token source");
+  check_refused("{\"scope\":\"\xff\"}", "settings_json");
+  report = NULL;
+  CHECK_STATUS(certless_diagnose_with("a.json", NULL, options, NULL, &report, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK(report == NULL);
+  CHECK_CONTAINS(certless_error_message(error), "config_path and options are given: pass one configuration at most");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, NULL, NULL, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "report_out");
+  certless_error_free(error);
+  /* error_out NULL: the status alone. */
+  CHECK_STATUS(certless_diagnose_with(NULL, NULL, NULL, "[1", &report, NULL), CERTLESS_INVALID_ARGUMENT);
+  certless_options_free(options);
+}
+
 int main(void) {
   require_env("CERTLESS_TEST_EMULATOR_URL");
   test_blocking_happy_path_and_cache();
@@ -991,6 +1101,7 @@ int main(void) {
   test_log_callback();
   test_diagnose();
   test_diagnose_options();
+  test_diagnose_with();
   emulator_reset();
   return finish("test_emulator");
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Sequence, Union
 
 from . import _certless, errors
 from ._construct import Constructors
@@ -109,6 +109,8 @@ def diagnose(
     config: Union[str, "os.PathLike[str]", Mapping[str, Any], None] = None,
     *,
     scope: str = DEFAULT_DIAGNOSE_SCOPE,
+    federated_credentials: Union[str, "os.PathLike[str]", Sequence[Any], Mapping[str, Any], None] = None,
+    graph: Union[Mapping[str, str], None] = None,
     **kwargs: Any,
 ) -> Dict[str, Any]:
     """Walks the flow leg by leg — configuration, managed-identity endpoint, what a matching
@@ -119,7 +121,32 @@ def diagnose(
 
     ``config`` is an ``appsettings.json`` path or its dict; without it, the keywords of
     :class:`Credential` (``tenant_id=...``), or else the environment (``AZURE_TENANT_ID``, ...).
+
+    To name the app's federated credential that matches the managed identity (``... through
+    federated credential '<name>'`` on the headline), or the one that nearly does and the ``az``
+    command that fixes it, read the app's list back, one way: ``federated_credentials=`` a path
+    to what ``az ad app federated-credential list --id <app>`` prints, or that list itself (a
+    list, or Graph's ``{"value": [...]}``); or ``graph={"token_env": "VAR"}`` /
+    ``graph={"token_command": "az account get-access-token --resource-type ms-graph"}`` (and
+    optionally ``"url"``) to read it from Microsoft Graph. Both at once, or a ``graph`` key
+    certless does not know, raise :class:`ConfigurationError`.
     """
+    settings: Dict[str, Any] = {"scope": scope}
+    if isinstance(federated_credentials, (str, os.PathLike)):
+        settings["federated_credentials_file"] = os.fspath(federated_credentials)
+    elif isinstance(federated_credentials, Mapping):
+        settings["federated_credentials"] = dict(federated_credentials)
+    elif isinstance(federated_credentials, Sequence) and not isinstance(federated_credentials, (bytes, bytearray)):
+        settings["federated_credentials"] = list(federated_credentials)
+    elif federated_credentials is not None:
+        raise TypeError(
+            "federated_credentials must be a path (str or os.PathLike), a list or a dict, "
+            f"not {type(federated_credentials).__name__}"
+        )
+    if graph is not None:
+        if not isinstance(graph, Mapping):
+            raise TypeError(f"graph must be a dict (token_env or token_command, url), not {type(graph).__name__}")
+        settings["graph"] = dict(graph)
     if isinstance(config, Mapping):
         kwargs["config_json"] = json.dumps(dict(config))
     elif config is not None:
@@ -128,7 +155,7 @@ def diagnose(
         kwargs["from_env"] = True
     if kwargs.get("environment") is not None:
         kwargs["environment"] = dict(kwargs["environment"])
-    report: Dict[str, Any] = json.loads(_certless.diagnose(scope, **kwargs))
+    report: Dict[str, Any] = json.loads(_certless.diagnose(json.dumps(settings), **kwargs))
     return report
 
 

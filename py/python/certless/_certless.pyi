@@ -85,7 +85,7 @@ class CancelOnDone:
     def __call__(self, future: Any, /) -> None: ...
 
 def diagnose(
-    scope: str,
+    settings: str,
     *,
     tenant_id: str | None = None,
     client_id: str | None = None,
