@@ -1050,6 +1050,7 @@ namespace Certless
         }
     }
 
+    // dotnet/src/CertlessDiagnoseSettings.cs
     /// <summary>
     /// What <see cref="CertlessCredential.Diagnose(CertlessDiagnoseSettings, string, string)"/> asks for beyond walking
     /// the flow: the scope, and where to read the app's federated credentials back from, at most one of
@@ -1057,7 +1058,6 @@ namespace Certless
     /// <see cref="GraphTokenEnvironmentVariable"/> and <see cref="GraphTokenCommand"/>, and optionally
     /// <see cref="GraphUrl"/>). The native library checks them; a plain object, not thread-safe while being modified.
     /// </summary>
-    // It lives beside CertlessCredential because scripts/gen-dotnet-dropin.sh names every file of dotnet/src.
     public sealed class CertlessDiagnoseSettings
     {
         /// <summary>The scope to get a token for; null: Microsoft Graph's default scope.</summary>

@@ -19,6 +19,7 @@ FILES=(
   CertlessOptions.cs
   CertlessTokenRequestOptions.cs
   CertlessCredential.cs
+  CertlessDiagnoseSettings.cs
   TokenMemo.cs
   PendingRequest.cs
   NativeHandles.cs

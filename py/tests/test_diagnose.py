@@ -78,6 +78,32 @@ def test_the_matching_federated_credential_is_named_from_a_file(emu: Emulator, t
         assert f"through federated credential '{credentials[0]['name']}'" in report["headline"], report["headline"]
 
 
+def test_the_credentials_are_read_from_graph_with_the_operators_token(emu: Emulator, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """From the emulated Microsoft Graph, with a token in an environment variable (as
+    `az account get-access-token` gives one) and with a command that prints az's JSON."""
+    token = emu._call("POST", "graph-token", {})
+    az_output = tmp_path / "az-token.json"
+    az_output.write_text(json.dumps(token))
+    monkeypatch.setenv("CERTLESS_TEST_GRAPH_TOKEN", token["accessToken"])
+    name = _app_credentials(emu)[0]["name"]
+    for graph in (
+        {"token_env": "CERTLESS_TEST_GRAPH_TOKEN", "url": emu.url},
+        {"token_command": f"cat '{az_output}'", "url": emu.url},
+    ):
+        report = certless.diagnose(environment=emu.env("imds"), scope=SHAREPOINT, graph=graph)
+        assert f"through federated credential '{name}'" in report["headline"], report["headline"]
+        leg = next(leg for leg in report["legs"] if leg["leg"] == "federated_credentials")
+        assert leg["checks"][0]["detail"].startswith("Microsoft Graph " + emu.url), leg
+        assert token["accessToken"] not in json.dumps(report), "never the Graph token"
+    # A token Graph refuses is a warning in the report, never an exception.
+    monkeypatch.setenv("CERTLESS_TEST_GRAPH_TOKEN", "not-a-token")
+    report = certless.diagnose(
+        environment=emu.env("imds"), graph={"token_env": "CERTLESS_TEST_GRAPH_TOKEN", "url": emu.url}
+    )
+    assert report["ok"] is True
+    assert "refused the token" in json.dumps(report)
+
+
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
