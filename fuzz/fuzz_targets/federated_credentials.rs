@@ -11,7 +11,10 @@ use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let gone = vec![FIC_SUBJECT.to_uppercase(), "5f0c4e2a-1b3d-4e6f-9a8b-7c6d5e4f3a21".into()];
+    let gone = vec![
+        FIC_SUBJECT.to_uppercase(),
+        "5f0c4e2a-1b3d-4e6f-9a8b-7c6d5e4f3a21".into(),
+    ];
     let Ok(found) = federated_credentials(&text, &gone) else {
         return;
     };
