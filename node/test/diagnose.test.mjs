@@ -75,6 +75,23 @@ test('the matching federated credential is named, from a list, Graph\'s shape or
   }
 });
 
+test('the credentials are read from the emulated Microsoft Graph with the operator\'s token', async () => {
+  const credentials = await appCredentials();
+  const token = await emu.admin('POST', 'graph-token', {});
+  process.env.CERTLESS_TEST_GRAPH_TOKEN = token.accessToken;
+  try {
+    const report = await diagnose(undefined, {
+      scope: SHAREPOINT, graph: { tokenEnv: 'CERTLESS_TEST_GRAPH_TOKEN', url: emu.url },
+    });
+    assert.ok(report.headline.includes(`through federated credential '${credentials[0].name}'`), report.headline);
+    const leg = report.legs.find((l) => l.leg === 'federated_credentials');
+    assert.ok(leg.checks[0].detail.startsWith(`Microsoft Graph ${emu.url}`), JSON.stringify(leg));
+    assert.ok(!JSON.stringify(report).includes(token.accessToken), 'never the Graph token');
+  } finally {
+    delete process.env.CERTLESS_TEST_GRAPH_TOKEN;
+  }
+});
+
 test('settings certless does not know, or that contradict themselves, are refused', async () => {
   for (const [settings, says] of [
     [{ scop: SHAREPOINT }, /the diagnose settings have no 'scop'/],
