@@ -124,7 +124,7 @@ section "the demo (README's main command)"
 # one more build of certless and the CLI, used by nothing else.
 cargo run --locked -q -p certless-cli -- demo
 
-section "fuzzing: every parser of outside input, briefly (cargo-fuzz on nightly, ASan)"
+section "fuzzing: every parser of outside input, briefly (libFuzzer on nightly, ASan; cargo-fuzz's build by plain cargo)"
 # fuzz/ is its own workspace: the workspace-wide fmt above does not see it.
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 # Two targets at a time: one per core of the CI machine, which runs nothing else meanwhile.

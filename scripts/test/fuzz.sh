@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of every parser that sees outside input (fuzz/, cargo-fuzz, nightly).
+# Coverage-guided fuzzing of every parser that sees outside input (fuzz/: a cargo-fuzz project, built
+# here by plain cargo on the nightly; libFuzzer).
 #
 #   scripts/test/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
 #
@@ -24,15 +25,12 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "fuzz.sh: needs the nightly toolchain (rustup toolchain list)" >&2
   exit 1
 fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "fuzz.sh: installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
-fi
-
-# The lock file is committed: fail rather than resolve anew.
-rustup run nightly cargo metadata --locked --format-version 1 >/dev/null
-
-mapfile -t all < <(rustup run nightly cargo fuzz list)
+# The targets: the package's binaries (what `cargo fuzz list` prints). The lock file is
+# committed: fail rather than resolve anew.
+mapfile -t all < <(rustup run nightly cargo metadata --locked --no-deps --format-version 1 |
+  python3 -c 'import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    print("\n".join(t["name"] for t in p["targets"] if "bin" in t["kind"]))')
 if [ $# -gt 0 ]; then
   targets=("$@")
   for target in "${targets[@]}"; do
@@ -45,10 +43,30 @@ else
   targets=("${all[@]}")
 fi
 
-# More codegen units: a much quicker build for slightly slower targets.
-rustup run nightly cargo fuzz build --codegen-units 16
+# Exactly the build of `cargo fuzz build --codegen-units 16` (cargo-fuzz 0.13.2: its cargo
+# arguments and RUSTFLAGS, read from its `-v` output and src/project.rs), by plain cargo: the same
+# binaries in the same place, so `cargo fuzz run` and `cargo fuzz tmin` reuse this build and this
+# script needs no cargo-fuzz, which a fresh CI machine compiled from source first (56 crates,
+# 117 s: BENCHMARKS.md). libFuzzer comes from libfuzzer-sys, a dependency, either way. A newer
+# cargo-fuzz with other flags only makes its own commands build once more.
+fuzz_rustflags=(
+  # libFuzzer's coverage: 8-bit counters, the PC table, comparisons, the stack depth.
+  -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
+  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table
+  -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing
+  -Cllvm-args=-simplifycfg-branch-fold-threshold=0
+  -Zsanitizer=address -Cllvm-args=-sanitizer-coverage-stack-depth
+  # Without its -O, cargo-fuzz keeps debug assertions in the release profile.
+  -Cdebug-assertions
+  # More codegen units than cargo-fuzz's 1: a much quicker build for slightly slower targets.
+  -Ccodegen-units=16
+)
+triple=x86_64-unknown-linux-gnu
+# --target: the flags then skip build scripts and proc macros (cargo-fuzz does the same).
+RUSTFLAGS="${fuzz_rustflags[*]}${RUSTFLAGS:+ $RUSTFLAGS}" rustup run nightly cargo build --locked \
+  --target "$triple" --release --config 'profile.release.debug="line-tables-only"' --bins
 
-bin=target/x86_64-unknown-linux-gnu/release
+bin=${CARGO_TARGET_DIR:-target}/$triple/release
 mkdir -p target/logs
 
 run_target() {
