@@ -45,8 +45,9 @@ fi
 
 # Exactly the build of `cargo fuzz build --codegen-units 16` (cargo-fuzz 0.13.2: its cargo
 # arguments and RUSTFLAGS, read from its `-v` output and src/project.rs), by plain cargo: the same
-# binaries in the same place, so `cargo fuzz run` and `cargo fuzz tmin` reuse this build and this
-# script needs no cargo-fuzz, which a fresh CI machine compiled from source first (56 crates,
+# binaries in the same place, so `cargo fuzz run --codegen-units 16` (and `tmin`) reuse this build
+# (without that option cargo-fuzz builds everything again at one codegen unit) and this script
+# needs no cargo-fuzz, which a fresh CI machine compiled from source first (56 crates,
 # 117 s: BENCHMARKS.md). libFuzzer comes from libfuzzer-sys, a dependency, either way. A newer
 # cargo-fuzz with other flags only makes its own commands build once more.
 fuzz_rustflags=(
@@ -104,8 +105,8 @@ for target in "${targets[@]}"; do
   grep -vE '^#[0-9]+|^ +[0-9]+: |^ +at |^ +#[0-9]+ 0x' "$log" | tail -n 30
   cat <<EOF
 ---- The input: fuzz/${input:-artifacts/$target/ (see the log)}
-  Reproduce: cd fuzz && cargo +nightly fuzz run $target ${input:-<input>}
-  Minimise:  cd fuzz && cargo +nightly fuzz tmin $target ${input:-<input>}
+  Reproduce: cd fuzz && cargo +nightly fuzz run --codegen-units 16 $target ${input:-<input>}
+  Minimise:  cd fuzz && cargo +nightly fuzz tmin --codegen-units 16 $target ${input:-<input>}
   Then fix the defect in core, add a #[test] in core that feeds this input to the function the
   target's doc comment names and checks the property that failed (inline the bytes, or build
   the input in the test), and copy the input to fuzz/corpus/$target/ so that every fuzz run
