@@ -12,7 +12,8 @@
 # Each Rust target is compiled once (scripts/lib/package-env.sh): the native script builds the C
 # library, the CLI and the Node addon together per target, and the others reuse them. Every step
 # runs even when an earlier one failed; a summary closes the output, and the exit status says
-# whether all passed. Environment: as the scripts it runs (CARGO_TARGET_DIR, CERTLESS_SKIP_AARCH64).
+# whether all passed. Environment: as the scripts it runs (CARGO_TARGET_DIR, CERTLESS_SKIP_AARCH64,
+# CERTLESS_AARCH64_CHECK_ONLY).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

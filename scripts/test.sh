@@ -187,10 +187,16 @@ section "The broker (certless serve) seen by azure-identity, @azure/identity, th
 section "waiting for the release builds started in the background"
 background_wait
 
-section "Packages: every artifact built once (scripts/package.sh)"
-# Every artifact, the aarch64 wheel included: this x86_64 host cannot run it, but its cross build
-# and auditwheel's manylinux check show it is still whole (about 5 minutes of a cold CI).
-./scripts/package.sh
+section "Packages: every artifact built once (scripts/package.sh), aarch64 only checked"
+# Every artifact but the aarch64 wheel, which this x86_64 host cannot run anyway: its release cross
+# build (thin LTO) was 175 crate units of its own. In its place `cargo check --release` of the
+# extension for aarch64, which shares the release builds' build scripts and proc macros and
+# generates no code (cold, alone: 143 CPU-seconds against the wheel's 365); zig still compiles
+# ring's C and assembly for aarch64, so aarch64-only code that does not compile still fails CI.
+# What it no longer proves (the link against glibc 2.17, auditwheel's manylinux_2_17_aarch64, the
+# wheel itself), `scripts/package.sh` run outside CI does (BENCHMARKS.md, "CI time: cargo-fuzz,
+# the fuzz build and the aarch64 wheel").
+CERTLESS_AARCH64_CHECK_ONLY=1 ./scripts/package.sh
 
 section "Packages: install checks, no cargo or rustc on PATH (Windows ones under Wine)"
 # Meanwhile, in the background, the Windows store check's own release build: an example brings

@@ -11,8 +11,10 @@
 #                                       under Wine (over http: see docs/packaging.md)
 #
 # Environment: CARGO_TARGET_DIR; CERTLESS_SKIP_WINDOWS=1 (no Windows wheel, no Wine);
-# CERTLESS_SKIP_AARCH64=1 (no aarch64 wheel); CERTLESS_PY_CHECK_PYTHONS (interpreters for the
-# Linux wheel check, default: CPython 3.10 and 3.13 from pyenv when present, else python3).
+# CERTLESS_SKIP_AARCH64=1 (no aarch64 wheel); CERTLESS_AARCH64_CHECK_ONLY=1 (no aarch64 wheel
+# either, but `cargo check` of the extension for aarch64: what CI runs); CERTLESS_PY_CHECK_PYTHONS
+# (interpreters for the Linux wheel check, default: CPython 3.10 and 3.13 from pyenv when present,
+# else python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/package-env.sh
@@ -29,7 +31,11 @@ build() {
     maturin build "${py[@]}" --zig --compatibility manylinux2014 --target x86_64-unknown-linux-gnu
   check_manylinux x86_64
 
-  if [[ "${CERTLESS_SKIP_AARCH64:-}" != 1 ]]; then
+  if [[ "${CERTLESS_SKIP_AARCH64:-}" != 1 && "${CERTLESS_AARCH64_CHECK_ONLY:-}" == 1 ]]; then
+    section "python: aarch64, compile check only (no wheel: CERTLESS_AARCH64_CHECK_ONLY=1)"
+    need_rust_target aarch64-unknown-linux-gnu
+    check_aarch64
+  elif [[ "${CERTLESS_SKIP_AARCH64:-}" != 1 ]]; then
     section "python: manylinux2014 aarch64 wheel (zig cross build)"
     need_rust_target aarch64-unknown-linux-gnu
     timed "wheel linux aarch64" env "${ZIG_ENV[@]}" \
@@ -51,6 +57,17 @@ build() {
   (cd "$OUT" && sha256sum -- *.whl *.tar.gz >SHA256SUMS)
   section "python: dist/python"
   ls -l "$OUT"
+}
+
+# What CI runs instead of the aarch64 wheel (scripts/test.sh): the extension and every crate under
+# it type-checked for aarch64, with their build scripts run for it (ring's C and assembly compiled
+# by zig for aarch64, glibc 2.17 headers), in a fraction of the wheel's time (BENCHMARKS.md, "CI
+# time: cargo-fuzz, the fuzz build and the aarch64 wheel"). Not done: code generation, the link against glibc
+# 2.17 and auditwheel's manylinux check, the wheel's own packaging.
+check_aarch64() {
+  timed "check linux aarch64" env "${ZIG_ENV[@]}" \
+    cargo-zigbuild check --release --locked -p certless-py --lib --features pyo3/extension-module \
+    --target aarch64-unknown-linux-gnu.2.17
 }
 
 check_manylinux() { # ARCH
