@@ -82,6 +82,35 @@ prefetch_wait() {
   echo "prefetch: finished $((SECONDS - prefetch_start)) s after it started (exit status $status; what is still missing, the scripts install)"
 }
 
+# Builds that a later section needs start early, in the background, when the sections before it
+# leave much of the two cores idle: at nice 19 and idle I/O priority, so those sections get the
+# machine whenever they want it. The later section then finds them done (or waits on cargo's lock
+# for the rest). Nothing is built that was not built before, by the same commands; a failure in
+# the background fails nothing (the later section builds again and reports it); if this script
+# ends first, its EXIT trap ends the build's process group. One at a time:
+#   background_start NAME COMMAND...    background_wait
+background_priority=(nice -n 19)
+if ionice -c 3 true 2>/dev/null; then background_priority+=(ionice -c 3); fi
+# Its own session: no terminal for a sudo prompt to stop it on, one process group to end.
+if command -v setsid >/dev/null; then background_priority=(setsid -w "${background_priority[@]}"); fi
+background_pid=""
+background_start() {
+  background_name="$1"
+  shift
+  background_log="$(mktemp)"
+  background_started=$SECONDS
+  "${background_priority[@]}" "$@" >"$background_log" 2>&1 &
+  background_pid=$!
+}
+background_wait() {
+  local status=0
+  wait "$background_pid" || status=$?
+  background_pid=""
+  tail -n 20 "$background_log"
+  rm -f "$background_log"
+  echo "$background_name: done $((SECONDS - background_started)) s after it started (exit status $status)"
+}
+
 section "format and lints"
 cargo fmt --all --check
 # fuzz/ is its own workspace with its own lock file: a core dependency added without refreshing it
@@ -95,6 +124,12 @@ if rustup run nightly rustfmt --version >/dev/null 2>&1; then
 fi
 
 section "lints (clippy) and the module graph"
+# The fuzz targets' build (nightly, its own workspace and target dir: it shares nothing and waits on
+# no lock of the builds here) from now on in the background: clippy and nextest's compiles leave it
+# little, but the tests themselves, the doc tests and the demo leave idle cores, which it takes. The
+# fuzzing section waits for the rest (its own build then finds everything fresh).
+background_start "the fuzz targets' build" env CERTLESS_FUZZ_SANITIZER="${CERTLESS_FUZZ_SANITIZER:-none}" \
+  ./scripts/test/fuzz.sh --build-only
 cargo clippy --workspace --all-targets --features certless/test-hooks --locked -- -D warnings
 # Dependencies inside core point one way (credential -> cache -> token, never back).
 scripts/test/module-graph.py
@@ -127,6 +162,7 @@ cargo run --locked -q -p certless-cli -- demo
 section "fuzzing: every parser of outside input, briefly (libFuzzer on nightly, no ASan)"
 # fuzz/ is its own workspace: the workspace-wide fmt above does not see it.
 cargo fmt --manifest-path fuzz/Cargo.toml --check
+background_wait
 # Two targets at a time: one per core of the CI machine, which runs nothing else meanwhile.
 # Without AddressSanitizer (the parsers are safe Rust): a third less to compile, and 10 s each
 # without it run two to three times the inputs of 15 s with it (BENCHMARKS.md, "CI time:
@@ -138,34 +174,6 @@ section "waiting for the background installs"
 prefetch_wait
 
 section "release builds for the packages: starting in the background, at the lowest priority"
-# Builds that a later section needs start early, in the background, when the sections before it
-# leave much of the two cores idle: at nice 19 and idle I/O priority, so those sections get the
-# machine whenever they want it. The later section then finds them done (or waits on cargo's lock
-# for the rest). Nothing is built that was not built before, by the same commands; a failure in
-# the background fails nothing (the later section builds again and reports it); if this script
-# ends first, its EXIT trap ends the build's process group. One at a time:
-#   background_start NAME COMMAND...    background_wait
-background_priority=(nice -n 19)
-if ionice -c 3 true 2>/dev/null; then background_priority+=(ionice -c 3); fi
-# Its own session: no terminal for a sudo prompt to stop it on, one process group to end.
-if command -v setsid >/dev/null; then background_priority=(setsid -w "${background_priority[@]}"); fi
-background_pid=""
-background_start() {
-  background_name="$1"
-  shift
-  background_log="$(mktemp)"
-  background_started=$SECONDS
-  "${background_priority[@]}" "$@" >"$background_log" 2>&1 &
-  background_pid=$!
-}
-background_wait() {
-  local status=0
-  wait "$background_pid" || status=$?
-  background_pid=""
-  tail -n 20 "$background_log"
-  rm -f "$background_log"
-  echo "$background_name: done $((SECONDS - background_started)) s after it started (exit status $status)"
-}
 # scripts/package.sh compiles three release targets first (Linux x86_64 for glibc 2.17, Windows x64,
 # Windows x86: 667 of the release phase's ~1,080 crate units, BENCHMARKS.md), after the suites
 # below, which leave much of the two cores idle (valgrind and Mono run one thread, pytest, node

@@ -3,6 +3,8 @@
 # here by plain cargo on the nightly; libFuzzer).
 #
 #   scripts/test/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
+#   scripts/test/fuzz.sh --build-only                          the build and nothing else
+#                                                               (scripts/test.sh starts it early)
 #
 # Builds all targets once (libFuzzer + AddressSanitizer), then runs each for the given time,
 # starting from its committed seed corpus (fuzz/corpus/TARGET, only read) plus what earlier
@@ -17,6 +19,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../fuzz"
 
+build_only=0
+if [[ "${1:-}" == --build-only ]]; then
+  build_only=1
+  shift
+fi
 seconds=${1:-60}
 shift || true
 jobs=${CERTLESS_FUZZ_JOBS:-1}
@@ -73,6 +80,7 @@ triple=x86_64-unknown-linux-gnu
 # --target: the flags then skip build scripts and proc macros (cargo-fuzz does the same).
 RUSTFLAGS="${fuzz_rustflags[*]}${RUSTFLAGS:+ $RUSTFLAGS}" rustup run nightly cargo build --locked \
   --target "$triple" --release --config 'profile.release.debug="line-tables-only"' --bins
+if ((build_only)); then exit 0; fi
 
 bin=${CARGO_TARGET_DIR:-target}/$triple/release
 mkdir -p target/logs
