@@ -203,7 +203,7 @@ section "Packages: every artifact built once (scripts/package.sh), aarch64 only 
 # Every artifact but the aarch64 wheel, which this x86_64 host cannot run anyway: its release cross
 # build (thin LTO) was 175 crate units of its own. In its place `cargo check --release` of the
 # extension for aarch64, which shares the release builds' build scripts and proc macros and
-# generates no code (cold, alone: 143 CPU-seconds against the wheel's 365); zig still compiles
+# generates no code (cold, alone, on an idle machine: 53 s against the wheel's 166 s); zig compiles
 # ring's C and assembly for aarch64, so aarch64-only code that does not compile still fails CI.
 # What it no longer proves (the link against glibc 2.17, auditwheel's manylinux_2_17_aarch64, the
 # wheel itself), `scripts/package.sh` run outside CI does (BENCHMARKS.md, "CI time: cargo-fuzz,

@@ -61,7 +61,7 @@ fi
 # same binaries in the same place, so `cargo fuzz run` (and `tmin`) with those options reuse this
 # build (without --codegen-units 16, cargo-fuzz builds everything again at one codegen unit), and
 # this script needs no cargo-fuzz, which a fresh CI machine compiled from source first (56 crates,
-# 117 s: BENCHMARKS.md). libFuzzer comes from libfuzzer-sys, a dependency, either way. A newer
+# 42 s on an idle machine: BENCHMARKS.md). libFuzzer comes from libfuzzer-sys, a dependency, either way. A newer
 # cargo-fuzz with other flags only makes its own commands build once more.
 # libFuzzer's coverage (8-bit counters, the PC table, comparisons), in cargo-fuzz's order: the
 # order is part of cargo's fingerprint.
