@@ -356,5 +356,23 @@ export const ErrorCode: Readonly<{
  * @returns {Promise<Record<string, any>>}
  */
 export function diagnose(config?: string | URL | object | undefined, settings?: DiagnoseSettings): Promise<Record<string, any>>;
+/**
+ * Why a resource (SharePoint, Microsoft Graph, ...) refused a token certless obtained, as a
+ * `CertlessError` (code 700, leg `resource`) to throw or log: `reason` names the resource, the
+ * SharePoint site and what the token carried (roles, audience, app; never the token), `remedy` what
+ * is missing and how to add it — for a `Sites.Selected` app without a grant on the site, the
+ * Microsoft Graph requests that add it. Returned, not thrown.
+ * @param {string | URL} url the refused request's URL
+ * @param {number} status the answer's HTTP status (401 or 403)
+ * @param {{ wwwAuthenticate?: string | null, body?: string | null, token?: string | null }} [answer]
+ *   the answer's `WWW-Authenticate` header and body, and the bearer token that was sent (without
+ *   it the explanation says less)
+ * @returns {CertlessError}
+ */
+export function explainRefusal(url: string | URL, status: number, answer?: {
+    wwwAuthenticate?: string | null;
+    body?: string | null;
+    token?: string | null;
+}): CertlessError;
 /** The certless version of the addon. */
 export const version: string;

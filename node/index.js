@@ -612,6 +612,46 @@ async function diagnose(config, settings = {}) {
   return JSON.parse(await report);
 }
 
+/** The parts of a refused answer `explainRefusal` reads. */
+const REFUSAL_KEYS = ['wwwAuthenticate', 'body', 'token'];
+
+/**
+ * Why a resource (SharePoint, Microsoft Graph, ...) refused a token certless obtained, as a
+ * `CertlessError` (code 700, leg `resource`) to throw or log: `reason` names the resource, the
+ * SharePoint site and what the token carried (roles, audience, app; never the token), `remedy` what
+ * is missing and how to add it — for a `Sites.Selected` app without a grant on the site, the
+ * Microsoft Graph requests that add it. Returned, not thrown.
+ * @param {string | URL} url the refused request's URL
+ * @param {number} status the answer's HTTP status (401 or 403)
+ * @param {{ wwwAuthenticate?: string | null, body?: string | null, token?: string | null }} [answer]
+ *   the answer's `WWW-Authenticate` header and body, and the bearer token that was sent (without
+ *   it the explanation says less)
+ * @returns {CertlessError}
+ */
+function explainRefusal(url, status, answer = {}) {
+  const target = url instanceof URL ? url.href : checkString(url, 'the URL');
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw invalidArgument(`the status must be an HTTP status (an integer from 100 to 999), not ${describe(status)}`);
+  }
+  if (answer === null || typeof answer !== 'object' || Array.isArray(answer)) {
+    throw invalidArgument(`the answer must be an object ({ wwwAuthenticate, body, token }), not ${describe(answer)}`);
+  }
+  for (const key of Object.keys(answer)) {
+    if (!REFUSAL_KEYS.includes(key)) {
+      throw invalidArgument(`the answer has no setting '${key}': it takes ${REFUSAL_KEYS.join(', ')}`);
+    }
+  }
+  /** @param {'wwwAuthenticate' | 'body' | 'token'} key */
+  const part = (key) => {
+    const value = answer[key];
+    if (value === undefined || value === null) return undefined;
+    // A large error page is read only as far as the explanation needs.
+    if (key === 'body' && typeof value === 'string') return value.slice(0, MAX_STRING);
+    return checkString(value, key);
+  };
+  return toError(native.explainRefusal(target, status, part('wwwAuthenticate'), part('body'), part('token')));
+}
+
 /** The certless version of the addon. */
 const version = native.VERSION;
 
@@ -625,5 +665,6 @@ module.exports = {
   AbortError,
   ErrorCode,
   diagnose,
+  explainRefusal,
   version,
 };

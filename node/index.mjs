@@ -11,6 +11,7 @@ export const {
   AbortError,
   ErrorCode,
   diagnose,
+  explainRefusal,
   version,
 } = certless;
 export default certless;

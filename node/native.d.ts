@@ -128,6 +128,13 @@ export interface ErrorInfo {
   unavailable: boolean
 }
 
+/**
+ * Why a resource (SharePoint, Microsoft Graph, ...) refused a token certless obtained: an error
+ * record with code 700 and leg `resource` whose reason names the resource and what the token
+ * carried (never the token) and whose remedy says what is missing and how to add it.
+ */
+export declare function explainRefusal(url: string, status: number, wwwAuthenticate?: string | undefined | null, body?: string | undefined | null, token?: string | undefined | null): ErrorInfo
+
 /** The names of the credential sources, indexed as `cachedTokenInto` reports them. */
 export declare function sourceKinds(): Array<string>
 

@@ -4,17 +4,20 @@
 //! plain JS objects (the JS layer in `index.js` raises the `Error` subclasses), and bridges core's
 //! async work to a Promise: requests run on certless's own runtime
 //! ([`certless::Credential::get_token_callback`]) and the event loop only sees the result.
-//! The files mirror core's modules: `config.rs`, `credential.rs`, `diagnose.rs`, `error.rs`, `runtime.rs`.
+//! The files mirror core's modules: `config.rs`, `credential.rs`, `diagnose.rs`, `error.rs`, `resource.rs`,
+//! `runtime.rs`.
 
 mod config;
 mod credential;
 mod diagnose;
 mod error;
+mod resource;
 mod runtime;
 
 pub use credential::{AccessToken, NativeCredential, TokenString, source_kinds};
 pub use diagnose::{DiagnoseTarget, Diagnosis, diagnose};
 pub use error::ErrorInfo;
+pub use resource::explain_refusal;
 pub use runtime::TokenRequest;
 
 /// The certless version this addon was built from.
