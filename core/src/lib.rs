@@ -28,6 +28,7 @@ mod http;
 pub mod managed_identity;
 pub mod resource;
 pub mod retry;
+pub mod shared_cache;
 mod support;
 mod token;
 

@@ -346,6 +346,11 @@ impl Slot {
         (now < entry.usable_until).then(|| (entry.token.clone(), now >= entry.refresh_at))
     }
 
+    /// The cached token, whether or not it may still be handed out.
+    pub(crate) fn held(&self) -> Option<AccessToken> {
+        self.entry.load().as_ref().map(|e| e.token.clone())
+    }
+
     /// The cached token, if usable: re-checked under the flight lock so that a caller arriving
     /// just after a fetch finished takes its result instead of starting another.
     pub(crate) fn current(&self, now: i64) -> Option<AccessToken> {
@@ -404,6 +409,13 @@ impl Slot {
     }
 }
 
+/// Until when a token obtained at `fetched_at` is handed out: its expiry less the margin, which
+/// is at most a tenth of the lifetime, so that a short-lived token is still cached.
+pub(crate) fn usable_until(token: &AccessToken, fetched_at: i64, margin: i64) -> i64 {
+    let lifetime = (token.expires_on - fetched_at).max(0);
+    token.expires_on - margin.min(lifetime / 10).max(0)
+}
+
 /// Until when a token obtained at `now` is handed out, and when to refresh it.
 ///
 /// The margin (the token must not expire on its way to the resource) is at most a tenth of the
@@ -417,8 +429,7 @@ impl Slot {
 /// (at most a minute) at random, so that processes started together do not refresh together.
 fn schedule(token: &AccessToken, now: i64, margin: i64) -> (i64, i64) {
     let lifetime = (token.expires_on - now).max(0);
-    let margin = margin.min(lifetime / 10).max(0);
-    let usable_until = token.expires_on - margin;
+    let usable_until = usable_until(token, now, margin);
     let own = if lifetime > HALF_LIFE_THRESHOLD_SECS {
         now + lifetime / 2
     } else {

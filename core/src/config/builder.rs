@@ -28,6 +28,17 @@ pub const ASSERTION_SAFETY_MARGIN_SECS: i64 = 300;
 /// Default for [`CredentialBuilder::expiry_margin`].
 pub(crate) const DEFAULT_EXPIRY_MARGIN_SECS: u64 = 60;
 
+/// The shared cache as a builder holds it, unvalidated.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SharedCacheSetting {
+    /// The Redis URL (it may hold a password: never shown), or `off`.
+    pub(crate) url: Option<Secret>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) read_budget: Option<Duration>,
+    pub(crate) lease_wait: Option<Duration>,
+}
+
 /// Everything a credential is made of. Build one with the setters, or start from
 /// [`CredentialBuilder::from_config_json`], [`CredentialBuilder::from_config_file`] or
 /// [`CredentialBuilder::from_env`] and adjust.
@@ -54,6 +65,8 @@ pub struct CredentialBuilder {
     pub(crate) broker_fallback: bool,
     /// Where the broker was named (`CERTLESS_BROKER`, or the builder), for messages.
     pub(crate) broker_setting: &'static str,
+    /// The shared token cache (docs/shared-cache.md).
+    pub(crate) shared_cache: SharedCacheSetting,
 }
 
 impl fmt::Debug for CredentialBuilder {
@@ -93,6 +106,7 @@ impl Default for CredentialBuilder {
             broker_secret: SecretLocation::None,
             broker_fallback: false,
             broker_setting: "the broker option",
+            shared_cache: SharedCacheSetting::default(),
         }
     }
 }
@@ -316,6 +330,42 @@ impl CredentialBuilder {
     /// does with its own configuration).
     pub fn without_broker(mut self) -> Self {
         self.broker = None;
+        self
+    }
+
+    /// Shares tokens with every machine that uses this Redis and key (docs/shared-cache.md):
+    /// `redis://[user:password@]host:port[/db]`, `rediss://...` for TLS, or `off` (whatever
+    /// `CERTLESS_SHARED_CACHE` says). Default: `CERTLESS_SHARED_CACHE`, else no shared cache.
+    pub fn shared_cache(mut self, url: impl Into<Secret>) -> Self {
+        self.shared_cache.url = Some(url.into());
+        self
+    }
+
+    /// The file of the keys that seal the shared cache's entries, one `id:base64` per line,
+    /// newest first (default: `CERTLESS_SHARED_CACHE_KEY_FILE`, or the keys in
+    /// `CERTLESS_SHARED_CACHE_KEY`).
+    pub fn shared_cache_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.shared_cache.key_file = Some(path.into());
+        self
+    }
+
+    /// A PEM file of the CAs that sign the shared cache's TLS certificate, instead of the
+    /// system's (default: `CERTLESS_SHARED_CACHE_CA_FILE`).
+    pub fn shared_cache_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.shared_cache.ca_file = Some(path.into());
+        self
+    }
+
+    /// How long one read of the shared cache may take before it counts as a miss (default 50 ms).
+    pub fn shared_cache_read_budget(mut self, budget: Duration) -> Self {
+        self.shared_cache.read_budget = Some(budget);
+        self
+    }
+
+    /// How long a fetch waits for another machine that holds the farm's lease before fetching
+    /// itself (default 5 s).
+    pub fn shared_cache_lease_wait(mut self, wait: Duration) -> Self {
+        self.shared_cache.lease_wait = Some(wait);
         self
     }
 }

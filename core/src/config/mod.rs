@@ -9,6 +9,7 @@ mod idweb;
 mod jsonc;
 mod load;
 mod options;
+mod shared_cache;
 mod source;
 mod validate;
 

@@ -117,6 +117,24 @@ pub const OPTIONS: &[OptionInfo] = &[
         "A PEM file of extra CA certificates to trust for Entra.",
     ),
     option(
+        "shared_cache",
+        OptionKind::Text,
+        "Share tokens with every machine on this Redis (redis://, rediss:// for TLS), or off \
+         (default CERTLESS_SHARED_CACHE; docs/shared-cache.md).",
+    ),
+    option(
+        "shared_cache_key_file",
+        OptionKind::Path,
+        "The file of the keys that seal the shared cache's entries (default \
+         CERTLESS_SHARED_CACHE_KEY_FILE).",
+    ),
+    option(
+        "shared_cache_ca_file",
+        OptionKind::Path,
+        "A PEM file of the CAs that sign the shared cache's TLS certificate (default the \
+         system's).",
+    ),
+    option(
         "config_json",
         OptionKind::Text,
         "Start from this Microsoft.Identity.Web configuration (appsettings.json or its AzureAd \
@@ -460,6 +478,15 @@ impl CredentialOptions {
         }
         if let Some(path) = text("ca_file") {
             builder = builder.ca_file(PathBuf::from(path));
+        }
+        if let Some(url) = text("shared_cache") {
+            builder = builder.shared_cache(url);
+        }
+        if let Some(path) = text("shared_cache_key_file") {
+            builder = builder.shared_cache_key_file(PathBuf::from(path));
+        }
+        if let Some(path) = text("shared_cache_ca_file") {
+            builder = builder.shared_cache_ca_file(PathBuf::from(path));
         }
         if let Some(env) = environment {
             builder = builder.environment(env);

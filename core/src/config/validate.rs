@@ -38,6 +38,7 @@ impl CredentialBuilder {
             None => authority.default_exchange_audience().to_string(),
         };
         let ca_files = with_ca_files_from_env(self.ca_files, env.as_ref());
+        let shared_cache = super::shared_cache::resolve(&self.shared_cache, env.as_ref())?;
         Ok(ValidatedOptions {
             tenant_id,
             client_id,
@@ -56,6 +57,7 @@ impl CredentialBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             origin: self.origin,
             broker,
+            shared_cache,
         })
     }
 
@@ -123,6 +125,8 @@ impl CredentialBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             origin: self.origin,
             broker,
+            // The broker's own configuration decides whether tokens are shared.
+            shared_cache: None,
         })
     }
 }
@@ -148,6 +152,8 @@ pub(crate) struct ValidatedOptions {
     pub origin: String,
     /// A broker to ask instead of (or, with its fallback, before) the sources.
     pub broker: Option<BrokerSettings>,
+    /// The shared token cache, when on.
+    pub shared_cache: Option<crate::shared_cache::Settings>,
 }
 
 /// The tenant id, which must be set.

@@ -21,6 +21,7 @@ use crate::http::stats::UpstreamStats;
 use crate::http::{HttpClients, ProxySettings};
 use crate::managed_identity::assertion::ManagedIdentityAssertion;
 use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSelection};
+use crate::shared_cache::{Mode, Outcome, SharedCache, SharedCacheStats};
 use crate::support::clock::Clock;
 use crate::support::runtime;
 use crate::token::scope::normalize_scopes;
@@ -48,7 +49,22 @@ struct Inner {
     broker: Option<BrokerClient>,
     http: HttpClients,
     cache: TokenCache,
+    /// The second level behind `cache`, shared by a farm (docs/shared-cache.md).
+    shared: Option<SharedCache>,
     clock: Arc<dyn Clock>,
+}
+
+/// Why a fetch runs, which decides how the shared cache takes part.
+#[derive(Clone)]
+enum Fetch {
+    /// A caller found nothing usable.
+    Caller,
+    /// A caller asked for a new token (`force_refresh`).
+    Forced,
+    /// A CAE challenge's claims: never shared.
+    Claims(String),
+    /// The proactive refresh of a token still in hand.
+    Background,
 }
 
 impl CredentialBuilder {
@@ -121,6 +137,24 @@ impl Credential {
                 }
             );
         }
+        let shared = match (&o.shared_cache, &chain) {
+            (Some(settings), Some(chain)) => {
+                let kinds: Vec<&str> = chain.kinds().iter().map(|k| k.as_str()).collect();
+                let shared = SharedCache::new(
+                    settings,
+                    o.authority.as_str(),
+                    &o.client_id,
+                    kinds.join(","),
+                )?;
+                log::info!(
+                    "certless: tokens are shared with the farm through {} (key {})",
+                    shared.target(),
+                    settings.keys.sealing_id()
+                );
+                Some(shared)
+            }
+            _ => None,
+        };
         Ok(Credential {
             inner: Arc::new(Inner {
                 tenant_id: o.tenant_id,
@@ -131,6 +165,7 @@ impl Credential {
                 broker,
                 http,
                 cache: TokenCache::new(o.expiry_margin),
+                shared,
                 clock: o.clock,
             }),
         })
@@ -160,6 +195,11 @@ impl Credential {
             .as_ref()
             .map(Chain::upstream_stats)
             .unwrap_or_default()
+    }
+
+    /// The shared cache's counters and state, when it is on; for metrics and the doctor.
+    pub fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
+        self.inner.shared.as_ref().map(SharedCache::stats)
     }
 
     /// What the cache holds, one entry per (tenant, scope); for hosts that export metrics.
@@ -346,8 +386,8 @@ impl Credential {
         let slot = self.inner.cache.slot(tenant, &scope, now);
         if let Some(claims) = &options.claims {
             // A CAE challenge asks for a token with these claims, now: not shared with others.
-            return Inner::fetch_into(Arc::clone(&self.inner), slot, Some(claims.clone()), false)
-                .await;
+            let fetch = Fetch::Claims(claims.clone());
+            return Inner::fetch_into(Arc::clone(&self.inner), slot, fetch).await;
         }
         if !options.force_refresh {
             if let Some(error) = slot.blocked(now) {
@@ -365,7 +405,8 @@ impl Credential {
                         return Ok(token);
                     }
                 }
-                Inner::fetch_into(inner, target, None, false).await
+                let fetch = if force { Fetch::Forced } else { Fetch::Caller };
+                Inner::fetch_into(inner, target, fetch).await
             })
             .await
     }
@@ -426,7 +467,7 @@ impl Credential {
         log::debug!("certless: refreshing a token in the background");
         if let Err(e) = slot
             .flight
-            .start(move || Inner::fetch_into(inner, target, None, true))
+            .start(move || Inner::fetch_into(inner, target, Fetch::Background))
         {
             log::warn!("certless: could not start a background refresh: {e}");
         }
@@ -545,34 +586,78 @@ impl Inner {
     /// Fetches a token through the credential list and records the outcome in `slot`. Runs as
     /// its own task (single-flight), so it completes even if every caller went away.
     /// A background refresh does not count as a use of the token (see [`Slot::store`]).
-    async fn fetch_into(
-        inner: Arc<Inner>,
-        slot: Arc<Slot>,
-        claims: Option<String>,
-        background: bool,
-    ) -> Result<AccessToken> {
+    async fn fetch_into(inner: Arc<Inner>, slot: Arc<Slot>, fetch: Fetch) -> Result<AccessToken> {
         let now = inner.clock.now_unix();
-        let (tenant, scope) = slot.key();
-        let fetch = inner.acquire(tenant, scope, claims.as_deref());
+        let acquire = inner.acquire_shared(&slot, &fetch);
         // A service that failed the last fetch is probed, not retried: the failure hold already
         // spaces the attempts (src/hold.rs).
         let result = if slot.in_outage() {
-            crate::retry::probe(fetch).await
+            crate::retry::probe(acquire).await
         } else {
-            fetch.await
+            acquire.await
         };
         let margin = inner.cache.margin();
-        match &result {
-            Ok(token) => {
-                let now = inner.clock.now_unix();
-                slot.store(token.clone(), now, margin);
-                if !background {
-                    slot.touch(now);
+        match result {
+            Ok(Outcome::Token { token, fetched_at }) => {
+                slot.store(token.clone(), fetched_at, margin);
+                if !matches!(fetch, Fetch::Background) {
+                    slot.touch(inner.clock.now_unix());
                 }
+                Ok(token)
             }
-            Err(error) => slot.failed(error, now),
+            // Another machine is refreshing it: the token in hand stays, and the next claim of
+            // the refresh (in 10 s) finds the farm's new one.
+            Ok(Outcome::Deferred) => match slot.current(inner.clock.now_unix()) {
+                Some(token) => Ok(token),
+                None => Box::pin(Inner::fetch_into(Arc::clone(&inner), slot, Fetch::Caller)).await,
+            },
+            Err(error) => {
+                slot.failed(&error, now);
+                Err(error)
+            }
         }
-        result
+    }
+
+    /// [`acquire`](Self::acquire) through the shared cache, when it is on: an entry another
+    /// machine fetched, or one fetch for the farm.
+    async fn acquire_shared(&self, slot: &Slot, fetch: &Fetch) -> Result<Outcome> {
+        let (tenant, scope) = slot.key();
+        let clock = Arc::clone(&self.clock);
+        let now = move || clock.now_unix();
+        let (shared, mode) = match (&self.shared, fetch) {
+            (Some(shared), Fetch::Caller) => (shared, Mode::Share),
+            (Some(shared), Fetch::Forced) => (shared, Mode::Replace),
+            (Some(shared), Fetch::Background) => (shared, Mode::Refresh),
+            (_, Fetch::Claims(claims)) => {
+                let token = self.acquire(tenant, scope, Some(claims)).await?;
+                return Ok(Outcome::Token {
+                    token,
+                    fetched_at: now(),
+                });
+            }
+            (None, _) => {
+                let token = self.acquire(tenant, scope, None).await?;
+                return Ok(Outcome::Token {
+                    token,
+                    fetched_at: now(),
+                });
+            }
+        };
+        let margin = self.cache.margin();
+        // A refresh takes only another token than the one in hand (another machine's refresh),
+        // one that lives at least as long.
+        let held = slot.held().filter(|_| mode == Mode::Refresh);
+        let accept = move |token: &AccessToken, fetched_at: i64, now: i64| {
+            now < crate::cache::usable_until(token, fetched_at, margin)
+                && held
+                    .as_ref()
+                    .is_none_or(|h| token.token != h.token && token.expires_on >= h.expires_on)
+        };
+        shared
+            .fetch(tenant, scope, mode, &now, &accept, || {
+                self.acquire(tenant, scope, None)
+            })
+            .await
     }
 
     /// A token from the broker, or from this process's credential sources when there is no

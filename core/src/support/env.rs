@@ -125,6 +125,18 @@ pub mod vars {
     pub const BROKER_SECRET_FILE: &str = "CERTLESS_BROKER_SECRET_FILE";
     /// `local`: fetch tokens in this process when the broker cannot be reached.
     pub const BROKER_FALLBACK: &str = "CERTLESS_BROKER_FALLBACK";
+    /// The shared token cache's Redis (`redis://`, `rediss://`), or `off`.
+    pub const SHARED_CACHE: &str = "CERTLESS_SHARED_CACHE";
+    /// The file of the keys that seal shared-cache entries (`id:base64`, newest first).
+    pub const SHARED_CACHE_KEY_FILE: &str = "CERTLESS_SHARED_CACHE_KEY_FILE";
+    /// The keys themselves (instead of the file), comma-separated.
+    pub const SHARED_CACHE_KEY: &str = "CERTLESS_SHARED_CACHE_KEY";
+    /// A PEM file of the CAs that sign Redis's TLS certificate (instead of the system's).
+    pub const SHARED_CACHE_CA_FILE: &str = "CERTLESS_SHARED_CACHE_CA_FILE";
+    /// Milliseconds one read of the shared cache may take before it is a miss (default 50).
+    pub const SHARED_CACHE_READ_BUDGET_MS: &str = "CERTLESS_SHARED_CACHE_READ_BUDGET_MS";
+    /// Milliseconds a fetch waits for another machine's lease before fetching (default 5000).
+    pub const SHARED_CACHE_LEASE_WAIT_MS: &str = "CERTLESS_SHARED_CACHE_LEASE_WAIT_MS";
 
     /// App Service's, Service Fabric's and Azure Arc's identity endpoint.
     pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";

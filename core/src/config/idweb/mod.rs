@@ -73,7 +73,12 @@ const USED_SECTION_KEYS: &[&str] = &[
     "Authority",
     "ClientCredentials",
     "SendX5C",
+    // certless's own (docs/shared-cache.md); .NET's configuration binding ignores it.
+    "SharedCache",
 ];
+
+/// Keys of the `SharedCache` object.
+const SHARED_CACHE_KEYS: &[&str] = &["Redis", "KeyFile", "CaFile"];
 
 pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
     let root = parse_json(json, origin)?;
@@ -107,7 +112,46 @@ pub(super) fn parse(json: &str, origin: &str) -> Result<CredentialBuilder> {
     }
     builder.sources = credential_sources(section, path)?;
     builder.send_certificate_chain = boolean(section, "SendX5C", path)?.unwrap_or(false);
+    shared_cache(section, path, &mut builder)?;
     Ok(builder)
+}
+
+/// `"SharedCache": "rediss://..."`, or an object with `Redis`, `KeyFile` and `CaFile`.
+fn shared_cache(
+    section: &Map<String, Value>,
+    path: &str,
+    builder: &mut CredentialBuilder,
+) -> Result<()> {
+    let Some(value) = lookup(section, "SharedCache", path)? else {
+        return Ok(());
+    };
+    let path = join(path, "SharedCache");
+    let obj = match value {
+        Value::String(url) => {
+            builder.shared_cache.url = Some(Secret::from(url.trim().to_string()));
+            return Ok(());
+        }
+        Value::Object(obj) => obj,
+        other => {
+            return Err(Error::config(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "{path} must be a Redis URL or an object, not {}",
+                    json::type_name(other)
+                ),
+            )
+            .with_remedy(
+                "Write \"SharedCache\": { \"Redis\": \"rediss://...\", \"KeyFile\": \"...\" }.",
+            ));
+        }
+    };
+    check_keys(obj, &path, &[SHARED_CACHE_KEYS])?;
+    if let Some(url) = string(obj, "Redis", &path)? {
+        builder.shared_cache.url = Some(Secret::from(url));
+    }
+    builder.shared_cache.key_file = string(obj, "KeyFile", &path)?.map(Into::into);
+    builder.shared_cache.ca_file = string(obj, "CaFile", &path)?.map(Into::into);
+    Ok(())
 }
 
 /// The `AzureAd` section and its path, or the whole file when it is that section alone.

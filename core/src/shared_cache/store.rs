@@ -1,0 +1,379 @@
+//! The Redis side: one multiplexed connection per credential, made on first use and again after
+//! it failed (a failover, a restart, a new address behind the same name), every command under a
+//! budget, and the breaker ([`super::breaker`]) in front.
+//!
+//! Commands run as tasks of certless's own runtime, never on the caller's: the connection outlives
+//! any host runtime, and a caller whose budget ran out goes on at once while the command finishes
+//! (and counts) in the background. Nothing here ever fails a token request: every outcome that is
+//! not an answer is [`Answer::Unavailable`], and the caller treats it as a miss.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
+
+use super::breaker::{Breaker, Permit};
+use super::{Settings, SharedCacheStats};
+use crate::error::{Error, ErrorCode, Result};
+use crate::support::runtime;
+
+/// How long one command may take before it counts as a failure of Redis (the caller's own budget
+/// is usually shorter; the command still finishes, or fails, within this).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long establishing a connection (TCP, TLS, AUTH) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a caller waits for a command while there is no connection yet: a first connection
+/// (TCP, TLS and AUTH) takes longer than a read's budget. The connection is also begun when the
+/// credential is built ([`RedisStore::connect_early`]), so this is rarely waited for.
+const FIRST_CONNECT_BUDGET: Duration = Duration::from_secs(1);
+
+/// Releases a lease only if it is still ours (it may have expired and been taken by another).
+const RELEASE_LEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/// An answer from Redis, or none.
+pub(crate) enum Answer<T> {
+    Got(T),
+    /// Redis was not asked (breaker open), failed, or did not answer within the budget.
+    Unavailable,
+}
+
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    /// The connection and the process it was made in (after `fork()` the child makes its own).
+    connection: tokio::sync::Mutex<Option<(u32, MultiplexedConnection)>>,
+    /// Whether a connection is up (a caller then waits only its budget).
+    connected: AtomicBool,
+    breaker: Breaker,
+    pub(crate) counters: Counters,
+    target: String,
+}
+
+/// What happened, counted (read by [`SharedCacheStats`]).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) unknown_key: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) over_budget: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) write_failures: AtomicU64,
+    pub(crate) full: AtomicU64,
+    pub(crate) leases_won: AtomicU64,
+    pub(crate) lease_waits: AtomicU64,
+    pub(crate) lease_timeouts: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl RedisStore {
+    pub(crate) fn new(settings: &Settings) -> Result<Self> {
+        // redis-rs builds its TLS configuration with the process's default provider: ring, as
+        // for every other connection certless makes (a no-op when one is already installed).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = settings.url.expose();
+        let client = match &settings.ca_pem {
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            None => redis::Client::open(url),
+        }
+        .map_err(|e| {
+            Error::config(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "the shared cache address {} is not usable: {}",
+                    settings.target,
+                    e.category()
+                ),
+            )
+            .with_remedy(
+                "Give redis://[user:password@]host:port[/db], rediss:// for TLS, or \
+                 redis+unix:///path/to/socket.",
+            )
+        })?;
+        Ok(RedisStore {
+            client,
+            connection: tokio::sync::Mutex::new(None),
+            connected: AtomicBool::new(false),
+            breaker: Breaker::new(settings.target.clone()),
+            counters: Counters::default(),
+            target: settings.target.clone(),
+        })
+    }
+
+    /// Begins connecting in the background, so that the first token request finds a connection.
+    pub(crate) fn connect_early(self: &Arc<Self>) {
+        let Ok(handle) = runtime::handle() else {
+            return;
+        };
+        let store = Arc::clone(self);
+        handle.spawn(async move {
+            match store.connection().await {
+                Ok(_) => store.breaker.succeeded(),
+                Err(e) => store.failed(&e),
+            }
+        });
+    }
+
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub(crate) fn stats(&self) -> SharedCacheStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SharedCacheStats {
+            target: self.target.clone(),
+            state: self.breaker.state(Instant::now()),
+            breaker_opened: self.breaker.times_opened(),
+            hits: get(&c.hits),
+            misses: get(&c.misses),
+            rejected: get(&c.rejected),
+            unknown_key: get(&c.unknown_key),
+            errors: get(&c.errors),
+            over_budget: get(&c.over_budget),
+            skipped: get(&c.skipped),
+            writes: get(&c.writes),
+            write_failures: get(&c.write_failures),
+            full: get(&c.full),
+            leases_won: get(&c.leases_won),
+            lease_waits: get(&c.lease_waits),
+            lease_timeouts: get(&c.lease_timeouts),
+        }
+    }
+
+    /// GET `key`, within `budget`.
+    pub(crate) async fn get(
+        self: &Arc<Self>,
+        key: &str,
+        budget: Duration,
+    ) -> Answer<Option<Vec<u8>>> {
+        let key = key.to_string();
+        self.ask(budget, move |mut c| async move { c.get(key).await })
+            .await
+    }
+
+    /// SET `key` to `value` with a time to live, in the background (nobody waits for a write).
+    pub(crate) fn put(self: &Arc<Self>, key: String, value: Vec<u8>, ttl: Duration) {
+        let millis = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        self.spawn_write(move |mut c| async move { c.pset_ex(key, value, millis).await });
+    }
+
+    /// Takes the lease `key` (SET NX PX) with `owner` as its value; `Got(true)` when taken.
+    pub(crate) async fn try_lease(
+        self: &Arc<Self>,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+        budget: Duration,
+    ) -> Answer<bool> {
+        let (key, owner) = (key.to_string(), owner.to_string());
+        let millis = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        self.ask(budget, move |mut c| async move {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&owner)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis)
+                .query_async(&mut c)
+                .await?;
+            Ok(set.is_some())
+        })
+        .await
+    }
+
+    /// Releases the lease if `owner` still holds it, in the background.
+    pub(crate) fn release_lease(self: &Arc<Self>, key: String, owner: String) {
+        self.spawn_write(move |mut c| async move { release(&mut c, &key, &owner).await });
+    }
+
+    /// Stores `value` under `key` and then releases the lease, in that order, in the background:
+    /// a machine that sees the lease gone finds the entry.
+    pub(crate) fn put_then_release(
+        self: &Arc<Self>,
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+        lease: String,
+        owner: String,
+    ) {
+        let millis = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        self.spawn_write(move |mut c| async move {
+            let stored: redis::RedisResult<()> = c.pset_ex(&key, value, millis).await;
+            let released = release(&mut c, &lease, &owner).await;
+            stored.and(released)
+        });
+    }
+
+    /// Runs `command` on certless's runtime and waits for it at most `budget`.
+    async fn ask<T, F, Fut>(self: &Arc<Self>, budget: Duration, command: F) -> Answer<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + Send,
+    {
+        let permit = self.breaker.permit(Instant::now());
+        if permit == Permit::Skip {
+            bump(&self.counters.skipped);
+            return Answer::Unavailable;
+        }
+        let Ok(handle) = runtime::handle() else {
+            return Answer::Unavailable;
+        };
+        let budget = if self.connected.load(Ordering::Relaxed) {
+            budget
+        } else {
+            budget.max(FIRST_CONNECT_BUDGET)
+        };
+        let store = Arc::clone(self);
+        let task = handle.spawn(async move { store.run(command).await });
+        match tokio::time::timeout(budget, task).await {
+            Ok(Ok(Some(value))) => Answer::Got(value),
+            Ok(_) => Answer::Unavailable,
+            Err(_) => {
+                bump(&self.counters.over_budget);
+                Answer::Unavailable
+            }
+        }
+    }
+
+    fn spawn_write<F, Fut>(self: &Arc<Self>, command: F)
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = redis::RedisResult<()>> + Send,
+    {
+        if self.breaker.permit(Instant::now()) == Permit::Skip {
+            bump(&self.counters.skipped);
+            return;
+        }
+        let Ok(handle) = runtime::handle() else {
+            return;
+        };
+        let store = Arc::clone(self);
+        handle.spawn(async move {
+            match store.run(command).await {
+                Some(()) => bump(&store.counters.writes),
+                None => bump(&store.counters.write_failures),
+            }
+        });
+    }
+
+    /// One command on the connection (made now if need be), its outcome recorded.
+    async fn run<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = match self.connection().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.failed(&e);
+                return None;
+            }
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, command(connection)).await {
+            Ok(Ok(value)) => {
+                self.breaker.succeeded();
+                Some(value)
+            }
+            Ok(Err(e)) => {
+                self.failed(&e);
+                None
+            }
+            Err(_) => {
+                bump(&self.counters.errors);
+                self.forget_connection().await;
+                self.breaker.failed(Instant::now(), "no answer within 2 s");
+                None
+            }
+        }
+    }
+
+    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        let pid = std::process::id();
+        let mut slot = self.connection.lock().await;
+        if let Some((owner, c)) = slot.as_ref() {
+            if *owner == pid {
+                return Ok(c.clone());
+            }
+        }
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let connection = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        *slot = Some((pid, connection.clone()));
+        self.connected.store(true, Ordering::Relaxed);
+        Ok(connection)
+    }
+
+    async fn forget_connection(&self) {
+        *self.connection.lock().await = None;
+        self.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// Records a failed command. A full Redis (maxmemory with noeviction) still answers reads, so
+    /// it is counted but does not open the breaker; any other failure does, and a broken
+    /// connection is made anew by the next command.
+    fn failed(&self, e: &redis::RedisError) {
+        if e.code() == Some("OOM") {
+            bump(&self.counters.full);
+            return;
+        }
+        bump(&self.counters.errors);
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_timeout()
+            || e.is_connection_refusal()
+        {
+            if let Ok(mut slot) = self.connection.try_lock() {
+                *slot = None;
+                self.connected.store(false, Ordering::Relaxed);
+            }
+        }
+        self.breaker.failed(Instant::now(), &describe(e));
+    }
+}
+
+/// Deletes the lease `key` if `owner` still holds it (one atomic script).
+async fn release(c: &mut MultiplexedConnection, key: &str, owner: &str) -> redis::RedisResult<()> {
+    redis::cmd("EVAL")
+        .arg(RELEASE_LEASE)
+        .arg(1)
+        .arg(key)
+        .arg(owner)
+        .query_async::<i64>(c)
+        .await
+        .map(|_| ())
+}
+
+/// A Redis error in words safe to log: its kind and server code, never the command's arguments.
+fn describe(e: &redis::RedisError) -> String {
+    let what = if e.is_connection_refusal() {
+        "connection refused".to_string()
+    } else if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connection_dropped() || e.is_io_error() {
+        "connection lost".to_string()
+    } else {
+        match e.code() {
+            Some(code) => format!("the server answered {code}"),
+            None => e.category().to_string(),
+        }
+    };
+    crate::support::secret::scrub_server_text(&what)
+}

@@ -1,0 +1,469 @@
+//! The shared cache on a real `redis-server` (started by each test on a free loopback port): a
+//! farm of credentials — each one a machine with its own in-process cache and its own Redis
+//! connection — against the emulator.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use certless::clock::{Clock, ManualClock};
+use certless::shared_cache::{BreakerState, SharedCacheStats, generate_key};
+use certless::{Credential, CredentialBuilder, ManagedIdentityId};
+use certless_emulator::{Endpoint, Fault, MiSourceKind, RunningEmulator};
+use common::redis_server::RedisServer;
+use common::{SHAREPOINT, builder, emulator, scratch_dir};
+
+const GRAPH: &str = "https://graph.microsoft.com/.default";
+
+/// A key file with one new key (or the given keys text).
+fn key_file(name: &str, text: Option<&str>) -> PathBuf {
+    let path = scratch_dir(name).join("shared-cache.key");
+    let text = match text {
+        Some(t) => t.to_string(),
+        None => generate_key("test").expect("a key"),
+    };
+    std::fs::write(&path, text).expect("write the key file");
+    path
+}
+
+fn machine(emu: &RunningEmulator, redis: &RedisServer, keys: &PathBuf) -> CredentialBuilder {
+    let mi = emu.default_user_assigned();
+    let mut b = builder(emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
+        .shared_cache(redis.url())
+        .shared_cache_key_file(keys)
+        // Exact request counts need every read answered: a test machine's 2 cores, busy with
+        // the emulator and 8 machines, do not always answer within the 50 ms default.
+        .shared_cache_read_budget(Duration::from_secs(1));
+    if let Some(ca) = redis.ca_file() {
+        b = b.shared_cache_ca_file(ca);
+    }
+    b
+}
+
+fn farm(emu: &RunningEmulator, redis: &RedisServer, keys: &PathBuf, n: usize) -> Vec<Credential> {
+    (0..n)
+        .map(|_| machine(emu, redis, keys).build().expect("builds"))
+        .collect()
+}
+
+fn stats(c: &Credential) -> SharedCacheStats {
+    c.shared_cache_stats().expect("the shared cache is on")
+}
+
+fn total(farm: &[Credential], field: fn(&SharedCacheStats) -> u64) -> u64 {
+    farm.iter().map(|c| field(&stats(c))).sum()
+}
+
+/// `callers` concurrent requests for `scope` on every machine of the farm, all at once.
+async fn everyone_asks(
+    farm: &[Credential],
+    scope: &str,
+    callers: usize,
+) -> Vec<certless::AccessToken> {
+    let mut tasks = Vec::new();
+    for credential in farm {
+        for _ in 0..callers {
+            let c = credential.clone();
+            let scope = scope.to_string();
+            tasks.push(tokio::spawn(async move { c.get_token(&[scope]).await }));
+        }
+    }
+    let mut tokens = Vec::new();
+    for task in tasks {
+        tokens.push(
+            task.await
+                .expect("joined")
+                .expect("every caller gets a token"),
+        );
+    }
+    tokens
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cold_farm_costs_one_entra_request_per_scope() {
+    let emu = emulator().await;
+    let redis = RedisServer::start("farm");
+    let keys = key_file("farm", None);
+    // A managed-identity endpoint as slow as a real one cold: every machine asks while the first
+    // fetch is still under way.
+    emu.set_fault(
+        Endpoint::Imds,
+        Fault {
+            delay: Some(Duration::from_millis(300)),
+            ..Fault::default()
+        },
+    );
+    let machines = farm(&emu, &redis, &keys, 8);
+    let tokens = everyone_asks(&machines, SHAREPOINT, 8).await;
+    let first = tokens[0].token.expose().to_string();
+    assert!(
+        tokens.iter().all(|t| t.token.expose() == first),
+        "one token for the farm"
+    );
+    let c = emu.counters();
+    assert_eq!((c.imds, c.entra_token), (1, 1), "one fetch for 8 machines");
+    assert_eq!(total(&machines, |s| s.leases_won), 1);
+    assert_eq!(total(&machines, |s| s.hits), 7, "the other 7 read it");
+    assert!(total(&machines, |s| s.lease_waits) >= 1);
+    assert_eq!(total(&machines, |s| s.lease_timeouts), 0);
+    // A second scope: one more exchange (the managed-identity token is reused by the machine
+    // that fetches, and never shared).
+    everyone_asks(&machines, GRAPH, 4).await;
+    let c = emu.counters();
+    assert_eq!(c.entra_token, 2);
+    assert!(c.imds <= 2, "{}", c.imds);
+    // What is in Redis: two entries, sealed; neither token nor its claims in the clear.
+    let keys_in_redis = redis.entry_keys();
+    assert_eq!(keys_in_redis.len(), 2, "{keys_in_redis:?}");
+    for key in &keys_in_redis {
+        let raw = redis.cli(&["--raw", "GET", key]);
+        assert!(!raw.contains(&first) && !raw.contains("eyJ"), "sealed");
+        let ttl: i64 = redis.cli(&["TTL", key]).parse().expect("a TTL");
+        assert!(
+            (3000..=3600).contains(&ttl),
+            "the entry lives until the token expires: {ttl}"
+        );
+    }
+    // A machine that starts later is served from Redis: no request at all.
+    emu.reset_counters();
+    let late = machine(&emu, &redis, &keys).build().unwrap();
+    assert_eq!(
+        late.get_token(&[SHAREPOINT]).await.unwrap().token.expose(),
+        first
+    );
+    assert_eq!(emu.counters().entra_token + emu.counters().imds, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_do_not_open_are_misses_and_counted() {
+    let emu = emulator().await;
+    let redis = RedisServer::start("tamper");
+    let keys = key_file("tamper", None);
+    let first = machine(&emu, &redis, &keys).build().unwrap();
+    first.get_token(&[SHAREPOINT]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 1).await;
+    let key = redis.entry_keys().remove(0);
+
+    // Tampered: bytes of the ciphertext changed.
+    redis.cli(&["SETRANGE", &key, "40", "tampered"]);
+    let victim = machine(&emu, &redis, &keys).build().unwrap();
+    emu.reset_counters();
+    victim.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "the tampered entry was not used"
+    );
+    assert!(stats(&victim).rejected >= 1);
+    // The victim's fetch replaced it with a good entry, which the next machine reads.
+    wait_for(|| redis.cli(&["STRLEN", &key]).parse::<usize>().unwrap_or(0) > 100).await;
+    let reader = machine(&emu, &redis, &keys).build().unwrap();
+    emu.reset_counters();
+    reader.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(emu.counters().entra_token, 0);
+    assert_eq!(stats(&reader).rejected, 0);
+
+    // Not ours at all (another program's value under the key).
+    redis.cli(&["SET", &key, "hello"]);
+    let other = machine(&emu, &redis, &keys).build().unwrap();
+    emu.reset_counters();
+    other.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(emu.counters().entra_token, 1);
+    assert!(stats(&other).rejected >= 1);
+
+    // A key of another farm: the entry is not readable; the machine fetches for itself.
+    let stranger_key = generate_key("stranger").unwrap();
+    let stranger = machine(&emu, &redis, &key_file("stranger", Some(&stranger_key)))
+        .build()
+        .unwrap();
+    emu.reset_counters();
+    stranger.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(emu.counters().entra_token, 1);
+    assert!(stats(&stranger).unknown_key >= 1);
+    assert_eq!(stats(&stranger).rejected, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_copied_under_another_key_does_not_open() {
+    let emu = emulator().await;
+    let redis = RedisServer::start("moved");
+    let keys = key_file("moved", None);
+    let a = machine(&emu, &redis, &keys).build().unwrap();
+    a.get_token(&[SHAREPOINT]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 1).await;
+    let sharepoint_key = redis.entry_keys().remove(0);
+    // Learn where the Graph entry of this app lives, then put SharePoint's sealed entry there.
+    a.get_token(&[GRAPH]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 2).await;
+    let graph_key = redis
+        .entry_keys()
+        .into_iter()
+        .find(|k| *k != sharepoint_key)
+        .unwrap();
+    redis.cli(&["COPY", &sharepoint_key, &graph_key, "REPLACE"]);
+    let b = machine(&emu, &redis, &keys).build().unwrap();
+    emu.reset_counters();
+    let graph = b.get_token(&[GRAPH]).await.unwrap();
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "fetched, not taken from the moved entry"
+    );
+    assert!(stats(&b).rejected >= 1);
+    let sharepoint = a.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_ne!(graph.token.expose(), sharepoint.token.expose());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_is_a_miss_for_every_caller_and_the_farm_rejoins() {
+    let mut config = certless_emulator::EmulatorConfig::default();
+    config
+        .registry
+        .resources
+        .extend((0..8).map(|i| format!("https://r{i}.example")));
+    let emu = common::emulator_with(config).await;
+    let mut redis = RedisServer::start("outage");
+    let keys = key_file("outage", None);
+    let machines = farm(&emu, &redis, &keys, 4);
+    everyone_asks(&machines, SHAREPOINT, 4).await;
+    assert_eq!(emu.counters().entra_token, 1);
+
+    redis.kill();
+    // New machines while Redis is gone: every caller is served; each machine fetches its own.
+    let newcomers = farm(&emu, &redis, &keys, 4);
+    emu.reset_counters();
+    everyone_asks(&newcomers, SHAREPOINT, 8).await;
+    assert_eq!(
+        emu.counters().entra_token,
+        4,
+        "one per machine, none failed"
+    );
+    // Then many more requests for scopes nobody has: the breaker opens, nobody waits on Redis.
+    for i in 0..6 {
+        everyone_asks(
+            &newcomers[..1],
+            &format!("https://r{i}.example/.default"),
+            1,
+        )
+        .await;
+    }
+    let s = stats(&newcomers[0]);
+    assert_ne!(s.state, BreakerState::Closed, "{s:?}");
+    assert!(
+        s.skipped >= 1 && s.errors >= 3 && s.breaker_opened == 1,
+        "{s:?}"
+    );
+    // The machines that were served before the outage still answer from memory.
+    for m in &machines {
+        m.get_token(&[SHAREPOINT]).await.unwrap();
+    }
+
+    redis.restart();
+    // After its breaker's cooldown (at most 30 s) each machine's probe reconnects.
+    for (i, m) in newcomers.iter().enumerate() {
+        let mut n = 0;
+        while stats(m).state != BreakerState::Closed {
+            n += 1;
+            assert!(n < 200, "machine {i} did not rejoin: {:?}", stats(m));
+            let fresh = certless::TokenRequestOptions {
+                force_refresh: true,
+                ..Default::default()
+            };
+            m.get_token_with(&[SHAREPOINT], &fresh)
+                .await
+                .expect("served while probing");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // The farm shares again: what one fetches, the others read.
+    let scope = "https://r7.example/.default";
+    let entries = redis.entry_keys().len();
+    newcomers[0].get_token(&[scope]).await.unwrap();
+    let before = emu.counters().entra_token;
+    wait_for(|| redis.entry_keys().len() > entries).await;
+    everyone_asks(&newcomers[1..], scope, 2).await;
+    assert_eq!(
+        emu.counters().entra_token,
+        before,
+        "read from Redis, not fetched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_redis_is_a_miss_and_counted() {
+    let emu = emulator().await;
+    let redis = RedisServer::start("full");
+    redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    redis.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    let keys = key_file("full", None);
+    let machines = farm(&emu, &redis, &keys, 3);
+    for m in &machines {
+        m.get_token(&[SHAREPOINT]).await.expect("served");
+    }
+    wait_for(|| total(&machines, |s| s.full) >= 3).await;
+    assert_eq!(emu.counters().entra_token, 3, "nothing could be shared");
+    assert!(
+        machines
+            .iter()
+            .all(|m| stats(m).state == BreakerState::Closed)
+    );
+    assert!(redis.entry_keys().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_password_and_rotation() {
+    let emu = emulator().await;
+    let password = "p@ss:word/with-odd-chars";
+    let redis = RedisServer::start_with("tls", Some(password), true);
+    let old = generate_key("old").unwrap();
+    let new = generate_key("new").unwrap();
+    let old_keys = key_file("tls-old", Some(&old));
+    let rotated = key_file("tls-rotated", Some(&format!("{new}\n{old}\n")));
+    let a = machine(&emu, &redis, &old_keys).build().unwrap();
+    let token = a.get_token(&[SHAREPOINT]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 1).await;
+    // A machine given the new key first still reads what the old key sealed.
+    let b = machine(&emu, &redis, &rotated).build().unwrap();
+    emu.reset_counters();
+    assert_eq!(
+        b.get_token(&[SHAREPOINT]).await.unwrap().token.expose(),
+        token.token.expose()
+    );
+    assert_eq!(emu.counters().entra_token, 0);
+    // What it seals, a machine without the new key cannot read (a miss, and it fetches).
+    b.get_token(&[GRAPH]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 2).await;
+    emu.reset_counters();
+    a.get_token(&[GRAPH]).await.unwrap();
+    assert_eq!(emu.counters().entra_token, 1);
+    assert!(stats(&a).unknown_key >= 1);
+    // The password is in no message, stat or Debug output.
+    let shown = format!("{:?} {:?} {a:?}", stats(&a), stats(&b));
+    assert!(
+        !shown.contains("p@ss") && !shown.contains("p%40ss"),
+        "{shown}"
+    );
+    assert!(stats(&a).target.starts_with("rediss://127.0.0.1:"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_a_miss_not_an_error() {
+    let emu = emulator().await;
+    let redis = RedisServer::start_with("auth", Some("right-password"), false);
+    let keys = key_file("auth", None);
+    let wrong = redis.url().replace("right-password", "wrong-password");
+    let mi = emu.default_user_assigned();
+    let c = builder(&emu, MiSourceKind::Imds)
+        .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
+        .shared_cache(wrong)
+        .shared_cache_key_file(&keys)
+        .build()
+        .unwrap();
+    c.get_token(&[SHAREPOINT])
+        .await
+        .expect("served without the shared cache");
+    wait_for(|| stats(&c).errors >= 1).await;
+    assert!(!format!("{:?}", stats(&c)).contains("wrong-password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_farm_refreshes_each_token_once_before_it_is_due() {
+    let emu = emulator().await;
+    let redis = RedisServer::start("refresh");
+    let keys = key_file("refresh", None);
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let machines: Vec<Credential> = (0..4)
+        .map(|_| {
+            machine(&emu, &redis, &keys)
+                .clock(Arc::clone(&clock) as Arc<dyn Clock>)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let first = everyone_asks(&machines, SHAREPOINT, 2).await[0].clone();
+    assert_eq!(emu.counters().entra_token, 1);
+    // Into the refresh window (5 minutes before expiry, 10% jitter): each machine's hit starts
+    // its background refresh; one takes the lease, the others leave it to that one.
+    clock.advance(Duration::from_secs(3600 - 240));
+    emu.reset_counters();
+    for m in &machines {
+        let hit = m.cached_token(&[SHAREPOINT]).unwrap().expect("still valid");
+        assert_eq!(hit.token.expose(), first.token.expose());
+    }
+    for m in &machines {
+        m.settle().await;
+    }
+    assert_eq!(emu.counters().entra_token, 1, "one refresh for the farm");
+    // The others take the farm's new token at their next claim (10 s later).
+    clock.advance(Duration::from_secs(11));
+    for m in &machines {
+        m.cached_token(&[SHAREPOINT]).unwrap();
+        m.settle().await;
+    }
+    assert_eq!(emu.counters().entra_token, 1);
+    let tokens: Vec<String> = machines
+        .iter()
+        .map(|m| {
+            m.cached_token(&[SHAREPOINT])
+                .unwrap()
+                .unwrap()
+                .token
+                .expose()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t == &tokens[0] && t != first.token.expose()),
+        "all renewed"
+    );
+}
+
+#[test]
+fn the_setting_is_checked_like_every_other() {
+    let emu_env: Vec<(String, String)> = vec![
+        ("AZURE_TENANT_ID".into(), "contoso.onmicrosoft.com".into()),
+        (
+            "AZURE_CLIENT_ID".into(),
+            "00000000-0000-0000-0000-000000000001".into(),
+        ),
+        (
+            "CERTLESS_SHARED_CACHE".into(),
+            "redis://:pw-in-url@127.0.0.1:1".into(),
+        ),
+    ];
+    let env = Arc::new(certless::env::MapEnv::new().with_vars(emu_env.clone()));
+    let e = Credential::builder()
+        .tenant_id("contoso.onmicrosoft.com")
+        .client_id("00000000-0000-0000-0000-000000000001")
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .environment(env)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("no key"), "{e}");
+    assert!(
+        e.remedy()
+            .unwrap_or("")
+            .contains("certless shared-cache-key")
+    );
+    assert!(!format!("{e:?}").contains("pw-in-url"));
+    // The JSON form, with an unknown key spelled like a known one.
+    let json = r#"{"AzureAd":{"TenantId":"contoso.onmicrosoft.com","ClientId":"00000000-0000-0000-0000-000000000001",
+        "SharedCache":{"Redis":"redis://127.0.0.1:1","KeyFiel":"k"}}}"#;
+    let e = Credential::from_config_json(json).unwrap_err();
+    assert!(e.to_string().contains("KeyFiel"), "{e}");
+}
+
+async fn wait_for(mut ready: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("not within 5 s");
+}
