@@ -8,8 +8,6 @@
 //! first configured app. Anything else — no match, or an identity shared by several apps — is
 //! refused with an error that lists what is configured.
 
-use std::path::PathBuf;
-
 use certless::broker::wire::AppSelector;
 use certless::{Credential, CredentialBuilder, Error, ErrorCode, ManagedIdentityId};
 
@@ -30,7 +28,9 @@ pub(crate) struct Apps {
 impl Apps {
     /// One credential per `--config` file, or one from the environment. A broker never asks
     /// a broker: `CERTLESS_BROKER` in its own environment is ignored.
-    pub(crate) fn load(configs: &[PathBuf]) -> Result<Apps, Error> {
+    /// `--shared-cache` and its key file apply to every app.
+    pub(crate) fn load(config: &crate::Config) -> Result<Apps, Error> {
+        let configs = &config.configs;
         let builders: Vec<(CredentialBuilder, String)> = if configs.is_empty() {
             vec![(
                 CredentialBuilder::from_env()?,
@@ -45,6 +45,18 @@ impl Apps {
                 })
                 .collect::<Result<_, _>>()?
         };
+        let builders = builders
+            .into_iter()
+            .map(|(mut builder, origin)| {
+                if let Some(url) = &config.shared_cache {
+                    builder = builder.shared_cache(url.clone());
+                }
+                if let Some(path) = &config.shared_cache_key_file {
+                    builder = builder.shared_cache_key_file(path);
+                }
+                (builder, origin)
+            })
+            .collect();
         Apps::from_builders(builders)
     }
 

@@ -180,7 +180,17 @@ async fn ready(broker: &Broker) -> Response<Body> {
             all_ready &= verdict == "ok";
             checks.insert(scope.clone(), verdict.into());
         }
-        report.push(serde_json::json!({"app": app.client_id, "checks": checks}));
+        let mut detail = serde_json::json!({"app": app.client_id, "checks": checks});
+        // The shared cache is reported, never required: without it each broker fetches its own.
+        if let Some(stats) = credential.shared_cache_stats() {
+            detail["shared_cache"] = serde_json::json!({
+                "target": stats.target,
+                "state": stats.state.as_str(),
+                "hits": stats.hits,
+                "errors": stats.errors,
+            });
+        }
+        report.push(detail);
     }
     let status = if all_ready {
         StatusCode::OK

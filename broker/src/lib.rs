@@ -118,6 +118,11 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Once listening, write the addresses, the secret file's path and the apps as JSON here.
     pub ready_file: Option<PathBuf>,
+    /// `--shared-cache`: share every app's tokens with the farm through this Redis (or `off`);
+    /// unset, each app's configuration and `CERTLESS_SHARED_CACHE` decide.
+    pub shared_cache: Option<String>,
+    /// `--shared-cache-key-file`: the keys that seal the shared entries.
+    pub shared_cache_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -141,6 +146,8 @@ impl Default for Config {
             log_level: defaults::LOG_LEVEL.into(),
             log_file: None,
             ready_file: None,
+            shared_cache: None,
+            shared_cache_key_file: None,
         }
     }
 }

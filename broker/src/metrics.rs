@@ -346,6 +346,36 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "certless_shared_cache_operations_total",
+        kind: "counter",
+        help: "What each app's shared cache (Redis) did, by outcome: hit, miss, rejected \
+               (an entry that did not open), unknown_key, error, over_budget, skipped (breaker \
+               open), write, write_failure, full, lease_won, lease_wait, lease_timeout.",
+        samples: |s, w| {
+            for app in s.apps.all() {
+                let Some(stats) = app.credential.shared_cache_stats() else {
+                    continue;
+                };
+                for (outcome, n) in stats.counters() {
+                    w.sample(&[("app", &app.client_id), ("outcome", &outcome)], n);
+                }
+            }
+        },
+    },
+    Family {
+        name: "certless_shared_cache_up",
+        kind: "gauge",
+        help: "1 while each app's shared cache answers (its circuit breaker closed), else 0.",
+        samples: |s, w| {
+            for app in s.apps.all() {
+                if let Some(stats) = app.credential.shared_cache_stats() {
+                    let up = u8::from(stats.state == certless::shared_cache::BreakerState::Closed);
+                    w.sample(&[("app", &app.client_id), ("target", &stats.target)], up);
+                }
+            }
+        },
+    },
+    Family {
         name: "certless_token_expiry_seconds",
         kind: "gauge",
         help: "Seconds until each cached token expires (negative: expired).",

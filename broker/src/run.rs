@@ -96,7 +96,7 @@ struct Secrets {
 }
 
 async fn start(config: &Config, announce: impl FnOnce(&str)) -> Result<Started, String> {
-    let apps = Apps::load(&config.configs).map_err(|e| e.to_string())?;
+    let apps = Apps::load(config).map_err(|e| e.to_string())?;
     let listen = listen_address(&config.listen)?;
     if let Some(addr) = listen {
         refuse_self_loop(&apps, addr)?;

@@ -8,6 +8,7 @@ mod doctor;
 mod emulator;
 mod output;
 mod serve;
+mod shared_cache_key;
 mod token;
 
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ enum Command {
     /// Service's managed-identity protocol (IDENTITY_ENDPOINT/IDENTITY_HEADER for Azure SDKs,
     /// CERTLESS_BROKER for certless).
     Serve(Box<serve::Args>),
+    /// Print a new random key for the shared token cache (docs/shared-cache.md): write it to a
+    /// file readable only by the service account, the same file on every machine of the farm.
+    SharedCacheKey(shared_cache_key::Args),
 }
 
 /// Where the credential's configuration comes from: a Microsoft.Identity.Web appsettings.json,
@@ -117,6 +121,7 @@ fn run(command: Command) -> ExitCode {
             #[cfg(feature = "emulator")]
             Command::Emulator(args) => emulator::run(args).await,
             Command::Serve(args) => serve::run(*args).await,
+            Command::SharedCacheKey(args) => shared_cache_key::run(&args),
         }
     })
 }

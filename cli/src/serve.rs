@@ -81,6 +81,16 @@ pub(crate) struct Args {
     /// Once listening, write the addresses, the secret file's path and the apps as JSON here.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Share every app's tokens with the other brokers of a farm through this Redis
+    /// (redis://host:port, rediss:// for TLS; docs/shared-cache.md), or off. Default:
+    /// CERTLESS_SHARED_CACHE. A password here is visible on this machine's process list: give
+    /// it in CERTLESS_SHARED_CACHE instead.
+    #[arg(long, value_name = "URL")]
+    shared_cache: Option<String>,
+    /// The file of the keys that seal the shared entries (`certless shared-cache-key` writes
+    /// one; default CERTLESS_SHARED_CACHE_KEY_FILE).
+    #[arg(long, value_name = "FILE")]
+    shared_cache_key_file: Option<PathBuf>,
     /// Run as a Windows service (what the service's command line says; see docs/broker.md).
     #[cfg(windows)]
     #[arg(long)]
@@ -127,6 +137,8 @@ impl Args {
             log_level: self.log_level,
             log_file: self.log_file,
             ready_file: self.ready_file,
+            shared_cache: self.shared_cache,
+            shared_cache_key_file: self.shared_cache_key_file,
         }
     }
 }

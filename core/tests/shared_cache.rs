@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use certless::clock::{Clock, ManualClock};
 use certless::shared_cache::{BreakerState, SharedCacheStats, generate_key};
 use certless::{Credential, CredentialBuilder, ManagedIdentityId};
+use certless_emulator::redis_server::RedisServer;
 use certless_emulator::{Endpoint, Fault, MiSourceKind, RunningEmulator};
-use common::redis_server::RedisServer;
 use common::{SHAREPOINT, builder, emulator, scratch_dir};
 
 const GRAPH: &str = "https://graph.microsoft.com/.default";
@@ -466,4 +466,46 @@ async fn wait_for(mut ready: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("not within 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_checks_the_shared_cache_and_never_fails_for_it() {
+    let emu = emulator().await;
+    let mut redis = RedisServer::start("doctor");
+    let keys = key_file("doctor", None);
+    let report = certless::diagnose::diagnose(machine(&emu, &redis, &keys), SHAREPOINT).await;
+    assert!(report.ok, "{}", report.headline);
+    let leg = |r: &certless::diagnose::Report| {
+        r.legs
+            .iter()
+            .find(|l| l.leg == "shared_cache")
+            .cloned()
+            .expect("a shared_cache leg")
+    };
+    let shared = leg(&report);
+    let text = serde_json::to_string(&shared).unwrap();
+    assert_eq!(shared.status, certless::diagnose::Status::Ok, "{text}");
+    assert!(
+        text.contains("PING answered") && text.contains("read back, opened"),
+        "{text}"
+    );
+    assert!(
+        redis.entry_keys().iter().all(|k| !k.contains("doctor")),
+        "the check cleans up"
+    );
+
+    redis.kill();
+    let report = certless::diagnose::diagnose(machine(&emu, &redis, &keys), SHAREPOINT).await;
+    assert!(
+        report.ok,
+        "a token without the shared cache: {}",
+        report.headline
+    );
+    let shared = leg(&report);
+    let text = serde_json::to_string(&shared).unwrap();
+    assert_eq!(shared.status, certless::diagnose::Status::Warn, "{text}");
+    assert!(
+        text.contains("connection refused") && text.contains("each machine fetches"),
+        "{text}"
+    );
 }

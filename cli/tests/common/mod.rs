@@ -2,6 +2,8 @@
 //! scratch directory per test.
 #![allow(dead_code)]
 
+pub(crate) mod broker;
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -197,6 +197,14 @@ impl Credential {
             .unwrap_or_default()
     }
 
+    /// The shared cache checked past its breaker (for the doctor), when it is on.
+    pub(crate) async fn shared_cache_checkup(&self) -> Option<crate::shared_cache::Checkup> {
+        match &self.inner.shared {
+            Some(shared) => Some(shared.checkup().await),
+            None => None,
+        }
+    }
+
     /// The shared cache's counters and state, when it is on; for metrics and the doctor.
     pub fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
         self.inner.shared.as_ref().map(SharedCache::stats)

@@ -19,6 +19,7 @@ mod platform;
 mod readback;
 mod report;
 mod settings;
+mod shared_cache;
 mod token;
 
 use std::future::Future;
@@ -164,6 +165,7 @@ impl Doctor {
         };
         self.certificates(&credential).await;
         self.platform(&credential).await;
+        self.shared_cache(&credential).await;
         let ControlFlow::Continue(claims) = self.managed_identity(&credential).await else {
             return;
         };

@@ -248,3 +248,74 @@ fn lease_owner() -> String {
     let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// What the doctor learns of the shared cache, each step a success or the reason it failed.
+pub(crate) struct Checkup {
+    /// Where Redis is, and the id of the key that seals.
+    pub(crate) target: String,
+    pub(crate) sealing_key: String,
+    pub(crate) keys: usize,
+    /// PING's round trip.
+    pub(crate) ping: std::result::Result<Duration, String>,
+    /// A sealed entry written, read back and opened, then deleted: the ACL lets this user write,
+    /// and the key works.
+    pub(crate) round_trip: std::result::Result<(), String>,
+    pub(crate) stats: SharedCacheStats,
+}
+
+impl SharedCache {
+    /// Checks the connection, the rights and the key, past the breaker (for `certless doctor`).
+    pub(crate) async fn checkup(&self) -> Checkup {
+        let started = Instant::now();
+        let ping = self
+            .store
+            .diagnose(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| started.elapsed());
+        let round_trip = match &ping {
+            Ok(_) => self.round_trip().await,
+            Err(_) => Err("not tried: no connection".to_string()),
+        };
+        Checkup {
+            target: self.store.target().to_string(),
+            sealing_key: self.keys.sealing_id().to_string(),
+            keys: self.keys.ids().len(),
+            ping,
+            round_trip,
+            stats: self.stats(),
+        }
+    }
+
+    async fn round_trip(&self) -> std::result::Result<(), String> {
+        let key = format!("certless:v1:doctor:{}", lease_owner());
+        let sealed = self
+            .keys
+            .seal(key.as_bytes(), b"certless doctor")
+            .map_err(|e| e.to_string())?;
+        let name = key.clone();
+        let read = self
+            .store
+            .diagnose(move |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&name)
+                    .arg(sealed)
+                    .arg("EX")
+                    .arg(60)
+                    .query_async::<()>(&mut c)
+                    .await?;
+                let back: Option<Vec<u8>> =
+                    redis::cmd("GET").arg(&name).query_async(&mut c).await?;
+                redis::cmd("DEL")
+                    .arg(&name)
+                    .query_async::<i64>(&mut c)
+                    .await?;
+                Ok(back)
+            })
+            .await?;
+        match read {
+            Some(back) if self.keys.open(key.as_bytes(), &back).is_ok() => Ok(()),
+            Some(_) => Err("the entry read back did not open".to_string()),
+            None => Err("the entry written was not there when read back".to_string()),
+        }
+    }
+}

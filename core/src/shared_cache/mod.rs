@@ -17,7 +17,7 @@ mod stats;
 mod store;
 
 pub use breaker::BreakerState;
-pub(crate) use farm::{Mode, Outcome, SharedCache};
+pub(crate) use farm::{Checkup, Mode, Outcome, SharedCache};
 pub(crate) use seal::SealKeys;
 pub use seal::generate_key;
 pub(crate) use settings::Settings;

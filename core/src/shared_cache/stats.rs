@@ -41,3 +41,24 @@ pub struct SharedCacheStats {
     /// Waits that reached the bound; the process then fetched for itself.
     pub lease_timeouts: u64,
 }
+
+impl SharedCacheStats {
+    /// Every counter by name (`hit`, `miss`, ...), for metrics.
+    pub fn counters(&self) -> [(&'static str, u64); 13] {
+        [
+            ("hit", self.hits),
+            ("miss", self.misses),
+            ("rejected", self.rejected),
+            ("unknown_key", self.unknown_key),
+            ("error", self.errors),
+            ("over_budget", self.over_budget),
+            ("skipped", self.skipped),
+            ("write", self.writes),
+            ("write_failure", self.write_failures),
+            ("full", self.full),
+            ("lease_won", self.leases_won),
+            ("lease_wait", self.lease_waits),
+            ("lease_timeout", self.lease_timeouts),
+        ]
+    }
+}

@@ -217,6 +217,37 @@ impl RedisStore {
         });
     }
 
+    /// Runs `command` now, past the breaker, and says how it went in words safe to show: for the
+    /// doctor, which wants the reason, not a miss.
+    pub(crate) async fn diagnose<T, F, Fut>(
+        self: &Arc<Self>,
+        command: F,
+    ) -> std::result::Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + Send,
+    {
+        let handle = runtime::handle().map_err(|e| e.to_string())?;
+        let store = Arc::clone(self);
+        let task = handle.spawn(async move {
+            let connection = store.connection().await.map_err(|e| describe(&e))?;
+            match tokio::time::timeout(COMMAND_TIMEOUT, command(connection)).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => Err(describe(&e)),
+                Err(_) => Err("no answer within 2 s".to_string()),
+            }
+        });
+        match tokio::time::timeout(CONNECT_TIMEOUT + COMMAND_TIMEOUT, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the check did not finish".to_string()),
+            Err(_) => Err(format!(
+                "no connection within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
     /// Runs `command` on certless's runtime and waits for it at most `budget`.
     async fn ask<T, F, Fut>(self: &Arc<Self>, budget: Duration, command: F) -> Answer<T>
     where
@@ -370,9 +401,10 @@ fn describe(e: &redis::RedisError) -> String {
     } else if e.is_connection_dropped() || e.is_io_error() {
         "connection lost".to_string()
     } else {
-        match e.code() {
-            Some(code) => format!("the server answered {code}"),
-            None => e.category().to_string(),
+        match (e.code(), e.detail()) {
+            (Some(code), Some(detail)) => format!("the server answered {code} {detail}"),
+            (Some(code), None) => format!("the server answered {code}"),
+            (None, _) => e.category().to_string(),
         }
     };
     crate::support::secret::scrub_server_text(&what)

@@ -1,8 +1,6 @@
 //! Shared set-up for the tests that run certless against the emulator on loopback.
 #![allow(dead_code)]
 
-pub(crate) mod redis_server;
-
 use std::sync::Arc;
 
 use certless::env::MapEnv;

@@ -1,13 +1,16 @@
-//! A real `redis-server` (Debian's package) on a free loopback port, started by the test and
-//! killed when dropped: plain, with a password, or TLS with a test CA.
+//! A real `redis-server` (Debian's package `redis-server`) on a free loopback port, for tests of
+//! the shared token cache: started by the test, killed when dropped; plain, with a password, or
+//! TLS with a CA of its own. Not an emulator: the shared cache is tested against the real thing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) struct RedisServer {
+/// A running `redis-server`.
+pub struct RedisServer {
     child: Option<Child>,
-    pub(crate) port: u16,
+    /// Its loopback port.
+    pub port: u16,
     dir: PathBuf,
     args: Vec<String>,
     password: Option<String>,
@@ -15,8 +18,20 @@ pub(crate) struct RedisServer {
 }
 
 /// The TLS files a TLS server was started with.
-pub(crate) struct Tls {
-    pub(crate) ca_file: PathBuf,
+pub struct Tls {
+    /// The CA that signed the server's certificate (PEM).
+    pub ca_file: PathBuf,
+}
+
+/// A fresh directory for one server's files.
+fn scratch_dir(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("certless-redis-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
 }
 
 fn free_port() -> u16 {
@@ -25,13 +40,14 @@ fn free_port() -> u16 {
 }
 
 impl RedisServer {
-    pub(crate) fn start(name: &str) -> Self {
+    /// A plain server, no password.
+    pub fn start(name: &str) -> Self {
         Self::start_with(name, None, false)
     }
 
     /// With `requirepass`, and/or TLS only (no plain port).
-    pub(crate) fn start_with(name: &str, password: Option<&str>, tls: bool) -> Self {
-        let dir = super::scratch_dir(&format!("redis-{name}"));
+    pub fn start_with(name: &str, password: Option<&str>, tls: bool) -> Self {
+        let dir = scratch_dir(name);
         let port = free_port();
         let mut args: Vec<String> = vec![
             "--bind".into(),
@@ -95,7 +111,7 @@ impl RedisServer {
     }
 
     /// The URL certless is given.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() {
             "rediss"
         } else {
@@ -107,12 +123,13 @@ impl RedisServer {
         }
     }
 
-    pub(crate) fn ca_file(&self) -> Option<&Path> {
+    /// The CA file a TLS server's clients trust.
+    pub fn ca_file(&self) -> Option<&Path> {
         self.tls.as_ref().map(|t| t.ca_file.as_path())
     }
 
     /// Runs `redis-cli` against it; its output, trimmed.
-    pub(crate) fn cli(&self, args: &[&str]) -> String {
+    pub fn cli(&self, args: &[&str]) -> String {
         let mut cmd = Command::new("redis-cli");
         cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
         if let Some(p) = &self.password {
@@ -126,7 +143,7 @@ impl RedisServer {
     }
 
     /// The keys certless wrote.
-    pub(crate) fn entry_keys(&self) -> Vec<String> {
+    pub fn entry_keys(&self) -> Vec<String> {
         self.cli(&["--scan", "--pattern", "certless:*"])
             .lines()
             .filter(|k| !k.ends_with(":lease") && !k.is_empty())
@@ -135,7 +152,7 @@ impl RedisServer {
     }
 
     /// Kills it (as a crash or a failover would).
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -143,7 +160,7 @@ impl RedisServer {
     }
 
     /// Starts it again on the same port (empty: nothing is saved).
-    pub(crate) fn restart(&mut self) {
+    pub fn restart(&mut self) {
         self.kill();
         self.run();
     }
