@@ -45,7 +45,7 @@ source scripts/lib/apt-env.sh
 ci_packages=(gcc libc6-dev binutils valgrind unzip curl zip nasm mingw-w64 wine64 wine
   mono-mcs mono-runtime mono-devel mono-xbuild nuget libmono-system-net-http4.0-cil
   libmono-system-web4.0-cil libmono-system-web-http4.0-cil libmono-system-web-http-webhost4.0-cil
-  libmono-system-net-http-formatting4.0-cil libmono-system-configuration4.0-cil python3)
+  libmono-system-net-http-formatting4.0-cil libmono-system-configuration4.0-cil python3 redis-server)
 command -v systemd-analyze >/dev/null || ci_packages+=(systemd)
 prefetch_log="$(mktemp)"
 prefetch() {
@@ -140,6 +140,9 @@ section "Rust tests (core, emulator, broker, CLI) against the emulator on loopba
 # test-hooks: lets the Azure Arc tests point the agent's key directory at the emulator's (test builds only).
 # certless-py has no Rust tests, and its test binary would link libpython: its suite is pytest, below.
 rust_tests=(--workspace --exclude certless-py --features certless/test-hooks --locked --no-fail-fast)
+# The shared cache's tests start Debian's redis-server themselves (the prefetch above installs it;
+# this waits for its lock when it is still running, then finds it there).
+apt_install redis-server
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run "${rust_tests[@]}"
 else

@@ -81,6 +81,15 @@ namespace Certless
         /// <summary>A PEM file of extra CA certificates to trust for Entra.</summary>
         public string CaFile { get { return (string)Get("CaFile"); } set { Put("CaFile", value); } }
 
+        /// <summary>Share tokens with every machine of the farm on this Redis (<c>redis://host:port</c>, <c>rediss://</c> for TLS), or <c>off</c>; default <c>CERTLESS_SHARED_CACHE</c> (docs/shared-cache.md).</summary>
+        public string SharedCache { get { return (string)Get("SharedCache"); } set { Put("SharedCache", value); } }
+
+        /// <summary>The file of the keys that seal the shared cache's entries; default <c>CERTLESS_SHARED_CACHE_KEY_FILE</c>.</summary>
+        public string SharedCacheKeyFile { get { return (string)Get("SharedCacheKeyFile"); } set { Put("SharedCacheKeyFile", value); } }
+
+        /// <summary>A PEM file of the CAs that sign the shared cache's TLS certificate, instead of the system's.</summary>
+        public string SharedCacheCaFile { get { return (string)Get("SharedCacheCaFile"); } set { Put("SharedCacheCaFile", value); } }
+
         /// <summary>Start from this Microsoft.Identity.Web configuration (an <c>appsettings.json</c> or its <c>AzureAd</c> section) as JSON.</summary>
         public string ConfigJson { get { return (string)Get("ConfigJson"); } set { Put("ConfigJson", value); } }
 

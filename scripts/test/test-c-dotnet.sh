@@ -24,7 +24,8 @@ source scripts/lib/steps-env.sh
 section "tools"
 # shellcheck source=scripts/lib/apt-env.sh
 source scripts/lib/apt-env.sh
-wanted=(gcc mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind)
+# redis-server: the .NET suite's shared-cache test starts one itself.
+wanted=(gcc mono-mcs mono-runtime libmono-system-net-http4.0-cil valgrind redis-server)
 [[ "${CERTLESS_SKIP_WINDOWS:-}" == 1 ]] || wanted+=(mingw-w64)
 apt_install "${wanted[@]}"
 if [[ "${CERTLESS_SKIP_WINDOWS:-}" != 1 ]]; then

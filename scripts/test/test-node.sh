@@ -36,6 +36,10 @@ for f in node/native.d.ts node/index.d.ts; do
 done
 
 section "node: tests (node --test, against the emulator on loopback)"
+# The shared cache's test starts Debian's redis-server itself.
+# shellcheck source=scripts/lib/apt-env.sh
+source scripts/lib/apt-env.sh
+apt_install redis-server
 (cd node && node --test --test-concurrency=1 test/)
 
 section "node: npm install ./node in a fresh directory"

@@ -20,6 +20,11 @@ py="$venv/bin/python"
 "$py" --version
 "$py" -m pip install -q --disable-pip-version-check -r py/tests/requirements.txt
 
+# The shared cache's tests start Debian's redis-server themselves.
+# shellcheck source=scripts/lib/apt-env.sh
+source scripts/lib/apt-env.sh
+apt_install redis-server
+
 # The emulator the tests start (certless emulator --ready-file ...).
 cargo build --locked -q -p certless-cli
 
