@@ -5,29 +5,16 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use certless::env::MapEnv;
-use certless::{Credential, ManagedIdentityId};
+use certless::Credential;
 use certless_emulator::redis_server::RedisServer;
-use certless_emulator::{
-    Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind, RunningEmulator, StartOptions,
-};
+use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunningEmulator, StartOptions};
 
 const L2_SCOPES: usize = 1000;
 
 fn machine(emu: &RunningEmulator, shared: Option<(&str, &std::path::Path)>) -> Credential {
-    let mut builder = Credential::builder()
-        .tenant_id(emu.tenant_id())
-        .client_id(emu.default_app_client_id())
-        .authority_host(emu.authority_host())
-        .environment(Arc::new(
-            MapEnv::new().with_vars(emu.client_env(MiSourceKind::Imds)),
-        ))
-        .managed_identity(ManagedIdentityId::ClientId(
-            emu.default_user_assigned().client_id,
-        ));
+    let mut builder = support::demo_builder(emu);
     if let Some((url, keys)) = shared {
         builder = builder
             .shared_cache(url.to_string())
@@ -103,7 +90,11 @@ fn main() {
         took
     });
     took.sort();
-    assert_eq!(emu.counters().entra_token, before, "every one came from Redis");
+    assert_eq!(
+        emu.counters().entra_token,
+        before,
+        "every one came from Redis"
+    );
     println!(
         "shared-cache hit over loopback (in-process miss, GET, open): p50 {:.3} ms, p99 {:.3} ms \
          ({L2_SCOPES} scopes)",
@@ -113,10 +104,7 @@ fn main() {
 
     // 3. A cold scale-out: `machines` processes start at once and each asks for one token. The
     // managed-identity endpoint answers in 150 ms and Entra in 80 ms, as they do cold.
-    emu.set_fault(
-        Endpoint::Imds,
-        Fault::delayed(Duration::from_millis(150)),
-    );
+    emu.set_fault(Endpoint::Imds, Fault::delayed(Duration::from_millis(150)));
     emu.set_fault(
         Endpoint::EntraToken,
         Fault::delayed(Duration::from_millis(80)),

@@ -226,3 +226,30 @@ pub const FIC_ISSUER: &str =
     "https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000a1/v2.0";
 /// The subject of [`federated_credentials`]' token.
 pub const FIC_SUBJECT: &str = "9b21c0de-7f1e-4c55-8a4e-2f9d5c3b1a07";
+
+/// The key [`shared_cache_open`] opens with (and [`shared_cache_seal`] seals with).
+const SHARED_CACHE_KEY: &str = "fuzz:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// The cache key every fuzzed entry is bound to.
+const SHARED_CACHE_BOUND: &[u8] = b"certless-shared-cache-v1 fuzz";
+
+fn shared_cache_keys() -> crate::shared_cache::SealKeys {
+    crate::shared_cache::SealKeys::parse(SHARED_CACHE_KEY, "fuzz").expect("the fuzz key parses")
+}
+
+/// Bytes read from Redis, opened as the shared cache opens an entry; the plaintext when it opens.
+pub fn shared_cache_open(sealed: &[u8]) -> Option<Vec<u8>> {
+    shared_cache_keys().open(SHARED_CACHE_BOUND, sealed).ok()
+}
+
+/// `plain` sealed as the shared cache seals an entry.
+pub fn shared_cache_seal(plain: &[u8]) -> Vec<u8> {
+    shared_cache_keys()
+        .seal(SHARED_CACHE_BOUND, plain)
+        .expect("sealing works")
+}
+
+/// An opened entry's plaintext decoded as the shared cache decodes it: the token's expiry and
+/// when it was fetched.
+pub fn shared_cache_decode(plain: &[u8]) -> Option<(i64, i64)> {
+    crate::shared_cache::entry::decode(plain).map(|s| (s.token.expires_on, s.fetched_at))
+}

@@ -4,11 +4,18 @@
 use std::sync::Arc;
 
 use certless::env::MapEnv;
-use certless::{Credential, ManagedIdentityId};
+use certless::{Credential, CredentialBuilder, ManagedIdentityId};
 use certless_emulator::{MiSourceKind, RunningEmulator};
 
 /// The emulator's app, through its user-assigned identity on IMDS.
 pub(crate) fn demo_credential(emulator: &RunningEmulator) -> Credential {
+    demo_builder(emulator)
+        .build()
+        .expect("the demo credential builds")
+}
+
+/// [`demo_credential`]'s builder, for examples that add to it.
+pub(crate) fn demo_builder(emulator: &RunningEmulator) -> CredentialBuilder {
     Credential::builder()
         .tenant_id(emulator.tenant_id())
         .client_id(emulator.default_app_client_id())
@@ -19,8 +26,6 @@ pub(crate) fn demo_credential(emulator: &RunningEmulator) -> Credential {
         .managed_identity(ManagedIdentityId::ClientId(
             emulator.default_user_assigned().client_id,
         ))
-        .build()
-        .expect("the demo credential builds")
 }
 
 /// Nanoseconds per cache hit on `scope`: the best of 5 rounds of `n` hits (the least disturbed

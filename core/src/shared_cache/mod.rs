@@ -9,7 +9,7 @@
 //! never an error: callers are never failed to save a request.
 
 mod breaker;
-mod entry;
+pub(crate) mod entry;
 mod farm;
 mod seal;
 mod settings;
