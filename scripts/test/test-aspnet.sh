@@ -105,12 +105,20 @@ drive() {
   CERTLESS_TEST_DEPLOY_DLL="$WORK/Deployed.dll" \
     python3 tests/aspnet/drive.py "$(cat "$WORK/host.url")" "$CERTLESS_TEST_EMULATOR_URL" "$WORK/WebApi" "$HOST_PID" "$CYCLES"
   status=$?
+  ((status == 0)) || show_thread_dumps
   if ! kill -0 "$HOST_PID" 2>/dev/null; then
     echo "the host process died; its log ends with:"
     tail -n 30 "$WORK/host.log"
     return 1
   fi
   return $status
+}
+# drive.py sends the host SIGQUIT when a request hangs or fails: Mono writes a dump of its managed threads to
+# the host's log. The threads a request passes through (listener, remoting, ASP.NET, the site, certless).
+show_thread_dumps() {
+  grep -q "^Full thread dump:" "$WORK/host.log" || return 0
+  echo "the host's threads when drive.py asked (the whole log: $WORK/host.log):"
+  python3 tests/aspnet/thread_dumps.py "$WORK/host.log"
 }
 # Mono 6.8's own defect (docs/windows-iis.md, "Known problem"): its ASP.NET runtime sometimes dies in
 # native code while freeing an unloaded AppDomain, with no certless frame involved (a site that only

@@ -10,10 +10,12 @@
 // Listens on a free loopback port, writes "http://127.0.0.1:PORT/" to PORT_FILE, serves until stdin
 // closes or it is killed. GET /_host/stats answers with the process's thread and file-descriptor counts,
 // its resident memory and how many application AppDomains were started, without entering the
-// application. Compiled by scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
+// application; GET /_host/inflight lists the requests the host has accepted and not yet answered, each with
+// the stage it is in (tests/aspnet/drive.py asks for it when a request takes far too long). Compiled by scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
 
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Net;
 using System.Text;
@@ -139,6 +141,70 @@ namespace AspNetHost
         }
     }
 
+    /// <summary>
+    /// A request the host has accepted and not yet answered, and where it is: when one hangs, the test asks for
+    /// these (GET /_host/inflight) to tell a request the host never got from one stuck in the application.
+    /// </summary>
+    internal sealed class InFlight
+    {
+        private static readonly Dictionary<int, InFlight> All = new Dictionary<int, InFlight>();
+        private static int last;
+
+        private readonly int id;
+        private readonly string tag;
+        private readonly DateTime accepted = DateTime.UtcNow;
+        private string stage = "accepted";
+        private DateTime since = DateTime.UtcNow;
+
+        private InFlight(int id, string tag)
+        {
+            this.id = id;
+            this.tag = tag;
+        }
+
+        internal static InFlight Begin(string tag)
+        {
+            lock (All)
+            {
+                var request = new InFlight(++last, tag);
+                All.Add(request.id, request);
+                return request;
+            }
+        }
+
+        internal void Enter(string newStage)
+        {
+            lock (All)
+            {
+                stage = newStage;
+                since = DateTime.UtcNow;
+            }
+        }
+
+        internal void End()
+        {
+            lock (All) All.Remove(id);
+        }
+
+        internal static string Json()
+        {
+            var b = new StringBuilder("[");
+            DateTime now = DateTime.UtcNow;
+            lock (All)
+            {
+                foreach (InFlight r in All.Values)
+                {
+                    if (b.Length > 1) b.Append(',');
+                    // The closing brace apart: "{4:F1}}}" would read "}}" as part of the number's format.
+                    b.AppendFormat(CultureInfo.InvariantCulture,
+                        "{{\"id\":{0},\"tag\":\"{1}\",\"stage\":\"{2}\",\"accepted_s_ago\":{3:F1},\"in_stage_s\":{4:F1}",
+                        r.id, r.tag, r.stage, (now - r.accepted).TotalSeconds, (now - r.since).TotalSeconds).Append('}');
+                }
+            }
+            return b.Append(']').ToString();
+        }
+    }
+
     internal static class Program
     {
         private static readonly object Gate = new object();
@@ -196,22 +262,56 @@ namespace AspNetHost
                 {
                     current = (Runner)ApplicationHost.CreateApplicationHost(typeof(Runner), "/", appDir);
                     started++;
+                    Log("AppDomain {0} started", started);
                 }
                 return current;
             }
         }
 
-        private static void Forget(Runner gone)
+        private static void Forget(Runner gone, Exception why)
         {
             lock (Gate)
             {
-                if (current == gone) current = null;
+                if (current != gone) return;
+                current = null;
+                Log("AppDomain {0} is gone ({1})", started, why.GetType().Name);
             }
+        }
+
+        // Timestamped, so that a thread dump in the same log can be placed among the recycles.
+        private static void Log(string format, params object[] args)
+        {
+            Console.WriteLine(DateTime.UtcNow.ToString("HH:mm:ss.fff") + " host: " + string.Format(format, args));
         }
 
         private static void Serve(object state)
         {
             var context = (HttpListenerContext)state;
+            InFlight tracked = InFlight.Begin(Tag(context.Request));
+            try
+            {
+                Answer(context, tracked);
+            }
+            finally
+            {
+                tracked.End();
+            }
+        }
+
+        // The test's name for a request (header X-Drive-Request), reduced to characters JSON needs no escape for.
+        private static string Tag(HttpListenerRequest request)
+        {
+            string tag = request.Headers["X-Drive-Request"] ?? "";
+            var b = new StringBuilder();
+            foreach (char c in tag)
+            {
+                if (char.IsLetterOrDigit(c) || c == '-' || c == '_' || c == '.') b.Append(c);
+            }
+            return b.ToString();
+        }
+
+        private static void Answer(HttpListenerContext context, InFlight tracked)
+        {
             HttpListenerRequest request = context.Request;
             try
             {
@@ -220,6 +320,12 @@ namespace AspNetHost
                     Send(context, 200, "application/json", Encoding.UTF8.GetBytes(Stats()));
                     return;
                 }
+                if (request.Url.AbsolutePath == "/_host/inflight")
+                {
+                    Send(context, 200, "application/json", Encoding.UTF8.GetBytes(InFlight.Json()));
+                    return;
+                }
+                tracked.Enter("reading the request body");
                 byte[] body;
                 using (var buffer = new MemoryStream())
                 {
@@ -233,27 +339,31 @@ namespace AspNetHost
                 // (503), as IIS refuses it.
                 for (int attempt = 0; attempt < 3 && reply == null; attempt++)
                 {
+                    tracked.Enter("getting the application's AppDomain (attempt " + (attempt + 1) + ")");
                     Runner runner = Current();
+                    tracked.Enter("in the application's AppDomain (attempt " + (attempt + 1) + ")");
                     try
                     {
                         reply = runner.Process(request.HttpMethod, request.Url.AbsolutePath, query, request.ContentType, body,
                             request.Headers["Accept"]);
                     }
-                    catch (AppDomainUnloadedException)
+                    catch (AppDomainUnloadedException e)
                     {
-                        Forget(runner);
+                        Forget(runner, e);
                     }
-                    catch (System.Runtime.Remoting.RemotingException)
+                    catch (System.Runtime.Remoting.RemotingException e)
                     {
-                        Forget(runner);
+                        Forget(runner, e);
                     }
                 }
                 if (reply == null)
                 {
                     Interlocked.Increment(ref refused);
+                    tracked.Enter("sending 503");
                     Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("the application is restarting"));
                     return;
                 }
+                tracked.Enter("sending " + reply.Status);
                 Send(context, reply.Status, reply.ContentType, reply.Body);
             }
             catch (Exception e)
@@ -261,6 +371,7 @@ namespace AspNetHost
                 Interlocked.Increment(ref refused);
                 try
                 {
+                    tracked.Enter("sending 503 after " + e.GetType().Name);
                     Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("host: " + e.GetType().Name + ": " + e.Message));
                 }
                 catch (Exception)
