@@ -11,7 +11,9 @@
 // closes or it is killed. GET /_host/stats answers with the process's thread and file-descriptor counts,
 // its resident memory and how many application AppDomains were started, without entering the
 // application; GET /_host/inflight lists the requests the host has accepted and not yet answered, each with
-// the stage it is in (tests/aspnet/drive.py asks for it when a request takes far too long). Compiled by scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
+// the stage it is in (tests/aspnet/drive.py asks for it when a request takes far too long). Every request
+// gets an answer within 155 s, whatever happens in the application's AppDomain. Compiled by
+// scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
 
 using System;
 using System.Collections.Generic;
@@ -37,16 +39,105 @@ namespace AspNetHost
     /// <summary>Lives in the application's AppDomain (ASP.NET creates it there); one call per request.</summary>
     public sealed class Runner : MarshalByRefObject
     {
+        private Doors doors;
+
         public override object InitializeLifetimeService()
         {
             return null; // as long as the AppDomain lives
         }
 
-        public Reply Process(string verb, string path, string query, string contentType, byte[] body, string accept)
+        /// <summary>Tells <paramref name="hostDoors"/> (in the host's AppDomain) when this AppDomain begins to unload.</summary>
+        public void Watch(Doors hostDoors)
         {
+            doors = hostDoors;
+            // Raised by Mono's (and .NET Framework's) AppDomain.Unload before it aborts the threads inside and
+            // frees the AppDomain: the host then stops sending requests here.
+            AppDomain.CurrentDomain.DomainUnload += (sender, e) => doors.Close();
+        }
+
+        public Reply Process(int call, TimeSpan limit, string verb, string path, string query, string contentType, byte[] body,
+            string accept)
+        {
+            // From here on this thread is inside the AppDomain: an unload aborts it rather than freeing the
+            // AppDomain under it.
+            doors.Entered(call);
             var request = new WorkerRequest(verb, path.TrimStart('/'), query, contentType, body, accept);
             HttpRuntime.ProcessRequest(request);
-            return request.Wait();
+            return request.Wait(limit);
+        }
+    }
+
+    /// <summary>
+    /// The way into one application AppDomain, kept in the host's AppDomain. Mono lets a thread into an AppDomain
+    /// whose unload has begun, until the very end; one that enters after the unload has aborted the threads inside
+    /// runs in an AppDomain being finalized and freed under it (it hangs, or the process crashes). IIS sends the
+    /// requests that arrive once a recycle has begun to the new AppDomain; so does the host: when the AppDomain
+    /// starts to unload, its doors close to new calls, and the unload waits until every call already let in is
+    /// inside (where the unload aborts it, and the host sends it to the new AppDomain).
+    /// </summary>
+    public sealed class Doors : MarshalByRefObject
+    {
+        // Longer than any call takes from being let in to being inside; the unload must not wait forever.
+        private static readonly TimeSpan EnteringLimit = TimeSpan.FromSeconds(30);
+        private readonly object gate = new object();
+        // Calls let in that have not yet reached the AppDomain.
+        private readonly HashSet<int> entering = new HashSet<int>();
+        private readonly int number;
+        private bool closed;
+
+        internal Doors(int number)
+        {
+            this.number = number;
+        }
+
+        internal int Number
+        {
+            get { return number; }
+        }
+
+        public override object InitializeLifetimeService()
+        {
+            return null; // as long as the host
+        }
+
+        /// <summary>False once the AppDomain has begun to unload: send the call to a new one.</summary>
+        internal bool TryLetIn(int call)
+        {
+            lock (gate)
+            {
+                if (closed) return false;
+                entering.Add(call);
+                return true;
+            }
+        }
+
+        /// <summary>The call is inside the AppDomain, or failed on its way (then it never will be).</summary>
+        public void Entered(int call)
+        {
+            lock (gate)
+            {
+                if (entering.Remove(call) && entering.Count == 0) Monitor.PulseAll(gate);
+            }
+        }
+
+        internal bool IsClosed
+        {
+            get { lock (gate) return closed; }
+        }
+
+        /// <summary>Called from the AppDomain's DomainUnload: no call gets in any more, and those let in are inside.</summary>
+        public void Close()
+        {
+            lock (gate)
+            {
+                closed = true;
+                DateTime until = DateTime.UtcNow + EnteringLimit;
+                while (entering.Count > 0 && DateTime.UtcNow < until)
+                {
+                    Monitor.Wait(gate, until - DateTime.UtcNow);
+                }
+                Program.Log("AppDomain {0} is unloading ({1} call(s) let in still on their way)", number, entering.Count);
+            }
         }
     }
 
@@ -127,13 +218,10 @@ namespace AspNetHost
             ended.Set();
         }
 
-        internal Reply Wait()
+        internal Reply Wait(TimeSpan limit)
         {
             // A request the application never finishes is the host's 504, not a hang of the host.
-            if (!ended.WaitOne(TimeSpan.FromSeconds(150)))
-            {
-                return new Reply { Status = 504, ContentType = "text/plain", Body = Encoding.UTF8.GetBytes("the application did not finish the request") };
-            }
+            if (!ended.WaitOne(limit)) return Program.TimedOut();
             lock (output)
             {
                 return new Reply { Status = status, ContentType = responseType, Body = output.ToArray() };
@@ -205,13 +293,58 @@ namespace AspNetHost
         }
     }
 
+    /// <summary>
+    /// One request's call into the application, made on a thread of its own (Program.CallApart): what it asks, and
+    /// what came back.
+    /// </summary>
+    internal sealed class Call
+    {
+        internal readonly InFlight Tracked;
+        internal readonly string Verb;
+        internal readonly string Path;
+        internal readonly string Query;
+        internal readonly string ContentType;
+        internal readonly byte[] Body;
+        internal readonly string Accept;
+        internal readonly ManualResetEvent Done = new ManualResetEvent(false);
+        internal Reply Reply;
+        internal Exception Failure;
+
+        internal Call(InFlight tracked, HttpListenerRequest request, byte[] body)
+        {
+            Tracked = tracked;
+            Verb = request.HttpMethod;
+            Path = request.Url.AbsolutePath;
+            Query = request.Url.Query.TrimStart('?');
+            ContentType = request.ContentType;
+            Body = body;
+            Accept = request.Headers["Accept"];
+        }
+    }
+
+    /// <summary>One application AppDomain as the host sees it: the object requests go through, and its doors.</summary>
+    internal sealed class Application
+    {
+        internal readonly Runner Runner;
+        internal readonly Doors Doors;
+
+        internal Application(Runner runner, Doors doors)
+        {
+            Runner = runner;
+            Doors = doors;
+        }
+    }
+
     internal static class Program
     {
+        // A request's answer within this, however many AppDomains it passes through (the test waits 180 s).
+        private static readonly TimeSpan RequestLimit = TimeSpan.FromSeconds(150);
         private static readonly object Gate = new object();
         private static string appDir;
-        private static Runner current;
+        private static Application current;
         private static int started;
         private static int refused;
+        private static int calls;
 
         private static int Main(string[] args)
         {
@@ -254,32 +387,36 @@ namespace AspNetHost
             return 0;
         }
 
-        private static Runner Current()
+        // The application's AppDomain for a new request: a new one once the last has begun to unload.
+        private static Application Current()
         {
             lock (Gate)
             {
-                if (current == null)
+                if (current == null || current.Doors.IsClosed)
                 {
-                    current = (Runner)ApplicationHost.CreateApplicationHost(typeof(Runner), "/", appDir);
-                    started++;
+                    var runner = (Runner)ApplicationHost.CreateApplicationHost(typeof(Runner), "/", appDir);
+                    var doors = new Doors(++started);
+                    runner.Watch(doors);
+                    current = new Application(runner, doors);
                     Log("AppDomain {0} started", started);
                 }
                 return current;
             }
         }
 
-        private static void Forget(Runner gone, Exception why)
+        // For an AppDomain that went without its doors closing first.
+        private static void Forget(Application gone, Exception why)
         {
             lock (Gate)
             {
                 if (current != gone) return;
                 current = null;
-                Log("AppDomain {0} is gone ({1})", started, why.GetType().Name);
+                Log("AppDomain {0} is gone ({1})", gone.Doors.Number, why.GetType().Name);
             }
         }
 
         // Timestamped, so that a thread dump in the same log can be placed among the recycles.
-        private static void Log(string format, params object[] args)
+        internal static void Log(string format, params object[] args)
         {
             Console.WriteLine(DateTime.UtcNow.ToString("HH:mm:ss.fff") + " host: " + string.Format(format, args));
         }
@@ -332,30 +469,7 @@ namespace AspNetHost
                     request.InputStream.CopyTo(buffer);
                     body = buffer.ToArray();
                 }
-                string query = request.Url.Query.TrimStart('?');
-                Reply reply = null;
-                // A request that reaches an AppDomain ASP.NET has just unloaded goes to the new one, as IIS
-                // routes new requests to the new AppDomain; one that was inside it when it went is refused
-                // (503), as IIS refuses it.
-                for (int attempt = 0; attempt < 3 && reply == null; attempt++)
-                {
-                    tracked.Enter("getting the application's AppDomain (attempt " + (attempt + 1) + ")");
-                    Runner runner = Current();
-                    tracked.Enter("in the application's AppDomain (attempt " + (attempt + 1) + ")");
-                    try
-                    {
-                        reply = runner.Process(request.HttpMethod, request.Url.AbsolutePath, query, request.ContentType, body,
-                            request.Headers["Accept"]);
-                    }
-                    catch (AppDomainUnloadedException e)
-                    {
-                        Forget(runner, e);
-                    }
-                    catch (System.Runtime.Remoting.RemotingException e)
-                    {
-                        Forget(runner, e);
-                    }
-                }
+                Reply reply = CallApart(new Call(tracked, request, body));
                 if (reply == null)
                 {
                     Interlocked.Increment(ref refused);
@@ -379,6 +493,91 @@ namespace AspNetHost
                     // The client went away.
                 }
             }
+        }
+
+        // Mono unloads an AppDomain by aborting every thread it finds inside, and the abort lands where the thread
+        // is when it gets there: a thread that has just come back from the AppDomain gets it in the host's own code
+        // (seen on Mono 6.8), in the middle of writing the answer, which then never ends, and the client waits for
+        // ever. So the thread that answers the client never enters an application AppDomain: a thread of its own
+        // does, and the answer waits for it no longer than RequestLimit (a 504 then, as IIS answers a request that
+        // took too long).
+        private static Reply CallApart(Call call)
+        {
+            var caller = new Thread(CallApplication) { IsBackground = true };
+            caller.Start(call);
+            if (!call.Done.WaitOne(RequestLimit + TimeSpan.FromSeconds(5)))
+            {
+                Log("a call into the application did not come back");
+                return TimedOut();
+            }
+            if (call.Failure != null) throw new InvalidOperationException("the call into the application failed: " + call.Failure.GetType().Name + ": " + call.Failure.Message, call.Failure);
+            return call.Reply;
+        }
+
+        private static void CallApplication(object state)
+        {
+            var call = (Call)state;
+            try
+            {
+                call.Reply = Run(call);
+            }
+            catch (ThreadAbortException)
+            {
+                // Meant for the AppDomain this thread has just left, being unloaded: the request was in it when it
+                // went (refused, unless its answer had come back).
+                Thread.ResetAbort();
+                Log("a thread abort for an unloading AppDomain reached a call that had left it");
+            }
+            catch (Exception e)
+            {
+                call.Failure = e;
+            }
+            finally
+            {
+                call.Done.Set(); // Mono delays a thread abort until a finally block has run
+            }
+        }
+
+        // A request that reaches an AppDomain that has begun to unload goes to the new one, as IIS routes new
+        // requests to the new AppDomain; one that was inside it when it went is tried again there, twice at
+        // most, then refused (null: the caller answers 503), as IIS refuses it.
+        private static Reply Run(Call call)
+        {
+            DateTime deadline = DateTime.UtcNow + RequestLimit;
+            int attempt = 0;
+            while (attempt < 3)
+            {
+                TimeSpan left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) return TimedOut();
+                call.Tracked.Enter("getting the application's AppDomain (attempt " + (attempt + 1) + ")");
+                Application app = Current();
+                int id = Interlocked.Increment(ref calls);
+                if (!app.Doors.TryLetIn(id)) continue; // it began to unload meanwhile: Current() makes the next
+                attempt++;
+                call.Tracked.Enter("in AppDomain " + app.Doors.Number + " (attempt " + attempt + ")");
+                try
+                {
+                    return app.Runner.Process(id, left, call.Verb, call.Path, call.Query, call.ContentType, call.Body, call.Accept);
+                }
+                catch (AppDomainUnloadedException e)
+                {
+                    Forget(app, e);
+                }
+                catch (System.Runtime.Remoting.RemotingException e)
+                {
+                    Forget(app, e);
+                }
+                finally
+                {
+                    app.Doors.Entered(id); // a call that failed on its way in never will be
+                }
+            }
+            return null;
+        }
+
+        internal static Reply TimedOut()
+        {
+            return new Reply { Status = 504, ContentType = "text/plain", Body = Encoding.UTF8.GetBytes("the application did not finish the request") };
         }
 
         private static void Send(HttpListenerContext context, int status, string contentType, byte[] body)
