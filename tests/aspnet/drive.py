@@ -219,7 +219,8 @@ def recycles_under_load(rounds=LOAD_ROUNDS):
         results = many("/api/orders", during=lambda: (time.sleep(0.15), action(cycle)), label=f"load{cycle}")
         statuses = [s for s, _ in results]
         others = [what(s, t) for s, t in results if s not in (200, 503)]
-        check(alive(), f"round {cycle}: the host process is alive")
+        if not check(alive(), f"round {cycle}: the host process is alive"):
+            return  # the next rounds would only count refused connections
         check(not others, f"round {cycle}: every request succeeded or was refused during the switch: {others[:3]}")
         started = max(1, stats().get("app_domains_started", 0) - before)
         c = counters()
@@ -228,7 +229,8 @@ def recycles_under_load(rounds=LOAD_ROUNDS):
               f"({started} AppDomain(s) started; imds {c.get('imds')}, entra {c.get('entra_token')})")
         print(f"  round {cycle} ({action.__doc__.split(' ')[0].lower()}): {statuses.count(200)} x 200, "
               f"{statuses.count(503)} x 503; {started} AppDomain(s) started; "
-              f"imds {c.get('imds')}, entra {c.get('entra_token')}", flush=True)
+              f"imds {c.get('imds')}, entra {c.get('entra_token')}; "
+              f"stray thread aborts absorbed so far {stats().get('stray_aborts')}", flush=True)
     emulator("DELETE", "/_emulator/faults")
     before = stats().get("app_domains_started", 0)
     recycle_by_config("after-load")

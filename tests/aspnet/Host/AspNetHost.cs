@@ -9,8 +9,8 @@
 //   mono AspNetHost.exe PORT_FILE APP_DIR
 // Listens on a free loopback port, writes "http://127.0.0.1:PORT/" to PORT_FILE, serves until stdin
 // closes or it is killed. GET /_host/stats answers with the process's thread and file-descriptor counts,
-// its resident memory and how many application AppDomains were started, without entering the
-// application; GET /_host/inflight lists the requests the host has accepted and not yet answered, each with
+// its resident memory, how many application AppDomains were started and how many thread aborts meant for an
+// unloading one reached a call that had left it (Program.CallApart), without entering the application; GET /_host/inflight lists the requests the host has accepted and not yet answered, each with
 // the stage it is in (tests/aspnet/drive.py asks for it when a request takes far too long). Every request
 // gets an answer within 155 s, whatever happens in the application's AppDomain. Compiled by
 // scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
@@ -345,6 +345,7 @@ namespace AspNetHost
         private static int started;
         private static int refused;
         private static int calls;
+        private static int strayAborts;
 
         private static int Main(string[] args)
         {
@@ -526,6 +527,7 @@ namespace AspNetHost
                 // Meant for the AppDomain this thread has just left, being unloaded: the request was in it when it
                 // went (refused, unless its answer had come back).
                 Thread.ResetAbort();
+                Interlocked.Increment(ref strayAborts);
                 Log("a thread abort for an unloading AppDomain reached a call that had left it");
             }
             catch (Exception e)
@@ -601,8 +603,9 @@ namespace AspNetHost
             int fds = Directory.GetFileSystemEntries("/proc/self/fd").Length;
             lock (Gate)
             {
-                return string.Format("{{\"threads\":{0},\"fds\":{1},\"rss_kib\":{2},\"app_domains_started\":{3},\"refused\":{4}}}",
-                    threads, fds, rss, started, Volatile.Read(ref refused));
+                return string.Format(
+                    "{{\"threads\":{0},\"fds\":{1},\"rss_kib\":{2},\"app_domains_started\":{3},\"refused\":{4},\"stray_aborts\":{5}}}",
+                    threads, fds, rss, started, Volatile.Read(ref refused), Volatile.Read(ref strayAborts));
             }
         }
 
