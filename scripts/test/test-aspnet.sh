@@ -52,6 +52,14 @@ tools() {
 }
 step "Mono's ASP.NET and Web API, xbuild, nuget; the package from dist/" tools
 
+# The site's Web.config as deployed: its SharePoint site, and the host's module, as IIS adds its own modules to
+# every site (AspNetHost.cs, WholeRequests: Mono's pipeline can lose a request its async handler ends).
+deploy_config() {
+  local module='    <httpModules><add name="HostWholeRequests" type="AspNetHost.WholeRequests, AspNetHost" /></httpModules>'
+  sed -e "s|@SHAREPOINT_SITE@|$1|" -e "s|^  </system.web>|$module\n  </system.web>|" \
+    "$WORK/WebApi/Web.config.in" >"$WORK/WebApi/Web.config"
+}
+
 build_site() {
   rm -rf "$WORK" && mkdir -p "$WORK/feed" && cp "$NUPKG" "$WORK/feed/" || return 1
   cp -r tests/aspnet/WebApi "$WORK/WebApi" || return 1
@@ -62,7 +70,7 @@ build_site() {
   (cd "$app" && HOME="$WORK/home" nuget install packages.config -Source "$WORK/feed" -OutputDirectory ../packages \
     -NonInteractive) || return 1
   # Web.config needs the emulator's address: written when it runs (start_site).
-  sed "s|@SHAREPOINT_SITE@|http://placeholder|" "$app/Web.config.in" >"$app/Web.config" || return 1
+  deploy_config http://placeholder || return 1
   (cd "$app" && xbuild /nologo /verbosity:minimal /p:Configuration=Release WebApi.csproj) || return 1
   for f in CrmBridge.dll Certless.dll x64/certless.dll x86/certless.dll libcertless.so; do
     [[ -f "$app/bin/$f" ]] || { echo "bin/$f is missing after the build"; return 1; }
@@ -78,7 +86,7 @@ step "the Web API site builds with xbuild against the NuGet package (packages.co
 start_site() {
   emulator_start "$CLI" "$WORK/emulator" --https-port 0 || return 1
   local app="$WORK/WebApi" site="$CERTLESS_TEST_EMULATOR_URL/sharepoint/contoso.sharepoint.com/sites/crm"
-  sed "s|@SHAREPOINT_SITE@|$site|" "$app/Web.config.in" >"$app/Web.config" || return 1
+  deploy_config "$site" || return 1
   # The app may read and write the list on site crm (a Sites.Selected grant, made as Graph makes it);
   # site finance is granted to nobody.
   curl -sf -X POST -H 'Content-Type: application/json' "$CERTLESS_TEST_EMULATOR_URL/_emulator/sharepoint/grants" \

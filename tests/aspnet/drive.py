@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -144,11 +145,30 @@ def held_requests():
     return f"the host holds {len(held)} request(s) accepted 5 s ago or more: {held[:20]}"
 
 
+def sockets():
+    """The host's port as the kernel sees it (ss), in lines: the listening socket's Recv-Q is the connections
+    waiting to be accepted; an established one with bytes in its Recv-Q holds a request the host never read."""
+    port = HOST.rsplit(":", 1)[1]
+    lines = []
+    for state in ("listening", "established"):
+        try:
+            out = subprocess.run(["ss", "-tn", "state", state, f"( sport = :{port} )"], capture_output=True,
+                                 text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            return [f"ss failed: {e}"]
+        rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+        unread = [r for r in rows if r and r[0] != "0"]
+        lines.append(f"{state}: {len(rows)} socket(s), {len(unread)} with a Recv-Q: {[' '.join(r) for r in unread[:10]]}")
+    return lines
+
+
 def explain(why):
     """Shows where a stuck or failed request is: the host's own list, then a thread dump of Mono's."""
     global dumps
     print(f"  STUCK OR FAILED: {why}", flush=True)
     print(f"  {held_requests()}", flush=True)
+    for line in sockets():
+        print(f"  the host's port, {line}", flush=True)
     if dumps >= MAX_DUMPS or not alive():
         return
     dumps += 1

@@ -141,6 +141,55 @@ namespace AspNetHost
         }
     }
 
+    /// <summary>
+    /// A module of the host's, as IIS adds its own modules to every site (test-aspnet.sh adds it to the deployed
+    /// Web.config): it runs the request's async handler (Web API's) to its end on the pipeline's thread. Mono's
+    /// HttpApplication loses a request whose async handler completes just as the pipeline leaves
+    /// BeginProcessRequest (docs/windows-iis.md, tests/aspnet/MonoLostRequest); a handler the pipeline sees as
+    /// synchronous never goes through that path. The thread waits for the request to end anyway (Mono's
+    /// HttpApplication.ProcessRequest does), so nothing is lost by it.
+    /// </summary>
+    public sealed class WholeRequests : IHttpModule
+    {
+        public void Init(HttpApplication application)
+        {
+            application.PostMapRequestHandler += (sender, e) =>
+            {
+                HttpContext context = ((HttpApplication)sender).Context;
+                var async = context.Handler as IHttpAsyncHandler;
+                if (async != null) context.Handler = new ToTheEnd(async);
+            };
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>An async handler run to its end on the calling thread.</summary>
+    internal sealed class ToTheEnd : IHttpHandler
+    {
+        private readonly IHttpAsyncHandler inner;
+
+        internal ToTheEnd(IHttpAsyncHandler inner)
+        {
+            this.inner = inner;
+        }
+
+        public bool IsReusable
+        {
+            get { return false; }
+        }
+
+        public void ProcessRequest(HttpContext context)
+        {
+            // A callback that does nothing: this thread waits for the end itself.
+            IAsyncResult result = inner.BeginProcessRequest(context, ended => { }, null);
+            if (!result.IsCompleted) result.AsyncWaitHandle.WaitOne();
+            inner.EndProcessRequest(result);
+        }
+    }
+
     /// <summary>One request as the ASP.NET runtime reads it, and its answer as the runtime writes it.</summary>
     internal sealed class WorkerRequest : SimpleWorkerRequest
     {

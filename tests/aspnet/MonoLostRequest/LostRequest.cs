@@ -19,16 +19,16 @@ using System.Web.Hosting;
 /// <summary>The handler's IAsyncResult: completed once its callback has been called.</summary>
 public sealed class Completion : IAsyncResult
 {
-    private volatile bool completed;
+    private readonly ManualResetEvent completed = new ManualResetEvent(false);
 
     public object AsyncState { get; set; }
-    public WaitHandle AsyncWaitHandle { get { return null; } }
+    public WaitHandle AsyncWaitHandle { get { return completed; } }
     public bool CompletedSynchronously { get { return false; } }
-    public bool IsCompleted { get { return completed; } }
+    public bool IsCompleted { get { return completed.WaitOne(0); } }
 
     internal void Complete()
     {
-        completed = true;
+        completed.Set();
     }
 }
 
