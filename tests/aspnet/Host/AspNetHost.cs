@@ -309,6 +309,11 @@ namespace AspNetHost
             }
         }
 
+        internal string Tag
+        {
+            get { return tag; }
+        }
+
         internal void Enter(string newStage)
         {
             lock (All)
@@ -538,9 +543,13 @@ namespace AspNetHost
                     tracked.Enter("sending 503 after " + e.GetType().Name);
                     Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("host: " + e.GetType().Name + ": " + e.Message));
                 }
-                catch (Exception)
+                catch (Exception again)
                 {
-                    // The client went away.
+                    // The client went away, or the answer broke off half-written: end the connection rather than
+                    // leave the client waiting, and say so (a hung request in the test is then not this).
+                    Log("could not answer request {0} ({1}: {2}; then {3}): connection aborted", tracked.Tag, e.GetType().Name,
+                        e.Message, again.GetType().Name);
+                    context.Response.Abort();
                 }
             }
         }
