@@ -20,6 +20,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Net;
+using System.Reflection;
 using System.Text;
 using System.Threading;
 using System.Web;
@@ -55,12 +56,31 @@ namespace AspNetHost
             AppDomain.CurrentDomain.DomainUnload += (sender, e) => doors.Close();
         }
 
+        // Whether ASP.NET has begun to shut the application down (a recycle), before its AppDomain unloads.
+        private static bool ShuttingDown()
+        {
+            if (HostingEnvironment.ShutdownReason != ApplicationShutdownReason.None) return true;
+            // Mono never sets ShutdownReason; its HttpRuntime says so in an internal property.
+            return DomainUnloading != null && (bool)DomainUnloading.GetValue(null, null);
+        }
+
+        private static readonly PropertyInfo DomainUnloading =
+            typeof(HttpRuntime).GetProperty("DomainUnloading", BindingFlags.NonPublic | BindingFlags.Static);
+
+        /// <summary>The application's answer; null when ASP.NET is shutting it down (send the request elsewhere).</summary>
         public Reply Process(int call, TimeSpan limit, string verb, string path, string query, string contentType, byte[] body,
             string accept)
         {
             // From here on this thread is inside the AppDomain: an unload aborts it rather than freeing the
             // AppDomain under it.
             doors.Entered(call);
+            if (ShuttingDown())
+            {
+                // Mono's runtime answers 500 from now until the AppDomain unloads (its application factory is
+                // disposed): the host sends the request to a new AppDomain instead, as IIS does.
+                doors.Shut();
+                return null;
+            }
             var request = new WorkerRequest(verb, path.TrimStart('/'), query, contentType, body, accept);
             HttpRuntime.ProcessRequest(request);
             return request.Wait(limit);
@@ -118,6 +138,17 @@ namespace AspNetHost
             {
                 if (entering.Remove(call) && entering.Count == 0) Monitor.PulseAll(gate);
             }
+        }
+
+        /// <summary>ASP.NET is shutting the application down: no call gets in any more.</summary>
+        public void Shut()
+        {
+            lock (gate)
+            {
+                if (closed) return;
+                closed = true;
+            }
+            Program.Log("AppDomain {0} is shutting down: new requests go to a new one", number);
         }
 
         internal bool IsClosed
@@ -617,7 +648,10 @@ namespace AspNetHost
                 call.Tracked.Enter("in AppDomain " + app.Doors.Number + " (attempt " + attempt + ")");
                 try
                 {
-                    return app.Runner.Process(id, left, call.Verb, call.Path, call.Query, call.ContentType, call.Body, call.Accept);
+                    Reply reply = app.Runner.Process(id, left, call.Verb, call.Path, call.Query, call.ContentType, call.Body,
+                        call.Accept);
+                    if (reply != null) return reply;
+                    attempt--; // turned away before it started: no attempt used
                 }
                 catch (AppDomainUnloadedException e)
                 {
