@@ -173,8 +173,8 @@ namespace AspNetHost
     }
 
     /// <summary>
-    /// A module of the host's, as IIS adds its own modules to every site (test-aspnet.sh adds it to the deployed
-    /// Web.config): it runs the request's async handler (Web API's) to its end on the pipeline's thread. Mono's
+    /// A module of the host's, as IIS adds its own modules to every site (not deployed by test-aspnet.sh: see there
+    /// why): it runs the request's async handler (Web API's) to its end on the pipeline's thread. Mono's
     /// HttpApplication loses a request whose async handler completes just as the pipeline leaves
     /// BeginProcessRequest (docs/windows-iis.md, tests/aspnet/MonoLostRequest); a handler the pipeline sees as
     /// synchronous never goes through that path. The thread waits for the request to end anyway (Mono's
