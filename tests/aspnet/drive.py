@@ -7,12 +7,19 @@ watched. Run by scripts/test/test-aspnet.sh, which builds the site against the N
 emulator and the host, and passes their addresses. Prints "N passed, M failed"; exits 1 on failure.
 
     drive.py HOST_URL EMULATOR_URL APP_DIR HOST_PID [CYCLES]
+
+CERTLESS_TEST_ASPNET_LOAD_ROUNDS (default 6) sets the number of recycles under load, to hunt a rare failure.
+When a request hangs or fails, the drive prints the requests the host holds (GET /_host/inflight) and sends
+the host SIGQUIT: Mono then writes a thread dump to its stdout (the host's log), which test-aspnet.sh shows.
 """
 
 import concurrent.futures
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -23,7 +30,14 @@ CYCLES = int(sys.argv[5]) if len(sys.argv) > 5 else 50
 # A small assembly of the site's (scripts/test/test-aspnet.sh builds it) that "deployments" copy into bin\.
 DEPLOY_DLL = os.environ["CERTLESS_TEST_DEPLOY_DLL"]
 CONCURRENT = 200
+LOAD_ROUNDS = int(os.environ.get("CERTLESS_TEST_ASPNET_LOAD_ROUNDS", "6"))
+# A request takes about a second even during a recycle; one still running after this long is stuck, and the
+# thread dump is taken while it still is (the client itself waits 180 s, the host's own limit being 150 s).
+STUCK_AFTER = 30
+# Each dump is some hundred threads long: enough to compare a few, not one per stuck round of a long hunt.
+MAX_DUMPS = 3
 passed = failed = 0
+dumps = 0
 
 
 def check(ok, what):
@@ -36,16 +50,34 @@ def check(ok, what):
     return ok
 
 
-def http(method, url, body=None, timeout=180):
+def http(method, url, body=None, timeout=180, tag=None):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if tag:
+        headers["X-Drive-Request"] = tag  # the host lists it in /_host/inflight
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+    except urllib.error.URLError as e:
+        # urllib wraps what fails while connecting: a timeout here is a connection the host's kernel never took.
+        if isinstance(e.reason, (socket.timeout, TimeoutError)):
+            return 0, f"no connection within {timeout} s (URLError: {e.reason})"
         return 0, f"{type(e).__name__}: {e}"
+    except TimeoutError as e:
+        # Raised bare while waiting for the answer: connected and the request sent, then nothing.
+        return 0, f"connected, but no answer within {timeout} s (TimeoutError: {e})"
+    except ConnectionError as e:
+        return 0, f"{type(e).__name__}: {e}"
+
+
+def timed_http(method, url, tag):
+    """http() with when it started and ended (seconds since the epoch): a hang shows where it began."""
+    start = time.time()
+    status, text = http(method, url, tag=tag)
+    return status, text, start, time.time()
 
 
 def emulator(method, path, body=None):
@@ -80,13 +112,71 @@ def what(status, text):
     return f"{status} {text[:200]}"
 
 
-def many(path, n=CONCURRENT, during=None):
-    """n concurrent GETs of path; `during()` runs once they are all under way. Returns the statuses."""
+def many(path, n=CONCURRENT, during=None, label="many"):
+    """n concurrent GETs of path; `during()` runs once they are all under way. Returns (status, text) pairs.
+    Requests still running after STUCK_AFTER seconds, or answered other than 200 or 503, get explain()ed."""
+    t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(http, "GET", HOST + path) for _ in range(n)]
+        tags = [f"{label}-{i}" for i in range(n)]
+        futures = {pool.submit(timed_http, "GET", HOST + path, tag): tag for tag in tags}
         if during:
             during()
-        return [f.result() for f in futures]
+        _, pending = concurrent.futures.wait(futures, timeout=max(0.0, t0 + STUCK_AFTER - time.time()))
+        if pending:
+            explain(f"{len(pending)} of {n} requests still running after {STUCK_AFTER} s: "
+                    f"{sorted(futures[f] for f in pending)[:10]}")
+        results = {futures[f]: f.result() for f in futures}
+    odd = [f"{tag} {what(s, t)} (sent at +{a - t0:.1f} s, ended at +{b - t0:.1f} s)"
+           for tag, (s, t, a, b) in sorted(results.items()) if s not in (200, 503)]
+    if odd:
+        print(f"  {label}: {len(odd)} answered other than 200 or 503: {odd[:5]}", flush=True)
+        if not pending:
+            explain(f"{label}: {odd[0]}")
+    return [(s, t) for s, t, _, _ in (results[tag] for tag in tags)]
+
+
+def held_requests():
+    """The host's requests accepted 5 s ago or more, from its own list, in a line."""
+    status, text = http("GET", HOST + "/_host/inflight", timeout=10)
+    try:
+        held = [r for r in json.loads(text) if r.get("accepted_s_ago", 0) >= 5]
+    except ValueError:
+        return f"the host did not list its requests: {status} {text[:200]}"
+    return f"the host holds {len(held)} request(s) accepted 5 s ago or more: {held[:20]}"
+
+
+def sockets():
+    """The host's port as the kernel sees it (ss), in lines: the listening socket's Recv-Q is the connections
+    waiting to be accepted; an established one with bytes in its Recv-Q holds a request the host never read."""
+    port = HOST.rsplit(":", 1)[1]
+    lines = []
+    for state in ("listening", "established"):
+        try:
+            out = subprocess.run(["ss", "-tn", "state", state, f"( sport = :{port} )"], capture_output=True,
+                                 text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            return [f"ss failed: {e}"]
+        rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+        unread = [r for r in rows if r and r[0] != "0"]
+        lines.append(f"{state}: {len(rows)} socket(s), {len(unread)} with a Recv-Q: {[' '.join(r) for r in unread[:10]]}")
+    return lines
+
+
+def explain(why):
+    """Shows where a stuck or failed request is: the host's own list, then a thread dump of Mono's."""
+    global dumps
+    print(f"  STUCK OR FAILED: {why}", flush=True)
+    print(f"  {held_requests()}", flush=True)
+    for line in sockets():
+        print(f"  the host's port, {line}", flush=True)
+    if dumps >= MAX_DUMPS or not alive():
+        return
+    dumps += 1
+    # Mono answers SIGQUIT with a dump of every managed thread on its stdout and runs on.
+    os.kill(PID, signal.SIGQUIT)
+    print(f"  {time.strftime('%H:%M:%S', time.gmtime())} UTC: sent SIGQUIT to the host (thread dump {dumps} in its log)",
+          flush=True)
+    time.sleep(2)
 
 
 def recycle_by_config(cycle):
@@ -123,7 +213,7 @@ def wait_new_domain(before, seconds=60):
 def cold_start():
     print("== a cold start under 200 concurrent requests", flush=True)
     emulator("POST", "/_emulator/counters/reset")
-    results = many("/api/orders")
+    results = many("/api/orders", label="cold")
     ok = [s for s, _ in results if s == 200]
     check(len(ok) == CONCURRENT, f"all {CONCURRENT} answered 200 (got {sorted(set(s for s, _ in results))}: "
           f"{[t[:200] for s, t in results if s != 200][:2]})")
@@ -135,7 +225,7 @@ def cold_start():
     check(c.get("sharepoint", 0) >= CONCURRENT, f"SharePoint saw every request: {c.get('sharepoint')}")
 
 
-def recycles_under_load(rounds=6):
+def recycles_under_load(rounds=LOAD_ROUNDS):
     print(f"== {rounds} recycles while {CONCURRENT} requests are in flight", flush=True)
     # The managed-identity endpoint is slow (a real one takes a second or two cold): each new AppDomain's
     # first token is still being fetched when the next recycle comes.
@@ -146,10 +236,11 @@ def recycles_under_load(rounds=6):
         emulator("POST", "/_emulator/counters/reset")
         before = stats().get("app_domains_started", 0)
         action = recycle_by_config if cycle % 2 else recycle_by_deploy
-        results = many("/api/orders", during=lambda: (time.sleep(0.15), action(cycle)))
+        results = many("/api/orders", during=lambda: (time.sleep(0.15), action(cycle)), label=f"load{cycle}")
         statuses = [s for s, _ in results]
         others = [what(s, t) for s, t in results if s not in (200, 503)]
-        check(alive(), f"round {cycle}: the host process is alive")
+        if not check(alive(), f"round {cycle}: the host process is alive"):
+            return  # the next rounds would only count refused connections
         check(not others, f"round {cycle}: every request succeeded or was refused during the switch: {others[:3]}")
         started = max(1, stats().get("app_domains_started", 0) - before)
         c = counters()
@@ -158,7 +249,8 @@ def recycles_under_load(rounds=6):
               f"({started} AppDomain(s) started; imds {c.get('imds')}, entra {c.get('entra_token')})")
         print(f"  round {cycle} ({action.__doc__.split(' ')[0].lower()}): {statuses.count(200)} x 200, "
               f"{statuses.count(503)} x 503; {started} AppDomain(s) started; "
-              f"imds {c.get('imds')}, entra {c.get('entra_token')}", flush=True)
+              f"imds {c.get('imds')}, entra {c.get('entra_token')}; "
+              f"stray thread aborts absorbed so far {stats().get('stray_aborts')}", flush=True)
     emulator("DELETE", "/_emulator/faults")
     before = stats().get("app_domains_started", 0)
     recycle_by_config("after-load")
@@ -196,7 +288,7 @@ def many_recycles():
         (recycle_by_config if cycle % 2 else recycle_by_deploy)(f"many-{cycle}")
         if not check(wait_new_domain(before), f"cycle {cycle}: a new AppDomain started"):
             return
-        results = many("/api/orders", n=20)
+        results = many("/api/orders", n=20, label=f"cycle{cycle}")
         check(all(s == 200 for s, _ in results), f"cycle {cycle}: 20 requests answered 200")
         time.sleep(0.3)
         samples.append(stats())
@@ -233,7 +325,8 @@ def main():
             step()
         except Exception as e:  # a failed step is reported and the others still run
             check(False, f"{step.__name__}: {type(e).__name__}: {e}")
-        check(alive(), f"the host process is still alive after {step.__name__}")
+        if not check(alive(), f"the host process is still alive after {step.__name__}"):
+            break  # the other steps would only wait for a dead host (test-aspnet.sh says why it died)
     print(f"aspnet: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

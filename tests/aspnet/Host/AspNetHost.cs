@@ -9,13 +9,18 @@
 //   mono AspNetHost.exe PORT_FILE APP_DIR
 // Listens on a free loopback port, writes "http://127.0.0.1:PORT/" to PORT_FILE, serves until stdin
 // closes or it is killed. GET /_host/stats answers with the process's thread and file-descriptor counts,
-// its resident memory and how many application AppDomains were started, without entering the
-// application. Compiled by scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
+// its resident memory, how many application AppDomains were started and how many thread aborts meant for an
+// unloading one reached a call that had left it (Program.CallApart), without entering the application; GET /_host/inflight lists the requests the host has accepted and not yet answered, each with
+// the stage it is in (tests/aspnet/drive.py asks for it when a request takes far too long). Every request
+// gets an answer within 155 s, whatever happens in the application's AppDomain. Compiled by
+// scripts/test/test-aspnet.sh with mcs (C# 7.2) against System.Web.
 
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Net;
+using System.Reflection;
 using System.Text;
 using System.Threading;
 using System.Web;
@@ -35,16 +40,184 @@ namespace AspNetHost
     /// <summary>Lives in the application's AppDomain (ASP.NET creates it there); one call per request.</summary>
     public sealed class Runner : MarshalByRefObject
     {
+        private Doors doors;
+
         public override object InitializeLifetimeService()
         {
             return null; // as long as the AppDomain lives
         }
 
-        public Reply Process(string verb, string path, string query, string contentType, byte[] body, string accept)
+        /// <summary>Tells <paramref name="hostDoors"/> (in the host's AppDomain) when this AppDomain begins to unload.</summary>
+        public void Watch(Doors hostDoors)
         {
+            doors = hostDoors;
+            // Raised by Mono's (and .NET Framework's) AppDomain.Unload before it aborts the threads inside and
+            // frees the AppDomain: the host then stops sending requests here.
+            AppDomain.CurrentDomain.DomainUnload += (sender, e) => doors.Close();
+        }
+
+        // Whether ASP.NET has begun to shut the application down (a recycle), before its AppDomain unloads.
+        private static bool ShuttingDown()
+        {
+            if (HostingEnvironment.ShutdownReason != ApplicationShutdownReason.None) return true;
+            // Mono never sets ShutdownReason; its HttpRuntime says so in an internal property.
+            return DomainUnloading != null && (bool)DomainUnloading.GetValue(null, null);
+        }
+
+        private static readonly PropertyInfo DomainUnloading =
+            typeof(HttpRuntime).GetProperty("DomainUnloading", BindingFlags.NonPublic | BindingFlags.Static);
+
+        /// <summary>The application's answer; null when ASP.NET is shutting it down (send the request elsewhere).</summary>
+        public Reply Process(int call, TimeSpan limit, string verb, string path, string query, string contentType, byte[] body,
+            string accept)
+        {
+            // From here on this thread is inside the AppDomain: an unload aborts it rather than freeing the
+            // AppDomain under it.
+            doors.Entered(call);
+            if (ShuttingDown())
+            {
+                // Mono's runtime answers 500 from now until the AppDomain unloads (its application factory is
+                // disposed): the host sends the request to a new AppDomain instead, as IIS does.
+                doors.Shut();
+                return null;
+            }
             var request = new WorkerRequest(verb, path.TrimStart('/'), query, contentType, body, accept);
             HttpRuntime.ProcessRequest(request);
-            return request.Wait();
+            return request.Wait(limit);
+        }
+    }
+
+    /// <summary>
+    /// The way into one application AppDomain, kept in the host's AppDomain. Mono lets a thread into an AppDomain
+    /// whose unload has begun, until the very end; one that enters after the unload has aborted the threads inside
+    /// runs in an AppDomain being finalized and freed under it (it hangs, or the process crashes). IIS sends the
+    /// requests that arrive once a recycle has begun to the new AppDomain; so does the host: when the AppDomain
+    /// starts to unload, its doors close to new calls, and the unload waits until every call already let in is
+    /// inside (where the unload aborts it, and the host sends it to the new AppDomain).
+    /// </summary>
+    public sealed class Doors : MarshalByRefObject
+    {
+        // Longer than any call takes from being let in to being inside; the unload must not wait forever.
+        private static readonly TimeSpan EnteringLimit = TimeSpan.FromSeconds(30);
+        private readonly object gate = new object();
+        // Calls let in that have not yet reached the AppDomain.
+        private readonly HashSet<int> entering = new HashSet<int>();
+        private readonly int number;
+        private bool closed;
+
+        internal Doors(int number)
+        {
+            this.number = number;
+        }
+
+        internal int Number
+        {
+            get { return number; }
+        }
+
+        public override object InitializeLifetimeService()
+        {
+            return null; // as long as the host
+        }
+
+        /// <summary>False once the AppDomain has begun to unload: send the call to a new one.</summary>
+        internal bool TryLetIn(int call)
+        {
+            lock (gate)
+            {
+                if (closed) return false;
+                entering.Add(call);
+                return true;
+            }
+        }
+
+        /// <summary>The call is inside the AppDomain, or failed on its way (then it never will be).</summary>
+        public void Entered(int call)
+        {
+            lock (gate)
+            {
+                if (entering.Remove(call) && entering.Count == 0) Monitor.PulseAll(gate);
+            }
+        }
+
+        /// <summary>ASP.NET is shutting the application down: no call gets in any more.</summary>
+        public void Shut()
+        {
+            lock (gate)
+            {
+                if (closed) return;
+                closed = true;
+            }
+            Program.Log("AppDomain {0} is shutting down: new requests go to a new one", number);
+        }
+
+        internal bool IsClosed
+        {
+            get { lock (gate) return closed; }
+        }
+
+        /// <summary>Called from the AppDomain's DomainUnload: no call gets in any more, and those let in are inside.</summary>
+        public void Close()
+        {
+            lock (gate)
+            {
+                closed = true;
+                DateTime until = DateTime.UtcNow + EnteringLimit;
+                while (entering.Count > 0 && DateTime.UtcNow < until)
+                {
+                    Monitor.Wait(gate, until - DateTime.UtcNow);
+                }
+                Program.Log("AppDomain {0} is unloading ({1} call(s) let in still on their way)", number, entering.Count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A module of the host's, as IIS adds its own modules to every site (not deployed by test-aspnet.sh: see there
+    /// why): it runs the request's async handler (Web API's) to its end on the pipeline's thread. Mono's
+    /// HttpApplication loses a request whose async handler completes just as the pipeline leaves
+    /// BeginProcessRequest (docs/windows-iis.md, tests/aspnet/MonoLostRequest); a handler the pipeline sees as
+    /// synchronous never goes through that path. The thread waits for the request to end anyway (Mono's
+    /// HttpApplication.ProcessRequest does), so nothing is lost by it.
+    /// </summary>
+    public sealed class WholeRequests : IHttpModule
+    {
+        public void Init(HttpApplication application)
+        {
+            application.PostMapRequestHandler += (sender, e) =>
+            {
+                HttpContext context = ((HttpApplication)sender).Context;
+                var async = context.Handler as IHttpAsyncHandler;
+                if (async != null) context.Handler = new ToTheEnd(async);
+            };
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    /// <summary>An async handler run to its end on the calling thread.</summary>
+    internal sealed class ToTheEnd : IHttpHandler
+    {
+        private readonly IHttpAsyncHandler inner;
+
+        internal ToTheEnd(IHttpAsyncHandler inner)
+        {
+            this.inner = inner;
+        }
+
+        public bool IsReusable
+        {
+            get { return false; }
+        }
+
+        public void ProcessRequest(HttpContext context)
+        {
+            // A callback that does nothing: this thread waits for the end itself.
+            IAsyncResult result = inner.BeginProcessRequest(context, ended => { }, null);
+            if (!result.IsCompleted) result.AsyncWaitHandle.WaitOne();
+            inner.EndProcessRequest(result);
         }
     }
 
@@ -125,13 +298,10 @@ namespace AspNetHost
             ended.Set();
         }
 
-        internal Reply Wait()
+        internal Reply Wait(TimeSpan limit)
         {
             // A request the application never finishes is the host's 504, not a hang of the host.
-            if (!ended.WaitOne(TimeSpan.FromSeconds(150)))
-            {
-                return new Reply { Status = 504, ContentType = "text/plain", Body = Encoding.UTF8.GetBytes("the application did not finish the request") };
-            }
+            if (!ended.WaitOne(limit)) return Program.TimedOut();
             lock (output)
             {
                 return new Reply { Status = status, ContentType = responseType, Body = output.ToArray() };
@@ -139,13 +309,128 @@ namespace AspNetHost
         }
     }
 
+    /// <summary>
+    /// A request the host has accepted and not yet answered, and where it is: when one hangs, the test asks for
+    /// these (GET /_host/inflight) to tell a request the host never got from one stuck in the application.
+    /// </summary>
+    internal sealed class InFlight
+    {
+        private static readonly Dictionary<int, InFlight> All = new Dictionary<int, InFlight>();
+        private static int last;
+
+        private readonly int id;
+        private readonly string tag;
+        private readonly DateTime accepted = DateTime.UtcNow;
+        private string stage = "accepted";
+        private DateTime since = DateTime.UtcNow;
+
+        private InFlight(int id, string tag)
+        {
+            this.id = id;
+            this.tag = tag;
+        }
+
+        internal static InFlight Begin(string tag)
+        {
+            lock (All)
+            {
+                var request = new InFlight(++last, tag);
+                All.Add(request.id, request);
+                return request;
+            }
+        }
+
+        internal string Tag
+        {
+            get { return tag; }
+        }
+
+        internal void Enter(string newStage)
+        {
+            lock (All)
+            {
+                stage = newStage;
+                since = DateTime.UtcNow;
+            }
+        }
+
+        internal void End()
+        {
+            lock (All) All.Remove(id);
+        }
+
+        internal static string Json()
+        {
+            var b = new StringBuilder("[");
+            DateTime now = DateTime.UtcNow;
+            lock (All)
+            {
+                foreach (InFlight r in All.Values)
+                {
+                    if (b.Length > 1) b.Append(',');
+                    // The closing brace apart: "{4:F1}}}" would read "}}" as part of the number's format.
+                    b.AppendFormat(CultureInfo.InvariantCulture,
+                        "{{\"id\":{0},\"tag\":\"{1}\",\"stage\":\"{2}\",\"accepted_s_ago\":{3:F1},\"in_stage_s\":{4:F1}",
+                        r.id, r.tag, r.stage, (now - r.accepted).TotalSeconds, (now - r.since).TotalSeconds).Append('}');
+                }
+            }
+            return b.Append(']').ToString();
+        }
+    }
+
+    /// <summary>
+    /// One request's call into the application, made on a thread of its own (Program.CallApart): what it asks, and
+    /// what came back.
+    /// </summary>
+    internal sealed class Call
+    {
+        internal readonly InFlight Tracked;
+        internal readonly string Verb;
+        internal readonly string Path;
+        internal readonly string Query;
+        internal readonly string ContentType;
+        internal readonly byte[] Body;
+        internal readonly string Accept;
+        internal readonly ManualResetEvent Done = new ManualResetEvent(false);
+        internal Reply Reply;
+        internal Exception Failure;
+
+        internal Call(InFlight tracked, HttpListenerRequest request, byte[] body)
+        {
+            Tracked = tracked;
+            Verb = request.HttpMethod;
+            Path = request.Url.AbsolutePath;
+            Query = request.Url.Query.TrimStart('?');
+            ContentType = request.ContentType;
+            Body = body;
+            Accept = request.Headers["Accept"];
+        }
+    }
+
+    /// <summary>One application AppDomain as the host sees it: the object requests go through, and its doors.</summary>
+    internal sealed class Application
+    {
+        internal readonly Runner Runner;
+        internal readonly Doors Doors;
+
+        internal Application(Runner runner, Doors doors)
+        {
+            Runner = runner;
+            Doors = doors;
+        }
+    }
+
     internal static class Program
     {
+        // A request's answer within this, however many AppDomains it passes through (the test waits 180 s).
+        private static readonly TimeSpan RequestLimit = TimeSpan.FromSeconds(150);
         private static readonly object Gate = new object();
         private static string appDir;
-        private static Runner current;
+        private static Application current;
         private static int started;
         private static int refused;
+        private static int calls;
+        private static int strayAborts;
 
         private static int Main(string[] args)
         {
@@ -188,30 +473,68 @@ namespace AspNetHost
             return 0;
         }
 
-        private static Runner Current()
+        // The application's AppDomain for a new request: a new one once the last has begun to unload.
+        private static Application Current()
         {
             lock (Gate)
             {
-                if (current == null)
+                if (current == null || current.Doors.IsClosed)
                 {
-                    current = (Runner)ApplicationHost.CreateApplicationHost(typeof(Runner), "/", appDir);
-                    started++;
+                    var runner = (Runner)ApplicationHost.CreateApplicationHost(typeof(Runner), "/", appDir);
+                    var doors = new Doors(++started);
+                    runner.Watch(doors);
+                    current = new Application(runner, doors);
+                    Log("AppDomain {0} started", started);
                 }
                 return current;
             }
         }
 
-        private static void Forget(Runner gone)
+        // For an AppDomain that went without its doors closing first.
+        private static void Forget(Application gone, Exception why)
         {
             lock (Gate)
             {
-                if (current == gone) current = null;
+                if (current != gone) return;
+                current = null;
+                Log("AppDomain {0} is gone ({1})", gone.Doors.Number, why.GetType().Name);
             }
+        }
+
+        // Timestamped, so that a thread dump in the same log can be placed among the recycles.
+        internal static void Log(string format, params object[] args)
+        {
+            Console.WriteLine(DateTime.UtcNow.ToString("HH:mm:ss.fff") + " host: " + string.Format(format, args));
         }
 
         private static void Serve(object state)
         {
             var context = (HttpListenerContext)state;
+            InFlight tracked = InFlight.Begin(Tag(context.Request));
+            try
+            {
+                Answer(context, tracked);
+            }
+            finally
+            {
+                tracked.End();
+            }
+        }
+
+        // The test's name for a request (header X-Drive-Request), reduced to characters JSON needs no escape for.
+        private static string Tag(HttpListenerRequest request)
+        {
+            string tag = request.Headers["X-Drive-Request"] ?? "";
+            var b = new StringBuilder();
+            foreach (char c in tag)
+            {
+                if (char.IsLetterOrDigit(c) || c == '-' || c == '_' || c == '.') b.Append(c);
+            }
+            return b.ToString();
+        }
+
+        private static void Answer(HttpListenerContext context, InFlight tracked)
+        {
             HttpListenerRequest request = context.Request;
             try
             {
@@ -220,40 +543,27 @@ namespace AspNetHost
                     Send(context, 200, "application/json", Encoding.UTF8.GetBytes(Stats()));
                     return;
                 }
+                if (request.Url.AbsolutePath == "/_host/inflight")
+                {
+                    Send(context, 200, "application/json", Encoding.UTF8.GetBytes(InFlight.Json()));
+                    return;
+                }
+                tracked.Enter("reading the request body");
                 byte[] body;
                 using (var buffer = new MemoryStream())
                 {
                     request.InputStream.CopyTo(buffer);
                     body = buffer.ToArray();
                 }
-                string query = request.Url.Query.TrimStart('?');
-                Reply reply = null;
-                // A request that reaches an AppDomain ASP.NET has just unloaded goes to the new one, as IIS
-                // routes new requests to the new AppDomain; one that was inside it when it went is refused
-                // (503), as IIS refuses it.
-                for (int attempt = 0; attempt < 3 && reply == null; attempt++)
-                {
-                    Runner runner = Current();
-                    try
-                    {
-                        reply = runner.Process(request.HttpMethod, request.Url.AbsolutePath, query, request.ContentType, body,
-                            request.Headers["Accept"]);
-                    }
-                    catch (AppDomainUnloadedException)
-                    {
-                        Forget(runner);
-                    }
-                    catch (System.Runtime.Remoting.RemotingException)
-                    {
-                        Forget(runner);
-                    }
-                }
+                Reply reply = CallApart(new Call(tracked, request, body));
                 if (reply == null)
                 {
                     Interlocked.Increment(ref refused);
+                    tracked.Enter("sending 503");
                     Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("the application is restarting"));
                     return;
                 }
+                tracked.Enter("sending " + reply.Status);
                 Send(context, reply.Status, reply.ContentType, reply.Body);
             }
             catch (Exception e)
@@ -261,13 +571,107 @@ namespace AspNetHost
                 Interlocked.Increment(ref refused);
                 try
                 {
+                    tracked.Enter("sending 503 after " + e.GetType().Name);
                     Send(context, 503, "text/plain", Encoding.UTF8.GetBytes("host: " + e.GetType().Name + ": " + e.Message));
                 }
-                catch (Exception)
+                catch (Exception again)
                 {
-                    // The client went away.
+                    // The client went away, or the answer broke off half-written: end the connection rather than
+                    // leave the client waiting, and say so (a hung request in the test is then not this).
+                    Log("could not answer request {0} ({1}: {2}; then {3}): connection aborted", tracked.Tag, e.GetType().Name,
+                        e.Message, again.GetType().Name);
+                    context.Response.Abort();
                 }
             }
+        }
+
+        // Mono unloads an AppDomain by aborting every thread it finds inside, and the abort lands where the thread
+        // is when it gets there: a thread that has just come back from the AppDomain gets it in the host's own code
+        // (seen on Mono 6.8), in the middle of writing the answer, which then never ends, and the client waits for
+        // ever. So the thread that answers the client never enters an application AppDomain: a thread of its own
+        // does, and the answer waits for it no longer than RequestLimit (a 504 then, as IIS answers a request that
+        // took too long).
+        private static Reply CallApart(Call call)
+        {
+            var caller = new Thread(CallApplication) { IsBackground = true };
+            caller.Start(call);
+            if (!call.Done.WaitOne(RequestLimit + TimeSpan.FromSeconds(5)))
+            {
+                Log("a call into the application did not come back");
+                return TimedOut();
+            }
+            if (call.Failure != null) throw new InvalidOperationException("the call into the application failed: " + call.Failure.GetType().Name + ": " + call.Failure.Message, call.Failure);
+            return call.Reply;
+        }
+
+        private static void CallApplication(object state)
+        {
+            var call = (Call)state;
+            try
+            {
+                call.Reply = Run(call);
+            }
+            catch (ThreadAbortException)
+            {
+                // Meant for the AppDomain this thread has just left, being unloaded: the request was in it when it
+                // went (refused, unless its answer had come back).
+                Thread.ResetAbort();
+                Interlocked.Increment(ref strayAborts);
+                Log("a thread abort for an unloading AppDomain reached a call that had left it");
+            }
+            catch (Exception e)
+            {
+                call.Failure = e;
+            }
+            finally
+            {
+                call.Done.Set(); // Mono delays a thread abort until a finally block has run
+            }
+        }
+
+        // A request that reaches an AppDomain that has begun to unload goes to the new one, as IIS routes new
+        // requests to the new AppDomain; one that was inside it when it went is tried again there, twice at
+        // most, then refused (null: the caller answers 503), as IIS refuses it.
+        private static Reply Run(Call call)
+        {
+            DateTime deadline = DateTime.UtcNow + RequestLimit;
+            int attempt = 0;
+            while (attempt < 3)
+            {
+                TimeSpan left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero) return TimedOut();
+                call.Tracked.Enter("getting the application's AppDomain (attempt " + (attempt + 1) + ")");
+                Application app = Current();
+                int id = Interlocked.Increment(ref calls);
+                if (!app.Doors.TryLetIn(id)) continue; // it began to unload meanwhile: Current() makes the next
+                attempt++;
+                call.Tracked.Enter("in AppDomain " + app.Doors.Number + " (attempt " + attempt + ")");
+                try
+                {
+                    Reply reply = app.Runner.Process(id, left, call.Verb, call.Path, call.Query, call.ContentType, call.Body,
+                        call.Accept);
+                    if (reply != null) return reply;
+                    attempt--; // turned away before it started: no attempt used
+                }
+                catch (AppDomainUnloadedException e)
+                {
+                    Forget(app, e);
+                }
+                catch (System.Runtime.Remoting.RemotingException e)
+                {
+                    Forget(app, e);
+                }
+                finally
+                {
+                    app.Doors.Entered(id); // a call that failed on its way in never will be
+                }
+            }
+            return null;
+        }
+
+        internal static Reply TimedOut()
+        {
+            return new Reply { Status = 504, ContentType = "text/plain", Body = Encoding.UTF8.GetBytes("the application did not finish the request") };
         }
 
         private static void Send(HttpListenerContext context, int status, string contentType, byte[] body)
@@ -291,8 +695,9 @@ namespace AspNetHost
             int fds = Directory.GetFileSystemEntries("/proc/self/fd").Length;
             lock (Gate)
             {
-                return string.Format("{{\"threads\":{0},\"fds\":{1},\"rss_kib\":{2},\"app_domains_started\":{3},\"refused\":{4}}}",
-                    threads, fds, rss, started, Volatile.Read(ref refused));
+                return string.Format(
+                    "{{\"threads\":{0},\"fds\":{1},\"rss_kib\":{2},\"app_domains_started\":{3},\"refused\":{4},\"stray_aborts\":{5}}}",
+                    threads, fds, rss, started, Volatile.Read(ref refused), Volatile.Read(ref strayAborts));
             }
         }
 
