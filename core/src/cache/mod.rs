@@ -339,7 +339,11 @@ impl Slot {
         self.usable(now).is_some() || self.flight.in_progress() || self.blocked(now).is_some()
     }
 
-    /// The token if it may be handed out at `now`, and whether a refresh is due.
+    /// The token if it may be handed out at `now`, and whether a refresh is due. Inlined into
+    /// [`TokenCache::lookup`] by request: left to itself, LLVM stopped inlining it once the
+    /// shared cache added callers of the slot, and a hit took 12 ns (13%) longer for the call
+    /// (BENCHMARKS.md, "Issue 23").
+    #[inline(always)]
     fn usable(&self, now: i64) -> Option<(AccessToken, bool)> {
         let entry = self.entry.load();
         let entry = entry.as_ref()?;
