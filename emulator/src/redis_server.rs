@@ -64,8 +64,6 @@ impl RedisServer {
             args.extend([
                 "--port".into(),
                 "0".into(),
-                "--tls-port".into(),
-                port.to_string(),
                 "--tls-cert-file".into(),
                 dir.join("server.pem").display().to_string(),
                 "--tls-key-file".into(),
@@ -77,9 +75,6 @@ impl RedisServer {
             ]);
             files
         });
-        if tls.is_none() {
-            args.extend(["--port".into(), port.to_string()]);
-        }
         if let Some(password) = password {
             args.extend(["--requirepass".into(), password.into()]);
         }
@@ -91,20 +86,46 @@ impl RedisServer {
             password: password.map(str::to_string),
             tls,
         };
-        server.run();
-        server
+        // The free port may be taken by another test between its probe and redis-server's bind:
+        // then redis-server exits, and it starts again on another.
+        for _ in 0..5 {
+            if server.run() {
+                return server;
+            }
+            server.port = free_port();
+        }
+        panic!("redis-server did not start on 5 free ports in a row");
     }
 
-    fn run(&mut self) {
-        let child = Command::new("redis-server")
+    /// Starts redis-server on `self.port`; false when it exited (its port was taken).
+    fn run(&mut self) -> bool {
+        let port_flag = if self.tls.is_some() {
+            "--tls-port"
+        } else {
+            "--port"
+        };
+        let mut child = Command::new("redis-server")
             .args(&self.args)
+            .args([port_flag, &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server runs (Debian's package redis-server)");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return false;
+            }
+            // Connected, and our child still runs a moment later (one that lost the port to
+            // another process exits as soon as its bind fails): the port is ours.
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return false;
+                }
+                self.child = Some(child);
+                return true;
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -162,7 +183,11 @@ impl RedisServer {
     /// Starts it again on the same port (empty: nothing is saved).
     pub fn restart(&mut self) {
         self.kill();
-        self.run();
+        assert!(
+            self.run(),
+            "redis-server did not start again on port {}",
+            self.port
+        );
     }
 }
 
