@@ -1062,6 +1062,48 @@ bool certless_pending_abandon(const certless_pending *pending);
 void certless_pending_free(certless_pending *pending);
 
 /**
+ * Where the credential's shared cache is (`redis://host:port/db`, never a user or password), or
+ * NULL when it has none (no `shared_cache` option, `CERTLESS_SHARED_CACHE` unset or `off`) and for
+ * a NULL credential. Owned by the credential, valid until it is freed.
+ *
+ * # Safety
+ * `credential` is NULL or a live credential.
+ */
+const char *certless_credential_shared_cache_target(const certless_credential *credential);
+
+/**
+ * The shared cache's circuit breaker now: `"closed"` (Redis answers), `"open"` (Redis failed, and
+ * certless does not ask it until the cool-down ends; tokens still come from Entra) or
+ * `"half_open"` (one probe is out). NULL when the credential has no shared cache, and for a NULL
+ * credential. A static string: never freed. Thread-safe.
+ *
+ * # Safety
+ * `credential` is NULL or a live credential.
+ */
+const char *certless_credential_shared_cache_state(const certless_credential *credential);
+
+/**
+ * Writes one of the shared cache's counters, counted since the credential was made, to
+ * `*value_out`: `hit`, `miss`, `rejected` (entries that did not open: tampered with or sealed
+ * under another key), `unknown_key`, `error`, `over_budget` (reads Redis did not answer within the
+ * read budget), `skipped` (breaker open), `write`, `write_failure`, `full`, `lease_won`,
+ * `lease_wait`, `lease_timeout` and `breaker_opened`; docs/shared-cache.md says what each means.
+ *
+ * Returns `CERTLESS_OK`; `CERTLESS_INVALID_ARGUMENT` (with an error in `*error_out` when it is not
+ * NULL) for a NULL `credential`, `value_out` or `name`, a name that is not UTF-8 or not a counter
+ * (the error lists them), and for a credential without a shared cache (check
+ * `certless_credential_shared_cache_target` first). Thread-safe; never touches the network.
+ *
+ * # Safety
+ * `credential` is NULL or a live credential; `name` is NULL or a NUL-terminated string;
+ * `value_out` is NULL or writable; `error_out` is NULL or writable.
+ */
+certless_status certless_credential_shared_cache_counter(const certless_credential *credential,
+                                                         const char *name,
+                                                         uint64_t *value_out,
+                                                         certless_error **error_out);
+
+/**
  * The bearer token, to send as `Authorization: <type> <value>`. Never log it. Owned by the token
  * object. NULL for a NULL token.
  */

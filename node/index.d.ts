@@ -34,6 +34,7 @@ export type DiagnoseSettings = {
 };
 export type AccessToken = import("./native").AccessToken;
 export type ErrorInfo = import("./native").ErrorInfo;
+export type SharedCacheStats = import("./native").SharedCacheStats;
 /**
  * Options of `new Credential(options)`: certless's options (docs/configuration.md, "Options by name"), checked
  * by its core with the same rules and error text in every language. A misspelt name is a
@@ -194,6 +195,13 @@ export class Credential {
     /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). @returns {string[]} */
     get sources(): string[];
     /**
+     * What the shared cache (`sharedCache` option, `CERTLESS_SHARED_CACHE`) did since this
+     * credential was made, and its breaker's state now; `null` when there is none. Never waits.
+     * docs/shared-cache.md says what each counter counts.
+     * @returns {SharedCacheStats | null}
+     */
+    sharedCacheStats(): SharedCacheStats | null;
+    /**
      * An access token for `scopes` (one resource, e.g. `https://graph.microsoft.com/.default`).
      * A cached token resolves at once, without leaving the JS thread; otherwise the request runs
      * off the event loop. Rejects with a {@link CertlessError} subclass; never resolves `null`.
@@ -207,6 +215,7 @@ export class Credential {
 /**
  * @typedef {import('./native').AccessToken} AccessToken
  * @typedef {import('./native').ErrorInfo} ErrorInfo
+ * @typedef {import('./native').SharedCacheStats} SharedCacheStats
  */
 /**
  * Options of `new Credential(options)`: certless's options (docs/configuration.md, "Options by name"), checked

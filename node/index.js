@@ -91,6 +91,7 @@ const ErrorCode = Object.freeze({
 /**
  * @typedef {import('./native').AccessToken} AccessToken
  * @typedef {import('./native').ErrorInfo} ErrorInfo
+ * @typedef {import('./native').SharedCacheStats} SharedCacheStats
  */
 
 /**
@@ -434,6 +435,16 @@ class Credential {
   /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). @returns {string[]} */
   get sources() {
     return this.#native.sources;
+  }
+
+  /**
+   * What the shared cache (`sharedCache` option, `CERTLESS_SHARED_CACHE`) did since this
+   * credential was made, and its breaker's state now; `null` when there is none. Never waits.
+   * docs/shared-cache.md says what each counter counts.
+   * @returns {SharedCacheStats | null}
+   */
+  sharedCacheStats() {
+    return this.#native.sharedCacheStats();
   }
 
   /**

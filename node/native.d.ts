@@ -21,6 +21,11 @@ export declare class NativeCredential {
   /** The entries of the credential list, in order (Microsoft.Identity.Web `SourceType` names). */
   get sources(): Array<string>
   /**
+   * The shared cache's target, breaker state and counters, `null` when the credential has
+   * none (docs/shared-cache.md).
+   */
+  sharedCacheStats(): SharedCacheStats | null
+  /**
    * The cached token for a request (its `claims` and `tenantId`, as for `getToken`), `null`
    * when there is none or the request must bypass the cache (core decides); never waits on
    * the network. An invalid scope or tenant comes back as an `ErrorInfo`.
@@ -134,6 +139,48 @@ export interface ErrorInfo {
  * carried (never the token) and whose remedy says what is missing and how to add it.
  */
 export declare function explainRefusal(url: string, status: number, wwwAuthenticate?: string | undefined | null, body?: string | undefined | null, token?: string | undefined | null): ErrorInfo
+
+/**
+ * What the shared cache did since the credential was made, and its breaker's state now. Counts
+ * are numbers (exact below 2^53).
+ */
+export interface SharedCacheStats {
+  /** Where Redis is (`redis://host:port/db`, never a user or password). */
+  target: string
+  /**
+   * The circuit breaker: `closed` (Redis answers), `open` (not asked until the cool-down ends;
+   * tokens still come from Entra) or `half_open` (one probe is out).
+   */
+  state: 'closed' | 'open' | 'half_open'
+  /** Reads that found a usable entry. */
+  hit: number
+  /** Reads that found none. */
+  miss: number
+  /** Entries that did not open (tampered with, or sealed under another key with the same id). */
+  rejected: number
+  /** Entries sealed under a key id this process does not have. */
+  unknownKey: number
+  /** Commands that failed. */
+  error: number
+  /** Reads not answered within the read budget. */
+  overBudget: number
+  /** Commands not sent because the breaker was open. */
+  skipped: number
+  /** Entries and lease releases written. */
+  write: number
+  /** Writes that failed. */
+  writeFailure: number
+  /** Commands refused because Redis is full. */
+  full: number
+  /** Leases this process took (it fetched for the farm). */
+  leaseWon: number
+  /** Fetches that waited for another machine's lease. */
+  leaseWait: number
+  /** Waits that reached their bound (the process then fetched for itself). */
+  leaseTimeout: number
+  /** How many times the breaker opened. */
+  breakerOpened: number
+}
 
 /** The names of the credential sources, indexed as `cachedTokenInto` reports them. */
 export declare function sourceKinds(): Array<string>

@@ -19,6 +19,7 @@ FILES=(
   CertlessOptions.cs
   CertlessTokenRequestOptions.cs
   CertlessCredential.cs
+  CertlessSharedCacheStats.cs
   CertlessDiagnoseSettings.cs
   TokenMemo.cs
   PendingRequest.cs

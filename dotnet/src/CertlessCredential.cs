@@ -298,6 +298,26 @@ namespace Certless
         }
 
         /// <summary>
+        /// What the shared cache (<see cref="CertlessOptions.SharedCache"/>, <c>CERTLESS_SHARED_CACHE</c>) did since this
+        /// credential was made, and its breaker's state now; null when the credential has none. Never waits, never
+        /// touches the network.
+        /// </summary>
+        public CertlessSharedCacheStats GetSharedCacheStats()
+        {
+            ThrowIfDisposed();
+            string target = Native.ReadUtf8(NativeMethods.certless_credential_shared_cache_target(handle));
+            if (target == null) return null;
+            string state = Native.ReadUtf8(NativeMethods.certless_credential_shared_cache_state(handle));
+            return new CertlessSharedCacheStats(target, state, name =>
+            {
+                ulong value = 0;
+                IntPtr error = IntPtr.Zero;
+                Native.ThrowIfFailed(NativeMethods.certless_credential_shared_cache_counter(handle, Native.Utf8(name), ref value, ref error), error);
+                return (long)value;
+            });
+        }
+
+        /// <summary>
         /// An access token, without blocking any thread: a cached token completes synchronously;
         /// otherwise the request runs on certless's native worker threads and the task completes on
         /// the thread pool. Cancelling <paramref name="cancellationToken"/> cancels the request.

@@ -90,6 +90,16 @@ namespace Certless
         internal static extern IntPtr certless_credential_client_id(CredentialHandle credential);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_credential_shared_cache_target(CredentialHandle credential);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr certless_credential_shared_cache_state(CredentialHandle credential);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_credential_shared_cache_counter(CredentialHandle credential, byte[] name, ref ulong value_out,
+            ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_get_token(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,
             IntPtr options, ref IntPtr token_out, ref IntPtr error_out);
 

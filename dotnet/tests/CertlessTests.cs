@@ -262,6 +262,17 @@ internal static class CertlessTests
                 Thread.Sleep(300); // the write is in the background
                 Check(second.GetToken(Graph).Token == token.Token, "the second machine reads the first one's token");
                 Check(Counter("entra_token") == 1, "one Entra request for both: " + Counter("entra_token"));
+                // The first machine missed, took the lease, fetched and wrote; the second read it.
+                CertlessSharedCacheStats fetched = first.GetSharedCacheStats(), read = second.GetSharedCacheStats();
+                Check(read != null && read.Target == "redis://127.0.0.1:" + port + "/0" && read.State == "closed",
+                    "the stats name the target and the breaker's state: " + read);
+                Check(fetched.Misses == 1 && fetched.LeasesWon == 1 && fetched.Hits == 0 && fetched.Writes >= 1,
+                    "the first machine's stats: " + fetched);
+                Check(read.Hits == 1 && read.LeasesWon == 0 && read.Errors == 0, "the second machine's stats: " + read);
+            }
+            using (var alone = CertlessCredential.FromOptions(EmulatorOptions()))
+            {
+                Check(alone.GetSharedCacheStats() == null, "no stats without a shared cache");
             }
             CertlessOptions bad = machine();
             bad.SharedCache = "http://cache:6379";

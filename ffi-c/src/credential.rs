@@ -26,6 +26,8 @@ pub struct certless_credential {
     pub(crate) credential: Credential,
     tenant_id: CString,
     client_id: CString,
+    /// Where the shared cache is (no password), when there is one.
+    pub(crate) shared_cache_target: Option<CString>,
 }
 
 impl certless_credential {
@@ -33,6 +35,7 @@ impl certless_credential {
         certless_credential {
             tenant_id: c_string(credential.tenant_id()),
             client_id: c_string(credential.client_id()),
+            shared_cache_target: credential.shared_cache_stats().map(|s| c_string(&s.target)),
             credential,
         }
     }

@@ -27,6 +27,7 @@ mod log;
 mod options;
 mod resource;
 mod runtime;
+mod shared_cache;
 mod token;
 
 use std::ffi::{CStr, c_char};
@@ -38,6 +39,7 @@ pub use log::*;
 pub use options::*;
 pub use resource::*;
 pub use runtime::*;
+pub use shared_cache::*;
 pub use token::*;
 
 // The header's `CERTLESS_VERSION` string macro is built from these three (cbindgen.toml trailer).

@@ -73,6 +73,71 @@ impl ToNapiValue for TokenString {
     }
 }
 
+/// What the shared cache did since the credential was made, and its breaker's state now. Counts
+/// are numbers (exact below 2^53).
+#[napi(object)]
+pub struct SharedCacheStats {
+    /// Where Redis is (`redis://host:port/db`, never a user or password).
+    pub target: String,
+    /// The circuit breaker: `closed` (Redis answers), `open` (not asked until the cool-down ends;
+    /// tokens still come from Entra) or `half_open` (one probe is out).
+    #[napi(ts_type = "'closed' | 'open' | 'half_open'")]
+    pub state: String,
+    /// Reads that found a usable entry.
+    pub hit: f64,
+    /// Reads that found none.
+    pub miss: f64,
+    /// Entries that did not open (tampered with, or sealed under another key with the same id).
+    pub rejected: f64,
+    /// Entries sealed under a key id this process does not have.
+    pub unknown_key: f64,
+    /// Commands that failed.
+    pub error: f64,
+    /// Reads not answered within the read budget.
+    pub over_budget: f64,
+    /// Commands not sent because the breaker was open.
+    pub skipped: f64,
+    /// Entries and lease releases written.
+    pub write: f64,
+    /// Writes that failed.
+    pub write_failure: f64,
+    /// Commands refused because Redis is full.
+    pub full: f64,
+    /// Leases this process took (it fetched for the farm).
+    pub lease_won: f64,
+    /// Fetches that waited for another machine's lease.
+    pub lease_wait: f64,
+    /// Waits that reached their bound (the process then fetched for itself).
+    pub lease_timeout: f64,
+    /// How many times the breaker opened.
+    pub breaker_opened: f64,
+}
+
+impl From<&certless::shared_cache::SharedCacheStats> for SharedCacheStats {
+    fn from(s: &certless::shared_cache::SharedCacheStats) -> Self {
+        // Counts as f64: exact below 2^53, which no counter reaches.
+        let n = |name: &str| s.counter(name).unwrap_or(0) as f64;
+        SharedCacheStats {
+            target: s.target.clone(),
+            state: s.state.as_str().to_string(),
+            hit: n("hit"),
+            miss: n("miss"),
+            rejected: n("rejected"),
+            unknown_key: n("unknown_key"),
+            error: n("error"),
+            over_budget: n("over_budget"),
+            skipped: n("skipped"),
+            write: n("write"),
+            write_failure: n("write_failure"),
+            full: n("full"),
+            lease_won: n("lease_won"),
+            lease_wait: n("lease_wait"),
+            lease_timeout: n("lease_timeout"),
+            breaker_opened: n("breaker_opened"),
+        }
+    }
+}
+
 /// The names of the credential sources, indexed as `cachedTokenInto` reports them.
 #[napi]
 pub fn source_kinds() -> Vec<String> {
@@ -194,6 +259,15 @@ impl NativeCredential {
             .iter()
             .map(|s| s.as_str().to_string())
             .collect()
+    }
+
+    /// The shared cache's target, breaker state and counters, `null` when the credential has
+    /// none (docs/shared-cache.md).
+    #[napi(catch_unwind)]
+    pub fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
+        self.inner
+            .shared_cache_stats()
+            .map(|stats| SharedCacheStats::from(&stats))
     }
 
     /// The cached token for a request (its `claims` and `tenantId`, as for `getToken`), `null`

@@ -86,3 +86,30 @@ test('a bad setting is refused with what to do', () => {
     /scheme 'http'/);
   assert.throws(() => new Credential(emu.options({ sharedCache: 'redis://127.0.0.1:1' })), /no key/);
 });
+
+test('the stats say what the shared cache did', async () => {
+  assert.equal(new Credential(emu.options({})).sharedCacheStats(), null);
+  // What the tests above left in Redis would make the first machine's read a hit.
+  const port = new URL(redisUrl).port;
+  await new Promise((resolve, reject) => {
+    spawn('redis-cli', ['-p', port, 'FLUSHALL'], { stdio: 'ignore' })
+      .once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli FLUSHALL: ${code}`))));
+  });
+  const first = machine();
+  await first.getToken(GRAPH);
+  await new Promise((r) => setTimeout(r, 300)); // the write is in the background
+  const second = machine();
+  await second.getToken(GRAPH);
+
+  const fetched = first.sharedCacheStats();
+  const read = second.sharedCacheStats();
+  assert.equal(read.target, redisUrl);
+  assert.equal(read.state, 'closed');
+  // The first machine missed, took the lease, fetched and wrote; the second read it.
+  assert.deepEqual([fetched.miss, fetched.leaseWon, fetched.hit], [1, 1, 0], JSON.stringify(fetched));
+  assert.ok(fetched.write >= 1, JSON.stringify(fetched));
+  assert.deepEqual([read.hit, read.leaseWon, read.error], [1, 0, 0], JSON.stringify(read));
+  assert.deepEqual(Object.keys(read).sort(), ['breakerOpened', 'error', 'full', 'hit', 'leaseTimeout', 'leaseWait',
+    'leaseWon', 'miss', 'overBudget', 'rejected', 'skipped', 'state', 'target', 'unknownKey', 'write',
+    'writeFailure']);
+});

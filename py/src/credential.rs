@@ -272,6 +272,21 @@ macro_rules! credential_class {
                 self.shared.credential.managed_identity_source().map(|s| s.source.as_str())
             }
 
+            /// The shared cache's target, breaker state and counters (`hit`, `miss`, ...), or
+            /// `None` when the credential has none (docs/shared-cache.md).
+            fn shared_cache_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+                let Some(stats) = self.shared.credential.shared_cache_stats() else {
+                    return Ok(None);
+                };
+                let dict = PyDict::new(py);
+                dict.set_item("target", &stats.target)?;
+                dict.set_item("state", stats.state.as_str())?;
+                for (name, value) in stats.all_counters() {
+                    dict.set_item(name, value)?;
+                }
+                Ok(Some(dict))
+            }
+
             /// Forgets the token objects kept for quick answers; the credential stays usable.
             fn _forget_objects(&self) {
                 self.shared.forget_objects();

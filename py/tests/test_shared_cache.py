@@ -80,6 +80,26 @@ def test_a_second_machine_reads_what_the_first_fetched(emu: Emulator, redis_url:
     assert emu.counters()["entra_token"] == 1
 
 
+def test_the_stats_say_what_the_shared_cache_did(emu: Emulator, redis_url: str, key_file: Path) -> None:
+    assert certless.Credential(environment=emu.env(), from_env=True).shared_cache_stats() is None
+    first = machine(emu, redis_url, key_file)
+    first.get_token(GRAPH)
+    time.sleep(0.3)  # the write is in the background
+    second = machine(emu, redis_url, key_file)
+    second.get_token(GRAPH)
+
+    fetched, read = first.shared_cache_stats(), second.shared_cache_stats()
+    assert fetched is not None and read is not None
+    assert read["target"] == redis_url and read["state"] == "closed"
+    # The first machine missed, took the lease, fetched and wrote; the second read it.
+    assert (fetched["miss"], fetched["lease_won"], fetched["hit"]) == (1, 1, 0), fetched
+    assert fetched["write"] >= 1, fetched
+    assert (read["hit"], read["lease_won"], read["error"]) == (1, 0, 0), read
+    assert set(read) == {"target", "state", "hit", "miss", "rejected", "unknown_key", "error", "over_budget",
+                         "skipped", "write", "write_failure", "full", "lease_won", "lease_wait", "lease_timeout",
+                         "breaker_opened"}
+
+
 def test_a_forked_child_reads_the_farm_s_tokens_over_its_own_connection(
     emu: Emulator, redis_url: str, key_file: Path
 ) -> None:

@@ -437,6 +437,67 @@ static void test_credential_options(void) {
   certless_credential_free(credential);
 }
 
+/* The shared cache's getters: a credential with one (at the discard port, where no Redis answers:
+ * nothing here needs it to) and one without. */
+static void test_shared_cache_getters(void) {
+  certless_options *options = NULL;
+  certless_credential *with = NULL, *without = valid_credential();
+  certless_error *error = NULL;
+  uint64_t value = 7;
+
+  CHECK(certless_credential_shared_cache_target(NULL) == NULL);
+  CHECK(certless_credential_shared_cache_state(NULL) == NULL);
+  CHECK(certless_credential_shared_cache_target(without) == NULL);
+  CHECK(certless_credential_shared_cache_state(without) == NULL);
+  CHECK_STATUS(certless_credential_shared_cache_counter(without, "hit", &value, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "no shared cache");
+  certless_error_free(error);
+  error = NULL;
+
+  CHECK_STATUS(certless_options_new(&options, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "tenant_id", TENANT, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "client_id", APP, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "authority_host", "http://127.0.0.1:9", NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set(options, "shared_cache", "redis://:hunter2@127.0.0.1:9/0", NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_isolate_environment(options, NULL), CERTLESS_OK);
+  CHECK_STATUS(certless_options_set_environment_variable(
+                   options, "CERTLESS_SHARED_CACHE_KEY", "c-test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL),
+               CERTLESS_OK);
+  CHECK_STATUS(certless_credential_from_options(options, &with, &error), CERTLESS_OK);
+  certless_options_free(options);
+  if (with == NULL) {
+    certless_error_free(error);
+    certless_credential_free(without);
+    return;
+  }
+  /* The target never carries the password. */
+  CHECK_STR(certless_credential_shared_cache_target(with), "redis://127.0.0.1:9/0");
+  const char *state = certless_credential_shared_cache_state(with);
+  CHECK(state != NULL && (strcmp(state, "closed") == 0 || strcmp(state, "open") == 0 || strcmp(state, "half_open") == 0));
+  CHECK_STATUS(certless_credential_shared_cache_counter(with, "hit", &value, NULL), CERTLESS_OK);
+  CHECK(value == 0);
+  CHECK_STATUS(certless_credential_shared_cache_counter(with, "breaker_opened", &value, NULL), CERTLESS_OK);
+
+  CHECK_STATUS(certless_credential_shared_cache_counter(with, "hits", &value, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "not a shared-cache counter");
+  CHECK_CONTAINS(certless_error_message(error), "lease_won");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_credential_shared_cache_counter(with, "hit", NULL, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`value_out` is NULL");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_credential_shared_cache_counter(with, NULL, &value, &error), CERTLESS_INVALID_ARGUMENT);
+  CHECK_CONTAINS(certless_error_message(error), "`name` is NULL");
+  certless_error_free(error);
+  error = NULL;
+  CHECK_STATUS(certless_credential_shared_cache_counter(with, "hi\xff", &value, &error), CERTLESS_INVALID_ARGUMENT);
+  certless_error_free(error);
+  CHECK_STATUS(certless_credential_shared_cache_counter(NULL, "hit", &value, NULL), CERTLESS_INVALID_ARGUMENT);
+  certless_credential_free(with);
+  certless_credential_free(without);
+}
+
 /* Async completions, collected for the main thread. */
 struct completion {
   pthread_mutex_t lock;
@@ -613,6 +674,7 @@ int main(void) {
   test_get_token_arguments();
   test_options();
   test_credential_options();
+  test_shared_cache_getters();
   test_async_failures();
   test_log_callback_arguments();
   test_explain_refusal();

@@ -61,4 +61,75 @@ impl SharedCacheStats {
             ("lease_timeout", self.lease_timeouts),
         ]
     }
+
+    /// Every counter by name, the breaker's openings (`breaker_opened`) after the operations of
+    /// [`counters`](Self::counters): what the bindings report.
+    pub fn all_counters(&self) -> [(&'static str, u64); 14] {
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m] = self.counters();
+        [
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+            g,
+            h,
+            i,
+            j,
+            k,
+            l,
+            m,
+            ("breaker_opened", self.breaker_opened),
+        ]
+    }
+
+    /// One counter by its name in [`all_counters`](Self::all_counters); `None` for a name it has
+    /// not.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.all_counters()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats() -> SharedCacheStats {
+        SharedCacheStats {
+            target: "redis://127.0.0.1:6379/0".to_string(),
+            state: BreakerState::Closed,
+            breaker_opened: 14,
+            hits: 1,
+            misses: 2,
+            rejected: 3,
+            unknown_key: 4,
+            errors: 5,
+            over_budget: 6,
+            skipped: 7,
+            writes: 8,
+            write_failures: 9,
+            full: 10,
+            leases_won: 11,
+            lease_waits: 12,
+            lease_timeouts: 13,
+        }
+    }
+
+    #[test]
+    fn every_counter_is_found_by_its_name_and_no_other() {
+        let stats = stats();
+        let all = stats.all_counters();
+        // Each field once, in order: a field left out or named twice shows here.
+        let values: Vec<u64> = all.iter().map(|(_, v)| *v).collect();
+        assert_eq!(values, (1..=14).collect::<Vec<u64>>());
+        for (name, value) in all {
+            assert_eq!(stats.counter(name), Some(value), "{name}");
+        }
+        assert_eq!(stats.counter("hits"), None);
+        assert_eq!(stats.counter(""), None);
+    }
 }
