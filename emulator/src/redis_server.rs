@@ -12,6 +12,8 @@ pub struct RedisServer {
     /// Its loopback port.
     pub port: u16,
     dir: PathBuf,
+    /// A configuration file, which redis-server takes only as its first argument (a sentinel's).
+    config_file: Option<PathBuf>,
     args: Vec<String>,
     password: Option<String>,
     tls: Option<Tls>,
@@ -24,7 +26,7 @@ pub struct Tls {
 }
 
 /// A fresh directory for one server's files.
-fn scratch_dir(name: &str) -> PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
@@ -34,7 +36,7 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").port()
 }
@@ -47,7 +49,18 @@ impl RedisServer {
 
     /// With `requirepass`, and/or TLS only (no plain port).
     pub fn start_with(name: &str, password: Option<&str>, tls: bool) -> Self {
-        let dir = scratch_dir(name);
+        Self::start_in(scratch_dir(name), None, &[], password, tls)
+    }
+
+    /// In `dir`, with `config_file` first (when given) and `extra` arguments after the usual ones
+    /// (`--replicaof`, `--cluster-enabled`, `--sentinel`).
+    pub(crate) fn start_in(
+        dir: PathBuf,
+        config_file: Option<PathBuf>,
+        extra: &[String],
+        password: Option<&str>,
+        tls: bool,
+    ) -> Self {
         let port = free_port();
         let mut args: Vec<String> = vec![
             "--bind".into(),
@@ -78,10 +91,12 @@ impl RedisServer {
         if let Some(password) = password {
             args.extend(["--requirepass".into(), password.into()]);
         }
+        args.extend(extra.iter().cloned());
         let mut server = RedisServer {
             child: None,
             port,
             dir,
+            config_file,
             args,
             password: password.map(str::to_string),
             tls,
@@ -105,6 +120,7 @@ impl RedisServer {
             "--port"
         };
         let mut child = Command::new("redis-server")
+            .args(&self.config_file)
             .args(&self.args)
             .args([port_flag, &self.port.to_string()])
             .stdout(Stdio::null())
@@ -161,6 +177,11 @@ impl RedisServer {
         }
         let out = cmd.args(args).output().expect("redis-cli runs");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Whether it still runs (it has not been killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// The keys certless wrote.

@@ -1,0 +1,238 @@
+//! The shared cache on a highly available Redis, the real thing on loopback: a master, a replica
+//! and three sentinels, and a cluster of three masters (docs/shared-cache.md, "Sentinel and
+//! Cluster"). A failover, or a node lost, costs misses and never a failed request.
+
+mod common;
+
+use std::time::Duration;
+
+use certless::shared_cache::BreakerState;
+use certless::{Credential, ManagedIdentityId, TokenRequestOptions};
+use certless_emulator::redis_ha::{MASTER_NAME, RedisCluster, RedisSentinels};
+use certless_emulator::{EmulatorConfig, RunningEmulator};
+use common::farm::{key_file, machine_at, stats, wait_for};
+use common::{SHAREPOINT, emulator_with};
+
+/// An emulator that grants tokens for `https://r0.example` .. `https://r{n-1}.example` too.
+async fn emulator_for(n: usize) -> RunningEmulator {
+    let mut config = EmulatorConfig::default();
+    config
+        .registry
+        .resources
+        .extend((0..n).map(|i| format!("https://r{i}.example")));
+    emulator_with(config).await
+}
+
+fn scope(i: usize) -> String {
+    format!("https://r{i}.example/.default")
+}
+
+/// The doctor's shared_cache leg, as JSON text.
+async fn doctor_leg(emu: &RunningEmulator, url: &str, keys: &std::path::Path) -> String {
+    let report = certless::diagnose::diagnose(machine_at(emu, url, None, keys), SHAREPOINT).await;
+    assert!(report.ok, "{}", report.headline);
+    let leg = report
+        .legs
+        .iter()
+        .find(|l| l.leg == "shared_cache")
+        .expect("a shared_cache leg");
+    serde_json::to_string(leg).unwrap()
+}
+
+/// Forces refreshes of SharePoint on `m` until one is written to Redis with its breaker closed:
+/// its connection then reaches the master of now.
+async fn until_it_writes(m: &Credential) {
+    let force = TokenRequestOptions {
+        force_refresh: true,
+        ..Default::default()
+    };
+    for _ in 0..200 {
+        let writes = stats(m).writes;
+        m.get_token_with(&[SHAREPOINT], &force)
+            .await
+            .expect("served while Redis fails over");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if stats(m).writes > writes && stats(m).state == BreakerState::Closed {
+            return;
+        }
+    }
+    panic!("never wrote to the new master: {:?}", stats(m));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_shares_tokens_and_follows_a_failover() {
+    let emu = emulator_for(40).await;
+    let mut set = tokio::task::spawn_blocking(|| RedisSentinels::start("sentinel"))
+        .await
+        .unwrap();
+    let keys = key_file("sentinel", None);
+    let url = set.url();
+    let a = machine_at(&emu, &url, None, &keys).build().unwrap();
+    let b = machine_at(&emu, &url, None, &keys).build().unwrap();
+
+    // Before: what one machine fetches, the other reads from the master the sentinels name.
+    let token = a.get_token(&[SHAREPOINT]).await.unwrap();
+    let first_master = set.master_port().unwrap();
+    wait_for(|| set.master().entry_keys().len() == 1).await;
+    emu.reset_counters();
+    let read = b.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(read.token.expose(), token.token.expose());
+    assert_eq!(emu.counters().entra_token, 0, "read from Redis");
+    let leg = doctor_leg(&emu, &url, &keys).await;
+    assert!(
+        leg.contains(&format!(
+            "Redis Sentinel: master '{MASTER_NAME}' at 127.0.0.1:{first_master}"
+        )) && leg.contains("read back, opened"),
+        "{leg}"
+    );
+
+    // The master dies. Every request is served throughout (from Entra while there is no
+    // master), until the sentinels have promoted the replica.
+    let old = set.kill_master();
+    let failover = {
+        let ports: Vec<u16> = set.sentinels.iter().map(|s| s.port).collect();
+        tokio::task::spawn_blocking(move || wait_for_new_master(&ports, old))
+    };
+    let mut i = 0;
+    while !failover.is_finished() {
+        for m in [&a, &b] {
+            m.get_token(&[scope(i % 30)])
+                .await
+                .expect("served while the master is gone");
+            i += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    failover.await.unwrap();
+    set.wait_for_new_master(old);
+    assert!(i > 0);
+
+    // After: each machine asks the sentinels again and reaches the new master; a token written
+    // there by one is read by the other.
+    until_it_writes(&a).await;
+    until_it_writes(&b).await;
+    let new_master = set.master_port().unwrap();
+    assert_ne!(new_master, old);
+    let fresh = scope(39);
+    let entries = set.master().entry_keys().len();
+    emu.reset_counters();
+    let fetched = a.get_token(&[fresh.clone()]).await.unwrap();
+    assert_eq!(emu.counters().entra_token, 1);
+    wait_for(|| set.master().entry_keys().len() > entries).await;
+    let shared = b.get_token(&[fresh]).await.unwrap();
+    assert_eq!(shared.token.expose(), fetched.token.expose());
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "b read a's token from the new master"
+    );
+    let leg = doctor_leg(&emu, &url, &keys).await;
+    assert!(leg.contains(&format!("at 127.0.0.1:{new_master}")), "{leg}");
+}
+
+/// Polls the sentinels (blocking) until they all name a master other than `old`.
+fn wait_for_new_master(sentinels: &[u16], old: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let named: Vec<String> = sentinels
+            .iter()
+            .map(|port| {
+                let out = std::process::Command::new("redis-cli")
+                    .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                    .args(["SENTINEL", "get-master-addr-by-name", MASTER_NAME])
+                    .output()
+                    .expect("redis-cli runs");
+                String::from_utf8_lossy(&out.stdout).to_string()
+            })
+            .collect();
+        let old = format!("\n{old}\n");
+        if named.iter().all(|n| !n.is_empty() && !n.contains(&old)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failover within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_spreads_entries_over_its_nodes_and_outlives_one() {
+    let emu = emulator_for(12).await;
+    let mut cluster = tokio::task::spawn_blocking(|| RedisCluster::start("cluster"))
+        .await
+        .unwrap();
+    let keys = key_file("cluster", None);
+    let url = cluster.url();
+    let a = machine_at(&emu, &url, None, &keys).build().unwrap();
+    let b = machine_at(&emu, &url, None, &keys).build().unwrap();
+    let scopes: Vec<String> = (0..12).map(scope).collect();
+
+    for s in &scopes {
+        a.get_token(&[s.clone()]).await.unwrap();
+    }
+    let stored = |c: &RedisCluster| c.entry_keys_by_node().iter().map(Vec::len).sum::<usize>();
+    wait_for(|| stored(&cluster) == 12).await;
+    let by_node = cluster.entry_keys_by_node();
+    assert!(
+        by_node.iter().filter(|keys| !keys.is_empty()).count() >= 2,
+        "spread by hash slot: {by_node:?}"
+    );
+    // Every lease was released (a script on the node of its key): none is left.
+    wait_for(|| {
+        cluster.nodes.iter().all(|n| {
+            n.cli(&["--scan", "--pattern", "certless:*:lease"])
+                .is_empty()
+        })
+    })
+    .await;
+    emu.reset_counters();
+    for s in &scopes {
+        b.get_token(&[s.clone()]).await.unwrap();
+    }
+    assert_eq!(emu.counters().entra_token, 0, "all read from the cluster");
+    let leg = doctor_leg(&emu, &url, &keys).await;
+    assert!(
+        leg.contains("Redis Cluster of 3 master(s): 127.0.0.1:") && leg.contains("read back"),
+        "{leg}"
+    );
+
+    // The node holding the most entries is lost: every request is still served, from Entra
+    // where its entry is gone.
+    let lost = (0..3).max_by_key(|i| by_node[*i].len()).unwrap();
+    cluster.nodes[lost].kill();
+    let c = machine_at(&emu, &url, None, &keys).build().unwrap();
+    emu.reset_counters();
+    for s in &scopes {
+        c.get_token(&[s.clone()])
+            .await
+            .expect("served without that node");
+    }
+    assert!(
+        emu.counters().entra_token as usize >= by_node[lost].len(),
+        "{:?}",
+        emu.counters()
+    );
+    for s in &scopes {
+        a.get_token(&[s.clone()]).await.expect("from memory");
+    }
+}
+
+#[test]
+fn a_sentinel_address_without_a_master_is_a_config_error() {
+    let e = Credential::builder()
+        .tenant_id("contoso.onmicrosoft.com")
+        .client_id("00000000-0000-0000-0000-000000000001")
+        .managed_identity(ManagedIdentityId::SystemAssigned)
+        .shared_cache("redis+sentinel://:pw-in-sentinel-url@127.0.0.1:26379,127.0.0.1:26380")
+        .build()
+        .unwrap_err();
+    let text = format!("{e} {:?} {e:?}", e.remedy());
+    assert!(text.contains("names no master"), "{text}");
+    assert!(
+        text.contains("redis+sentinel://[user:password@]host1:26379"),
+        "{text}"
+    );
+    assert!(!text.contains("pw-in-sentinel-url"), "{text}");
+}

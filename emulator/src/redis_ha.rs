@@ -1,0 +1,229 @@
+//! Highly available Redis for the shared cache's tests, from the same Debian `redis-server`: a
+//! master, a replica and three sentinels ([`RedisSentinels`]), or a cluster of three masters
+//! ([`RedisCluster`]). Every process on a free loopback port, in a directory of its own, killed
+//! when dropped.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::redis_server::{RedisServer, free_port, scratch_dir};
+
+/// The name the sentinels know the master by.
+pub const MASTER_NAME: &str = "certless-master";
+
+/// A master, its replica, and three sentinels that watch them (quorum 2).
+pub struct RedisSentinels {
+    /// The first master, then its replica (either may be the master after a failover).
+    pub servers: Vec<RedisServer>,
+    /// The three sentinels.
+    pub sentinels: Vec<RedisServer>,
+}
+
+impl RedisSentinels {
+    /// Starts the set and waits until a failover could happen.
+    pub fn start(name: &str) -> Self {
+        let master =
+            RedisServer::start_in(scratch_dir(&format!("{name}-m")), None, &[], None, false);
+        let replicaof = [
+            "--replicaof".to_string(),
+            "127.0.0.1".to_string(),
+            master.port.to_string(),
+        ];
+        let replica = RedisServer::start_in(
+            scratch_dir(&format!("{name}-r")),
+            None,
+            &replicaof,
+            None,
+            false,
+        );
+        wait("the replica to sync", || {
+            replica
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up")
+        });
+        // The sentinels start once the replica is in sync: their first INFO of the master lists
+        // it, so that a failover has a replica to promote at once.
+        let sentinels = (0..3)
+            .map(|i| {
+                let dir = scratch_dir(&format!("{name}-s{i}"));
+                let config = dir.join("sentinel.conf");
+                std::fs::write(
+                    &config,
+                    format!(
+                        "sentinel monitor {MASTER_NAME} 127.0.0.1 {port} 2\n\
+                         sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                         sentinel failover-timeout {MASTER_NAME} 5000\n",
+                        port = master.port
+                    ),
+                )
+                .expect("write sentinel.conf");
+                RedisServer::start_in(dir, Some(config), &["--sentinel".to_string()], None, false)
+            })
+            .collect::<Vec<_>>();
+        let set = RedisSentinels {
+            servers: vec![master, replica],
+            sentinels,
+        };
+        // Ready when each sentinel knows the replica and the other two (which they learn from
+        // each other's hello messages, every 2 s).
+        wait("the sentinels to know each other", || {
+            set.sentinels.iter().all(|s| {
+                s.cli(&["SENTINEL", "ckquorum", MASTER_NAME])
+                    .starts_with("OK 3")
+                    && s.cli(&["SENTINEL", "replicas", MASTER_NAME])
+                        .contains("slave")
+            })
+        });
+        set
+    }
+
+    /// The URL certless is given.
+    pub fn url(&self) -> String {
+        let hosts = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("redis+sentinel://{hosts}/{MASTER_NAME}")
+    }
+
+    /// The port of the master, as the first sentinel that answers says.
+    pub fn master_port(&self) -> Option<u16> {
+        self.sentinels
+            .iter()
+            .filter(|s| s.is_running())
+            .find_map(|s| {
+                let answer = s.cli(&["SENTINEL", "get-master-addr-by-name", MASTER_NAME]);
+                answer.lines().nth(1)?.trim().parse().ok()
+            })
+    }
+
+    /// The server that is the master now.
+    pub fn master(&self) -> &RedisServer {
+        let port = self.master_port().expect("a sentinel names the master");
+        self.servers
+            .iter()
+            .find(|s| s.port == port)
+            .expect("the master is one of ours")
+    }
+
+    /// Kills the master; returns its port.
+    pub fn kill_master(&mut self) -> u16 {
+        let port = self.master_port().expect("a sentinel names the master");
+        let master = self
+            .servers
+            .iter_mut()
+            .find(|s| s.port == port)
+            .expect("the master is one of ours");
+        master.kill();
+        port
+    }
+
+    /// Waits until every sentinel names a master other than `old`, and that server says it is
+    /// the master.
+    pub fn wait_for_new_master(&self, old: u16) {
+        wait("the sentinels to fail over", || {
+            let named: Vec<Option<u16>> = self
+                .sentinels
+                .iter()
+                .map(|s| {
+                    let answer = s.cli(&["SENTINEL", "get-master-addr-by-name", MASTER_NAME]);
+                    answer.lines().nth(1).and_then(|p| p.trim().parse().ok())
+                })
+                .collect();
+            let Some(Some(new)) = named.first().copied() else {
+                return false;
+            };
+            new != old
+                && named.iter().all(|p| *p == Some(new))
+                && self
+                    .servers
+                    .iter()
+                    .find(|s| s.port == new)
+                    .is_some_and(|s| s.cli(&["ROLE"]).starts_with("master"))
+        });
+    }
+}
+
+/// A Redis Cluster of three masters, no replicas, all 16384 slots assigned.
+pub struct RedisCluster {
+    /// The three nodes, each the master of a third of the slots.
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts the nodes, makes them a cluster and waits until it serves every slot.
+    pub fn start(name: &str) -> Self {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|i| {
+                let dir = scratch_dir(&format!("{name}-c{i}"));
+                let args: Vec<String> = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &dir.join("nodes.conf").display().to_string(),
+                    "--cluster-node-timeout",
+                    "1000",
+                    // The bus port defaults to the port + 10000, which may be taken or past 65535.
+                    "--cluster-port",
+                    &free_port().to_string(),
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                RedisServer::start_in(dir, None, &args, None, false)
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = RedisCluster { nodes };
+        wait("the cluster to be ok", || {
+            cluster.nodes.iter().all(|n| {
+                n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")
+                    && n.cli(&["CLUSTER", "NODES"]).lines().count() == 3
+            })
+        });
+        cluster
+    }
+
+    /// The URL certless is given: two of the three nodes (it learns the third from them).
+    pub fn url(&self) -> String {
+        format!(
+            "redis+cluster://127.0.0.1:{},127.0.0.1:{}",
+            self.nodes[0].port, self.nodes[1].port
+        )
+    }
+
+    /// The keys certless wrote, node by node.
+    pub fn entry_keys_by_node(&self) -> Vec<Vec<String>> {
+        self.nodes
+            .iter()
+            .map(|n| match n.is_running() {
+                true => n.entry_keys(),
+                false => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+fn wait(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "waited 30 s for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
