@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::redis_server::{RedisServer, free_port, scratch_dir};
+use crate::redis_server::{RedisServer, free_port, scratch_dir, urlencode};
 
 /// The name the sentinels know the master by.
 pub const MASTER_NAME: &str = "certless-master";
@@ -17,23 +17,40 @@ pub struct RedisSentinels {
     pub servers: Vec<RedisServer>,
     /// The three sentinels.
     pub sentinels: Vec<RedisServer>,
+    password: Option<String>,
+    sentinel_password: Option<String>,
 }
 
 impl RedisSentinels {
-    /// Starts the set and waits until a failover could happen.
+    /// Starts the set, no passwords, and waits until a failover could happen.
     pub fn start(name: &str) -> Self {
-        let master =
-            RedisServer::start_in(scratch_dir(&format!("{name}-m")), None, &[], None, false);
-        let replicaof = [
+        Self::start_with(name, None, None)
+    }
+
+    /// With `password` on the master and the replica (`requirepass`, and `masterauth` so that
+    /// either can follow the other), and `sentinel_password` on the sentinels.
+    pub fn start_with(name: &str, password: Option<&str>, sentinel_password: Option<&str>) -> Self {
+        let auth: Vec<String> = password
+            .map(|p| vec!["--masterauth".to_string(), p.to_string()])
+            .unwrap_or_default();
+        let master = RedisServer::start_in(
+            scratch_dir(&format!("{name}-m")),
+            None,
+            &auth,
+            password,
+            false,
+        );
+        let mut replicaof = vec![
             "--replicaof".to_string(),
             "127.0.0.1".to_string(),
             master.port.to_string(),
         ];
+        replicaof.extend(auth.iter().cloned());
         let replica = RedisServer::start_in(
             scratch_dir(&format!("{name}-r")),
             None,
             &replicaof,
-            None,
+            password,
             false,
         );
         wait("the replica to sync", || {
@@ -47,22 +64,29 @@ impl RedisSentinels {
             .map(|i| {
                 let dir = scratch_dir(&format!("{name}-s{i}"));
                 let config = dir.join("sentinel.conf");
-                std::fs::write(
-                    &config,
-                    format!(
-                        "sentinel monitor {MASTER_NAME} 127.0.0.1 {port} 2\n\
-                         sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
-                         sentinel failover-timeout {MASTER_NAME} 5000\n",
-                        port = master.port
-                    ),
-                )
-                .expect("write sentinel.conf");
-                RedisServer::start_in(dir, Some(config), &["--sentinel".to_string()], None, false)
+                let mut text = format!(
+                    "sentinel monitor {MASTER_NAME} 127.0.0.1 {port} 2\n\
+                     sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                     sentinel failover-timeout {MASTER_NAME} 5000\n",
+                    port = master.port
+                );
+                if let Some(p) = password {
+                    text.push_str(&format!("sentinel auth-pass {MASTER_NAME} {p}\n"));
+                }
+                if let Some(p) = sentinel_password {
+                    // What a sentinel sends the other sentinels, which require it too.
+                    text.push_str(&format!("sentinel sentinel-pass {p}\n"));
+                }
+                std::fs::write(&config, text).expect("write sentinel.conf");
+                let args = ["--sentinel".to_string()];
+                RedisServer::start_in(dir, Some(config), &args, sentinel_password, false)
             })
             .collect::<Vec<_>>();
         let set = RedisSentinels {
             servers: vec![master, replica],
             sentinels,
+            password: password.map(str::to_string),
+            sentinel_password: sentinel_password.map(str::to_string),
         };
         // Ready when each sentinel knows the replica and the other two (which they learn from
         // each other's hello messages, every 2 s).
@@ -85,7 +109,15 @@ impl RedisSentinels {
             .map(|s| format!("127.0.0.1:{}", s.port))
             .collect::<Vec<_>>()
             .join(",");
-        format!("redis+sentinel://{hosts}/{MASTER_NAME}")
+        let user = match &self.password {
+            Some(p) => format!(":{}@", urlencode(p)),
+            None => String::new(),
+        };
+        let query = match &self.sentinel_password {
+            Some(p) => format!("?sentinel_password={}", urlencode(p)),
+            None => String::new(),
+        };
+        format!("redis+sentinel://{user}{hosts}/{MASTER_NAME}{query}")
     }
 
     /// The port of the master, as the first sentinel that answers says.

@@ -244,7 +244,7 @@ fn write_tls_files(dir: &Path) -> Tls {
 }
 
 /// `text` percent-encoded for a URL's password.
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
