@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -18,11 +18,11 @@ use common::{SHAREPOINT, builder, emulator};
 
 const GRAPH: &str = "https://graph.microsoft.com/.default";
 
-fn machine(emu: &RunningEmulator, redis: &RedisServer, keys: &PathBuf) -> CredentialBuilder {
+fn machine(emu: &RunningEmulator, redis: &RedisServer, keys: &Path) -> CredentialBuilder {
     machine_at(emu, &redis.url(), redis.ca_file(), keys)
 }
 
-fn farm(emu: &RunningEmulator, redis: &RedisServer, keys: &PathBuf, n: usize) -> Vec<Credential> {
+fn farm(emu: &RunningEmulator, redis: &RedisServer, keys: &Path, n: usize) -> Vec<Credential> {
     (0..n)
         .map(|_| machine(emu, redis, keys).build().expect("builds"))
         .collect()

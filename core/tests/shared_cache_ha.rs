@@ -122,7 +122,7 @@ async fn sentinel_shares_tokens_and_follows_a_failover() {
     let fresh = scope(39);
     let entries = set.master().entry_keys().len();
     emu.reset_counters();
-    let fetched = a.get_token(&[fresh.clone()]).await.unwrap();
+    let fetched = a.get_token(&[fresh.as_str()]).await.unwrap();
     assert_eq!(emu.counters().entra_token, 1);
     wait_for(|| set.master().entry_keys().len() > entries).await;
     let shared = b.get_token(&[fresh]).await.unwrap();
@@ -154,7 +154,7 @@ async fn a_cluster_spreads_entries_over_its_nodes_and_outlives_one() {
     let scopes: Vec<String> = (0..12).map(scope).collect();
 
     for s in &scopes {
-        a.get_token(&[s.clone()]).await.unwrap();
+        a.get_token(&[s.as_str()]).await.unwrap();
     }
     let stored = |c: &RedisCluster| c.entry_keys_by_node().iter().map(Vec::len).sum::<usize>();
     wait_for(|| stored(&cluster) == 12).await;
@@ -173,7 +173,7 @@ async fn a_cluster_spreads_entries_over_its_nodes_and_outlives_one() {
     .await;
     emu.reset_counters();
     for s in &scopes {
-        b.get_token(&[s.clone()]).await.unwrap();
+        b.get_token(&[s.as_str()]).await.unwrap();
     }
     assert_eq!(emu.counters().entra_token, 0, "all read from the cluster");
     let leg = doctor_leg(&emu, &url, &keys).await;
@@ -189,7 +189,7 @@ async fn a_cluster_spreads_entries_over_its_nodes_and_outlives_one() {
     let c = machine_at(&emu, &url, None, &keys).build().unwrap();
     emu.reset_counters();
     for s in &scopes {
-        c.get_token(&[s.clone()])
+        c.get_token(&[s.as_str()])
             .await
             .expect("served without that node");
     }
@@ -199,7 +199,7 @@ async fn a_cluster_spreads_entries_over_its_nodes_and_outlives_one() {
         emu.counters()
     );
     for s in &scopes {
-        a.get_token(&[s.clone()]).await.expect("from memory");
+        a.get_token(&[s.as_str()]).await.expect("from memory");
     }
 }
 
