@@ -27,17 +27,8 @@ pub(crate) struct Address {
 pub(crate) enum Topology {
     /// One server, or a name that moves to the new server at a failover: the URL as given.
     Single { url: Secret },
-    /// A master named `master`, whose address the sentinels give.
-    Sentinel {
-        sentinels: Vec<Node>,
-        master: String,
-        db: i64,
-        tls: bool,
-        /// For the master (and its replicas).
-        auth: Auth,
-        /// For the sentinels, which often have no password or one of their own.
-        sentinel_auth: Auth,
-    },
+    /// A master whose address the sentinels give.
+    Sentinel(Sentinels),
     /// A Redis Cluster, reached through any of `nodes` (it tells where the others are).
     Cluster {
         nodes: Vec<Node>,
@@ -51,10 +42,23 @@ impl Topology {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Topology::Single { .. } => "a single Redis",
-            Topology::Sentinel { .. } => "Redis Sentinel",
+            Topology::Sentinel(_) => "Redis Sentinel",
             Topology::Cluster { .. } => "Redis Cluster",
         }
     }
+}
+
+/// Sentinels, and the name of the master they watch.
+#[derive(Clone)]
+pub(crate) struct Sentinels {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) master: String,
+    pub(crate) db: i64,
+    pub(crate) tls: bool,
+    /// For the master (and its replicas).
+    pub(crate) auth: Auth,
+    /// For the sentinels, which often have no password or one of their own.
+    pub(crate) sentinel_auth: Auth,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -257,14 +261,14 @@ fn multi(rest: &str, kind: Kind, tls: bool) -> Result<Address, AddressError> {
                 db => format!("{scheme}://{list}/{master}/{db}"),
             };
             Ok(Address {
-                topology: Topology::Sentinel {
-                    sentinels: nodes,
+                topology: Topology::Sentinel(Sentinels {
+                    nodes,
                     master,
                     db,
                     tls,
                     auth,
                     sentinel_auth,
-                },
+                }),
                 target: echo(&target).to_string(),
             })
         }
@@ -390,19 +394,19 @@ mod tests {
              ?sentinel_password=sentinel-secret-9",
         )
         .unwrap();
-        let Topology::Sentinel {
-            sentinels,
+        let Topology::Sentinel(Sentinels {
+            nodes,
             master,
             db,
             tls,
             auth,
             sentinel_auth,
-        } = &a.topology
+        }) = &a.topology
         else {
             panic!("sentinel");
         };
         assert_eq!(
-            sentinels,
+            nodes,
             &[
                 node("s1.internal", 26379),
                 node("::1", 26380),

@@ -7,24 +7,20 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Client, ConnectionAddr, RedisFuture, RedisResult, TlsCertificates,
     TlsMode, Value,
 };
 
-use super::address::{Address, Auth, Node, Topology};
+use super::address::{Address, Auth, Node, Sentinels, Topology};
 
 /// How certless reaches its Redis; made once per credential, used for every new connection.
 pub(super) enum Connector {
     Single(Client),
+    /// The sentinels are asked at every new connection (see [`Connector::connect`]).
     Sentinel {
-        sentinels: Vec<Node>,
-        master: String,
-        db: i64,
-        tls: bool,
-        auth: Auth,
-        sentinel_auth: Auth,
+        sentinels: Sentinels,
         ca_pem: Option<Vec<u8>>,
     },
     Cluster(redis::cluster::ClusterClient),
@@ -56,22 +52,14 @@ impl Connector {
                 Some(_) => Connector::Single(Client::build_with_tls(url.expose(), certificates())?),
                 None => Connector::Single(Client::open(url.expose())?),
             },
-            Topology::Sentinel {
-                sentinels,
-                master,
-                db,
-                tls,
-                auth,
-                sentinel_auth,
-            } => Connector::Sentinel {
-                sentinels: sentinels.clone(),
-                master: master.clone(),
-                db: *db,
-                tls: *tls,
-                auth: auth.clone(),
-                sentinel_auth: sentinel_auth.clone(),
-                ca_pem: ca_pem.map(<[u8]>::to_vec),
-            },
+            Topology::Sentinel(sentinels) => {
+                // Built once now only to check it can be (a CA that does not parse).
+                sentinel_client(sentinels, ca_pem)?;
+                Connector::Sentinel {
+                    sentinels: sentinels.clone(),
+                    ca_pem: ca_pem.map(<[u8]>::to_vec),
+                }
+            }
             Topology::Cluster { nodes, tls, auth } => {
                 let infos = nodes
                     .iter()
@@ -105,47 +93,11 @@ impl Connector {
                     .await?;
                 Ok((Connection::Single(c), String::new()))
             }
-            Connector::Sentinel {
-                sentinels,
-                master,
-                db,
-                tls,
-                auth,
-                sentinel_auth,
-                ca_pem,
-            } => {
+            Connector::Sentinel { sentinels, ca_pem } => {
                 // A new sentinel client each time: it asks the sentinels for the master now (after
                 // a failover, the new one), and keeps no connection across a fork.
-                let addrs = sentinels.iter().map(|n| node_addr(n, *tls));
-                let mut b = SentinelClientBuilder::new(addrs, master, SentinelServerType::Master)?
-                    .set_client_to_redis_db(*db);
-                if *tls {
-                    b = b
-                        .set_client_to_redis_tls_mode(TlsMode::Secure)
-                        .set_client_to_sentinel_tls_mode(TlsMode::Secure);
-                    if let Some(pem) = ca_pem {
-                        let certificates = || TlsCertificates {
-                            client_tls: None,
-                            root_cert: Some(pem.clone()),
-                        };
-                        b = b
-                            .set_client_to_redis_certificates(certificates())
-                            .set_client_to_sentinel_certificates(certificates());
-                    }
-                }
-                if let Some(user) = &auth.username {
-                    b = b.set_client_to_redis_username(user);
-                }
-                if let Some(password) = &auth.password {
-                    b = b.set_client_to_redis_password(password.expose());
-                }
-                if let Some(user) = &sentinel_auth.username {
-                    b = b.set_client_to_sentinel_username(user);
-                }
-                if let Some(password) = &sentinel_auth.password {
-                    b = b.set_client_to_sentinel_password(password.expose());
-                }
-                let client = b.build()?.async_get_client().await?;
+                let mut sentinel = sentinel_client(sentinels, ca_pem.as_deref())?;
+                let client = sentinel.async_get_client().await?;
                 let at = match client.get_connection_info().addr() {
                     ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
                         Node {
@@ -161,7 +113,10 @@ impl Connector {
                     .await?;
                 Ok((
                     Connection::Single(c),
-                    format!("master '{master}' at {at}, as the sentinels say"),
+                    format!(
+                        "master '{}' at {at}, as the sentinels say",
+                        sentinels.master
+                    ),
                 ))
             }
             Connector::Cluster(client) => {
@@ -173,6 +128,41 @@ impl Connector {
             }
         }
     }
+}
+
+/// A client that asks `s.nodes` for the master, authenticating to each side with its own
+/// credentials.
+fn sentinel_client(s: &Sentinels, ca_pem: Option<&[u8]>) -> RedisResult<SentinelClient> {
+    let addrs = s.nodes.iter().map(|n| node_addr(n, s.tls));
+    let mut b = SentinelClientBuilder::new(addrs, &s.master, SentinelServerType::Master)?
+        .set_client_to_redis_db(s.db);
+    if s.tls {
+        b = b
+            .set_client_to_redis_tls_mode(TlsMode::Secure)
+            .set_client_to_sentinel_tls_mode(TlsMode::Secure);
+        if let Some(pem) = ca_pem {
+            let certificates = || TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            };
+            b = b
+                .set_client_to_redis_certificates(certificates())
+                .set_client_to_sentinel_certificates(certificates());
+        }
+    }
+    if let Some(user) = &s.auth.username {
+        b = b.set_client_to_redis_username(user);
+    }
+    if let Some(password) = &s.auth.password {
+        b = b.set_client_to_redis_password(password.expose());
+    }
+    if let Some(user) = &s.sentinel_auth.username {
+        b = b.set_client_to_sentinel_username(user);
+    }
+    if let Some(password) = &s.sentinel_auth.password {
+        b = b.set_client_to_sentinel_password(password.expose());
+    }
+    b.build()
 }
 
 fn node_addr(node: &Node, tls: bool) -> ConnectionAddr {

@@ -356,7 +356,17 @@ impl RedisStore {
             connect: CONNECT_TIMEOUT,
             command: COMMAND_TIMEOUT,
         };
-        let (connection, reached) = self.connector.connect(timeouts).await?;
+        // Bounded as a whole: with Sentinel it is several connections (a sentinel, the master's
+        // ROLE, the master), each with its own timeouts.
+        let (connection, reached) =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.connector.connect(timeouts))
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no connection within the time allowed",
+                    ))
+                })??;
         if let Ok(mut r) = self.reached.lock() {
             *r = reached;
         }
