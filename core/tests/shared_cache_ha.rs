@@ -67,7 +67,12 @@ const SENTINEL_PASSWORD: &str = "sentinel-pass&word=2";
 async fn sentinel_shares_tokens_and_follows_a_failover() {
     let emu = emulator_for(40).await;
     let mut set = tokio::task::spawn_blocking(|| {
-        RedisSentinels::start_with("sentinel", Some(MASTER_PASSWORD), Some(SENTINEL_PASSWORD))
+        RedisSentinels::start_with(
+            "sentinel",
+            Some(MASTER_PASSWORD),
+            Some(SENTINEL_PASSWORD),
+            false,
+        )
     })
     .await
     .unwrap();
@@ -139,6 +144,37 @@ async fn sentinel_shares_tokens_and_follows_a_failover() {
     for secret in ["master:pass", "master%3Apass", "sentinel-pass"] {
         assert!(!shown.contains(secret), "{shown}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_over_tls_with_a_private_ca() {
+    let emu = emulator_for(0).await;
+    let set = tokio::task::spawn_blocking(|| {
+        RedisSentinels::start_with("sentinel-tls", Some(MASTER_PASSWORD), None, true)
+    })
+    .await
+    .unwrap();
+    let keys = key_file("sentinel-tls", None);
+    let url = set.url();
+    assert!(url.starts_with("rediss+sentinel://"), "{url}");
+    let ca = set.ca_file().unwrap().to_path_buf();
+    let a = machine_at(&emu, &url, Some(&ca), &keys).build().unwrap();
+    let b = machine_at(&emu, &url, Some(&ca), &keys).build().unwrap();
+    let token = a.get_token(&[SHAREPOINT]).await.unwrap();
+    wait_for(|| set.master().entry_keys().len() == 1).await;
+    emu.reset_counters();
+    let read = b.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(read.token.expose(), token.token.expose());
+    assert_eq!(emu.counters().entra_token, 0, "read over TLS");
+    // Without the CA, the sentinels' certificates are not trusted: a miss, never an error.
+    let untrusting = machine_at(&emu, &url, None, &keys).build().unwrap();
+    emu.reset_counters();
+    untrusting
+        .get_token(&[SHAREPOINT])
+        .await
+        .expect("served without the shared cache");
+    assert_eq!(emu.counters().entra_token, 1);
+    wait_for(|| stats(&untrusting).errors >= 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::redis_server::{RedisServer, free_port, scratch_dir, urlencode};
+use std::path::{Path, PathBuf};
+
+use crate::redis_server::{RedisServer, free_port, scratch_dir, share_tls_files, urlencode};
 
 /// The name the sentinels know the master by.
 pub const MASTER_NAME: &str = "certless-master";
@@ -19,27 +21,48 @@ pub struct RedisSentinels {
     pub sentinels: Vec<RedisServer>,
     password: Option<String>,
     sentinel_password: Option<String>,
+    tls: bool,
 }
 
 impl RedisSentinels {
     /// Starts the set, no passwords, and waits until a failover could happen.
     pub fn start(name: &str) -> Self {
-        Self::start_with(name, None, None)
+        Self::start_with(name, None, None, false)
     }
 
     /// With `password` on the master and the replica (`requirepass`, and `masterauth` so that
-    /// either can follow the other), and `sentinel_password` on the sentinels.
-    pub fn start_with(name: &str, password: Option<&str>, sentinel_password: Option<&str>) -> Self {
-        let auth: Vec<String> = password
+    /// either can follow the other), `sentinel_password` on the sentinels, and TLS only (every
+    /// server and sentinel, and between them, with one CA) when `tls`.
+    pub fn start_with(
+        name: &str,
+        password: Option<&str>,
+        sentinel_password: Option<&str>,
+        tls: bool,
+    ) -> Self {
+        let mut auth: Vec<String> = password
             .map(|p| vec!["--masterauth".to_string(), p.to_string()])
             .unwrap_or_default();
+        if tls {
+            auth.extend(["--tls-replication".to_string(), "yes".to_string()]);
+        }
         let master = RedisServer::start_in(
             scratch_dir(&format!("{name}-m")),
             None,
             &auth,
             password,
-            false,
+            tls,
         );
+        let tls_dir: Option<PathBuf> = tls.then(|| {
+            let ca = master.ca_file().expect("a TLS master has a CA");
+            ca.parent().expect("its directory").to_path_buf()
+        });
+        let dir_for = |suffix: String| {
+            let dir = scratch_dir(&suffix);
+            if let Some(from) = &tls_dir {
+                share_tls_files(from, &dir);
+            }
+            dir
+        };
         let mut replicaof = vec![
             "--replicaof".to_string(),
             "127.0.0.1".to_string(),
@@ -47,11 +70,11 @@ impl RedisSentinels {
         ];
         replicaof.extend(auth.iter().cloned());
         let replica = RedisServer::start_in(
-            scratch_dir(&format!("{name}-r")),
+            dir_for(format!("{name}-r")),
             None,
             &replicaof,
             password,
-            false,
+            tls,
         );
         wait("the replica to sync", || {
             replica
@@ -62,7 +85,7 @@ impl RedisSentinels {
         // it, so that a failover has a replica to promote at once.
         let sentinels = (0..3)
             .map(|i| {
-                let dir = scratch_dir(&format!("{name}-s{i}"));
+                let dir = dir_for(format!("{name}-s{i}"));
                 let config = dir.join("sentinel.conf");
                 let mut text = format!(
                     "sentinel monitor {MASTER_NAME} 127.0.0.1 {port} 2\n\
@@ -78,8 +101,11 @@ impl RedisSentinels {
                     text.push_str(&format!("sentinel sentinel-pass {p}\n"));
                 }
                 std::fs::write(&config, text).expect("write sentinel.conf");
-                let args = ["--sentinel".to_string()];
-                RedisServer::start_in(dir, Some(config), &args, sentinel_password, false)
+                let mut args = vec!["--sentinel".to_string()];
+                if tls {
+                    args.extend(["--tls-replication".to_string(), "yes".to_string()]);
+                }
+                RedisServer::start_in(dir, Some(config), &args, sentinel_password, tls)
             })
             .collect::<Vec<_>>();
         let set = RedisSentinels {
@@ -87,6 +113,7 @@ impl RedisSentinels {
             sentinels,
             password: password.map(str::to_string),
             sentinel_password: sentinel_password.map(str::to_string),
+            tls,
         };
         // Ready when each sentinel knows the replica and the other two (which they learn from
         // each other's hello messages, every 2 s).
@@ -117,7 +144,16 @@ impl RedisSentinels {
             Some(p) => format!("?sentinel_password={}", urlencode(p)),
             None => String::new(),
         };
-        format!("redis+sentinel://{user}{hosts}/{MASTER_NAME}{query}")
+        let scheme = match self.tls {
+            true => "rediss+sentinel",
+            false => "redis+sentinel",
+        };
+        format!("{scheme}://{user}{hosts}/{MASTER_NAME}{query}")
+    }
+
+    /// The CA every server's and sentinel's certificate is signed by, with TLS.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.servers[0].ca_file()
     }
 
     /// The port of the master, as the first sentinel that answers says.

@@ -73,7 +73,13 @@ impl RedisServer {
             dir.display().to_string(),
         ];
         let tls = tls.then(|| {
-            let files = write_tls_files(&dir);
+            // Servers of one set share the TLS files of the first ([`share_tls_files`]).
+            let files = match dir.join("ca.pem").exists() {
+                true => Tls {
+                    ca_file: dir.join("ca.pem"),
+                },
+                false => write_tls_files(&dir),
+            };
             args.extend([
                 "--port".into(),
                 "0".into(),
@@ -216,6 +222,14 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Puts the TLS files of the server in `from` in `to`, for another server of the same set: one CA
+/// for every server a client reaches.
+pub(crate) fn share_tls_files(from: &Path, to: &Path) {
+    for name in ["ca.pem", "server.pem", "server.key"] {
+        std::fs::copy(from.join(name), to.join(name)).expect("copy a TLS file");
     }
 }
 
