@@ -239,6 +239,41 @@ async fn a_cluster_spreads_entries_over_its_nodes_and_outlives_one() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_with_a_password() {
+    let emu = emulator_for(6).await;
+    let cluster = tokio::task::spawn_blocking(|| {
+        RedisCluster::start_with("cluster-tls", Some(MASTER_PASSWORD), true)
+    })
+    .await
+    .unwrap();
+    let keys = key_file("cluster-tls", None);
+    let url = cluster.url();
+    assert!(url.starts_with("rediss+cluster://:"), "{url}");
+    let ca = cluster.ca_file().unwrap().to_path_buf();
+    let a = machine_at(&emu, &url, Some(&ca), &keys).build().unwrap();
+    let b = machine_at(&emu, &url, Some(&ca), &keys).build().unwrap();
+    let scopes: Vec<String> = (0..6).map(scope).collect();
+    for s in &scopes {
+        a.get_token(&[s.as_str()]).await.unwrap();
+    }
+    let stored = || {
+        cluster
+            .entry_keys_by_node()
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>()
+    };
+    wait_for(|| stored() == 6).await;
+    emu.reset_counters();
+    for s in &scopes {
+        b.get_token(&[s.as_str()]).await.unwrap();
+    }
+    assert_eq!(emu.counters().entra_token, 0, "all read over TLS");
+    let shown = format!("{:?} {a:?}", stats(&a));
+    assert!(!shown.contains("master:pass"), "{shown}");
+}
+
 #[test]
 fn a_sentinel_address_without_a_master_is_a_config_error() {
     let e = Credential::builder()

@@ -218,15 +218,27 @@ impl RedisSentinels {
 pub struct RedisCluster {
     /// The three nodes, each the master of a third of the slots.
     pub nodes: Vec<RedisServer>,
+    password: Option<String>,
+    tls: bool,
 }
 
 impl RedisCluster {
     /// Starts the nodes, makes them a cluster and waits until it serves every slot.
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, None, false)
+    }
+
+    /// With `password` on every node, and TLS only (clients and the cluster bus, one CA) when
+    /// `tls`.
+    pub fn start_with(name: &str, password: Option<&str>, tls: bool) -> Self {
+        let mut first_dir: Option<PathBuf> = None;
         let nodes: Vec<RedisServer> = (0..3)
             .map(|i| {
                 let dir = scratch_dir(&format!("{name}-c{i}"));
-                let args: Vec<String> = [
+                if let Some(from) = &first_dir {
+                    share_tls_files(from, &dir);
+                }
+                let mut args: Vec<String> = [
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
@@ -240,14 +252,31 @@ impl RedisCluster {
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
-                RedisServer::start_in(dir, None, &args, None, false)
+                if let Some(p) = password {
+                    args.extend(["--masterauth".to_string(), p.to_string()]);
+                }
+                if tls {
+                    args.extend(["--tls-cluster".to_string(), "yes".to_string()]);
+                }
+                let node = RedisServer::start_in(dir.clone(), None, &args, password, tls);
+                if tls && first_dir.is_none() {
+                    first_dir = Some(dir);
+                }
+                node
             })
             .collect();
         let addresses: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
-        let out = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli");
+        if let Some(p) = password {
+            create.args(["--no-auth-warning", "-a", p]);
+        }
+        if let Some(ca) = nodes[0].ca_file() {
+            create.args(["--tls", "--cacert"]).arg(ca);
+        }
+        let out = create
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -258,7 +287,11 @@ impl RedisCluster {
             "redis-cli --cluster create: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster {
+            nodes,
+            password: password.map(str::to_string),
+            tls,
+        };
         wait("the cluster to be ok", || {
             cluster.nodes.iter().all(|n| {
                 n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")
@@ -270,10 +303,23 @@ impl RedisCluster {
 
     /// The URL certless is given: two of the three nodes (it learns the third from them).
     pub fn url(&self) -> String {
+        let scheme = match self.tls {
+            true => "rediss+cluster",
+            false => "redis+cluster",
+        };
+        let user = match &self.password {
+            Some(p) => format!(":{}@", urlencode(p)),
+            None => String::new(),
+        };
         format!(
-            "redis+cluster://127.0.0.1:{},127.0.0.1:{}",
+            "{scheme}://{user}127.0.0.1:{},127.0.0.1:{}",
             self.nodes[0].port, self.nodes[1].port
         )
+    }
+
+    /// The CA every node's certificate is signed by, with TLS.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.nodes[0].ca_file()
     }
 
     /// The keys certless wrote, node by node.
