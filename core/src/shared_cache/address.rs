@@ -26,7 +26,12 @@ pub(crate) struct Address {
 #[derive(Clone)]
 pub(crate) enum Topology {
     /// One server, or a name that moves to the new server at a failover: the URL as given.
-    Single { url: Secret },
+    Single {
+        url: Secret,
+        /// Its password on its own, held so that it stays known to the redaction of server text
+        /// ([`crate::support::secret`]) as long as the URL is in use.
+        _password: Option<Secret>,
+    },
     /// A master whose address the sentinels give.
     Sentinel(Sentinels),
     /// A Redis Cluster, reached through any of `nodes` (it tells where the others are).
@@ -97,7 +102,8 @@ pub(crate) struct AddressError {
     pub(crate) remedy: &'static str,
 }
 
-const SINGLE_FORMS: &str = "Give redis://[user:password@]host:port[/db], rediss://... for TLS \
+/// Every form, for a message that cannot tell which one was meant.
+pub(crate) const EVERY_FORM: &str = "Give redis://[user:password@]host:port[/db], rediss://... for TLS \
      (Azure Cache for Redis: rediss://:ACCESS_KEY@NAME.redis.cache.windows.net:6380), \
      redis+unix:///path/to/socket, redis+sentinel://[user:password@]host1:26379,host2:26379/\
      MASTER[/db] for Sentinel, or redis+cluster://[user:password@]host1:6379,host2:6379 for a \
@@ -116,7 +122,7 @@ pub(crate) fn parse(text: &str) -> Result<Address, AddressError> {
     let Some((scheme, rest)) = text.split_once("://") else {
         return Err(error(
             "the shared cache address is not a URL (no scheme://)",
-            SINGLE_FORMS,
+            EVERY_FORM,
         ));
     };
     match scheme.to_ascii_lowercase().as_str() {
@@ -140,18 +146,16 @@ fn single(text: &str) -> Result<Address, AddressError> {
     let parsed = url::Url::parse(text).map_err(|e| {
         error(
             format!("the shared cache address is not a URL ({e})"),
-            SINGLE_FORMS,
+            EVERY_FORM,
         )
     })?;
-    if let Some(password) = parsed.password() {
-        remember_password(password);
-    }
+    let password = parsed.password().map(remember_password);
     let scheme = parsed.scheme();
     let target = match scheme {
         "redis" | "rediss" | "valkey" | "valkeys" => {
             let host = parsed.host_str().unwrap_or("");
             if host.is_empty() {
-                return Err(error("the shared cache address has no host", SINGLE_FORMS));
+                return Err(error("the shared cache address has no host", EVERY_FORM));
             }
             let port = parsed.port().unwrap_or(REDIS_PORT);
             format!("{scheme}://{host}:{port}{}", parsed.path())
@@ -164,13 +168,14 @@ fn single(text: &str) -> Result<Address, AddressError> {
                      redis+sentinel:// or redis+cluster://",
                     echo(other)
                 ),
-                SINGLE_FORMS,
+                EVERY_FORM,
             ));
         }
     };
     Ok(Address {
         topology: Topology::Single {
             url: Secret::new(text),
+            _password: password,
         },
         target,
     })

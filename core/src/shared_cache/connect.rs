@@ -48,7 +48,7 @@ impl Connector {
             root_cert: ca_pem.map(<[u8]>::to_vec),
         };
         Ok(match &address.topology {
-            Topology::Single { url } => match ca_pem {
+            Topology::Single { url, .. } => match ca_pem {
                 Some(_) => Connector::Single(Client::build_with_tls(url.expose(), certificates())?),
                 None => Connector::Single(Client::open(url.expose())?),
             },

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 
+use super::address::EVERY_FORM;
 use super::breaker::{Breaker, Permit};
 use super::connect::{Connection, Connector, Timeouts};
 use super::{Settings, SharedCacheStats};
@@ -23,7 +24,8 @@ use crate::support::runtime;
 /// How long one command may take before it counts as a failure of Redis (the caller's own budget
 /// is usually shorter; the command still finishes, or fails, within this).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long establishing a connection (TCP, TLS, AUTH) may take.
+/// How long establishing a connection (TCP, TLS, AUTH; with Sentinel, asking the sentinels and
+/// the master's ROLE too) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a caller waits for a command while there is no connection yet: a first connection
 /// (TCP, TLS and AUTH) takes longer than a read's budget. The connection is also begun when the
@@ -92,11 +94,7 @@ impl RedisStore {
                     e.category()
                 ),
             )
-            .with_remedy(
-                "Give redis://[user:password@]host:port[/db], rediss:// for TLS, \
-                 redis+unix:///path/to/socket, redis+sentinel://host1:26379,host2:26379/MASTER \
-                 or redis+cluster://host1:6379,host2:6379 (docs/shared-cache.md).",
-            )
+            .with_remedy(EVERY_FORM)
         })?;
         Ok(RedisStore {
             connector,
@@ -383,8 +381,8 @@ impl RedisStore {
     /// Records a failed command. A full Redis (maxmemory with noeviction) still answers reads, so
     /// it is counted but does not open the breaker; any other failure does, and a broken
     /// connection is made anew by the next command. So is one to a server that has become a
-    /// replica (`READONLY`, after a failover): the next connection asks the sentinels, or the
-    /// name, for the master again.
+    /// replica (`READONLY`, after a failover): the next connection asks the sentinels (or the DNS,
+    /// for a name that moves) for the master again.
     fn failed(&self, e: &redis::RedisError) {
         if e.code() == Some("OOM") {
             bump(&self.counters.full);
