@@ -96,6 +96,13 @@ async fn sentinel_shares_tokens_and_follows_a_failover() {
         )) && leg.contains("read back, opened"),
         "{leg}"
     );
+    // A master's name the sentinels do not watch: the doctor says so, and still passes.
+    let wrong = url.replace(&format!("/{MASTER_NAME}"), "/no-such-master");
+    let leg = doctor_leg(&emu, &wrong, &keys).await;
+    assert!(
+        leg.contains(r#""status":"warn""#) && leg.contains("master name not found by sentinel"),
+        "{leg}"
+    );
 
     // The master dies. Every request is served throughout (from Entra while there is no
     // master), until the sentinels have promoted the replica.
