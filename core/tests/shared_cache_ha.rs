@@ -154,6 +154,57 @@ async fn sentinel_shares_tokens_and_follows_a_failover() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_failover_is_followed_too() {
+    let emu = emulator_for(1).await;
+    let set = tokio::task::spawn_blocking(|| RedisSentinels::start("manual"))
+        .await
+        .unwrap();
+    let keys = key_file("manual", None);
+    let url = set.url();
+    let a = machine_at(&emu, &url, None, &keys).build().unwrap();
+    let b = machine_at(&emu, &url, None, &keys).build().unwrap();
+    a.get_token(&[SHAREPOINT]).await.unwrap();
+    b.get_token(&[SHAREPOINT]).await.unwrap();
+    // The old master stays up and becomes a replica of the new one.
+    let old = set.master_port().unwrap();
+    let set = Arc::new(set);
+    {
+        let set = Arc::clone(&set);
+        tokio::task::spawn_blocking(move || {
+            assert_eq!(
+                set.sentinels[0].cli(&["SENTINEL", "FAILOVER", MASTER_NAME]),
+                "OK"
+            );
+            set.wait_for_new_master(old);
+            // The sentinels turn the old master into a replica a few seconds later (and close
+            // its clients then); until then it still takes writes, as Redis does.
+            let demoted = set.servers.iter().find(|s| s.port == old).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !demoted.cli(&["ROLE"]).starts_with("slave") {
+                assert!(std::time::Instant::now() < deadline, "not demoted in 30 s");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+        .await
+        .unwrap();
+    }
+    until_it_writes(&a).await;
+    until_it_writes(&b).await;
+    // What a fetches now is on the new master, and b reads it there.
+    let entries = set.master().entry_keys().len();
+    emu.reset_counters();
+    let fetched = a.get_token(&[scope(0)]).await.unwrap();
+    wait_for(|| set.master().entry_keys().len() > entries).await;
+    let read = b.get_token(&[scope(0)]).await.unwrap();
+    assert_eq!(read.token.expose(), fetched.token.expose());
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "b read a's token from the new master"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_over_tls_with_a_private_ca() {
     let emu = emulator_for(0).await;
     let set = tokio::task::spawn_blocking(|| {
