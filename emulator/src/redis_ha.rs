@@ -322,6 +322,45 @@ impl RedisCluster {
         self.nodes[0].ca_file()
     }
 
+    /// Moves the slot of `key`, with its keys, from the node that serves it to node `to`, as a
+    /// resharding does: a client that learned the old map is then answered `MOVED` for it.
+    /// Returns the node it came from.
+    pub fn move_slot_of(&self, key: &str, to: usize) -> usize {
+        let from = self
+            .nodes
+            .iter()
+            .position(|n| n.is_running() && n.cli(&["EXISTS", key]) == "1")
+            .expect("a node holds the key");
+        assert_ne!(from, to, "the key is already on node {to}");
+        let (src, dst) = (&self.nodes[from], &self.nodes[to]);
+        let slot = src.cli(&["CLUSTER", "KEYSLOT", key]);
+        let src_id = src.cli(&["CLUSTER", "MYID"]);
+        let dst_id = dst.cli(&["CLUSTER", "MYID"]);
+        assert_eq!(
+            dst.cli(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &src_id]),
+            "OK"
+        );
+        assert_eq!(
+            src.cli(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &dst_id]),
+            "OK"
+        );
+        for moving in src
+            .cli(&["CLUSTER", "GETKEYSINSLOT", &slot, "1000"])
+            .lines()
+        {
+            let port = dst.port.to_string();
+            let answer = src.cli(&["MIGRATE", "127.0.0.1", &port, moving, "0", "5000"]);
+            assert_eq!(answer, "OK", "MIGRATE {moving}");
+        }
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            assert_eq!(
+                node.cli(&["CLUSTER", "SETSLOT", &slot, "NODE", &dst_id]),
+                "OK"
+            );
+        }
+        from
+    }
+
     /// The keys certless wrote, node by node.
     pub fn entry_keys_by_node(&self) -> Vec<Vec<String>> {
         self.nodes
