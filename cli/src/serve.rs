@@ -82,7 +82,8 @@ pub(crate) struct Args {
     #[arg(long)]
     ready_file: Option<PathBuf>,
     /// Share every app's tokens with the other brokers of a farm through this Redis
-    /// (redis://host:port, rediss:// for TLS; docs/shared-cache.md), or off. Default:
+    /// (redis://host:port, rediss:// for TLS, redis+sentinel://host1,host2/MASTER,
+    /// redis+cluster://host1,host2; docs/shared-cache.md), or off. Default:
     /// CERTLESS_SHARED_CACHE. A password here is visible on this machine's process list: give
     /// it in CERTLESS_SHARED_CACHE instead.
     #[arg(long, value_name = "URL")]

@@ -4,82 +4,28 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use certless::clock::{Clock, ManualClock};
-use certless::shared_cache::{BreakerState, SharedCacheStats, generate_key};
+use certless::shared_cache::{BreakerState, generate_key};
 use certless::{Credential, CredentialBuilder, ManagedIdentityId};
 use certless_emulator::redis_server::RedisServer;
 use certless_emulator::{Endpoint, Fault, MiSourceKind, RunningEmulator};
-use common::{SHAREPOINT, builder, emulator, scratch_dir};
+use common::farm::{everyone_asks, key_file, machine_at, stats, total, wait_for};
+use common::{SHAREPOINT, builder, emulator};
 
 const GRAPH: &str = "https://graph.microsoft.com/.default";
 
-/// A key file with one new key (or the given keys text).
-fn key_file(name: &str, text: Option<&str>) -> PathBuf {
-    let path = scratch_dir(name).join("shared-cache.key");
-    let text = match text {
-        Some(t) => t.to_string(),
-        None => generate_key("test").expect("a key"),
-    };
-    std::fs::write(&path, text).expect("write the key file");
-    path
+fn machine(emu: &RunningEmulator, redis: &RedisServer, keys: &Path) -> CredentialBuilder {
+    machine_at(emu, &redis.url(), redis.ca_file(), keys)
 }
 
-fn machine(emu: &RunningEmulator, redis: &RedisServer, keys: &PathBuf) -> CredentialBuilder {
-    let mi = emu.default_user_assigned();
-    let mut b = builder(emu, MiSourceKind::Imds)
-        .managed_identity(ManagedIdentityId::ClientId(mi.client_id))
-        .shared_cache(redis.url())
-        .shared_cache_key_file(keys)
-        // Exact request counts need every read answered: a test machine's 2 cores, busy with
-        // the emulator and 8 machines, do not always answer within the 50 ms default.
-        .shared_cache_read_budget(Duration::from_secs(1));
-    if let Some(ca) = redis.ca_file() {
-        b = b.shared_cache_ca_file(ca);
-    }
-    b
-}
-
-fn farm(emu: &RunningEmulator, redis: &RedisServer, keys: &PathBuf, n: usize) -> Vec<Credential> {
+fn farm(emu: &RunningEmulator, redis: &RedisServer, keys: &Path, n: usize) -> Vec<Credential> {
     (0..n)
         .map(|_| machine(emu, redis, keys).build().expect("builds"))
         .collect()
-}
-
-fn stats(c: &Credential) -> SharedCacheStats {
-    c.shared_cache_stats().expect("the shared cache is on")
-}
-
-fn total(farm: &[Credential], field: fn(&SharedCacheStats) -> u64) -> u64 {
-    farm.iter().map(|c| field(&stats(c))).sum()
-}
-
-/// `callers` concurrent requests for `scope` on every machine of the farm, all at once.
-async fn everyone_asks(
-    farm: &[Credential],
-    scope: &str,
-    callers: usize,
-) -> Vec<certless::AccessToken> {
-    let mut tasks = Vec::new();
-    for credential in farm {
-        for _ in 0..callers {
-            let c = credential.clone();
-            let scope = scope.to_string();
-            tasks.push(tokio::spawn(async move { c.get_token(&[scope]).await }));
-        }
-    }
-    let mut tokens = Vec::new();
-    for task in tasks {
-        tokens.push(
-            task.await
-                .expect("joined")
-                .expect("every caller gets a token"),
-        );
-    }
-    tokens
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -456,16 +402,6 @@ fn the_setting_is_checked_like_every_other() {
         "SharedCache":{"Redis":"redis://127.0.0.1:1","KeyFiel":"k"}}}"#;
     let e = Credential::from_config_json(json).unwrap_err();
     assert!(e.to_string().contains("KeyFiel"), "{e}");
-}
-
-async fn wait_for(mut ready: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if ready() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("not within 5 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

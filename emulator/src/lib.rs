@@ -154,6 +154,7 @@ mod imds;
 mod imds_metadata;
 mod key_vault;
 mod managed_identity;
+pub mod redis_ha;
 pub mod redis_server;
 mod router;
 mod running;

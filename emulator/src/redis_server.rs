@@ -12,6 +12,8 @@ pub struct RedisServer {
     /// Its loopback port.
     pub port: u16,
     dir: PathBuf,
+    /// A configuration file, which redis-server takes only as its first argument (a sentinel's).
+    config_file: Option<PathBuf>,
     args: Vec<String>,
     password: Option<String>,
     tls: Option<Tls>,
@@ -24,7 +26,7 @@ pub struct Tls {
 }
 
 /// A fresh directory for one server's files.
-fn scratch_dir(name: &str) -> PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
@@ -34,7 +36,7 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").port()
 }
@@ -47,7 +49,18 @@ impl RedisServer {
 
     /// With `requirepass`, and/or TLS only (no plain port).
     pub fn start_with(name: &str, password: Option<&str>, tls: bool) -> Self {
-        let dir = scratch_dir(name);
+        Self::start_in(scratch_dir(name), None, &[], password, tls)
+    }
+
+    /// In `dir`, with `config_file` first (when given) and `extra` arguments after the usual ones
+    /// (`--replicaof`, `--cluster-enabled`, `--sentinel`).
+    pub(crate) fn start_in(
+        dir: PathBuf,
+        config_file: Option<PathBuf>,
+        extra: &[String],
+        password: Option<&str>,
+        tls: bool,
+    ) -> Self {
         let port = free_port();
         let mut args: Vec<String> = vec![
             "--bind".into(),
@@ -60,7 +73,13 @@ impl RedisServer {
             dir.display().to_string(),
         ];
         let tls = tls.then(|| {
-            let files = write_tls_files(&dir);
+            // Servers of one set share the TLS files of the first ([`share_tls_files`]).
+            let files = match dir.join("ca.pem").exists() {
+                true => Tls {
+                    ca_file: dir.join("ca.pem"),
+                },
+                false => write_tls_files(&dir),
+            };
             args.extend([
                 "--port".into(),
                 "0".into(),
@@ -78,10 +97,12 @@ impl RedisServer {
         if let Some(password) = password {
             args.extend(["--requirepass".into(), password.into()]);
         }
+        args.extend(extra.iter().cloned());
         let mut server = RedisServer {
             child: None,
             port,
             dir,
+            config_file,
             args,
             password: password.map(str::to_string),
             tls,
@@ -105,6 +126,7 @@ impl RedisServer {
             "--port"
         };
         let mut child = Command::new("redis-server")
+            .args(&self.config_file)
             .args(&self.args)
             .args([port_flag, &self.port.to_string()])
             .stdout(Stdio::null())
@@ -163,6 +185,11 @@ impl RedisServer {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Whether it still runs (it has not been killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// The keys certless wrote.
     pub fn entry_keys(&self) -> Vec<String> {
         self.cli(&["--scan", "--pattern", "certless:*"])
@@ -198,6 +225,14 @@ impl Drop for RedisServer {
     }
 }
 
+/// Puts the TLS files of the server in `from` in `to`, for another server of the same set: one CA
+/// for every server a client reaches.
+pub(crate) fn share_tls_files(from: &Path, to: &Path) {
+    for name in ["ca.pem", "server.pem", "server.key"] {
+        std::fs::copy(from.join(name), to.join(name)).expect("copy a TLS file");
+    }
+}
+
 /// A test CA and a certificate for 127.0.0.1 it signed.
 fn write_tls_files(dir: &Path) -> Tls {
     let ca_key = rcgen::KeyPair::generate().expect("a key");
@@ -223,7 +258,7 @@ fn write_tls_files(dir: &Path) -> Tls {
 }
 
 /// `text` percent-encoded for a URL's password.
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

@@ -334,7 +334,9 @@ impl CredentialBuilder {
     }
 
     /// Shares tokens with every machine that uses this Redis and key (docs/shared-cache.md):
-    /// `redis://[user:password@]host:port[/db]`, `rediss://...` for TLS, or `off` (whatever
+    /// `redis://[user:password@]host:port[/db]`, `rediss://...` for TLS,
+    /// `redis+sentinel://[user:password@]host1:26379,host2:26379/MASTER` for Sentinel,
+    /// `redis+cluster://[user:password@]host1:6379,host2:6379` for a cluster, or `off` (whatever
     /// `CERTLESS_SHARED_CACHE` says). Default: `CERTLESS_SHARED_CACHE`, else no shared cache.
     pub fn shared_cache(mut self, url: impl Into<Secret>) -> Self {
         self.shared_cache.url = Some(url.into());

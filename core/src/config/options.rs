@@ -119,8 +119,9 @@ pub const OPTIONS: &[OptionInfo] = &[
     option(
         "shared_cache",
         OptionKind::Text,
-        "Share tokens with every machine on this Redis (redis://, rediss:// for TLS), or off \
-         (default CERTLESS_SHARED_CACHE; docs/shared-cache.md).",
+        "Share tokens with every machine on this Redis (redis://, rediss:// for TLS, \
+         redis+sentinel://host1,host2/MASTER, redis+cluster://host1,host2), or off (default \
+         CERTLESS_SHARED_CACHE; docs/shared-cache.md).",
     ),
     option(
         "shared_cache_key_file",

@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::builder::SharedCacheSetting;
 use super::load::read_text_file;
 use crate::error::{Error, ErrorCode, Result};
-use crate::shared_cache::{DEFAULT_LEASE_WAIT, DEFAULT_READ_BUDGET, SealKeys, Settings};
+use crate::shared_cache::{
+    AddressError, DEFAULT_LEASE_WAIT, DEFAULT_READ_BUDGET, SealKeys, Settings, parse_address,
+};
 use crate::support::echo::echo;
 use crate::support::env::{Environment, vars};
 use crate::support::secret::Secret;
@@ -25,7 +27,9 @@ pub(super) fn resolve(set: &SharedCacheSetting, env: &dyn Environment) -> Result
     if url.expose().trim().eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    let target = redis_target(url.expose())?;
+    let address = parse_address(url.expose()).map_err(|AddressError { why, remedy }| {
+        Error::config(ErrorCode::InvalidConfig, why).with_remedy(remedy)
+    })?;
     let keys = keys(set, env)?;
     let ca_file = set
         .ca_file
@@ -36,8 +40,7 @@ pub(super) fn resolve(set: &SharedCacheSetting, env: &dyn Environment) -> Result
         None => None,
     };
     Ok(Some(Settings {
-        url,
-        target,
+        address,
         keys: Arc::new(keys),
         ca_pem,
         ca_file,
@@ -102,62 +105,6 @@ fn shown(path: &Path) -> String {
     echo(&path.display().to_string()).to_string()
 }
 
-/// The URL without user or password (for messages and metrics), after checking it is one Redis
-/// takes. The password is registered as a secret, so that no message ever shows it.
-fn redis_target(url: &str) -> Result<String> {
-    let invalid = |why: String| {
-        Error::config(ErrorCode::InvalidConfig, why).with_remedy(
-            "Give redis://[user:password@]host:port[/db], rediss://... for TLS (Azure Cache for \
-             Redis: rediss://:ACCESS_KEY@NAME.redis.cache.windows.net:6380), or \
-             redis+unix:///path/to/socket.",
-        )
-    };
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|e| invalid(format!("the shared cache address is not a URL ({e})")))?;
-    if let Some(password) = parsed.password() {
-        let _ = Secret::new(password);
-        if let Ok(decoded) = percent_decode(password) {
-            let _ = Secret::new(decoded);
-        }
-    }
-    let scheme = parsed.scheme();
-    match scheme {
-        "redis" | "rediss" | "valkey" | "valkeys" => {
-            let host = parsed.host_str().unwrap_or("");
-            if host.is_empty() {
-                return Err(invalid("the shared cache address has no host".to_string()));
-            }
-            let port = parsed.port().unwrap_or(6379);
-            Ok(format!("{scheme}://{host}:{port}{}", parsed.path()))
-        }
-        "redis+unix" | "unix" => Ok(format!("{scheme}://{}", parsed.path())),
-        other => Err(invalid(format!(
-            "the shared cache address has the scheme '{}', not redis:// or rediss://",
-            echo(other)
-        ))),
-    }
-}
-
-fn percent_decode(text: &str) -> std::result::Result<String, std::string::FromUtf8Error> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,7 +128,7 @@ mod tests {
         let settings = resolve(&SharedCacheSetting::default(), &on)
             .unwrap()
             .unwrap();
-        assert_eq!(settings.target, "redis://cache.internal:6390/2");
+        assert_eq!(settings.address.target, "redis://cache.internal:6390/2");
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert!(!format!("{settings:?}").contains(KEY));
         let off = SharedCacheSetting {
@@ -197,10 +144,47 @@ mod tests {
     }
 
     #[test]
+    fn sentinel_and_cluster_addresses_hide_their_passwords() {
+        for (url, target) in [
+            (
+                "redis+sentinel://:pw-of-master-42@s1,s2:26380/mymaster?sentinel_password=pw-of-sentinel-42",
+                "redis+sentinel://s1:26379,s2:26380/mymaster",
+            ),
+            (
+                "rediss+cluster://app:pw-of-cluster-42@n1:7000,n2:7001",
+                "rediss+cluster://n1:7000,n2:7001",
+            ),
+        ] {
+            let vars = env(&[(vars::SHARED_CACHE, url), (vars::SHARED_CACHE_KEY, KEY)]);
+            let settings = resolve(&SharedCacheSetting::default(), &vars)
+                .unwrap()
+                .unwrap();
+            assert_eq!(settings.address.target, target);
+            assert!(!format!("{settings:?}").contains("-42"), "{settings:?}");
+        }
+    }
+
+    #[test]
     fn mistakes_are_config_errors_that_say_what_to_do() {
         for (url, key, says) in [
             ("http://cache:6379", Some(KEY), "scheme 'http'"),
             ("not a url", Some(KEY), "not a URL"),
+            (
+                "redis+sentinel://:secret-pass@s1:26379,s2:26379",
+                Some(KEY),
+                "names no master",
+            ),
+            (
+                "redis+sentinel://s1/mymaster?sentinel_password=secret-pass&sentinel_db=1",
+                Some(KEY),
+                "parameter 'sentinel_db'",
+            ),
+            (
+                "redis+cluster://:secret-pass@n1:7000/2",
+                Some(KEY),
+                "only database 0",
+            ),
+            ("rediss+cluster://:secret-pass@n1:0", Some(KEY), "port '0'"),
             ("redis://cache:6379", None, "no key"),
             (
                 "rediss://:secret-pass@cache:6380",

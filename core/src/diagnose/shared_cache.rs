@@ -23,14 +23,19 @@ impl Doctor {
             Ok(took) => report.checks.push(check(
                 Status::Ok,
                 "connection",
-                format!("PING answered in {} ms", took.as_millis()),
+                format!(
+                    "PING answered in {} ms ({})",
+                    took.as_millis(),
+                    checkup.reached
+                ),
             )),
             Err(why) => {
                 let mut c = check(Status::Warn, "connection", format!("no answer: {why}"));
                 c.fix = Some(
                     "Check the address, the port (6380 for Azure Cache for Redis over TLS), the \
-                     firewall and the password or ACL user. Until it answers, each machine fetches \
-                     its own tokens."
+                     firewall and the password or ACL user; with Sentinel, the master's name and \
+                     that the sentinels know a master that is up. Until it answers, each machine \
+                     fetches its own tokens."
                         .to_string(),
                 );
                 report.checks.push(c);

@@ -257,6 +257,8 @@ pub(crate) struct Checkup {
     pub(crate) keys: usize,
     /// PING's round trip.
     pub(crate) ping: std::result::Result<Duration, String>,
+    /// Which kind of Redis, and which master or nodes it reached.
+    pub(crate) reached: String,
     /// A sealed entry written, read back and opened, then deleted: the ACL lets this user write,
     /// and the key works.
     pub(crate) round_trip: std::result::Result<(), String>,
@@ -276,14 +278,52 @@ impl SharedCache {
             Ok(_) => self.round_trip().await,
             Err(_) => Err("not tried: no connection".to_string()),
         };
+        let mut reached = self.store.reached();
+        if self.store.is_cluster() && ping.is_ok() {
+            reached = match self.cluster_masters().await {
+                Ok(masters) => format!(
+                    "{reached} of {} master(s): {}",
+                    masters.len(),
+                    masters.join(", ")
+                ),
+                Err(why) => format!("{reached} (its nodes not listed: {why})"),
+            };
+        }
         Checkup {
             target: self.store.target().to_string(),
             sealing_key: self.keys.sealing_id().to_string(),
             keys: self.keys.ids().len(),
             ping,
+            reached,
             round_trip,
             stats: self.stats(),
         }
+    }
+
+    /// The cluster's masters that are up, as `CLUSTER NODES` lists them (`id host:port@bus
+    /// flags ...`, one line a node).
+    async fn cluster_masters(&self) -> std::result::Result<Vec<String>, String> {
+        let nodes = self
+            .store
+            .diagnose(|mut c| async move {
+                redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query_async::<String>(&mut c)
+                    .await
+            })
+            .await?;
+        let mut masters: Vec<String> = nodes
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let flags = fields.get(2)?;
+                let up = flags.contains("master") && !flags.contains("fail");
+                let address = fields.get(1)?.split('@').next()?;
+                up.then(|| address.to_string())
+            })
+            .collect();
+        masters.sort();
+        Ok(masters)
     }
 
     async fn round_trip(&self) -> std::result::Result<(), String> {

@@ -8,7 +8,9 @@
 //! ([`entry`]). Redis failing, slow, full or holding something that does not open is a miss,
 //! never an error: callers are never failed to save a request.
 
+mod address;
 mod breaker;
+mod connect;
 pub(crate) mod entry;
 mod farm;
 mod seal;
@@ -16,6 +18,8 @@ mod settings;
 mod stats;
 mod store;
 
+pub(crate) use address::AddressError;
+pub(crate) use address::parse as parse_address;
 pub use breaker::BreakerState;
 pub(crate) use farm::{Checkup, Mode, Outcome, SharedCache};
 pub(crate) use seal::SealKeys;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::address::Address;
 use super::seal::SealKeys;
-use crate::support::secret::Secret;
 
 /// Default budget of one read: a miss after this, never a wait on a slow Redis.
 pub const DEFAULT_READ_BUDGET: Duration = Duration::from_millis(50);
@@ -16,10 +16,8 @@ pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(5);
 /// Everything the shared cache needs, validated (config builds it).
 #[derive(Clone)]
 pub(crate) struct Settings {
-    /// The Redis URL, which may hold a password.
-    pub(crate) url: Secret,
-    /// The URL without user or password, for messages.
-    pub(crate) target: String,
+    /// Where Redis is (its passwords are secrets; `target` is the address without them).
+    pub(crate) address: Address,
     pub(crate) keys: Arc<SealKeys>,
     /// PEM of the CAs that sign Redis's certificate, when not the system's.
     pub(crate) ca_pem: Option<Vec<u8>>,
@@ -31,7 +29,7 @@ pub(crate) struct Settings {
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedCacheSettings")
-            .field("target", &self.target)
+            .field("target", &self.address.target)
             .field("keys", &self.keys)
             .field("ca_file", &self.ca_file)
             .field("read_budget", &self.read_budget)

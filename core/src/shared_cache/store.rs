@@ -1,6 +1,7 @@
-//! The Redis side: one multiplexed connection per credential, made on first use and again after
-//! it failed (a failover, a restart, a new address behind the same name), every command under a
-//! budget, and the breaker ([`super::breaker`]) in front.
+//! The Redis side: one connection per credential ([`super::connect`]: a server, the master the
+//! sentinels name, or a cluster), made on first use and again after it failed (a failover, a
+//! restart, a new address behind the same name), every command under a budget, and the breaker
+//! ([`super::breaker`]) in front.
 //!
 //! Commands run as tasks of certless's own runtime, never on the caller's: the connection outlives
 //! any host runtime, and a caller whose budget ran out goes on at once while the command finishes
@@ -12,9 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use redis::aio::MultiplexedConnection;
 
+use super::address::EVERY_FORM;
 use super::breaker::{Breaker, Permit};
+use super::connect::{Connection, Connector, Timeouts};
 use super::{Settings, SharedCacheStats};
 use crate::error::{Error, ErrorCode, Result};
 use crate::support::runtime;
@@ -22,7 +24,8 @@ use crate::support::runtime;
 /// How long one command may take before it counts as a failure of Redis (the caller's own budget
 /// is usually shorter; the command still finishes, or fails, within this).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long establishing a connection (TCP, TLS, AUTH) may take.
+/// How long establishing a connection (TCP, TLS, AUTH; with Sentinel, asking the sentinels and
+/// the master's ROLE too) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a caller waits for a command while there is no connection yet: a first connection
 /// (TCP, TLS and AUTH) takes longer than a read's budget. The connection is also begun when the
@@ -40,9 +43,13 @@ pub(crate) enum Answer<T> {
 }
 
 pub(crate) struct RedisStore {
-    client: redis::Client,
+    connector: Connector,
     /// The connection and the process it was made in (after `fork()` the child makes its own).
-    connection: tokio::sync::Mutex<Option<(u32, MultiplexedConnection)>>,
+    connection: tokio::sync::Mutex<Option<(u32, Connection)>>,
+    /// Where the last connection went, in words (for the doctor).
+    reached: std::sync::Mutex<String>,
+    /// Which kind of Redis it is, in words (for the doctor).
+    kind: &'static str,
     /// Whether a connection is up (a caller then waits only its budget).
     connected: AtomicBool,
     breaker: Breaker,
@@ -77,38 +84,27 @@ impl RedisStore {
         // redis-rs builds its TLS configuration with the process's default provider: ring, as
         // for every other connection certless makes (a no-op when one is already installed).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let url = settings.url.expose();
-        let client = match &settings.ca_pem {
-            Some(pem) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem.clone()),
-                },
-            ),
-            None => redis::Client::open(url),
-        }
-        .map_err(|e| {
+        let address = &settings.address;
+        let connector = Connector::new(address, settings.ca_pem.as_deref()).map_err(|e| {
             Error::config(
                 ErrorCode::InvalidConfig,
                 format!(
                     "the shared cache address {} is not usable: {}",
-                    settings.target,
+                    address.target,
                     e.category()
                 ),
             )
-            .with_remedy(
-                "Give redis://[user:password@]host:port[/db], rediss:// for TLS, or \
-                 redis+unix:///path/to/socket.",
-            )
+            .with_remedy(EVERY_FORM)
         })?;
         Ok(RedisStore {
-            client,
+            connector,
             connection: tokio::sync::Mutex::new(None),
+            reached: std::sync::Mutex::new(String::new()),
+            kind: address.topology.kind(),
             connected: AtomicBool::new(false),
-            breaker: Breaker::new(settings.target.clone()),
+            breaker: Breaker::new(address.target.clone()),
             counters: Counters::default(),
-            target: settings.target.clone(),
+            target: address.target.clone(),
         })
     }
 
@@ -128,6 +124,20 @@ impl RedisStore {
 
     pub(crate) fn target(&self) -> &str {
         &self.target
+    }
+
+    /// Which kind of Redis, and where the last connection went: "Redis Sentinel: master 'm' at
+    /// 10.0.0.5:6379, as the sentinels say".
+    pub(crate) fn reached(&self) -> String {
+        let at = self.reached.lock().map(|r| r.clone()).unwrap_or_default();
+        match at.is_empty() {
+            true => self.kind.to_string(),
+            false => format!("{}: {at}", self.kind),
+        }
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.connector, Connector::Cluster(_))
     }
 
     pub(crate) fn stats(&self) -> SharedCacheStats {
@@ -225,7 +235,7 @@ impl RedisStore {
     ) -> std::result::Result<T, String>
     where
         T: Send + 'static,
-        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + Send,
     {
         let handle = runtime::handle().map_err(|e| e.to_string())?;
@@ -252,7 +262,7 @@ impl RedisStore {
     async fn ask<T, F, Fut>(self: &Arc<Self>, budget: Duration, command: F) -> Answer<T>
     where
         T: Send + 'static,
-        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = redis::RedisResult<T>> + Send,
     {
         let permit = self.breaker.permit(Instant::now());
@@ -282,7 +292,7 @@ impl RedisStore {
 
     fn spawn_write<F, Fut>(self: &Arc<Self>, command: F)
     where
-        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = redis::RedisResult<()>> + Send,
     {
         if self.breaker.permit(Instant::now()) == Permit::Skip {
@@ -304,7 +314,7 @@ impl RedisStore {
     /// One command on the connection (made now if need be), its outcome recorded.
     async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let connection = match self.connection().await {
@@ -332,7 +342,7 @@ impl RedisStore {
         }
     }
 
-    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+    async fn connection(&self) -> redis::RedisResult<Connection> {
         let pid = std::process::id();
         let mut slot = self.connection.lock().await;
         if let Some((owner, c)) = slot.as_ref() {
@@ -340,13 +350,24 @@ impl RedisStore {
                 return Ok(c.clone());
             }
         }
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT));
-        let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
+        let timeouts = Timeouts {
+            connect: CONNECT_TIMEOUT,
+            command: COMMAND_TIMEOUT,
+        };
+        // Bounded as a whole: with Sentinel it is several connections (a sentinel, the master's
+        // ROLE, the master), each with its own timeouts.
+        let (connection, reached) =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.connector.connect(timeouts))
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no connection within the time allowed",
+                    ))
+                })??;
+        if let Ok(mut r) = self.reached.lock() {
+            *r = reached;
+        }
         *slot = Some((pid, connection.clone()));
         self.connected.store(true, Ordering::Relaxed);
         Ok(connection)
@@ -359,7 +380,9 @@ impl RedisStore {
 
     /// Records a failed command. A full Redis (maxmemory with noeviction) still answers reads, so
     /// it is counted but does not open the breaker; any other failure does, and a broken
-    /// connection is made anew by the next command.
+    /// connection is made anew by the next command. So is one to a server that has become a
+    /// replica (`READONLY`, after a failover): the next connection asks the sentinels (or the DNS,
+    /// for a name that moves) for the master again.
     fn failed(&self, e: &redis::RedisError) {
         if e.code() == Some("OOM") {
             bump(&self.counters.full);
@@ -370,6 +393,7 @@ impl RedisStore {
             || e.is_connection_dropped()
             || e.is_timeout()
             || e.is_connection_refusal()
+            || e.code() == Some("READONLY")
         {
             if let Ok(mut slot) = self.connection.try_lock() {
                 *slot = None;
@@ -381,7 +405,7 @@ impl RedisStore {
 }
 
 /// Deletes the lease `key` if `owner` still holds it (one atomic script).
-async fn release(c: &mut MultiplexedConnection, key: &str, owner: &str) -> redis::RedisResult<()> {
+async fn release(c: &mut Connection, key: &str, owner: &str) -> redis::RedisResult<()> {
     redis::cmd("EVAL")
         .arg(RELEASE_LEASE)
         .arg(1)

@@ -125,7 +125,8 @@ pub mod vars {
     pub const BROKER_SECRET_FILE: &str = "CERTLESS_BROKER_SECRET_FILE";
     /// `local`: fetch tokens in this process when the broker cannot be reached.
     pub const BROKER_FALLBACK: &str = "CERTLESS_BROKER_FALLBACK";
-    /// The shared token cache's Redis (`redis://`, `rediss://`), or `off`.
+    /// The shared token cache's Redis (`redis://`, `rediss://`, `redis+sentinel://`,
+    /// `redis+cluster://`), or `off`.
     pub const SHARED_CACHE: &str = "CERTLESS_SHARED_CACHE";
     /// The file of the keys that seal shared-cache entries (`id:base64`, newest first).
     pub const SHARED_CACHE_KEY_FILE: &str = "CERTLESS_SHARED_CACHE_KEY_FILE";

@@ -7,6 +7,8 @@ use certless::env::MapEnv;
 use certless::{Credential, CredentialBuilder, ManagedIdentityId};
 use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, RunningEmulator, StartOptions};
 
+pub(crate) mod farm;
+
 /// A day, in seconds: certificate lifetimes in the tests are days from [`now`].
 pub(crate) const DAY: i64 = 86_400;
 
