@@ -120,6 +120,31 @@ async fn entries_that_do_not_open_are_misses_and_counted() {
     assert_eq!(emu.counters().entra_token, 1);
     assert!(stats(&other).rejected >= 1);
 
+    // A value far larger than any entry (a megabyte of another program's data): rejected, and
+    // read no further than the 64 KiB bound. Redis's own count of the bytes it sent says how much
+    // went out: two reads (before the lease and after winning it), 128 KiB, where reading the
+    // whole value would have been 2 MiB.
+    redis.cli(&["SETRANGE", &key, &(1024 * 1024 - 1).to_string(), "x"]);
+    let sent = || {
+        redis
+            .cli(&["INFO", "stats"])
+            .lines()
+            .find_map(|l| l.strip_prefix("total_net_output_bytes:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .expect("INFO stats has total_net_output_bytes")
+    };
+    let big = machine(&emu, &redis, &keys).build().unwrap();
+    emu.reset_counters();
+    let before = sent();
+    big.get_token(&[SHAREPOINT]).await.unwrap();
+    let during = sent() - before;
+    assert_eq!(emu.counters().entra_token, 1, "the huge value was not used");
+    assert!(stats(&big).rejected >= 1);
+    assert!(
+        during < 200 * 1024,
+        "Redis sent {during} bytes for two reads of a 1 MiB value"
+    );
+
     // A key of another farm: the entry is not readable; the machine fetches for itself.
     let stranger_key = generate_key("stranger").unwrap();
     let stranger = machine(&emu, &redis, &key_file("stranger", Some(&stranger_key)))
@@ -402,6 +427,66 @@ fn the_setting_is_checked_like_every_other() {
         "SharedCache":{"Redis":"redis://127.0.0.1:1","KeyFiel":"k"}}}"#;
     let e = Credential::from_config_json(json).unwrap_err();
     assert!(e.to_string().contains("KeyFiel"), "{e}");
+}
+
+/// The ACL docs/shared-cache.md recommends is enough for the farm and the doctor, and a user
+/// without the read's right is named by the doctor with that ACL as its fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_acl_is_enough_and_a_narrower_one_is_named() {
+    let emu = emulator().await;
+    let redis = RedisServer::start("acl");
+    let keys = key_file("acl", None);
+    let documented = "~certless:* +getrange +get +set +del +eval +ping";
+    let user = |name: &str, rules: &str| {
+        let mut args = vec!["ACL", "SETUSER", name, "on", ">farm-password"];
+        args.extend(rules.split(' '));
+        assert_eq!(redis.cli(&args), "OK");
+        let port = redis.url().rsplit(':').next().unwrap().to_string();
+        format!("redis://{name}:farm-password@127.0.0.1:{port}")
+    };
+    let farm_url = user("farm", documented);
+    let first = machine_at(&emu, &farm_url, None, &keys).build().unwrap();
+    let token = first.get_token(&[SHAREPOINT]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 1).await;
+    let second = machine_at(&emu, &farm_url, None, &keys).build().unwrap();
+    emu.reset_counters();
+    assert_eq!(
+        second.get_token(&[SHAREPOINT]).await.unwrap().token,
+        token.token
+    );
+    assert_eq!(
+        emu.counters().entra_token,
+        0,
+        "read from Redis as the ACL user"
+    );
+    assert_eq!(stats(&second).errors, 0);
+    let report =
+        certless::diagnose::diagnose(machine_at(&emu, &farm_url, None, &keys), SHAREPOINT).await;
+    let leg = report
+        .legs
+        .iter()
+        .find(|l| l.leg == "shared_cache")
+        .unwrap();
+    let text = serde_json::to_string(leg).unwrap();
+    assert_eq!(leg.status, certless::diagnose::Status::Ok, "{text}");
+
+    // Without GETRANGE: every read fails (a miss, and tokens still come), and the doctor says so.
+    let narrow_url = user("narrow", "~certless:* +get +set +del +eval +ping");
+    let narrow = machine_at(&emu, &narrow_url, None, &keys).build().unwrap();
+    narrow.get_token(&[SHAREPOINT]).await.unwrap();
+    assert!(stats(&narrow).errors >= 1);
+    let report =
+        certless::diagnose::diagnose(machine_at(&emu, &narrow_url, None, &keys), SHAREPOINT).await;
+    assert!(report.ok, "{}", report.headline);
+    let leg = report
+        .legs
+        .iter()
+        .find(|l| l.leg == "shared_cache")
+        .unwrap();
+    let text = serde_json::to_string(leg).unwrap();
+    assert_eq!(leg.status, certless::diagnose::Status::Warn, "{text}");
+    assert!(text.contains(documented), "the fix gives the ACL: {text}");
+    assert!(!text.contains("farm-password"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

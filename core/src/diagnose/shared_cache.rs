@@ -51,8 +51,8 @@ impl Doctor {
                 Err(why) => {
                     let mut c = check(Status::Warn, "write and read back", why.clone());
                     c.fix = Some(
-                        "Give the Redis user the rights to GET, SET, DEL and EVAL keys under \
-                         certless:* (ACL: ~certless:* +get +set +del +eval +ping), and room to \
+                        "Give the Redis user the rights to GETRANGE, GET, SET, DEL and EVAL keys under \
+                         certless:* (ACL: ~certless:* +getrange +get +set +del +eval +ping), and room to \
                          write (maxmemory)."
                             .to_string(),
                     );

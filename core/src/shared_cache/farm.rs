@@ -343,8 +343,14 @@ impl SharedCache {
                     .arg(60)
                     .query_async::<()>(&mut c)
                     .await?;
-                let back: Option<Vec<u8>> =
-                    redis::cmd("GET").arg(&name).query_async(&mut c).await?;
+                // Read as every read is (store::RedisStore::get), so an ACL without GETRANGE
+                // shows here.
+                let back: Vec<u8> = redis::cmd("GETRANGE")
+                    .arg(&name)
+                    .arg(0)
+                    .arg(super::store::MAX_ENTRY_BYTES)
+                    .query_async(&mut c)
+                    .await?;
                 redis::cmd("DEL")
                     .arg(&name)
                     .query_async::<i64>(&mut c)
@@ -353,9 +359,11 @@ impl SharedCache {
             })
             .await?;
         match read {
-            Some(back) if self.keys.open(key.as_bytes(), &back).is_ok() => Ok(()),
-            Some(_) => Err("the entry read back did not open".to_string()),
-            None => Err("the entry written was not there when read back".to_string()),
+            back if back.is_empty() => {
+                Err("the entry written was not there when read back".to_string())
+            }
+            back if self.keys.open(key.as_bytes(), &back).is_ok() => Ok(()),
+            _ => Err("the entry read back did not open".to_string()),
         }
     }
 }

@@ -12,8 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::AsyncCommands;
-
 use super::address::EVERY_FORM;
 use super::breaker::{Breaker, Permit};
 use super::connect::{Connection, Connector, Timeouts};
@@ -31,6 +29,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// (TCP, TLS and AUTH) takes longer than a read's budget. The connection is also begun when the
 /// credential is built ([`RedisStore::connect_early`]), so this is rarely waited for.
 const FIRST_CONNECT_BUDGET: Duration = Duration::from_secs(1);
+
+/// The most of an entry read back. A sealed entry is a token (a few KiB; Entra puts at most 200
+/// groups in a token, about 8 KiB of them, and an overage claim beyond), its times and the seal's 30-odd bytes: a
+/// value past this is not one of ours, and reading all of it (another program's blob under our
+/// key, or a writer with Redis access filling it) would cost every machine of the farm its memory
+/// and the time to receive it on every miss.
+pub(crate) const MAX_ENTRY_BYTES: usize = 64 * 1024;
 
 /// Releases a lease only if it is still ours (it may have expired and been taken by another).
 const RELEASE_LEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -163,21 +168,39 @@ impl RedisStore {
         }
     }
 
-    /// GET `key`, within `budget`.
+    /// The entry at `key` (at most [`MAX_ENTRY_BYTES`]; a longer value is rejected), within
+    /// `budget`.
     pub(crate) async fn get(
         self: &Arc<Self>,
         key: &str,
         budget: Duration,
     ) -> Answer<Option<Vec<u8>>> {
         let key = key.to_string();
-        self.ask(budget, move |mut c| async move { c.get(key).await })
-            .await
+        // GETRANGE, not GET: Redis sends at most one byte past the bound, whatever the value's
+        // size. It answers an empty string for a key that does not exist.
+        let read = self.ask(budget, move |mut c| async move {
+            redis::cmd("GETRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(MAX_ENTRY_BYTES)
+                .query_async::<Vec<u8>>(&mut c)
+                .await
+        });
+        match read.await {
+            Answer::Got(value) if value.is_empty() => Answer::Got(None),
+            Answer::Got(value) if value.len() > MAX_ENTRY_BYTES => {
+                bump(&self.counters.rejected);
+                Answer::Got(None)
+            }
+            Answer::Got(value) => Answer::Got(Some(value)),
+            Answer::Unavailable => Answer::Unavailable,
+        }
     }
 
     /// SET `key` to `value` with a time to live, in the background (nobody waits for a write).
     pub(crate) fn put(self: &Arc<Self>, key: String, value: Vec<u8>, ttl: Duration) {
         let millis = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
-        self.spawn_write(move |mut c| async move { c.pset_ex(key, value, millis).await });
+        self.spawn_write(move |mut c| async move { store(&mut c, &key, value, millis).await });
     }
 
     /// Takes the lease `key` (SET NX PX) with `owner` as its value; `Got(true)` when taken.
@@ -221,7 +244,7 @@ impl RedisStore {
     ) {
         let millis = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
         self.spawn_write(move |mut c| async move {
-            let stored: redis::RedisResult<()> = c.pset_ex(&key, value, millis).await;
+            let stored = store(&mut c, &key, value, millis).await;
             let released = release(&mut c, &lease, &owner).await;
             stored.and(released)
         });
@@ -405,6 +428,23 @@ impl RedisStore {
 }
 
 /// Deletes the lease `key` if `owner` still holds it (one atomic script).
+/// `SET key value PX millis`: the one way an entry is written (docs/protocol.md §11 and the ACL in
+/// docs/shared-cache.md name SET, so not PSETEX).
+async fn store(
+    c: &mut Connection,
+    key: &str,
+    value: Vec<u8>,
+    millis: u64,
+) -> redis::RedisResult<()> {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("PX")
+        .arg(millis)
+        .query_async(c)
+        .await
+}
+
 async fn release(c: &mut Connection, key: &str, owner: &str) -> redis::RedisResult<()> {
     redis::cmd("EVAL")
         .arg(RELEASE_LEASE)
