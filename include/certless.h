@@ -1062,9 +1062,10 @@ bool certless_pending_abandon(const certless_pending *pending);
 void certless_pending_free(certless_pending *pending);
 
 /**
- * Where the credential's shared cache is (`redis://host:port/db`, never a user or password), or
- * NULL when it has none (no `shared_cache` option, `CERTLESS_SHARED_CACHE` unset or `off`) and for
- * a NULL credential. Owned by the credential, valid until it is freed.
+ * Where the credential's shared cache is (its address: `redis://host:port/db`, Sentinel's or a
+ * cluster's; never a user or password), or NULL when it has none (no `shared_cache` option,
+ * `CERTLESS_SHARED_CACHE` unset or `off`) and for a NULL credential. Owned by the credential,
+ * valid until it is freed.
  *
  * # Safety
  * `credential` is NULL or a live credential.

@@ -115,7 +115,7 @@ const ErrorCode = Object.freeze({
  * @property {number} [deadlineMs] Time for one token request, retries included, in milliseconds (default 120000, or `CERTLESS_REQUEST_DEADLINE` seconds).
  * @property {number} [deadline] The same in seconds.
  * @property {string} [caFile] A PEM file of extra CA certificates to trust for Entra.
- * @property {string} [sharedCache] Share tokens with every machine on this Redis (`redis://host:port`, `rediss://` for TLS), or `off` (default `CERTLESS_SHARED_CACHE`; docs/shared-cache.md).
+ * @property {string} [sharedCache] Share tokens with every machine on this Redis (`redis://host:port`, `rediss://` for TLS, `redis+sentinel://host1,host2/MASTER`, `redis+cluster://host1,host2`), or `off` (default `CERTLESS_SHARED_CACHE`; docs/shared-cache.md).
  * @property {string} [sharedCacheKeyFile] The file of the keys that seal the shared cache's entries (default `CERTLESS_SHARED_CACHE_KEY_FILE`).
  * @property {string} [sharedCacheCaFile] A PEM file of the CAs that sign the shared cache's TLS certificate (default the system's).
  * @property {string} [configJson] Start from this Microsoft.Identity.Web configuration (`appsettings.json` or its `AzureAd` section) as JSON.

@@ -145,7 +145,7 @@ export declare function explainRefusal(url: string, status: number, wwwAuthentic
  * are numbers (exact below 2^53).
  */
 export interface SharedCacheStats {
-  /** Where Redis is (`redis://host:port/db`, never a user or password). */
+  /** Where Redis is: its address (a server, Sentinel's or a cluster's), never a user or password. */
   target: string
   /**
    * The circuit breaker: `closed` (Redis answers), `open` (not asked until the cool-down ends;

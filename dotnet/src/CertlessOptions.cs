@@ -81,7 +81,7 @@ namespace Certless
         /// <summary>A PEM file of extra CA certificates to trust for Entra.</summary>
         public string CaFile { get { return (string)Get("CaFile"); } set { Put("CaFile", value); } }
 
-        /// <summary>Share tokens with every machine of the farm on this Redis (<c>redis://host:port</c>, <c>rediss://</c> for TLS), or <c>off</c>; default <c>CERTLESS_SHARED_CACHE</c> (docs/shared-cache.md).</summary>
+        /// <summary>Share tokens with every machine of the farm on this Redis (<c>redis://host:port</c>, <c>rediss://</c> for TLS, <c>redis+sentinel://host1,host2/MASTER</c>, <c>redis+cluster://host1,host2</c>), or <c>off</c>; default <c>CERTLESS_SHARED_CACHE</c> (docs/shared-cache.md).</summary>
         public string SharedCache { get { return (string)Get("SharedCache"); } set { Put("SharedCache", value); } }
 
         /// <summary>The file of the keys that seal the shared cache's entries; default <c>CERTLESS_SHARED_CACHE_KEY_FILE</c>.</summary>

@@ -28,7 +28,7 @@ namespace Certless
             BreakerOpened = counter("breaker_opened");
         }
 
-        /// <summary>Where Redis is (<c>redis://host:port/db</c>, never a user or password).</summary>
+        /// <summary>Where Redis is: its address (a server, Sentinel's or a cluster's), never a user or password.</summary>
         public string Target { get; private set; }
 
         /// <summary>

@@ -9,9 +9,10 @@ use crate::boundary::{guard, guard_value, invalid_argument, ref_arg, str_arg};
 use crate::credential::certless_credential;
 use crate::error::{CERTLESS_OK, certless_error, certless_status};
 
-/// Where the credential's shared cache is (`redis://host:port/db`, never a user or password), or
-/// NULL when it has none (no `shared_cache` option, `CERTLESS_SHARED_CACHE` unset or `off`) and for
-/// a NULL credential. Owned by the credential, valid until it is freed.
+/// Where the credential's shared cache is (its address: `redis://host:port/db`, Sentinel's or a
+/// cluster's; never a user or password), or NULL when it has none (no `shared_cache` option,
+/// `CERTLESS_SHARED_CACHE` unset or `off`) and for a NULL credential. Owned by the credential,
+/// valid until it is freed.
 ///
 /// # Safety
 /// `credential` is NULL or a live credential.

@@ -77,7 +77,7 @@ impl ToNapiValue for TokenString {
 /// are numbers (exact below 2^53).
 #[napi(object)]
 pub struct SharedCacheStats {
-    /// Where Redis is (`redis://host:port/db`, never a user or password).
+    /// Where Redis is: its address (a server, Sentinel's or a cluster's), never a user or password.
     pub target: String,
     /// The circuit breaker: `closed` (Redis answers), `open` (not asked until the cool-down ends;
     /// tokens still come from Entra) or `half_open` (one probe is out).
