@@ -429,6 +429,24 @@ fn the_setting_is_checked_like_every_other() {
     assert!(e.to_string().contains("KeyFiel"), "{e}");
 }
 
+/// The doctor's report for `machine`: the whole, and its shared_cache leg's status and JSON.
+async fn doctor_leg(
+    machine: CredentialBuilder,
+) -> (
+    certless::diagnose::Report,
+    certless::diagnose::Status,
+    String,
+) {
+    let report = certless::diagnose::diagnose(machine, SHAREPOINT).await;
+    let leg = report
+        .legs
+        .iter()
+        .find(|l| l.leg == "shared_cache")
+        .expect("a shared_cache leg");
+    let (status, text) = (leg.status, serde_json::to_string(leg).unwrap());
+    (report, status, text)
+}
+
 /// The ACL docs/shared-cache.md recommends is enough for the farm and the doctor, and a user
 /// without the read's right is named by the doctor with that ACL as its fix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -460,31 +478,17 @@ async fn the_documented_acl_is_enough_and_a_narrower_one_is_named() {
         "read from Redis as the ACL user"
     );
     assert_eq!(stats(&second).errors, 0);
-    let report =
-        certless::diagnose::diagnose(machine_at(&emu, &farm_url, None, &keys), SHAREPOINT).await;
-    let leg = report
-        .legs
-        .iter()
-        .find(|l| l.leg == "shared_cache")
-        .unwrap();
-    let text = serde_json::to_string(leg).unwrap();
-    assert_eq!(leg.status, certless::diagnose::Status::Ok, "{text}");
+    let (_, status, text) = doctor_leg(machine_at(&emu, &farm_url, None, &keys)).await;
+    assert_eq!(status, certless::diagnose::Status::Ok, "{text}");
 
     // Without GETRANGE: every read fails (a miss, and tokens still come), and the doctor says so.
     let narrow_url = user("narrow", "~certless:* +get +set +del +eval +ping");
     let narrow = machine_at(&emu, &narrow_url, None, &keys).build().unwrap();
     narrow.get_token(&[SHAREPOINT]).await.unwrap();
     assert!(stats(&narrow).errors >= 1);
-    let report =
-        certless::diagnose::diagnose(machine_at(&emu, &narrow_url, None, &keys), SHAREPOINT).await;
+    let (report, status, text) = doctor_leg(machine_at(&emu, &narrow_url, None, &keys)).await;
     assert!(report.ok, "{}", report.headline);
-    let leg = report
-        .legs
-        .iter()
-        .find(|l| l.leg == "shared_cache")
-        .unwrap();
-    let text = serde_json::to_string(leg).unwrap();
-    assert_eq!(leg.status, certless::diagnose::Status::Warn, "{text}");
+    assert_eq!(status, certless::diagnose::Status::Warn, "{text}");
     assert!(text.contains(documented), "the fix gives the ACL: {text}");
     assert!(!text.contains("farm-password"), "{text}");
 }
