@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the part of Mono's thread dumps (SIGQUIT, sent by drive.py when a request hangs) in a host log that
 can explain a hung request: the threads with a frame of certless, remoting, ASP.NET's runtime, the host's
-request handling or its HttpListener. Threads with the same stack are printed once, with their count.
+request handling or its socket front end. Threads with the same stack are printed once, with their count.
 
     thread_dumps.py HOST_LOG
 """
@@ -10,7 +10,7 @@ import re
 import sys
 
 # Frames of the code a request passes through, from the listener to certless's native completion.
-RELEVANT = re.compile(r"Certless|certless|Remoting|HttpRuntime|WorkerRequest|AspNetHost|HttpListener|"
+RELEVANT = re.compile(r"Certless|certless|Remoting|HttpRuntime|WorkerRequest|AspNetHost|Socket|"
                       r"AppDomain|CrmBridge|System\.Web\.Http")
 
 
