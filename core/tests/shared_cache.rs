@@ -188,6 +188,85 @@ async fn an_entry_copied_under_another_key_does_not_open() {
     assert_ne!(graph.token.expose(), sharepoint.token.expose());
 }
 
+/// One multi-tenant app in two tenants (its registration in the second holding a federated
+/// credential for an identity of that tenant): each tenant's token has its own entry, and one
+/// tenant's entry put under the other's key does not open there — a miss, counted, and a token
+/// of the right tenant fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_of_another_tenant_does_not_open() {
+    use certless_emulator::{DEFAULT_OTHER_TENANT_ID, UserAssignedIdentity, entra_issuer};
+    const OTHER_MI_CLIENT: &str = "5b8e0f7a-3c2d-4e1f-9a6b-7c8d9e0f1a2b";
+    const OTHER_MI_OBJECT: &str = "6c9f1a8b-4d3e-4f2a-8b7c-8d9e0f1a2b3c";
+    let mut config = certless_emulator::EmulatorConfig::default();
+    let registry = &mut config.registry;
+    registry.user_assigned.push(UserAssignedIdentity {
+        name: "mi-other-tenant".into(),
+        client_id: OTHER_MI_CLIENT.into(),
+        object_id: OTHER_MI_OBJECT.into(),
+        tenant_id: Some(DEFAULT_OTHER_TENANT_ID.into()),
+    });
+    let mut there = registry.apps[0].clone();
+    there.tenant_id = Some(DEFAULT_OTHER_TENANT_ID.into());
+    there.object_id = Some("7d0a2b9c-5e4f-4a3b-9c8d-9e0f1a2b3c4d".into());
+    there.service_principal_id = Some("8e1b3c0d-6f5a-4b4c-8d9e-0f1a2b3c4d5e".into());
+    there.federated_credentials[0].issuer = entra_issuer(DEFAULT_OTHER_TENANT_ID);
+    there.federated_credentials[0].subject = OTHER_MI_OBJECT.into();
+    there.federated_credentials.truncate(1);
+    registry.apps.push(there);
+    let emu = common::emulator_with(config).await;
+    let redis = RedisServer::start("tenants");
+    let keys = key_file("tenants", None);
+    let in_other_tenant = || {
+        builder(&emu, MiSourceKind::Imds)
+            .tenant_id(DEFAULT_OTHER_TENANT_ID)
+            .managed_identity(ManagedIdentityId::ClientId(OTHER_MI_CLIENT.into()))
+            .shared_cache(redis.url())
+            .shared_cache_key_file(&keys)
+            .shared_cache_read_budget(Duration::from_secs(1))
+            .build()
+            .unwrap()
+    };
+
+    let home = machine(&emu, &redis, &keys).build().unwrap();
+    let home_token = home.get_token(&[SHAREPOINT]).await.unwrap();
+    wait_for(|| redis.entry_keys().len() == 1).await;
+    let home_key = redis.entry_keys().remove(0);
+    let away_token = in_other_tenant().get_token(&[SHAREPOINT]).await.unwrap();
+    assert_ne!(home_token.token.expose(), away_token.token.expose());
+    wait_for(|| redis.entry_keys().len() == 2).await;
+    let away_key = redis
+        .entry_keys()
+        .into_iter()
+        .find(|k| *k != home_key)
+        .unwrap();
+
+    // The home tenant's entry under the other tenant's key.
+    redis.cli(&["COPY", &home_key, &away_key, "REPLACE"]);
+    let reader = in_other_tenant();
+    emu.reset_counters();
+    let read = reader.get_token(&[SHAREPOINT]).await.unwrap();
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "fetched, not the moved entry"
+    );
+    assert!(stats(&reader).rejected >= 1);
+    assert_ne!(read.token.expose(), home_token.token.expose());
+    let tid = |t: &certless::AccessToken| {
+        use base64::Engine as _;
+        let payload = t.token.expose().split('.').nth(1).unwrap().to_string();
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap()["tid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(tid(&read), DEFAULT_OTHER_TENANT_ID);
+    assert_eq!(tid(&home_token), emu.tenant_id());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_is_a_miss_for_every_caller_and_the_farm_rejoins() {
     let mut config = certless_emulator::EmulatorConfig::default();
