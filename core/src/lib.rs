@@ -13,6 +13,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "azure-core")]
+mod azure_sdk;
 pub mod broker;
 mod cache;
 mod certificate;
