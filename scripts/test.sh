@@ -73,6 +73,18 @@ prefetch_pid=$!
 (rustup target add x86_64-pc-windows-gnu i686-pc-windows-gnu aarch64-unknown-linux-gnu >"$prefetch_log.rustup" 2>&1 ||
   echo "prefetch: rustup target add failed (the packaging scripts add their targets themselves)" >>"$prefetch_log.rustup") &
 prefetch_rustup_pid=$!
+# Azurite, the Storage emulator the Azure SDK test runs (core/tests/azure_sdk.rs, which fails when it
+# is missing), from npm into target/azurite, beside apt's downloads; the Rust tests wait for it.
+AZURITE_VERSION=3.37.0
+install_azurite() {
+  local installed
+  installed=$(node -p "require('./target/azurite/node_modules/azurite/package.json').version" 2>/dev/null || true)
+  [[ $installed == "$AZURITE_VERSION" ]] && echo "azurite $installed already in target/azurite" && return 0
+  npm install --prefix target/azurite --no-save --no-audit --no-fund "azurite@$AZURITE_VERSION"
+}
+azurite_log="$(mktemp)"
+install_azurite >"$azurite_log" 2>&1 &
+azurite_pid=$!
 prefetch_wait() {
   local status=0
   wait "$prefetch_pid" || status=$?
@@ -130,7 +142,7 @@ section "lints (clippy) and the module graph"
 # fuzzing section waits for the rest (its own build then finds everything fresh).
 background_start "the fuzz targets' build" env CERTLESS_FUZZ_SANITIZER="${CERTLESS_FUZZ_SANITIZER:-none}" \
   ./scripts/test/fuzz.sh --build-only
-cargo clippy --workspace --all-targets --features certless/test-hooks --locked -- -D warnings
+cargo clippy --workspace --all-targets --features certless/test-hooks,certless/azure-core --locked -- -D warnings
 # Dependencies inside core point one way (credential -> cache -> token, never back).
 scripts/test/module-graph.py
 # Every relative link of every markdown file (README, docs/, ARCHITECTURE.md) points at something.
@@ -138,11 +150,15 @@ scripts/test/check-links.py
 
 section "Rust tests (core, emulator, broker, CLI) against the emulator on loopback"
 # test-hooks: lets the Azure Arc tests point the agent's key directory at the emulator's (test builds only).
+# azure-core: certless as the Azure SDK for Rust's credential, and its test against Azurite.
 # certless-py has no Rust tests, and its test binary would link libpython: its suite is pytest, below.
-rust_tests=(--workspace --exclude certless-py --features certless/test-hooks --locked --no-fail-fast)
+rust_tests=(--workspace --exclude certless-py --features certless/test-hooks,certless/azure-core --locked --no-fail-fast)
 # The shared cache's tests start Debian's redis-server themselves (the prefetch above installs it;
 # this waits for its lock when it is still running, then finds it there).
 apt_install redis-server
+wait "$azurite_pid" || echo "azurite: the install failed (the Azure SDK test says so)"
+cat "$azurite_log"
+rm -f "$azurite_log"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run "${rust_tests[@]}"
 else
@@ -152,8 +168,8 @@ fi
 section "Rust doc tests"
 # With the tests' features, the doc tests link the libraries nextest just built; without them cargo
 # compiled certless once more for them alone (test-hooks only adds one variable to Azure Arc's key
-# lookup, which no doc example sets).
-cargo test --workspace --exclude certless-py --features certless/test-hooks --locked --doc
+# lookup, which no doc example sets; azure-core adds the Azure SDK credential and its example).
+cargo test --workspace --exclude certless-py --features certless/test-hooks,certless/azure-core --locked --doc
 
 section "the demo (README's main command)"
 # Exactly the README's command, which is also the build of the CLI that every suite below shares
