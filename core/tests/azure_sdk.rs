@@ -39,9 +39,8 @@ async fn blob_client_creates_uploads_and_reads_with_one_token_from_the_exchange(
     let emu = emulator().await;
     let azurite = Azurite::start("blob");
     let credential = credential(&emu, MiSourceKind::Imds);
-    let container_url = azurite.url("reports");
     let container = BlobContainerClient::new(
-        container_url.clone(),
+        azurite.url("reports"),
         Some(Arc::new(credential.clone())),
         Some(BlobContainerClientOptions {
             client_options: azurite.client_options(),
@@ -97,6 +96,40 @@ async fn blob_client_creates_uploads_and_reads_with_one_token_from_the_exchange(
         Some(StatusCode::Forbidden),
         "{refused:?}"
     );
+    // And it reads the token: one of the same app for another resource (Graph) is refused.
+    let wrong_audience = BlobClient::new(
+        azurite.url("reports/hello.txt"),
+        Some(Arc::new(ForGraph(credential.clone()))),
+        Some(BlobClientOptions {
+            client_options: azurite.client_options(),
+            ..Default::default()
+        }),
+    )
+    .expect("the blob client");
+    let refused = wrong_audience.download(None).await.map(|_| ()).unwrap_err();
+    assert!(
+        matches!(
+            refused.http_status(),
+            Some(StatusCode::Unauthorized | StatusCode::Forbidden)
+        ),
+        "{refused:?}"
+    );
+}
+
+/// The credential's tokens for Microsoft Graph, whatever the SDK asks for.
+#[derive(Debug)]
+struct ForGraph(certless::Credential);
+
+#[async_trait::async_trait]
+impl TokenCredential for ForGraph {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        TokenCredential::get_token(&self.0, &["https://graph.microsoft.com/.default"], options)
+            .await
+    }
 }
 
 #[tokio::test]
