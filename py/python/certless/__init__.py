@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Sequence, Union
 
 from . import _certless, errors
 from ._construct import Constructors
+from ._stats import SharedCacheStats
 from ._tokens import AccessToken, AccessTokenInfo, TokenRequestOptions
 from .errors import CertlessError, ConfigurationError, ManagedIdentityError, TokenExchangeError, _from_native
 
@@ -43,6 +44,7 @@ __all__ = [
     "Credential",
     "CredentialUnavailableError",
     "ManagedIdentityError",
+    "SharedCacheStats",
     "TokenExchangeError",
     "TokenRequestOptions",
     "__version__",

@@ -1,36 +1,17 @@
 # The native extension. Use the `certless` and `certless.aio` classes built on these bases.
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypedDict, final
+from typing import Any, final
 
 from typing_extensions import Self, disjoint_base
 
+from ._stats import SharedCacheStats
 from ._tokens import AccessToken, AccessTokenInfo, TokenRequestOptions
 from .errors import CertlessError
 
 __all__ = ["__version__", "SyncCredential", "AsyncCredential", "Ready", "CancelOnDone", "install", "diagnose", "explain_refusal"]
 
 __version__: str
-
-class SharedCacheStats(TypedDict):
-    """`shared_cache_stats()`: docs/shared-cache.md says what each counter counts."""
-
-    target: str
-    state: Literal["closed", "open", "half_open"]
-    hit: int
-    miss: int
-    rejected: int
-    unknown_key: int
-    error: int
-    over_budget: int
-    skipped: int
-    write: int
-    write_failure: int
-    full: int
-    lease_won: int
-    lease_wait: int
-    lease_timeout: int
-    breaker_opened: int
 
 def install(
     access_token: Any,
