@@ -74,13 +74,11 @@ prefetch_pid=$!
   echo "prefetch: rustup target add failed (the packaging scripts add their targets themselves)" >>"$prefetch_log.rustup") &
 prefetch_rustup_pid=$!
 # Azurite, the Storage emulator the Azure SDK test runs (core/tests/azure_sdk.rs, which fails when it
-# is missing), from npm into target/azurite, beside apt's downloads; the Rust tests wait for it.
-AZURITE_VERSION=3.37.0
+# is missing), from npm into target/azurite, beside apt's downloads; the Rust tests wait for it. Its
+# version and every dependency's are pinned by tests/azurite/package-lock.json (npm ci).
 install_azurite() {
-  local installed
-  installed=$(node -p "require('./target/azurite/node_modules/azurite/package.json').version" 2>/dev/null || true)
-  [[ $installed == "$AZURITE_VERSION" ]] && echo "azurite $installed already in target/azurite" && return 0
-  npm install --prefix target/azurite --no-save --no-audit --no-fund "azurite@$AZURITE_VERSION"
+  mkdir -p target/azurite && cp tests/azurite/package.json tests/azurite/package-lock.json target/azurite/ &&
+    npm ci --prefix target/azurite --no-audit --no-fund
 }
 azurite_log="$(mktemp)"
 install_azurite >"$azurite_log" 2>&1 &

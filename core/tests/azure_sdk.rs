@@ -25,9 +25,6 @@ use certless::{ErrorCode, Leg};
 use certless_emulator::MiSourceKind;
 use common::{credential, emulator, scratch_dir};
 
-/// The Azurite release CI installs (scripts/test.sh).
-const AZURITE_VERSION: &str = "3.37.0";
-
 /// Azurite's built-in storage account; with an IP address as host, the account is the path's first segment.
 const ACCOUNT: &str = "devstoreaccount1";
 
@@ -314,9 +311,10 @@ fn azurite_blob() -> PathBuf {
     });
     on_path.unwrap_or_else(|| {
         panic!(
-            "Azurite is not installed. Install it (Node.js 20 or later) with \
-             `npm install --prefix target/azurite --no-save azurite@{AZURITE_VERSION}` in the \
-             workspace, or set CERTLESS_AZURITE to an azurite-blob program"
+            "Azurite is not installed. Install the pinned one (Node.js 20 or later) in the \
+             workspace with `mkdir -p target/azurite && cp tests/azurite/package*.json \
+             target/azurite/ && npm ci --prefix target/azurite`, as scripts/test.sh does, or \
+             set CERTLESS_AZURITE to an azurite-blob program"
         )
     })
 }
