@@ -196,7 +196,8 @@ impl Azurite {
     fn start(name: &str) -> Azurite {
         let program = azurite_blob();
         let dir = scratch_dir(&format!("azurite-{name}"));
-        let ca_pem = write_tls_files(&dir);
+        let ca_pem = std::fs::read_to_string(certless_emulator::write_loopback_tls_files(&dir))
+            .expect("the CA file");
         let mut child = Command::new(&program)
             .args([
                 "--blobHost",
@@ -317,26 +318,4 @@ fn azurite_blob() -> PathBuf {
              set CERTLESS_AZURITE to an azurite-blob program"
         )
     })
-}
-
-/// A test CA and a certificate for 127.0.0.1 it signed, as `server.pem` and `server.key` in `dir`;
-/// returns the CA's PEM.
-fn write_tls_files(dir: &Path) -> String {
-    let ca_key = rcgen::KeyPair::generate().expect("a key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "certless Azurite test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("the CA");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().expect("a key");
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    params.subject_alt_names.push(rcgen::SanType::IpAddress(
-        "127.0.0.1".parse().expect("an IP"),
-    ));
-    let cert = params.signed_by(&key, &issuer).expect("the certificate");
-    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
-    ca.pem()
 }

@@ -197,3 +197,4 @@ pub use sharepoint::SHAREPOINT_APP_ID;
 pub use site_access::{SiteGrant, SiteRole};
 pub use start::{Emulator, StartOptions};
 pub use state::{Counters, Endpoint, RecordedRequest};
+pub use tls::write_loopback_tls_files;

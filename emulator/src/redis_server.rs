@@ -235,25 +235,8 @@ pub(crate) fn share_tls_files(from: &Path, to: &Path) {
 
 /// A test CA and a certificate for 127.0.0.1 it signed.
 fn write_tls_files(dir: &Path) -> Tls {
-    let ca_key = rcgen::KeyPair::generate().expect("a key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "certless test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("the CA");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().expect("a key");
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    params.subject_alt_names.push(rcgen::SanType::IpAddress(
-        "127.0.0.1".parse().expect("an IP"),
-    ));
-    let cert = params.signed_by(&key, &issuer).expect("the certificate");
-    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
-    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
     Tls {
-        ca_file: dir.join("ca.pem"),
+        ca_file: crate::write_loopback_tls_files(dir),
     }
 }
 

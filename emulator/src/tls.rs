@@ -86,3 +86,27 @@ pub(crate) fn generate() -> Result<TlsMaterial, EmulatorError> {
         server_thumbprint: sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect(),
     })
 }
+
+/// Writes a new test CA (`ca.pem`) and a certificate for 127.0.0.1 and localhost it signed
+/// (`server.pem`, `server.key`) into `dir`, for a test's own TLS servers (Redis, Azurite) that
+/// clients must trust; returns the CA file's path.
+pub fn write_loopback_tls_files(dir: &std::path::Path) -> std::path::PathBuf {
+    let ca_key = KeyPair::generate().expect("a key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "certless test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("the CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("a key");
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    let cert = params.signed_by(&key, &issuer).expect("the certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
+    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+    dir.join("ca.pem")
+}
