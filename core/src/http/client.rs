@@ -130,6 +130,29 @@ fn load_ca_files(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>> {
     Ok(extra)
 }
 
+/// The client that sends telemetry to an OTLP collector: the system trust store plus the
+/// collector's CA file (`OTEL_EXPORTER_OTLP_CERTIFICATE`), proxies from the environment.
+pub(crate) fn telemetry_client(
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client> {
+    let ca_files: Vec<PathBuf> = ca_file.map(PathBuf::from).into_iter().collect();
+    let roots = load_ca_files(&ca_files)?;
+    let timeouts = Timeouts {
+        connect: timeout.min(Duration::from_secs(5)),
+        request: timeout,
+    };
+    base_builder(timeouts)
+        .tls_certs_merge(roots)
+        .build()
+        .map_err(|e| {
+            Error::internal(format!(
+                "could not build the HTTP client for the OTLP collector: {}",
+                with_causes(&e)
+            ))
+        })
+}
+
 /// The client for Entra: system trust store plus any extra CA files (corporate inspection
 /// proxies, the emulator's CA), proxies from the environment.
 fn entra_client(

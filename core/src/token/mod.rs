@@ -36,6 +36,9 @@ pub struct TokenRequestOptions {
     pub tenant_id: Option<String>,
     /// Fetch a new token even if a cached one is valid (it then replaces the cached one).
     pub force_refresh: bool,
+    /// The caller's span, as a W3C `traceparent` header: with OpenTelemetry export on
+    /// (docs/telemetry.md), the request's spans are its children. A malformed value is refused.
+    pub traceparent: Option<String>,
 }
 
 /// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
