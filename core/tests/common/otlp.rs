@@ -1,6 +1,9 @@
 //! The OTLP receiver of the telemetry tests (tests/otlp/receiver.py): a Python process that
 //! decodes what arrives with OpenTelemetry's own protobuf definitions and serves a summary.
+//! Standard library and serde_json only: the CLI's tests use this file too.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,6 +13,7 @@ use serde_json::Value;
 pub(crate) struct Receiver {
     child: Child,
     pub(crate) url: String,
+    port: u16,
 }
 
 /// The Python that has the receiver's packages: `CERTLESS_OTLP_PYTHON` (scripts/lib/otlp-env.sh
@@ -34,8 +38,13 @@ fn repo() -> PathBuf {
 
 impl Receiver {
     pub(crate) fn start() -> Receiver {
-        let dir = super::scratch_dir("otlp");
-        let port_file = dir.join("port");
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port_file = std::env::temp_dir().join(format!(
+            "certless-otlp-receiver-{}-{n}.port",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&port_file);
         let mut child = Command::new(python())
             .arg(repo().join("tests/otlp/receiver.py"))
             .arg("--port-file")
@@ -62,29 +71,27 @@ impl Receiver {
         Receiver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            port: port.parse().expect("a port number"),
         }
     }
 
     /// What arrived so far (the receiver's summary).
     pub(crate) fn received(&self) -> Value {
-        let url = format!("{}/received", self.url);
-        // A blocking GET on a thread of its own: the tests call it from inside a runtime.
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(async {
-                reqwest::get(&url)
-                    .await
-                    .expect("the receiver answers")
-                    .json::<Value>()
-                    .await
-                    .expect("JSON")
-            })
-        })
-        .join()
-        .expect("the GET thread")
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("the receiver");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a timeout");
+        stream
+            .write_all(b"GET /received HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("the request");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("the answer");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        serde_json::from_str(body).expect("JSON")
     }
 
     /// What arrived once `ready` holds of it, within 20 s.
