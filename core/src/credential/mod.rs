@@ -180,9 +180,12 @@ impl Credential {
         if credential.inner.shared.is_some() {
             let inner = Arc::downgrade(&credential.inner);
             crate::telemetry::observe_shared_cache(move || {
-                inner
-                    .upgrade()
-                    .and_then(|i| i.shared.as_ref().map(SharedCache::stats))
+                let stats = inner.upgrade()?.shared.as_ref()?.stats();
+                Some(crate::telemetry::ObservedCache {
+                    state: stats.state.as_str(),
+                    counters: stats.all_counters().to_vec(),
+                    target: stats.target,
+                })
             });
         }
         Ok(credential)

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::pinned::PinnedServerCertificate;
@@ -33,18 +33,8 @@ impl Default for Timeouts {
     }
 }
 
-/// rustls needs a process-wide crypto provider for reqwest's verifier. certless builds with
-/// ring (it cross-compiles to every Windows target); if the host installed another provider
-/// first, that one is used.
-fn ensure_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
-    ensure_crypto_provider();
+    crate::support::tls::ensure_crypto_provider();
     reqwest::Client::builder()
         .http1_max_headers(MAX_RESPONSE_HEADERS)
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
@@ -128,29 +118,6 @@ fn load_ca_files(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>> {
         extra.extend(certs);
     }
     Ok(extra)
-}
-
-/// The client that sends telemetry to an OTLP collector: the system trust store plus the
-/// collector's CA file (`OTEL_EXPORTER_OTLP_CERTIFICATE`), proxies from the environment.
-pub(crate) fn telemetry_client(
-    timeout: Duration,
-    ca_file: Option<&std::path::Path>,
-) -> Result<reqwest::Client> {
-    let ca_files: Vec<PathBuf> = ca_file.map(PathBuf::from).into_iter().collect();
-    let roots = load_ca_files(&ca_files)?;
-    let timeouts = Timeouts {
-        connect: timeout.min(Duration::from_secs(5)),
-        request: timeout,
-    };
-    base_builder(timeouts)
-        .tls_certs_merge(roots)
-        .build()
-        .map_err(|e| {
-            Error::internal(format!(
-                "could not build the HTTP client for the OTLP collector: {}",
-                with_causes(&e)
-            ))
-        })
 }
 
 /// The client for Entra: system trust store plus any extra CA files (corporate inspection

@@ -15,7 +15,7 @@ pub mod stats;
 mod transport;
 
 pub use client::Timeouts;
-pub(crate) use client::{Clients, EntraClient, HttpClients, broker_client, telemetry_client};
+pub(crate) use client::{Clients, EntraClient, HttpClients, broker_client};
 pub(crate) use pinned::{PinnedServerCertificate, Thumbprint};
 pub(crate) use proxy::ProxySettings;
 pub(crate) use response::Response;

@@ -1,15 +1,76 @@
-//! Sending to the collector: a task on the certless runtime posts the spans every
-//! `OTEL_BSP_SCHEDULE_DELAY` (sooner when a batch fills up) and the metrics every
+//! The process's telemetry and its way to the collector: a task on the certless runtime posts
+//! the spans every `OTEL_BSP_SCHEDULE_DELAY` (sooner when a batch fills up) and the metrics every
 //! `OTEL_METRIC_EXPORT_INTERVAL`; [`flush`] sends both now. A forked child starts its own task
 //! and its own counts.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::metrics::ExportContext;
-use super::settings::{Endpoint, Temporality};
-use super::{SPAN_BATCH, Telemetry, now_ns};
+use super::metrics::{ExportContext, Registry};
+use super::otlp::Value;
+use super::settings::{Endpoint, Settings, Temporality};
+use super::trace::{Ended, now_ns};
+
+/// Spans kept for export at most; more are dropped (and counted) while the collector is away.
+const MAX_QUEUED_SPANS: usize = 2048;
+/// Spans that start an export before the schedule says.
+const SPAN_BATCH: usize = 512;
+
+static HOST: Mutex<&'static str> = Mutex::new("rust");
+
+pub(super) fn set_host(host: &'static str) {
+    *HOST.lock().unwrap_or_else(|e| e.into_inner()) = host;
+}
+
+pub(super) fn host() -> &'static str {
+    *HOST.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything telemetry holds in a process where it is on.
+pub(super) struct Telemetry {
+    pub(super) settings: Settings,
+    pub(super) registry: Registry,
+    spans: Mutex<VecDeque<Ended>>,
+    dropped_spans: AtomicU64,
+    pub(super) exporter: Exporter,
+    /// When this process (or forked child) started counting, ns since the epoch.
+    start_ns: AtomicU64,
+}
+
+impl Telemetry {
+    pub(super) fn new(settings: Settings) -> Telemetry {
+        Telemetry {
+            settings,
+            registry: Registry::new(),
+            spans: Mutex::new(VecDeque::new()),
+            dropped_spans: AtomicU64::new(0),
+            exporter: Exporter::default(),
+            start_ns: AtomicU64::new(now_ns()),
+        }
+    }
+
+    /// Queues an ended span for export.
+    pub(super) fn push_span(&self, ended: Ended) {
+        let mut queue = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= MAX_QUEUED_SPANS {
+            if self.dropped_spans.fetch_add(1, Ordering::Relaxed) == 0 {
+                log::warn!(
+                    "certless: {MAX_QUEUED_SPANS} spans wait for the OTLP collector; newer ones \
+                     are dropped until it takes them"
+                );
+            }
+            return;
+        }
+        queue.push_back(ended);
+        let full = queue.len() >= SPAN_BATCH;
+        drop(queue);
+        if full {
+            self.exporter.wake();
+        }
+    }
+}
 
 /// The clients of the metrics and traces endpoints, and the process that built them.
 type Clients = (u32, Option<reqwest::Client>, Option<reqwest::Client>);
@@ -66,25 +127,25 @@ impl Exporter {
             .clone()
     }
 
-    fn client(&self, t: &Telemetry, signal: Signal) -> Result<reqwest::Client, String> {
+    /// The signal's client, built once per process (a forked child builds its own).
+    fn client_for(&self, t: &Telemetry, signal: Signal) -> Result<reqwest::Client, String> {
         let pid = std::process::id();
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if clients.as_ref().is_none_or(|(owner, ..)| *owner != pid) {
-            let build = |endpoint: &Option<Endpoint>| {
-                endpoint.as_ref().and_then(|e| {
-                    crate::http::telemetry_client(e.timeout, e.certificate.as_deref())
-                        .map_err(|error| self.failed(&error.to_string()))
-                        .ok()
-                })
-            };
-            *clients = Some((pid, build(&t.settings.metrics), build(&t.settings.traces)));
-        }
-        let (_, metrics, traces) = clients.as_ref().expect("just set");
+        let (metrics, traces) = match clients.as_ref() {
+            Some((owner, metrics, traces)) if *owner == pid => (metrics.clone(), traces.clone()),
+            _ => {
+                let build = |endpoint: &Option<Endpoint>| endpoint.as_ref().map(client);
+                let metrics = build(&t.settings.metrics).transpose()?;
+                let traces = build(&t.settings.traces).transpose()?;
+                *clients = Some((pid, metrics.clone(), traces.clone()));
+                (metrics, traces)
+            }
+        };
         match signal {
-            Signal::Metrics => metrics.clone(),
-            Signal::Traces => traces.clone(),
+            Signal::Metrics => metrics,
+            Signal::Traces => traces,
         }
-        .ok_or_else(|| "no HTTP client for the collector".to_string())
+        .ok_or_else(|| "the signal has no endpoint".to_string())
     }
 
     /// Says a failure once (again when it changes), and keeps it for the doctor.
@@ -170,7 +231,7 @@ async fn export_metrics(t: &'static Telemetry) -> bool {
     let resource = resource(t);
     let context = ExportContext {
         resource: &resource,
-        host: super::host(),
+        host: host(),
         temporality: t.settings.temporality,
         start_ns,
         process_start_ns,
@@ -183,9 +244,9 @@ async fn export_metrics(t: &'static Telemetry) -> bool {
 }
 
 /// The resource of every export: the environment's attributes, then certless's own.
-fn resource(t: &Telemetry) -> Vec<(String, super::Value)> {
+fn resource(t: &Telemetry) -> Vec<(String, Value)> {
     let mut resource = t.settings.resource.clone();
-    let has = |key: &str, r: &[(String, super::Value)]| r.iter().any(|(k, _)| k == key);
+    let has = |key: &str, r: &[(String, Value)]| r.iter().any(|(k, _)| k == key);
     if !has("service.name", &resource) {
         // The specification's default: unknown_service and the executable's name.
         let exe = std::env::current_exe()
@@ -201,7 +262,7 @@ fn resource(t: &Telemetry) -> Vec<(String, super::Value)> {
         ("telemetry.sdk.name".to_string(), "certless".into()),
         ("telemetry.sdk.language".to_string(), "rust".into()),
         ("telemetry.sdk.version".to_string(), crate::VERSION.into()),
-        ("certless.host".to_string(), super::host().into()),
+        ("certless.host".to_string(), host().into()),
         (
             "process.pid".to_string(),
             i64::from(std::process::id()).into(),
@@ -210,10 +271,33 @@ fn resource(t: &Telemetry) -> Vec<(String, super::Value)> {
     resource
 }
 
+/// The client for one endpoint: the system trust store plus the collector's CA file
+/// (`OTEL_EXPORTER_OTLP_CERTIFICATE`), proxies from the environment.
+fn client(endpoint: &Endpoint) -> Result<reqwest::Client, String> {
+    crate::support::tls::ensure_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(endpoint.timeout.min(Duration::from_secs(5)))
+        .timeout(endpoint.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("certless/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &endpoint.certificate {
+        use crate::support::bounded_file;
+        let shown = crate::support::echo::echo_path(path);
+        let pem = bounded_file::read(path, bounded_file::CA_FILE)
+            .map_err(|e| format!("the OTLP CA file {shown} {e}"))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("the OTLP CA file {shown} is not PEM certificates: {e}"))?;
+        builder = builder.tls_certs_merge(certificates);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("could not build the HTTP client for the OTLP collector: {e}"))
+}
+
 /// POSTs one export; `true` when the collector took it.
 async fn post(t: &Telemetry, signal: Signal, endpoint: &Endpoint, body: Vec<u8>) -> bool {
     let exporter = &t.exporter;
-    let client = match exporter.client(t, signal) {
+    let client = match exporter.client_for(t, signal) {
         Ok(client) => client,
         Err(e) => {
             exporter.failed(&e);

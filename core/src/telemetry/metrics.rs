@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use super::otlp::{self, Attribute, Message, Value};
 use super::settings::Temporality;
-use crate::shared_cache::SharedCacheStats;
+
+/// MSAL's `ApiId` of a confidential client's token request, which every certless request is.
+pub(crate) const API_ID: &str = "AcquireTokenForClient";
 
 /// MSAL.NET's meter: dashboards built on MSAL's metrics find certless's under the same names.
 pub(crate) const MSAL_METER: &str = "MicrosoftIdentityClient_Common_Meter";
@@ -290,8 +292,17 @@ pub(crate) struct HitSeries {
     pub(crate) l1: Arc<Series>,
 }
 
+/// A shared cache as telemetry sees it: where it is, its breaker's state, and its counters.
+pub(crate) struct ObservedCache {
+    /// The address, without user or password.
+    pub(crate) target: String,
+    /// `closed`, `open` or `half_open`.
+    pub(crate) state: &'static str,
+    pub(crate) counters: Vec<(&'static str, u64)>,
+}
+
 /// A source of observed values: a credential's shared cache, while the credential lives.
-pub(crate) type SharedCacheObserver = Box<dyn Fn() -> Option<SharedCacheStats> + Send + Sync>;
+pub(crate) type SharedCacheObserver = Box<dyn Fn() -> Option<ObservedCache> + Send + Sync>;
 
 pub(crate) struct Registry {
     series: Mutex<Vec<Arc<Series>>>,
@@ -304,7 +315,7 @@ impl Registry {
         let series = |instrument, attributes| Arc::new(Series::new(instrument, attributes));
         let hit_tags = || -> Vec<Attribute> {
             vec![
-                ("ApiId", Value::from(super::API_ID)),
+                ("ApiId", Value::from(API_ID)),
                 ("TokenSource", Value::from("Cache")),
                 ("CacheLevel", Value::from("L1Cache")),
             ]
@@ -366,7 +377,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let shared: Vec<SharedCacheStats> = {
+        let shared: Vec<ObservedCache> = {
             let mut observers = self.observers.lock().unwrap_or_else(|e| e.into_inner());
             let mut seen = Vec::new();
             observers.retain(|observe| match observe() {
@@ -487,13 +498,13 @@ impl Registry {
 /// counted since each credential started, whatever the temporality asked for).
 fn encode_shared_caches(
     scope: &mut Message,
-    caches: &[SharedCacheStats],
+    caches: &[ObservedCache],
     export: &ExportContext<'_>,
 ) -> usize {
     if caches.is_empty() {
         return 0;
     }
-    let target = |s: &SharedCacheStats| Value::from(s.target.clone());
+    let target = |s: &ObservedCache| Value::from(s.target.clone());
     scope.message(2, |m| {
         m.string(1, "certless.shared_cache.state");
         m.string(
@@ -505,7 +516,7 @@ fn encode_shared_caches(
         m.message(5, |gauge| {
             for s in caches {
                 gauge.message(1, |p| {
-                    let state = Value::from(s.state.as_str());
+                    let state = Value::from(s.state);
                     otlp::attributes(
                         p,
                         7,
@@ -526,7 +537,7 @@ fn encode_shared_caches(
         m.string(3, "{operation}");
         m.message(7, |sum| {
             for s in caches {
-                for (name, value) in s.all_counters() {
+                for &(name, value) in &s.counters {
                     sum.message(1, |p| {
                         let operation = Value::from(name);
                         otlp::attributes(
@@ -547,7 +558,7 @@ fn encode_shared_caches(
             sum.bool(3, true);
         });
     });
-    caches.len() * 15
+    caches.iter().map(|c| 1 + c.counters.len()).sum()
 }
 
 /// What every export shares.

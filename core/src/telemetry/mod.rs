@@ -14,53 +14,31 @@ mod otlp;
 mod settings;
 mod trace;
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Leg, Result};
-use crate::shared_cache::SharedCacheStats;
 use crate::token::AccessToken;
-use metrics::{Instrument, Registry};
+use export::Telemetry;
+pub(crate) use metrics::ObservedCache;
+use metrics::{API_ID, Instrument};
 use otlp::{Attribute, Value};
 use settings::Settings;
 pub use trace::TraceContext;
-use trace::{Ended, Kind, Scope, Span};
-
-/// MSAL's `ApiId` of a confidential client's token request, which every certless request is.
-pub(crate) const API_ID: &str = "AcquireTokenForClient";
-
-/// Spans kept for export at most; more are dropped (and counted) while the collector is away.
-const MAX_QUEUED_SPANS: usize = 2048;
-/// Spans that start an export before the schedule says.
-const SPAN_BATCH: usize = 512;
+use trace::{Kind, Scope, Span};
 
 static METRICS_ON: AtomicBool = AtomicBool::new(false);
 static TRACING_ON: AtomicBool = AtomicBool::new(false);
-static HOST: Mutex<&'static str> = Mutex::new("rust");
 static STATE: OnceLock<Option<Telemetry>> = OnceLock::new();
-
-struct Telemetry {
-    settings: Settings,
-    registry: Registry,
-    spans: Mutex<VecDeque<Ended>>,
-    dropped_spans: AtomicU64,
-    exporter: export::Exporter,
-    /// When this process (or forked child) started counting, ns since the epoch.
-    start_ns: AtomicU64,
-}
 
 /// The name of the host that loaded certless, reported as the `Platform` tag of the MSAL-named
 /// metrics and as the `certless.host` resource attribute: `rust` unless a binding says
 /// otherwise (`python`, `node`, `dotnet`, `c`, `broker`).
 pub fn set_host(host: &'static str) {
-    *HOST.lock().unwrap_or_else(|e| e.into_inner()) = host;
-}
-
-fn host() -> &'static str {
-    *HOST.lock().unwrap_or_else(|e| e.into_inner())
+    export::set_host(host);
 }
 
 /// Exports everything recorded so far and waits at most `timeout` for the collector to take
@@ -107,14 +85,7 @@ pub(crate) fn init() {
         if !settings.enabled() {
             return None;
         }
-        let telemetry = Telemetry {
-            registry: Registry::new(),
-            spans: Mutex::new(VecDeque::new()),
-            dropped_spans: AtomicU64::new(0),
-            exporter: export::Exporter::default(),
-            start_ns: AtomicU64::new(now_ns()),
-            settings,
-        };
+        let telemetry = Telemetry::new(settings);
         METRICS_ON.store(telemetry.settings.metrics.is_some(), Ordering::Relaxed);
         TRACING_ON.store(telemetry.settings.traces.is_some(), Ordering::Relaxed);
         Some(telemetry)
@@ -139,13 +110,6 @@ fn metrics_on() -> bool {
 #[inline]
 fn tracing_on() -> bool {
     TRACING_ON.load(Ordering::Relaxed)
-}
-
-/// Nanoseconds since the Unix epoch.
-pub(crate) fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn record(instrument: Instrument, value: u64, attributes: Vec<Attribute>) {
@@ -344,7 +308,7 @@ pub(crate) fn record_upstream<T>(upstream: Upstream, result: &Result<T>) {
 /// Where certless's shared-cache gauges and counters read from: `observe` answers `None` once
 /// the credential is gone.
 pub(crate) fn observe_shared_cache(
-    observe: impl Fn() -> Option<SharedCacheStats> + Send + Sync + 'static,
+    observe: impl Fn() -> Option<ObservedCache> + Send + Sync + 'static,
 ) {
     if let Some(t) = state().filter(|t| t.settings.metrics.is_some()) {
         t.registry.observe(Box::new(observe));
@@ -404,25 +368,9 @@ fn start_span(
     })
 }
 
-fn finish_span(t: &'static Telemetry, span: Span) {
-    let Some(ended) = span.end() else {
-        return;
-    };
-    let mut queue = t.spans.lock().unwrap_or_else(|e| e.into_inner());
-    if queue.len() >= MAX_QUEUED_SPANS {
-        if t.dropped_spans.fetch_add(1, Ordering::Relaxed) == 0 {
-            log::warn!(
-                "certless: {MAX_QUEUED_SPANS} spans wait for the OTLP collector; newer ones are \
-                 dropped until it takes them"
-            );
-        }
-        return;
-    }
-    queue.push_back(ended);
-    let full = queue.len() >= SPAN_BATCH;
-    drop(queue);
-    if full {
-        t.exporter.wake();
+fn finish_span(t: &Telemetry, span: Span) {
+    if let Some(ended) = span.end() {
+        t.push_span(ended);
     }
 }
 

@@ -103,6 +103,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Nanoseconds since the Unix epoch.
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// What a fetch (or a caller's request with a `traceparent`) runs in.
 pub(crate) struct Scope {
     /// The span its work is a child of.
@@ -200,7 +207,7 @@ impl Span {
             remote_parent,
             name,
             kind,
-            start_ns: super::now_ns(),
+            start_ns: now_ns(),
             attributes: Vec::new(),
             error: None,
         }
@@ -220,7 +227,7 @@ impl Span {
 
     pub(crate) fn end(self) -> Option<Ended> {
         self.context.sampled.then(|| Ended {
-            end_ns: super::now_ns(),
+            end_ns: now_ns(),
             span: self,
         })
     }
@@ -232,7 +239,7 @@ fn random_bytes(out: &mut [u8]) {
         // No system randomness (it does not happen on supported systems): ids stay unique
         // within the process from the clock and a counter.
         static COUNTER: AtomicU64 = AtomicU64::new(1);
-        let seed = super::now_ns() ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32);
+        let seed = now_ns() ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32);
         for (i, b) in out.iter_mut().enumerate() {
             *b = (seed.rotate_left((i as u32 * 8) % 64) as u8) ^ (i as u8);
         }
