@@ -312,3 +312,84 @@ fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out() {
             .all(|r| header(r, "traceparent").is_none())
     );
 }
+
+#[test]
+fn a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed() {
+    use certless_emulator::redis_server::RedisServer;
+    use common::farm::{key_file, machine_at};
+    let receiver = Receiver::start();
+    export_to(&receiver, &[]);
+    let rt = runtime();
+    let emu = rt.block_on(emulator());
+    let redis = RedisServer::start("otel");
+    let keys = key_file("otel", None);
+    let machine = || {
+        machine_at(&emu, &redis.url(), redis.ca_file(), &keys)
+            .build()
+            .expect("builds")
+    };
+    let (first, second) = (machine(), machine());
+    rt.block_on(first.get_token(&[SHAREPOINT]))
+        .expect("fetched");
+    rt.block_on(second.get_token(&[SHAREPOINT]))
+        .expect("read from Redis");
+    assert_eq!(
+        emu.counters().entra_token,
+        1,
+        "the second machine read the farm's"
+    );
+    assert!(certless::telemetry::flush(Duration::from_secs(10)));
+    let got = receiver.wait_for(|r| !metrics(r, "MsalDurationInL2Cache.1A").is_empty());
+    let from_farm = points(
+        &got,
+        "MsalSuccess",
+        &[
+            ("TokenSource", json!("Cache")),
+            ("CacheLevel", json!("L2Cache")),
+            ("CacheRefreshReason", json!("NoCachedAccessToken")),
+        ],
+    );
+    assert_eq!(from_farm.len(), 1, "{:#}", got["metrics"]);
+    assert_eq!(from_farm[0]["value"], 1);
+    let l2 = metrics(&got, "MsalDurationInL2Cache.1A");
+    let l2 = l2.last().expect("the L2 duration");
+    assert_eq!(l2["unit"], "ms");
+    assert_eq!(l2["points"][0]["count"], 1);
+    assert_eq!(l2["points"][0]["attributes"]["Platform"], "rust");
+    // Only the machine that fetched spent time in HTTP.
+    let http = metrics(&got, "MsalDurationInHttp.1A");
+    assert_eq!(http.last().expect("http")["points"][0]["count"], 1);
+    let target = redis.url().replace("redis://", "");
+    let state = points(
+        &got,
+        "certless.shared_cache.state",
+        &[("state", json!("closed"))],
+    );
+    assert_eq!(state.len(), 1, "{:#}", got["metrics"]);
+    assert_eq!(state[0]["value"], 2, "two connections, one Redis");
+    assert!(
+        state[0]["attributes"]["certless.shared_cache.target"]
+            .as_str()
+            .is_some_and(|t| t.contains(
+                target
+                    .trim_end_matches('/')
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+            )),
+        "{state:#?}"
+    );
+    let hits = points(
+        &got,
+        "certless.shared_cache.operations",
+        &[("operation", json!("hit"))],
+    );
+    assert_eq!(hits[0]["value"], 1);
+    let farm_span = spans(&got, "certless.acquire_token");
+    assert!(
+        farm_span
+            .iter()
+            .any(|s| s["attributes"]["certless.token_source"] == "shared_cache"),
+        "{farm_span:#?}"
+    );
+}

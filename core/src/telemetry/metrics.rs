@@ -494,8 +494,9 @@ impl Registry {
     }
 }
 
-/// The shared caches' state as a gauge, and their operations as cumulative sums (they are
-/// counted since each credential started, whatever the temporality asked for).
+/// The shared caches' state as a gauge (how many of this process's connections to each Redis
+/// are in each breaker state), and their operations as cumulative sums by Redis (they are counted
+/// since each credential started, whatever the temporality asked for).
 fn encode_shared_caches(
     scope: &mut Message,
     caches: &[ObservedCache],
@@ -504,30 +505,52 @@ fn encode_shared_caches(
     if caches.is_empty() {
         return 0;
     }
-    let target = |s: &ObservedCache| Value::from(s.target.clone());
+    // Several credentials of one process may share a Redis: one point per (target, state) and
+    // per (target, operation).
+    let mut states: Vec<(&str, &'static str, u64)> = Vec::new();
+    let mut operations: Vec<(&str, &'static str, u64)> = Vec::new();
+    fn add<'a>(
+        list: &mut Vec<(&'a str, &'static str, u64)>,
+        target: &'a str,
+        key: &'static str,
+        value: u64,
+    ) {
+        match list.iter_mut().find(|(t, k, _)| *t == target && *k == key) {
+            Some(entry) => entry.2 += value,
+            None => list.push((target, key, value)),
+        }
+    }
+    for cache in caches {
+        add(&mut states, cache.target.as_str(), cache.state, 1);
+        for &(name, value) in &cache.counters {
+            add(&mut operations, cache.target.as_str(), name, value);
+        }
+    }
+    let point = |m: &mut Message, (target, key, value): (&str, &'static str, u64), tag, start| {
+        m.message(1, |p| {
+            let target = Value::from(target.to_string());
+            let key = Value::from(key);
+            otlp::attributes(
+                p,
+                7,
+                [("certless.shared_cache.target", &target), (tag, &key)],
+            );
+            p.fixed64(2, start);
+            p.fixed64(3, export.now_ns);
+            p.key_fixed64(6, value);
+        });
+    };
     scope.message(2, |m| {
         m.string(1, "certless.shared_cache.state");
         m.string(
             2,
-            "The shared cache's breaker: 1 for the state it is in (closed: Redis answers)",
+            "Connections to the shared cache by their breaker's state (closed: Redis answers)",
         );
-        m.string(3, "1");
+        m.string(3, "{connection}");
         // Gauge { data_points = 1 }
         m.message(5, |gauge| {
-            for s in caches {
-                gauge.message(1, |p| {
-                    let state = Value::from(s.state);
-                    otlp::attributes(
-                        p,
-                        7,
-                        [
-                            ("certless.shared_cache.target", &target(s)),
-                            ("state", &state),
-                        ],
-                    );
-                    p.fixed64(3, export.now_ns);
-                    p.key_fixed64(6, 1);
-                });
+            for &entry in &states {
+                point(gauge, entry, "state", 0);
             }
         });
     });
@@ -536,29 +559,14 @@ fn encode_shared_caches(
         m.string(2, "Operations of the shared cache, by kind and outcome");
         m.string(3, "{operation}");
         m.message(7, |sum| {
-            for s in caches {
-                for &(name, value) in &s.counters {
-                    sum.message(1, |p| {
-                        let operation = Value::from(name);
-                        otlp::attributes(
-                            p,
-                            7,
-                            [
-                                ("certless.shared_cache.target", &target(s)),
-                                ("operation", &operation),
-                            ],
-                        );
-                        p.fixed64(2, export.process_start_ns);
-                        p.fixed64(3, export.now_ns);
-                        p.key_fixed64(6, value);
-                    });
-                }
+            for &entry in &operations {
+                point(sum, entry, "operation", export.process_start_ns);
             }
             sum.uint(2, 2);
             sum.bool(3, true);
         });
     });
-    caches.iter().map(|c| 1 + c.counters.len()).sum()
+    states.len() + operations.len()
 }
 
 /// What every export shares.
