@@ -130,9 +130,16 @@ pub(crate) fn request_started() -> Option<Instant> {
     }
 }
 
-/// A request answered from the process's cache.
+/// A request answered from the process's cache (`started` is `None` when metrics are off).
+#[inline]
 pub(crate) fn record_cache_hit(started: Option<Instant>) {
-    let (Some(started), Some(t)) = (started, state()) else {
+    if let Some(started) = started {
+        record_hit(started);
+    }
+}
+
+fn record_hit(started: Instant) {
+    let Some(t) = state() else {
         return;
     };
     let micros = started.elapsed().as_micros() as u64;
