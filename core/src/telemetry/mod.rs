@@ -32,6 +32,9 @@ use trace::{Kind, Scope, Span};
 
 static METRICS_ON: AtomicBool = AtomicBool::new(false);
 static TRACING_ON: AtomicBool = AtomicBool::new(false);
+/// Set in a child right after `fork()`: its first recording starts its own export (a pre-fork
+/// server's workers inherit credentials and cached tokens, and may never build a credential).
+static FORKED: AtomicBool = AtomicBool::new(false);
 static STATE: OnceLock<Option<Telemetry>> = OnceLock::new();
 
 /// The name of the host that loaded certless, reported as the `Platform` tag of the MSAL-named
@@ -49,6 +52,7 @@ pub fn flush(timeout: Duration) -> bool {
     let Some(t) = state() else {
         return true;
     };
+    FORKED.store(false, Ordering::Relaxed);
     t.exporter.ensure_running(t);
     let flushed = crate::support::runtime::block_on(async move {
         tokio::time::timeout(timeout, export::flush(t))
@@ -94,6 +98,33 @@ pub(crate) fn init() {
         if let Some(text) = status() {
             log::info!("certless: {text}");
         }
+        watch_forks();
+        t.exporter.ensure_running(t);
+    }
+}
+
+/// Marks a forked child, once registered: the handler only stores to an atomic, which is all a
+/// child of a multi-threaded process may do before it execs or gets going.
+#[cfg(unix)]
+fn watch_forks() {
+    extern "C" fn in_child() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: `in_child` is a plain function that lives as long as the process and only stores
+    // to a static atomic; no prepare or parent handler is registered.
+    ONCE.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(in_child));
+    });
+}
+
+#[cfg(not(unix))]
+fn watch_forks() {}
+
+/// In a forked child, starts its own export (and its own counts) before it records anything.
+#[inline]
+fn after_fork(t: &'static Telemetry) {
+    if FORKED.load(Ordering::Relaxed) && FORKED.swap(false, Ordering::Relaxed) {
         t.exporter.ensure_running(t);
     }
 }
@@ -142,6 +173,7 @@ fn record_hit(started: Instant) {
     let Some(t) = state() else {
         return;
     };
+    after_fork(t);
     let micros = started.elapsed().as_micros() as u64;
     t.registry.hit.success.record(1);
     t.registry.hit.l1.record(micros);
@@ -442,6 +474,7 @@ impl FetchTrace {
             return None;
         }
         let t = state()?;
+        after_fork(t);
         let parent = (!background)
             .then(trace::current)
             .flatten()
