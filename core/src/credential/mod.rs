@@ -396,7 +396,9 @@ impl Credential {
         if let Some(token) = self.cached_token_with(scopes, options)? {
             return Ok(token);
         }
-        self.get_token_after_miss(scopes, options).await
+        // Boxed: the miss's future (the single flight, telemetry's scope) is kilobytes, and a
+        // cache hit would otherwise pay to lay it out (BENCHMARKS.md, "OpenTelemetry").
+        Box::pin(self.get_token_after_miss(scopes, options)).await
     }
 
     /// [`get_token_with`](Self::get_token_with) for a caller that has just seen

@@ -411,8 +411,10 @@ impl Registry {
                         .chain(s.attributes.iter())
                         .map(|(k, v)| (*k, v))
                 };
+                // A series at zero was never recorded (cumulative), or not in this window
+                // (delta): nothing to say.
                 if let Some(count) = s.cells.read_count(take) {
-                    if take && count == 0 {
+                    if count == 0 {
                         continue;
                     }
                     points += 1;
@@ -424,7 +426,7 @@ impl Registry {
                     });
                 } else if let Some(h) = s.cells.read_histogram(take) {
                     let count: u64 = h.buckets.iter().sum();
-                    if take && count == 0 {
+                    if count == 0 {
                         continue;
                     }
                     points += 1;

@@ -432,16 +432,18 @@ pub(crate) fn parse_traceparent(value: Option<&str>) -> Result<Option<TraceConte
     }
 }
 
-/// Runs `future` as a child of the caller's span `parent`, when spans are on.
-pub(crate) async fn with_parent<F: Future>(parent: Option<TraceContext>, future: F) -> F::Output {
-    match parent {
-        Some(parent) if tracing_on() => {
-            trace::SCOPE
-                .scope(Scope::new(Some(parent), true), future)
-                .await
-        }
-        _ => future.await,
-    }
+/// Runs `future` as a child of the caller's span `parent`, when spans are on. Plain functions
+/// returning tokio's scope future, not `async fn`s: an `async fn` wrapper lays its argument out
+/// beside its own state, and the request's future is kilobytes.
+pub(crate) fn with_parent<F: Future>(
+    parent: Option<TraceContext>,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    let scope = match parent {
+        Some(parent) if tracing_on() => Some(Scope::new(Some(parent), true)),
+        _ => trace::current(),
+    };
+    trace::SCOPE.scope(scope, future)
 }
 
 /// Runs `future` in the scope of the task that calls this, so that a task spawned to run it
@@ -452,12 +454,7 @@ pub(crate) fn carry<F: Future>(future: F) -> impl Future<Output = F::Output> {
     } else {
         None
     };
-    async move {
-        match scope {
-            Some(scope) => trace::SCOPE.scope(scope, future).await,
-            None => future.await,
-        }
-    }
+    trace::SCOPE.scope(scope, future)
 }
 
 /// A fetch from upstream (or the farm's cache): its span and the scope its work runs in.
@@ -490,8 +487,8 @@ impl FetchTrace {
     }
 
     /// Runs the fetch's work in its scope.
-    pub(crate) async fn run<F: Future>(&self, future: F) -> F::Output {
-        trace::SCOPE.scope(Arc::clone(&self.scope), future).await
+    pub(crate) fn run<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
+        trace::SCOPE.scope(Some(Arc::clone(&self.scope)), future)
     }
 
     /// Whether the token came from the farm's cache.

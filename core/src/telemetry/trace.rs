@@ -141,12 +141,12 @@ impl Scope {
 }
 
 tokio::task_local! {
-    pub(crate) static SCOPE: Arc<Scope>;
+    pub(crate) static SCOPE: Option<Arc<Scope>>;
 }
 
 /// The scope the current task runs in, if any.
 pub(crate) fn current() -> Option<Arc<Scope>> {
-    SCOPE.try_with(Arc::clone).ok()
+    SCOPE.try_with(Option::clone).ok().flatten()
 }
 
 /// `SpanKind`: INTERNAL = 1, CLIENT = 3.
