@@ -121,7 +121,7 @@ async fn token_for(
     let mut options = TokenRequestOptions {
         claims: asked.claims.map(str::to_string),
         tenant_id: asked.tenant_id.map(str::to_string),
-        force_refresh: false,
+        ..TokenRequestOptions::default()
     };
     if let Some(hash) = asked.token_sha256_to_refresh {
         options.force_refresh = holds_refused_token(app, &scopes, &options, hash, asked)?;

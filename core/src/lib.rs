@@ -32,6 +32,7 @@ pub mod resource;
 pub mod retry;
 pub mod shared_cache;
 mod support;
+pub mod telemetry;
 mod token;
 
 // Public module paths the hosts use, wherever the module lives in the tree.

@@ -36,6 +36,9 @@ pub struct TokenRequestOptions {
     pub tenant_id: Option<String>,
     /// Fetch a new token even if a cached one is valid (it then replaces the cached one).
     pub force_refresh: bool,
+    /// A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`): the request's span becomes a
+    /// child of the caller's span (docs/telemetry.md). A malformed one fails the request.
+    pub traceparent: Option<String>,
 }
 
 /// The kinds of client credential, named as Microsoft.Identity.Web's `SourceType`.
