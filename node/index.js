@@ -700,7 +700,11 @@ const exitFlushInstalled = Symbol.for('certless.telemetry.exitFlush');
 if (!(/** @type {any} */ (process)[exitFlushInstalled])) {
   /** @type {any} */ (process)[exitFlushInstalled] = true;
   process.on('exit', () => {
-    native.flushTelemetry(EXIT_FLUSH_MS);
+    try {
+      native.flushTelemetry(EXIT_FLUSH_MS);
+    } catch {
+      // Nothing to tell anyone at exit, and the exit code is the program's, not certless's.
+    }
   });
 }
 
