@@ -28,6 +28,8 @@ pub async fn run(
     stop: impl Future<Output = ()>,
     announce: impl FnOnce(&str),
 ) -> Result<(), Error> {
+    // The `Platform` tag of its MSAL-named metrics (docs/telemetry.md), before any credential.
+    certless::telemetry::set_host("broker");
     let started = match start(config, announce).await {
         Ok(s) => s,
         Err(e) => {
@@ -49,6 +51,14 @@ pub async fn run(
     }
     if let (Some(path), false) = (&started.secret_file, config.keep_secret) {
         let _ = std::fs::remove_file(path);
+    }
+    // What the last export interval recorded reaches the collector (when export is on).
+    let flushed = tokio::task::spawn_blocking(|| {
+        certless::telemetry::flush(std::time::Duration::from_secs(5))
+    })
+    .await;
+    if !matches!(flushed, Ok(true)) {
+        log::warn!("certless serve: the last telemetry did not reach the OTLP collector");
     }
     log::info!("certless serve: stopped");
     Ok(())

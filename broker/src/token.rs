@@ -37,7 +37,7 @@ pub(crate) async fn token(broker: &Broker, via: &Via, request: &Parts) -> Respon
     let index = broker.app_index(app);
     let class = scope_class(asked.resource);
     let started = Instant::now();
-    let result = token_for(broker, app, index, &asked).await;
+    let result = token_for(broker, app, index, &asked, traceparent(request)).await;
     let elapsed = started.elapsed();
     match result {
         Ok((token, outcome)) => {
@@ -109,19 +109,28 @@ fn refuse_secret(
     Some(error_response(&error, 401))
 }
 
+/// The caller's span (W3C `traceparent`), for the spans of a fetch the request causes. A
+/// malformed header is ignored, as the W3C specification says: it never fails a request.
+fn traceparent(request: &Parts) -> Option<String> {
+    let value = request.headers.get("traceparent")?.to_str().ok()?;
+    certless::telemetry::TraceContext::parse(value).map(|_| value.trim().to_string())
+}
+
 /// The token, from the cache when it has one (a hit), else fetched (a miss).
 async fn token_for(
     broker: &Broker,
     app: &App,
     index: usize,
     asked: &TokenRequest<'_>,
+    traceparent: Option<String>,
 ) -> Result<(AccessToken, Outcome), Error> {
     let credential = &app.credential;
     let scopes = [asked.resource];
     let mut options = TokenRequestOptions {
         claims: asked.claims.map(str::to_string),
         tenant_id: asked.tenant_id.map(str::to_string),
-        ..TokenRequestOptions::default()
+        force_refresh: false,
+        traceparent,
     };
     if let Some(hash) = asked.token_sha256_to_refresh {
         options.force_refresh = holds_refused_token(app, &scopes, &options, hash, asked)?;

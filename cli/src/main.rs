@@ -101,6 +101,7 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command) -> ExitCode {
+    certless::telemetry::set_host("cli");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -112,7 +113,7 @@ fn run(command: Command) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match command {
             #[cfg(feature = "emulator")]
             Command::Demo(args) => demo::run(args).await,
@@ -123,5 +124,9 @@ fn run(command: Command) -> ExitCode {
             Command::Serve(args) => serve::run(*args).await,
             Command::SharedCacheKey(args) => shared_cache_key::run(&args),
         }
-    })
+    });
+    // A short-lived command's metrics and spans are sent before it exits, when OTLP export is on
+    // (docs/telemetry.md); with it off this returns at once.
+    certless::telemetry::flush(std::time::Duration::from_secs(5));
+    code
 }

@@ -620,3 +620,73 @@ fn an_upstream_failure_is_answered_from_the_hold_then_asked_again() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(emu.counters().entra_token, 3);
 }
+
+#[test]
+fn the_broker_exports_msal_named_metrics_and_continues_the_callers_trace() {
+    use common::otlp::{Receiver, metrics, points, spans};
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let receiver = Receiver::start();
+    let emu = emulator();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url.as_str()),
+        ("OTEL_SERVICE_NAME", "certless-broker-test"),
+        // Only the flush at shutdown exports: what arrives is the whole run.
+        ("OTEL_METRIC_EXPORT_INTERVAL", "600000"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+    ];
+    let mut broker = Broker::start_with_env(&emu, &scratch_dir("otel"), "127.0.0.1:0", &[], &env);
+    let with = |extra: &str| {
+        let headers = format!("X-IDENTITY-HEADER: {}\r\n{extra}", broker.secret);
+        broker.raw(&request(&Broker::token_path(GRAPH, ""), &headers))
+    };
+    let first = with(&format!("traceparent: {PARENT}\r\n"));
+    assert_eq!(first.status, 200, "{}", first.body);
+    // A malformed traceparent never fails a request (the W3C says to ignore it).
+    let ignored = with("traceparent: 00-garbage\r\n");
+    assert_eq!(ignored.status, 200, "{}", ignored.body);
+    assert_eq!(broker.get_token(GRAPH, "").status, 200);
+    assert!(broker.terminate().success(), "{}", broker.stderr());
+
+    let got = receiver.wait_for(|r| {
+        !spans(r, "certless.entra").is_empty() && !metrics(r, "MsalSuccess").is_empty()
+    });
+    let tags = |source: &str, level: &str| {
+        [
+            ("Platform", serde_json::json!("broker")),
+            ("TokenSource", serde_json::json!(source)),
+            ("CacheLevel", serde_json::json!(level)),
+        ]
+    };
+    let fetched = points(&got, "MsalSuccess", &tags("IdentityProvider", "None"));
+    assert_eq!(fetched.len(), 1, "{:#}", got["metrics"]);
+    assert_eq!(fetched[0]["value"], 1);
+    let hits = points(&got, "MsalSuccess", &tags("Cache", "L1Cache"));
+    assert_eq!(hits[0]["value"], 2, "{:#}", got["metrics"]);
+    let success = metrics(&got, "MsalSuccess");
+    assert_eq!(success[0]["resource"]["certless.host"], "broker");
+    assert_eq!(
+        success[0]["resource"]["service.name"],
+        "certless-broker-test"
+    );
+    let root = spans(&got, "certless.acquire_token");
+    assert_eq!(root.len(), 1, "one fetch for three requests");
+    assert_eq!(root[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(root[0]["parent_span_id"], "00f067aa0ba902b7");
+    let entra = spans(&got, "certless.entra");
+    assert_eq!(entra[0]["parent_span_id"], root[0]["span_id"]);
+    let sent = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .expect("the exchange");
+    let traceparent = sent
+        .headers
+        .iter()
+        .find(|(k, _)| k == "traceparent")
+        .map(|(_, v)| v.clone());
+    let expected = format!(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01",
+        entra[0]["span_id"].as_str().expect("hex")
+    );
+    assert_eq!(traceparent, Some(expected));
+}

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub(crate) mod broker;
+/// The OTLP receiver, shared with core's telemetry tests.
+#[path = "../../../core/tests/common/otlp.rs"]
+pub(crate) mod otlp;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -77,6 +77,9 @@ pub(crate) struct Slot {
     /// The failure hold ([`hold`]): consecutive failures, and while no token is valid, the error
     /// every caller gets at once instead of a new request.
     hold: Hold,
+    /// The token in hand was read from the farm's shared cache, not fetched here (telemetry's
+    /// `TokenSource`).
+    from_shared_cache: std::sync::atomic::AtomicBool,
 }
 
 /// What the cache holds for one (tenant, scope), for hosts that report on it (metrics) or keep
@@ -294,7 +297,8 @@ impl Slot {
             tenant: tenant.into(),
             scope: scope.into(),
             entry: ArcSwapOption::empty(),
-            flight: SingleFlight::default(),
+            flight: SingleFlight::named("token"),
+            from_shared_cache: std::sync::atomic::AtomicBool::new(false),
             next_refresh: AtomicI64::new(i64::MIN),
 
             last_used: AtomicI64::new(now),
@@ -387,6 +391,15 @@ impl Slot {
         })));
         self.next_refresh.store(i64::MIN, Ordering::Release);
         self.hold.succeeded();
+    }
+
+    /// Whether the token in hand was read from the farm's shared cache.
+    pub(crate) fn served_by_shared_cache(&self) -> bool {
+        self.from_shared_cache.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_from_shared_cache(&self, shared: bool) {
+        self.from_shared_cache.store(shared, Ordering::Relaxed);
     }
 
     /// A fetch failed. While a token is still valid, it keeps being handed out and the next

@@ -13,6 +13,8 @@ type Outcome<T> = Option<Result<T>>;
 
 pub(crate) struct SingleFlight<T> {
     current: Mutex<Option<Flight<T>>>,
+    /// What it fetches, for the count of callers it coalesced (telemetry).
+    name: &'static str,
 }
 
 struct Flight<T> {
@@ -21,10 +23,12 @@ struct Flight<T> {
     rx: watch::Receiver<Outcome<T>>,
 }
 
-impl<T> Default for SingleFlight<T> {
-    fn default() -> Self {
+impl<T> SingleFlight<T> {
+    /// A single flight for `name`d fetches (`token`, `assertion`, ...).
+    pub(crate) fn named(name: &'static str) -> Self {
         SingleFlight {
             current: Mutex::new(None),
+            name,
         }
     }
 }
@@ -82,11 +86,13 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
         if let Some(flight) = current.as_ref() {
             if flight.pid == pid && flight.rx.borrow().is_none() && flight.rx.has_changed().is_ok()
             {
+                crate::telemetry::record_coalesced(self.name);
                 return Ok(flight.rx.clone());
             }
         }
         let (tx, rx) = watch::channel(None);
-        let task = fetch();
+        // The task keeps the caller's span as its parent (telemetry).
+        let task = crate::telemetry::carry(fetch());
         let handle = match tokio::runtime::Handle::try_current() {
             Ok(h) => h,
             Err(_) => crate::support::runtime::handle()?,

@@ -199,7 +199,7 @@ impl KeyVaultCertificate {
             current: Mutex::new(None),
             checked_at: AtomicI64::new(i64::MIN),
             vault_token: Mutex::new(None),
-            flight: SingleFlight::default(),
+            flight: SingleFlight::named("key_vault_certificate"),
         }
     }
 

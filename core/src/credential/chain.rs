@@ -291,6 +291,7 @@ impl Chain {
                     .request_token(&http.entra, tenant, scope, auth, claims, clock.now_unix())
                     .await;
                 self.counters.exchange.record(&attempt);
+                crate::telemetry::record_upstream(crate::telemetry::Upstream::Entra, &attempt);
                 attempt
             },
         )
@@ -319,6 +320,7 @@ impl Chain {
                 .assertion(http.managed_identity.clone(), Arc::clone(clock))
                 .await?;
             waiting.entra();
+            crate::telemetry::record_assertion_age(&fetched.token.token, clock.now_unix());
             let auth = ClientAuth::Assertion(fetched.token.token.clone());
             let result = self.exchange(request, &auth).await;
             match result {

@@ -24,6 +24,7 @@ use crate::managed_identity::{ManagedIdentityId, ManagedIdentityToken, SourceSel
 use crate::shared_cache::{Mode, Outcome, SharedCache, SharedCacheStats};
 use crate::support::clock::Clock;
 use crate::support::runtime;
+use crate::telemetry::{self, RefreshReason};
 use crate::token::scope::normalize_scopes;
 pub use crate::token::{AccessToken, TokenRequestOptions};
 pub(crate) use chain::CertificateFinding;
@@ -82,6 +83,12 @@ impl crate::config::CredentialOptions {
     }
 }
 
+/// What a request that missed the cache learned, for its telemetry.
+struct Miss {
+    reason: RefreshReason,
+    slot: Option<Arc<Slot>>,
+}
+
 /// Whether a request still has to look the cache up, or its caller has just seen it miss.
 #[derive(Clone, Copy)]
 enum CacheLookup {
@@ -111,6 +118,7 @@ impl Credential {
     }
 
     pub(crate) fn from_options(o: ValidatedOptions) -> Result<Self> {
+        crate::telemetry::init();
         let chain = match (&o.broker, o.sources.is_empty()) {
             (Some(_), true) => None,
             _ => Some(Chain::new(&o)?),
@@ -155,7 +163,7 @@ impl Credential {
             }
             _ => None,
         };
-        Ok(Credential {
+        let credential = Credential {
             inner: Arc::new(Inner {
                 tenant_id: o.tenant_id,
                 client_id: o.client_id,
@@ -168,7 +176,19 @@ impl Credential {
                 shared,
                 clock: o.clock,
             }),
-        })
+        };
+        if credential.inner.shared.is_some() {
+            let inner = Arc::downgrade(&credential.inner);
+            crate::telemetry::observe_shared_cache(move || {
+                let stats = inner.upgrade()?.shared.as_ref()?.stats();
+                Some(crate::telemetry::ObservedCache {
+                    state: stats.state.as_str(),
+                    counters: stats.all_counters().to_vec(),
+                    target: stats.target,
+                })
+            });
+        }
+        Ok(credential)
     }
 
     /// The app registration's tenant; empty when a broker decides (no tenant configured here).
@@ -387,11 +407,42 @@ impl Credential {
         scopes: &[S],
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
+        let started = telemetry::request_started();
+        let parent = telemetry::parse_traceparent(options.traceparent.as_deref())?;
+        let mut miss = Miss {
+            reason: RefreshReason::NoCachedAccessToken,
+            slot: None,
+        };
+        let result =
+            telemetry::with_parent(parent, self.fetch_after_miss(scopes, options, &mut miss)).await;
+        if started.is_some() {
+            let shared = miss.slot.is_some_and(|s| s.served_by_shared_cache());
+            telemetry::record_request(started, &result, miss.reason, shared);
+        }
+        result
+    }
+
+    /// [`get_token_after_miss`](Self::get_token_after_miss) less its telemetry, which `miss`
+    /// tells why the cache could not answer and which slot it fetched into.
+    async fn fetch_after_miss<S: AsRef<str>>(
+        &self,
+        scopes: &[S],
+        options: &TokenRequestOptions,
+        miss: &mut Miss,
+    ) -> Result<AccessToken> {
         let tenant = self.request_tenant(options)?;
         let tenant = tenant.as_ref();
         let scope = normalize_scopes(scopes)?;
         let now = self.inner.clock.now_unix();
         let slot = self.inner.cache.slot(tenant, &scope, now);
+        miss.reason = if options.claims.is_some() || options.force_refresh {
+            RefreshReason::ForceRefreshOrClaims
+        } else if slot.held().is_some() {
+            RefreshReason::Expired
+        } else {
+            RefreshReason::NoCachedAccessToken
+        };
+        miss.slot = Some(Arc::clone(&slot));
         if let Some(claims) = &options.claims {
             // A CAE challenge asks for a token with these claims, now: not shared with others.
             let fetch = Fetch::Claims(claims.clone());
@@ -433,16 +484,23 @@ impl Credential {
         scopes: &[S],
         options: &TokenRequestOptions,
     ) -> Result<Option<AccessToken>> {
+        if options.traceparent.is_some() {
+            telemetry::parse_traceparent(options.traceparent.as_deref())?;
+        }
         if options.force_refresh || options.claims.is_some() {
             return Ok(None);
         }
+        let started = telemetry::request_started();
         let tenant = self.request_tenant(options)?;
         let tenant = tenant.as_ref();
-        if let Some(token) = self.exact_hit(tenant, scopes) {
-            return Ok(Some(token));
+        let hit = match self.exact_hit(tenant, scopes) {
+            Some(token) => Some(token),
+            None => self.cache_hit(tenant, &normalize_scopes(scopes)?),
+        };
+        if hit.is_some() {
+            telemetry::record_cache_hit(started);
         }
-        let scope = normalize_scopes(scopes)?;
-        Ok(self.cache_hit(tenant, &scope))
+        Ok(hit)
     }
 
     /// The hot path: one scope, spelled exactly as a cached one. Cache keys are normalized
@@ -595,6 +653,29 @@ impl Inner {
     /// its own task (single-flight), so it completes even if every caller went away.
     /// A background refresh does not count as a use of the token (see [`Slot::store`]).
     async fn fetch_into(inner: Arc<Inner>, slot: Arc<Slot>, fetch: Fetch) -> Result<AccessToken> {
+        let background = matches!(fetch, Fetch::Background);
+        let Some(trace) = telemetry::FetchTrace::start(background) else {
+            return Inner::fetch_into_untraced(inner, slot, fetch).await;
+        };
+        let reason = match fetch {
+            Fetch::Background => RefreshReason::ProactivelyRefreshed,
+            Fetch::Forced | Fetch::Claims(_) => RefreshReason::ForceRefreshOrClaims,
+            Fetch::Caller if slot.held().is_some() => RefreshReason::Expired,
+            Fetch::Caller => RefreshReason::NoCachedAccessToken,
+        };
+        let result = trace
+            .run(Inner::fetch_into_untraced(inner, slot, fetch))
+            .await;
+        trace.finish(&result, reason);
+        result
+    }
+
+    /// [`fetch_into`](Self::fetch_into) less its span.
+    async fn fetch_into_untraced(
+        inner: Arc<Inner>,
+        slot: Arc<Slot>,
+        fetch: Fetch,
+    ) -> Result<AccessToken> {
         let now = inner.clock.now_unix();
         let acquire = inner.acquire_shared(&slot, &fetch);
         // A service that failed the last fetch is probed, not retried: the failure hold already
@@ -607,6 +688,12 @@ impl Inner {
         let margin = inner.cache.margin();
         match result {
             Ok(Outcome::Token { token, fetched_at }) => {
+                if matches!(fetch, Fetch::Background) {
+                    if let Some(held) = slot.held() {
+                        telemetry::record_refresh_lead(held.expires_on - inner.clock.now_unix());
+                    }
+                }
+                slot.set_from_shared_cache(telemetry::in_shared_cache_fetch());
                 slot.store(token.clone(), fetched_at, margin);
                 if !matches!(fetch, Fetch::Background) {
                     slot.touch(inner.clock.now_unix());

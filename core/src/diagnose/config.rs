@@ -138,6 +138,10 @@ impl Doctor {
         }
         match Credential::from_options(options) {
             Ok(credential) => {
+                // Read when the credential was built (docs/telemetry.md).
+                if let Some(status) = crate::telemetry::status() {
+                    report.checks.push(check(Status::Info, "telemetry", status));
+                }
                 self.push(report);
                 Some(credential)
             }

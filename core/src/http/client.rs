@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::pinned::PinnedServerCertificate;
@@ -33,18 +33,8 @@ impl Default for Timeouts {
     }
 }
 
-/// rustls needs a process-wide crypto provider for reqwest's verifier. certless builds with
-/// ring (it cross-compiles to every Windows target); if the host installed another provider
-/// first, that one is used.
-fn ensure_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 fn base_builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
-    ensure_crypto_provider();
+    crate::support::tls::ensure_crypto_provider();
     reqwest::Client::builder()
         .http1_max_headers(MAX_RESPONSE_HEADERS)
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)

@@ -13,7 +13,26 @@ pub(crate) async fn send(
     target: &str,
 ) -> Result<Response> {
     let transport = |e: reqwest::Error| transport_error(&e, leg, target);
-    let mut response = request.send().await.map_err(transport)?;
+    let (client, request) = request.build_split();
+    let mut request = request.map_err(transport)?;
+    let trace = crate::telemetry::http_started(leg, &mut request);
+    let result = read(client.execute(request), leg, target).await;
+    let answer = match &result {
+        Ok(r) => Ok((r.status, r.body.as_slice())),
+        Err(e) => Err(e),
+    };
+    crate::telemetry::http_ended(trace, answer);
+    result
+}
+
+/// Reads the answer of a request sent.
+async fn read(
+    sent: impl std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+    leg: Leg,
+    target: &str,
+) -> Result<Response> {
+    let transport = |e: reqwest::Error| transport_error(&e, leg, target);
+    let mut response = sent.await.map_err(transport)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let too_large = || too_large(leg, target, status);

@@ -55,7 +55,7 @@ impl ManagedIdentityAssertion {
             counters,
             current: Mutex::new(None),
             hold: Hold::new(HoldRule::RETRY_AFTER_ONLY),
-            flight: SingleFlight::default(),
+            flight: SingleFlight::named("assertion"),
         }
     }
 
@@ -122,16 +122,19 @@ impl ManagedIdentityAssertion {
         http: &reqwest::Client,
         clock: &dyn Clock,
     ) -> Result<ManagedIdentityToken> {
-        let what = format!(
-            "the {} managed-identity request",
-            self.client.selection().source
-        );
+        let source = self.client.selection().source;
+        let what = format!("the {source} managed-identity request");
+        crate::telemetry::annotate("certless.managed_identity.source", source.as_str());
         let fresh = with_retries(&self.retry, clock, &what, || async {
             let attempt = self
                 .client
                 .fetch(http, &self.audience, clock.now_unix())
                 .await;
             self.counters.managed_identity.record(&attempt);
+            crate::telemetry::record_upstream(
+                crate::telemetry::Upstream::ManagedIdentity(source.as_str()),
+                &attempt,
+            );
             attempt
         })
         .await?;

@@ -117,6 +117,7 @@ impl SharedCache {
             match self.read(&key).await {
                 Answer::Got(Some(found)) if accept(&found.token, found.fetched_at, now()) => {
                     bump(&self.store.counters.hits);
+                    crate::telemetry::served_by_shared_cache(started);
                     return Ok(Outcome::Token {
                         token: found.token,
                         fetched_at: found.fetched_at,
@@ -138,6 +139,7 @@ impl SharedCache {
                     if let Answer::Got(Some(found)) = self.read(&key).await {
                         if accept(&found.token, found.fetched_at, now()) {
                             bump(&self.store.counters.hits);
+                            crate::telemetry::served_by_shared_cache(started);
                             self.store.release_lease(key.lease.clone(), owner);
                             return Ok(Outcome::Token {
                                 token: found.token,

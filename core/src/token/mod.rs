@@ -36,8 +36,8 @@ pub struct TokenRequestOptions {
     pub tenant_id: Option<String>,
     /// Fetch a new token even if a cached one is valid (it then replaces the cached one).
     pub force_refresh: bool,
-    /// A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`): the request's span becomes a
-    /// child of the caller's span (docs/telemetry.md). A malformed one fails the request.
+    /// The caller's span, as a W3C `traceparent` header: with OpenTelemetry export on
+    /// (docs/telemetry.md), the request's spans are its children. A malformed value is refused.
     pub traceparent: Option<String>,
 }
 

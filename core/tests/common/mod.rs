@@ -8,6 +8,7 @@ use certless::{Credential, CredentialBuilder, ManagedIdentityId};
 use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, RunningEmulator, StartOptions};
 
 pub(crate) mod farm;
+pub(crate) mod otlp;
 
 /// A day, in seconds: certificate lifetimes in the tests are days from [`now`].
 pub(crate) const DAY: i64 = 86_400;
