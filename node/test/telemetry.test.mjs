@@ -139,6 +139,7 @@ test('a miss then a hit: MSAL\'s metrics, certless\'s, one span tree, and the tr
   assert.equal(moreRoots.length, 0, 'one fetch, one span; the hit makes none');
   assert.deepEqual([root.scope, root.kind, root.parent_span_id], ['certless', 'INTERNAL', '']);
   assert.notEqual(root.status, 'ERROR');
+  assert.equal(root.attributes['certless.managed_identity.source'], 'imds');
   const [miSpan, ...moreMi] = spans(got, 'certless.managed_identity');
   const [entraSpan, ...moreEntra] = spans(got, 'certless.entra');
   assert.deepEqual([moreMi.length, moreEntra.length], [0, 0]);
@@ -148,7 +149,6 @@ test('a miss then a hit: MSAL\'s metrics, certless\'s, one span tree, and the tr
     assert.equal(child.attributes['server.address'], '127.0.0.1');
   }
   assert.equal(miSpan.attributes['http.request.method'], 'GET');
-  assert.equal(miSpan.attributes['certless.managed_identity.source'], 'imds');
   assert.equal(entraSpan.attributes['http.request.method'], 'POST');
 
   const requests = await emu.requests();
@@ -172,8 +172,9 @@ test('a traceparent makes the request\'s span a child of the caller\'s; a malfor
   assert.deepEqual(Object.keys(roots).sort(), [plain[0], withSignal[0]].sort());
   for (const [traceId, spanId] of [plain, withSignal]) {
     assert.equal(roots[traceId].parent_span_id, spanId);
+    // The second fetch presents the managed-identity token the first one got: an exchange alone.
     const children = got.spans.filter((s) => s.parent_span_id === roots[traceId].span_id);
-    assert.deepEqual(children.map((s) => s.name).sort(), ['certless.entra', 'certless.managed_identity']);
+    assert.ok(children.some((s) => s.name === 'certless.entra'), JSON.stringify(children));
     assert.ok(children.every((s) => s.trace_id === traceId));
   }
 });
@@ -189,7 +190,7 @@ test('a refused exchange: MsalFailure with its ErrorCode, and spans with status 
   const attributes = failure.points[failure.points.length - 1].attributes;
   assert.deepEqual([attributes.Platform, attributes.ApiId, attributes.ErrorCode, attributes.IsProactiveRefresh],
     ['node', 'AcquireTokenForClient', 'ExchangeRejected', false]);
-  assert.equal(points(got, 'MsalSuccess').length, 0);
+  assert.ok(points(got, 'MsalSuccess').every((p) => p.value === 0), 'no success counted');
   const [root] = spans(got, 'certless.acquire_token');
   assert.equal(root.status, 'ERROR');
   const entra = spans(got, 'certless.entra');

@@ -179,6 +179,7 @@ def test_a_miss_then_a_hit(emu: Emulator, receiver: Receiver) -> None:
     [root] = spans(got, "certless.acquire_token")
     assert (root["scope"], root["kind"], root["parent_span_id"]) == ("certless", "INTERNAL", "")
     assert root["status"] in ("UNSET", "OK")
+    assert root["attributes"]["certless.managed_identity.source"] == "imds"
     assert root["resource"]["certless.host"] == "python"
     [mi_span] = spans(got, "certless.managed_identity")
     [entra_span] = spans(got, "certless.entra")
@@ -188,7 +189,6 @@ def test_a_miss_then_a_hit(emu: Emulator, receiver: Receiver) -> None:
         assert child["attributes"]["server.address"] == "127.0.0.1"
         assert root["start_ns"] <= child["start_ns"] <= child["end_ns"] <= root["end_ns"]
     assert mi_span["attributes"]["http.request.method"] == "GET"
-    assert mi_span["attributes"]["certless.managed_identity.source"] == "imds"
     assert isinstance(mi_span["attributes"]["server.port"], int)
     assert entra_span["attributes"]["http.request.method"] == "POST"
 
@@ -214,8 +214,9 @@ def test_a_traceparent_makes_the_request_a_child_of_the_callers_span(emu: Emulat
     assert set(roots) == {sync_parent[0], async_parent[0]}, roots
     for trace_id, span_id in (sync_parent, async_parent):
         assert roots[trace_id]["parent_span_id"] == span_id
+        # A fetch may present a managed-identity token an earlier one got: then an exchange alone.
         children = [s for s in got["spans"] if s["parent_span_id"] == roots[trace_id]["span_id"]]
-        assert {s["name"] for s in children} == {"certless.managed_identity", "certless.entra"}
+        assert "certless.entra" in {s["name"] for s in children}, children
         assert all(s["trace_id"] == trace_id for s in children)
     # The header on the wire is in the caller's trace.
     headers = [traceparent_header(r) for r in emu.requests() if r["endpoint"] in ("imds", "entra_token")]
@@ -236,7 +237,7 @@ def test_a_refused_exchange_is_a_failure_and_an_error_span(emu: Emulator, receiv
     attributes = failure["points"][-1]["attributes"]
     assert (attributes["Platform"], attributes["ApiId"]) == ("python", "AcquireTokenForClient")
     assert (attributes["ErrorCode"], attributes["IsProactiveRefresh"]) == ("ExchangeRejected", False)
-    assert not points(got, "MsalSuccess")
+    assert all(p["value"] == 0 for p in points(got, "MsalSuccess")), "no success counted"
     assert any(p["attributes"].get("outcome") == "rejected" for p in points(got, "certless.entra.requests"))
     [root] = spans(got, "certless.acquire_token")
     assert root["status"] == "ERROR"
