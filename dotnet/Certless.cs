@@ -595,7 +595,7 @@ namespace Certless
     // dotnet/src/CertlessTokenRequestOptions.cs
     /// <summary>
     /// Options of one token request beyond the scopes: the claims of a Continuous Access Evaluation
-    /// challenge, another tenant, a forced refresh. Null or a default instance means none.
+    /// challenge, another tenant, a forced refresh, the caller's trace context. Null or a default instance means none.
     /// </summary>
     public sealed class CertlessTokenRequestOptions
     {
@@ -612,9 +612,18 @@ namespace Certless
         /// <summary>Fetch a new token even if a cached one is valid (it then replaces the cached one).</summary>
         public bool ForceRefresh { get; set; }
 
+        /// <summary>
+        /// The W3C <c>traceparent</c> of the caller's span (<c>00-&lt;trace id&gt;-&lt;span id&gt;-&lt;flags&gt;</c>, e.g.
+        /// <c>Activity.Current.Id</c> in W3C format): the request's OpenTelemetry span becomes its child
+        /// (docs/telemetry.md). A malformed one fails the request with code <c>InvalidArgument</c> (100).
+        /// </summary>
+        public string Traceparent { get; set; }
+
+        // Any option, the trace context included, goes through the native call with its options (core decides
+        // what each means), not through the managed copy kept for the plain request.
         internal bool IsDefault
         {
-            get { return Claims == null && TenantId == null && !ForceRefresh; }
+            get { return Claims == null && TenantId == null && !ForceRefresh && Traceparent == null; }
         }
 
         /// <summary>A native copy for one call; null for the defaults.</summary>
@@ -636,6 +645,10 @@ namespace Certless
                 if (ForceRefresh)
                 {
                     Native.ThrowIfFailed(NativeMethods.certless_token_options_set_force_refresh(handle, true, ref error), error);
+                }
+                if (Traceparent != null)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_traceparent(handle, Native.Utf8(Traceparent), ref error), error);
                 }
                 return handle;
             }
@@ -1237,6 +1250,70 @@ namespace Certless
                 else json.Append(c);
             }
             return json.Append('"').ToString();
+        }
+    }
+
+    // dotnet/src/CertlessTelemetry.cs
+    /// <summary>
+    /// OpenTelemetry metrics and spans of token requests, exported over OTLP/HTTP by the native library when the
+    /// standard <c>OTEL_EXPORTER_OTLP_*</c> environment variables ask for it (off by default; docs/telemetry.md).
+    /// The library names this host <c>dotnet</c> when it is loaded, and flushes when the process exits.
+    /// </summary>
+    public static class CertlessTelemetry
+    {
+        // The process's exit waits this long for the collector: an unreachable one must not hold it up.
+        private const uint FlushAtExitMs = 2000;
+        private static readonly TimeSpan LongestTimeout = TimeSpan.FromHours(1);
+        private static int exitHooked;
+
+        /// <summary>
+        /// Sends the metrics and spans recorded so far to the collector, blocking for at most
+        /// <paramref name="timeout"/> (zero to one hour). True when everything was sent, or when there was nothing
+        /// to send (telemetry off). The process's exit flushes too (for at most 2 s); call this to send sooner, or
+        /// from <c>Application_End</c> in IIS, where .NET Framework raises <c>ProcessExit</c> only in the default
+        /// AppDomain. Telemetry belongs to the process, not to an AppDomain: an AppDomain's unload (an IIS
+        /// recycle) does not flush.
+        /// </summary>
+        public static bool Flush(TimeSpan timeout)
+        {
+            if (timeout < TimeSpan.Zero || timeout > LongestTimeout)
+            {
+                throw new ArgumentOutOfRangeException("timeout", "from zero to one hour");
+            }
+            Native.EnsureLoaded();
+            return FlushNative((uint)Math.Ceiling(timeout.TotalMilliseconds));
+        }
+
+        /// <summary>
+        /// Called by <see cref="Native.EnsureLoaded"/> in every AppDomain once the library answers: names the host
+        /// (again, the same name, after a recycle) and hooks the flush at the process's exit.
+        /// </summary>
+        internal static void OnLibraryLoaded()
+        {
+            NameHost();
+            if (Interlocked.Exchange(ref exitHooked, 1) == 0)
+            {
+                AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+            }
+        }
+
+        private static void OnProcessExit(object sender, EventArgs e)
+        {
+            FlushNative(FlushAtExitMs);
+        }
+
+        // The P/Invokes live in methods of their own (Mono binds them when it compiles the caller: Native.EnsureLoaded).
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void NameHost()
+        {
+            IntPtr error = IntPtr.Zero;
+            Native.ThrowIfFailed(NativeMethods.certless_telemetry_set_host(Native.Utf8("dotnet"), ref error), error);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static bool FlushNative(uint timeoutMs)
+        {
+            return NativeMethods.certless_telemetry_flush(timeoutMs);
         }
     }
 
@@ -1849,6 +1926,7 @@ namespace Certless
                     }
                 }
                 Probe(looked);
+                CertlessTelemetry.OnLibraryLoaded();
                 loaded = true;
             }
         }
@@ -2241,7 +2319,18 @@ namespace Certless
             [MarshalAs(UnmanagedType.U1)] bool force_refresh, ref IntPtr error_out);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_token_options_set_traceparent(TokenOptionsHandle options, byte[] traceparent,
+            ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void certless_token_options_free(IntPtr options);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_telemetry_set_host(byte[] host, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool certless_telemetry_flush(uint timeout_ms);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_get_token_async(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,

@@ -573,6 +573,19 @@ certless_status certless_token_options_set_force_refresh(certless_token_options 
                                                          certless_error **error_out);
 
 /**
+ * Sets the W3C `traceparent` of the caller's span (`00-<32 hex trace id>-<16 hex span id>-<2 hex
+ * flags>`, as in the header of the request being served): the request's OpenTelemetry span
+ * becomes its child (docs/telemetry.md). A malformed one makes the token request fail with
+ * `CERTLESS_INVALID_ARGUMENT`. NULL clears it. `traceparent` is copied.
+ *
+ * # Safety
+ * As `certless_token_options_set_claims`.
+ */
+certless_status certless_token_options_set_traceparent(certless_token_options *options,
+                                                       const char *traceparent,
+                                                       certless_error **error_out);
+
+/**
  * Releases token request options. NULL does nothing. Requests already started keep their own
  * copy.
  *
@@ -1103,6 +1116,31 @@ certless_status certless_credential_shared_cache_counter(const certless_credenti
                                                          const char *name,
                                                          uint64_t *value_out,
                                                          certless_error **error_out);
+
+/**
+ * Names the program that loaded certless (`"c"`, `"cpp"`, `"dotnet"`, ...): the `Platform` tag
+ * of the MSAL-named metrics and the `certless.host` resource attribute. Call it once, before the
+ * first credential is built (a credential built first names the host `"c"`); the name is copied.
+ *
+ * `host` is 1 to 32 ASCII letters, digits, `.`, `-`, `_` or `+`; anything else (and NULL, or
+ * invalid UTF-8) is `CERTLESS_INVALID_ARGUMENT` with an error object in `*error_out` when
+ * `error_out` is not NULL. Thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or a NUL-terminated string; `error_out` is NULL or writable.
+ */
+certless_status certless_telemetry_set_host(const char *host,
+                                            certless_error **error_out);
+
+/**
+ * Sends the OpenTelemetry metrics and spans recorded so far to the collector and blocks the
+ * calling thread for at most `timeout_ms` milliseconds. Returns true when everything was sent,
+ * or when there was nothing to send (telemetry is off unless the `OTEL_EXPORTER_OTLP_*`
+ * variables turn it on); false when the collector did not take it in time. Call it before the
+ * process exits: what was recorded since the last periodic export is otherwise lost.
+ * Thread-safe.
+ */
+bool certless_telemetry_flush(uint32_t timeout_ms);
 
 /**
  * The bearer token, to send as `Authorization: <type> <value>`. Never log it. Owned by the token

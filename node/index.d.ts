@@ -162,6 +162,12 @@ export type GetTokenOptions = {
      * Accepted for compatibility; certless always honours `claims`.
      */
     enableCae?: boolean | undefined;
+    /**
+     * A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`): the
+     * request's OpenTelemetry span becomes a child of the caller's span (docs/telemetry.md); a
+     * malformed one rejects with `ErrorCode.InvalidArgument`.
+     */
+    traceparent?: string | undefined;
 };
 /**
  * Gets Microsoft Entra access tokens for one app registration from a managed identity through a
@@ -261,6 +267,9 @@ export class Credential {
  * @property {string} [claims] Claims from a Continuous Access Evaluation challenge; bypasses the cache.
  * @property {string} [tenantId] Another tenant than the configured one (multi-tenant apps).
  * @property {boolean} [enableCae] Accepted for compatibility; certless always honours `claims`.
+ * @property {string} [traceparent] A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`): the
+ *   request's OpenTelemetry span becomes a child of the caller's span (docs/telemetry.md); a
+ *   malformed one rejects with `ErrorCode.InvalidArgument`.
  */
 /**
  * A certless failure. `code` is stable across releases and bindings; `leg` names the part of the
@@ -398,5 +407,14 @@ export function explainRefusal(url: string | URL, status: number, answer?: {
     body?: string | null;
     token?: string | null;
 }): CertlessError;
+/**
+ * Sends the OpenTelemetry metrics and spans recorded so far to the collector, blocking this thread
+ * for at most `timeoutMs` (0 to 3,600,000; default 5,000). Telemetry is off unless the
+ * `OTEL_EXPORTER_OTLP_*` variables turn it on (docs/telemetry.md); the process's exit flushes too
+ * (for at most 2 s), so call this only to send sooner, e.g. before a serverless function returns.
+ * @param {number} [timeoutMs]
+ * @returns {boolean} true when everything was sent, or nothing needed sending (telemetry off)
+ */
+export function flushTelemetry(timeoutMs?: number): boolean;
 /** The certless version of the addon. */
 export const version: string;

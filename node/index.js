@@ -140,6 +140,9 @@ const ErrorCode = Object.freeze({
  * @property {string} [claims] Claims from a Continuous Access Evaluation challenge; bypasses the cache.
  * @property {string} [tenantId] Another tenant than the configured one (multi-tenant apps).
  * @property {boolean} [enableCae] Accepted for compatibility; certless always honours `claims`.
+ * @property {string} [traceparent] A W3C `traceparent` (`00-<trace id>-<span id>-<flags>`): the
+ *   request's OpenTelemetry span becomes a child of the caller's span (docs/telemetry.md); a
+ *   malformed one rejects with `ErrorCode.InvalidArgument`.
  */
 
 /**
@@ -319,14 +322,15 @@ const SOURCE_KINDS = native.sourceKinds();
  * @param {string | string[]} scopes
  * @param {string} [claims]
  * @param {string} [tenantId]
+ * @param {string} [traceparent]
  * @returns {AccessToken | ErrorInfo | null}
  */
-function cached(credential, scopes, claims, tenantId) {
-  const hit = credential.cachedTokenInto(scopes, hitInfo, claims, tenantId);
+function cached(credential, scopes, claims, tenantId, traceparent) {
+  const hit = credential.cachedTokenInto(scopes, hitInfo, claims, tenantId, traceparent);
   if (typeof hit !== 'string') return hit;
   const source = SOURCE_KINDS[hitInfo[2]];
   const type = hitInfo[3];
-  if (source === undefined || type < 0) return credential.cachedToken(scopes, claims, tenantId);
+  if (source === undefined || type < 0) return credential.cachedToken(scopes, claims, tenantId, traceparent);
   const tokenType = type === 0 ? 'Bearer' : 'pop';
   const refresh = hitInfo[1];
   return refresh === refresh
@@ -466,12 +470,13 @@ class Credential {
       if (typeof options !== 'object') throw invalidArgument(`options must be an object, not ${describe(options)}`);
       const claims = optionalString(options.claims, 'options.claims') || undefined;
       const tenantId = optionalString(options.tenantId, 'options.tenantId') || undefined;
+      const traceparent = optionalString(options.traceparent, 'options.traceparent');
       const signal = checkSignal(options.abortSignal);
       if (signal && signal.aborted) return Promise.reject(abortError(signal));
-      const hit = cached(this.#native, list, claims, tenantId);
+      const hit = cached(this.#native, list, claims, tenantId, traceparent);
       if (hit !== null) return 'code' in hit ? Promise.reject(toError(hit)) : Promise.resolve(hit);
-      if (!signal) return this.#native.getToken(list, claims, tenantId, undefined).then(settle);
-      return abortable(this.#native, list, claims, tenantId, signal);
+      if (!signal) return this.#native.getToken(list, claims, tenantId, undefined, traceparent).then(settle);
+      return abortable(this.#native, list, claims, tenantId, traceparent, signal);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -483,12 +488,13 @@ class Credential {
  * @param {string | string[]} scopes
  * @param {string | undefined} claims
  * @param {string | undefined} tenantId
+ * @param {string | undefined} traceparent
  * @param {AbortSignalLike} signal
  * @returns {Promise<AccessToken>}
  */
-function abortable(credential, scopes, claims, tenantId, signal) {
+function abortable(credential, scopes, claims, tenantId, traceparent, signal) {
   const request = new native.TokenRequest();
-  const pending = credential.getToken(scopes, claims, tenantId, request);
+  const pending = credential.getToken(scopes, claims, tenantId, request, traceparent);
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       request.cancel();
@@ -666,6 +672,42 @@ function explainRefusal(url, status, answer = {}) {
   return toError(native.explainRefusal(target, status, part('wwwAuthenticate'), part('body'), part('token')));
 }
 
+/** The longest wait `flushTelemetry` takes, as for every other duration of certless: an hour. */
+const MAX_FLUSH_MS = 3_600_000;
+
+/**
+ * Sends the OpenTelemetry metrics and spans recorded so far to the collector, blocking this thread
+ * for at most `timeoutMs` (0 to 3,600,000; default 5,000). Telemetry is off unless the
+ * `OTEL_EXPORTER_OTLP_*` variables turn it on (docs/telemetry.md); the process's exit flushes too
+ * (for at most 2 s), so call this only to send sooner, e.g. before a serverless function returns.
+ * @param {number} [timeoutMs]
+ * @returns {boolean} true when everything was sent, or nothing needed sending (telemetry off)
+ */
+function flushTelemetry(timeoutMs = 5000) {
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= MAX_FLUSH_MS)) {
+    throw invalidArgument(`timeoutMs must be a number of milliseconds from 0 to ${MAX_FLUSH_MS}, not ${
+      typeof timeoutMs === 'number' ? timeoutMs : describe(timeoutMs)}`);
+  }
+  return native.flushTelemetry(Math.ceil(timeoutMs));
+}
+
+// What was recorded since the last export reaches the collector when the process exits: 'exit'
+// listeners run synchronously, so the flush blocks, for 2 s at most (an unreachable collector must
+// not hold up the exit). Once per process, whatever loads this module. With telemetry off (the
+// default) the flush returns at once.
+const EXIT_FLUSH_MS = 2000;
+const exitFlushInstalled = Symbol.for('certless.telemetry.exitFlush');
+if (!(/** @type {any} */ (process)[exitFlushInstalled])) {
+  /** @type {any} */ (process)[exitFlushInstalled] = true;
+  process.on('exit', () => {
+    try {
+      native.flushTelemetry(EXIT_FLUSH_MS);
+    } catch {
+      // Nothing to tell anyone at exit, and the exit code is the program's, not certless's.
+    }
+  });
+}
+
 /** The certless version of the addon. */
 const version = native.VERSION;
 
@@ -680,5 +722,6 @@ module.exports = {
   ErrorCode,
   diagnose,
   explainRefusal,
+  flushTelemetry,
   version,
 };

@@ -12,6 +12,7 @@ export const {
   ErrorCode,
   diagnose,
   explainRefusal,
+  flushTelemetry,
   version,
 } = certless;
 export default certless;

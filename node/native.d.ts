@@ -26,11 +26,12 @@ export declare class NativeCredential {
    */
   sharedCacheStats(): SharedCacheStats | null
   /**
-   * The cached token for a request (its `claims` and `tenantId`, as for `getToken`), `null`
-   * when there is none or the request must bypass the cache (core decides); never waits on
-   * the network. An invalid scope or tenant comes back as an `ErrorInfo`.
+   * The cached token for a request (its `claims`, `tenantId` and `traceparent`, as for
+   * `getToken`), `null` when there is none or the request must bypass the cache (core
+   * decides); never waits on the network. An invalid scope or tenant comes back as an
+   * `ErrorInfo`.
    */
-  cachedToken(scopes: string | Array<string>, claims?: string | undefined | null, tenantId?: string | undefined | null): AccessToken | ErrorInfo | null
+  cachedToken(scopes: string | Array<string>, claims?: string | undefined | null, tenantId?: string | undefined | null, traceparent?: string | undefined | null): AccessToken | ErrorInfo | null
   /**
    * The cache-hit fast path: `cachedToken` without building an object here. Returns the token
    * and writes into `out`: [0] expiry (ms), [1] refresh time (ms) or NaN, [2] the index of the
@@ -38,12 +39,13 @@ export declare class NativeCredential {
    * then uses `cachedToken`). Setting five properties through N-API costs microseconds; the JS
    * layer builds the object in nanoseconds.
    */
-  cachedTokenInto(scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string): string | ErrorInfo | null
+  cachedTokenInto(scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string, traceparent?: string): string | ErrorInfo | null
   /**
    * Starts a token request on certless's runtime. The promise always resolves: with the token,
-   * or with an `ErrorInfo` (code 500 after `request.cancel()`).
+   * or with an `ErrorInfo` (code 500 after `request.cancel()`). `traceparent` (W3C) makes the
+   * request's span a child of the caller's span.
    */
-  getToken(scopes: string | Array<string>, claims?: string | undefined | null, tenantId?: string | undefined | null, request?: TokenRequest | undefined | null): Promise<AccessToken | ErrorInfo>
+  getToken(scopes: string | Array<string>, claims?: string | undefined | null, tenantId?: string | undefined | null, request?: TokenRequest | undefined | null, traceparent?: string | undefined | null): Promise<AccessToken | ErrorInfo>
 }
 
 /**
@@ -139,6 +141,13 @@ export interface ErrorInfo {
  * carried (never the token) and whose remedy says what is missing and how to add it.
  */
 export declare function explainRefusal(url: string, status: number, wwwAuthenticate?: string | undefined | null, body?: string | undefined | null, token?: string | undefined | null): ErrorInfo
+
+/**
+ * Exports the telemetry recorded so far and waits at most `timeoutMs` for the collector,
+ * blocking the calling thread: true when everything was sent, or nothing needed sending
+ * (telemetry off). `index.js` checks the argument.
+ */
+export declare function flushTelemetry(timeoutMs: number): boolean
 
 /**
  * What the shared cache did since the credential was made, and its breaker's state now. Counts

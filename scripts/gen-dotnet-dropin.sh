@@ -21,6 +21,7 @@ FILES=(
   CertlessCredential.cs
   CertlessSharedCacheStats.cs
   CertlessDiagnoseSettings.cs
+  CertlessTelemetry.cs
   TokenMemo.cs
   PendingRequest.cs
   NativeHandles.cs

@@ -83,6 +83,15 @@ install_azurite() {
 azurite_log="$(mktemp)"
 install_azurite >"$azurite_log" 2>&1 &
 azurite_pid=$!
+# The OTLP receiver's packages (tests/otlp/requirements.txt: opentelemetry-proto, protobuf) from PyPI
+# into the test venv every suite shares (target/py-venv), beside the other downloads: the Rust tests
+# are the first to export to the receiver, so they wait for it; the C/.NET, Python, Node and broker
+# suites after them find it there (scripts/lib/otlp-env.sh).
+# shellcheck source=scripts/lib/otlp-env.sh
+source scripts/lib/otlp-env.sh
+otlp_log="$(mktemp)"
+otlp_install >"$otlp_log" 2>&1 &
+otlp_pid=$!
 prefetch_wait() {
   local status=0
   wait "$prefetch_pid" || status=$?
@@ -157,6 +166,12 @@ apt_install redis-server
 wait "$azurite_pid" || echo "azurite: the install failed (the Azure SDK test says so)"
 cat "$azurite_log"
 rm -f "$azurite_log"
+# The receiver's packages: a failed install fails here, with its output, rather than in every
+# telemetry test. Run again in the foreground (all there: seconds) for CERTLESS_OTLP_PYTHON.
+wait "$otlp_pid" || true
+cat "$otlp_log"
+rm -f "$otlp_log"
+otlp_install
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run "${rust_tests[@]}"
 else

@@ -4,7 +4,7 @@ namespace Certless
 {
     /// <summary>
     /// Options of one token request beyond the scopes: the claims of a Continuous Access Evaluation
-    /// challenge, another tenant, a forced refresh. Null or a default instance means none.
+    /// challenge, another tenant, a forced refresh, the caller's trace context. Null or a default instance means none.
     /// </summary>
     public sealed class CertlessTokenRequestOptions
     {
@@ -21,9 +21,18 @@ namespace Certless
         /// <summary>Fetch a new token even if a cached one is valid (it then replaces the cached one).</summary>
         public bool ForceRefresh { get; set; }
 
+        /// <summary>
+        /// The W3C <c>traceparent</c> of the caller's span (<c>00-&lt;trace id&gt;-&lt;span id&gt;-&lt;flags&gt;</c>, e.g.
+        /// <c>Activity.Current.Id</c> in W3C format): the request's OpenTelemetry span becomes its child
+        /// (docs/telemetry.md). A malformed one fails the request with code <c>InvalidArgument</c> (100).
+        /// </summary>
+        public string Traceparent { get; set; }
+
+        // Any option, the trace context included, goes through the native call with its options (core decides
+        // what each means), not through the managed copy kept for the plain request.
         internal bool IsDefault
         {
-            get { return Claims == null && TenantId == null && !ForceRefresh; }
+            get { return Claims == null && TenantId == null && !ForceRefresh && Traceparent == null; }
         }
 
         /// <summary>A native copy for one call; null for the defaults.</summary>
@@ -45,6 +54,10 @@ namespace Certless
                 if (ForceRefresh)
                 {
                     Native.ThrowIfFailed(NativeMethods.certless_token_options_set_force_refresh(handle, true, ref error), error);
+                }
+                if (Traceparent != null)
+                {
+                    Native.ThrowIfFailed(NativeMethods.certless_token_options_set_traceparent(handle, Native.Utf8(Traceparent), ref error), error);
                 }
                 return handle;
             }

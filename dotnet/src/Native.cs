@@ -71,6 +71,7 @@ namespace Certless
                     }
                 }
                 Probe(looked);
+                CertlessTelemetry.OnLibraryLoaded();
                 loaded = true;
             }
         }

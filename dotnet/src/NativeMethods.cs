@@ -126,7 +126,18 @@ namespace Certless
             [MarshalAs(UnmanagedType.U1)] bool force_refresh, ref IntPtr error_out);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_token_options_set_traceparent(TokenOptionsHandle options, byte[] traceparent,
+            ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void certless_token_options_free(IntPtr options);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint certless_telemetry_set_host(byte[] host, ref IntPtr error_out);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool certless_telemetry_flush(uint timeout_ms);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint certless_credential_get_token_async(CredentialHandle credential, IntPtr[] scopes, UIntPtr scopes_len,

@@ -71,6 +71,7 @@ pub unsafe extern "C" fn certless_credential_from_config_json(
         // SAFETY: the caller's contract on `json`.
         let json = unsafe { str_arg(json, "json") }?;
         let out = Out::new(credential_out, "credential_out")?;
+        crate::telemetry::name_the_host();
         out.write(certless_credential::new(Credential::from_config_json(
             json,
         )?));
@@ -95,6 +96,7 @@ pub unsafe extern "C" fn certless_credential_from_config_file(
         // SAFETY: the caller's contract on `path`.
         let path = unsafe { str_arg(path, "path") }?;
         let out = Out::new(credential_out, "credential_out")?;
+        crate::telemetry::name_the_host();
         out.write(certless_credential::new(Credential::from_config_file(
             path,
         )?));
@@ -115,6 +117,7 @@ pub unsafe extern "C" fn certless_credential_from_env(
 ) -> certless_status {
     guard(error_out, || {
         let out = Out::new(credential_out, "credential_out")?;
+        crate::telemetry::name_the_host();
         out.write(certless_credential::new(Credential::from_env()?));
         Ok(CERTLESS_OK)
     })
@@ -361,6 +364,29 @@ pub unsafe extern "C" fn certless_token_options_set_force_refresh(
         // SAFETY: the caller's contract on `options`.
         let options = unsafe { mut_arg(options, "options") }?;
         options.options.force_refresh = force_refresh;
+        Ok(CERTLESS_OK)
+    })
+}
+
+/// Sets the W3C `traceparent` of the caller's span (`00-<32 hex trace id>-<16 hex span id>-<2 hex
+/// flags>`, as in the header of the request being served): the request's OpenTelemetry span
+/// becomes its child (docs/telemetry.md). A malformed one makes the token request fail with
+/// `CERTLESS_INVALID_ARGUMENT`. NULL clears it. `traceparent` is copied.
+///
+/// # Safety
+/// As `certless_token_options_set_claims`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn certless_token_options_set_traceparent(
+    options: *mut certless_token_options,
+    traceparent: *const c_char,
+    error_out: *mut *mut certless_error,
+) -> certless_status {
+    guard(error_out, || {
+        // SAFETY: the caller's contract on each pointer.
+        let options = unsafe { mut_arg(options, "options") }?;
+        options.options.traceparent =
+            // SAFETY: `traceparent` is NULL or valid, as this function's `# Safety` requires of its caller.
+            unsafe { opt_str_arg(traceparent, "traceparent") }?.map(str::to_string);
         Ok(CERTLESS_OK)
     })
 }

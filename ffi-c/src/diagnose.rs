@@ -211,6 +211,7 @@ fn run(
     builder: certless::Result<CredentialBuilder>,
     settings: DiagnoseSettings,
 ) -> certless::Result<certless_report> {
+    crate::telemetry::name_the_host();
     let report = match builder {
         Ok(builder) => certless::runtime::block_on(async move {
             certless::diagnose::diagnose_with(builder, &settings).await

@@ -28,6 +28,7 @@ mod options;
 mod resource;
 mod runtime;
 mod shared_cache;
+mod telemetry;
 mod token;
 
 use std::ffi::{CStr, c_char};
@@ -40,6 +41,7 @@ pub use options::*;
 pub use resource::*;
 pub use runtime::*;
 pub use shared_cache::*;
+pub use telemetry::*;
 pub use token::*;
 
 // The header's `CERTLESS_VERSION` string macro is built from these three (cbindgen.toml trailer).

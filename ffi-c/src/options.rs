@@ -216,6 +216,7 @@ pub unsafe extern "C" fn certless_credential_from_options(
         // SAFETY: the caller's contract on `options`.
         let options = unsafe { ref_arg(options, "options") }?;
         let out = Out::new(credential_out, "credential_out")?;
+        crate::telemetry::name_the_host();
         out.write(certless_credential::new(options.options.build()?));
         Ok(CERTLESS_OK)
     })

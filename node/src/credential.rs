@@ -270,17 +270,19 @@ impl NativeCredential {
             .map(|stats| SharedCacheStats::from(&stats))
     }
 
-    /// The cached token for a request (its `claims` and `tenantId`, as for `getToken`), `null`
-    /// when there is none or the request must bypass the cache (core decides); never waits on
-    /// the network. An invalid scope or tenant comes back as an `ErrorInfo`.
+    /// The cached token for a request (its `claims`, `tenantId` and `traceparent`, as for
+    /// `getToken`), `null` when there is none or the request must bypass the cache (core
+    /// decides); never waits on the network. An invalid scope or tenant comes back as an
+    /// `ErrorInfo`.
     #[napi(catch_unwind)]
     pub fn cached_token(
         &self,
         scopes: Either<String, Vec<String>>,
         claims: Option<String>,
         tenant_id: Option<String>,
+        traceparent: Option<String>,
     ) -> Option<Either<AccessToken, ErrorInfo>> {
-        match self.lookup(&scopes, claims, tenant_id) {
+        match self.lookup(&scopes, claims, tenant_id, traceparent) {
             Ok(hit) => hit.map(|token| Either::A(token.into())),
             Err(error) => Some(Either::B(error.into())),
         }
@@ -293,7 +295,7 @@ impl NativeCredential {
     /// layer builds the object in nanoseconds.
     #[napi(
         catch_unwind,
-        ts_args_type = "scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string",
+        ts_args_type = "scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string, traceparent?: string",
         ts_return_type = "string | ErrorInfo | null"
     )]
     pub fn cached_token_into(
@@ -302,6 +304,7 @@ impl NativeCredential {
         mut out: Float64ArraySlice,
         claims: Option<String>,
         tenant_id: Option<String>,
+        traceparent: Option<String>,
     ) -> Option<Either<TokenString, ErrorInfo>> {
         // SAFETY: this runs on the JS thread during the call; nothing else can touch the buffer.
         let out = unsafe { out.as_mut() };
@@ -314,7 +317,7 @@ impl NativeCredential {
                 .into(),
             ));
         };
-        match self.lookup(&scopes, claims, tenant_id) {
+        match self.lookup(&scopes, claims, tenant_id, traceparent) {
             Ok(Some(token)) => {
                 slots[0] = seconds_to_ms(token.expires_on);
                 slots[1] = token.refresh_on.map_or(f64::NAN, seconds_to_ms);
@@ -335,7 +338,8 @@ impl NativeCredential {
     }
 
     /// Starts a token request on certless's runtime. The promise always resolves: with the token,
-    /// or with an `ErrorInfo` (code 500 after `request.cancel()`).
+    /// or with an `ErrorInfo` (code 500 after `request.cancel()`). `traceparent` (W3C) makes the
+    /// request's span a child of the caller's span.
     #[napi(catch_unwind, ts_return_type = "Promise<AccessToken | ErrorInfo>")]
     pub fn get_token<'env>(
         &self,
@@ -344,12 +348,14 @@ impl NativeCredential {
         claims: Option<String>,
         tenant_id: Option<String>,
         request: Option<&TokenRequest>,
+        traceparent: Option<String>,
     ) -> napi::Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<Outcome, Resolver>()?;
         let settle = Settle(Arc::new(Mutex::new(Some(deferred))));
         let options = TokenRequestOptions {
             claims,
             tenant_id,
+            traceparent,
             ..TokenRequestOptions::default()
         };
         let done = settle.clone();
@@ -377,10 +383,12 @@ impl NativeCredential {
         scopes: &Either<String, Vec<String>>,
         claims: Option<String>,
         tenant_id: Option<String>,
+        traceparent: Option<String>,
     ) -> certless::Result<Option<certless::AccessToken>> {
         let options = TokenRequestOptions {
             claims,
             tenant_id,
+            traceparent,
             ..TokenRequestOptions::default()
         };
         match scopes {

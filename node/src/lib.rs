@@ -5,7 +5,7 @@
 //! async work to a Promise: requests run on certless's own runtime
 //! ([`certless::Credential::get_token_callback`]) and the event loop only sees the result.
 //! The files mirror core's modules: `config.rs`, `credential.rs`, `diagnose.rs`, `error.rs`, `resource.rs`,
-//! `runtime.rs`.
+//! `runtime.rs`, `telemetry.rs`.
 
 mod config;
 mod credential;
@@ -13,12 +13,14 @@ mod diagnose;
 mod error;
 mod resource;
 mod runtime;
+mod telemetry;
 
 pub use credential::{AccessToken, NativeCredential, TokenString, source_kinds};
 pub use diagnose::{DiagnoseTarget, Diagnosis, diagnose};
 pub use error::ErrorInfo;
 pub use resource::explain_refusal;
 pub use runtime::TokenRequest;
+pub use telemetry::flush_telemetry;
 
 /// The certless version this addon was built from.
 #[napi_derive::napi]

@@ -212,10 +212,15 @@ fn info_options(options: Option<&Bound<'_, PyAny>>) -> PyResult<TokenRequestOpti
     Ok(out)
 }
 
-fn request_options(claims: Option<String>, tenant_id: Option<String>) -> TokenRequestOptions {
+fn request_options(
+    claims: Option<String>,
+    tenant_id: Option<String>,
+    traceparent: Option<String>,
+) -> TokenRequestOptions {
     TokenRequestOptions {
         claims,
         tenant_id,
+        traceparent,
         ..TokenRequestOptions::default()
     }
 }
@@ -309,7 +314,9 @@ credential_class!(
     "The native base of `certless.Credential`.",
     {
         /// azure-core `TokenCredential.get_token`.
-        #[pyo3(signature = (*scopes, claims=None, tenant_id=None, enable_cae=false, **kwargs))]
+        // azure-core's keywords, one parameter each (stubtest and the protocol checks read them).
+        #[allow(clippy::too_many_arguments)]
+        #[pyo3(signature = (*scopes, claims=None, tenant_id=None, enable_cae=false, traceparent=None, **kwargs))]
         fn get_token(
             &self,
             py: Python<'_>,
@@ -317,6 +324,7 @@ credential_class!(
             claims: Option<String>,
             tenant_id: Option<String>,
             enable_cae: bool,
+            traceparent: Option<String>,
             kwargs: Option<&Bound<'_, PyDict>>,
         ) -> PyResult<Py<PyAny>> {
             // CAE only changes what Entra may put in the token; app-only tokens are requested the same.
@@ -324,7 +332,7 @@ credential_class!(
             self.shared.get_token_sync(
                 py,
                 scopes,
-                request_options(claims, tenant_id),
+                request_options(claims, tenant_id, traceparent),
                 Shape::AccessToken,
             )
         }
@@ -349,18 +357,19 @@ credential_class!(
     "The native base of `certless.aio.Credential`.",
     {
         /// An awaitable of `get_token`'s result; `certless.aio.Credential.get_token` awaits it.
-        #[pyo3(signature = (scopes, claims=None, tenant_id=None))]
+        #[pyo3(signature = (scopes, claims=None, tenant_id=None, traceparent=None))]
         fn _get_token(
             &self,
             py: Python<'_>,
             scopes: &Bound<'_, PyTuple>,
             claims: Option<String>,
             tenant_id: Option<String>,
+            traceparent: Option<String>,
         ) -> PyResult<Py<PyAny>> {
             self.shared.get_token_async(
                 py,
                 scopes,
-                request_options(claims, tenant_id),
+                request_options(claims, tenant_id, traceparent),
                 Shape::AccessToken,
             )
         }

@@ -6,7 +6,8 @@
 //! `certless::CredentialOptions` from keyword arguments, `error.rs` maps `certless::Error`,
 //! `runtime.rs` bridges core's runtime to asyncio. `glue.rs` holds what the
 //! Python layer hands in at import (token types, exception factory); `exit.rs` keeps certless's
-//! threads out of Python once the interpreter exits.
+//! threads out of Python once the interpreter exits; `telemetry.rs` names the host and flushes
+//! OpenTelemetry's exports at exit.
 
 use pyo3::prelude::*;
 
@@ -19,6 +20,7 @@ mod options;
 mod resource;
 mod runtime;
 mod scope;
+mod telemetry;
 
 /// Core logs through the `log` crate with targets `certless::…`; they become the Python loggers
 /// `certless.…` (children of `certless`). Only certless's own records cross over: the HTTP and TLS
@@ -58,6 +60,7 @@ impl log::Log for ExitGatedLogger {
 #[pymodule]
 fn _certless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     exit::install(m)?;
+    telemetry::install(m)?;
     install_logging(m.py());
     m.add("__version__", certless::VERSION)?;
     m.add_class::<credential::SyncCredential>()?;
@@ -67,5 +70,6 @@ fn _certless(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(glue::install, m)?)?;
     m.add_function(wrap_pyfunction!(diagnose::diagnose, m)?)?;
     m.add_function(wrap_pyfunction!(resource::explain_refusal, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::flush_telemetry, m)?)?;
     Ok(())
 }

@@ -65,7 +65,9 @@ stop_emulator() {
     EMULATOR_PID=""
   fi
 }
-trap stop_emulator EXIT
+# shellcheck source=scripts/lib/otlp-env.sh
+source scripts/lib/otlp-env.sh
+trap 'stop_emulator; otlp_receiver_stop' EXIT
 
 start_emulator() {
   local ready="$OUT/emulator.json" i
@@ -101,6 +103,9 @@ start_emulator() {
   [[ -n "${AZURE_TENANT_ID:-}" && -n "${AZURE_POD_IDENTITY_AUTHORITY_HOST:-}" && -f "$CERTLESS_CA_FILE" ]]
 }
 step "start the emulator" start_emulator
+# The OTLP receiver the telemetry tests export to (test_telemetry.c, TelemetryTests.cs);
+# CERTLESS_TEST_OTLP_URL names it, and test_emulator.c checks that it gets nothing.
+step "start the OTLP receiver (tests/otlp/receiver.py)" otlp_receiver_start "$OUT"
 # with_emulator COMMAND...: the emulator must still be running (on a shared machine another
 # session's cleanup may have ended it); say so loudly and restart it rather than fail every test.
 with_emulator() {
@@ -118,7 +123,7 @@ with_emulator() {
 # ---------------------------------------------------------------------------------------------
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$ROOT/include")
 LINK=(-L"$HOST_DIR" -lcertless -lpthread -Wl,-rpath,"$HOST_DIR")
-C_TESTS=(test_offline test_emulator test_sigpipe test_unload)
+C_TESTS=(test_offline test_emulator test_sigpipe test_unload test_telemetry)
 
 compile_c() {
   local t
@@ -165,6 +170,8 @@ compile_dotnet() {
       -out:"$OUT/dotnet/HandlerTests.exe" dotnet/tests/HandlerTests.cs "${shared[@]}" &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
       -out:"$OUT/dotnet/RecycleTests.exe" dotnet/tests/RecycleTests.cs "${shared[@]}" &&
+    mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" -r:System.Core.dll \
+      -out:"$OUT/dotnet/TelemetryTests.exe" dotnet/tests/TelemetryTests.cs "${shared[@]}" &&
     mcs -langversion:7.2 -warnaserror+ -r:"$OUT/dotnet/Certless.dll" \
       -out:"$OUT/dotnet/NoLibraryTests.exe" dotnet/tests/NoLibraryTests.cs dotnet/tests/TestRunner.cs
 }
@@ -188,6 +195,15 @@ run_dotnet_recycle() {
     timeout --kill-after=10 300 mono --debug "$OUT/dotnet/RecycleTests.exe" 50
 }
 step ".NET AppDomain recycles with requests in flight and loggers set (IIS's recycle, on mono)" with_emulator run_dotnet_recycle
+run_dotnet_telemetry() {
+  # Telemetry is read from the environment once per process: this one exports to the receiver, at
+  # short intervals; its children (the exit's flush, telemetry off) change what they need.
+  LD_LIBRARY_PATH="$HOST_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OTEL_EXPORTER_OTLP_ENDPOINT="$CERTLESS_TEST_OTLP_URL" \
+    OTEL_SERVICE_NAME=certless-dotnet-test OTEL_METRIC_EXPORT_INTERVAL=200 OTEL_BSP_SCHEDULE_DELAY=100 \
+    timeout --kill-after=10 300 mono --debug "$OUT/dotnet/TelemetryTests.exe"
+}
+step ".NET telemetry on mono (OTLP to the receiver: metrics, spans, traceparent, the flush at exit, off)" \
+  with_emulator run_dotnet_telemetry
 run_dotnet_without_library() {
   # No LD_LIBRARY_PATH: libcertless.so is nowhere Mono looks.
   env -u LD_LIBRARY_PATH timeout --kill-after=10 60 mono --debug "$OUT/dotnet/NoLibraryTests.exe"

@@ -40,6 +40,10 @@ section "node: tests (node --test, against the emulator on loopback)"
 # shellcheck source=scripts/lib/apt-env.sh
 source scripts/lib/apt-env.sh
 apt_install redis-server
+# The telemetry test exports to the OTLP receiver (tests/otlp/receiver.py) in the shared test venv.
+# shellcheck source=scripts/lib/otlp-env.sh
+source scripts/lib/otlp-env.sh
+otlp_install
 (cd node && node --test --test-concurrency=1 test/)
 
 section "node: npm install ./node in a fresh directory"

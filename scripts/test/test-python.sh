@@ -18,7 +18,8 @@ fi
 venv=$(cd "$venv" && pwd)
 py="$venv/bin/python"
 "$py" --version
-"$py" -m pip install -q --disable-pip-version-check -r py/tests/requirements.txt
+# With the OTLP receiver's packages (tests/otlp/requirements.txt), which the telemetry tests run.
+"$py" -m pip install -q --disable-pip-version-check -r py/tests/requirements.txt -r tests/otlp/requirements.txt
 
 # The shared cache's tests start Debian's redis-server themselves.
 # shellcheck source=scripts/lib/apt-env.sh

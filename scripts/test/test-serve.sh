@@ -20,7 +20,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 venv=$(cd "$venv" && pwd)
 py="$venv/bin/python"
-"$py" -m pip install -q --disable-pip-version-check -r py/tests/requirements.txt -r tests/serve/requirements.txt
+"$py" -m pip install -q --disable-pip-version-check -r py/tests/requirements.txt -r tests/serve/requirements.txt \
+  -r tests/otlp/requirements.txt
 if ! "$py" -c "import certless" 2>/dev/null; then
   PATH="$venv/bin:$PATH" MATURIN_PEP517_ARGS="--locked --profile dev" \
     "$py" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps ./py

@@ -111,13 +111,12 @@ static inline int write_all(int fd, const char *data, size_t len) {
 }
 
 /*
- * One HTTP/1.1 request to the emulator (CERTLESS_TEST_EMULATOR_URL, http://127.0.0.1:PORT).
- * Returns the HTTP status (-1 on a transport error) and copies up to body_cap-1 bytes of the
- * response body into body (NUL-terminated) when body is not NULL.
+ * One HTTP/1.1 request to a test server on loopback (url: http://127.0.0.1:PORT). Returns the
+ * HTTP status (-1 on a transport error) and copies up to body_cap-1 bytes of the response body
+ * into body (NUL-terminated) when body is not NULL.
  */
-static inline int emulator_http(const char *method, const char *path, const char *json, char *body,
-                         size_t body_cap) {
-  const char *url = require_env("CERTLESS_TEST_EMULATOR_URL");
+static inline int loopback_http(const char *url, const char *method, const char *path, const char *json,
+                                char *body, size_t body_cap) {
   const char *port_text = strrchr(url, ':');
   struct sockaddr_in addr;
   char request[512];
@@ -161,6 +160,17 @@ static inline int emulator_http(const char *method, const char *path, const char
     snprintf(body, body_cap, "%s", body_start ? body_start + 4 : "");
   }
   return status;
+}
+
+/* One request to the emulator (CERTLESS_TEST_EMULATOR_URL), as loopback_http. */
+static inline int emulator_http(const char *method, const char *path, const char *json, char *body,
+                                size_t body_cap) {
+  return loopback_http(require_env("CERTLESS_TEST_EMULATOR_URL"), method, path, json, body, body_cap);
+}
+
+/* One request to the OTLP receiver (tests/otlp/receiver.py, CERTLESS_TEST_OTLP_URL), as loopback_http. */
+static inline int otlp_http(const char *method, const char *path, char *body, size_t body_cap) {
+  return loopback_http(require_env("CERTLESS_TEST_OTLP_URL"), method, path, NULL, body, body_cap);
 }
 
 /* A counter from GET /_emulator/counters ({"imds":1,"entra_token":1,...}); -1 if absent. */

@@ -1083,8 +1083,25 @@ static void test_diagnose_with(void) {
   certless_options_free(options);
 }
 
+/* No OTEL_* variable, no telemetry: a flush has nothing to send, and the receiver, when the
+ * script started one (CERTLESS_TEST_OTLP_URL; emptied when this program started), got nothing from
+ * all of this program's token requests. test_telemetry.c checks what is sent when asked for. */
+static void test_telemetry_off(void) {
+  char received[4096];
+  CHECK(certless_telemetry_flush(1000));
+  if (getenv("CERTLESS_TEST_OTLP_URL") == NULL) return;
+  CHECK(otlp_http("GET", "/received", received, sizeof received) == 200);
+  CHECK_CONTAINS(received, "\"requests\": []");
+  CHECK_CONTAINS(received, "\"metrics\": []");
+}
+
 int main(void) {
   require_env("CERTLESS_TEST_EMULATOR_URL");
+  /* Telemetry off, whatever the environment that started this program says. */
+  unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  unsetenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+  unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if (getenv("CERTLESS_TEST_OTLP_URL") != NULL) otlp_http("DELETE", "/received", NULL, 0);
   test_blocking_happy_path_and_cache();
   test_token_is_current();
   test_token_times();
@@ -1102,6 +1119,7 @@ int main(void) {
   test_diagnose();
   test_diagnose_options();
   test_diagnose_with();
+  test_telemetry_off();
   emulator_reset();
   return finish("test_emulator");
 }

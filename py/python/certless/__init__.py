@@ -50,6 +50,7 @@ __all__ = [
     "__version__",
     "diagnose",
     "explain_refusal",
+    "flush_telemetry",
 ]
 
 __version__: str = _certless.__version__
@@ -176,3 +177,11 @@ def explain_refusal(
     answer's status, ``WWW-Authenticate`` header and body, and the token that was sent."""
     error: CertlessError = _certless.explain_refusal(url, status, www_authenticate, body, token)
     return error
+
+
+def flush_telemetry(timeout: float = 5.0) -> bool:
+    """Sends the OpenTelemetry metrics and spans recorded so far to the collector and waits at
+    most ``timeout`` seconds (0 to 3600) for it: ``True`` when everything was sent, or when
+    telemetry is off (the default; the ``OTEL_EXPORTER_OTLP_*`` variables turn it on, see
+    docs/telemetry.md). The interpreter's exit flushes too, waiting at most 2 seconds."""
+    return _certless.flush_telemetry(timeout)

@@ -9,7 +9,7 @@ from ._stats import SharedCacheStats
 from ._tokens import AccessToken, AccessTokenInfo, TokenRequestOptions
 from .errors import CertlessError
 
-__all__ = ["__version__", "SyncCredential", "AsyncCredential", "Ready", "CancelOnDone", "install", "diagnose", "explain_refusal"]
+__all__ = ["__version__", "SyncCredential", "AsyncCredential", "Ready", "CancelOnDone", "install", "diagnose", "explain_refusal", "flush_telemetry"]
 
 __version__: str
 
@@ -65,6 +65,7 @@ class SyncCredential(_CredentialBase):
         claims: str | None = None,
         tenant_id: str | None = None,
         enable_cae: bool = False,
+        traceparent: str | None = None,
         **kwargs: Any,
     ) -> AccessToken: ...
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo: ...
@@ -72,7 +73,11 @@ class SyncCredential(_CredentialBase):
 @disjoint_base
 class AsyncCredential(_CredentialBase):
     def _get_token(
-        self, scopes: tuple[str, ...], claims: str | None = None, tenant_id: str | None = None
+        self,
+        scopes: tuple[str, ...],
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        traceparent: str | None = None,
     ) -> Awaitable[AccessToken]: ...
     def _get_token_info(
         self, scopes: tuple[str, ...], options: TokenRequestOptions | None = None
@@ -120,3 +125,5 @@ def explain_refusal(
     body: str | None = None,
     token: str | None = None,
 ) -> Any: ...
+
+def flush_telemetry(timeout: float = 5.0) -> bool: ...

@@ -26,10 +26,13 @@ class Credential(Constructors, _certless.AsyncCredential):
         claims: Optional[str] = None,
         tenant_id: Optional[str] = None,
         enable_cae: bool = False,
+        traceparent: Optional[str] = None,
         **kwargs: Any,
     ) -> AccessToken:
-        """An access token for ``scopes`` (one resource: ``https://x/.default``)."""
-        return await self._get_token(scopes, claims, tenant_id)
+        """An access token for ``scopes`` (one resource: ``https://x/.default``). ``traceparent``
+        (W3C, ``00-<trace id>-<span id>-<flags>``) makes the request's span a child of the
+        caller's when telemetry is on."""
+        return await self._get_token(scopes, claims, tenant_id, traceparent)
 
     async def get_token_info(self, *scopes: str, options: Optional[TokenRequestOptions] = None) -> AccessTokenInfo:
         """An access token with its type and refresh time."""
