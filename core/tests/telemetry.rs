@@ -2,7 +2,8 @@
 //! receives (decoded by the receiver with OpenTelemetry's own protobuf definitions) carries the
 //! names, units and tags MSAL.NET users chart, certless's own instruments, and a span tree whose
 //! ids the emulator saw in `traceparent`. Telemetry settings are per process: each test here
-//! sets them before its first credential (nextest runs every test in a process of its own).
+//! sets them before its first credential, in a process of its own (nextest's way; under
+//! `cargo test` each test runs itself again alone, see [`alone`]).
 
 mod common;
 
@@ -33,6 +34,20 @@ fn export_to(receiver: &Receiver, extra: &[(&str, &str)]) {
     }
 }
 
+/// Runs `test` in a process of its own: at once under nextest (one process per test) or in the
+/// child this starts; else this test binary again, filtered to `name` alone.
+fn alone(name: &str, test: impl FnOnce()) {
+    if std::env::var_os("NEXTEST").is_some() || std::env::var_os("CERTLESS_TEST_ALONE").is_some() {
+        return test();
+    }
+    let status = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("CERTLESS_TEST_ALONE", "1")
+        .status()
+        .expect("the test runs alone");
+    assert!(status.success(), "{name} failed alone: {status}");
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -51,6 +66,13 @@ fn header<'a>(request: &'a certless_emulator::RecordedRequest, name: &str) -> Op
 
 #[test]
 fn a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree() {
+    alone(
+        "a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree",
+        a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree_here,
+    );
+}
+
+fn a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree_here() {
     let receiver = Receiver::start();
     export_to(&receiver, &[]);
     let rt = runtime();
@@ -211,6 +233,13 @@ fn a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree() {
 
 #[test]
 fn a_refusal_counts_as_a_failure_and_fails_its_spans() {
+    alone(
+        "a_refusal_counts_as_a_failure_and_fails_its_spans",
+        a_refusal_counts_as_a_failure_and_fails_its_spans_here,
+    );
+}
+
+fn a_refusal_counts_as_a_failure_and_fails_its_spans_here() {
     let receiver = Receiver::start();
     export_to(&receiver, &[]);
     let rt = runtime();
@@ -272,6 +301,13 @@ fn a_refusal_counts_as_a_failure_and_fails_its_spans() {
 
 #[test]
 fn a_malformed_traceparent_is_refused_before_any_request() {
+    alone(
+        "a_malformed_traceparent_is_refused_before_any_request",
+        a_malformed_traceparent_is_refused_before_any_request_here,
+    );
+}
+
+fn a_malformed_traceparent_is_refused_before_any_request_here() {
     let receiver = Receiver::start();
     export_to(&receiver, &[]);
     let rt = runtime();
@@ -291,6 +327,13 @@ fn a_malformed_traceparent_is_refused_before_any_request() {
 
 #[test]
 fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out() {
+    alone(
+        "with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out",
+        with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out_here,
+    );
+}
+
+fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out_here() {
     let receiver = Receiver::start();
     export_to(&receiver, &[("OTEL_SDK_DISABLED", "true")]);
     let rt = runtime();
@@ -315,6 +358,13 @@ fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out() {
 
 #[test]
 fn a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed() {
+    alone(
+        "a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed",
+        a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed_here,
+    );
+}
+
+fn a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed_here() {
     use certless_emulator::redis_server::RedisServer;
     use common::farm::{key_file, machine_at};
     let receiver = Receiver::start();
