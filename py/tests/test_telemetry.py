@@ -51,6 +51,15 @@ PROGRAM = textwrap.dedent(
                 results.append("token")
             elif step["do"] == "flush":
                 results.append(certless.flush_telemetry(30))
+            elif step["do"] == "fork":
+                # A pre-fork server's worker: it inherits the credential and its cached token,
+                # asks for it once, flushes, and leaves without the parent's exit handlers.
+                child = os.fork()
+                if child == 0:
+                    credential.get_token(step["scope"])
+                    os._exit(0 if certless.flush_telemetry(30) else 3)
+                _, status = os.waitpid(child, 0)
+                results.append({"child": child, "status": status})
         except certless.CertlessError as e:
             results.append(e.code)
     print(json.dumps({"pid": os.getpid(), "results": results}))
@@ -275,6 +284,31 @@ def test_the_exit_flushes(emu: Emulator, receiver: Receiver) -> None:
         lambda g: len(spans(g, "certless.acquire_token")) == 2 and has_success("IdentityProvider")(g),
     )
     assert {p["attributes"]["Platform"] for p in points(got, "MsalSuccess")} == {"python"}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_forked_worker_exports_its_own_counts(emu: Emulator, receiver: Receiver) -> None:
+    # Exports only at flush: what arrives from each process is what it counted.
+    settings = otel_env(receiver, OTEL_METRIC_EXPORT_INTERVAL="600000", OTEL_BSP_SCHEDULE_DELAY="600000")
+    out = run(emu, settings, [{"do": "get", "scope": GRAPH}, {"do": "fork", "scope": GRAPH}, {"do": "flush"}])
+    forked = out["results"][1]
+    assert forked["status"] == 0, "the worker's flush reached the receiver"
+    assert out["results"][2] is True
+    def by_pid(pid: int) -> Callable[[Dict[str, Any]], List[Dict[str, Any]]]:
+        """The points of the last MsalSuccess export of process `pid` (each export is cumulative)."""
+
+        def last(g: Dict[str, Any]) -> List[Dict[str, Any]]:
+            sent = [m for m in g["metrics"] if m["name"] == "MsalSuccess" and m["resource"]["process.pid"] == pid]
+            return list(sent[-1]["points"]) if sent else []
+
+        return last
+
+    worker, parent = by_pid(forked["child"]), by_pid(out["pid"])
+    got = wait_for(receiver, "MsalSuccess from the worker and from its parent", lambda g: bool(worker(g)) and bool(parent(g)))
+    # The worker counted its own cache hit, from zero: not the parent's fetch.
+    assert [(p["attributes"]["TokenSource"], p["value"]) for p in worker(got)] == [("Cache", 1)]
+    assert all(p["attributes"]["Platform"] == "python" for p in worker(got))
+    assert [(p["attributes"]["TokenSource"], p["value"]) for p in parent(got)] == [("IdentityProvider", 1)]
 
 
 def test_flush_telemetry_checks_its_timeout() -> None:
