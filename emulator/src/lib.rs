@@ -250,3 +250,8 @@ pub use site_access::{SiteGrant, SiteRole};
 pub use start::{Emulator, StartOptions};
 pub use state::{Counters, Endpoint, RecordedRequest};
 pub use tls::write_loopback_tls_files;
+
+// The README (crates.io's page) has an example too: `cargo test --doc` compiles it.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
