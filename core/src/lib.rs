@@ -2,15 +2,16 @@
 //!
 //! An app registration can trust a managed identity through a federated identity credential
 //! (FIC). certless asks the host's managed-identity endpoint (IMDS on a VM, App Service, Service
-//! Fabric, Azure Arc, Cloud Shell, Azure ML) for a token with audience `api://AzureADTokenExchange`,
-//! presents it to Entra as the app's client assertion, and returns the app's access token. Tokens
-//! are cached and refreshed before they expire, any number of concurrent callers cause one request
-//! per leg, and an error names the leg that failed, what the server said and how to fix it.
+//! Fabric, Azure Arc, Cloud Shell, Azure ML) for a token with audience
+//! `api://AzureADTokenExchange`, presents it to Entra as the app's client assertion, and returns
+//! the app's access token. Tokens are cached and refreshed before they expire, any number of
+//! concurrent callers cause one request per leg, and an error names the leg that failed, what the
+//! server said and how to fix it.
 //!
-//! Every example below that can runs as a doc test against [`certless-emulator`], a local
-//! managed-identity endpoint and Entra on 127.0.0.1 (the hidden lines start it and point the
-//! environment at it); the others are compiled. A [`Credential`] is cheap to clone and
-//! `Send + Sync`: build one per app registration and share it.
+//! The examples below run as doc tests against [`certless-emulator`], a managed-identity endpoint
+//! and Entra on 127.0.0.1 (their hidden lines start it and point the environment at it); the
+//! broker's is only compiled, as it needs a running broker. A [`Credential`] is cheap to clone
+//! and `Send + Sync`: build one per app registration and share it.
 //!
 //! [`certless-emulator`]: https://docs.rs/certless-emulator
 //!
@@ -18,7 +19,7 @@
 //!
 //! `AZURE_TENANT_ID` and `AZURE_CLIENT_ID` name the app registration,
 //! `CERTLESS_MANAGED_IDENTITY_CLIENT_ID` (or `_OBJECT_ID`, `_RESOURCE_ID`) a user-assigned identity
-//! (none: the system-assigned one), and the managed-identity endpoint is found from the host's own
+//! (unset: the host's system-assigned one), and the managed-identity endpoint is found from the host's own
 //! variables, as the Azure SDKs find it.
 //!
 //! ```
@@ -143,7 +144,7 @@
 //!     Some(credential.clone()),
 //!     None,
 //! )?;
-//! // container.create(None).await?, ... ask the credential as this does:
+//! // Each call of `container` (create, upload, ...) asks the credential as this does:
 //! let token = credential
 //!     .get_token(&["https://storage.azure.com/.default"], None)
 //!     .await?;
@@ -187,8 +188,8 @@
 //! Every failure is one [`Error`]: a stable numeric [`ErrorCode`] (the same number in every
 //! binding), the [`Leg`] that failed (configuration, managed-identity endpoint, Key Vault, Entra's
 //! exchange, ...), what the server said (HTTP status, OAuth error, AADSTS codes, trace and
-//! correlation ids) and, for the common causes, the fix ([`Error::remedy`]). Its `Display` is all of
-//! it in one line, with no secret; [`Error::report`] is the same as a serialisable
+//! correlation ids) and, for the common causes, the fix ([`Error::remedy`]). Its `Display` is all
+//! of it in one line, with no secret; [`Error::report`] is the same as a serialisable
 //! [`ErrorReport`]. Here the app's federated credential trusts a user-assigned identity and the
 //! host asks with its system-assigned one:
 //!

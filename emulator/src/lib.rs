@@ -27,13 +27,15 @@
 //! let http = reqwest::Client::new();
 //!
 //! // (1) IMDS: the managed identity's token for the exchange.
-//! let imds = format!("{}/metadata/identity/oauth2/token", env["AZURE_POD_IDENTITY_AUTHORITY_HOST"]);
+//! let imds_host = &env["AZURE_POD_IDENTITY_AUTHORITY_HOST"];
+//! let imds = format!("{imds_host}/metadata/identity/oauth2/token");
 //! let query = [
 //!     ("api-version", "2018-02-01"),
 //!     ("resource", "api://AzureADTokenExchange"),
 //!     ("client_id", env["CERTLESS_MANAGED_IDENTITY_CLIENT_ID"].as_str()),
 //! ];
-//! let mi: Value = http.get(&imds).query(&query).header("Metadata", "true").send().await?.json().await?;
+//! let ask_imds = || http.get(&imds).query(&query).header("Metadata", "true").send();
+//! let mi: Value = ask_imds().await?.json().await?;
 //!
 //! // (2) Entra: the app's token, with the managed identity's as the client assertion.
 //! let form = [
@@ -43,7 +45,8 @@
 //!     ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
 //!     ("client_assertion", mi["access_token"].as_str().unwrap_or_default()),
 //! ];
-//! let entra = format!("{}/{}/oauth2/v2.0/token", env["AZURE_AUTHORITY_HOST"], env["AZURE_TENANT_ID"]);
+//! let (authority, tenant) = (&env["AZURE_AUTHORITY_HOST"], &env["AZURE_TENANT_ID"]);
+//! let entra = format!("{authority}/{tenant}/oauth2/v2.0/token");
 //! let token: Value = http.post(&entra).form(&form).send().await?.json().await?;
 //! let claims = emu.verify_access_token(token["access_token"].as_str().unwrap_or_default())?;
 //! assert_eq!(claims["appid"], env["AZURE_CLIENT_ID"].as_str());
@@ -51,8 +54,7 @@
 //!
 //! // Faults: the next IMDS request is answered 503 with Retry-After.
 //! emu.set_fault(Endpoint::Imds, Fault::http_status(503).retry_after(2).times(1));
-//! let status = http.get(&imds).query(&query).header("Metadata", "true").send().await?.status();
-//! assert_eq!(status, 503);
+//! assert_eq!(ask_imds().await?.status(), 503);
 //! # Ok(()) }
 //! ```
 //!
