@@ -4,11 +4,11 @@
 #
 # Why not `cargo package`'s own verification: it builds each package alone, with its own feature
 # set, so the shared dependencies compile up to four times (hyper, reqwest, redis, certless...): 148
-# crate builds and 4 min 50 s on a warm target dir (BENCHMARKS.md, "CI time: the packages"). Here
-# the .crate files are unpacked side by side, tied to each other with [patch.crates-io] (what a
-# registry would do), and checked as one workspace with every target (tests, examples, benches)
-# and the features CI's clippy uses, so the dependencies are the ones clippy just checked. That
-# still catches what packaging breaks: a file the build needs left out of a package (an
+# crate builds and 4 min 50 s on a warm target dir (BENCHMARKS.md, "CI time: the crate docs and the
+# packages"). Here the .crate files are unpacked side by side, tied to each other with
+# [patch.crates-io] (what a registry would do), and checked as one workspace with every target
+# (tests, examples, benches) and the features CI's clippy uses, so most dependencies are the ones
+# clippy just checked (BENCHMARKS.md says which are not). That still catches what packaging breaks: a file the build needs left out of a package (an
 # include_str! outside the crate, an ignored file), a manifest that only works in the workspace,
 # a path dependency without a version.
 #
