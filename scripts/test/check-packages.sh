@@ -40,7 +40,9 @@ mkdir -p "$check"
 patches=""
 members=""
 for crate in "${crates[@]}"; do
-  tar -xzf "$packages/$crate-$version.crate" -C "$check"
+  # -m: files dated now. A .crate dates every file 2006-07-24, so cargo would take last run's
+  # check of an unpacked package as fresh however its sources changed.
+  tar -xzmf "$packages/$crate-$version.crate" -C "$check"
   members+="\"$crate-$version\", "
   patches+="$crate = { path = \"$crate-$version\" }"$'\n'
 done
