@@ -155,6 +155,14 @@ scripts/test/module-graph.py
 # Every relative link of every markdown file (README, docs/, ARCHITECTURE.md) points at something.
 scripts/test/check-links.py
 
+section "crate docs (cargo doc, warnings as errors) and the crates.io packages"
+# Right after clippy, whose checked dependencies both reuse. The docs as docs.rs builds them
+# (azure-core on): a broken or private intra-doc link, a bare URL, ... fails. Then the four
+# publishable crates packaged and checked together from their .crate files (the script says why
+# not cargo package's own verification). BENCHMARKS.md, "CI time: the crate docs and the packages".
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features certless/azure-core --locked
+scripts/test/check-packages.sh
+
 section "Rust tests (core, emulator, broker, CLI) against the emulator on loopback"
 # test-hooks: lets the Azure Arc tests point the agent's key directory at the emulator's (test builds only).
 # azure-core: certless as the Azure SDK for Rust's credential, and its test against Azurite.

@@ -4,6 +4,60 @@
 //! It listens on 127.0.0.1 only. Every endpoint is served on the HTTP listener and, when asked for, on an HTTPS
 //! listener whose CA certificate is written to `ca.pem` (MSAL-based SDKs insist on an https authority).
 //!
+//! # In your tests
+//!
+//! Start one per test (free ports, the built-in directory below), point the code under test at it
+//! with [`RunningEmulator::client_env`] (the variables an Azure VM or App Service would set), and
+//! read what it was asked ([`RunningEmulator::counters`], [`RunningEmulator::requests`]). It stops
+//! when the last handle is dropped. [`Emulator::start`] runs it on the caller's tokio runtime;
+//! [`Emulator::start_blocking`] on a runtime of its own, for tests without one. With certless, a
+//! credential reads those variables from a `certless::env::MapEnv` (certless's crate docs show
+//! it); here a test speaks the two legs of the flow itself:
+//!
+//! ```
+//! use certless_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, MiSourceKind, StartOptions};
+//! use serde_json::Value;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let _ = rustls::crypto::ring::default_provider().install_default();
+//! let emu = Emulator::start(EmulatorConfig::default(), StartOptions::default()).await?;
+//! let env: std::collections::HashMap<String, String> =
+//!     emu.client_env(MiSourceKind::Imds).into_iter().collect();
+//! let http = reqwest::Client::new();
+//!
+//! // (1) IMDS: the managed identity's token for the exchange.
+//! let imds_host = &env["AZURE_POD_IDENTITY_AUTHORITY_HOST"];
+//! let imds = format!("{imds_host}/metadata/identity/oauth2/token");
+//! let query = [
+//!     ("api-version", "2018-02-01"),
+//!     ("resource", "api://AzureADTokenExchange"),
+//!     ("client_id", env["CERTLESS_MANAGED_IDENTITY_CLIENT_ID"].as_str()),
+//! ];
+//! let ask_imds = || http.get(&imds).query(&query).header("Metadata", "true").send();
+//! let mi: Value = ask_imds().await?.json().await?;
+//!
+//! // (2) Entra: the app's token, with the managed identity's as the client assertion.
+//! let form = [
+//!     ("grant_type", "client_credentials"),
+//!     ("client_id", env["AZURE_CLIENT_ID"].as_str()),
+//!     ("scope", "https://graph.microsoft.com/.default"),
+//!     ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+//!     ("client_assertion", mi["access_token"].as_str().unwrap_or_default()),
+//! ];
+//! let (authority, tenant) = (&env["AZURE_AUTHORITY_HOST"], &env["AZURE_TENANT_ID"]);
+//! let entra = format!("{authority}/{tenant}/oauth2/v2.0/token");
+//! let token: Value = http.post(&entra).form(&form).send().await?.json().await?;
+//! let claims = emu.verify_access_token(token["access_token"].as_str().unwrap_or_default())?;
+//! assert_eq!(claims["appid"], env["AZURE_CLIENT_ID"].as_str());
+//! assert_eq!((emu.counters().imds, emu.counters().entra_token), (1, 1));
+//!
+//! // Faults: the next IMDS request is answered 503 with Retry-After.
+//! emu.set_fault(Endpoint::Imds, Fault::http_status(503).retry_after(2).times(1));
+//! assert_eq!(ask_imds().await?.status(), 503);
+//! # Ok(()) }
+//! ```
+//!
 //! # Emulated endpoints
 //!
 //! | endpoint | wire |
@@ -124,7 +178,7 @@
 //! `object_id` (its application object's id; derived from `client_id` when left out, see
 //! [`AppRegistration::application_object_id`]).
 //!
-//! ```no_run
+//! ```
 //! use certless_emulator::{Emulator, EmulatorConfig, MiSourceKind, StartOptions};
 //! let emu = Emulator::start_blocking(EmulatorConfig::default(), StartOptions::default())?;
 //! for (name, value) in emu.client_env(MiSourceKind::Imds) {
@@ -198,3 +252,8 @@ pub use site_access::{SiteGrant, SiteRole};
 pub use start::{Emulator, StartOptions};
 pub use state::{Counters, Endpoint, RecordedRequest};
 pub use tls::write_loopback_tls_files;
+
+// The README (crates.io's page) has an example too: `cargo test --doc` compiles it.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

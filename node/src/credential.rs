@@ -289,10 +289,10 @@ impl NativeCredential {
     }
 
     /// The cache-hit fast path: `cachedToken` without building an object here. Returns the token
-    /// and writes into `out`: [0] expiry (ms), [1] refresh time (ms) or NaN, [2] the index of the
-    /// source in `sourceKinds()`, [3] 0 for `Bearer`, 1 for `pop`, -1 for another type (the caller
-    /// then uses `cachedToken`). Setting five properties through N-API costs microseconds; the JS
-    /// layer builds the object in nanoseconds.
+    /// and writes into `out`: `out[0]` expiry (ms), `out[1]` refresh time (ms) or NaN, `out[2]` the
+    /// index of the source in `sourceKinds()`, `out[3]` 0 for `Bearer`, 1 for `pop`, -1 for another
+    /// type (the caller then uses `cachedToken`). Setting five properties through N-API costs
+    /// microseconds; the JS layer builds the object in nanoseconds.
     #[napi(
         catch_unwind,
         ts_args_type = "scopes: string | Array<string>, out: Float64Array, claims?: string, tenantId?: string, traceparent?: string",

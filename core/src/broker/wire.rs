@@ -2,7 +2,8 @@
 //! parameters), the token answer, and the error answer — App Service's managed-identity protocol
 //! (docs/protocol.md §7) plus a `certless` object that carries certless's code, leg and fix.
 //! The broker (`certless-broker`) encodes answers and decodes requests with these functions; the
-//! client in [`super::client`] encodes requests and decodes answers with them.
+//! client a [`Credential`](crate::Credential) uses (the private `client` module beside this one)
+//! encodes requests and decodes answers with them.
 
 use std::sync::Arc;
 

@@ -2,11 +2,12 @@
 //! a farm of machines (or of brokers) costs one Entra request per token (docs/shared-cache.md).
 //!
 //! The in-process cache answers first and never touches Redis. On its miss, or when its refresh
-//! is due, [`SharedCache::fetch`] reads the entry (under a short budget), and when there is none
-//! takes a short lease so that one machine fetches while the others wait for its entry, up to a
-//! bound. Entries are the app's access tokens only, sealed ([`seal`]) and bound to their key
-//! ([`entry`]). Redis failing, slow, full or holding something that does not open is a miss,
-//! never an error: callers are never failed to save a request.
+//! is due, the shared cache (`SharedCache::fetch`) reads the entry (under a short budget), and when
+//! there is none takes a short lease so that one machine fetches while the others wait for its
+//! entry, up to a bound. Entries are the app's access tokens only, sealed (the `seal` module:
+//! AES-256-GCM) and bound to their key (the `entry` module). Redis failing, slow, full or holding
+//! something that does not open is a miss, never an error: callers are never failed to save a
+//! request.
 
 mod address;
 mod breaker;

@@ -213,7 +213,8 @@ fn key_error(message: String, remedy: &'static str) -> Error {
     Error::config(ErrorCode::InvalidConfig, message).with_remedy(remedy)
 }
 
-/// A new random key, in the `id:base64` form [`SealKeys::parse`] reads.
+/// A new random key, in the `id:base64` form the shared cache's key settings read
+/// (`CERTLESS_SHARED_CACHE_KEY`, the key file).
 pub fn generate_key(id: &str) -> Result<String> {
     if !valid_id(id) {
         return Err(key_error(
