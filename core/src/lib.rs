@@ -223,6 +223,28 @@
 //!
 //! `certless doctor` (the CLI) and [`diagnose`] check each leg in turn when the cause is not clear.
 //!
+//! # OpenTelemetry
+//!
+//! With the standard `OTEL_EXPORTER_OTLP_ENDPOINT` set, certless sends metrics under the names
+//! MSAL.NET users chart (`MsalSuccess`, `MsalTotalDuration.1A`, ...) and a span per fetch over
+//! OTLP/HTTP; off otherwise. A request joins its caller's trace with
+//! [`TokenRequestOptions::traceparent`], and a short-lived program calls [`telemetry::flush`]
+//! before it exits. The repository's `docs/telemetry.md` lists the instruments, tags and settings.
+//!
+//! ```no_run
+//! # async fn run(credential: certless::Credential) -> Result<(), certless::Error> {
+//! let options = certless::TokenRequestOptions {
+//!     // The caller's span (its W3C traceparent header).
+//!     traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+//!     ..Default::default()
+//! };
+//! credential
+//!     .get_token_with(&["https://graph.microsoft.com/.default"], &options)
+//!     .await?;
+//! certless::telemetry::flush(std::time::Duration::from_secs(5));
+//! # Ok(()) }
+//! ```
+//!
 //! # In your own tests
 //!
 //! [`CredentialBuilder::from_environment`] reads a given environment instead of the process's, so a

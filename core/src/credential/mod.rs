@@ -475,7 +475,7 @@ impl Credential {
     /// The cached token for `scopes` if one may be handed out; never waits on the network.
     /// When the token is due for its proactive refresh, one refresh is started in the background.
     pub fn cached_token<S: AsRef<str>>(&self, scopes: &[S]) -> Result<Option<AccessToken>> {
-        self.cached_token_with(scopes, &TokenRequestOptions::default())
+        self.lookup(&self.inner.tenant_id, scopes)
     }
 
     /// [`cached_token`](Self::cached_token) for a request with options: another tenant's
@@ -492,9 +492,14 @@ impl Credential {
         if options.force_refresh || options.claims.is_some() {
             return Ok(None);
         }
-        let started = telemetry::request_started();
         let tenant = self.request_tenant(options)?;
-        let tenant = tenant.as_ref();
+        self.lookup(tenant.as_ref(), scopes)
+    }
+
+    /// The cache's answer for `scopes` in `tenant`, counted when it is a hit (telemetry).
+    #[inline]
+    fn lookup<S: AsRef<str>>(&self, tenant: &str, scopes: &[S]) -> Result<Option<AccessToken>> {
+        let started = telemetry::request_started();
         let hit = match self.exact_hit(tenant, scopes) {
             Some(token) => Some(token),
             None => self.cache_hit(tenant, &normalize_scopes(scopes)?),
