@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use certless::TokenRequestOptions;
-use certless_emulator::MiSourceKind;
+use certless_emulator::{MiSourceKind, RunningEmulator};
 use common::otlp::{Receiver, metrics, points, spans};
 use common::*;
 use serde_json::{Value, json};
@@ -48,6 +48,26 @@ fn alone(name: &str, test: impl FnOnce()) {
     assert!(status.success(), "{name} failed alone: {status}");
 }
 
+/// A `#[test]` that runs `$body` alone (see [`alone`]).
+macro_rules! alone_test {
+    ($name:ident, $body:ident) => {
+        #[test]
+        fn $name() {
+            alone(stringify!($name), $body);
+        }
+    };
+}
+
+/// A receiver, this process's settings exporting to it (with `extra`), a runtime and the
+/// emulator.
+fn started(extra: &[(&str, &str)]) -> (Receiver, tokio::runtime::Runtime, RunningEmulator) {
+    let receiver = Receiver::start();
+    export_to(&receiver, extra);
+    let rt = runtime();
+    let emu = rt.block_on(emulator());
+    (receiver, rt, emu)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -64,19 +84,13 @@ fn header<'a>(request: &'a certless_emulator::RecordedRequest, name: &str) -> Op
         .map(|(_, v)| v.as_str())
 }
 
-#[test]
-fn a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree() {
-    alone(
-        "a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree",
-        a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree_here,
-    );
-}
+alone_test!(
+    a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree,
+    a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree_here
+);
 
 fn a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree_here() {
-    let receiver = Receiver::start();
-    export_to(&receiver, &[]);
-    let rt = runtime();
-    let emu = rt.block_on(emulator());
+    let (receiver, rt, emu) = started(&[]);
     let credential = credential(&emu, MiSourceKind::Imds);
     let options = TokenRequestOptions {
         traceparent: Some(PARENT.into()),
@@ -231,19 +245,13 @@ fn a_miss_and_a_hit_arrive_with_msal_names_and_a_span_tree_here() {
     );
 }
 
-#[test]
-fn a_refusal_counts_as_a_failure_and_fails_its_spans() {
-    alone(
-        "a_refusal_counts_as_a_failure_and_fails_its_spans",
-        a_refusal_counts_as_a_failure_and_fails_its_spans_here,
-    );
-}
+alone_test!(
+    a_refusal_counts_as_a_failure_and_fails_its_spans,
+    a_refusal_counts_as_a_failure_and_fails_its_spans_here
+);
 
 fn a_refusal_counts_as_a_failure_and_fails_its_spans_here() {
-    let receiver = Receiver::start();
-    export_to(&receiver, &[]);
-    let rt = runtime();
-    let emu = rt.block_on(emulator());
+    let (receiver, rt, emu) = started(&[]);
     // The app trusts no managed identity any more: Entra's real answer is AADSTS70021.
     emu.update_registry(|r| r.apps[0].federated_credentials.clear());
     let credential = builder(&emu, MiSourceKind::Imds)
@@ -299,19 +307,13 @@ fn a_refusal_counts_as_a_failure_and_fails_its_spans_here() {
     );
 }
 
-#[test]
-fn a_malformed_traceparent_is_refused_before_any_request() {
-    alone(
-        "a_malformed_traceparent_is_refused_before_any_request",
-        a_malformed_traceparent_is_refused_before_any_request_here,
-    );
-}
+alone_test!(
+    a_malformed_traceparent_is_refused_before_any_request,
+    a_malformed_traceparent_is_refused_before_any_request_here
+);
 
 fn a_malformed_traceparent_is_refused_before_any_request_here() {
-    let receiver = Receiver::start();
-    export_to(&receiver, &[]);
-    let rt = runtime();
-    let emu = rt.block_on(emulator());
+    let (receiver, rt, emu) = started(&[]);
     let credential = credential(&emu, MiSourceKind::Imds);
     let options = TokenRequestOptions {
         traceparent: Some("00-not-a-trace".into()),
@@ -325,19 +327,13 @@ fn a_malformed_traceparent_is_refused_before_any_request_here() {
     assert_eq!(emu.counters().imds, 0);
 }
 
-#[test]
-fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out() {
-    alone(
-        "with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out",
-        with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out_here,
-    );
-}
+alone_test!(
+    with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out,
+    with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out_here
+);
 
 fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out_here() {
-    let receiver = Receiver::start();
-    export_to(&receiver, &[("OTEL_SDK_DISABLED", "true")]);
-    let rt = runtime();
-    let emu = rt.block_on(emulator());
+    let (receiver, rt, emu) = started(&[("OTEL_SDK_DISABLED", "true")]);
     let credential = credential(&emu, MiSourceKind::Imds);
     rt.block_on(credential.get_token(&[SHAREPOINT]))
         .expect("a token");
@@ -356,21 +352,15 @@ fn with_the_sdk_disabled_nothing_is_sent_and_no_traceparent_goes_out_here() {
     );
 }
 
-#[test]
-fn a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed() {
-    alone(
-        "a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed",
-        a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed_here,
-    );
-}
+alone_test!(
+    a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed,
+    a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed_here
+);
 
 fn a_token_from_the_farms_cache_is_an_l2_hit_and_the_shared_cache_is_observed_here() {
     use certless_emulator::redis_server::RedisServer;
     use common::farm::{key_file, machine_at};
-    let receiver = Receiver::start();
-    export_to(&receiver, &[]);
-    let rt = runtime();
-    let emu = rt.block_on(emulator());
+    let (receiver, rt, emu) = started(&[]);
     let redis = RedisServer::start("otel");
     let keys = key_file("otel", None);
     let machine = || {

@@ -109,32 +109,31 @@ def number_point(point: metrics_pb2.NumberDataPoint) -> Dict[str, Any]:
     }
 
 
-def histogram_point(point: metrics_pb2.HistogramDataPoint) -> Dict[str, Any]:
+def distribution(point: Any) -> Dict[str, Any]:
+    """What a histogram's and an exponential histogram's points share: `sum`, `min` and `max`
+    are optional in OTLP, and None when absent."""
+    optional = lambda name: getattr(point, name) if point.HasField(name) else None  # noqa: E731
     return {
         "attributes": attributes(point.attributes),
         "count": point.count,
-        "sum": point.sum if point.HasField("sum") else None,
-        "min": point.min if point.HasField("min") else None,
-        "max": point.max if point.HasField("max") else None,
-        "bucket_counts": list(point.bucket_counts),
-        "explicit_bounds": list(point.explicit_bounds),
+        "sum": optional("sum"),
+        "min": optional("min"),
+        "max": optional("max"),
         "start_ns": point.start_time_unix_nano,
         "time_ns": point.time_unix_nano,
+    }
+
+
+def histogram_point(point: metrics_pb2.HistogramDataPoint) -> Dict[str, Any]:
+    return {
+        **distribution(point),
+        "bucket_counts": list(point.bucket_counts),
+        "explicit_bounds": list(point.explicit_bounds),
     }
 
 
 def exponential_point(point: metrics_pb2.ExponentialHistogramDataPoint) -> Dict[str, Any]:
-    return {
-        "attributes": attributes(point.attributes),
-        "count": point.count,
-        "sum": point.sum if point.HasField("sum") else None,
-        "min": point.min if point.HasField("min") else None,
-        "max": point.max if point.HasField("max") else None,
-        "scale": point.scale,
-        "zero_count": point.zero_count,
-        "start_ns": point.start_time_unix_nano,
-        "time_ns": point.time_unix_nano,
-    }
+    return {**distribution(point), "scale": point.scale, "zero_count": point.zero_count}
 
 
 def summary_point(point: metrics_pb2.SummaryDataPoint) -> Dict[str, Any]:

@@ -25,29 +25,54 @@ function emulatorBinary() {
   return bin;
 }
 
+/**
+ * Ends a helper process started by a test (SIGTERM, then SIGKILL after 3 s), forgets its exit
+ * hook `kill`, and removes its scratch directory `dir`.
+ */
+export async function stopChild(child, kill, dir) {
+  process.removeListener('exit', kill);
+  if (child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(kill, 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Starts a helper process (`what`: the emulator, the OTLP receiver) and waits until it has
+ * written `file`, for at most 20 s (a bound on how long a broken setup may hang the run, not a
+ * timing). Returns the process, its exit hook `kill` (a SIGKILL, should the test runner exit
+ * first) and what it wrote.
+ */
+export async function startChild(what, command, args, file) {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const deadline = Date.now() + 20000;
+  while (!fs.existsSync(file)) {
+    if (child.exitCode !== null) throw new Error(`the ${what} exited with ${child.exitCode}: ${stderr}`);
+    if (Date.now() > deadline) {
+      kill();
+      throw new Error(`the ${what} did not write ${file} within 20 s: ${stderr}`);
+    }
+    await sleep(20);
+  }
+  return { child, kill, written: fs.readFileSync(file, 'utf8') };
+}
+
 export class Emulator {
   /** @param {string[]} [extraArgs] */
   static async start(extraArgs = []) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certless-node-test-'));
     const readyFile = path.join(dir, 'ready.json');
-    const child = spawn(emulatorBinary(), ['emulator', '--ready-file', readyFile, '--state-dir', dir, ...extraArgs], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const kill = () => child.kill('SIGKILL');
-    process.once('exit', kill);
-    const deadline = Date.now() + 20000;
-    while (!fs.existsSync(readyFile)) {
-      if (child.exitCode !== null) throw new Error(`the emulator exited with ${child.exitCode}: ${stderr}`);
-      if (Date.now() > deadline) {
-        kill();
-        throw new Error(`the emulator did not write ${readyFile} within 20 s: ${stderr}`);
-      }
-      await sleep(20);
-    }
-    const ready = JSON.parse(fs.readFileSync(readyFile, 'utf8'));
-    return new Emulator(child, ready, dir, kill);
+    const args = ['emulator', '--ready-file', readyFile, '--state-dir', dir, ...extraArgs];
+    const { child, kill, written } = await startChild('emulator', emulatorBinary(), args, readyFile);
+    return new Emulator(child, JSON.parse(written), dir, kill);
   }
 
   constructor(child, ready, dir, kill) {
@@ -97,14 +122,6 @@ export class Emulator {
   verify(token) { return this.admin('POST', 'verify', { token }); }
 
   async stop() {
-    process.removeListener('exit', this.kill);
-    if (this.child.exitCode === null) {
-      const exited = new Promise((resolve) => this.child.once('exit', resolve));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(this.kill, 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await stopChild(this.child, this.kill, this.dir);
   }
 }

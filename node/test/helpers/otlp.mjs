@@ -1,12 +1,12 @@
 // The OTLP receiver of the repository (tests/otlp/receiver.py: OpenTelemetry's own protobuf
 // definitions) as a child process of one test file, and what it received. Its Python is the test
 // venv's that scripts/lib/otlp-env.sh prepares (CERTLESS_OTLP_PYTHON; else target/py-venv).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startChild, stopChild } from './emulator.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -22,25 +22,9 @@ export class OtlpReceiver {
   static async start() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certless-node-otlp-'));
     const portFile = path.join(dir, 'port');
-    const child = spawn(python(), [path.join(repoRoot, 'tests', 'otlp', 'receiver.py'), '--port-file', portFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const kill = () => child.kill('SIGKILL');
-    process.once('exit', kill);
-    // A bound on how long a broken setup may hang the run, not a timing.
-    const deadline = Date.now() + 20000;
-    while (!fs.existsSync(portFile)) {
-      if (child.exitCode !== null) throw new Error(`the OTLP receiver exited with ${child.exitCode}: ${stderr}`);
-      if (Date.now() > deadline) {
-        kill();
-        throw new Error(`the OTLP receiver did not write ${portFile} within 20 s: ${stderr}`);
-      }
-      await sleep(20);
-    }
-    const port = fs.readFileSync(portFile, 'utf8').trim();
-    return new OtlpReceiver(child, `http://127.0.0.1:${port}`, dir, kill);
+    const args = [path.join(repoRoot, 'tests', 'otlp', 'receiver.py'), '--port-file', portFile];
+    const { child, kill, written } = await startChild('OTLP receiver', python(), args, portFile);
+    return new OtlpReceiver(child, `http://127.0.0.1:${written.trim()}`, dir, kill);
   }
 
   constructor(child, url, dir, kill) {
@@ -82,15 +66,7 @@ export class OtlpReceiver {
   }
 
   async stop() {
-    process.removeListener('exit', this.kill);
-    if (this.child.exitCode === null) {
-      const exited = new Promise((resolve) => this.child.once('exit', resolve));
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(this.kill, 3000);
-      await exited;
-      clearTimeout(timer);
-    }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    await stopChild(this.child, this.kill, this.dir);
   }
 }
 
