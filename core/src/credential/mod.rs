@@ -497,7 +497,7 @@ impl Credential {
     }
 
     /// The cache's answer for `scopes` in `tenant`, counted when it is a hit (telemetry).
-    #[inline]
+    #[inline(always)]
     fn lookup<S: AsRef<str>>(&self, tenant: &str, scopes: &[S]) -> Result<Option<AccessToken>> {
         let started = telemetry::request_started();
         let hit = match self.exact_hit(tenant, scopes) {

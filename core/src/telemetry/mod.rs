@@ -133,7 +133,7 @@ fn state() -> Option<&'static Telemetry> {
     STATE.get()?.as_ref()
 }
 
-#[inline]
+#[inline(always)]
 fn metrics_on() -> bool {
     METRICS_ON.load(Ordering::Relaxed)
 }
@@ -152,7 +152,7 @@ fn record(instrument: Instrument, value: u64, attributes: Vec<Attribute>) {
 // ---- Token requests -------------------------------------------------------------------------
 
 /// The start of a request, when metrics are on.
-#[inline]
+#[inline(always)]
 pub(crate) fn request_started() -> Option<Instant> {
     if metrics_on() {
         Some(Instant::now())
@@ -162,7 +162,7 @@ pub(crate) fn request_started() -> Option<Instant> {
 }
 
 /// A request answered from the process's cache (`started` is `None` when metrics are off).
-#[inline]
+#[inline(always)]
 pub(crate) fn record_cache_hit(started: Option<Instant>) {
     if let Some(started) = started {
         record_hit(started);
