@@ -313,7 +313,7 @@ alone_test!(
 );
 
 fn a_malformed_traceparent_is_refused_before_any_request_here() {
-    let (receiver, rt, emu) = started(&[]);
+    let (_receiver, rt, emu) = started(&[]);
     let credential = credential(&emu, MiSourceKind::Imds);
     let options = TokenRequestOptions {
         traceparent: Some("00-not-a-trace".into()),
